@@ -1,0 +1,271 @@
+// Package api serves pista's JSON API under /api/v1. This first part is
+// what `pista pull` uses: a journalist logs in with password and TOTP code
+// and gets a bearer token (a server-side session, in memory, an hour idle),
+// then fetches the wrapped keys of their desks and, incrementally, the
+// still-encrypted items of their desks' conversations.
+//
+//	POST /api/v1/journalist/login        {"name","password","totp"} → {"token"}
+//	POST /api/v1/journalist/logout
+//	GET  /api/v1/journalist/keys         desks and their keys, wrapped to the journalist
+//	GET  /api/v1/journalist/items?after=N&limit=M   items with ID > N, oldest first
+//	GET  /api/v1/journalist/items/{id}   the item's age file
+//	GET  /api/v1/journalist/items/{id}/meta   a file item's name and type, as an age file
+//
+// Errors are JSON {"error": code, "message": text} with a fitting status.
+// The API uses no cookies, so it needs no CSRF token.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/httpx"
+	"github.com/pista-tips/pista/newsroom"
+)
+
+// Handler serves the API.
+type Handler struct {
+	Auth   *newsroom.Auth
+	Desks  pista.DeskStore
+	Tips   pista.TipStore
+	Blobs  pista.BlobStore
+	Tokens *httpx.Sessions[int64]
+	Log    *slog.Logger
+}
+
+// NewTokens is the API's token table: an hour idle, twelve hours at most.
+func NewTokens() *httpx.Sessions[int64] {
+	return &httpx.Sessions[int64]{Idle: time.Hour, Lifetime: 12 * time.Hour}
+}
+
+// maxItemsPage bounds one page of items.
+const maxItemsPage = 1000
+
+// Register adds the API routes to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/v1/journalist/login", h.login)
+	mux.HandleFunc("POST /api/v1/journalist/logout", h.auth(h.logout))
+	mux.HandleFunc("GET /api/v1/journalist/keys", h.auth(h.listKeys))
+	mux.HandleFunc("GET /api/v1/journalist/items", h.auth(h.listItems))
+	mux.HandleFunc("GET /api/v1/journalist/items/{id}", h.auth(h.getItem))
+	mux.HandleFunc("GET /api/v1/journalist/items/{id}/meta", h.auth(h.getItem))
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such API route")
+	})
+}
+
+// Error is the body of every error answer.
+type Error struct {
+	Code    string `json:"error"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, Error{Code: code, Message: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// LoginRequest is the body of POST /api/v1/journalist/login.
+type LoginRequest struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+	TOTP     string `json:"totp"`
+}
+
+// LoginResponse answers a login.
+type LoginResponse struct {
+	Token string `json:"token"`
+}
+
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	var req LoginRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "the body must be JSON: {\"name\", \"password\", \"totp\"}")
+		return
+	}
+	j, err := h.Auth.Login(r.Context(), req.Name, req.Password, req.TOTP)
+	switch {
+	case errors.Is(err, newsroom.ErrThrottled):
+		writeError(w, http.StatusTooManyRequests, "throttled", err.Error())
+		return
+	case errors.Is(err, newsroom.ErrLoginFailed):
+		writeError(w, http.StatusUnauthorized, "login_failed", err.Error())
+		return
+	case err != nil:
+		h.Log.Error("api login", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "the server could not check the login; try again")
+		return
+	}
+	tok, err := h.Tokens.StartToken(j.ID)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "busy", "too many sessions; try again later")
+		return
+	}
+	h.Log.Info("journalist signed in to the API", "journalist", j.Name)
+	writeJSON(w, http.StatusOK, LoginResponse{Token: tok})
+}
+
+type request struct {
+	journalist int64
+	token      string
+}
+
+func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		id, live := h.Tokens.Lookup(tok)
+		if !ok || !live {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "log in first: POST /api/v1/journalist/login")
+			return
+		}
+		next(w, r, request{journalist: id, token: tok})
+	}
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request, q request) {
+	h.Tokens.EndToken(q.token)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// DeskKey is one desk key generation, wrapped to the journalist.
+type DeskKey struct {
+	Desk      string `json:"desk"`
+	Title     string `json:"title"`
+	KeyID     int64  `json:"key_id"`
+	Recipient string `json:"recipient"`
+	Wrapped   []byte `json:"wrapped"` // an age file; base64 in JSON
+}
+
+// KeysResponse answers GET /api/v1/journalist/keys.
+type KeysResponse struct {
+	Keys []DeskKey `json:"keys"`
+}
+
+func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request, q request) {
+	ctx := r.Context()
+	wraps, err := h.Desks.WrapsFor(ctx, q.journalist)
+	if err != nil {
+		h.internal(w, err)
+		return
+	}
+	desks, err := h.Desks.DesksOf(ctx, q.journalist)
+	if err != nil {
+		h.internal(w, err)
+		return
+	}
+	bySlug := map[string]pista.Desk{}
+	for _, d := range desks {
+		bySlug[d.Slug] = d
+	}
+	resp := KeysResponse{Keys: []DeskKey{}}
+	for _, wr := range wraps {
+		d := bySlug[wr.DeskSlug]
+		k := DeskKey{Desk: wr.DeskSlug, Title: d.Title, KeyID: wr.DeskKeyID, Wrapped: wr.Wrapped}
+		if d.KeyID == wr.DeskKeyID {
+			k.Recipient = d.Recipient
+		}
+		resp.Keys = append(resp.Keys, k)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// Item describes one item for pull.
+type Item struct {
+	ID           int64     `json:"id"`
+	Conversation string    `json:"conversation"`
+	Kind         string    `json:"kind"`
+	Size         int64     `json:"size"`
+	MetaSize     int64     `json:"meta_size,omitempty"`
+	HasMeta      bool      `json:"has_meta"`
+	Created      time.Time `json:"created"`
+}
+
+// ItemsResponse answers GET /api/v1/journalist/items. When More is true,
+// ask again with after = the last item's ID.
+type ItemsResponse struct {
+	Items []Item `json:"items"`
+	More  bool   `json:"more"`
+}
+
+func (h *Handler) listItems(w http.ResponseWriter, r *http.Request, q request) {
+	after, err := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	if r.URL.Query().Get("after") == "" {
+		after, err = 0, nil
+	}
+	if err != nil || after < 0 {
+		writeError(w, http.StatusBadRequest, "bad_request", "after must be an item ID (a whole number ≥ 0)")
+		return
+	}
+	limit := maxItemsPage
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxItemsPage {
+			writeError(w, http.StatusBadRequest, "bad_request", "limit must be between 1 and 1000")
+			return
+		}
+		limit = n
+	}
+	items, err := h.Tips.ItemsFor(r.Context(), q.journalist, after, limit+1)
+	if err != nil {
+		h.internal(w, err)
+		return
+	}
+	resp := ItemsResponse{Items: []Item{}}
+	if len(items) > limit {
+		items, resp.More = items[:limit], true
+	}
+	for _, it := range items {
+		resp.Items = append(resp.Items, Item{ID: it.ID, Conversation: it.ConversationID, Kind: string(it.Kind),
+			Size: it.Size, MetaSize: it.MetaSize, HasMeta: it.Meta != "", Created: it.Created})
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (h *Handler) getItem(w http.ResponseWriter, r *http.Request, q request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "not_found", "no such item")
+		return
+	}
+	it, err := h.Tips.ItemFor(r.Context(), q.journalist, id)
+	meta := strings.HasSuffix(r.URL.Path, "/meta")
+	if errors.Is(err, pista.ErrNotFound) || (err == nil && meta && it.Meta == "") {
+		writeError(w, http.StatusNotFound, "not_found", "no such item")
+		return
+	} else if err != nil {
+		h.internal(w, err)
+		return
+	}
+	key, size := it.Object, it.Size
+	if meta {
+		key, size = it.Meta, it.MetaSize
+	}
+	obj, err := h.Blobs.Open(r.Context(), key)
+	if err != nil {
+		h.internal(w, err)
+		return
+	}
+	defer obj.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	io.Copy(w, obj)
+}
+
+func (h *Handler) internal(w http.ResponseWriter, err error) {
+	h.Log.Error("api", "err", err)
+	writeError(w, http.StatusInternalServerError, "internal", "the server failed; try again")
+}

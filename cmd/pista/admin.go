@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"filippo.io/age"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/keys"
+	"github.com/pista-tips/pista/server"
+)
+
+const journalistHelp = `
+pista journalist add makes a journalist's account. The password is hashed
+with Argon2id; a TOTP second factor is always required: scan the printed
+otpauth:// URI into an authenticator app (or turn it into a QR code).
+
+Usage:
+    pista journalist add --data DIR --name NAME --recipient AGE1PQ… --password-file FILE
+
+Examples:
+    $ pista keygen -o alice.key          (on Alice's computer)
+    age1pq1…
+    $ pista journalist add --data ./pista-data --name alice --recipient age1pq1… --password-file alice.pass
+    otpauth://totp/pista:alice?…
+`
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+func runJournalist(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 || args[0] != "add" {
+		fmt.Fprint(e.stderr, strings.TrimLeft(journalistHelp, "\n"))
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return nil
+		}
+		return errUsage
+	}
+	fs := newFlags(e, "journalist add", journalistHelp)
+	data := fs.String("data", "./pista-data", "the server's data `DIR`")
+	name := fs.String("name", "", "the account's user `NAME` (lowercase letters, digits, . _ -)")
+	recipient := fs.String("recipient", "", "the journalist's public key, `AGE1PQ…`, from pista keygen")
+	pwFile := fs.String("password-file", "", "a `FILE` whose first line is the password (at least 12 characters)")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := required(fs, "name", "recipient", "password-file"); err != nil {
+		return err
+	}
+	if !nameRE.MatchString(*name) {
+		return hint(fmt.Errorf("%q is not a valid user name", *name), "use 1 to 64 lowercase letters, digits, dots, dashes or underscores, starting with a letter or digit")
+	}
+	if _, err := age.ParseHybridRecipient(*recipient); err != nil {
+		return hint(errors.New("--recipient is not a post-quantum age public key"), "it starts with age1pq1; make one with pista keygen")
+	}
+	pw, err := readSecretFile(*pwFile)
+	if err != nil {
+		return err
+	}
+	hash, err := keys.HashPassword(ctx, pw)
+	if err != nil {
+		return err
+	}
+	secret, uri, err := keys.NewTOTP("pista", *name)
+	if err != nil {
+		return err
+	}
+	st, err := server.OpenStores(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	j := &pista.Journalist{Name: *name, Recipient: *recipient, PasswordHash: hash, TOTPSecret: secret}
+	if err := st.Journalists.CreateJournalist(ctx, j); errors.Is(err, pista.ErrExists) {
+		return hint(fmt.Errorf("a journalist named %q already exists", *name), "choose another name")
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, uri)
+	fmt.Fprintf(e.stderr, "Added %s. Add the TOTP URI above to their authenticator app; it is not shown again.\n", *name)
+	return nil
+}
+
+const deskHelp = `
+pista desk add makes a desk: it makes the desk's key, wraps it to each
+member's public key, stores only the wrapped copies and forgets the key.
+The server can never read the desk's tips.
+
+Usage:
+    pista desk add --data DIR --name SLUG --title TITLE --member NAME [--member NAME…]
+
+Examples:
+    $ pista desk add --data ./pista-data --name americas --title "Americas" --member alice --member bob
+    $ pista desk add --data ./pista-data --name maghreb --title "Maghreb" --member karim,leila
+`
+
+var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+
+func runDesk(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 || args[0] != "add" {
+		fmt.Fprint(e.stderr, strings.TrimLeft(deskHelp, "\n"))
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return nil
+		}
+		return errUsage
+	}
+	fs := newFlags(e, "desk add", deskHelp)
+	data := fs.String("data", "./pista-data", "the server's data `DIR`")
+	slug := fs.String("name", "", "the desk's short `SLUG` (lowercase letters, digits, dashes), used in forms and addresses")
+	title := fs.String("title", "", "the desk's `TITLE`, shown to sources")
+	desc := fs.String("description", "", "a sentence shown to sources under the title")
+	var members multi
+	fs.Var(&members, "member", "a journalist `NAME` (repeat, or separate with commas)")
+	// "--member alice bob": names after the flags are members too.
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	for _, a := range fs.Args() {
+		members.Set(a)
+	}
+	if err := required(fs, "name", "title"); err != nil {
+		return err
+	}
+	if len(members) == 0 {
+		fmt.Fprintln(e.stderr, "pista desk add: at least one --member is required")
+		fs.Usage()
+		return errUsage
+	}
+	if !slugRE.MatchString(*slug) {
+		return hint(fmt.Errorf("%q is not a valid desk name", *slug), "use 1 to 32 lowercase letters, digits or dashes, e.g. americas")
+	}
+	st, err := server.OpenStores(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	id, err := age.GenerateHybridIdentity()
+	if err != nil {
+		return err
+	}
+	var wraps []pista.KeyWrap
+	seen := map[string]bool{}
+	for _, m := range members {
+		if seen[m] {
+			continue
+		}
+		seen[m] = true
+		j, err := st.Journalists.JournalistByName(ctx, m)
+		if errors.Is(err, pista.ErrNotFound) {
+			return hint(fmt.Errorf("no journalist named %q", m), "add them first with pista journalist add")
+		} else if err != nil {
+			return err
+		}
+		w, err := keys.Wrap(id, j.Recipient)
+		if err != nil {
+			return err
+		}
+		wraps = append(wraps, pista.KeyWrap{JournalistID: j.ID, Wrapped: w})
+	}
+	d := &pista.Desk{Slug: *slug, Title: *title, Description: *desc, Recipient: id.Recipient().String()}
+	if err := st.Desks.CreateDesk(ctx, d, wraps); errors.Is(err, pista.ErrExists) {
+		return hint(fmt.Errorf("a desk named %q already exists", *slug), "choose another name")
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "Added desk %s with %d member(s). Its key exists only wrapped to them.\n", *slug, len(wraps))
+	fmt.Fprintln(e.stdout, d.Recipient)
+	return nil
+}

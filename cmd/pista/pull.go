@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"filippo.io/age"
+
+	"github.com/pista-tips/pista/pulled"
+)
+
+const pullHelp = `
+pista pull downloads the tips of your desks, still encrypted, into a
+folder: the first half of the air-gap workflow. Run it on an online
+computer; carry the folder to an offline one and run pista open there.
+A second pull into the same folder fetches only what is new. Set
+ALL_PROXY=socks5://127.0.0.1:9050 to go through Tor.
+
+Usage:
+    pista pull --server URL --user NAME --password-file FILE --totp CODE --out DIR
+
+Examples:
+    $ pista pull --server https://tips.example.org --user alice --password-file alice.pass --totp 492039 --out pulled
+    pulled 3 items (1 new key) into pulled
+`
+
+func runPull(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "pull", pullHelp)
+	srv := fs.String("server", "", "the tip line's `URL`")
+	user := fs.String("user", "", "your user `NAME`")
+	pwFile := fs.String("password-file", "", "a `FILE` whose first line is your password")
+	code := fs.String("totp", "", "the current six-digit `CODE` of your authenticator app")
+	out := fs.String("out", "", "the `DIR` to pull into (made if missing)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "server", "user", "password-file", "totp", "out"); err != nil {
+		return err
+	}
+	pw, err := readSecretFile(*pwFile)
+	if err != nil {
+		return err
+	}
+	c, err := pulled.NewClient(*srv)
+	if err != nil {
+		return err
+	}
+	if err := c.Login(ctx, *user, pw, *code); err != nil {
+		return hint(err, "check the user name, the password file and that the code is current (each code works once)")
+	}
+	defer c.Logout(context.WithoutCancel(ctx))
+	rep, err := c.Pull(ctx, *out, *user)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "pulled %d items (%d new keys) into %s\n", rep.Items, rep.Keys, *out)
+	return nil
+}
+
+const openHelp = `
+pista open decrypts a pulled folder: the second half of the air-gap
+workflow, meant for an offline computer. Each conversation gets a folder
+with message-N.txt, reply-N.txt, contact.txt (if the source gave one) and
+the files under their original names, made safe for your file system.
+
+Usage:
+    pista open --identity FILE --in DIR --out DIR
+
+Examples:
+    $ pista open --identity alice.key --in pulled --out opened
+`
+
+func runOpen(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "open", openHelp)
+	idFile := fs.String("identity", "", "your identity `FILE`, from pista keygen")
+	in := fs.String("in", "", "the pulled `DIR`")
+	out := fs.String("out", "", "the `DIR` to write decrypted conversations to")
+	scrub := fs.Bool("scrub", false, "write files with their metadata removed (not available yet)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "identity", "in", "out"); err != nil {
+		return err
+	}
+	if *scrub {
+		return hint(errors.New("--scrub: metadata scrubbing is not built into this version yet"), "open without --scrub, and remove metadata with a dedicated tool")
+	}
+	f, err := os.Open(*idFile)
+	if err != nil {
+		return err
+	}
+	ids, err := age.ParseIdentities(f)
+	f.Close()
+	if err != nil {
+		return hint(fmt.Errorf("%s: %w", *idFile, err), "use the file pista keygen wrote")
+	}
+	if _, err := os.Stat(*in); err != nil {
+		return err
+	}
+	rep, err := pulled.Open(ids, *in, *out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "opened %d items of %d conversations into %s\n", rep.Items, rep.Conversations, *out)
+	if len(rep.Failed) > 0 {
+		for _, f := range rep.Failed {
+			fmt.Fprintf(e.stderr, "pista: cannot decrypt %s with this identity\n", f)
+		}
+		return hint(fmt.Errorf("%d items could not be decrypted", len(rep.Failed)), "they were encrypted to a desk key you were never given")
+	}
+	return nil
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pista-tips/pista/server"
+)
+
+const serveHelp = `
+pista serve runs the tip line: the source pages at /, the journalists'
+inbox at /newsroom/ and the API at /api/v1/, on SQLite and a local data
+folder. It keeps no access log and never logs or stores a visitor's
+address, browser, codename, message or file name.
+
+Usage:
+    pista serve [--data DIR] [--listen ADDR] [flags]
+
+Examples:
+    $ pista serve
+    $ pista serve --data /var/lib/pista --listen 127.0.0.1:8080 --newsroom "El Diario"
+    $ pista serve --tls-cert cert.pem --tls-key key.pem --listen :443
+`
+
+// serveFlags are the flags serve and demo share.
+type serveFlags struct {
+	data, listen, newsroom, onion, maxUpload, tlsCert, tlsKey string
+	archive                                                   multi
+	secureCookies                                             bool
+}
+
+func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
+	fs.StringVar(&f.data, "data", dataDefault, "the data `DIR`: database and encrypted objects")
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "the `ADDR`ess to listen on")
+	fs.StringVar(&f.newsroom, "newsroom", "pista", "the newsroom's `NAME`, shown on every page")
+	fs.StringVar(&f.onion, "onion", "", "the tip line's onion `ADDRESS` (…onion), announced with an Onion-Location header")
+	fs.StringVar(&f.maxUpload, "max-upload", "4GiB", "the most one submission may carry, files included (`SIZE`: 500MB, 4GiB…)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `FILE` (PEM)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "and this private key `FILE` (PEM)")
+	fs.Var(&f.archive, "archive-recipient", "also encrypt every item to this offline archive key, `AGE1PQ…` (repeatable)")
+	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark cookies Secure even on plain HTTP (behind a TLS proxy)")
+}
+
+func runServe(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "serve", serveHelp)
+	var f serveFlags
+	addServeFlags(fs, &f, "./pista-data")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return serve(ctx, e, f, nil)
+}
+
+// serve runs the server until ctx ends. ready, if not nil, is told the
+// address once the server listens.
+func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) error {
+	maxUpload, err := parseSize(f.maxUpload)
+	if err != nil {
+		return hint(fmt.Errorf("--max-upload: %w", err), "write a size such as 500MB or 4GiB")
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	srv, err := server.New(ctx, server.Config{
+		Data: f.data, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload,
+		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", Log: logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return hint(err, "is another server using that address? choose another with --listen")
+	}
+	scheme := "http"
+	if f.tlsCert != "" {
+		scheme = "https"
+	}
+	base := scheme + "://" + ln.Addr().String()
+	hs := &http.Server{
+		Handler:           srv.Handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		// net/http's own messages name the client's address: drop them.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	desks, err := srv.Stores.Desks.Desks(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "pista is running.\n  Sources:     %s/\n  Journalists: %s/newsroom/\n  Data folder: %s\n", base, base, f.data)
+	if len(desks) == 0 {
+		fmt.Fprintf(e.stderr, `
+No desk can receive tips yet. To open the tip line:
+  1. On each journalist's own computer, make their key:
+       pista keygen -o alice.key
+  2. Here, add their account (the password file's first line is the password):
+       pista journalist add --data %[1]s --name alice --recipient age1pq1… --password-file alice.pass
+     and scan the otpauth:// URI it prints into their authenticator app.
+  3. Here, make a desk for them:
+       pista desk add --data %[1]s --name americas --title "Americas" --member alice
+Or try everything at once with a ready demo desk: go run ./cmd/pista demo
+`, f.data)
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if f.tlsCert != "" {
+			errc <- hs.ServeTLS(ln, f.tlsCert, f.tlsKey)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		hs.Shutdown(sctx)
+		return nil
+	}
+}
+
+// parseSize reads a size such as 4GiB, 500MB or 1048576.
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > (1<<50)/mult {
+		return 0, errors.New("not a size")
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,26 @@
+// Package httpx is what every HTTP surface of pista shares: the security
+// headers of every response, CSRF tokens, server-side sessions and the
+// limits on what a request may carry.
+//
+// # Sessions
+//
+// Sessions live in the server's memory only. A session ID is 32 random
+// bytes, sent once in a cookie (HttpOnly, SameSite=Strict, Secure behind
+// TLS) and kept on the server only as its SHA-256, so lookups by map key
+// reveal nothing through timing and a memory dump holds no usable cookie.
+// A source's session also holds the source's age identity, derived from the
+// codename at login, so that replies can be decrypted for each page view
+// without the codename being kept anywhere; it is gone when the session
+// ends or the process stops. Sessions expire after an idle time and an
+// absolute lifetime, whichever comes first.
+//
+// # CSRF
+//
+// Every form carries a token in the field "csrf". For a visitor with a
+// session the token is HMAC-SHA-256(secret, session ID); for one without
+// (the landing page, the login forms) it is a random nonce and a time,
+// signed with the same secret, valid for a day. Both are compared in
+// constant time. Go's http.CrossOriginProtection, which refuses
+// cross-origin browser requests by their Sec-Fetch-Site and Origin headers,
+// is a second, independent guard.
+package httpx

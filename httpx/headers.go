@@ -1,0 +1,36 @@
+package httpx
+
+import (
+	"net/http"
+)
+
+// CSP is the Content-Security-Policy of every page: nothing but the
+// server's own style sheet and images, forms that post only to the server,
+// and no framing.
+const CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'"
+
+// Headers wraps h so every response carries pista's security headers.
+// Handlers that serve something else (a download) may override
+// Content-Type and Content-Disposition, never these.
+func Headers(h http.Handler, onion string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", CSP)
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+		hd.Set("Cross-Origin-Embedder-Policy", "require-corp")
+		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+		if r.TLS != nil {
+			hd.Set("Strict-Transport-Security", "max-age=63072000")
+		}
+		if onion != "" {
+			hd.Set("Onion-Location", "http://"+onion+r.URL.RequestURI())
+		}
+		h.ServeHTTP(w, r)
+	})
+}

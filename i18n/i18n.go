@@ -1,0 +1,177 @@
+// Package i18n holds the texts of every page, one message file per
+// language (messages/en.json, …), so that translators edit JSON and never
+// Go. Every string a page shows goes through Locale.T.
+//
+// A visitor's language comes from the page's ?lang= parameter first (links
+// and forms carry it, so no cookie is needed) and from Accept-Language only
+// as a first guess.
+package i18n
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path"
+	"sort"
+	"strings"
+
+	"golang.org/x/text/language"
+)
+
+//go:embed messages/*.json
+var files embed.FS
+
+// Default is the language of a visitor who asks for none we have.
+const Default = "en"
+
+// Locale is one language's messages.
+type Locale struct {
+	Tag  string // "en", "es", "fr", "ar"
+	Name string // the language's own name for itself
+	Dir  string // "ltr" or "rtl"
+	msgs map[string]string
+}
+
+// file is the format of a message file. "_meta" carries the language's
+// own name and direction.
+type file struct {
+	Meta struct {
+		Name string `json:"name"`
+		Dir  string `json:"dir"`
+	} `json:"_meta"`
+	Messages map[string]string `json:"messages"`
+}
+
+var (
+	locales = map[string]*Locale{}
+	tags    []string
+	matcher language.Matcher
+)
+
+func init() {
+	entries, err := files.ReadDir("messages")
+	if err != nil {
+		panic(err)
+	}
+	var langs []language.Tag
+	for _, e := range entries {
+		tag := strings.TrimSuffix(e.Name(), ".json")
+		b, err := files.ReadFile(path.Join("messages", e.Name()))
+		if err != nil {
+			panic(err)
+		}
+		var f file
+		if err := json.Unmarshal(b, &f); err != nil {
+			panic(fmt.Sprintf("i18n: %s: %v", e.Name(), err))
+		}
+		dir := f.Meta.Dir
+		if dir != "rtl" {
+			dir = "ltr"
+		}
+		locales[tag] = &Locale{Tag: tag, Name: f.Meta.Name, Dir: dir, msgs: f.Messages}
+		tags = append(tags, tag)
+	}
+	sort.Strings(tags)
+	// The default language goes first: the matcher falls back to it.
+	langs = append(langs, language.Make(Default))
+	for _, t := range tags {
+		if t != Default {
+			langs = append(langs, language.Make(t))
+		}
+	}
+	matcher = language.NewMatcher(langs)
+}
+
+// Tags lists the available languages.
+func Tags() []string { return append([]string(nil), tags...) }
+
+// Locales lists the available languages' locales, by tag.
+func Locales() []*Locale {
+	var ls []*Locale
+	for _, t := range tags {
+		ls = append(ls, locales[t])
+	}
+	return ls
+}
+
+// Get returns the locale of tag, and whether there is one.
+func Get(tag string) (*Locale, bool) {
+	l, ok := locales[tag]
+	return l, ok
+}
+
+// maxAcceptLanguage bounds the header we parse.
+const maxAcceptLanguage = 512
+
+// FromRequest picks the visitor's language: ?lang= if it names one we
+// have, else the best match of Accept-Language, else Default. The second
+// result reports whether ?lang= chose it, so links can keep carrying it.
+func FromRequest(r *http.Request) (*Locale, bool) {
+	if l, ok := locales[r.URL.Query().Get("lang")]; ok {
+		return l, true
+	}
+	return Match(r.Header.Get("Accept-Language")), false
+}
+
+// Match returns the best locale for an Accept-Language header.
+func Match(accept string) *Locale {
+	if len(accept) > maxAcceptLanguage {
+		accept = accept[:maxAcceptLanguage]
+	}
+	prefs, _, err := language.ParseAcceptLanguage(accept)
+	if err != nil || len(prefs) == 0 {
+		return locales[Default]
+	}
+	_, i, _ := matcher.Match(prefs...)
+	if i == 0 {
+		return locales[Default]
+	}
+	others := 0
+	for _, t := range tags {
+		if t == Default {
+			continue
+		}
+		others++
+		if others == i {
+			return locales[t]
+		}
+	}
+	return locales[Default]
+}
+
+// T returns the message for key with {name} placeholders replaced by the
+// pairs in args ("name", value, …). A missing key shows as [[key]], which
+// tests look for, rather than as an empty space.
+func (l *Locale) T(key string, args ...any) string {
+	m, ok := l.msgs[key]
+	if !ok {
+		if d := locales[Default]; d != l {
+			m, ok = d.msgs[key]
+		}
+		if !ok {
+			return "[[" + key + "]]"
+		}
+	}
+	if len(args) == 0 || !strings.Contains(m, "{") {
+		return m
+	}
+	pairs := make([]string, 0, len(args))
+	for i := 0; i+1 < len(args); i += 2 {
+		pairs = append(pairs, "{"+fmt.Sprint(args[i])+"}", fmt.Sprint(args[i+1]))
+	}
+	return strings.NewReplacer(pairs...).Replace(m)
+}
+
+// Has reports whether the locale itself defines key.
+func (l *Locale) Has(key string) bool { _, ok := l.msgs[key]; return ok }
+
+// Keys lists the keys the locale defines.
+func (l *Locale) Keys() []string {
+	var ks []string
+	for k := range l.msgs {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

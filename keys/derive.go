@@ -1,0 +1,66 @@
+package keys
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"fmt"
+
+	"filippo.io/age"
+)
+
+// SaltSize is the size of the instance's codename salt.
+const SaltSize = 16
+
+// HKDF labels of the two codename derivations; see the package doc.
+const (
+	labelLookup = "pista/v1/source-lookup"
+	labelSeed   = "pista/v1/source-key"
+)
+
+// Derived is what a codename yields: the lookup hash the server stores and
+// the source's age identity, which lives only in memory.
+type Derived struct {
+	Lookup   []byte
+	Identity *age.HybridIdentity
+}
+
+// Recipient is the source's public key, the one the server stores.
+func (d Derived) Recipient() string { return d.Identity.Recipient().String() }
+
+// Derive stretches a codename with Argon2id under the instance salt and
+// splits the result into the lookup hash and the source identity.
+func Derive(ctx context.Context, c Codename, salt []byte) (Derived, error) {
+	master, err := argon2id(ctx, []byte(c), salt, 64)
+	if err != nil {
+		return Derived{}, err
+	}
+	lookup, err := hkdf.Key(sha256.New, master, nil, labelLookup, 32)
+	if err != nil {
+		return Derived{}, err
+	}
+	seed, err := hkdf.Key(sha256.New, master, nil, labelSeed, 32)
+	if err != nil {
+		return Derived{}, err
+	}
+	id, err := IdentityFromSeed(seed)
+	if err != nil {
+		return Derived{}, err
+	}
+	return Derived{Lookup: lookup, Identity: id}, nil
+}
+
+// IdentityFromSeed makes the age hybrid identity whose ML-KEM-768-X25519
+// private key is the 32-byte seed, as filippo.io/hpke defines it. age
+// encodes a hybrid identity as that seed in Bech32, so the identity is
+// built by encoding the seed and parsing it with age itself.
+func IdentityFromSeed(seed []byte) (*age.HybridIdentity, error) {
+	if len(seed) != 32 {
+		return nil, fmt.Errorf("keys: a seed is 32 bytes, not %d", len(seed))
+	}
+	s, err := bech32Encode("AGE-SECRET-KEY-PQ-", seed)
+	if err != nil {
+		return nil, err
+	}
+	return age.ParseHybridIdentity(s)
+}

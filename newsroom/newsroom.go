@@ -1,0 +1,114 @@
+// Package newsroom serves the journalists' web inbox, under /newsroom/.
+//
+//	GET  /newsroom/login, POST /newsroom/login   password + TOTP
+//	POST /newsroom/logout
+//	GET  /newsroom/                              inbox: newest first, keyset pages
+//	GET  /newsroom/c/{id}                        a conversation's items
+//	GET  /newsroom/c/{id}/items/{item}[/meta]    one item, still encrypted
+//	GET  /newsroom/c/{id}/download.zip           every item, still encrypted
+//	POST /newsroom/c/{id}/{star,unread,reply,delete}
+//
+// A journalist sees the conversations of their desks only; any other is a
+// 404, exactly like one that does not exist. The server never decrypts an
+// item here: downloads are age files that the journalist opens on their
+// own device (`pista open`). A reply typed in the form is encrypted by the
+// server to the source's and the desk's keys before it is stored; the
+// plaintext exists only in memory for that request.
+package newsroom
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/httpx"
+	"github.com/pista-tips/pista/ui"
+)
+
+// Handler serves the web inbox.
+type Handler struct {
+	Auth        *Auth
+	Journalists pista.JournalistStore
+	Desks       pista.DeskStore
+	Tips        pista.TipStore
+	Blobs       pista.BlobStore
+	Sessions    *httpx.Sessions[int64] // journalist ID
+	CSRF        *httpx.CSRF
+	Render      *ui.Renderer
+	Log         *slog.Logger
+	Newsroom    string
+	Archive     []string
+}
+
+// NewSessions is the journalists' session table: an hour idle, twelve
+// hours at most.
+func NewSessions(secure bool) *httpx.Sessions[int64] {
+	return &httpx.Sessions[int64]{Cookie: "pista_newsroom", Path: "/newsroom/", Idle: time.Hour, Lifetime: 12 * time.Hour, Secure: secure}
+}
+
+// Register adds the inbox routes to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /newsroom/login", h.showLogin)
+	mux.HandleFunc("POST /newsroom/login", h.login)
+	mux.HandleFunc("POST /newsroom/logout", h.auth(h.logout))
+	mux.HandleFunc("GET /newsroom/{$}", h.auth(h.showInbox))
+	mux.HandleFunc("GET /newsroom/c/{id}", h.auth(h.showConversation))
+	mux.HandleFunc("GET /newsroom/c/{id}/items/{item}", h.auth(h.downloadItem))
+	mux.HandleFunc("GET /newsroom/c/{id}/items/{item}/meta", h.auth(h.downloadItem))
+	mux.HandleFunc("GET /newsroom/c/{id}/download.zip", h.auth(h.downloadConversation))
+	mux.HandleFunc("POST /newsroom/c/{id}/star", h.auth(h.starConversation))
+	mux.HandleFunc("POST /newsroom/c/{id}/unread", h.auth(h.markUnread))
+	mux.HandleFunc("POST /newsroom/c/{id}/reply", h.auth(h.replyToSource))
+	mux.HandleFunc("POST /newsroom/c/{id}/delete", h.auth(h.deleteConversation))
+}
+
+// request is a logged-in journalist's request.
+type request struct {
+	j   pista.Journalist
+	sid string
+}
+
+// auth requires a journalist session, and for POSTs a valid CSRF token in
+// a small urlencoded form.
+func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, sid, ok := h.Sessions.Get(r)
+		if !ok {
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/newsroom/login", http.StatusSeeOther)
+				return
+			}
+			h.fail(w, r, "", http.StatusUnauthorized, "error.session")
+			return
+		}
+		j, err := h.Journalists.JournalistByID(r.Context(), id)
+		if err != nil {
+			h.Sessions.End(w, r)
+			http.Redirect(w, r, "/newsroom/login", http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxFormBody)
+			if err := r.ParseForm(); err != nil {
+				h.fail(w, r, sid, http.StatusBadRequest, "error.form")
+				return
+			}
+			if !h.CSRF.Valid(r.PostForm.Get(httpx.CSRFField), sid) {
+				h.fail(w, r, sid, http.StatusForbidden, "error.csrf")
+				return
+			}
+		}
+		next(w, r, request{j: j, sid: sid})
+	}
+}
+
+func (h *Handler) page(r *http.Request, sid, title string) *ui.Page {
+	p := ui.NewPage(r, h.Newsroom, title)
+	p.CSRF = h.CSRF.Token(sid)
+	return p
+}
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, sid string, status int, key string) {
+	h.Render.Error(w, h.page(r, sid, "error.title"), status, key, "/newsroom/")
+}

@@ -1,0 +1,273 @@
+// Package pista is the domain of the pista tip line: the things a newsroom
+// and its sources deal with (desks, journalists, sources, conversations and
+// their items) and the interfaces that store them.
+//
+// Storage backends (package sqlite today, PostgreSQL later) implement the
+// store interfaces under the same names; the web, newsroom, API and command
+// line layers use only these interfaces. Nothing in a store is plaintext of
+// a tip: message bodies, files, filenames and contact details live in
+// encrypted objects (see package blob and package keys); rows hold only
+// identifiers, sizes, kinds, coarse times and public keys.
+//
+// # Permissions
+//
+// Stores do not check permissions; callers do. The rule everywhere is that a
+// journalist sees the conversations of the desks they are a member of and
+// nothing else. Methods that take a journalist ID apply that rule in the
+// query itself and answer ErrNotFound (never a "forbidden") for anything
+// outside it, so that another desk's tips cannot even be confirmed to exist.
+package pista
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Errors returned by stores. Callers compare with errors.Is.
+var (
+	// ErrNotFound: no such row, or one the caller may not see.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a unique name (desk slug, journalist name) is taken.
+	ErrExists = errors.New("already exists")
+)
+
+// TimeGranularity is how precisely pista records when something happened.
+// Exact submission times help whoever seizes a server match a tip against
+// network logs; journalists need the day and roughly the hour, no more.
+// Every time a store records is truncated to it, and so are object files'
+// modification times.
+const TimeGranularity = time.Hour
+
+// Now returns the current time at TimeGranularity, in UTC.
+func Now() time.Time { return time.Now().UTC().Truncate(TimeGranularity) }
+
+// Desk is a team of journalists that receives tips (Americas, Maghreb…).
+type Desk struct {
+	ID          int64
+	Slug        string // short lowercase name used in forms, URLs and addresses
+	Title       string
+	Description string
+	// Recipient is the age hybrid public key (age1pq1…) of the desk's
+	// current key; every item of the desk's tips is encrypted to it.
+	Recipient string
+	KeyID     int64 // the current DeskKey
+	Created   time.Time
+}
+
+// DeskKey is one generation of a desk's age identity. The identity itself
+// exists only wrapped (age-encrypted) to each member's public key, as
+// KeyWraps; the server cannot unwrap it.
+type DeskKey struct {
+	ID        int64
+	DeskID    int64
+	Recipient string
+	Created   time.Time
+}
+
+// KeyWrap is a desk identity encrypted to one journalist's recipient: a
+// standard age file whose plaintext is the AGE-SECRET-KEY-PQ-1… string.
+type KeyWrap struct {
+	DeskKeyID    int64
+	DeskSlug     string
+	JournalistID int64
+	Wrapped      []byte
+}
+
+// Journalist is a newsroom account.
+type Journalist struct {
+	ID   int64
+	Name string
+	// Recipient is the journalist's age hybrid public key. Their identity
+	// stays on their own device.
+	Recipient string
+	// PasswordHash is an Argon2id hash in PHC string format (keys.HashPassword).
+	PasswordHash string
+	// TOTPSecret is the base32 secret of the required second factor.
+	TOTPSecret string
+	// TOTPLastStep is the last time step accepted, so a code works once.
+	TOTPLastStep int64
+	Created      time.Time
+}
+
+// Source is someone who submitted a tip. The server knows them only by a
+// lookup hash and a public key, both derived from their codename, which is
+// never stored (package keys documents the derivations).
+type Source struct {
+	ID        int64
+	Lookup    []byte // keys.Derived.Lookup
+	Recipient string // age1pq1… derived from the codename
+	Created   time.Time
+}
+
+// ItemKind says what an encrypted item holds.
+type ItemKind string
+
+const (
+	KindMessage ItemKind = "message" // text written by the source
+	KindFile    ItemKind = "file"    // a file's bytes; its name and type are in Meta
+	KindContact ItemKind = "contact" // how to reach the source, if they chose to say
+	KindReply   ItemKind = "reply"   // a journalist's reply, encrypted to source and desk
+)
+
+// Valid reports whether k is one of the known kinds.
+func (k ItemKind) Valid() bool {
+	switch k {
+	case KindMessage, KindFile, KindContact, KindReply:
+		return true
+	}
+	return false
+}
+
+// Item is one encrypted piece of a conversation. Item IDs only grow, which
+// is what makes `pista pull` incremental.
+type Item struct {
+	ID             int64
+	ConversationID string
+	Kind           ItemKind
+	// Object is the key of the encrypted content in the BlobStore.
+	Object string
+	// Meta is the key of the encrypted JSON FileMeta of a file item, or "".
+	Meta string
+	// Size is the size of the stored (encrypted) object in bytes.
+	Size     int64
+	MetaSize int64
+	// AuthorID is the journalist who wrote a reply; 0 for source items.
+	AuthorID int64
+	Created  time.Time
+}
+
+// FileMeta is the plaintext, before encryption, of an Item's Meta object.
+type FileMeta struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// Conversation is one source's exchange with one desk: the first tip, the
+// follow-ups and the replies.
+type Conversation struct {
+	ID       string // random, unguessable
+	DeskID   int64
+	DeskSlug string
+	SourceID int64
+	Created  time.Time
+	Updated  time.Time
+	// LastItem is the ID of the newest item; the inbox is ordered by it.
+	LastItem int64
+	Items    int // number of items
+	// Per journalist, filled by ConversationsFor and ConversationFor.
+	Unread  bool
+	Starred bool
+}
+
+// Page asks for one page of an inbox, newest first. Before is the LastItem
+// of the last conversation of the previous page (0 for the first page):
+// keyset pagination, so page 1,000 costs what page 1 does.
+type Page struct {
+	Before int64
+	Limit  int
+	DeskID int64 // 0: all of the journalist's desks
+}
+
+// NewTip is what a submission stores: a conversation and its first items.
+type NewTip struct {
+	Conversation Conversation
+	Source       Source
+	Items        []Item
+}
+
+// DeskStore keeps desks and their wrapped keys.
+type DeskStore interface {
+	// CreateDesk stores a desk with its first key and the key's wraps for
+	// its members, in one transaction. ErrExists if the slug is taken.
+	CreateDesk(ctx context.Context, d *Desk, wraps []KeyWrap) error
+	// Desks lists every desk, by slug.
+	Desks(ctx context.Context) ([]Desk, error)
+	// DeskBySlug answers ErrNotFound for an unknown slug.
+	DeskBySlug(ctx context.Context, slug string) (Desk, error)
+	// DeskByID answers ErrNotFound for an unknown ID.
+	DeskByID(ctx context.Context, id int64) (Desk, error)
+	// DesksOf lists the desks a journalist is a member of.
+	DesksOf(ctx context.Context, journalistID int64) ([]Desk, error)
+	// WrapsFor lists every desk key generation wrapped to a journalist.
+	WrapsFor(ctx context.Context, journalistID int64) ([]KeyWrap, error)
+}
+
+// JournalistStore keeps newsroom accounts.
+type JournalistStore interface {
+	// CreateJournalist answers ErrExists if the name is taken.
+	CreateJournalist(ctx context.Context, j *Journalist) error
+	JournalistByName(ctx context.Context, name string) (Journalist, error)
+	JournalistByID(ctx context.Context, id int64) (Journalist, error)
+	// UseTOTPStep records that step was used; it answers false, changing
+	// nothing, if step is not newer than the last one used (a replay).
+	UseTOTPStep(ctx context.Context, journalistID, step int64) (bool, error)
+}
+
+// TipStore keeps sources, conversations and items.
+type TipStore interface {
+	// CreateTip stores a new source, conversation and items in one
+	// transaction. The objects must already be in the BlobStore.
+	CreateTip(ctx context.Context, t *NewTip) error
+	// AddItems appends items to a conversation in one transaction.
+	AddItems(ctx context.Context, conversationID string, items []Item) error
+	// SourceByLookup finds a source by its lookup hash.
+	SourceByLookup(ctx context.Context, lookup []byte) (Source, error)
+	// SourceByID answers ErrNotFound for an unknown ID.
+	SourceByID(ctx context.Context, id int64) (Source, error)
+	// ConversationsOfSource lists a source's conversations, oldest first.
+	ConversationsOfSource(ctx context.Context, sourceID int64) ([]Conversation, error)
+	// ItemsOfConversation lists a conversation's items, oldest first.
+	// Callers must have checked that the conversation is visible.
+	ItemsOfConversation(ctx context.Context, conversationID string) ([]Item, error)
+	// DeleteItem removes an item row and returns it, so the caller can
+	// delete its objects. Only replies may be deleted by a source:
+	// ErrNotFound unless the item is a reply in that conversation.
+	DeleteReply(ctx context.Context, conversationID string, itemID int64) (Item, error)
+
+	// ConversationsFor is a journalist's inbox page (their desks only).
+	ConversationsFor(ctx context.Context, journalistID int64, p Page) ([]Conversation, error)
+	// ConversationFor answers ErrNotFound unless the journalist is a
+	// member of the conversation's desk.
+	ConversationFor(ctx context.Context, journalistID int64, id string) (Conversation, error)
+	// ItemsFor lists, oldest first, up to limit items with ID > after in
+	// the journalist's desks' conversations: what `pista pull` fetches.
+	ItemsFor(ctx context.Context, journalistID int64, after int64, limit int) ([]Item, error)
+	// ItemFor answers ErrNotFound unless the item is in one of the
+	// journalist's desks.
+	ItemFor(ctx context.Context, journalistID, itemID int64) (Item, error)
+	// MarkRead records that the journalist has seen the conversation up to
+	// its newest item; MarkUnread forgets it.
+	MarkRead(ctx context.Context, journalistID int64, id string) error
+	MarkUnread(ctx context.Context, journalistID int64, id string) error
+	SetStar(ctx context.Context, journalistID int64, id string, starred bool) error
+	// DeleteConversation removes a conversation and its items (the source
+	// too, if it has no other conversation) and returns the items, so the
+	// caller can delete their objects.
+	DeleteConversation(ctx context.Context, journalistID int64, id string) ([]Item, error)
+	// ObjectKeys lists every object key referenced by an item, for the
+	// start-up sweep of objects whose rows never got written.
+	ObjectKeys(ctx context.Context) (map[string]bool, error)
+}
+
+// Settings keeps instance-wide values such as the secret that signs CSRF
+// tokens and the salt of codename derivations.
+type Settings interface {
+	// Secret returns the named random secret, creating it with n random
+	// bytes the first time.
+	Secret(ctx context.Context, name string, n int) ([]byte, error)
+}
+
+// BlobStore keeps encrypted objects. Put writes to a temporary object,
+// flushes it to stable storage and only then makes it visible under key,
+// so that a crash never leaves a partial object under a real key.
+type BlobStore interface {
+	// Put stores r under a new random key and returns the key and size.
+	Put(ctx context.Context, r io.Reader) (key string, size int64, err error)
+	// Open answers ErrNotFound for a missing key.
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	Delete(ctx context.Context, key string) error
+	// Keys lists every stored key.
+	Keys(ctx context.Context) ([]string, error)
+}

@@ -1,0 +1,224 @@
+package pulled
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"filippo.io/age"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/keys"
+)
+
+// maxMetaBytes bounds a file's decrypted name-and-type object.
+const maxMetaBytes = 64 << 10
+
+// OpenReport says what Open wrote and what it could not open.
+type OpenReport struct {
+	Conversations, Items int
+	Failed               []string // item files that could not be decrypted
+}
+
+// Open decrypts the pulled folder in into out, with the journalist's
+// identities: it unwraps the desk keys in keys/ and opens every item with
+// them. Each conversation gets a folder in out named like its pulled one.
+// An item that cannot be opened (a desk key this journalist never had) is
+// reported and skipped.
+func Open(ids []age.Identity, in, out string) (OpenReport, error) {
+	var rep OpenReport
+	all := append([]age.Identity(nil), ids...)
+	wrapped, _ := filepath.Glob(filepath.Join(in, "keys", "*.age"))
+	for _, w := range wrapped {
+		b, err := os.ReadFile(w)
+		if err != nil {
+			return rep, err
+		}
+		var desk *age.HybridIdentity
+		for _, id := range ids {
+			if desk, err = keys.Unwrap(b, id); err == nil {
+				break
+			}
+		}
+		if desk == nil {
+			return rep, fmt.Errorf("%s: this identity cannot unwrap the desk key; is it the right identity file?", w)
+		}
+		all = append(all, desk)
+	}
+	entries, err := os.ReadDir(in)
+	if err != nil {
+		return rep, err
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !conversationDir(e.Name()) {
+			continue
+		}
+		n, failed, err := openConversation(all, filepath.Join(in, e.Name()), filepath.Join(out, e.Name()))
+		if err != nil {
+			return rep, err
+		}
+		rep.Conversations++
+		rep.Items += n
+		rep.Failed = append(rep.Failed, failed...)
+	}
+	return rep, nil
+}
+
+type itemFile struct {
+	id   int64
+	kind string
+	name string
+}
+
+func openConversation(ids []age.Identity, in, out string) (int, []string, error) {
+	entries, err := os.ReadDir(in)
+	if err != nil {
+		return 0, nil, err
+	}
+	var items []itemFile
+	metas := map[int64]string{}
+	for _, e := range entries {
+		id, kind, meta, ok := parseItemFile(e.Name())
+		if !ok || e.IsDir() {
+			continue
+		}
+		if meta {
+			metas[id] = e.Name()
+			continue
+		}
+		items = append(items, itemFile{id: id, kind: kind, name: e.Name()})
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].id < items[j].id })
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		return 0, nil, err
+	}
+	counts := map[string]int{}
+	used := map[string]bool{}
+	var failed []string
+	n := 0
+	for _, it := range items {
+		src := filepath.Join(in, it.name)
+		var name string
+		switch pista.ItemKind(it.kind) {
+		case pista.KindMessage, pista.KindReply:
+			counts[it.kind]++
+			name = fmt.Sprintf("%s-%d.txt", it.kind, counts[it.kind])
+		case pista.KindContact:
+			counts[it.kind]++
+			name = "contact.txt"
+			if counts[it.kind] > 1 {
+				name = fmt.Sprintf("contact-%d.txt", counts[it.kind])
+			}
+		case pista.KindFile:
+			counts[it.kind]++
+			fallback := fmt.Sprintf("file-%d", counts[it.kind])
+			meta, err := readMeta(ids, in, metas[it.id])
+			if err != nil {
+				failed = append(failed, filepath.Join(in, metas[it.id]))
+			}
+			name = unique(used, SafeName(meta.Name, fallback))
+		}
+		used[name] = true
+		if err := decryptTo(ids, src, filepath.Join(out, name)); err != nil {
+			if errors.Is(err, errCannotDecrypt) {
+				failed = append(failed, src)
+				continue
+			}
+			return n, failed, err
+		}
+		n++
+	}
+	return n, failed, nil
+}
+
+var errCannotDecrypt = errors.New("cannot decrypt")
+
+// readMeta decrypts a file's name and type.
+func readMeta(ids []age.Identity, dir, name string) (pista.FileMeta, error) {
+	var m pista.FileMeta
+	if name == "" {
+		return m, errors.New("no meta")
+	}
+	f, err := os.Open(filepath.Join(dir, name))
+	if err != nil {
+		return m, err
+	}
+	defer f.Close()
+	r, err := age.Decrypt(f, ids...)
+	if err != nil {
+		return m, err
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxMetaBytes))
+	if err != nil {
+		return m, err
+	}
+	return ParseMeta(b)
+}
+
+// ParseMeta reads a decrypted name-and-type object.
+func ParseMeta(b []byte) (pista.FileMeta, error) {
+	var m pista.FileMeta
+	if len(b) > maxMetaBytes {
+		return m, errors.New("file metadata too large")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&m); err != nil {
+		return pista.FileMeta{}, fmt.Errorf("file metadata: %w", err)
+	}
+	return m, nil
+}
+
+// unique returns name, or name with " (2)", " (3)"… before its extension
+// if another file of the conversation took it.
+func unique(used map[string]bool, name string) string {
+	if !used[name] && !reservedOutput(name) {
+		return name
+	}
+	ext := filepath.Ext(name)
+	stem := strings.TrimSuffix(name, ext)
+	for i := 2; ; i++ {
+		c := fmt.Sprintf("%s (%d)%s", stem, i, ext)
+		if !used[c] && !reservedOutput(c) {
+			return c
+		}
+	}
+}
+
+// reservedOutput reports names Open itself writes, which a file must not
+// take.
+func reservedOutput(name string) bool {
+	if name == "contact.txt" {
+		return true
+	}
+	for _, k := range []string{"message-", "reply-", "contact-"} {
+		if strings.HasPrefix(name, k) && strings.HasSuffix(name, ".txt") {
+			return true
+		}
+	}
+	return false
+}
+
+// decryptTo decrypts an age file into dst, through a temporary file so a
+// failure leaves no partial file.
+func decryptTo(ids []age.Identity, src, dst string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := age.Decrypt(f, ids...)
+	if err != nil {
+		var nm *age.NoIdentityMatchError
+		if errors.As(err, &nm) {
+			return errCannotDecrypt
+		}
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	return writeFile(dst, r)
+}

@@ -1,0 +1,272 @@
+package pulled
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pista-tips/pista/api"
+)
+
+// Client talks to a pista server's journalist API.
+type Client struct {
+	Server string // base URL, e.g. https://tips.example.org
+	HTTP   *http.Client
+	token  string
+}
+
+// NewClient returns a client for server whose requests go through the
+// proxy of the environment (HTTPS_PROXY, ALL_PROXY…; socks5:// for Tor).
+func NewClient(server string) (*Client, error) {
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not a server address like https://tips.example.org", server)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = proxyFromEnvironment
+	return &Client{Server: strings.TrimRight(server, "/"), HTTP: &http.Client{Transport: tr, Timeout: 0}}, nil
+}
+
+// proxyFromEnvironment adds ALL_PROXY to net/http's HTTP(S)_PROXY.
+func proxyFromEnvironment(r *http.Request) (*url.URL, error) {
+	if u, err := http.ProxyFromEnvironment(r); u != nil || err != nil {
+		return u, err
+	}
+	for _, k := range []string{"ALL_PROXY", "all_proxy"} {
+		if v := os.Getenv(k); v != "" {
+			return url.Parse(v)
+		}
+	}
+	return nil, nil
+}
+
+// apiError reads an API error answer.
+func apiError(resp *http.Response) error {
+	var e api.Error
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(b, &e) == nil && e.Message != "" {
+		return fmt.Errorf("server: %s", e.Message)
+	}
+	return fmt.Errorf("server answered %s", resp.Status)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.Server+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		return nil, apiError(resp)
+	}
+	return resp, nil
+}
+
+func (c *Client) getJSON(ctx context.Context, path string, v any) error {
+	resp, err := c.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(v)
+}
+
+// Login logs in with password and TOTP code.
+func (c *Client) Login(ctx context.Context, name, password, code string) error {
+	b, _ := json.Marshal(api.LoginRequest{Name: name, Password: password, TOTP: code})
+	resp, err := c.do(ctx, http.MethodPost, "/api/v1/journalist/login", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var lr api.LoginResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&lr); err != nil {
+		return err
+	}
+	c.token = lr.Token
+	return nil
+}
+
+// Logout ends the session.
+func (c *Client) Logout(ctx context.Context) {
+	if resp, err := c.do(ctx, http.MethodPost, "/api/v1/journalist/logout", nil); err == nil {
+		resp.Body.Close()
+	}
+	c.token = ""
+}
+
+// Report says what a pull fetched.
+type Report struct {
+	Keys, Items int
+	LastItem    int64
+}
+
+// Pull downloads into dir everything new since the last pull into dir.
+// The client must be logged in. Files are written under temporary names
+// and renamed when complete, and the state is saved after each page, so an
+// interrupted pull resumes where it stopped.
+func (c *Client) Pull(ctx context.Context, dir, user string) (Report, error) {
+	var rep Report
+	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
+		return rep, err
+	}
+	st, err := readState(dir)
+	if err != nil {
+		return rep, err
+	}
+	if st.Server != "" && (st.Server != c.Server || st.User != user) {
+		return rep, fmt.Errorf("%s holds a pull of %s for %s: pull into another folder", dir, st.Server, st.User)
+	}
+	st.Server, st.User = c.Server, user
+
+	var keys api.KeysResponse
+	if err := c.getJSON(ctx, "/api/v1/journalist/keys", &keys); err != nil {
+		return rep, err
+	}
+	for _, k := range keys.Keys {
+		name := filepath.Join(dir, "keys", fmt.Sprintf("%s-%d.age", SafeName(k.Desk, "desk"), k.KeyID))
+		if _, err := os.Stat(name); err == nil {
+			continue
+		}
+		if err := writeFile(name, bytes.NewReader(k.Wrapped)); err != nil {
+			return rep, err
+		}
+		rep.Keys++
+	}
+
+	for {
+		var page api.ItemsResponse
+		if err := c.getJSON(ctx, "/api/v1/journalist/items?after="+strconv.FormatInt(st.LastItem, 10), &page); err != nil {
+			return rep, err
+		}
+		for _, it := range page.Items {
+			if !conversationDir(it.Conversation) || it.ID <= st.LastItem {
+				return rep, fmt.Errorf("server sent a malformed item list")
+			}
+			if err := c.fetchItem(ctx, dir, it); err != nil {
+				return rep, err
+			}
+			st.LastItem = it.ID
+			rep.Items++
+		}
+		if err := writeState(dir, st); err != nil {
+			return rep, err
+		}
+		if !page.More || len(page.Items) == 0 {
+			break
+		}
+	}
+	rep.LastItem = st.LastItem
+	return rep, nil
+}
+
+func (c *Client) fetchItem(ctx context.Context, dir string, it api.Item) error {
+	cdir := filepath.Join(dir, it.Conversation)
+	if err := os.MkdirAll(cdir, 0o700); err != nil {
+		return err
+	}
+	get := func(path, name string) error {
+		resp, err := c.do(ctx, http.MethodGet, path, nil)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		return writeFile(filepath.Join(cdir, name), resp.Body)
+	}
+	base := "/api/v1/journalist/items/" + strconv.FormatInt(it.ID, 10)
+	if err := get(base, ItemFile(it.ID, it.Kind, false)); err != nil {
+		return err
+	}
+	if it.HasMeta {
+		if err := get(base+"/meta", ItemFile(it.ID, it.Kind, true)); err != nil {
+			return err
+		}
+	}
+	line, _ := json.Marshal(Entry{ID: it.ID, Kind: it.Kind, Created: it.Created.UTC().Format(time.RFC3339), Meta: it.HasMeta})
+	f, err := os.OpenFile(filepath.Join(cdir, "items.jsonl"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// writeFile writes r to name through a temporary file.
+func writeFile(name string, r io.Reader) error {
+	tmp := name + ".part"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, name)
+}
+
+func readState(dir string) (State, error) {
+	var st State
+	b, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	} else if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil || st.LastItem < 0 {
+		return st, fmt.Errorf("%s is damaged; pull into a new folder", filepath.Join(dir, StateFile))
+	}
+	return st, nil
+}
+
+func writeState(dir string, st State) error {
+	b, _ := json.MarshalIndent(st, "", "  ")
+	return writeFile(filepath.Join(dir, StateFile), bytes.NewReader(append(b, '\n')))
+}
+
+// readEntries reads a conversation's items.jsonl, if any.
+func readEntries(cdir string) map[int64]Entry {
+	m := map[int64]Entry{}
+	f, err := os.Open(filepath.Join(cdir, "items.jsonl"))
+	if err != nil {
+		return m
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var e Entry
+		if json.Unmarshal(sc.Bytes(), &e) == nil {
+			m[e.ID] = e
+		}
+	}
+	return m
+}

@@ -1,0 +1,83 @@
+// Package pulled is the air-gap workflow: Pull downloads the
+// still-encrypted tips of a journalist's desks into a folder on an online
+// machine, and Open decrypts such a folder on an offline one.
+//
+// A pulled folder looks like this, and holds nothing but age files and
+// non-secret bookkeeping:
+//
+//	pista-pull.json                     server, user and the last item pulled
+//	keys/DESK-KEYID.age                 desk identities, wrapped to the journalist
+//	CONVERSATION/0000000042-message.age an item: its ID, zero-padded, and kind
+//	CONVERSATION/0000000043-file.age    a file's bytes
+//	CONVERSATION/0000000043-file.meta.age   its original name and type
+//	CONVERSATION/items.jsonl            one line per item: ID, kind, date
+//
+// Pull is incremental: it asks only for items newer than the last one it
+// saved. Open writes, for each conversation, message-N.txt, reply-N.txt,
+// contact.txt and the files under their original names made safe for the
+// file system.
+package pulled
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+)
+
+// StateFile is the name of the pull's bookkeeping file.
+const StateFile = "pista-pull.json"
+
+// State is what a pulled folder remembers between pulls.
+type State struct {
+	Server   string `json:"server"`
+	User     string `json:"user"`
+	LastItem int64  `json:"last_item"`
+}
+
+// Entry is one line of a conversation's items.jsonl.
+type Entry struct {
+	ID      int64  `json:"id"`
+	Kind    string `json:"kind"`
+	Created string `json:"created"`
+	Meta    bool   `json:"meta,omitempty"`
+}
+
+// itemName matches an item's file name.
+var itemName = regexp.MustCompile(`^([0-9]{10})-(message|file|contact|reply)(\.meta)?\.age$`)
+
+// ItemFile names an item's file in a conversation folder.
+func ItemFile(id int64, kind string, meta bool) string {
+	if meta {
+		return fmt.Sprintf("%010d-%s.meta.age", id, kind)
+	}
+	return fmt.Sprintf("%010d-%s.age", id, kind)
+}
+
+// parseItemFile reads an item's file name; ok is false for anything else.
+func parseItemFile(name string) (id int64, kind string, meta, ok bool) {
+	m := itemName.FindStringSubmatch(name)
+	if m == nil {
+		return 0, "", false, false
+	}
+	id, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return 0, "", false, false
+	}
+	return id, m[2], m[3] != "", true
+}
+
+// conversationDir reports whether a folder name can be a conversation ID
+// as the server makes them (lowercase base32), so that no name from the
+// network can point outside the folder.
+func conversationDir(name string) bool {
+	if len(name) < 8 || len(name) > 64 || name != filepath.Base(name) {
+		return false
+	}
+	for _, c := range name {
+		if (c < 'a' || c > 'z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
+}

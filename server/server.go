@@ -1,0 +1,196 @@
+// Package server assembles a pista instance: the stores in a data folder,
+// the source pages, the newsroom inbox and the API on one ServeMux, behind
+// the security headers and cross-origin protection.
+//
+// The data folder holds pista.db (SQLite, WAL) and the encrypted objects
+// (objects/, tmp/). Nothing in it is plaintext of a tip.
+//
+// There is no access log: the server logs what failed and what journalists
+// did, never a request's address, user agent or anything a source sent.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/api"
+	"github.com/pista-tips/pista/blob"
+	"github.com/pista-tips/pista/httpx"
+	"github.com/pista-tips/pista/keys"
+	"github.com/pista-tips/pista/newsroom"
+	"github.com/pista-tips/pista/sqlite"
+	"github.com/pista-tips/pista/ui"
+	"github.com/pista-tips/pista/web"
+)
+
+// Config is what `pista serve` is told.
+type Config struct {
+	Data      string   // data folder
+	Newsroom  string   // the newsroom's name, shown on every page
+	Archive   []string // archive recipients (age1pq1…), every item is also encrypted to them
+	MaxUpload int64    // bytes one submission may carry
+	Onion     string   // the onion address, for the Onion-Location header
+	// SecureCookies sets the Secure flag on cookies even on plain HTTP,
+	// for a server behind a TLS-terminating proxy.
+	SecureCookies bool
+	Log           *slog.Logger
+}
+
+// Stores are the stores of a data folder.
+type Stores struct {
+	DB          *sqlite.DB
+	Desks       *sqlite.DeskStore
+	Journalists *sqlite.JournalistStore
+	Tips        *sqlite.TipStore
+	Settings    *sqlite.Settings
+	Blobs       *blob.Local
+}
+
+// DBFile is the database's name in the data folder.
+const DBFile = "pista.db"
+
+// OpenStores opens (creating) the stores of a data folder.
+func OpenStores(ctx context.Context, dir string) (*Stores, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(dir, DBFile))
+	if err != nil {
+		return nil, err
+	}
+	blobs, err := blob.OpenLocal(dir)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Stores{
+		DB: db, Blobs: blobs,
+		Desks: sqlite.NewDeskStore(db), Journalists: sqlite.NewJournalistStore(db),
+		Tips: sqlite.NewTipStore(db), Settings: sqlite.NewSettings(db),
+	}, nil
+}
+
+// Close closes the database.
+func (s *Stores) Close() error { return s.DB.Close() }
+
+// CodenameSalt returns the instance's codename salt, made on first use.
+func (s *Stores) CodenameSalt(ctx context.Context) ([]byte, error) {
+	return s.Settings.Secret(ctx, "codename-salt", keys.SaltSize)
+}
+
+// Server is a running instance's handler and stores.
+type Server struct {
+	Stores  *Stores
+	Handler http.Handler
+}
+
+// New opens the data folder, removes what a crash left behind and builds
+// the handler.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = httpx.DefaultMaxUpload
+	}
+	if cfg.Newsroom == "" {
+		cfg.Newsroom = "pista"
+	}
+	if len(cfg.Archive) > 0 {
+		if _, err := keys.ParseRecipients(cfg.Archive...); err != nil {
+			return nil, fmt.Errorf("archive recipient: %w", err)
+		}
+	}
+	st, err := OpenStores(ctx, cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	h, err := build(ctx, cfg, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if n, err := SweepOrphans(ctx, st.Tips, st.Blobs); err != nil {
+		cfg.Log.Error("sweeping orphan objects", "err", err)
+	} else if n > 0 {
+		cfg.Log.Info("removed objects left by an interrupted write", "count", n)
+	}
+	return &Server{Stores: st, Handler: h}, nil
+}
+
+// Close closes the stores.
+func (s *Server) Close() error { return s.Stores.Close() }
+
+func build(ctx context.Context, cfg Config, st *Stores) (http.Handler, error) {
+	salt, err := st.CodenameSalt(ctx)
+	if err != nil {
+		return nil, err
+	}
+	csrfKey, err := st.Settings.Secret(ctx, "csrf-key", 32)
+	if err != nil {
+		return nil, err
+	}
+	render, err := ui.NewRenderer(cfg.Log)
+	if err != nil {
+		return nil, err
+	}
+	csrf := httpx.NewCSRF(csrfKey)
+	auth := &newsroom.Auth{Journalists: st.Journalists, Throttle: newsroom.NewThrottle()}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /static/", ui.Static())
+	(&web.Handler{
+		Desks: st.Desks, Tips: st.Tips, Blobs: st.Blobs, CSRF: csrf, Render: render, Log: cfg.Log,
+		Sessions: web.NewSessions(cfg.SecureCookies),
+		Newsroom: cfg.Newsroom, Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload,
+	}).Register(mux)
+	(&newsroom.Handler{
+		Auth: auth, Journalists: st.Journalists, Desks: st.Desks, Tips: st.Tips, Blobs: st.Blobs,
+		Sessions: newsroom.NewSessions(cfg.SecureCookies), CSRF: csrf, Render: render, Log: cfg.Log,
+		Newsroom: cfg.Newsroom, Archive: cfg.Archive,
+	}).Register(mux)
+	(&api.Handler{
+		Auth: auth, Desks: st.Desks, Tips: st.Tips, Blobs: st.Blobs, Tokens: api.NewTokens(), Log: cfg.Log,
+	}).Register(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		render.Error(w, ui.NewPage(r, cfg.Newsroom, "error.title"), http.StatusNotFound, "error.notfound", "/")
+	})
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		render.Error(w, ui.NewPage(r, cfg.Newsroom, "error.title"), http.StatusForbidden, "error.csrf", "/")
+	}))
+	return httpx.Headers(cop.Handler(mux), cfg.Onion), nil
+}
+
+// SweepOrphans deletes objects that no row refers to: what a crash between
+// writing an object and its row left behind. It runs at start-up, before
+// the server takes requests, so no write is in flight.
+func SweepOrphans(ctx context.Context, tips pista.TipStore, blobs pista.BlobStore) (int, error) {
+	used, err := tips.ObjectKeys(ctx)
+	if err != nil {
+		return 0, err
+	}
+	all, err := blobs.Keys(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, k := range all {
+		if !used[k] {
+			if err := blobs.Delete(ctx, k); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
+}

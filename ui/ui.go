@@ -1,0 +1,159 @@
+// Package ui renders pista's pages: html/template files embedded in the
+// binary and parsed at start-up, one set per page, each with the shared
+// layout; and the style sheet. Every text goes through the page's locale
+// (package i18n), so that a page in any language is the same template.
+package ui
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pista-tips/pista/i18n"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Page is what every template gets.
+type Page struct {
+	L        *i18n.Locale
+	Lang     string // the ?lang= the visitor chose, "" if none
+	CSRF     string
+	Newsroom string
+	Path     string // the page's path, for the language switcher
+	Title    string // message key of the page title
+	Data     any
+}
+
+// Q returns the query string that keeps the visitor's language in links
+// and form actions: "?lang=fr", or "" when it came from Accept-Language.
+func (p *Page) Q() string {
+	if p.Lang == "" {
+		return ""
+	}
+	return "?lang=" + url.QueryEscape(p.Lang)
+}
+
+// Locales lists the languages for the switcher.
+func (p *Page) Locales() []*i18n.Locale { return i18n.Locales() }
+
+// LangURL is the current page in another language.
+func (p *Page) LangURL(tag string) string { return p.Path + "?lang=" + url.QueryEscape(tag) }
+
+// Renderer holds the parsed templates.
+type Renderer struct {
+	pages map[string]*template.Template
+	log   *slog.Logger
+}
+
+var funcs = template.FuncMap{
+	"size": HumanSize,
+	"date": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"add":  func(a, b int) int { return a + b },
+}
+
+// NewRenderer parses every page template with the layout.
+func NewRenderer(log *slog.Logger) (*Renderer, error) {
+	r := &Renderer{pages: map[string]*template.Template{}, log: log}
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	if err != nil {
+		return nil, err
+	}
+	err = fs.WalkDir(templateFS, "templates", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || p == "templates/layout.html" {
+			return err
+		}
+		t, err := template.Must(layout.Clone()).ParseFS(templateFS, p)
+		if err != nil {
+			return err
+		}
+		r.pages[strings.TrimSuffix(strings.TrimPrefix(p, "templates/"), ".html")] = t
+		return nil
+	})
+	return r, err
+}
+
+// Render writes page name with status. It renders into a buffer first, so
+// a template error becomes a clean 500 rather than half a page.
+func (r *Renderer) Render(w http.ResponseWriter, status int, name string, p *Page) {
+	t, ok := r.pages[name]
+	if !ok {
+		panic("ui: no page " + name)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		r.log.Error("rendering page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// ErrorData is the Data of the error page.
+type ErrorData struct {
+	Status  int
+	Message string // message key
+	Back    string // where the "go back" link points
+}
+
+// Error renders the error page in the visitor's language: what went wrong
+// and what to do, never a Go error string.
+func (r *Renderer) Error(w http.ResponseWriter, p *Page, status int, msgKey, back string) {
+	p.Title = "error.title"
+	p.Data = ErrorData{Status: status, Message: msgKey, Back: back}
+	r.Render(w, status, "error", p)
+}
+
+// Static serves the style sheet and other static files.
+func Static() http.Handler {
+	sub, _ := fs.Sub(staticFS, "static")
+	return http.StripPrefix("/static/", http.FileServerFS(sub))
+}
+
+// HumanSize writes a byte count for people: 1.4 MB.
+func HumanSize(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// Pages lists the names of every page, for tests.
+func (r *Renderer) Pages() []string {
+	var ns []string
+	for n := range r.pages {
+		ns = append(ns, n)
+	}
+	return ns
+}
+
+
+// NewPage starts the Page of a request: its language (package i18n) and
+// path, the newsroom's name and the page title's message key.
+func NewPage(r *http.Request, newsroom, title string) *Page {
+	l, chosen := i18n.FromRequest(r)
+	p := &Page{L: l, Newsroom: newsroom, Path: r.URL.Path, Title: title}
+	if chosen {
+		p.Lang = l.Tag
+	}
+	return p
+}

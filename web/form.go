@@ -1,0 +1,265 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"unicode/utf8"
+
+	"filippo.io/age"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/httpx"
+	"github.com/pista-tips/pista/intake"
+)
+
+// formError is a submission refused: an HTTP status and the message key
+// of the page that says why and what to do.
+type formError struct {
+	status int
+	key    string
+	err    error // for the log, never shown
+}
+
+func (e *formError) Error() string { return e.key }
+
+func refuse(status int, key string, err error) *formError {
+	return &formError{status: status, key: key, err: err}
+}
+
+// submission is a parsed source form. Files are already encrypted into
+// the batch; the message and contact are held, in memory only, until the
+// whole form has been read.
+type submission struct {
+	desk         pista.Desk
+	message      string
+	contact      string
+	keepMetadata bool
+	batch        *intake.Batch
+}
+
+// formSpec says what a form expects.
+type formSpec struct {
+	sessionID string // "" for the landing form
+	// deskFor resolves the desk field; nil when the desk is known (a
+	// follow-up) and given as desk.
+	deskFor func(ctx context.Context, slug string) (pista.Desk, error)
+	desk    pista.Desk
+	contact bool // the contact field is allowed
+	// recipients of a desk: its key and the archive's.
+	recipients func(pista.Desk) ([]age.Recipient, error)
+}
+
+// readForm reads a multipart source form as it streams in. The csrf field
+// and (on the landing form) the desk must come before any file, as they
+// do in the page's form: a file is encrypted to the desk's key while it
+// arrives, so the desk must be known by then. On error, every object
+// already written is deleted.
+func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) (s *submission, ferr *formError) {
+	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != "multipart/form-data" || params["boundary"] == "" {
+		return nil, refuse(http.StatusBadRequest, "error.form", err)
+	}
+	mr := multipart.NewReader(r.Body, params["boundary"])
+	s = &submission{desk: spec.desk}
+	var csrfOK, deskOK bool
+	if spec.deskFor == nil {
+		deskOK = true
+	}
+	defer func() {
+		if ferr != nil && s.batch != nil {
+			s.batch.Abort()
+		}
+	}()
+	startBatch := func() *formError {
+		if s.batch != nil {
+			return nil
+		}
+		rs, err := spec.recipients(s.desk)
+		if err != nil {
+			return refuse(http.StatusInternalServerError, "error.internal", err)
+		}
+		s.batch = intake.NewBatch(h.Blobs, rs, h.MaxUpload)
+		return nil
+	}
+	files := 0
+	for parts := 0; ; parts++ {
+		if parts >= httpx.MaxParts {
+			return s, refuse(http.StatusRequestEntityTooLarge, "error.toolarge", nil)
+		}
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return s, readError(err)
+		}
+		if len(headerBytes(part.Header)) > httpx.MaxPartHeaderBytes {
+			return s, refuse(http.StatusBadRequest, "error.form", nil)
+		}
+		switch part.FormName() {
+		case httpx.CSRFField:
+			v, ferr := readField(part, httpx.MaxSmallField, "error.csrf")
+			if ferr != nil {
+				return s, ferr
+			}
+			if !h.CSRF.Valid(v, spec.sessionID) {
+				return s, refuse(http.StatusForbidden, "error.csrf", nil)
+			}
+			csrfOK = true
+		case "desk":
+			if spec.deskFor == nil || deskOK {
+				return s, refuse(http.StatusBadRequest, "error.form", nil)
+			}
+			v, ferr := readField(part, httpx.MaxSmallField, "error.desk")
+			if ferr != nil {
+				return s, ferr
+			}
+			d, err := spec.deskFor(ctx, v)
+			if errors.Is(err, pista.ErrNotFound) {
+				return s, refuse(http.StatusBadRequest, "error.desk", nil)
+			} else if err != nil {
+				return s, refuse(http.StatusInternalServerError, "error.internal", err)
+			}
+			s.desk, deskOK = d, true
+		case "message":
+			v, ferr := readField(part, httpx.MaxMessageBytes, "error.message.toolong")
+			if ferr != nil {
+				return s, ferr
+			}
+			if utf8.RuneCountInString(v) > httpx.MaxMessageChars {
+				return s, refuse(http.StatusRequestEntityTooLarge, "error.message.toolong", nil)
+			}
+			s.message += v
+		case "contact":
+			if !spec.contact {
+				return s, refuse(http.StatusBadRequest, "error.form", nil)
+			}
+			v, ferr := readField(part, 4*httpx.MaxContactChars, "error.contact.toolong")
+			if ferr != nil {
+				return s, ferr
+			}
+			if utf8.RuneCountInString(v) > httpx.MaxContactChars {
+				return s, refuse(http.StatusRequestEntityTooLarge, "error.contact.toolong", nil)
+			}
+			s.contact = v
+		case "keep_metadata":
+			if _, ferr := readField(part, httpx.MaxSmallField, "error.form"); ferr != nil {
+				return s, ferr
+			}
+			s.keepMetadata = true
+		case "files":
+			name := part.FileName()
+			if name == "" {
+				// An empty file input still sends a part: skip it, but
+				// only if it is empty.
+				if n, _ := io.Copy(io.Discard, io.LimitReader(part, 1)); n != 0 {
+					return s, refuse(http.StatusBadRequest, "error.form", nil)
+				}
+				continue
+			}
+			if !csrfOK {
+				return s, refuse(http.StatusForbidden, "error.csrf", nil)
+			}
+			if !deskOK {
+				return s, refuse(http.StatusBadRequest, "error.desk", nil)
+			}
+			if files++; files > httpx.MaxFiles {
+				return s, refuse(http.StatusRequestEntityTooLarge, "error.toolarge", nil)
+			}
+			if ferr := startBatch(); ferr != nil {
+				return s, ferr
+			}
+			meta := pista.FileMeta{Name: truncate(name, httpx.MaxFilenameBytes), Type: truncate(part.Header.Get("Content-Type"), httpx.MaxSmallField)}
+			if err := s.batch.AddFile(ctx, part, meta); err != nil {
+				return s, readError(err)
+			}
+		default:
+			return s, refuse(http.StatusBadRequest, "error.form", nil)
+		}
+	}
+	if !csrfOK {
+		return s, refuse(http.StatusForbidden, "error.csrf", nil)
+	}
+	if !deskOK {
+		return s, refuse(http.StatusBadRequest, "error.desk", nil)
+	}
+	if strings.TrimSpace(s.message) == "" && (s.batch == nil || s.batch.Len() == 0) {
+		return s, refuse(http.StatusBadRequest, "error.empty", nil)
+	}
+	if ferr := startBatch(); ferr != nil {
+		return s, ferr
+	}
+	if strings.TrimSpace(s.message) != "" {
+		if err := s.batch.AddText(ctx, pista.KindMessage, s.message); err != nil {
+			return s, readError(err)
+		}
+	}
+	if strings.TrimSpace(s.contact) != "" {
+		if err := s.batch.AddText(ctx, pista.KindContact, s.contact); err != nil {
+			return s, readError(err)
+		}
+	}
+	s.batch.Sort()
+	return s, nil
+}
+
+// readError turns an error met while reading the body into the page to
+// show: too large, or a broken form.
+func readError(err error) *formError {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) || errors.Is(err, intake.ErrTooLarge) {
+		return refuse(http.StatusRequestEntityTooLarge, "error.toolarge", err)
+	}
+	if errors.Is(err, context.Canceled) {
+		return refuse(http.StatusBadRequest, "error.form", err)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "multipart:") {
+		return refuse(http.StatusBadRequest, "error.form", err)
+	}
+	return refuse(http.StatusInternalServerError, "error.internal", err)
+}
+
+// readField reads a whole small field, refusing it with tooLong if it has
+// more than max bytes, or with error.form if it is not UTF-8.
+func readField(part *multipart.Part, max int, tooLong string) (string, *formError) {
+	b, err := io.ReadAll(io.LimitReader(part, int64(max)+1))
+	if err != nil {
+		return "", readError(err)
+	}
+	if len(b) > max {
+		return "", refuse(http.StatusRequestEntityTooLarge, tooLong, nil)
+	}
+	if !utf8.Valid(b) {
+		return "", refuse(http.StatusBadRequest, "error.form", nil)
+	}
+	// Browsers send textarea line breaks as CRLF.
+	return strings.ReplaceAll(string(b), "\r\n", "\n"), nil
+}
+
+func headerBytes(h textproto.MIMEHeader) string {
+	var b strings.Builder
+	for k, vs := range h {
+		b.WriteString(k)
+		for _, v := range vs {
+			b.WriteString(v)
+		}
+	}
+	return b.String()
+}
+
+// truncate cuts s to at most n bytes without splitting a character.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,263 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/httpx"
+	"github.com/pista-tips/pista/i18n"
+	"github.com/pista-tips/pista/keys"
+)
+
+// wrongCodename is derived in place of a malformed codename, so that a
+// malformed one takes as long to refuse as a well-formed wrong one.
+const wrongCodename = keys.Codename("0000000000000000000000000000")
+
+// parseForm reads a small urlencoded form and checks its CSRF token
+// against the visitor's session (sid, "" for none).
+func (h *Handler) parseForm(w http.ResponseWriter, r *http.Request, sid string) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxFormBody)
+	if err := r.ParseForm(); err != nil {
+		h.fail(w, r, http.StatusBadRequest, "error.form")
+		return false
+	}
+	if !h.CSRF.Valid(r.PostForm.Get(httpx.CSRFField), sid) {
+		h.fail(w, r, http.StatusForbidden, "error.csrf")
+		return false
+	}
+	return true
+}
+
+// loginSource logs a source in with their codename. Every wrong codename,
+// well-formed or not, gets the same page after the same work: one Argon2id
+// derivation and one indexed lookup.
+func (h *Handler) loginSource(w http.ResponseWriter, r *http.Request) {
+	_, sid, _ := h.Sessions.Get(r)
+	if !h.parseForm(w, r, sid) {
+		return
+	}
+	ctx := r.Context()
+	c, perr := keys.ParseCodename(r.PostForm.Get("codename"))
+	if perr != nil {
+		c = wrongCodename
+	}
+	d, err := keys.Derive(ctx, c, h.Salt)
+	if err != nil {
+		h.fail(w, r, http.StatusServiceUnavailable, "error.busy")
+		return
+	}
+	src, err := h.Tips.SourceByLookup(ctx, d.Lookup)
+	if err == nil && perr != nil {
+		err = pista.ErrNotFound
+	}
+	var convs []pista.Conversation
+	if err == nil {
+		convs, err = h.Tips.ConversationsOfSource(ctx, src.ID)
+		if err == nil && len(convs) == 0 {
+			err = pista.ErrNotFound
+		}
+	}
+	if errors.Is(err, pista.ErrNotFound) {
+		h.fail(w, r, http.StatusUnauthorized, "error.codename")
+		return
+	} else if err != nil {
+		h.Log.Error("source login", "err", err)
+		h.fail(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	h.Sessions.End(w, r)
+	if _, err := h.Sessions.Start(w, r, Session{SourceID: src.ID, ConversationID: convs[0].ID, Identity: d.Identity}); err != nil {
+		h.fail(w, r, http.StatusServiceUnavailable, "error.busy")
+		return
+	}
+	http.Redirect(w, r, "/source"+langQuery(r), http.StatusSeeOther)
+}
+
+// langQuery carries a ?lang= choice over a redirect.
+func langQuery(r *http.Request) string {
+	if l, ok := i18n.Get(r.URL.Query().Get("lang")); ok {
+		return "?lang=" + l.Tag
+	}
+	return ""
+}
+
+// notices maps the done= parameter of a redirect to a message key, so
+// that only known messages can be shown.
+var notices = map[string]string{
+	"sent":    "source.notice.sent",
+	"deleted": "source.notice.deleted",
+}
+
+type replyView struct {
+	ID      int64
+	Created time.Time
+	Text    string
+}
+
+type sentView struct {
+	Kind    pista.ItemKind
+	Size    int64
+	Created time.Time
+}
+
+type sourceData struct {
+	landingData
+	Notice  string
+	Replies []replyView
+	Sent    []sentView
+}
+
+// maxReplyBytes bounds how much of a reply is decrypted for display.
+const maxReplyBytes = httpx.MaxMessageBytes
+
+// showSource shows a logged-in source the replies, decrypted in memory
+// with the identity their codename derived, and what they have sent.
+func (h *Handler) showSource(w http.ResponseWriter, r *http.Request) {
+	sess, _, ok := h.Sessions.Get(r)
+	if !ok {
+		h.fail(w, r, http.StatusUnauthorized, "error.session")
+		return
+	}
+	items, err := h.Tips.ItemsOfConversation(r.Context(), sess.ConversationID)
+	if err != nil {
+		h.Log.Error("listing a source's items", "err", err)
+		h.fail(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	d := sourceData{landingData: h.formLimits(), Notice: notices[r.URL.Query().Get("done")]}
+	for _, it := range items {
+		if it.Kind != pista.KindReply {
+			d.Sent = append(d.Sent, sentView{Kind: it.Kind, Size: it.Size, Created: it.Created})
+			continue
+		}
+		text, err := h.openReply(r.Context(), it, sess.Identity)
+		if err != nil {
+			h.Log.Error("decrypting a reply for its source", "item", it.ID, "err", err)
+			continue
+		}
+		d.Replies = append(d.Replies, replyView{ID: it.ID, Created: it.Created, Text: text})
+	}
+	p := h.page(r, "source.title")
+	p.Data = d
+	h.Render.Render(w, http.StatusOK, "source/source", p)
+}
+
+func (h *Handler) openReply(ctx context.Context, it pista.Item, id *age.HybridIdentity) (string, error) {
+	obj, err := h.Blobs.Open(ctx, it.Object)
+	if err != nil {
+		return "", err
+	}
+	defer obj.Close()
+	pr, err := age.Decrypt(obj, id)
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, io.LimitReader(pr, maxReplyBytes)); err != nil {
+		return "", err
+	}
+	return buf.String(), nil
+}
+
+// submitFollowUp adds a message and files to the source's conversation.
+func (h *Handler) submitFollowUp(w http.ResponseWriter, r *http.Request) {
+	sess, sid, ok := h.Sessions.Get(r)
+	if !ok {
+		h.fail(w, r, http.StatusUnauthorized, "error.session")
+		return
+	}
+	ctx := r.Context()
+	conv, err := h.conversation(ctx, sess)
+	if err != nil {
+		h.Log.Error("follow-up", "err", err)
+		h.fail(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	desk, err := h.Desks.DeskByID(ctx, conv.DeskID)
+	if err != nil {
+		h.Log.Error("follow-up", "err", err)
+		h.fail(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, h.MaxUpload+formOverhead)
+	s, ferr := h.readForm(ctx, r, formSpec{sessionID: sid, desk: desk, recipients: h.recipients})
+	if ferr != nil {
+		h.refused(w, r, ferr)
+		return
+	}
+	if err := h.Tips.AddItems(context.WithoutCancel(ctx), conv.ID, s.batch.Items()); err != nil {
+		s.batch.Abort()
+		h.refused(w, r, refuse(http.StatusInternalServerError, "error.internal", err))
+		return
+	}
+	http.Redirect(w, r, "/source?done=sent"+ampLang(r), http.StatusSeeOther)
+}
+
+func ampLang(r *http.Request) string {
+	if q := langQuery(r); q != "" {
+		return "&" + q[1:]
+	}
+	return ""
+}
+
+func (h *Handler) conversation(ctx context.Context, s Session) (pista.Conversation, error) {
+	convs, err := h.Tips.ConversationsOfSource(ctx, s.SourceID)
+	if err != nil {
+		return pista.Conversation{}, err
+	}
+	for _, c := range convs {
+		if c.ID == s.ConversationID {
+			return c, nil
+		}
+	}
+	return pista.Conversation{}, pista.ErrNotFound
+}
+
+// deleteReply deletes one reply, its row and its object, at the source's
+// request.
+func (h *Handler) deleteReply(w http.ResponseWriter, r *http.Request) {
+	sess, sid, ok := h.Sessions.Get(r)
+	if !ok {
+		h.fail(w, r, http.StatusUnauthorized, "error.session")
+		return
+	}
+	if !h.parseForm(w, r, sid) {
+		return
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		h.fail(w, r, http.StatusNotFound, "error.notfound")
+		return
+	}
+	it, err := h.Tips.DeleteReply(r.Context(), sess.ConversationID, id)
+	if errors.Is(err, pista.ErrNotFound) {
+		h.fail(w, r, http.StatusNotFound, "error.notfound")
+		return
+	} else if err != nil {
+		h.Log.Error("deleting a reply", "err", err)
+		h.fail(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	if err := h.Blobs.Delete(context.WithoutCancel(r.Context()), it.Object); err != nil {
+		h.Log.Error("deleting a reply's object", "err", err)
+	}
+	http.Redirect(w, r, "/source?done=deleted"+ampLang(r), http.StatusSeeOther)
+}
+
+// logoutSource ends the source's session.
+func (h *Handler) logoutSource(w http.ResponseWriter, r *http.Request) {
+	_, sid, _ := h.Sessions.Get(r)
+	if !h.parseForm(w, r, sid) {
+		return
+	}
+	h.Sessions.End(w, r)
+	http.Redirect(w, r, "/"+langQuery(r), http.StatusSeeOther)
+}

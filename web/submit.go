@@ -1,0 +1,87 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"net/http"
+	"strings"
+
+	"filippo.io/age"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/keys"
+)
+
+// formOverhead is what a multipart body carries besides file contents:
+// boundaries, part headers, the text fields.
+const formOverhead = 1 << 20
+
+// NewConversationID returns a random conversation ID: 128 bits, base32.
+func NewConversationID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// recipients returns the keys a desk's items are encrypted to.
+func (h *Handler) recipients(d pista.Desk) ([]age.Recipient, error) {
+	return keys.ParseRecipients(append([]string{d.Recipient}, h.Archive...)...)
+}
+
+type receiptData struct {
+	Desk   string
+	Groups []string
+}
+
+// submitTip takes a new tip from the landing form: it encrypts every item
+// as it streams in, makes the codename, stores the source's lookup hash
+// and public key, and shows the codename once.
+func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, h.MaxUpload+formOverhead)
+	_, sid, _ := h.Sessions.Get(r)
+	s, ferr := h.readForm(ctx, r, formSpec{
+		sessionID:  sid,
+		deskFor:    h.Desks.DeskBySlug,
+		contact:    true,
+		recipients: h.recipients,
+	})
+	if ferr != nil {
+		h.refused(w, r, ferr)
+		return
+	}
+	codename := keys.NewCodename()
+	d, err := keys.Derive(ctx, codename, h.Salt)
+	if err != nil {
+		s.batch.Abort()
+		h.refused(w, r, refuse(http.StatusServiceUnavailable, "error.busy", err))
+		return
+	}
+	tip := &pista.NewTip{
+		Source:       pista.Source{Lookup: d.Lookup, Recipient: d.Recipient()},
+		Conversation: pista.Conversation{ID: NewConversationID(), DeskID: s.desk.ID},
+		Items:        s.batch.Items(),
+	}
+	if err := h.Tips.CreateTip(context.WithoutCancel(ctx), tip); err != nil {
+		s.batch.Abort()
+		h.refused(w, r, refuse(http.StatusInternalServerError, "error.internal", err))
+		return
+	}
+	p := h.page(r, "receipt.title")
+	p.Data = receiptData{Desk: s.desk.Title, Groups: codename.Groups()}
+	h.Render.Render(w, http.StatusOK, "source/receipt", p)
+}
+
+// refused shows why a form was refused, and logs what failed on the
+// server's side (never who sent it or what they sent).
+func (h *Handler) refused(w http.ResponseWriter, r *http.Request, ferr *formError) {
+	if ferr.status >= 500 && ferr.err != nil {
+		h.Log.Error("submission failed", "err", ferr.err)
+	}
+	if ferr.status == http.StatusRequestEntityTooLarge {
+		// The client may still be sending: tell it to stop.
+		w.Header().Set("Connection", "close")
+	}
+	h.fail(w, r, ferr.status, ferr.key)
+}

@@ -1,0 +1,85 @@
+// Package web serves the source's side of the tip line: server-rendered
+// pages that work with JavaScript disabled (Tor Browser at its Safest
+// level).
+//
+//	GET  /                         landing page: desks, safety advice, the form
+//	POST /submit                   desk, message, files, contact, keep_metadata → codename
+//	POST /login                    codename → the source's page
+//	GET  /source                   replies from the newsroom, form to add more
+//	POST /source/submit            message, files: a follow-up
+//	POST /source/replies/{id}/delete
+//	POST /logout
+//
+// Nothing here logs or stores a source's address, browser, codename,
+// message or filename: logs carry only what failed and why, never whose.
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/httpx"
+	"github.com/pista-tips/pista/ui"
+)
+
+// Session is what a source's session holds: who they are and the identity
+// derived from their codename, in memory only.
+type Session struct {
+	SourceID       int64
+	ConversationID string
+	Identity       *age.HybridIdentity
+}
+
+// Handler serves the source pages.
+type Handler struct {
+	Desks    pista.DeskStore
+	Tips     pista.TipStore
+	Blobs    pista.BlobStore
+	Sessions *httpx.Sessions[Session]
+	CSRF     *httpx.CSRF
+	Render   *ui.Renderer
+	Log      *slog.Logger
+
+	Newsroom  string
+	Salt      []byte   // the instance's codename salt (keys.Derive)
+	Archive   []string // archive recipients every item is also encrypted to
+	MaxUpload int64    // bytes a whole submission may carry
+}
+
+// Register adds the source routes to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", h.showLanding)
+	mux.HandleFunc("POST /submit", h.submitTip)
+	mux.HandleFunc("POST /login", h.loginSource)
+	mux.HandleFunc("GET /source", h.showSource)
+	mux.HandleFunc("POST /source/submit", h.submitFollowUp)
+	mux.HandleFunc("POST /source/replies/{id}/delete", h.deleteReply)
+	mux.HandleFunc("POST /logout", h.logoutSource)
+}
+
+// page starts a page for r with the CSRF token of its session, if any.
+func (h *Handler) page(r *http.Request, title string) *ui.Page {
+	p := ui.NewPage(r, h.Newsroom, title)
+	_, sid, _ := h.Sessions.Get(r)
+	p.CSRF = h.CSRF.Token(sid)
+	return p
+}
+
+// fail renders the error page with a message key.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, key string) {
+	back := "/"
+	if _, _, ok := h.Sessions.Get(r); ok {
+		back = "/source"
+	}
+	h.Render.Error(w, h.page(r, "error.title"), status, key, back)
+}
+
+// NewSessions is the sources' session table: twenty minutes idle, two
+// hours at most. Short, because a source may leave a shared computer.
+func NewSessions(secure bool) *httpx.Sessions[Session] {
+	return &httpx.Sessions[Session]{Cookie: "pista_source", Path: "/", Idle: 20 * time.Minute, Lifetime: 2 * time.Hour, Secure: secure}
+}
