@@ -146,7 +146,6 @@ func (r *Renderer) Pages() []string {
 	return ns
 }
 
-
 // NewPage starts the Page of a request: its language (package i18n) and
 // path, the newsroom's name and the page title's message key.
 func NewPage(r *http.Request, newsroom, title string) *Page {
