@@ -14,15 +14,26 @@ const SaltSize = 16
 
 // HKDF labels of the two codename derivations; see the package doc.
 const (
-	labelLookup = "pista/v1/source-lookup"
-	labelSeed   = "pista/v1/source-key"
+	labelAuth = "pista/v1/source-auth"
+	labelSeed = "pista/v1/source-key"
 )
 
-// Derived is what a codename yields: the lookup hash the server stores and
-// the source's age identity, which lives only in memory.
+// Derived is what a codename yields: the source's authentication key, the
+// lookup hash of it that the server stores, and the source's age identity,
+// which lives only in memory.
 type Derived struct {
-	Lookup   []byte
+	Auth     []byte // proves knowledge of the codename; never stored
+	Lookup   []byte // LookupHash(Auth): stored, finds the source
 	Identity *age.HybridIdentity
+}
+
+// LookupHash is what the server stores of a source's authentication key:
+// its SHA-256. An app that derives the key itself sends Auth, and the
+// server hashes it; whoever reads the database learns only the hash, which
+// does not log anyone in.
+func LookupHash(auth []byte) []byte {
+	h := sha256.Sum256(auth)
+	return h[:]
 }
 
 // Recipient is the source's public key, the one the server stores.
@@ -35,7 +46,7 @@ func Derive(ctx context.Context, c Codename, salt []byte) (Derived, error) {
 	if err != nil {
 		return Derived{}, err
 	}
-	lookup, err := hkdf.Key(sha256.New, master, nil, labelLookup, 32)
+	auth, err := hkdf.Key(sha256.New, master, nil, labelAuth, 32)
 	if err != nil {
 		return Derived{}, err
 	}
@@ -47,7 +58,7 @@ func Derive(ctx context.Context, c Codename, salt []byte) (Derived, error) {
 	if err != nil {
 		return Derived{}, err
 	}
-	return Derived{Lookup: lookup, Identity: id}, nil
+	return Derived{Auth: auth, Lookup: LookupHash(auth), Identity: id}, nil
 }
 
 // IdentityFromSeed makes the age hybrid identity whose ML-KEM-768-X25519

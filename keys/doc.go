@@ -30,14 +30,16 @@
 // instance's random salt, and the result is split with HKDF-SHA-256 under
 // two different labels:
 //
-//	lookup   = HKDF(master, "pista/v1/source-lookup")  32 bytes, stored: finds the source
-//	seed     = HKDF(master, "pista/v1/source-key")     32 bytes, never stored: the
+//	auth     = HKDF(master, "pista/v1/source-auth")   32 bytes, never stored: proves
+//	           the codename (an app derives it and sends it instead of the codename)
+//	lookup   = SHA-256(auth)                          stored: finds the source
+//	seed     = HKDF(master, "pista/v1/source-key")    32 bytes, never stored: the
 //	           ML-KEM-768-X25519 private key seed of the source's age identity
 //
 // Knowing the lookup hash tells nothing about the seed (independent HKDF
-// outputs), and recovering either needs an Argon2id computation per guess
-// of a 93-bit secret. The codename itself is never stored, logged or put in
-// a cookie.
+// outputs) and does not log anyone in (it is a hash of the proof), and
+// recovering either needs an Argon2id computation per guess of a 93-bit
+// secret. The codename itself is never stored, logged or put in a cookie.
 //
 // Journalist passwords are hashed with the same Argon2id parameters and a
 // random 16-byte salt, kept in PHC string format.

@@ -116,6 +116,10 @@ func TestDerive(t *testing.T) {
 	if bytes.Equal(a.Lookup, salted.Lookup) {
 		t.Fatal("the instance salt does not change the lookup hash")
 	}
+	// The server stores a hash of the proof, not the proof.
+	if bytes.Equal(a.Auth, a.Lookup) || !bytes.Equal(a.Lookup, LookupHash(a.Auth)) {
+		t.Fatal("the lookup hash is not the SHA-256 of the authentication key")
+	}
 	// The lookup hash and the identity seed are separate derivations.
 	if bytes.Contains([]byte(a.Identity.String()), a.Lookup) {
 		t.Fatal("lookup hash appears in the identity")
