@@ -46,7 +46,7 @@ func NewTokens() *httpx.Sessions[int64] {
 }
 
 // maxItemsPage bounds one page of items.
-const maxItemsPage = 1000
+const maxItemsPage = 500
 
 // Register adds the API routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
@@ -214,7 +214,7 @@ func (h *Handler) listItems(w http.ResponseWriter, r *http.Request, q request) {
 	if s := r.URL.Query().Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxItemsPage {
-			writeError(w, http.StatusBadRequest, "bad_request", "limit must be between 1 and 1000")
+			writeError(w, http.StatusBadRequest, "bad_request", "limit must be between 1 and 500")
 			return
 		}
 		limit = n

@@ -1,0 +1,192 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/pista-tips/pista"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is an open pista database: one SQLite file in WAL mode, reached
+// through two connection pools. Writes go through a single connection whose
+// transactions begin IMMEDIATE, so writers queue in Go instead of failing
+// with SQLITE_BUSY; reads go through a pool of read-only connections, which
+// WAL lets run alongside the writer.
+type DB struct {
+	write *sql.DB // one connection, BEGIN IMMEDIATE
+	read  *sql.DB // several connections, query_only
+}
+
+// pragmas are applied to every connection, in both pools.
+var pragmas = []string{
+	"busy_timeout(10000)", // another process (the CLI) may hold the write lock
+	"foreign_keys(1)",
+	"journal_mode(WAL)",
+	"synchronous(FULL)", // a committed tip survives a power cut
+}
+
+// Open opens the SQLite database at path, creating it if needed, and brings
+// its schema up to date.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: unusable database path %q", path)
+	}
+	q := url.Values{"_pragma": pragmas}
+	write, err := sql.Open("sqlite", path+"?"+q.Encode()+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, write); err != nil {
+		write.Close()
+		return nil, err
+	}
+
+	read, err := sql.Open("sqlite", path+"?"+q.Encode()+"&_query_only=1")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	if err := read.PingContext(ctx); err != nil {
+		read.Close()
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	return &DB{write: write, read: read}, nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	return errors.Join(db.read.Close(), db.write.Close())
+}
+
+// migrate applies, in order, each embedded migration not yet recorded in
+// schema_migrations, each in its own transaction with its record. The
+// write lock taken by BEGIN IMMEDIATE makes two processes opening the same
+// file at once apply each migration once.
+func migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY,
+		applied INTEGER NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("sqlite: migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	type migration struct {
+		version int64
+		name    string
+	}
+	var ms []migration
+	seen := map[int64]string{}
+	for _, name := range names {
+		base := path.Base(name)
+		num, _, _ := strings.Cut(base, "_")
+		v, err := strconv.ParseInt(num, 10, 64)
+		if err != nil || v <= 0 {
+			return fmt.Errorf("sqlite: migration %s: name must start with a positive number", base)
+		}
+		if other, ok := seen[v]; ok {
+			return fmt.Errorf("sqlite: migrations %s and %s share version %d", other, base, v)
+		}
+		seen[v] = base
+		ms = append(ms, migration{v, name})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for _, m := range ms {
+		if err := applyMigration(ctx, db, m.version, m.name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, db *sql.DB, version int64, name string) error {
+	body, err := migrations.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: migration %d: %w", version, err)
+	}
+	defer tx.Rollback()
+	var done int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&done); err != nil {
+		return fmt.Errorf("sqlite: migration %d: %w", version, err)
+	}
+	if done > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", path.Base(name), err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied) VALUES (?, ?)`,
+		version, pista.Now().Unix()); err != nil {
+		return fmt.Errorf("sqlite: migration %d: %w", version, err)
+	}
+	return tx.Commit()
+}
+
+// stamp is the time a store records for t: t at pista.TimeGranularity, in
+// UTC, or the current time if t is zero.
+func stamp(t time.Time) time.Time {
+	if t.IsZero() {
+		return pista.Now()
+	}
+	return t.UTC().Truncate(pista.TimeGranularity)
+}
+
+// unix turns a stored time back into a time.Time.
+func unix(s int64) time.Time { return time.Unix(s, 0).UTC() }
+
+// isUnique reports whether err is a UNIQUE or PRIMARY KEY constraint failure.
+func isUnique(err error) bool {
+	var e *msqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// isForeignKey reports whether err is a FOREIGN KEY constraint failure.
+func isForeignKey(err error) bool {
+	var e *msqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+// notFound turns sql.ErrNoRows into pista.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return pista.ErrNotFound
+	}
+	return err
+}
+
+// nullID stores 0 as NULL, for optional references.
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }

@@ -1,0 +1,166 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/pista-tips/pista"
+)
+
+// DeskStore implements pista.DeskStore.
+type DeskStore struct{ db *DB }
+
+var _ pista.DeskStore = (*DeskStore)(nil)
+
+// NewDeskStore returns the desks of db.
+func NewDeskStore(db *DB) *DeskStore { return &DeskStore{db: db} }
+
+// CreateDesk stores d, its first key (d.Recipient) and that key's wraps,
+// and makes each wrap's journalist a member. On success it sets d.ID,
+// d.KeyID and d.Created, and each wrap's DeskKeyID and DeskSlug.
+func (s *DeskStore) CreateDesk(ctx context.Context, d *pista.Desk, wraps []pista.KeyWrap) error {
+	if d.Slug == "" || d.Recipient == "" {
+		return errors.New("sqlite: desk needs a slug and a recipient")
+	}
+	created := stamp(d.Created)
+
+	tx, err := s.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+
+	res, err := tx.ExecContext(ctx, `INSERT INTO desks (slug, title, description, created) VALUES (?, ?, ?, ?)`,
+		d.Slug, d.Title, d.Description, created.Unix())
+	if isUnique(err) {
+		return fmt.Errorf("desk %q: %w", d.Slug, pista.ErrExists)
+	} else if err != nil {
+		return fmt.Errorf("sqlite: create desk: %w", err)
+	}
+	deskID, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	res, err = tx.ExecContext(ctx, `INSERT INTO desk_keys (desk_id, recipient, created) VALUES (?, ?, ?)`,
+		deskID, d.Recipient, created.Unix())
+	if err != nil {
+		return fmt.Errorf("sqlite: create desk key: %w", err)
+	}
+	keyID, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE desks SET key_id = ? WHERE id = ?`, keyID, deskID); err != nil {
+		return fmt.Errorf("sqlite: create desk: %w", err)
+	}
+	for _, w := range wraps {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO key_wraps (desk_key_id, journalist_id, wrapped) VALUES (?, ?, ?)`,
+			keyID, w.JournalistID, w.Wrapped); err != nil {
+			return fmt.Errorf("sqlite: wrap desk key for journalist %d: %w", w.JournalistID, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO desk_members (desk_id, journalist_id) VALUES (?, ?)`,
+			deskID, w.JournalistID); err != nil {
+			return fmt.Errorf("sqlite: add desk member %d: %w", w.JournalistID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	d.ID, d.KeyID, d.Created = deskID, keyID, created
+	for i := range wraps {
+		wraps[i].DeskKeyID, wraps[i].DeskSlug = keyID, d.Slug
+	}
+	return nil
+}
+
+const deskColumns = `d.id, d.slug, d.title, d.description, k.recipient, d.key_id, d.created`
+
+func scanDesk(row interface{ Scan(...any) error }) (pista.Desk, error) {
+	var d pista.Desk
+	var created int64
+	err := row.Scan(&d.ID, &d.Slug, &d.Title, &d.Description, &d.Recipient, &d.KeyID, &created)
+	d.Created = unix(created)
+	return d, err
+}
+
+func queryDesks(ctx context.Context, db *sql.DB, query string, args ...any) ([]pista.Desk, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var desks []pista.Desk
+	for rows.Next() {
+		d, err := scanDesk(rows)
+		if err != nil {
+			return nil, err
+		}
+		desks = append(desks, d)
+	}
+	return desks, rows.Err()
+}
+
+// Desks lists every desk, by slug.
+func (s *DeskStore) Desks(ctx context.Context) ([]pista.Desk, error) {
+	return queryDesks(ctx, s.db.read, `SELECT `+deskColumns+`
+		FROM desks d JOIN desk_keys k ON k.id = d.key_id
+		ORDER BY d.slug`)
+}
+
+// DeskBySlug answers pista.ErrNotFound for an unknown slug.
+func (s *DeskStore) DeskBySlug(ctx context.Context, slug string) (pista.Desk, error) {
+	d, err := scanDesk(s.db.read.QueryRowContext(ctx, `SELECT `+deskColumns+`
+		FROM desks d JOIN desk_keys k ON k.id = d.key_id
+		WHERE d.slug = ?`, slug))
+	if err != nil {
+		return pista.Desk{}, fmt.Errorf("desk %q: %w", slug, notFound(err))
+	}
+	return d, nil
+}
+
+// DeskByID answers pista.ErrNotFound for an unknown ID.
+func (s *DeskStore) DeskByID(ctx context.Context, id int64) (pista.Desk, error) {
+	d, err := scanDesk(s.db.read.QueryRowContext(ctx, `SELECT `+deskColumns+`
+		FROM desks d JOIN desk_keys k ON k.id = d.key_id
+		WHERE d.id = ?`, id))
+	if err != nil {
+		return pista.Desk{}, fmt.Errorf("desk %d: %w", id, notFound(err))
+	}
+	return d, nil
+}
+
+// DesksOf lists, by slug, the desks a journalist is a member of.
+func (s *DeskStore) DesksOf(ctx context.Context, journalistID int64) ([]pista.Desk, error) {
+	return queryDesks(ctx, s.db.read, `SELECT `+deskColumns+`
+		FROM desk_members m
+		JOIN desks d ON d.id = m.desk_id
+		JOIN desk_keys k ON k.id = d.key_id
+		WHERE m.journalist_id = ?
+		ORDER BY d.slug`, journalistID)
+}
+
+// WrapsFor lists every desk key generation wrapped to a journalist, by desk
+// slug and then oldest key first.
+func (s *DeskStore) WrapsFor(ctx context.Context, journalistID int64) ([]pista.KeyWrap, error) {
+	rows, err := s.db.read.QueryContext(ctx, `SELECT w.desk_key_id, d.slug, w.journalist_id, w.wrapped
+		FROM key_wraps w
+		JOIN desk_keys k ON k.id = w.desk_key_id
+		JOIN desks d ON d.id = k.desk_id
+		WHERE w.journalist_id = ?
+		ORDER BY d.slug, w.desk_key_id`, journalistID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var wraps []pista.KeyWrap
+	for rows.Next() {
+		var w pista.KeyWrap
+		if err := rows.Scan(&w.DeskKeyID, &w.DeskSlug, &w.JournalistID, &w.Wrapped); err != nil {
+			return nil, err
+		}
+		wraps = append(wraps, w)
+	}
+	return wraps, rows.Err()
+}

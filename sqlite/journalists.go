@@ -1,0 +1,95 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/pista-tips/pista"
+)
+
+// JournalistStore implements pista.JournalistStore.
+type JournalistStore struct{ db *DB }
+
+var _ pista.JournalistStore = (*JournalistStore)(nil)
+
+// NewJournalistStore returns the journalists of db.
+func NewJournalistStore(db *DB) *JournalistStore { return &JournalistStore{db: db} }
+
+// CreateJournalist stores j and sets j.ID and j.Created. It answers
+// pista.ErrExists if the name is taken.
+func (s *JournalistStore) CreateJournalist(ctx context.Context, j *pista.Journalist) error {
+	if j.Name == "" {
+		return errors.New("sqlite: journalist needs a name")
+	}
+	created := stamp(j.Created)
+
+	tx, err := s.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO journalists
+		(name, recipient, password_hash, totp_secret, totp_last_step, created)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+		j.Name, j.Recipient, j.PasswordHash, j.TOTPSecret, j.TOTPLastStep, created.Unix())
+	if isUnique(err) {
+		return fmt.Errorf("journalist %q: %w", j.Name, pista.ErrExists)
+	} else if err != nil {
+		return fmt.Errorf("sqlite: create journalist: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	j.ID, j.Created = id, created
+	return nil
+}
+
+const journalistColumns = `id, name, recipient, password_hash, totp_secret, totp_last_step, created`
+
+func scanJournalist(row interface{ Scan(...any) error }) (pista.Journalist, error) {
+	var j pista.Journalist
+	var created int64
+	err := row.Scan(&j.ID, &j.Name, &j.Recipient, &j.PasswordHash, &j.TOTPSecret, &j.TOTPLastStep, &created)
+	j.Created = unix(created)
+	return j, err
+}
+
+// JournalistByName answers pista.ErrNotFound for an unknown name.
+func (s *JournalistStore) JournalistByName(ctx context.Context, name string) (pista.Journalist, error) {
+	j, err := scanJournalist(s.db.read.QueryRowContext(ctx,
+		`SELECT `+journalistColumns+` FROM journalists WHERE name = ?`, name))
+	if err != nil {
+		return pista.Journalist{}, fmt.Errorf("journalist: %w", notFound(err))
+	}
+	return j, nil
+}
+
+// JournalistByID answers pista.ErrNotFound for an unknown ID.
+func (s *JournalistStore) JournalistByID(ctx context.Context, id int64) (pista.Journalist, error) {
+	j, err := scanJournalist(s.db.read.QueryRowContext(ctx,
+		`SELECT `+journalistColumns+` FROM journalists WHERE id = ?`, id))
+	if err != nil {
+		return pista.Journalist{}, fmt.Errorf("journalist %d: %w", id, notFound(err))
+	}
+	return j, nil
+}
+
+// UseTOTPStep records step as the journalist's last used TOTP step if it
+// is newer than the one recorded, in one statement, so that two logins
+// racing with the same code cannot both succeed. It answers false for a
+// replayed or older step, and for an unknown journalist.
+func (s *JournalistStore) UseTOTPStep(ctx context.Context, journalistID, step int64) (bool, error) {
+	res, err := s.db.write.ExecContext(ctx,
+		`UPDATE journalists SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`,
+		step, journalistID, step)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: use TOTP step: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}

@@ -1,0 +1,61 @@
+package sqlite
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestQueryPlans guards the indexes the hot queries rely on: a query that
+// starts scanning a whole table would still pass every other test, only
+// slowly, at 100,000 conversations.
+func TestQueryPlans(t *testing.T) {
+	db := openTest(t)
+	inbox, inboxArgs := inboxQuery(1, []int64{1, 2, 3}, 1000, 50)
+	plans := []struct {
+		name  string
+		query string
+		args  []any
+		want  []string // substrings of the plan
+	}{
+		{"inbox", inbox, inboxArgs, []string{
+			"SEARCH conversations USING INDEX conversations_desk_last (desk_id=? AND last_item<?)",
+			"SEARCH i USING COVERING INDEX items_conversation (conversation_id=?)",
+		}},
+		{"pull", itemsForQuery, []any{1, 0, 10}, []string{
+			"SEARCH i USING INTEGER PRIMARY KEY (rowid>?)",
+		}},
+		{"conversation", conversationForQuery, []any{1, "x"}, []string{
+			"SEARCH c USING INDEX sqlite_autoindex_conversations_1 (id=?)",
+		}},
+	}
+	for _, p := range plans {
+		t.Run(p.name, func(t *testing.T) {
+			rows, err := db.read.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+p.query, p.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			text := strings.Join(plan, "\n")
+			for _, w := range p.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("plan lacks %q:\n%s", w, text)
+				}
+			}
+			for _, line := range plan {
+				if strings.HasPrefix(line, "SCAN ") && !strings.HasPrefix(line, "SCAN (subquery") && line != "SCAN p" {
+					t.Errorf("plan scans a table: %q\n%s", line, text)
+				}
+			}
+		})
+	}
+}

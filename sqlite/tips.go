@@ -1,0 +1,602 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pista-tips/pista"
+)
+
+// Inbox and pull page sizes.
+const (
+	// DefaultInboxLimit is the inbox page size when Page.Limit is not set.
+	DefaultInboxLimit = 50
+	// MaxInboxLimit bounds Page.Limit: each row of a page costs a count of
+	// its items, and no screen shows more.
+	MaxInboxLimit = 200
+	// DefaultItemsLimit is ItemsFor's page size when limit is not positive.
+	DefaultItemsLimit = 100
+	// MaxItemsLimit bounds ItemsFor's limit, so one request of `pista pull`
+	// cannot make the server hold the whole history in memory; pull asks
+	// again, after the last item it got, until it gets no item.
+	MaxItemsLimit = 1000
+)
+
+// maxMergedDesks is how many desks one inbox query merges, with one
+// indexed branch per desk (SQLite allows 500 branches in a compound
+// SELECT). The inbox of a journalist in more desks takes a query per
+// maxMergedDesks desks, merged in Go. A variable so that tests can make it
+// small.
+var maxMergedDesks = 64
+
+// TipStore implements pista.TipStore.
+type TipStore struct{ db *DB }
+
+var _ pista.TipStore = (*TipStore)(nil)
+
+// NewTipStore returns the sources, conversations and items of db.
+func NewTipStore(db *DB) *TipStore { return &TipStore{db: db} }
+
+// CreateTip stores a new source, its conversation with a desk and the
+// conversation's first items, in one transaction; a failure leaves none of
+// them. t.Conversation.ID is chosen by the caller, and there must be at
+// least one item (a conversation's LastItem is always an item's ID, which
+// keyset pagination of the inbox relies on). On success it sets
+// t.Source.ID and Created; t.Conversation's SourceID, Created, Updated,
+// LastItem and Items; and each item's ID, ConversationID and Created.
+//
+// It answers pista.ErrExists if the conversation ID or the source's lookup
+// is taken, and pista.ErrNotFound for an unknown desk.
+func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
+	c := &t.Conversation
+	switch {
+	case c.ID == "":
+		return errors.New("sqlite: tip without a conversation ID")
+	case len(t.Source.Lookup) == 0:
+		return errors.New("sqlite: tip without a source lookup")
+	case len(t.Items) == 0:
+		return errors.New("sqlite: tip without items")
+	}
+	sourceCreated, created := stamp(t.Source.Created), stamp(c.Created)
+
+	tx, err := s.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+
+	res, err := tx.ExecContext(ctx, `INSERT INTO sources (lookup, recipient, created) VALUES (?, ?, ?)`,
+		t.Source.Lookup, t.Source.Recipient, sourceCreated.Unix())
+	if isUnique(err) {
+		return fmt.Errorf("source: %w", pista.ErrExists)
+	} else if err != nil {
+		return fmt.Errorf("sqlite: create source: %w", err)
+	}
+	sourceID, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO conversations (id, desk_id, source_id, created, updated)
+		VALUES (?, ?, ?, ?, ?)`, c.ID, c.DeskID, sourceID, created.Unix(), created.Unix())
+	switch {
+	case isUnique(err):
+		return fmt.Errorf("conversation: %w", pista.ErrExists)
+	case isForeignKey(err):
+		return fmt.Errorf("desk %d: %w", c.DeskID, pista.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("sqlite: create conversation: %w", err)
+	}
+	ids, times, err := insertItems(ctx, tx, c.ID, t.Items)
+	if err != nil {
+		return err
+	}
+	last, updated := ids[len(ids)-1], latest(created, times)
+	if _, err := tx.ExecContext(ctx, `UPDATE conversations SET last_item = ?, updated = ? WHERE id = ?`,
+		last, updated.Unix(), c.ID); err != nil {
+		return fmt.Errorf("sqlite: create conversation: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	t.Source.ID, t.Source.Created = sourceID, sourceCreated
+	c.SourceID, c.Created, c.Updated, c.LastItem, c.Items = sourceID, created, updated, last, len(ids)
+	setItems(t.Items, c.ID, ids, times)
+	return nil
+}
+
+// AddItems appends items to a conversation in one transaction and moves
+// the conversation to the top of its desk's inbox. It sets each item's ID,
+// ConversationID and Created, and answers pista.ErrNotFound for an unknown
+// conversation.
+func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []pista.Item) error {
+	tx, err := s.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+
+	var updated int64
+	err = tx.QueryRowContext(ctx, `SELECT updated FROM conversations WHERE id = ?`, conversationID).Scan(&updated)
+	if err != nil {
+		return fmt.Errorf("conversation: %w", notFound(err))
+	}
+	if len(items) == 0 {
+		return tx.Commit()
+	}
+	ids, times, err := insertItems(ctx, tx, conversationID, items)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE conversations SET last_item = ?, updated = ? WHERE id = ?`,
+		ids[len(ids)-1], latest(unix(updated), times).Unix(), conversationID); err != nil {
+		return fmt.Errorf("sqlite: add items: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	setItems(items, conversationID, ids, times)
+	return nil
+}
+
+// insertItems inserts items into a conversation, in order, and returns
+// their IDs and recorded times. It leaves items unchanged, so that a
+// transaction that fails later does not leave IDs behind in them.
+func insertItems(ctx context.Context, tx *sql.Tx, conversationID string, items []pista.Item) ([]int64, []time.Time, error) {
+	ids := make([]int64, len(items))
+	times := make([]time.Time, len(items))
+	for i, it := range items {
+		if !it.Kind.Valid() {
+			return nil, nil, fmt.Errorf("sqlite: item of unknown kind %q", it.Kind)
+		}
+		if it.Object == "" {
+			return nil, nil, errors.New("sqlite: item without an object")
+		}
+		times[i] = stamp(it.Created)
+		res, err := tx.ExecContext(ctx, `INSERT INTO items
+			(conversation_id, kind, object, meta, size, meta_size, author_id, created)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			conversationID, string(it.Kind), it.Object, it.Meta, it.Size, it.MetaSize, nullID(it.AuthorID), times[i].Unix())
+		if err != nil {
+			return nil, nil, fmt.Errorf("sqlite: insert item: %w", err)
+		}
+		if ids[i], err = res.LastInsertId(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return ids, times, nil
+}
+
+func setItems(items []pista.Item, conversationID string, ids []int64, times []time.Time) {
+	for i := range items {
+		items[i].ID, items[i].ConversationID, items[i].Created = ids[i], conversationID, times[i]
+	}
+}
+
+// latest returns the latest of t and times.
+func latest(t time.Time, times []time.Time) time.Time {
+	for _, u := range times {
+		if u.After(t) {
+			t = u
+		}
+	}
+	return t
+}
+
+// SourceByLookup answers pista.ErrNotFound for an unknown lookup.
+func (s *TipStore) SourceByLookup(ctx context.Context, lookup []byte) (pista.Source, error) {
+	return s.source(ctx, `lookup = ?`, lookup)
+}
+
+// SourceByID answers pista.ErrNotFound for an unknown ID.
+func (s *TipStore) SourceByID(ctx context.Context, id int64) (pista.Source, error) {
+	return s.source(ctx, `id = ?`, id)
+}
+
+func (s *TipStore) source(ctx context.Context, where string, arg any) (pista.Source, error) {
+	var src pista.Source
+	var created int64
+	err := s.db.read.QueryRowContext(ctx, `SELECT id, lookup, recipient, created FROM sources WHERE `+where,
+		arg).Scan(&src.ID, &src.Lookup, &src.Recipient, &created)
+	if err != nil {
+		return pista.Source{}, fmt.Errorf("source: %w", notFound(err))
+	}
+	src.Created = unix(created)
+	return src, nil
+}
+
+// conversationColumns are read by scanConversation; c is conversations, d
+// desks, and for a journalist's view r and s their reads and stars rows.
+const conversationColumns = `c.id, c.desk_id, d.slug, c.source_id, c.created, c.updated, c.last_item,
+	(SELECT count(*) FROM items i WHERE i.conversation_id = c.id)`
+
+const journalistViewColumns = conversationColumns + `,
+	r.seen_item IS NULL OR r.seen_item < c.last_item,
+	s.journalist_id IS NOT NULL`
+
+// journalistViewJoins follows "FROM conversations c" and the membership
+// join m; it needs no argument.
+const journalistViewJoins = `
+	JOIN desks d ON d.id = c.desk_id
+	LEFT JOIN reads r ON r.journalist_id = m.journalist_id AND r.conversation_id = c.id
+	LEFT JOIN stars s ON s.journalist_id = m.journalist_id AND s.conversation_id = c.id`
+
+func scanConversation(row interface{ Scan(...any) error }, view bool) (pista.Conversation, error) {
+	var c pista.Conversation
+	var created, updated int64
+	dest := []any{&c.ID, &c.DeskID, &c.DeskSlug, &c.SourceID, &created, &updated, &c.LastItem, &c.Items}
+	if view {
+		dest = append(dest, &c.Unread, &c.Starred)
+	}
+	err := row.Scan(dest...)
+	c.Created, c.Updated = unix(created), unix(updated)
+	return c, err
+}
+
+func queryConversations(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, view bool, query string, args ...any) ([]pista.Conversation, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cs []pista.Conversation
+	for rows.Next() {
+		c, err := scanConversation(rows, view)
+		if err != nil {
+			return nil, err
+		}
+		cs = append(cs, c)
+	}
+	return cs, rows.Err()
+}
+
+// ConversationsOfSource lists a source's conversations, oldest first.
+func (s *TipStore) ConversationsOfSource(ctx context.Context, sourceID int64) ([]pista.Conversation, error) {
+	return queryConversations(ctx, s.db.read, false, `SELECT `+conversationColumns+`
+		FROM conversations c JOIN desks d ON d.id = c.desk_id
+		WHERE c.source_id = ?
+		ORDER BY c.created, c.rowid`, sourceID)
+}
+
+const itemColumns = `i.id, i.conversation_id, i.kind, i.object, i.meta, i.size, i.meta_size,
+	coalesce(i.author_id, 0), i.created`
+
+func scanItem(row interface{ Scan(...any) error }) (pista.Item, error) {
+	var it pista.Item
+	var created int64
+	err := row.Scan(&it.ID, &it.ConversationID, &it.Kind, &it.Object, &it.Meta, &it.Size, &it.MetaSize,
+		&it.AuthorID, &created)
+	it.Created = unix(created)
+	return it, err
+}
+
+func queryItems(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]pista.Item, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []pista.Item
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+	}
+	return items, rows.Err()
+}
+
+// ItemsOfConversation lists a conversation's items, oldest first; none
+// for an unknown conversation.
+func (s *TipStore) ItemsOfConversation(ctx context.Context, conversationID string) ([]pista.Item, error) {
+	return queryItems(ctx, s.db.read, `SELECT `+itemColumns+` FROM items i
+		WHERE i.conversation_id = ? ORDER BY i.id`, conversationID)
+}
+
+// DeleteReply removes a reply from a conversation and returns it. It
+// answers pista.ErrNotFound unless itemID is a reply in that conversation.
+// The conversation's LastItem goes back to its newest remaining item; item
+// IDs are never reused.
+func (s *TipStore) DeleteReply(ctx context.Context, conversationID string, itemID int64) (pista.Item, error) {
+	tx, err := s.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return pista.Item{}, err
+	}
+	defer tx.Rollback()
+
+	it, err := scanItem(tx.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items i
+		WHERE i.id = ? AND i.conversation_id = ? AND i.kind = ?`, itemID, conversationID, string(pista.KindReply)))
+	if err != nil {
+		return pista.Item{}, fmt.Errorf("reply %d: %w", itemID, notFound(err))
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM items WHERE id = ?`, itemID); err != nil {
+		return pista.Item{}, fmt.Errorf("sqlite: delete reply: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE conversations
+		SET last_item = coalesce((SELECT max(id) FROM items WHERE conversation_id = ?1), 0)
+		WHERE id = ?1`, conversationID); err != nil {
+		return pista.Item{}, fmt.Errorf("sqlite: delete reply: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return pista.Item{}, err
+	}
+	return it, nil
+}
+
+// ConversationsFor returns a page of a journalist's inbox: conversations of
+// the desks they are a member of (of p.DeskID only, if set), newest item
+// first, with LastItem < p.Before if p.Before is set.
+//
+// Each desk's conversations are read newest first from the index on
+// (desk_id, last_item), at most one page per desk, and merged; only the
+// page's rows are then joined with their desk, reads, stars and item
+// counts. A page thus costs the same whatever its position and however
+// many conversations the desks hold.
+func (s *TipStore) ConversationsFor(ctx context.Context, journalistID int64, p pista.Page) ([]pista.Conversation, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = DefaultInboxLimit
+	}
+	limit = min(limit, MaxInboxLimit)
+	before := p.Before
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+
+	// One read transaction: the desks and the page come from one snapshot.
+	tx, err := s.db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+
+	desks, err := memberDesks(ctx, tx, journalistID, p.DeskID)
+	if err != nil {
+		return nil, err
+	}
+	if len(desks) == 0 {
+		return nil, tx.Commit()
+	}
+
+	var cs []pista.Conversation
+	for chunk := range slices.Chunk(desks, maxMergedDesks) {
+		query, args := inboxQuery(journalistID, chunk, before, limit)
+		page, err := queryConversations(ctx, tx, true, query, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: inbox: %w", err)
+		}
+		cs = append(cs, page...)
+	}
+	if len(desks) > maxMergedDesks {
+		slices.SortFunc(cs, func(a, b pista.Conversation) int { return cmp.Compare(b.LastItem, a.LastItem) })
+		cs = cs[:min(len(cs), limit)]
+	}
+	return cs, tx.Commit()
+}
+
+// inboxQuery returns the query of up to limit conversations of desks with
+// LastItem < before, newest first: one indexed branch per desk, merged.
+func inboxQuery(journalistID int64, desks []int64, before int64, limit int) (string, []any) {
+	var query strings.Builder
+	var args []any
+	query.WriteString(`WITH page (id, last_item) AS (`)
+	for i, desk := range desks {
+		if i > 0 {
+			query.WriteString(` UNION ALL `)
+		}
+		query.WriteString(`SELECT id, last_item FROM (SELECT id, last_item FROM conversations
+			WHERE desk_id = ? AND last_item < ? ORDER BY last_item DESC LIMIT ?)`)
+		args = append(args, desk, before, limit)
+	}
+	query.WriteString(` ORDER BY last_item DESC LIMIT ?)
+		SELECT ` + journalistViewColumns + `
+		FROM page p
+		JOIN conversations c ON c.id = p.id
+		JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = ?` + journalistViewJoins + `
+		ORDER BY c.last_item DESC`)
+	args = append(args, limit, journalistID)
+	return query.String(), args
+}
+
+// memberDesks lists the desks of a journalist, or only deskID if it is not
+// 0 and they are a member of it.
+func memberDesks(ctx context.Context, tx *sql.Tx, journalistID, deskID int64) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT desk_id FROM desk_members
+		WHERE journalist_id = ?1 AND (?2 = 0 OR desk_id = ?2) ORDER BY desk_id`, journalistID, deskID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var desks []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		desks = append(desks, id)
+	}
+	return desks, rows.Err()
+}
+
+// ConversationFor answers pista.ErrNotFound unless the journalist is a
+// member of the conversation's desk.
+func (s *TipStore) ConversationFor(ctx context.Context, journalistID int64, id string) (pista.Conversation, error) {
+	c, err := scanConversation(s.db.read.QueryRowContext(ctx, conversationForQuery, journalistID, id), true)
+	if err != nil {
+		return pista.Conversation{}, fmt.Errorf("conversation: %w", notFound(err))
+	}
+	return c, nil
+}
+
+// conversationForQuery takes a journalist and a conversation ID.
+const conversationForQuery = `SELECT ` + journalistViewColumns + `
+	FROM conversations c
+	JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = ?` + journalistViewJoins + `
+	WHERE c.id = ?`
+
+// ItemsFor lists, oldest first, up to limit (at most MaxItemsLimit) items
+// with ID > after in the conversations of the journalist's desks. It walks
+// items in ID order from after, so an incremental pull costs what is new.
+func (s *TipStore) ItemsFor(ctx context.Context, journalistID int64, after int64, limit int) ([]pista.Item, error) {
+	if limit <= 0 {
+		limit = DefaultItemsLimit
+	}
+	limit = min(limit, MaxItemsLimit)
+	return queryItems(ctx, s.db.read, itemsForQuery, journalistID, after, limit)
+}
+
+// itemsForQuery takes a journalist, an item ID and a limit. CROSS JOIN
+// keeps items the outer loop, read in ID order from the given ID.
+const itemsForQuery = `SELECT ` + itemColumns + `
+	FROM items i
+	CROSS JOIN conversations c ON c.id = i.conversation_id
+	CROSS JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = ?
+	WHERE i.id > ?
+	ORDER BY i.id LIMIT ?`
+
+// ItemFor answers pista.ErrNotFound unless the item is in one of the
+// journalist's desks.
+func (s *TipStore) ItemFor(ctx context.Context, journalistID, itemID int64) (pista.Item, error) {
+	it, err := scanItem(s.db.read.QueryRowContext(ctx, `SELECT `+itemColumns+`
+		FROM items i
+		JOIN conversations c ON c.id = i.conversation_id
+		JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = ?
+		WHERE i.id = ?`, journalistID, itemID))
+	if err != nil {
+		return pista.Item{}, fmt.Errorf("item %d: %w", itemID, notFound(err))
+	}
+	return it, nil
+}
+
+// visible returns the source and last item of a conversation the
+// journalist may see, and pista.ErrNotFound for any other.
+func visible(ctx context.Context, tx *sql.Tx, journalistID int64, id string) (sourceID, lastItem int64, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT c.source_id, c.last_item
+		FROM conversations c
+		JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = ?
+		WHERE c.id = ?`, journalistID, id).Scan(&sourceID, &lastItem)
+	if err != nil {
+		return 0, 0, fmt.Errorf("conversation: %w", notFound(err))
+	}
+	return sourceID, lastItem, nil
+}
+
+// MarkRead records that the journalist has seen the conversation up to its
+// newest item; it is unread again when an item is added.
+func (s *TipStore) MarkRead(ctx context.Context, journalistID int64, id string) error {
+	tx, err := s.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	_, last, err := visible(ctx, tx, journalistID, id)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO reads (journalist_id, conversation_id, seen_item) VALUES (?, ?, ?)
+		ON CONFLICT (journalist_id, conversation_id) DO UPDATE SET seen_item = excluded.seen_item`,
+		journalistID, id, last); err != nil {
+		return fmt.Errorf("sqlite: mark read: %w", err)
+	}
+	return tx.Commit()
+}
+
+// MarkUnread forgets that the journalist has read the conversation.
+func (s *TipStore) MarkUnread(ctx context.Context, journalistID int64, id string) error {
+	tx, err := s.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, _, err := visible(ctx, tx, journalistID, id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM reads WHERE journalist_id = ? AND conversation_id = ?`,
+		journalistID, id); err != nil {
+		return fmt.Errorf("sqlite: mark unread: %w", err)
+	}
+	return tx.Commit()
+}
+
+// SetStar stars or unstars a conversation for the journalist.
+func (s *TipStore) SetStar(ctx context.Context, journalistID int64, id string, starred bool) error {
+	tx, err := s.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, _, err := visible(ctx, tx, journalistID, id); err != nil {
+		return err
+	}
+	query := `DELETE FROM stars WHERE journalist_id = ? AND conversation_id = ?`
+	if starred {
+		query = `INSERT OR IGNORE INTO stars (journalist_id, conversation_id) VALUES (?, ?)`
+	}
+	if _, err := tx.ExecContext(ctx, query, journalistID, id); err != nil {
+		return fmt.Errorf("sqlite: star: %w", err)
+	}
+	return tx.Commit()
+}
+
+// DeleteConversation removes a conversation the journalist may see, with
+// its items, reads and stars, and its source if the source has no other
+// conversation. It returns the items, oldest first, so that the caller can
+// delete their objects once the rows are gone.
+func (s *TipStore) DeleteConversation(ctx context.Context, journalistID int64, id string) ([]pista.Item, error) {
+	tx, err := s.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	sourceID, _, err := visible(ctx, tx, journalistID, id)
+	if err != nil {
+		return nil, err
+	}
+	items, err := queryItems(ctx, tx, `SELECT `+itemColumns+` FROM items i
+		WHERE i.conversation_id = ? ORDER BY i.id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: delete conversation: %w", err)
+	}
+	// Items, reads and stars go by ON DELETE CASCADE.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM conversations WHERE id = ?`, id); err != nil {
+		return nil, fmt.Errorf("sqlite: delete conversation: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sources WHERE id = ?1
+		AND NOT EXISTS (SELECT 1 FROM conversations WHERE source_id = ?1)`, sourceID); err != nil {
+		return nil, fmt.Errorf("sqlite: delete source: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+// ObjectKeys lists every object key referenced by an item: objects and
+// file metadata.
+func (s *TipStore) ObjectKeys(ctx context.Context) (map[string]bool, error) {
+	rows, err := s.db.read.QueryContext(ctx, `SELECT object FROM items UNION SELECT meta FROM items WHERE meta <> ''`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	keys := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		keys[k] = true
+	}
+	return keys, rows.Err()
+}
