@@ -88,6 +88,12 @@ type Journalist struct {
 	TOTPSecret string
 	// TOTPLastStep is the last time step accepted, so a code works once.
 	TOTPLastStep int64
+	// Where to tell the journalist that their desks have new tips: an
+	// e-mail address, a webhook URL, both or neither.
+	NotifyEmail   string
+	NotifyWebhook string
+	// NotifiedItem is the newest item the last notification covered.
+	NotifiedItem int64
 	Created      time.Time
 }
 
@@ -109,12 +115,13 @@ const (
 	KindFile    ItemKind = "file"    // a file's bytes; its name and type are in Meta
 	KindContact ItemKind = "contact" // how to reach the source, if they chose to say
 	KindReply   ItemKind = "reply"   // a journalist's reply, encrypted to source and desk
+	KindEmail   ItemKind = "email"   // a whole e-mail as received (RFC 5322), kept as evidence
 )
 
 // Valid reports whether k is one of the known kinds.
 func (k ItemKind) Valid() bool {
 	switch k {
-	case KindMessage, KindFile, KindContact, KindReply:
+	case KindMessage, KindFile, KindContact, KindReply, KindEmail:
 		return true
 	}
 	return false
@@ -144,10 +151,23 @@ type FileMeta struct {
 	Type string `json:"type"`
 }
 
+// Channel is how a conversation's source reached the newsroom.
+type Channel string
+
+const (
+	ChannelWeb   Channel = "web"   // the source pages
+	ChannelEmail Channel = "email" // mail to a desk's address: the source is not anonymous to mail providers
+	ChannelAPI   Channel = "api"   // an app, through /api/v1
+)
+
+// Valid reports whether c is one of the known channels.
+func (c Channel) Valid() bool { return c == ChannelWeb || c == ChannelEmail || c == ChannelAPI }
+
 // Conversation is one source's exchange with one desk: the first tip, the
 // follow-ups and the replies.
 type Conversation struct {
 	ID       string // random, unguessable
+	Channel  Channel
 	DeskID   int64
 	DeskSlug string
 	SourceID int64
@@ -188,6 +208,14 @@ type DeskStore interface {
 	DeskBySlug(ctx context.Context, slug string) (Desk, error)
 	// DeskByID answers ErrNotFound for an unknown ID.
 	DeskByID(ctx context.Context, id int64) (Desk, error)
+	// DeskByAddress finds the desk whose slug or mail alias is local (the
+	// part of an e-mail address before the @, compared lowercase).
+	DeskByAddress(ctx context.Context, local string) (Desk, error)
+	// AddAlias gives a desk another mail address. ErrExists if a desk's
+	// slug or alias is already local; ErrNotFound for an unknown desk.
+	AddAlias(ctx context.Context, deskID int64, local string) error
+	// Aliases lists a desk's aliases.
+	Aliases(ctx context.Context, deskID int64) ([]string, error)
 	// DesksOf lists the desks a journalist is a member of.
 	DesksOf(ctx context.Context, journalistID int64) ([]Desk, error)
 	// WrapsFor lists every desk key generation wrapped to a journalist.
@@ -203,6 +231,13 @@ type JournalistStore interface {
 	// UseTOTPStep records that step was used; it answers false, changing
 	// nothing, if step is not newer than the last one used (a replay).
 	UseTOTPStep(ctx context.Context, journalistID, step int64) (bool, error)
+	// SetNotify sets where a journalist is told of new tips ("" for none).
+	SetNotify(ctx context.Context, journalistID int64, email, webhook string) error
+	// JournalistsToNotify lists the journalists with an e-mail address or
+	// a webhook to notify.
+	JournalistsToNotify(ctx context.Context) ([]Journalist, error)
+	// SetNotified records the newest item a notification covered.
+	SetNotified(ctx context.Context, journalistID, item int64) error
 }
 
 // TipStore keeps sources, conversations and items.
@@ -234,6 +269,10 @@ type TipStore interface {
 	// ItemsFor lists, oldest first, up to limit items with ID > after in
 	// the journalist's desks' conversations: what `pista pull` fetches.
 	ItemsFor(ctx context.Context, journalistID int64, after int64, limit int) ([]Item, error)
+	// NewSourceItems answers how many conversations of the journalist's
+	// desks have items from sources (not replies) with ID > after, and the
+	// newest such item ID (after itself if there is none).
+	NewSourceItems(ctx context.Context, journalistID, after int64) (conversations int, newest int64, err error)
 	// ItemFor answers ErrNotFound unless the item is in one of the
 	// journalist's desks.
 	ItemFor(ctx context.Context, journalistID, itemID int64) (Item, error)

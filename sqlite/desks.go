@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/pista-tips/pista"
 )
@@ -32,6 +33,15 @@ func (s *DeskStore) CreateDesk(ctx context.Context, d *pista.Desk, wraps []pista
 	}
 	defer tx.Rollback()
 
+	// A slug is also a mail address: it may not be another desk's alias.
+	var aliased bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM desk_aliases WHERE alias = ?)`,
+		strings.ToLower(d.Slug)).Scan(&aliased); err != nil {
+		return fmt.Errorf("sqlite: create desk: %w", err)
+	}
+	if aliased {
+		return fmt.Errorf("desk %q: %w", d.Slug, pista.ErrExists)
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO desks (slug, title, description, created) VALUES (?, ?, ?, ?)`,
 		d.Slug, d.Title, d.Description, created.Unix())
 	if isUnique(err) {
@@ -129,6 +139,78 @@ func (s *DeskStore) DeskByID(ctx context.Context, id int64) (pista.Desk, error) 
 		return pista.Desk{}, fmt.Errorf("desk %d: %w", id, notFound(err))
 	}
 	return d, nil
+}
+
+// DeskByAddress finds the desk whose slug or alias is local, compared
+// lowercase, and answers pista.ErrNotFound if there is none.
+func (s *DeskStore) DeskByAddress(ctx context.Context, local string) (pista.Desk, error) {
+	d, err := scanDesk(s.db.read.QueryRowContext(ctx, deskByAddressQuery, strings.ToLower(local)))
+	if err != nil {
+		return pista.Desk{}, fmt.Errorf("desk address %q: %w", local, notFound(err))
+	}
+	return d, nil
+}
+
+// deskByAddressQuery takes a lowercase address.
+const deskByAddressQuery = `SELECT ` + deskColumns + `
+	FROM desks d JOIN desk_keys k ON k.id = d.key_id
+	WHERE d.slug = ?1
+	UNION ALL
+	SELECT ` + deskColumns + `
+	FROM desk_aliases a
+	JOIN desks d ON d.id = a.desk_id
+	JOIN desk_keys k ON k.id = d.key_id
+	WHERE a.alias = ?1
+	LIMIT 1`
+
+// AddAlias gives a desk another mail address, stored lowercase. It answers
+// pista.ErrExists if local, lowercase, is already a desk's slug or alias,
+// and pista.ErrNotFound for an unknown desk.
+func (s *DeskStore) AddAlias(ctx context.Context, deskID int64, local string) error {
+	alias := strings.ToLower(local)
+	if alias == "" {
+		return errors.New("sqlite: empty desk alias")
+	}
+	tx, err := s.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var desk, taken bool
+	if err := tx.QueryRowContext(ctx, `SELECT
+		EXISTS (SELECT 1 FROM desks WHERE id = ?1),
+		EXISTS (SELECT 1 FROM desks WHERE lower(slug) = ?2) OR EXISTS (SELECT 1 FROM desk_aliases WHERE alias = ?2)`,
+		deskID, alias).Scan(&desk, &taken); err != nil {
+		return fmt.Errorf("sqlite: add alias: %w", err)
+	}
+	switch {
+	case !desk:
+		return fmt.Errorf("desk %d: %w", deskID, pista.ErrNotFound)
+	case taken:
+		return fmt.Errorf("desk address %q: %w", alias, pista.ErrExists)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO desk_aliases (alias, desk_id) VALUES (?, ?)`, alias, deskID); err != nil {
+		return fmt.Errorf("sqlite: add alias: %w", err)
+	}
+	return tx.Commit()
+}
+
+// Aliases lists a desk's aliases, sorted; none for an unknown desk.
+func (s *DeskStore) Aliases(ctx context.Context, deskID int64) ([]string, error) {
+	rows, err := s.db.read.QueryContext(ctx, `SELECT alias FROM desk_aliases WHERE desk_id = ? ORDER BY alias`, deskID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var aliases []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, err
+		}
+		aliases = append(aliases, a)
+	}
+	return aliases, rows.Err()
 }
 
 // DesksOf lists, by slug, the desks a journalist is a member of.

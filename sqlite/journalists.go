@@ -30,9 +30,11 @@ func (s *JournalistStore) CreateJournalist(ctx context.Context, j *pista.Journal
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `INSERT INTO journalists
-		(name, recipient, password_hash, totp_secret, totp_last_step, created)
-		VALUES (?, ?, ?, ?, ?, ?)`,
-		j.Name, j.Recipient, j.PasswordHash, j.TOTPSecret, j.TOTPLastStep, created.Unix())
+		(name, recipient, password_hash, totp_secret, totp_last_step,
+		 notify_email, notify_webhook, notified_item, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		j.Name, j.Recipient, j.PasswordHash, j.TOTPSecret, j.TOTPLastStep,
+		j.NotifyEmail, j.NotifyWebhook, j.NotifiedItem, created.Unix())
 	if isUnique(err) {
 		return fmt.Errorf("journalist %q: %w", j.Name, pista.ErrExists)
 	} else if err != nil {
@@ -49,12 +51,14 @@ func (s *JournalistStore) CreateJournalist(ctx context.Context, j *pista.Journal
 	return nil
 }
 
-const journalistColumns = `id, name, recipient, password_hash, totp_secret, totp_last_step, created`
+const journalistColumns = `id, name, recipient, password_hash, totp_secret, totp_last_step,
+	notify_email, notify_webhook, notified_item, created`
 
 func scanJournalist(row interface{ Scan(...any) error }) (pista.Journalist, error) {
 	var j pista.Journalist
 	var created int64
-	err := row.Scan(&j.ID, &j.Name, &j.Recipient, &j.PasswordHash, &j.TOTPSecret, &j.TOTPLastStep, &created)
+	err := row.Scan(&j.ID, &j.Name, &j.Recipient, &j.PasswordHash, &j.TOTPSecret, &j.TOTPLastStep,
+		&j.NotifyEmail, &j.NotifyWebhook, &j.NotifiedItem, &created)
 	j.Created = unix(created)
 	return j, err
 }
@@ -92,4 +96,55 @@ func (s *JournalistStore) UseTOTPStep(ctx context.Context, journalistID, step in
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// SetNotify sets where the journalist is told of new tips ("" for none).
+// It answers pista.ErrNotFound for an unknown journalist.
+func (s *JournalistStore) SetNotify(ctx context.Context, journalistID int64, email, webhook string) error {
+	return s.update(ctx, "set notify", `UPDATE journalists SET notify_email = ?, notify_webhook = ? WHERE id = ?`,
+		journalistID, email, webhook, journalistID)
+}
+
+// JournalistsToNotify lists, by ID, the journalists with an e-mail
+// address or a webhook to notify.
+func (s *JournalistStore) JournalistsToNotify(ctx context.Context) ([]pista.Journalist, error) {
+	rows, err := s.db.read.QueryContext(ctx, `SELECT `+journalistColumns+` FROM journalists
+		WHERE notify_email <> '' OR notify_webhook <> '' ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var js []pista.Journalist
+	for rows.Next() {
+		j, err := scanJournalist(rows)
+		if err != nil {
+			return nil, err
+		}
+		js = append(js, j)
+	}
+	return js, rows.Err()
+}
+
+// SetNotified records the newest item a notification of the journalist
+// covered. It answers pista.ErrNotFound for an unknown journalist.
+func (s *JournalistStore) SetNotified(ctx context.Context, journalistID, item int64) error {
+	return s.update(ctx, "set notified", `UPDATE journalists SET notified_item = ? WHERE id = ?`,
+		journalistID, item, journalistID)
+}
+
+// update runs an UPDATE of one journalist's row, answering
+// pista.ErrNotFound if there is no such row.
+func (s *JournalistStore) update(ctx context.Context, what, query string, journalistID int64, args ...any) error {
+	res, err := s.db.write.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("journalist %d: %w", journalistID, pista.ErrNotFound)
+	}
+	return nil
 }

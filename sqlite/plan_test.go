@@ -25,6 +25,15 @@ func TestQueryPlans(t *testing.T) {
 		{"pull", itemsForQuery, []any{1, 0, 10}, []string{
 			"SEARCH i USING INTEGER PRIMARY KEY (rowid>?)",
 		}},
+		{"new source items", newSourceItemsQuery, []any{1, 1000, "reply"}, []string{
+			"SEARCH m USING PRIMARY KEY (journalist_id=?)",
+			"SEARCH c USING INDEX conversations_desk_last (desk_id=? AND last_item>?)",
+			"SEARCH i USING INDEX items_conversation (conversation_id=? AND id>?)",
+		}},
+		{"desk by address", deskByAddressQuery, []any{"tips"}, []string{
+			"SEARCH d USING INDEX sqlite_autoindex_desks_1 (slug=?)",
+			"SEARCH a USING PRIMARY KEY (alias=?)",
+		}},
 		{"conversation", conversationForQuery, []any{1, "x"}, []string{
 			"SEARCH c USING INDEX sqlite_autoindex_conversations_1 (id=?)",
 		}},

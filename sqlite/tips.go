@@ -49,7 +49,8 @@ func NewTipStore(db *DB) *TipStore { return &TipStore{db: db} }
 // them. t.Conversation.ID is chosen by the caller, and there must be at
 // least one item (a conversation's LastItem is always an item's ID, which
 // keyset pagination of the inbox relies on). On success it sets
-// t.Source.ID and Created; t.Conversation's SourceID, Created, Updated,
+// t.Source.ID and Created; t.Conversation's Channel (pista.ChannelWeb if
+// empty), SourceID, Created, Updated,
 // LastItem and Items; and each item's ID, ConversationID and Created.
 //
 // It answers pista.ErrExists if the conversation ID or the source's lookup
@@ -63,6 +64,13 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
 		return errors.New("sqlite: tip without a source lookup")
 	case len(t.Items) == 0:
 		return errors.New("sqlite: tip without items")
+	}
+	channel := c.Channel
+	if channel == "" {
+		channel = pista.ChannelWeb
+	}
+	if !channel.Valid() {
+		return fmt.Errorf("sqlite: tip from unknown channel %q", channel)
 	}
 	sourceCreated, created := stamp(t.Source.Created), stamp(c.Created)
 
@@ -83,8 +91,8 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO conversations (id, desk_id, source_id, created, updated)
-		VALUES (?, ?, ?, ?, ?)`, c.ID, c.DeskID, sourceID, created.Unix(), created.Unix())
+	_, err = tx.ExecContext(ctx, `INSERT INTO conversations (id, channel, desk_id, source_id, created, updated)
+		VALUES (?, ?, ?, ?, ?, ?)`, c.ID, string(channel), c.DeskID, sourceID, created.Unix(), created.Unix())
 	switch {
 	case isUnique(err):
 		return fmt.Errorf("conversation: %w", pista.ErrExists)
@@ -106,7 +114,7 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
 		return err
 	}
 	t.Source.ID, t.Source.Created = sourceID, sourceCreated
-	c.SourceID, c.Created, c.Updated, c.LastItem, c.Items = sourceID, created, updated, last, len(ids)
+	c.Channel, c.SourceID, c.Created, c.Updated, c.LastItem, c.Items = channel, sourceID, created, updated, last, len(ids)
 	setItems(t.Items, c.ID, ids, times)
 	return nil
 }
@@ -213,7 +221,7 @@ func (s *TipStore) source(ctx context.Context, where string, arg any) (pista.Sou
 
 // conversationColumns are read by scanConversation; c is conversations, d
 // desks, and for a journalist's view r and s their reads and stars rows.
-const conversationColumns = `c.id, c.desk_id, d.slug, c.source_id, c.created, c.updated, c.last_item,
+const conversationColumns = `c.id, c.channel, c.desk_id, d.slug, c.source_id, c.created, c.updated, c.last_item,
 	(SELECT count(*) FROM items i WHERE i.conversation_id = c.id)`
 
 const journalistViewColumns = conversationColumns + `,
@@ -230,7 +238,7 @@ const journalistViewJoins = `
 func scanConversation(row interface{ Scan(...any) error }, view bool) (pista.Conversation, error) {
 	var c pista.Conversation
 	var created, updated int64
-	dest := []any{&c.ID, &c.DeskID, &c.DeskSlug, &c.SourceID, &created, &updated, &c.LastItem, &c.Items}
+	dest := []any{&c.ID, &c.Channel, &c.DeskID, &c.DeskSlug, &c.SourceID, &created, &updated, &c.LastItem, &c.Items}
 	if view {
 		dest = append(dest, &c.Unread, &c.Starred)
 	}
@@ -464,6 +472,32 @@ const itemsForQuery = `SELECT ` + itemColumns + `
 	CROSS JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = ?
 	WHERE i.id > ?
 	ORDER BY i.id LIMIT ?`
+
+// NewSourceItems answers how many conversations of the journalist's desks
+// have items from sources (anything but replies) with ID > after, and the
+// newest such item's ID, or after if there is none: what a notification
+// says.
+func (s *TipStore) NewSourceItems(ctx context.Context, journalistID, after int64) (int, int64, error) {
+	var n int
+	var newest int64
+	if err := s.db.read.QueryRowContext(ctx, newSourceItemsQuery, journalistID, after, string(pista.KindReply)).
+		Scan(&n, &newest); err != nil {
+		return 0, 0, fmt.Errorf("sqlite: new source items: %w", err)
+	}
+	return n, newest, nil
+}
+
+// newSourceItemsQuery takes a journalist, an item ID and the reply kind.
+// It walks the journalist's desks, their conversations whose last item is
+// after the ID (a conversation's last_item is its newest item's ID, so no
+// other can have a newer item) and those conversations' items after the
+// ID: its cost is what is new, not the history. CROSS JOIN keeps that
+// order.
+const newSourceItemsQuery = `SELECT count(DISTINCT c.id), coalesce(max(i.id), ?2)
+	FROM desk_members m
+	CROSS JOIN conversations c ON c.desk_id = m.desk_id AND c.last_item > ?2
+	CROSS JOIN items i ON i.conversation_id = c.id AND i.id > ?2
+	WHERE m.journalist_id = ?1 AND i.kind <> ?3`
 
 // ItemFor answers pista.ErrNotFound unless the item is in one of the
 // journalist's desks.

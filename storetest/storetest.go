@@ -42,9 +42,12 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"TOTPReplay", testTOTPReplay},
 		{"Desks", testDesks},
 		{"DuplicateDesk", testDuplicateDesk},
+		{"DeskAliases", testDeskAliases},
+		{"Notify", testNotify},
 		{"Settings", testSettings},
 		{"CreateTip", testCreateTip},
 		{"CreateTipFailureLeavesNothing", testCreateTipFailure},
+		{"Channels", testChannels},
 		{"AddItems", testAddItems},
 		{"OtherDeskIsNotFound", testOtherDesk},
 		{"InboxOrderAndPages", testInboxPages},
@@ -52,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"ReadPerJournalist", testReadPerJournalist},
 		{"StarPerJournalist", testStars},
 		{"ItemsForIncremental", testItemsFor},
+		{"NewSourceItems", testNewSourceItems},
 		{"DeleteReply", testDeleteReply},
 		{"DeleteConversation", testDeleteConversation},
 		{"ObjectKeys", testObjectKeys},
@@ -1246,4 +1250,285 @@ func testConcurrentWrites(t *testing.T, s Stores) {
 			t.Errorf("conversation %s: %d items, unread %v; want 2, read", c.ID, c.Items, c.Unread)
 		}
 	}
+}
+
+func testDeskAliases(t *testing.T, s Stores) {
+	ctx := context.Background()
+	n := newNewsroom(t, s)
+
+	for _, a := range []string{"Tips", "signal-americas"} {
+		if err := s.Desks.AddAlias(ctx, n.americas.ID, a); err != nil {
+			t.Fatalf("AddAlias(%s): %v", a, err)
+		}
+	}
+	if err := s.Desks.AddAlias(ctx, n.maghreb.ID, "afrique"); err != nil {
+		t.Fatalf("AddAlias(afrique): %v", err)
+	}
+
+	t.Run("Aliases", func(t *testing.T) {
+		got, err := s.Desks.Aliases(ctx, n.americas.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"signal-americas", "tips"}; !slices.Equal(got, want) {
+			t.Errorf("Aliases(americas) = %v, want %v (lowercase, sorted)", got, want)
+		}
+		if got, err := s.Desks.Aliases(ctx, n.maghreb.ID); err != nil || !slices.Equal(got, []string{"afrique"}) {
+			t.Errorf("Aliases(maghreb) = %v, %v; want [afrique]", got, err)
+		}
+	})
+
+	t.Run("DeskByAddress", func(t *testing.T) {
+		cases := []struct {
+			local string
+			want  pista.Desk
+		}{
+			{"americas", n.americas},
+			{"AMERICAS", n.americas},
+			{"tips", n.americas},
+			{"TiPs", n.americas},
+			{"signal-americas", n.americas},
+			{"maghreb", n.maghreb},
+			{"Afrique", n.maghreb},
+		}
+		for _, tt := range cases {
+			if got, err := s.Desks.DeskByAddress(ctx, tt.local); err != nil || got != tt.want {
+				t.Errorf("DeskByAddress(%s) = %+v, %v; want %+v", tt.local, got, err, tt.want)
+			}
+		}
+		for _, local := range []string{"europe", "tip", "", "americas2"} {
+			_, err := s.Desks.DeskByAddress(ctx, local)
+			isNotFound(t, fmt.Sprintf("DeskByAddress(%q)", local), err)
+		}
+	})
+
+	t.Run("AddAlias refused", func(t *testing.T) {
+		cases := []struct {
+			name  string
+			desk  int64
+			local string
+			want  error
+		}{
+			{"own slug", n.americas.ID, "americas", pista.ErrExists},
+			{"other desk's slug", n.americas.ID, "Maghreb", pista.ErrExists},
+			{"own alias", n.americas.ID, "TIPS", pista.ErrExists},
+			{"other desk's alias", n.maghreb.ID, "tips", pista.ErrExists},
+			{"unknown desk", 99999, "nowhere", pista.ErrNotFound},
+		}
+		for _, tt := range cases {
+			if err := s.Desks.AddAlias(ctx, tt.desk, tt.local); !errors.Is(err, tt.want) {
+				t.Errorf("%s: AddAlias(%s) = %v, want %v", tt.name, tt.local, err, tt.want)
+			}
+		}
+		if got, _ := s.Desks.Aliases(ctx, n.maghreb.ID); !slices.Equal(got, []string{"afrique"}) {
+			t.Errorf("refused aliases changed maghreb's: %v", got)
+		}
+		if got, _ := s.Desks.DeskByAddress(ctx, "nowhere"); got.ID != 0 {
+			t.Errorf("alias of an unknown desk was stored: %+v", got)
+		}
+	})
+
+	t.Run("CreateDesk with an alias as slug", func(t *testing.T) {
+		dave := n.journalist(t, "dave")
+		d := pista.Desk{Slug: "tips", Title: "Tips", Recipient: "age1pq1tips"}
+		err := s.Desks.CreateDesk(ctx, &d, []pista.KeyWrap{{JournalistID: dave.ID, Wrapped: []byte("w")}})
+		if !errors.Is(err, pista.ErrExists) {
+			t.Fatalf("CreateDesk(tips) = %v, want pista.ErrExists", err)
+		}
+		if d.ID != 0 {
+			t.Errorf("failed CreateDesk set ID %d", d.ID)
+		}
+		if desks, _ := s.Desks.DesksOf(ctx, dave.ID); len(desks) != 0 {
+			t.Errorf("failed CreateDesk left memberships: %+v", desks)
+		}
+		_, err = s.Desks.DeskBySlug(ctx, "tips")
+		isNotFound(t, "DeskBySlug(tips)", err)
+		if got, err := s.Desks.DeskByAddress(ctx, "tips"); err != nil || got != n.americas {
+			t.Errorf("DeskByAddress(tips) = %+v, %v; want americas", got, err)
+		}
+	})
+}
+
+func testNotify(t *testing.T, s Stores) {
+	ctx := context.Background()
+	n := newNewsroom(t, s)
+
+	if n.alice.NotifyEmail != "" || n.alice.NotifyWebhook != "" || n.alice.NotifiedItem != 0 {
+		t.Errorf("new journalist: %+v, want no notification", n.alice)
+	}
+	list := func(t *testing.T) []string {
+		t.Helper()
+		js, err := s.Journalists.JournalistsToNotify(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids(js, func(j pista.Journalist) string { return j.Name })
+	}
+	if got := list(t); len(got) != 0 {
+		t.Errorf("JournalistsToNotify = %v, want none", got)
+	}
+
+	// carol first: the list is by ID, not by when notification was set.
+	if err := s.Journalists.SetNotify(ctx, n.carol.ID, "", "https://hooks.example/carol"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Journalists.SetNotify(ctx, n.alice.ID, "alice@example.org", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Journalists.SetNotify(ctx, n.bob.ID, "bob@example.org", "https://hooks.example/bob"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := list(t), []string{"alice", "bob", "carol"}; !slices.Equal(got, want) {
+		t.Errorf("JournalistsToNotify = %v, want %v", got, want)
+	}
+	isNotFound(t, "SetNotify(unknown)", s.Journalists.SetNotify(ctx, 99999, "x@example.org", ""))
+
+	if err := s.Journalists.SetNotified(ctx, n.bob.ID, 42); err != nil {
+		t.Fatal(err)
+	}
+	want := n.bob
+	want.NotifyEmail, want.NotifyWebhook, want.NotifiedItem = "bob@example.org", "https://hooks.example/bob", 42
+	if got, err := s.Journalists.JournalistByID(ctx, n.bob.ID); err != nil || got != want {
+		t.Errorf("JournalistByID(bob) = %+v, %v; want %+v", got, err, want)
+	}
+	if got, err := s.Journalists.JournalistByName(ctx, "bob"); err != nil || got != want {
+		t.Errorf("JournalistByName(bob) = %+v, %v; want %+v", got, err, want)
+	}
+	js, err := s.Journalists.JournalistsToNotify(ctx)
+	if err != nil || len(js) != 3 || js[1] != want {
+		t.Errorf("JournalistsToNotify = %+v, %v; want bob second as %+v", js, err, want)
+	}
+
+	// Clearing both takes a journalist off the list; SetNotify keeps
+	// NotifiedItem.
+	if err := s.Journalists.SetNotify(ctx, n.bob.ID, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := list(t), []string{"alice", "carol"}; !slices.Equal(got, want) {
+		t.Errorf("JournalistsToNotify after clearing bob = %v, want %v", got, want)
+	}
+	if got, _ := s.Journalists.JournalistByID(ctx, n.bob.ID); got.NotifyEmail != "" || got.NotifyWebhook != "" || got.NotifiedItem != 42 {
+		t.Errorf("bob after clearing: %+v", got)
+	}
+	if got, _ := s.Journalists.JournalistByID(ctx, n.alice.ID); got.NotifyEmail != "alice@example.org" || got.NotifiedItem != 0 {
+		t.Errorf("alice changed with bob: %+v", got)
+	}
+}
+
+func testChannels(t *testing.T, s Stores) {
+	ctx := context.Background()
+	n := newNewsroom(t, s)
+	tip := func(t *testing.T, id string, ch pista.Channel, kinds ...pista.ItemKind) (*pista.NewTip, error) {
+		t.Helper()
+		nt := &pista.NewTip{
+			Conversation: pista.Conversation{ID: id, Channel: ch, DeskID: n.americas.ID},
+			Source:       pista.Source{Lookup: []byte("lookup-" + id), Recipient: "age1pq1source"},
+			Items:        n.items(kinds...),
+		}
+		return nt, s.Tips.CreateTip(ctx, nt)
+	}
+	cases := []struct {
+		id   string
+		in   pista.Channel
+		want pista.Channel
+	}{
+		{"by-default", "", pista.ChannelWeb},
+		{"by-web", pista.ChannelWeb, pista.ChannelWeb},
+		{"by-email", pista.ChannelEmail, pista.ChannelEmail},
+		{"by-api", pista.ChannelAPI, pista.ChannelAPI},
+	}
+	sources := map[string]int64{}
+	for _, tt := range cases {
+		nt, err := tip(t, tt.id, tt.in, pista.KindEmail, pista.KindMessage)
+		if err != nil {
+			t.Fatalf("CreateTip(%s): %v", tt.id, err)
+		}
+		if nt.Conversation.Channel != tt.want {
+			t.Errorf("CreateTip(%s) set Channel %q, want %q", tt.id, nt.Conversation.Channel, tt.want)
+		}
+		sources[tt.id] = nt.Source.ID
+	}
+	inbox, err := s.Tips.ConversationsFor(ctx, n.alice.ID, pista.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inInbox := map[string]pista.Channel{}
+	for _, c := range inbox {
+		inInbox[c.ID] = c.Channel
+	}
+	for _, tt := range cases {
+		t.Run(tt.id, func(t *testing.T) {
+			if got := inInbox[tt.id]; got != tt.want {
+				t.Errorf("ConversationsFor: Channel %q, want %q", got, tt.want)
+			}
+			if c, err := s.Tips.ConversationFor(ctx, n.bob.ID, tt.id); err != nil || c.Channel != tt.want {
+				t.Errorf("ConversationFor = %q, %v; want %q", c.Channel, err, tt.want)
+			}
+			cs, err := s.Tips.ConversationsOfSource(ctx, sources[tt.id])
+			if err != nil || len(cs) != 1 || cs[0].Channel != tt.want {
+				t.Errorf("ConversationsOfSource = %+v, %v; want one with Channel %q", cs, err, tt.want)
+			}
+			items, err := s.Tips.ItemsOfConversation(ctx, tt.id)
+			if err != nil || len(items) != 2 || items[0].Kind != pista.KindEmail {
+				t.Errorf("ItemsOfConversation = %+v, %v; want an e-mail item first", items, err)
+			}
+		})
+	}
+	t.Run("unknown channel", func(t *testing.T) {
+		if _, err := tip(t, "by-pigeon", "pigeon", pista.KindMessage); err == nil {
+			t.Error("CreateTip from an unknown channel succeeded")
+		}
+		_, err := s.Tips.ConversationFor(ctx, n.alice.ID, "by-pigeon")
+		isNotFound(t, "failed CreateTip's conversation", err)
+	})
+}
+
+func testNewSourceItems(t *testing.T, s Stores) {
+	ctx := context.Background()
+	n := newNewsroom(t, s)
+	check := func(t *testing.T, who pista.Journalist, after int64, wantConvs int, wantNewest int64) {
+		t.Helper()
+		convs, newest, err := s.Tips.NewSourceItems(ctx, who.ID, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if convs != wantConvs || newest != wantNewest {
+			t.Errorf("NewSourceItems(%s, %d) = %d, %d; want %d, %d", who.Name, after, convs, newest, wantConvs, wantNewest)
+		}
+	}
+	check(t, n.alice, 0, 0, 0)
+
+	a := n.tip(t, n.americas, pista.KindMessage, pista.KindFile)
+	b := n.tip(t, n.americas, pista.KindEmail)
+	m := n.tip(t, n.maghreb, pista.KindMessage)
+	reply := n.add(t, a.Conversation.ID, pista.Item{Kind: pista.KindReply, Object: "reply-1", Size: 1, AuthorID: n.alice.ID})
+	mark := reply[0].ID // the newest item of all
+
+	t.Run("from the start", func(t *testing.T) {
+		check(t, n.alice, 0, 2, b.Items[0].ID)
+		check(t, n.bob, 0, 2, b.Items[0].ID)
+		check(t, n.carol, 0, 1, m.Items[0].ID)
+	})
+	t.Run("part of the history", func(t *testing.T) {
+		check(t, n.alice, a.Items[0].ID, 2, b.Items[0].ID)
+		check(t, n.alice, a.Items[1].ID, 1, b.Items[0].ID)
+		check(t, n.carol, b.Items[0].ID, 1, m.Items[0].ID)
+	})
+	t.Run("replies do not count", func(t *testing.T) {
+		check(t, n.alice, b.Items[0].ID, 0, b.Items[0].ID)
+		check(t, n.alice, mark, 0, mark)
+		check(t, n.carol, mark, 0, mark)
+	})
+	t.Run("later items", func(t *testing.T) {
+		added := n.add(t, a.Conversation.ID, n.items(pista.KindMessage, pista.KindContact)...)
+		other := n.tip(t, n.maghreb)
+		check(t, n.alice, mark, 1, added[1].ID)
+		check(t, n.carol, mark, 1, other.Items[0].ID)
+		c := n.tip(t, n.americas)
+		check(t, n.bob, mark, 2, c.Items[0].ID)
+		check(t, n.bob, c.Items[0].ID, 0, c.Items[0].ID)
+	})
+	t.Run("unknown journalist", func(t *testing.T) {
+		check(t, pista.Journalist{ID: 99999, Name: "nobody"}, 0, 0, 0)
+	})
 }

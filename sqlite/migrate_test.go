@@ -1,0 +1,150 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"net/url"
+	"path/filepath"
+	"testing"
+
+	"github.com/pista-tips/pista"
+)
+
+// TestMigration0002 applies 0002 to a database of 0001 with data in it:
+// rows survive the rebuild of items, the new columns take their defaults,
+// and item IDs carry on after the highest ever given, even one deleted.
+func TestMigration0002(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pista.db")
+	old, err := sql.Open("sqlite", path+"?"+url.Values{"_pragma": pragmas}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.SetMaxOpenConns(1)
+	if _, err := old.ExecContext(ctx, `CREATE TABLE schema_migrations (
+		version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyMigration(ctx, old, 1, "migrations/0001_init.sql"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO journalists (id, name, recipient, password_hash, totp_secret, created) VALUES (1, 'alice', 'r', 'h', 's', 0)`,
+		`INSERT INTO desks (id, slug, title, created) VALUES (1, 'americas', 'Americas', 0)`,
+		`INSERT INTO desk_keys (id, desk_id, recipient, created) VALUES (1, 1, 'r', 0)`,
+		`UPDATE desks SET key_id = 1`,
+		`INSERT INTO desk_members (desk_id, journalist_id) VALUES (1, 1)`,
+		`INSERT INTO sources (id, lookup, recipient, created) VALUES (1, x'01', 'r', 0)`,
+		`INSERT INTO conversations (id, desk_id, source_id, created, updated, last_item) VALUES ('c', 1, 1, 0, 0, 3)`,
+		`INSERT INTO items (conversation_id, kind, object, size, created) VALUES ('c', 'message', 'o1', 1, 0)`,
+		`INSERT INTO items (conversation_id, kind, object, size, author_id, created) VALUES ('c', 'reply', 'o2', 2, 1, 0)`,
+		`INSERT INTO items (conversation_id, kind, object, size, author_id, created) VALUES ('c', 'reply', 'o3', 3, 1, 0)`,
+		`DELETE FROM items WHERE id = 3`, // the newest: its ID must not come back
+		`UPDATE conversations SET last_item = 2`,
+		`INSERT INTO reads (journalist_id, conversation_id, seen_item) VALUES (1, 'c', 2)`,
+	} {
+		if _, err := old.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tips := NewTipStore(db)
+
+	items, err := tips.ItemsOfConversation(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 2 || items[0].ID != 1 || items[0].Object != "o1" || items[1].ID != 2 ||
+		items[1].Kind != pista.KindReply || items[1].AuthorID != 1 || items[1].Size != 2 {
+		t.Errorf("items after the migration: %+v", items)
+	}
+	c, err := tips.ConversationFor(ctx, 1, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Channel != pista.ChannelWeb || c.LastItem != 2 || c.Items != 2 || c.Unread {
+		t.Errorf("conversation after the migration: %+v", c)
+	}
+	j, err := NewJournalistStore(db).JournalistByID(ctx, 1)
+	if err != nil || j.NotifyEmail != "" || j.NotifyWebhook != "" || j.NotifiedItem != 0 {
+		t.Errorf("journalist after the migration: %+v, %v", j, err)
+	}
+
+	added := []pista.Item{{Kind: pista.KindEmail, Object: "o4", Size: 4}, {Kind: pista.KindMessage, Object: "o5", Size: 5}}
+	if err := tips.AddItems(ctx, "c", added); err != nil {
+		t.Fatal(err)
+	}
+	if added[0].ID != 4 || added[1].ID != 5 {
+		t.Errorf("item IDs after the migration: %d, %d; want 4, 5 (3 was given before)", added[0].ID, added[1].ID)
+	}
+
+	var seqs int
+	var seq int64
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*), max(seq) FROM sqlite_sequence WHERE name LIKE 'items%'`).
+		Scan(&seqs, &seq); err != nil {
+		t.Fatal(err)
+	}
+	if seqs != 1 || seq != 5 {
+		t.Errorf("sqlite_sequence: %d items rows, seq %d; want one, 5", seqs, seq)
+	}
+	var index int
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema
+		WHERE type = 'index' AND name = 'items_conversation' AND tbl_name = 'items'`).Scan(&index); err != nil || index != 1 {
+		t.Errorf("index items_conversation: %d, %v", index, err)
+	}
+	rows, err := db.read.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows.Next() {
+		t.Error("foreign key violations after the migration")
+	}
+	rows.Close()
+	var ok string
+	if err := db.read.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
+		t.Errorf("integrity_check: %s, %v", ok, err)
+	}
+
+	// The rebuilt table's foreign keys still cascade.
+	gone, err := tips.DeleteConversation(ctx, 1, "c")
+	if err != nil || len(gone) != 4 {
+		t.Fatalf("DeleteConversation = %d items, %v", len(gone), err)
+	}
+	var left int
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM items`).Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d items left after deleting their conversation (%v)", left, err)
+	}
+}
+
+// TestMigration0002Empty applies the migrations to a new file: the items
+// counter starts from nothing, so the first item is 1.
+func TestMigration0002Empty(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	rows, err := db.read.QueryContext(ctx, `SELECT name, seq FROM sqlite_sequence`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var seq int64
+		if err := rows.Scan(&name, &seq); err != nil {
+			t.Fatal(err)
+		}
+		if name != "items" || seq != 0 {
+			t.Errorf("sqlite_sequence row %s = %d, want only items = 0", name, seq)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
