@@ -109,6 +109,9 @@ func openConversation(ids []age.Identity, in, out string) (int, []string, error)
 		case pista.KindMessage, pista.KindReply:
 			counts[it.kind]++
 			name = fmt.Sprintf("%s-%d.txt", it.kind, counts[it.kind])
+		case pista.KindEmail:
+			counts[it.kind]++
+			name = fmt.Sprintf("email-%d.eml", counts[it.kind])
 		case pista.KindContact:
 			counts[it.kind]++
 			name = "contact.txt"
@@ -194,6 +197,9 @@ func unique(used map[string]bool, name string) string {
 // take.
 func reservedOutput(name string) bool {
 	if name == "contact.txt" {
+		return true
+	}
+	if strings.HasPrefix(name, "email-") && strings.HasSuffix(name, ".eml") {
 		return true
 	}
 	for _, k := range []string{"message-", "reply-", "contact-"} {

@@ -15,7 +15,8 @@
 // Pull is incremental: it asks only for items newer than the last one it
 // saved. Open writes, for each conversation, message-N.txt, reply-N.txt,
 // contact.txt and the files under their original names made safe for the
-// file system.
+// file system; a tip that came by e-mail also gets email-N.eml, the whole
+// message as it arrived.
 package pulled
 
 import (
@@ -44,7 +45,7 @@ type Entry struct {
 }
 
 // itemName matches an item's file name.
-var itemName = regexp.MustCompile(`^([0-9]{10})-(message|file|contact|reply)(\.meta)?\.age$`)
+var itemName = regexp.MustCompile(`^([0-9]{10})-(message|file|contact|reply|email)(\.meta)?\.age$`)
 
 // ItemFile names an item's file in a conversation folder.
 func ItemFile(id int64, kind string, meta bool) string {

@@ -132,7 +132,7 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 			if ferr != nil {
 				return s, ferr
 			}
-			if utf8.RuneCountInString(v) > httpx.MaxMessageChars {
+			if utf8.RuneCountInString(s.message)+utf8.RuneCountInString(v) > httpx.MaxMessageChars {
 				return s, refuse(http.StatusRequestEntityTooLarge, "error.message.toolong", nil)
 			}
 			s.message += v

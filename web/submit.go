@@ -60,7 +60,7 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 	}
 	tip := &pista.NewTip{
 		Source:       pista.Source{Lookup: d.Lookup, Recipient: d.Recipient()},
-		Conversation: pista.Conversation{ID: NewConversationID(), DeskID: s.desk.ID},
+		Conversation: pista.Conversation{ID: NewConversationID(), Channel: pista.ChannelWeb, DeskID: s.desk.ID},
 		Items:        s.batch.Items(),
 	}
 	if err := h.Tips.CreateTip(context.WithoutCancel(ctx), tip); err != nil {

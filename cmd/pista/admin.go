@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/mail"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -20,8 +22,12 @@ pista journalist add makes a journalist's account. The password is hashed
 with Argon2id; a TOTP second factor is always required: scan the printed
 otpauth:// URI into an authenticator app (or turn it into a QR code).
 
+pista journalist notify sets where a journalist is told that their desks
+have new tips (see pista serve --help for the digest interval and relay).
+
 Usage:
     pista journalist add --data DIR --name NAME --recipient AGE1PQ… --password-file FILE
+    pista journalist notify --data DIR --name NAME [--email ADDRESS] [--webhook URL]
 
 Examples:
     $ pista keygen -o alice.key          (on Alice's computer)
@@ -33,6 +39,9 @@ Examples:
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
 func runJournalist(ctx context.Context, e env, args []string) error {
+	if len(args) > 0 && args[0] == "notify" {
+		return runJournalistNotify(ctx, e, args[1:])
+	}
 	if len(args) == 0 || args[0] != "add" {
 		fmt.Fprint(e.stderr, strings.TrimLeft(journalistHelp, "\n"))
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
@@ -90,12 +99,16 @@ pista desk add makes a desk: it makes the desk's key, wraps it to each
 member's public key, stores only the wrapped copies and forgets the key.
 The server can never read the desk's tips.
 
+With --alias, mail to ALIAS@DOMAIN also reaches the desk when the server
+takes tips by e-mail (pista serve --smtp-listen … --mail-domain DOMAIN);
+mail to SLUG@DOMAIN always does.
+
 Usage:
-    pista desk add --data DIR --name SLUG --title TITLE --member NAME [--member NAME…]
+    pista desk add --data DIR --name SLUG --title TITLE --member NAME [--member NAME…] [--alias NAME…]
 
 Examples:
     $ pista desk add --data ./pista-data --name americas --title "Americas" --member alice --member bob
-    $ pista desk add --data ./pista-data --name maghreb --title "Maghreb" --member karim,leila
+    $ pista desk add --data ./pista-data --name maghreb --title "Maghreb" --member karim,leila --alias afrique-du-nord
 `
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
@@ -113,8 +126,9 @@ func runDesk(ctx context.Context, e env, args []string) error {
 	slug := fs.String("name", "", "the desk's short `SLUG` (lowercase letters, digits, dashes), used in forms and addresses")
 	title := fs.String("title", "", "the desk's `TITLE`, shown to sources")
 	desc := fs.String("description", "", "a sentence shown to sources under the title")
-	var members multi
+	var members, aliases multi
 	fs.Var(&members, "member", "a journalist `NAME` (repeat, or separate with commas)")
+	fs.Var(&aliases, "alias", "another mail address `NAME` for the desk (repeatable)")
 	// "--member alice bob": names after the flags are members too.
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -135,6 +149,11 @@ func runDesk(ctx context.Context, e env, args []string) error {
 	}
 	if !slugRE.MatchString(*slug) {
 		return hint(fmt.Errorf("%q is not a valid desk name", *slug), "use 1 to 32 lowercase letters, digits or dashes, e.g. americas")
+	}
+	for _, a := range aliases {
+		if !slugRE.MatchString(a) {
+			return hint(fmt.Errorf("%q is not a valid alias", a), "use 1 to 32 lowercase letters, digits or dashes")
+		}
 	}
 	st, err := server.OpenStores(ctx, *data)
 	if err != nil {
@@ -170,7 +189,56 @@ func runDesk(ctx context.Context, e env, args []string) error {
 	} else if err != nil {
 		return err
 	}
+	for _, a := range aliases {
+		if err := st.Desks.AddAlias(ctx, d.ID, a); errors.Is(err, pista.ErrExists) {
+			return hint(fmt.Errorf("the alias %q is already a desk's name or alias", a), "the desk was added; choose another alias")
+		} else if err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(e.stderr, "Added desk %s with %d member(s). Its key exists only wrapped to them.\n", *slug, len(wraps))
 	fmt.Fprintln(e.stdout, d.Recipient)
+	return nil
+}
+
+func runJournalistNotify(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "journalist notify", journalistHelp)
+	data := fs.String("data", "./pista-data", "the server's data `DIR`")
+	name := fs.String("name", "", "the journalist's user `NAME`")
+	email := fs.String("email", "", "send digests to this e-mail `ADDRESS` (\"\" to stop)")
+	webhook := fs.String("webhook", "", "POST digests to this `URL` (\"\" to stop)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "name"); err != nil {
+		return err
+	}
+	if *email != "" {
+		a, err := mail.ParseAddress(*email)
+		if err != nil || a.Name != "" {
+			return hint(fmt.Errorf("%q is not an e-mail address", *email), "write it as name@example.org")
+		}
+	}
+	if *webhook != "" {
+		u, err := url.Parse(*webhook)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return hint(fmt.Errorf("%q is not a web address", *webhook), "write it as https://chat.example.org/hooks/…")
+		}
+	}
+	st, err := server.OpenStores(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	j, err := st.Journalists.JournalistByName(ctx, *name)
+	if errors.Is(err, pista.ErrNotFound) {
+		return hint(fmt.Errorf("no journalist named %q", *name), "add them first with pista journalist add")
+	} else if err != nil {
+		return err
+	}
+	if err := st.Journalists.SetNotify(ctx, j.ID, *email, *webhook); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "Notifications for %s: e-mail %q, webhook %q.\n", *name, *email, *webhook)
 	return nil
 }

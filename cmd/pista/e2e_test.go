@@ -98,14 +98,17 @@ func (j journalist) code(t *testing.T, step int) string {
 // startServer runs `pista serve` in-process on 127.0.0.1:0 and returns its
 // base URL and its log, from after the start-up banner (which names the
 // server's own address).
-func startServer(t *testing.T, data string) (string, *logsAfter) {
+func startServer(t *testing.T, data string, opts ...func(*serveFlags)) (string, *logsAfter) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		f := serveFlags{data: data, listen: "127.0.0.1:0", newsroom: "The Test Gazette", maxUpload: "64MiB"}
+		f := serveFlags{data: data, listen: "127.0.0.1:0", newsroom: "The Test Gazette", maxUpload: "64MiB", notifyInterval: time.Hour, smtpMaxSize: "32MiB"}
+		for _, o := range opts {
+			o(&f)
+		}
 		done <- serve(ctx, env{nil, io.Discard, logs}, f, func(addr string) { ready <- addr })
 	}()
 	var addr string

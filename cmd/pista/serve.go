@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pista-tips/pista/notify"
 	"github.com/pista-tips/pista/server"
 )
 
@@ -26,10 +27,19 @@ address, browser, codename, message or file name.
 Usage:
     pista serve [--data DIR] [--listen ADDR] [flags]
 
+Journalists who asked for notifications (pista journalist notify) get a
+digest when their desks have new tips: by e-mail through --notify-smtp,
+or by webhook. With --smtp-listen and --mail-domain, mail to
+DESK@DOMAIN (or a desk's alias) becomes a tip of that desk, encrypted on
+arrival like any other.
+
 Examples:
     $ pista serve
     $ pista serve --data /var/lib/pista --listen 127.0.0.1:8080 --newsroom "El Diario"
     $ pista serve --tls-cert cert.pem --tls-key key.pem --listen :443
+    $ pista serve --smtp-listen :25 --mail-domain tips.example.org --tls-cert cert.pem --tls-key key.pem
+    $ pista serve --notify-smtp mail.example.org:587 --notify-from pista@example.org \
+          --notify-smtp-user pista --notify-smtp-password-file relay.pass --public-url https://tips.example.org
 `
 
 // serveFlags are the flags serve and demo share.
@@ -37,6 +47,15 @@ type serveFlags struct {
 	data, listen, newsroom, onion, maxUpload, tlsCert, tlsKey string
 	archive                                                   multi
 	secureCookies                                             bool
+	publicURL                                                 string
+
+	// notifications
+	notifyInterval                                   time.Duration
+	notifySMTP, notifyFrom, notifyUser, notifyPWFile string
+	notifyPlaintext                                  bool
+
+	// e-mail intake
+	smtpListen, mailDomain, smtpCert, smtpKey, smtpMaxSize string
 }
 
 func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
@@ -49,6 +68,20 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.StringVar(&f.tlsKey, "tls-key", "", "and this private key `FILE` (PEM)")
 	fs.Var(&f.archive, "archive-recipient", "also encrypt every item to this offline archive key, `AGE1PQ…` (repeatable)")
 	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark cookies Secure even on plain HTTP (behind a TLS proxy)")
+	fs.StringVar(&f.publicURL, "public-url", "", "the tip line's public `URL`, for links in notifications (default: the listen address)")
+
+	fs.DurationVar(&f.notifyInterval, "notify-interval", notify.DefaultInterval, "send journalists a digest of new tips at most once per `INTERVAL`, on its boundary")
+	fs.StringVar(&f.notifySMTP, "notify-smtp", "", "send notification e-mail through this relay, `HOST:PORT` (STARTTLS required)")
+	fs.StringVar(&f.notifyFrom, "notify-from", "", "the `ADDRESS` notification e-mail comes from")
+	fs.StringVar(&f.notifyUser, "notify-smtp-user", "", "log in to the relay as `USER`")
+	fs.StringVar(&f.notifyPWFile, "notify-smtp-password-file", "", "with the password on the first line of `FILE`")
+	fs.BoolVar(&f.notifyPlaintext, "notify-smtp-plaintext", false, "talk to the relay without STARTTLS (a relay on this machine only)")
+
+	fs.StringVar(&f.smtpListen, "smtp-listen", "", "also take tips by e-mail: listen for SMTP on `ADDR` (e.g. :25)")
+	fs.StringVar(&f.mailDomain, "mail-domain", "", "mail to DESK@`DOMAIN` goes to that desk")
+	fs.StringVar(&f.smtpCert, "smtp-tls-cert", "", "offer STARTTLS with this certificate `FILE` (PEM; default: --tls-cert)")
+	fs.StringVar(&f.smtpKey, "smtp-tls-key", "", "and this private key `FILE` (PEM; default: --tls-key)")
+	fs.StringVar(&f.smtpMaxSize, "smtp-max-size", "32MiB", "the largest e-mail taken (`SIZE`), announced with the SIZE extension")
 }
 
 func runServe(ctx context.Context, e env, args []string) error {
@@ -116,6 +149,15 @@ No desk can receive tips yet. To open the tip line:
 Or try everything at once with a ready demo desk: go run ./cmd/pista demo
 `, f.data)
 	}
+	public := strings.TrimRight(f.publicURL, "/")
+	if public == "" {
+		public = base
+	}
+	stopChannels, err := startChannels(ctx, e, f, srv, logger, public)
+	if err != nil {
+		return err
+	}
+	defer stopChannels()
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
