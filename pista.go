@@ -142,6 +142,10 @@ type Item struct {
 	MetaSize int64
 	// AuthorID is the journalist who wrote a reply; 0 for source items.
 	AuthorID int64
+	// EncryptedBy says where the item was encrypted: "server" on arrival
+	// (the default), "browser" by the source page's script before sending,
+	// "app" by an API client. The stored objects are alike either way.
+	EncryptedBy string
 	Created  time.Time
 }
 
@@ -197,6 +201,20 @@ type NewTip struct {
 	Items        []Item
 }
 
+// DeskText is a desk's title and description in one language.
+type DeskText struct {
+	Lang        string
+	Title       string
+	Description string
+}
+
+// NewsroomText is the newsroom's own texts in one language.
+type NewsroomText struct {
+	Lang  string
+	Name  string
+	Intro string
+}
+
 // DeskStore keeps desks and their wrapped keys.
 type DeskStore interface {
 	// CreateDesk stores a desk with its first key and the key's wraps for
@@ -216,6 +234,12 @@ type DeskStore interface {
 	AddAlias(ctx context.Context, deskID int64, local string) error
 	// Aliases lists a desk's aliases.
 	Aliases(ctx context.Context, deskID int64) ([]string, error)
+	// SetDeskText sets a desk's title and description in one language.
+	// ErrNotFound for an unknown desk.
+	SetDeskText(ctx context.Context, deskID int64, t DeskText) error
+	// DeskTexts returns every desk's texts in lang, by desk ID; desks
+	// without texts in lang are missing from the map.
+	DeskTexts(ctx context.Context, lang string) (map[int64]DeskText, error)
 	// DesksOf lists the desks a journalist is a member of.
 	DesksOf(ctx context.Context, journalistID int64) ([]Desk, error)
 	// WrapsFor lists every desk key generation wrapped to a journalist.
@@ -296,6 +320,10 @@ type Settings interface {
 	// Secret returns the named random secret, creating it with n random
 	// bytes the first time.
 	Secret(ctx context.Context, name string, n int) ([]byte, error)
+	// NewsroomText returns the newsroom's texts in lang (empty fields for
+	// a language without texts).
+	NewsroomText(ctx context.Context, lang string) (NewsroomText, error)
+	SetNewsroomText(ctx context.Context, t NewsroomText) error
 }
 
 // BlobStore keeps encrypted objects. Put writes to a temporary object,

@@ -167,10 +167,14 @@ func insertItems(ctx context.Context, tx *sql.Tx, conversationID string, items [
 			return nil, nil, errors.New("sqlite: item without an object")
 		}
 		times[i] = stamp(it.Created)
+		by := it.EncryptedBy
+		if by == "" {
+			by = "server"
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO items
-			(conversation_id, kind, object, meta, size, meta_size, author_id, created)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			conversationID, string(it.Kind), it.Object, it.Meta, it.Size, it.MetaSize, nullID(it.AuthorID), times[i].Unix())
+			(conversation_id, kind, object, meta, size, meta_size, author_id, created, encrypted_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			conversationID, string(it.Kind), it.Object, it.Meta, it.Size, it.MetaSize, nullID(it.AuthorID), times[i].Unix(), by)
 		if err != nil {
 			return nil, nil, fmt.Errorf("sqlite: insert item: %w", err)
 		}
@@ -184,6 +188,9 @@ func insertItems(ctx context.Context, tx *sql.Tx, conversationID string, items [
 func setItems(items []pista.Item, conversationID string, ids []int64, times []time.Time) {
 	for i := range items {
 		items[i].ID, items[i].ConversationID, items[i].Created = ids[i], conversationID, times[i]
+		if items[i].EncryptedBy == "" {
+			items[i].EncryptedBy = "server"
+		}
 	}
 }
 
@@ -275,13 +282,13 @@ func (s *TipStore) ConversationsOfSource(ctx context.Context, sourceID int64) ([
 }
 
 const itemColumns = `i.id, i.conversation_id, i.kind, i.object, i.meta, i.size, i.meta_size,
-	coalesce(i.author_id, 0), i.created`
+	coalesce(i.author_id, 0), i.created, i.encrypted_by`
 
 func scanItem(row interface{ Scan(...any) error }) (pista.Item, error) {
 	var it pista.Item
 	var created int64
 	err := row.Scan(&it.ID, &it.ConversationID, &it.Kind, &it.Object, &it.Meta, &it.Size, &it.MetaSize,
-		&it.AuthorID, &created)
+		&it.AuthorID, &created, &it.EncryptedBy)
 	it.Created = unix(created)
 	return it, err
 }

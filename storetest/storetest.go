@@ -61,6 +61,9 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"ObjectKeys", testObjectKeys},
 		{"TimesAreCoarse", testCoarseTimes},
 		{"ConcurrentWrites", testConcurrentWrites},
+		{"DeskTexts", testDeskTexts},
+		{"NewsroomTexts", testNewsroomTexts},
+		{"EncryptedBy", testEncryptedBy},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })
@@ -1531,4 +1534,76 @@ func testNewSourceItems(t *testing.T, s Stores) {
 	t.Run("unknown journalist", func(t *testing.T) {
 		check(t, pista.Journalist{ID: 99999, Name: "nobody"}, 0, 0, 0)
 	})
+}
+
+func testDeskTexts(t *testing.T, s Stores) {
+	ctx := context.Background()
+	n := newNewsroom(t, s)
+	es := pista.DeskText{Lang: "es", Title: "Américas", Description: "Noticias de las Américas"}
+	if err := s.Desks.SetDeskText(ctx, n.americas.ID, es); err != nil {
+		t.Fatal(err)
+	}
+	ar := pista.DeskText{Lang: "ar", Title: "المغرب العربي"}
+	if err := s.Desks.SetDeskText(ctx, n.maghreb.ID, ar); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Desks.DeskTexts(ctx, "es")
+	if err != nil || len(got) != 1 || got[n.americas.ID] != es {
+		t.Fatalf("DeskTexts(es) = %v, %v; want only americas' %v", got, err, es)
+	}
+	// Setting again replaces.
+	es.Title = "Las Américas"
+	s.Desks.SetDeskText(ctx, n.americas.ID, es)
+	if got, _ := s.Desks.DeskTexts(ctx, "es"); got[n.americas.ID].Title != "Las Américas" {
+		t.Fatalf("after a second SetDeskText: %v", got)
+	}
+	if got, _ := s.Desks.DeskTexts(ctx, "fr"); len(got) != 0 {
+		t.Fatalf("DeskTexts(fr) = %v, want none", got)
+	}
+	isNotFound(t, "SetDeskText(unknown desk)", s.Desks.SetDeskText(ctx, 9999, es))
+}
+
+func testNewsroomTexts(t *testing.T, s Stores) {
+	ctx := context.Background()
+	if got, err := s.Settings.NewsroomText(ctx, "fr"); err != nil || got != (pista.NewsroomText{Lang: "fr"}) {
+		t.Fatalf("NewsroomText before any = %v, %v", got, err)
+	}
+	fr := pista.NewsroomText{Lang: "fr", Name: "Le Quotidien", Intro: "Envoyez-nous vos informations."}
+	if err := s.Settings.SetNewsroomText(ctx, fr); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Settings.NewsroomText(ctx, "fr"); got != fr {
+		t.Fatalf("NewsroomText(fr) = %v, want %v", got, fr)
+	}
+	fr.Intro = ""
+	s.Settings.SetNewsroomText(ctx, fr)
+	if got, _ := s.Settings.NewsroomText(ctx, "fr"); got != fr {
+		t.Fatalf("after replacing: %v, want %v", got, fr)
+	}
+	if got, _ := s.Settings.NewsroomText(ctx, "es"); got.Name != "" {
+		t.Fatalf("NewsroomText(es) = %v, want empty", got)
+	}
+}
+
+func testEncryptedBy(t *testing.T, s Stores) {
+	ctx := context.Background()
+	n := newNewsroom(t, s)
+	tip := n.tip(t, n.americas)
+	more := n.items(pista.KindMessage, pista.KindFile)
+	more[0].EncryptedBy, more[1].EncryptedBy = "browser", "app"
+	n.add(t, tip.Conversation.ID, more...)
+	items, err := s.Tips.ItemsOfConversation(ctx, tip.Conversation.ID)
+	if err != nil || len(items) != 3 {
+		t.Fatalf("ItemsOfConversation = %d items, %v", len(items), err)
+	}
+	for i, want := range []string{"server", "browser", "app"} {
+		if items[i].EncryptedBy != want {
+			t.Errorf("item %d EncryptedBy = %q, want %q", i, items[i].EncryptedBy, want)
+		}
+	}
+	bad := n.items(pista.KindMessage)
+	bad[0].EncryptedBy = "somewhere"
+	if err := s.Tips.AddItems(ctx, tip.Conversation.ID, bad); err == nil {
+		t.Error("an unknown EncryptedBy was stored")
+	}
 }
