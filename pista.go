@@ -146,7 +146,7 @@ type Item struct {
 	// (the default), "browser" by the source page's script before sending,
 	// "app" by an API client. The stored objects are alike either way.
 	EncryptedBy string
-	Created  time.Time
+	Created     time.Time
 }
 
 // FileMeta is the plaintext, before encryption, of an Item's Meta object.
