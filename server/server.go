@@ -36,11 +36,18 @@ type Config struct {
 	Archive   []string // archive recipients (age1pq1…), every item is also encrypted to them
 	MaxUpload int64    // bytes one submission may carry
 	Onion     string   // the onion address, for the Onion-Location header
+	// ExitURL is where the source pages' "leave quickly" link goes: a
+	// harmless, common site. "" means DefaultExitURL.
+	ExitURL string
 	// SecureCookies sets the Secure flag on cookies even on plain HTTP,
 	// for a server behind a TLS-terminating proxy.
 	SecureCookies bool
 	Log           *slog.Logger
 }
+
+// DefaultExitURL is where "leave this site quickly" goes by default: a
+// site so common that a visit says nothing.
+const DefaultExitURL = "https://www.wikipedia.org/"
 
 // Stores are the stores of a data folder.
 type Stores struct {
@@ -102,6 +109,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Newsroom == "" {
 		cfg.Newsroom = "pista"
 	}
+	if cfg.ExitURL == "" {
+		cfg.ExitURL = DefaultExitURL
+	}
 	if len(cfg.Archive) > 0 {
 		if _, err := keys.ParseRecipients(cfg.Archive...); err != nil {
 			return nil, fmt.Errorf("archive recipient: %w", err)
@@ -146,9 +156,9 @@ func build(ctx context.Context, cfg Config, st *Stores) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", ui.Static())
 	(&web.Handler{
-		Desks: st.Desks, Tips: st.Tips, Blobs: st.Blobs, CSRF: csrf, Render: render, Log: cfg.Log,
+		Desks: st.Desks, Tips: st.Tips, Settings: st.Settings, Blobs: st.Blobs, CSRF: csrf, Render: render, Log: cfg.Log,
 		Sessions: web.NewSessions(cfg.SecureCookies),
-		Newsroom: cfg.Newsroom, Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload,
+		Newsroom: cfg.Newsroom, Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload, ExitURL: cfg.ExitURL,
 	}).Register(mux)
 	(&newsroom.Handler{
 		Auth: auth, Journalists: st.Journalists, Desks: st.Desks, Tips: st.Tips, Blobs: st.Blobs,

@@ -33,6 +33,8 @@ type Page struct {
 	Newsroom string
 	Path     string // the page's path, for the language switcher
 	Title    string // message key of the page title
+	Intro    string // the newsroom's own words for the landing page, if any
+	ExitURL  string // where the "leave quickly" link of source pages goes; "" for none
 	Data     any
 }
 
@@ -61,6 +63,16 @@ var funcs = template.FuncMap{
 	"size": HumanSize,
 	"date": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"add":  func(a, b int) int { return a + b },
+	// arabicDigits writes ASCII digits as Arabic-Indic ones, for the
+	// codename on Arabic pages (ParseCodename reads both back).
+	"arabicDigits": func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return '\u0660' + r - '0'
+			}
+			return r
+		}, s)
+	},
 }
 
 // NewRenderer parses every page template with the layout.

@@ -33,8 +33,8 @@ func (h *Handler) showLanding(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := h.formLimits()
-	d.Desks = desks
 	p := h.page(r, "landing.title")
+	d.Desks = h.localize(r.Context(), p.L.Tag, desks...)
 	p.Data = d
 	h.Render.Render(w, http.StatusOK, "source/landing", p)
 }

@@ -69,7 +69,8 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := h.page(r, "receipt.title")
-	p.Data = receiptData{Desk: s.desk.Title, Groups: codename.Groups()}
+	desk := h.localize(ctx, p.L.Tag, s.desk)[0]
+	p.Data = receiptData{Desk: desk.Title, Groups: codename.Groups()}
 	h.Render.Render(w, http.StatusOK, "source/receipt", p)
 }
 

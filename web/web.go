@@ -15,6 +15,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -38,6 +39,7 @@ type Session struct {
 type Handler struct {
 	Desks    pista.DeskStore
 	Tips     pista.TipStore
+	Settings pista.Settings
 	Blobs    pista.BlobStore
 	Sessions *httpx.Sessions[Session]
 	CSRF     *httpx.CSRF
@@ -48,6 +50,7 @@ type Handler struct {
 	Salt      []byte   // the instance's codename salt (keys.Derive)
 	Archive   []string // archive recipients every item is also encrypted to
 	MaxUpload int64    // bytes a whole submission may carry
+	ExitURL   string   // where the "leave quickly" link goes
 }
 
 // Register adds the source routes to mux.
@@ -66,7 +69,35 @@ func (h *Handler) page(r *http.Request, title string) *ui.Page {
 	p := ui.NewPage(r, h.Newsroom, title)
 	_, sid, _ := h.Sessions.Get(r)
 	p.CSRF = h.CSRF.Token(sid)
+	p.ExitURL = h.ExitURL
+	if t, err := h.Settings.NewsroomText(r.Context(), p.L.Tag); err != nil {
+		h.Log.Error("newsroom texts", "err", err)
+	} else {
+		if t.Name != "" {
+			p.Newsroom = t.Name
+		}
+		p.Intro = t.Intro
+	}
 	return p
+}
+
+// localize gives desks their title and description in lang, where the
+// newsroom wrote them.
+func (h *Handler) localize(ctx context.Context, lang string, desks ...pista.Desk) []pista.Desk {
+	texts, err := h.Desks.DeskTexts(ctx, lang)
+	if err != nil {
+		h.Log.Error("desk texts", "err", err)
+		return desks
+	}
+	for i, d := range desks {
+		if t, ok := texts[d.ID]; ok {
+			desks[i].Title = t.Title
+			if t.Description != "" {
+				desks[i].Description = t.Description
+			}
+		}
+	}
+	return desks
 }
 
 // fail renders the error page with a message key.
