@@ -21,8 +21,9 @@ const (
 	MaxFiles = 100
 	// MaxFilenameBytes bounds an uploaded file's name.
 	MaxFilenameBytes = 1024
-	// MaxParts bounds the parts of a multipart body.
-	MaxParts = MaxFiles + 20
+	// MaxParts bounds the parts of a multipart body: two per file when the
+	// browser encrypts (the file, then its name and type), and the fields.
+	MaxParts = 2*MaxFiles + 20
 	// MaxPartHeaderBytes bounds the headers of one part.
 	MaxPartHeaderBytes = 8 << 10
 )

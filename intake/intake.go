@@ -66,8 +66,13 @@ func (b *Batch) AddFile(ctx context.Context, r io.Reader, meta pista.FileMeta) e
 	if err != nil {
 		return err
 	}
-	m, _ := json.Marshal(meta)
-	mkey, msize, err := b.encrypt(ctx, bytes.NewReader(m))
+	// Encoded as the page's script does (JSON.stringify), so that what the
+	// server encrypts and what a browser encrypts are alike, to the byte.
+	var m bytes.Buffer
+	enc := json.NewEncoder(&m)
+	enc.SetEscapeHTML(false)
+	enc.Encode(meta)
+	mkey, msize, err := b.encrypt(ctx, bytes.NewReader(bytes.TrimSuffix(m.Bytes(), []byte("\n"))))
 	if err != nil {
 		return err
 	}

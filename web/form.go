@@ -41,6 +41,11 @@ type submission struct {
 	contact      string
 	keepMetadata bool
 	batch        *intake.Batch
+	// sealed: the browser encrypted every item before sending (the form's
+	// "encrypted" field); the parts are age files, checked and stored as
+	// they are.
+	sealed     bool
+	recipients int // how many keys each item is encrypted to
 }
 
 // formSpec says what a form expects.
@@ -85,9 +90,12 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 			return refuse(http.StatusInternalServerError, "error.internal", err)
 		}
 		s.batch = intake.NewBatch(h.Blobs, rs, h.MaxUpload)
+		s.recipients = len(rs)
 		return nil
 	}
 	files := 0
+	content := false  // a message, contact or file part was read
+	needMeta := false // a sealed file came; its name and type come next
 	for parts := 0; ; parts++ {
 		if parts >= httpx.MaxParts {
 			return s, refuse(http.StatusRequestEntityTooLarge, "error.toolarge", nil)
@@ -101,6 +109,37 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 		}
 		if len(headerBytes(part.Header)) > httpx.MaxPartHeaderBytes {
 			return s, refuse(http.StatusBadRequest, "error.form", nil)
+		}
+		if needMeta && part.FormName() != "file_meta" {
+			return s, refuse(http.StatusBadRequest, "error.form", nil)
+		}
+		switch name := part.FormName(); {
+		case s.sealed && (name == "message" || name == "contact" || name == "files" || name == "file_meta"):
+			if name == "contact" && !spec.contact {
+				return s, refuse(http.StatusBadRequest, "error.form", nil)
+			}
+			if ferr := h.readSealed(ctx, s, part, &needMeta, &files); ferr != nil {
+				return s, ferr
+			}
+			content = true
+			continue
+		case name == "encrypted":
+			if _, ferr := readField(part, httpx.MaxSmallField, "error.form"); ferr != nil {
+				return s, ferr
+			}
+			if s.sealed || content || !csrfOK {
+				return s, refuse(http.StatusBadRequest, "error.form", nil)
+			}
+			if !deskOK {
+				return s, refuse(http.StatusBadRequest, "error.desk", nil)
+			}
+			if ferr := startBatch(); ferr != nil {
+				return s, ferr
+			}
+			s.sealed = true
+			continue
+		case name == "message" || name == "contact" || name == "files":
+			content = true
 		}
 		switch part.FormName() {
 		case httpx.CSRFField:
@@ -189,8 +228,18 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 	if !deskOK {
 		return s, refuse(http.StatusBadRequest, "error.desk", nil)
 	}
+	if needMeta {
+		return s, refuse(http.StatusBadRequest, "error.form", nil)
+	}
 	if strings.TrimSpace(s.message) == "" && (s.batch == nil || s.batch.Len() == 0) {
 		return s, refuse(http.StatusBadRequest, "error.empty", nil)
+	}
+	if s.sealed {
+		s.batch.Sort()
+		for i := range s.batch.Items() {
+			s.batch.Items()[i].EncryptedBy = "browser"
+		}
+		return s, nil
 	}
 	if ferr := startBatch(); ferr != nil {
 		return s, ferr
@@ -207,6 +256,40 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 	}
 	s.batch.Sort()
 	return s, nil
+}
+
+// maxSealedMeta bounds a sealed file name-and-type object's plaintext.
+const maxSealedMeta = 2 * httpx.MaxFilenameBytes
+
+// readSealed stores one part of a form the browser encrypted: a message,
+// the contact, a file, or the name and type of the file just before.
+func (h *Handler) readSealed(ctx context.Context, s *submission, part *multipart.Part, needMeta *bool, files *int) *formError {
+	var err error
+	switch part.FormName() {
+	case "message":
+		_, err = s.batch.AddEncrypted(ctx, pista.KindMessage, part, s.recipients, httpx.MaxMessageBytes)
+	case "contact":
+		_, err = s.batch.AddEncrypted(ctx, pista.KindContact, part, s.recipients, 4*httpx.MaxContactChars)
+	case "files":
+		if *files++; *files > httpx.MaxFiles {
+			return refuse(http.StatusRequestEntityTooLarge, "error.toolarge", nil)
+		}
+		_, err = s.batch.AddEncrypted(ctx, pista.KindFile, part, s.recipients, -1)
+		*needMeta = true
+	case "file_meta":
+		if !*needMeta {
+			return refuse(http.StatusBadRequest, "error.form", nil)
+		}
+		_, err = s.batch.AddEncryptedMeta(ctx, part, s.recipients, maxSealedMeta)
+		*needMeta = false
+	}
+	if errors.Is(err, intake.ErrMalformed) {
+		return refuse(http.StatusBadRequest, "error.sealed", err)
+	}
+	if err != nil {
+		return readError(err)
+	}
+	return nil
 }
 
 // readError turns an error met while reading the body into the page to

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/httpx"
@@ -9,7 +10,10 @@ import (
 )
 
 type landingData struct {
-	Desks           []pista.Desk
+	Desks []pista.Desk
+	// Recipients are, by desk slug, the keys the page's script encrypts
+	// to: the desk's and the archive's, separated by spaces.
+	Recipients      map[string]string
 	MaxMessage      string
 	MaxMessageChars int
 	MaxContactChars int
@@ -35,6 +39,15 @@ func (h *Handler) showLanding(w http.ResponseWriter, r *http.Request) {
 	d := h.formLimits()
 	p := h.page(r, "landing.title")
 	d.Desks = h.localize(r.Context(), p.L.Tag, desks...)
+	d.Recipients = map[string]string{}
+	for _, desk := range desks {
+		d.Recipients[desk.Slug] = h.recipientList(desk)
+	}
 	p.Data = d
 	h.Render.Render(w, http.StatusOK, "source/landing", p)
+}
+
+// recipientList is a desk's recipients for the page's script.
+func (h *Handler) recipientList(d pista.Desk) string {
+	return strings.Join(append([]string{d.Recipient}, h.Archive...), " ")
 }

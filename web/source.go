@@ -110,9 +110,10 @@ type sentView struct {
 
 type sourceData struct {
 	landingData
-	Notice  string
-	Replies []replyView
-	Sent    []sentView
+	Recipients string // the conversation desk's, for the page's script
+	Notice     string
+	Replies    []replyView
+	Sent       []sentView
 }
 
 // maxReplyBytes bounds how much of a reply is decrypted for display.
@@ -133,6 +134,11 @@ func (h *Handler) showSource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := sourceData{landingData: h.formLimits(), Notice: notices[r.URL.Query().Get("done")]}
+	if conv, err := h.conversation(r.Context(), sess); err == nil {
+		if desk, err := h.Desks.DeskByID(r.Context(), conv.DeskID); err == nil {
+			d.Recipients = h.recipientList(desk)
+		}
+	}
 	for _, it := range items {
 		if it.Kind != pista.KindReply {
 			d.Sent = append(d.Sent, sentView{Kind: it.Kind, Size: it.Size, Created: it.Created})

@@ -13,6 +13,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/i18n"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
 )
@@ -103,17 +104,25 @@ With --alias, mail to ALIAS@DOMAIN also reaches the desk when the server
 takes tips by e-mail (pista serve --smtp-listen … --mail-domain DOMAIN);
 mail to SLUG@DOMAIN always does.
 
+pista desk text gives a desk its title and description in another
+language of the source pages.
+
 Usage:
     pista desk add --data DIR --name SLUG --title TITLE --member NAME [--member NAME…] [--alias NAME…]
+    pista desk text --data DIR --name SLUG --lang LANG --title TITLE [--description TEXT]
 
 Examples:
     $ pista desk add --data ./pista-data --name americas --title "Americas" --member alice --member bob
     $ pista desk add --data ./pista-data --name maghreb --title "Maghreb" --member karim,leila --alias afrique-du-nord
+    $ pista desk text --data ./pista-data --name maghreb --lang ar --title "المغرب العربي"
 `
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 
 func runDesk(ctx context.Context, e env, args []string) error {
+	if len(args) > 0 && args[0] == "text" {
+		return runDeskText(ctx, e, args[1:])
+	}
 	if len(args) == 0 || args[0] != "add" {
 		fmt.Fprint(e.stderr, strings.TrimLeft(deskHelp, "\n"))
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
@@ -241,4 +250,76 @@ func runJournalistNotify(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "Notifications for %s: e-mail %q, webhook %q.\n", *name, *email, *webhook)
 	return nil
+}
+
+func runDeskText(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "desk text", deskHelp)
+	data := fs.String("data", "./pista-data", "the server's data `DIR`")
+	slug := fs.String("name", "", "the desk's `SLUG`")
+	lang := fs.String("lang", "", "the `LANG`uage: "+strings.Join(i18n.Tags(), ", "))
+	title := fs.String("title", "", "the desk's `TITLE` in that language")
+	desc := fs.String("description", "", "a sentence shown to sources under the title")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "name", "lang", "title"); err != nil {
+		return err
+	}
+	if _, ok := i18n.Get(*lang); !ok {
+		return hint(fmt.Errorf("no language %q", *lang), "the languages are "+strings.Join(i18n.Tags(), ", "))
+	}
+	st, err := server.OpenStores(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d, err := st.Desks.DeskBySlug(ctx, *slug)
+	if errors.Is(err, pista.ErrNotFound) {
+		return hint(fmt.Errorf("no desk named %q", *slug), "add it first with pista desk add")
+	} else if err != nil {
+		return err
+	}
+	return st.Desks.SetDeskText(ctx, d.ID, pista.DeskText{Lang: *lang, Title: *title, Description: *desc})
+}
+
+const newsroomHelp = `
+pista newsroom text sets the newsroom's own name and a paragraph for the
+landing page in one language of the source pages (the default name is
+pista serve --newsroom).
+
+Usage:
+    pista newsroom text --data DIR --lang LANG [--name NAME] [--intro TEXT]
+
+Examples:
+    $ pista newsroom text --data ./pista-data --lang es --name "El Diario" --intro "Cuéntenos lo que sabe."
+`
+
+func runNewsroom(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 || args[0] != "text" {
+		fmt.Fprint(e.stderr, strings.TrimLeft(newsroomHelp, "\n"))
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return nil
+		}
+		return errUsage
+	}
+	fs := newFlags(e, "newsroom text", newsroomHelp)
+	data := fs.String("data", "./pista-data", "the server's data `DIR`")
+	lang := fs.String("lang", "", "the `LANG`uage: "+strings.Join(i18n.Tags(), ", "))
+	name := fs.String("name", "", "the newsroom's `NAME` in that language")
+	intro := fs.String("intro", "", "a paragraph for the top of the landing page (`TEXT`)")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := required(fs, "lang"); err != nil {
+		return err
+	}
+	if _, ok := i18n.Get(*lang); !ok {
+		return hint(fmt.Errorf("no language %q", *lang), "the languages are "+strings.Join(i18n.Tags(), ", "))
+	}
+	st, err := server.OpenStores(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return st.Settings.SetNewsroomText(ctx, pista.NewsroomText{Lang: *lang, Name: *name, Intro: *intro})
 }

@@ -23,9 +23,14 @@ Usage:
     pista keygen [-o FILE]                        make a journalist's key
     pista journalist add --data DIR --name NAME --recipient AGE1PQ… --password-file FILE
     pista desk add --data DIR --name SLUG --title TITLE --member NAME…
+    pista desk text --data DIR --name SLUG --lang LANG --title TITLE   a desk's title in another language
+    pista newsroom text --data DIR --lang LANG --name NAME             the newsroom's name in another language
+    pista journalist notify --data DIR --name NAME --email ADDRESS     tell a journalist of new tips
     pista pull --server URL --user NAME --password-file FILE --totp CODE --out DIR
     pista open --identity FILE --in DIR --out DIR
     pista totp FILE                               print the current code of an otpauth:// URI
+    pista submit --server URL --desk SLUG --message-file FILE [--file F]…   send a tip, encrypted here
+    pista follow --server URL [--message-file FILE] [--file F]…   codename on stdin: read replies, send more
 
 Run "pista COMMAND --help" for a command's flags and examples.
 
@@ -48,9 +53,12 @@ var commands = map[string]command{
 	"keygen":     runKeygen,
 	"journalist": runJournalist,
 	"desk":       runDesk,
+	"newsroom":   runNewsroom,
 	"pull":       runPull,
 	"open":       runOpen,
 	"totp":       runTOTP,
+	"submit":     runSubmit,
+	"follow":     runFollow,
 }
 
 // errUsage marks an error whose message is the whole story; flag has

@@ -1,0 +1,180 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"html"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"filippo.io/age"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/keys"
+	"github.com/pista-tips/pista/server"
+)
+
+var recipientsRE = regexp.MustCompile(`data-recipients="([^"]+)"`)
+
+// sealTo encrypts data to the recipients a page offers its script, as the
+// script does.
+func sealTo(t *testing.T, page string, data []byte) string {
+	t.Helper()
+	m := recipientsRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("the page offers no recipients to its script")
+	}
+	var rs []age.Recipient
+	for _, s := range strings.Fields(html.UnescapeString(m[1])) {
+		r, err := age.ParseHybridRecipient(s)
+		if err != nil {
+			t.Fatalf("recipient %q: %v", s, err)
+		}
+		rs = append(rs, r)
+	}
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, rs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	w.Close()
+	return buf.String()
+}
+
+// A tip the browser encrypted and one the server encrypted are stored
+// alike: standard age files of the same form and size, which the desk key
+// opens to the same bytes. Only the recorded flag tells them apart.
+func TestBrowserAndServerEncryptionLookAlike(t *testing.T) {
+	ctx := context.Background()
+	in := newInstance(t, server.Config{})
+	alice := in.journalist("alice")
+	deskID, _ := age.GenerateHybridIdentity()
+	w, _ := keys.Wrap(deskID, alice.Recipient)
+	desk := pista.Desk{Slug: "americas", Title: "Americas", Recipient: deskID.Recipient().String()}
+	if err := in.srv.Stores.Desks.CreateDesk(ctx, &desk, []pista.KeyWrap{{JournalistID: alice.ID, Wrapped: w}}); err != nil {
+		t.Fatal(err)
+	}
+	message := "The audit is in the mayor's safe. " + strings.Repeat("x", 70_000)
+	file := bytes.Repeat([]byte("ledger "), 20_000)
+	meta := `{"name":"ledger.txt","type":"application/pdf"}` // the form helper sends files as application/pdf
+
+	// Without JavaScript: the server encrypts.
+	b := in.browser()
+	r := b.submit("americas", message, part{name: "contact", value: "signal +1 555"}, part{name: "files", value: string(file), filename: "ledger.txt"})
+	if r.Status != http.StatusOK {
+		t.Fatalf("plain submission: %d\n%s", r.Status, r.Body)
+	}
+
+	// With JavaScript: the browser encrypts, to the keys the page gives.
+	b = in.browser()
+	landing := b.get("/")
+	r = b.postMultipart("/submit", []part{
+		{name: "csrf", value: landing.csrf(t)}, {name: "desk", value: "americas"}, {name: "encrypted", value: "1"},
+		{name: "message", value: sealTo(t, landing.Body, []byte(message)), filename: "message.age"},
+		{name: "contact", value: sealTo(t, landing.Body, []byte("signal +1 555")), filename: "contact.age"},
+		{name: "files", value: sealTo(t, landing.Body, file), filename: "file.age"},
+		{name: "file_meta", value: sealTo(t, landing.Body, []byte(meta)), filename: "meta.age"},
+	})
+	if r.Status != http.StatusOK || r.codename(t) == "" {
+		t.Fatalf("sealed submission: %d\n%s", r.Status, r.Body)
+	}
+
+	items, err := in.srv.Stores.Tips.ItemsFor(ctx, alice.ID, 0, 100)
+	if err != nil || len(items) != 6 {
+		t.Fatalf("ItemsFor = %d items, %v; want 3 + 3", len(items), err)
+	}
+	open := func(key string) []byte {
+		obj, err := in.srv.Stores.Blobs.Open(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer obj.Close()
+		r, err := age.Decrypt(obj, deskID)
+		if err != nil {
+			t.Fatalf("the desk key does not open object %s: %v", key, err)
+		}
+		b, _ := io.ReadAll(r)
+		return b
+	}
+	plain, sealed := items[:3], items[3:]
+	for i := range plain {
+		p, s := plain[i], sealed[i]
+		if p.Kind != s.Kind || p.Size != s.Size || p.MetaSize != s.MetaSize {
+			t.Errorf("item %d: server-encrypted %s of %d+%d bytes, browser-encrypted %s of %d+%d bytes",
+				i, p.Kind, p.Size, p.MetaSize, s.Kind, s.Size, s.MetaSize)
+		}
+		if !bytes.Equal(open(p.Object), open(s.Object)) {
+			t.Errorf("item %d (%s): the two paths stored different plaintexts", i, p.Kind)
+		}
+		if p.EncryptedBy != "server" || s.EncryptedBy != "browser" {
+			t.Errorf("item %d: EncryptedBy = %q and %q, want server and browser", i, p.EncryptedBy, s.EncryptedBy)
+		}
+	}
+	if got := string(open(sealed[1].Meta)); got != meta {
+		t.Errorf("sealed file meta = %q", got)
+	}
+}
+
+func TestSealedPartsAreChecked(t *testing.T) {
+	ctx := context.Background()
+	in := newInstance(t, server.Config{})
+	alice := in.journalist("alice")
+	in.desk("americas", alice)
+	x25519, _ := age.GenerateX25519Identity()
+	var classic bytes.Buffer
+	cw, _ := age.Encrypt(&classic, x25519.Recipient())
+	cw.Write([]byte("hello"))
+	cw.Close()
+	other, _ := age.GenerateHybridIdentity()
+	var two bytes.Buffer
+	tw, _ := age.Encrypt(&two, other.Recipient(), other.Recipient())
+	tw.Write([]byte("hello"))
+	tw.Close()
+
+	tests := []struct {
+		name  string
+		parts func(page string) []part
+		want  int
+	}{
+		{"not an age file", func(string) []part {
+			return []part{{name: "message", value: "hello, in plain text", filename: "message.age"}}
+		}, http.StatusBadRequest},
+		{"classic X25519 age file", func(string) []part {
+			return []part{{name: "message", value: classic.String(), filename: "message.age"}}
+		}, http.StatusBadRequest},
+		{"too many recipients", func(string) []part {
+			return []part{{name: "message", value: two.String(), filename: "message.age"}}
+		}, http.StatusBadRequest},
+		{"file without its name", func(page string) []part {
+			return []part{{name: "files", value: sealTo(t, page, []byte("x")), filename: "file.age"}}
+		}, http.StatusBadRequest},
+		{"name without a file", func(page string) []part {
+			return []part{{name: "file_meta", value: sealTo(t, page, []byte("{}")), filename: "meta.age"}}
+		}, http.StatusBadRequest},
+		{"second message is broken", func(page string) []part {
+			return []part{
+				{name: "message", value: sealTo(t, page, []byte("fine")), filename: "message.age"},
+				{name: "message", value: "broken", filename: "message.age"},
+			}
+		}, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := in.snapshot(alice)
+			b := in.browser()
+			landing := b.get("/")
+			parts := append([]part{{name: "csrf", value: landing.csrf(t)}, {name: "desk", value: "americas"}, {name: "encrypted", value: "1"}},
+				tt.parts(landing.Body)...)
+			r := b.postMultipart("/submit", parts)
+			if r.Status != tt.want {
+				t.Fatalf("status %d, want %d\n%s", r.Status, tt.want, r.Body)
+			}
+			in.checkUnchanged(t, before, alice)
+		})
+	}
+	_ = ctx
+}
