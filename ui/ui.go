@@ -35,7 +35,11 @@ type Page struct {
 	Title    string // message key of the page title
 	Intro    string // the newsroom's own words for the landing page, if any
 	ExitURL  string // where the "leave quickly" link of source pages goes; "" for none
-	Data     any
+	// Private marks a source page that the browser's history should not
+	// name: it gets the landing page's title, and a script replaces its
+	// history entry with the landing page's address.
+	Private bool
+	Data    any
 }
 
 // Q returns the query string that keeps the visitor's language in links

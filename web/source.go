@@ -152,6 +152,7 @@ func (h *Handler) showSource(w http.ResponseWriter, r *http.Request) {
 		d.Replies = append(d.Replies, replyView{ID: it.ID, Created: it.Created, Text: text})
 	}
 	p := h.page(r, "source.title")
+	p.Private = true
 	p.Data = d
 	h.Render.Render(w, http.StatusOK, "source/source", p)
 }

@@ -69,6 +69,7 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := h.page(r, "receipt.title")
+	p.Private = true
 	desk := h.localize(ctx, p.L.Tag, s.desk)[0]
 	p.Data = receiptData{Desk: desk.Title, Groups: codename.Groups()}
 	h.Render.Render(w, http.StatusOK, "source/receipt", p)

@@ -106,7 +106,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, key s
 	if _, _, ok := h.Sessions.Get(r); ok {
 		back = "/source"
 	}
-	h.Render.Error(w, h.page(r, "error.title"), status, key, back)
+	p := h.page(r, "error.title")
+	p.Private = r.URL.Path != "/"
+	h.Render.Error(w, p, status, key, back)
 }
 
 // NewSessions is the sources' session table: twenty minutes idle, two
