@@ -47,6 +47,8 @@ var (
 	locales = map[string]*Locale{}
 	tags    []string
 	matcher language.Matcher
+	// matchOrder is the tags in the matcher's order: its answers index it.
+	matchOrder []string
 )
 
 func init() {
@@ -74,11 +76,14 @@ func init() {
 	}
 	sort.Strings(tags)
 	// The default language goes first: the matcher falls back to it.
-	langs = append(langs, language.Make(Default))
+	matchOrder = append(matchOrder, Default)
 	for _, t := range tags {
 		if t != Default {
-			langs = append(langs, language.Make(t))
+			matchOrder = append(matchOrder, t)
 		}
+	}
+	for _, t := range matchOrder {
+		langs = append(langs, language.Make(t))
 	}
 	matcher = language.NewMatcher(langs)
 }
@@ -114,30 +119,39 @@ func FromRequest(r *http.Request) (*Locale, bool) {
 	return Match(r.Header.Get("Accept-Language")), false
 }
 
-// Match returns the best locale for an Accept-Language header.
+// Match returns the best locale for an Accept-Language header. Entries
+// that do not parse are skipped, not allowed to spoil the others.
 func Match(accept string) *Locale {
 	if len(accept) > maxAcceptLanguage {
 		accept = accept[:maxAcceptLanguage]
 	}
-	prefs, _, err := language.ParseAcceptLanguage(accept)
-	if err != nil || len(prefs) == 0 {
-		return locales[Default]
+	type pref struct {
+		tag language.Tag
+		q   float32
 	}
-	_, i, _ := matcher.Match(prefs...)
-	if i == 0 {
-		return locales[Default]
-	}
-	others := 0
-	for _, t := range tags {
-		if t == Default {
+	var ps []pref
+	for _, entry := range strings.Split(accept, ",") {
+		ts, qs, err := language.ParseAcceptLanguage(entry)
+		if err != nil {
 			continue
 		}
-		others++
-		if others == i {
-			return locales[t]
+		for i := range ts {
+			ps = append(ps, pref{ts[i], qs[i]})
 		}
 	}
-	return locales[Default]
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].q > ps[j].q })
+	var prefs []language.Tag
+	for _, p := range ps {
+		prefs = append(prefs, p.tag)
+	}
+	if len(prefs) == 0 {
+		return locales[Default]
+	}
+	_, i, conf := matcher.Match(prefs...)
+	if conf == language.No {
+		return locales[Default]
+	}
+	return locales[matchOrder[i]]
 }
 
 // T returns the message for key with {name} placeholders replaced by the
