@@ -1,8 +1,11 @@
-// Package api serves pista's JSON API under /api/v1. This first part is
-// what `pista pull` uses: a journalist logs in with password and TOTP code
-// and gets a bearer token (a server-side session, in memory, an hour idle),
-// then fetches the wrapped keys of their desks and, incrementally, the
-// still-encrypted items of their desks' conversations.
+// Package api serves pista's JSON API under /api/v1, described route by
+// route in the OpenAPI document openapi.json (served at
+// GET /api/v1/openapi.json).
+//
+// The journalist part is what `pista pull` uses: a journalist logs in with
+// password and TOTP code and gets a bearer token (a server-side session, in
+// memory, an hour idle), then fetches the wrapped keys of their desks and,
+// incrementally, the still-encrypted items of their desks' conversations.
 //
 //	POST /api/v1/journalist/login        {"name","password","totp"} → {"token"}
 //	POST /api/v1/journalist/logout
@@ -10,6 +13,20 @@
 //	GET  /api/v1/journalist/items?after=N&limit=M   items with ID > N, oldest first
 //	GET  /api/v1/journalist/items/{id}   the item's age file
 //	GET  /api/v1/journalist/items/{id}/meta   a file item's name and type, as an age file
+//
+// The source part is for apps (and `pista submit` / `pista follow`) that
+// encrypt on the source's device: the codename is derived there and never
+// sent, and the server receives only age files it cannot open. See
+// source.go.
+//
+//	GET    /api/v1/desks                 desks, their recipients, the codename parameters
+//	POST   /api/v1/source/tips           a new tip of sealed items (multipart)
+//	POST   /api/v1/source/login          {"auth"} → {"token","desk"}
+//	POST   /api/v1/source/logout
+//	GET    /api/v1/source/replies        the replies to the source
+//	GET    /api/v1/source/replies/{id}   a reply's age file, encrypted to the source
+//	DELETE /api/v1/source/replies/{id}
+//	POST   /api/v1/source/followups      more sealed items (multipart)
 //
 // Errors are JSON {"error": code, "message": text} with a fitting status.
 // The API uses no cookies, so it needs no CSRF token.
@@ -36,8 +53,15 @@ type Handler struct {
 	Desks  pista.DeskStore
 	Tips   pista.TipStore
 	Blobs  pista.BlobStore
-	Tokens *httpx.Sessions[int64]
+	Tokens *httpx.Sessions[int64] // journalists' tokens
 	Log    *slog.Logger
+
+	// SourceTokens are the sources' tokens, a table of their own (nil: a
+	// new NewSourceTokens table).
+	SourceTokens *httpx.Sessions[SourceSession]
+	Salt         []byte   // the instance's codename salt (keys.Derive)
+	Archive      []string // archive recipients every item is also encrypted to
+	MaxUpload    int64    // bytes a whole submission may carry (0: httpx.DefaultMaxUpload)
 }
 
 // NewTokens is the API's token table: an hour idle, twelve hours at most.
@@ -48,14 +72,57 @@ func NewTokens() *httpx.Sessions[int64] {
 // maxItemsPage bounds one page of items.
 const maxItemsPage = 500
 
+// route is one API route. Its path is both a ServeMux pattern and an
+// OpenAPI path template: the two write {id} alike.
+type route struct {
+	method, path string
+	handler      http.HandlerFunc
+}
+
+// routes lists every API route: Register serves them, and the tests check
+// that openapi.json documents exactly these.
+func (h *Handler) routes() []route {
+	return []route{
+		{"POST", "/api/v1/journalist/login", h.login},
+		{"POST", "/api/v1/journalist/logout", h.auth(h.logout)},
+		{"GET", "/api/v1/journalist/keys", h.auth(h.listKeys)},
+		{"GET", "/api/v1/journalist/items", h.auth(h.listItems)},
+		{"GET", "/api/v1/journalist/items/{id}", h.auth(h.getItem)},
+		{"GET", "/api/v1/journalist/items/{id}/meta", h.auth(h.getItem)},
+
+		{"GET", "/api/v1/desks", h.listDesks},
+		{"POST", "/api/v1/source/tips", h.submitTip},
+		{"POST", "/api/v1/source/login", h.loginSource},
+		{"POST", "/api/v1/source/logout", h.sourceAuth(h.logoutSource)},
+		{"GET", "/api/v1/source/replies", h.sourceAuth(h.listReplies)},
+		{"GET", "/api/v1/source/replies/{id}", h.sourceAuth(h.getReply)},
+		{"DELETE", "/api/v1/source/replies/{id}", h.sourceAuth(h.deleteReply)},
+		{"POST", "/api/v1/source/followups", h.sourceAuth(h.submitFollowUp)},
+
+		{"GET", "/api/v1/openapi.json", serveOpenAPI},
+	}
+}
+
+// Routes lists the API's routes as "METHOD /path".
+func Routes() []string {
+	var rs []string
+	for _, rt := range (&Handler{}).routes() {
+		rs = append(rs, rt.method+" "+rt.path)
+	}
+	return rs
+}
+
 // Register adds the API routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST /api/v1/journalist/login", h.login)
-	mux.HandleFunc("POST /api/v1/journalist/logout", h.auth(h.logout))
-	mux.HandleFunc("GET /api/v1/journalist/keys", h.auth(h.listKeys))
-	mux.HandleFunc("GET /api/v1/journalist/items", h.auth(h.listItems))
-	mux.HandleFunc("GET /api/v1/journalist/items/{id}", h.auth(h.getItem))
-	mux.HandleFunc("GET /api/v1/journalist/items/{id}/meta", h.auth(h.getItem))
+	if h.SourceTokens == nil {
+		h.SourceTokens = NewSourceTokens()
+	}
+	if h.MaxUpload <= 0 {
+		h.MaxUpload = httpx.DefaultMaxUpload
+	}
+	for _, rt := range h.routes() {
+		mux.HandleFunc(rt.method+" "+rt.path, rt.handler)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such API route")
 	})

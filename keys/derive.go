@@ -12,10 +12,20 @@ import (
 // SaltSize is the size of the instance's codename salt.
 const SaltSize = 16
 
-// HKDF labels of the two codename derivations; see the package doc.
+// The codename derivations, as an app that derives keys itself needs them
+// (see the package doc, and GET /api/v1/desks, which publishes them with
+// the instance salt).
 const (
-	labelAuth = "pista/v1/source-auth"
-	labelSeed = "pista/v1/source-key"
+	// AuthLabel and SeedLabel are the HKDF-SHA-256 info strings (the HKDF
+	// salt is empty) that split the Argon2id output into the
+	// authentication key and the identity seed.
+	AuthLabel = "pista/v1/source-auth"
+	SeedLabel = "pista/v1/source-key"
+	// MasterSize is the length of the Argon2id output.
+	MasterSize = 64
+	// AuthSize and SeedSize are the lengths of the two HKDF outputs.
+	AuthSize = 32
+	SeedSize = 32
 )
 
 // Derived is what a codename yields: the source's authentication key, the
@@ -42,15 +52,15 @@ func (d Derived) Recipient() string { return d.Identity.Recipient().String() }
 // Derive stretches a codename with Argon2id under the instance salt and
 // splits the result into the lookup hash and the source identity.
 func Derive(ctx context.Context, c Codename, salt []byte) (Derived, error) {
-	master, err := argon2id(ctx, []byte(c), salt, 64)
+	master, err := argon2id(ctx, []byte(c), salt, MasterSize)
 	if err != nil {
 		return Derived{}, err
 	}
-	auth, err := hkdf.Key(sha256.New, master, nil, labelAuth, 32)
+	auth, err := hkdf.Key(sha256.New, master, nil, AuthLabel, AuthSize)
 	if err != nil {
 		return Derived{}, err
 	}
-	seed, err := hkdf.Key(sha256.New, master, nil, labelSeed, 32)
+	seed, err := hkdf.Key(sha256.New, master, nil, SeedLabel, SeedSize)
 	if err != nil {
 		return Derived{}, err
 	}
@@ -66,8 +76,8 @@ func Derive(ctx context.Context, c Codename, salt []byte) (Derived, error) {
 // encodes a hybrid identity as that seed in Bech32, so the identity is
 // built by encoding the seed and parsing it with age itself.
 func IdentityFromSeed(seed []byte) (*age.HybridIdentity, error) {
-	if len(seed) != 32 {
-		return nil, fmt.Errorf("keys: a seed is 32 bytes, not %d", len(seed))
+	if len(seed) != SeedSize {
+		return nil, fmt.Errorf("keys: a seed is %d bytes, not %d", SeedSize, len(seed))
 	}
 	s, err := bech32Encode("AGE-SECRET-KEY-PQ-", seed)
 	if err != nil {

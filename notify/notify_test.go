@@ -35,7 +35,7 @@ type mailSession struct {
 	rcpt string
 }
 
-func (s *mailSession) AuthMechanisms() []string                        { return nil }
+func (s *mailSession) AuthMechanisms() []string                       { return nil }
 func (s *mailSession) Mail(from string, opts *smtp.MailOptions) error { return nil }
 func (s *mailSession) Rcpt(to string, opts *smtp.RcptOptions) error {
 	s.rcpt = to

@@ -9,111 +9,53 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/pista-tips/pista/api"
+	"github.com/pista-tips/pista/apiclient"
 )
 
 // Client talks to a pista server's journalist API.
 type Client struct {
 	Server string // base URL, e.g. https://tips.example.org
-	HTTP   *http.Client
-	token  string
+	api    *apiclient.Client
 }
 
 // NewClient returns a client for server whose requests go through the
 // proxy of the environment (HTTPS_PROXY, ALL_PROXY…; socks5:// for Tor).
 func NewClient(server string) (*Client, error) {
-	u, err := url.Parse(server)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%q is not a server address like https://tips.example.org", server)
+	c, err := apiclient.New(server, "")
+	if err != nil {
+		return nil, err
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = proxyFromEnvironment
-	return &Client{Server: strings.TrimRight(server, "/"), HTTP: &http.Client{Transport: tr, Timeout: 0}}, nil
-}
-
-// proxyFromEnvironment adds ALL_PROXY to net/http's HTTP(S)_PROXY.
-func proxyFromEnvironment(r *http.Request) (*url.URL, error) {
-	if u, err := http.ProxyFromEnvironment(r); u != nil || err != nil {
-		return u, err
-	}
-	for _, k := range []string{"ALL_PROXY", "all_proxy"} {
-		if v := os.Getenv(k); v != "" {
-			return url.Parse(v)
-		}
-	}
-	return nil, nil
-}
-
-// apiError reads an API error answer.
-func apiError(resp *http.Response) error {
-	var e api.Error
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if json.Unmarshal(b, &e) == nil && e.Message != "" {
-		return fmt.Errorf("server: %s", e.Message)
-	}
-	return fmt.Errorf("server answered %s", resp.Status)
+	return &Client{Server: c.Server, api: c}, nil
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.Server+path, body)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode/100 != 2 {
-		defer resp.Body.Close()
-		return nil, apiError(resp)
-	}
-	return resp, nil
+	return c.api.Do(ctx, method, path, body, "")
 }
 
 func (c *Client) getJSON(ctx context.Context, path string, v any) error {
-	resp, err := c.do(ctx, http.MethodGet, path, nil)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	return json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(v)
+	return c.api.GetJSON(ctx, path, v)
 }
 
 // Login logs in with password and TOTP code.
 func (c *Client) Login(ctx context.Context, name, password, code string) error {
-	b, _ := json.Marshal(api.LoginRequest{Name: name, Password: password, TOTP: code})
-	resp, err := c.do(ctx, http.MethodPost, "/api/v1/journalist/login", bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
 	var lr api.LoginResponse
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&lr); err != nil {
+	if err := c.api.PostJSON(ctx, "/api/v1/journalist/login", api.LoginRequest{Name: name, Password: password, TOTP: code}, &lr); err != nil {
 		return err
 	}
-	c.token = lr.Token
+	c.api.Token = lr.Token
 	return nil
 }
 
 // Logout ends the session.
 func (c *Client) Logout(ctx context.Context) {
-	if resp, err := c.do(ctx, http.MethodPost, "/api/v1/journalist/logout", nil); err == nil {
-		resp.Body.Close()
-	}
-	c.token = ""
+	c.api.PostJSON(ctx, "/api/v1/journalist/logout", nil, nil)
+	c.api.Token = ""
 }
 
 // Report says what a pull fetched.

@@ -167,6 +167,7 @@ func build(ctx context.Context, cfg Config, st *Stores) (http.Handler, error) {
 	}).Register(mux)
 	(&api.Handler{
 		Auth: auth, Desks: st.Desks, Tips: st.Tips, Blobs: st.Blobs, Tokens: api.NewTokens(), Log: cfg.Log,
+		SourceTokens: api.NewSourceTokens(), Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload,
 	}).Register(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		render.Error(w, ui.NewPage(r, cfg.Newsroom, "error.title"), http.StatusNotFound, "error.notfound", "/")

@@ -1,0 +1,230 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"filippo.io/age"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/pista-tips/pista/api"
+	"github.com/pista-tips/pista/server"
+)
+
+// loadOpenAPI loads and validates the embedded document.
+func loadOpenAPI(t testing.TB) *openapi3.T {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI())
+	if err != nil {
+		t.Fatalf("loading openapi.json: %v", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("openapi.json is not a valid OpenAPI document: %v", err)
+	}
+	return doc
+}
+
+// documented lists the document's operations as "METHOD /path".
+func documented(doc *openapi3.T) []string {
+	var ops []string
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			ops = append(ops, strings.ToUpper(method)+" "+path)
+		}
+	}
+	slices.Sort(ops)
+	return ops
+}
+
+func TestOpenAPIRoutes(t *testing.T) {
+	doc := loadOpenAPI(t)
+	registered := api.Routes()
+	slices.Sort(registered)
+	if got := documented(doc); !slices.Equal(got, registered) {
+		t.Fatalf("the document and the server disagree:\ndocumented: %v\nregistered: %v", got, registered)
+	}
+}
+
+// docCheck is an http.RoundTripper that validates every API request and
+// answer against the document, and records which operations it saw.
+type docCheck struct {
+	t      testing.TB
+	router routers.Router
+	next   http.RoundTripper
+
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (v *docCheck) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if req.Body != nil {
+		var err error
+		if reqBody, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+		req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	resp, err := v.next.RoundTrip(req)
+	if err != nil || !strings.HasPrefix(req.URL.Path, "/api/") {
+		return resp, err
+	}
+	respBody, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(respBody))
+	v.check(req, reqBody, resp, respBody)
+	return resp, nil
+}
+
+func (v *docCheck) check(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte) {
+	ctx := context.Background()
+	what := req.Method + " " + req.URL.Path + " → " + strconv.Itoa(resp.StatusCode)
+	r := req.Clone(ctx)
+	r.Body = io.NopCloser(bytes.NewReader(reqBody))
+	route, params, err := v.router.FindRoute(r)
+	if err != nil {
+		v.t.Errorf("%s: not in the document: %v", what, err)
+		return
+	}
+	v.mu.Lock()
+	v.seen[route.Method+" "+route.Path] = true
+	v.mu.Unlock()
+	in := &openapi3filter.RequestValidationInput{
+		Request: r, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+	}
+	// Requests the server refuses may break the document's rules on
+	// purpose; those it accepts must follow them.
+	if resp.StatusCode < 400 {
+		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+			v.t.Errorf("%s: the request does not follow the document: %v", what, err)
+		}
+	}
+	out := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
+		Body:    io.NopCloser(bytes.NewReader(respBody)),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true},
+	}
+	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
+		v.t.Errorf("%s: the answer does not follow the document: %v\n%.300s", what, err, respBody)
+	}
+}
+
+// TestOpenAPIAnswers calls every documented route of a real server, with
+// answers that succeed and answers that fail, and validates each request
+// and answer against the document.
+func TestOpenAPIAnswers(t *testing.T) {
+	archive, _ := age.GenerateHybridIdentity()
+	in := newInstance(t, server.Config{Archive: []string{archive.Recipient().String()}, MaxUpload: 1 << 20})
+	j := in.journalist("ana")
+	in.desk("americas", j)
+
+	doc := loadOpenAPI(t)
+	doc.Servers = openapi3.Servers{{URL: in.ts.URL}}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := &docCheck{t: t, router: router, next: http.DefaultTransport, seen: map[string]bool{}}
+	b := in.browser()
+	b.c.Transport = check
+
+	expect := func(r *response, status int) *response {
+		t.Helper()
+		if r.Status != status {
+			t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
+		}
+		return r
+	}
+
+	// The document is served as embedded.
+	if r := expect(b.call(http.MethodGet, "/api/v1/openapi.json", "", ""), 200); r.Body != string(api.OpenAPI()) {
+		t.Fatal("GET /api/v1/openapi.json is not the embedded document")
+	}
+
+	// Sources.
+	to := b.recipientsOf("americas")
+	src := appSource(t)
+	msg := sealedPart{"message", seal(t, []byte("a tip"), to...)}
+	file := []sealedPart{{"file", seal(t, []byte("%PDF-1.7"), to...)}, {"file_meta", seal(t, []byte(`{"name":"a.pdf","type":"application/pdf"}`), to...)}}
+	contact := sealedPart{"contact", seal(t, []byte("signal"), to...)}
+	expect(b.sendSealed("/api/v1/source/tips", "", tipFor("americas", src), msg, file[0], file[1], contact), 201)
+	expect(b.sendSealed("/api/v1/source/tips", "", tipFor("americas", src), msg), 409)
+	expect(b.sendSealed("/api/v1/source/tips", "", tipFor("americas", appSource(t)), sealedPart{"message", []byte("not age")}), 400)
+	expect(b.sendSealed("/api/v1/source/tips", "", tipFor("americas", appSource(t)), sealedPart{"file", seal(t, make([]byte, 1<<20+1), to...)}, file[1]), 413)
+
+	login, _ := json.Marshal(api.SourceLoginRequest{Auth: base64.StdEncoding.EncodeToString(src.Auth)})
+	r := expect(b.call(http.MethodPost, "/api/v1/source/login", "", string(login)), 200)
+	var lr api.SourceLoginResponse
+	json.Unmarshal([]byte(r.Body), &lr)
+	expect(b.call(http.MethodPost, "/api/v1/source/login", "", `{"auth":"AAAA"}`), 401)
+	expect(b.call(http.MethodPost, "/api/v1/source/login", "", `{"codename":"1234"}`), 400)
+
+	expect(b.call(http.MethodGet, "/api/v1/source/replies", lr.Token, ""), 200)
+	expect(b.call(http.MethodGet, "/api/v1/source/replies", "", ""), 401)
+	conv := in.conversations(j)[0].ID
+	desk, _ := in.srv.Stores.Desks.DeskBySlug(context.Background(), "americas")
+	reply := in.storeReply(j, conv, "a reply", src.Recipient(), desk.Recipient)
+	path := "/api/v1/source/replies/" + strconv.FormatInt(reply.ID, 10)
+	expect(b.call(http.MethodGet, "/api/v1/source/replies", lr.Token, ""), 200)
+	expect(b.call(http.MethodGet, path, lr.Token, ""), 200)
+	expect(b.call(http.MethodGet, "/api/v1/source/replies/99999", lr.Token, ""), 404)
+	expect(b.sendSealed("/api/v1/source/followups", lr.Token, nil, msg, file[0], file[1]), 201)
+	expect(b.sendSealed("/api/v1/source/followups", lr.Token, nil, contact), 400)
+	expect(b.call(http.MethodDelete, path, lr.Token, ""), 204)
+	expect(b.call(http.MethodDelete, path, lr.Token, ""), 404)
+	expect(b.call(http.MethodPost, "/api/v1/source/logout", lr.Token, ""), 204)
+	expect(b.call(http.MethodPost, "/api/v1/source/logout", lr.Token, ""), 401)
+
+	// Journalists.
+	bad, _ := json.Marshal(api.LoginRequest{Name: j.Name, Password: "not the password", TOTP: "000000"})
+	expect(b.call(http.MethodPost, "/api/v1/journalist/login", "", string(bad)), 401)
+	expect(b.call(http.MethodPost, "/api/v1/journalist/login", "", "{"), 400)
+	good, _ := json.Marshal(api.LoginRequest{Name: j.Name, Password: j.Password, TOTP: j.code(t)})
+	r = expect(b.call(http.MethodPost, "/api/v1/journalist/login", "", string(good)), 200)
+	var jl api.LoginResponse
+	json.Unmarshal([]byte(r.Body), &jl)
+	expect(b.call(http.MethodGet, "/api/v1/journalist/keys", jl.Token, ""), 200)
+	r = expect(b.call(http.MethodGet, "/api/v1/journalist/items?limit=100", jl.Token, ""), 200)
+	expect(b.call(http.MethodGet, "/api/v1/journalist/items?after=-1", jl.Token, ""), 400)
+	var ir api.ItemsResponse
+	json.Unmarshal([]byte(r.Body), &ir)
+	for _, it := range ir.Items {
+		expect(b.call(http.MethodGet, "/api/v1/journalist/items/"+strconv.FormatInt(it.ID, 10), jl.Token, ""), 200)
+		if it.HasMeta {
+			expect(b.call(http.MethodGet, "/api/v1/journalist/items/"+strconv.FormatInt(it.ID, 10)+"/meta", jl.Token, ""), 200)
+		} else {
+			expect(b.call(http.MethodGet, "/api/v1/journalist/items/"+strconv.FormatInt(it.ID, 10)+"/meta", jl.Token, ""), 404)
+		}
+	}
+	expect(b.call(http.MethodGet, "/api/v1/journalist/items/99999", jl.Token, ""), 404)
+	expect(b.call(http.MethodGet, "/api/v1/journalist/keys", "", ""), 401)
+	expect(b.call(http.MethodPost, "/api/v1/journalist/logout", jl.Token, ""), 204)
+	expect(b.call(http.MethodPost, "/api/v1/journalist/logout", jl.Token, ""), 401)
+
+	var missed []string
+	for _, op := range documented(doc) {
+		if !check.seen[op] {
+			missed = append(missed, op)
+		}
+	}
+	if len(missed) > 0 {
+		t.Fatalf("documented routes the test did not call: %v", missed)
+	}
+}

@@ -1,0 +1,652 @@
+package api
+
+// The source routes: what an app needs to send tips and read replies while
+// encrypting and decrypting everything on the source's device.
+//
+// # Keys on the device
+//
+// GET /api/v1/desks publishes the desks' recipients (the desk's key and the
+// newsroom's archive keys) and the parameters of the codename derivations,
+// the instance salt included. An app makes a codename, derives the
+// authentication key, its lookup hash and the source's age identity
+// exactly as the server's web pages do (package keys), and never sends the
+// codename: it sends the lookup hash and the source's public key with the
+// first tip, and the authentication key to log in. The server hashes the
+// key and finds the source, so logging in needs no Argon2id on the server,
+// and whoever reads the database learns only the hash.
+//
+// # Sealed items
+//
+// Every item an app sends is a complete age file, encrypted on the device
+// to every recipient of the desk. The server checks its form and stores it
+// byte for byte (intake.AddEncrypted): the header must parse, with exactly
+// one hybrid (mlkem768x25519) stanza per recipient and nothing else, and
+// the payload must have a size age writes. It cannot check which keys the
+// stanzas are for: age hides that by design. A submission is all or
+// nothing: a part refused deletes every object already written.
+//
+// # Source tokens
+//
+// Logging in gives a bearer token: a server-side session in memory (a
+// table of its own, separate from journalists' tokens), twenty minutes
+// idle and two hours at most, like the web pages' sessions. It holds the
+// source's ID and conversation, never a key.
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/httpx"
+	"github.com/pista-tips/pista/intake"
+	"github.com/pista-tips/pista/keys"
+	"github.com/pista-tips/pista/web"
+)
+
+// Limits of sealed submissions besides the web form's (httpx), which apply
+// to the plaintext sizes: an age file's size gives its plaintext's exactly.
+const (
+	// maxTipPart bounds the JSON "tip" part: a slug, a 32-byte hash and a
+	// public key of about 2 KiB.
+	maxTipPart = 8 << 10
+	// maxSealedMeta bounds a file's sealed name and type: the JSON of a
+	// name of MaxFilenameBytes and a type of MaxSmallField with every byte
+	// escaped (\u00XX).
+	maxSealedMeta = 6*(httpx.MaxFilenameBytes+httpx.MaxSmallField) + 64
+	// maxLoginBody bounds a source login: a base64 key and some JSON.
+	maxLoginBody = 4 << 10
+	// lookupSize is the size of a lookup hash (SHA-256).
+	lookupSize = 32
+)
+
+// sealedBodyLimit bounds the body of a sealed submission: the plaintext
+// limit, plus what age adds (16 bytes a 64 KiB chunk, a header a part)
+// and the multipart framing.
+func sealedBodyLimit(maxUpload int64) int64 {
+	return maxUpload + maxUpload/(64<<10)*16 + httpx.MaxParts*(intake.MaxSealedHeader+httpx.MaxPartHeaderBytes+64) + 1<<20
+}
+
+// SourceSession is what a source's token stands for.
+type SourceSession struct {
+	SourceID       int64
+	ConversationID string
+}
+
+// NewSourceTokens is the sources' token table: twenty minutes idle, two
+// hours at most, as for the web pages' sessions.
+func NewSourceTokens() *httpx.Sessions[SourceSession] {
+	return &httpx.Sessions[SourceSession]{Idle: 20 * time.Minute, Lifetime: 2 * time.Hour}
+}
+
+// DesksResponse answers GET /api/v1/desks.
+type DesksResponse struct {
+	Desks    []Desk   `json:"desks"`
+	Codename Codename `json:"codename"`
+}
+
+// Desk is a desk as an app shows it and encrypts to it.
+type Desk struct {
+	Slug        string `json:"slug"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	// Recipients are the desk's key and the newsroom's archive keys
+	// (age1pq1…): every item sent to the desk must be encrypted to all
+	// of them, and to nothing else.
+	Recipients []string `json:"recipients"`
+}
+
+// Codename is how a codename is made and what it derives, for apps that
+// derive keys on the device: master = Argon2id(the codename's 28 ASCII
+// digits, salt); auth = HKDF-SHA-256(master, empty salt, auth info);
+// lookup = SHA-256(auth); seed = HKDF-SHA-256(master, empty salt, seed
+// info); the source's identity is the age hybrid identity whose
+// ML-KEM-768-X25519 seed is seed ("AGE-SECRET-KEY-PQ-1…", seed in Bech32).
+type Codename struct {
+	Digits   int      `json:"digits"`
+	Salt     []byte   `json:"salt"`
+	Argon2id Argon2id `json:"argon2id"`
+	HKDF     HKDF     `json:"hkdf"`
+}
+
+// Argon2id are the parameters of the codename's stretching.
+type Argon2id struct {
+	Version   int    `json:"version"`
+	MemoryKiB uint32 `json:"memory_kib"`
+	Time      uint32 `json:"time"`
+	Threads   uint8  `json:"threads"`
+	Length    int    `json:"length"`
+}
+
+// HKDF are the parameters of the two keys drawn from the stretched
+// codename.
+type HKDF struct {
+	Hash       string `json:"hash"`
+	AuthInfo   string `json:"auth_info"`
+	AuthLength int    `json:"auth_length"`
+	SeedInfo   string `json:"seed_info"`
+	SeedLength int    `json:"seed_length"`
+}
+
+// CodenameParams are this build's codename parameters, with salt.
+func CodenameParams(salt []byte) Codename {
+	return Codename{
+		Digits: keys.CodenameDigits,
+		Salt:   salt,
+		Argon2id: Argon2id{Version: 0x13, MemoryKiB: keys.ArgonMemory, Time: keys.ArgonTime,
+			Threads: keys.ArgonThreads, Length: keys.MasterSize},
+		HKDF: HKDF{Hash: "SHA-256", AuthInfo: keys.AuthLabel, AuthLength: keys.AuthSize,
+			SeedInfo: keys.SeedLabel, SeedLength: keys.SeedSize},
+	}
+}
+
+// recipientsOf lists what a desk's items are encrypted to.
+func (h *Handler) recipientsOf(d pista.Desk) []string {
+	rs := []string{d.Recipient}
+	for _, a := range h.Archive {
+		if a != "" {
+			rs = append(rs, a)
+		}
+	}
+	return rs
+}
+
+func (h *Handler) listDesks(w http.ResponseWriter, r *http.Request) {
+	desks, err := h.Desks.Desks(r.Context())
+	if err != nil {
+		h.internal(w, err)
+		return
+	}
+	resp := DesksResponse{Desks: []Desk{}, Codename: CodenameParams(h.Salt)}
+	for _, d := range desks {
+		resp.Desks = append(resp.Desks, Desk{Slug: d.Slug, Title: d.Title, Description: d.Description, Recipients: h.recipientsOf(d)})
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// TipPart is the JSON of the "tip" part that opens POST
+// /api/v1/source/tips.
+type TipPart struct {
+	Desk string `json:"desk"`
+	// Lookup is keys.LookupHash of the source's authentication key.
+	Lookup []byte `json:"lookup"`
+	// Recipient is the source's age1pq1… public key: replies are
+	// encrypted to it.
+	Recipient string `json:"recipient"`
+}
+
+// Accepted answers a stored submission. It carries no identifier: a source
+// has no use for the server's, and should keep none.
+type Accepted struct {
+	OK bool `json:"ok"`
+}
+
+// SourceLoginRequest is the body of POST /api/v1/source/login.
+type SourceLoginRequest struct {
+	// Auth is the source's authentication key, base64 (standard, padded).
+	Auth string `json:"auth"`
+}
+
+// SourceLoginResponse answers a source's login: the token and the desk of
+// the conversation, whose recipients follow-ups are encrypted to.
+type SourceLoginResponse struct {
+	Token string `json:"token"`
+	Desk  string `json:"desk"`
+}
+
+// Reply describes one reply to the source.
+type Reply struct {
+	ID      int64     `json:"id"`
+	Created time.Time `json:"created"`
+	Size    int64     `json:"size"`
+}
+
+// RepliesResponse answers GET /api/v1/source/replies, oldest first.
+type RepliesResponse struct {
+	Replies []Reply `json:"replies"`
+}
+
+// apiError is a refused request.
+type apiError struct {
+	status    int
+	code, msg string
+	err       error // for the log, never shown
+}
+
+func refuse(status int, code, msg string) *apiError {
+	return &apiError{status: status, code: code, msg: msg}
+}
+
+func (h *Handler) refused(w http.ResponseWriter, e *apiError) {
+	if e.status >= 500 && e.err != nil {
+		h.Log.Error("api submission failed", "err", e.err)
+	}
+	if e.status == http.StatusRequestEntityTooLarge {
+		// The client may still be sending: tell it to stop.
+		w.Header().Set("Connection", "close")
+	}
+	writeError(w, e.status, e.code, e.msg)
+}
+
+// sealedForm is a sealed submission being read.
+type sealedForm struct {
+	batch      *intake.Batch
+	recipients int
+	contact    bool // a contact part is allowed
+	parts      int
+	messages   int64 // plaintext bytes of messages so far
+	items      int   // messages and files
+	files      int
+	contacts   int
+}
+
+// readParts reads the sealed parts of a multipart body, after the tip part
+// if any: message, contact, file each followed by its file_meta. Each is
+// stored as it arrives; the caller aborts the batch on error.
+func (h *Handler) readParts(ctx context.Context, mr *multipart.Reader, f *sealedForm) *apiError {
+	pendingFile := false
+	for {
+		part, aerr := nextPart(mr, &f.parts)
+		if aerr != nil {
+			return aerr
+		}
+		if part == nil {
+			break
+		}
+		name := part.FormName()
+		if pendingFile && name != "file_meta" {
+			return refuse(http.StatusBadRequest, "bad_request", `each "file" part must be followed at once by its "file_meta" part`)
+		}
+		var err error
+		switch name {
+		case "message":
+			var n int64
+			n, err = f.batch.AddEncrypted(ctx, pista.KindMessage, part, f.recipients, httpx.MaxMessageBytes-f.messages)
+			f.messages += n
+			f.items++
+		case "contact":
+			if !f.contact {
+				return refuse(http.StatusBadRequest, "bad_request", `a "contact" part goes with a new tip only`)
+			}
+			if f.contacts++; f.contacts > 1 {
+				return refuse(http.StatusBadRequest, "bad_request", `a tip has at most one "contact" part`)
+			}
+			_, err = f.batch.AddEncrypted(ctx, pista.KindContact, part, f.recipients, 4*httpx.MaxContactChars)
+		case "file":
+			if f.files++; f.files > httpx.MaxFiles {
+				return refuse(http.StatusRequestEntityTooLarge, "too_large", "too many files: at most "+strconv.Itoa(httpx.MaxFiles))
+			}
+			_, err = f.batch.AddEncrypted(ctx, pista.KindFile, part, f.recipients, -1)
+			f.items++
+			pendingFile = true
+		case "file_meta":
+			if !pendingFile {
+				return refuse(http.StatusBadRequest, "bad_request", `a "file_meta" part must follow its "file" part`)
+			}
+			_, err = f.batch.AddEncryptedMeta(ctx, part, f.recipients, maxSealedMeta)
+			pendingFile = false
+		default:
+			return refuse(http.StatusBadRequest, "bad_request", `unexpected part: the parts are "message", "contact" and "file" followed by "file_meta"`)
+		}
+		if err != nil {
+			return sealedError(name, err)
+		}
+	}
+	if pendingFile {
+		return refuse(http.StatusBadRequest, "bad_request", `the last "file" part has no "file_meta" part`)
+	}
+	if f.items == 0 {
+		return refuse(http.StatusBadRequest, "empty", `send at least one "message" or "file" part`)
+	}
+	f.batch.Sort()
+	return nil
+}
+
+// nextPart returns the next part, nil at the end.
+func nextPart(mr *multipart.Reader, parts *int) (*multipart.Part, *apiError) {
+	if *parts++; *parts > httpx.MaxParts {
+		return nil, refuse(http.StatusRequestEntityTooLarge, "too_large", "too many parts: at most "+strconv.Itoa(httpx.MaxParts))
+	}
+	part, err := mr.NextPart()
+	if err == io.EOF {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, sealedError("", err)
+	}
+	n := 0
+	for k, vs := range part.Header {
+		n += len(k)
+		for _, v := range vs {
+			n += len(v)
+		}
+	}
+	if n > httpx.MaxPartHeaderBytes {
+		return nil, refuse(http.StatusBadRequest, "bad_request", "a part's headers are too long")
+	}
+	return part, nil
+}
+
+// sealedError turns an error met while reading a part into the answer.
+func sealedError(part string, err error) *apiError {
+	var mbe *http.MaxBytesError
+	if me, ok := errors.AsType[*intake.MalformedError](err); ok {
+		return refuse(http.StatusBadRequest, "malformed_item", "the "+strconv.Quote(part)+" part is "+me.Error())
+	}
+	if errors.As(err, &mbe) {
+		return refuse(http.StatusRequestEntityTooLarge, "too_large", "the submission is larger than this server takes")
+	}
+	if errors.Is(err, intake.ErrTooLarge) {
+		msg := "the submission is larger than this server takes"
+		switch part {
+		case "message":
+			msg = "the messages are too long: at most " + strconv.Itoa(httpx.MaxMessageBytes) + " bytes in all"
+		case "contact":
+			msg = "the contact is too long"
+		case "file_meta":
+			msg = "a file's name and type are too long"
+		}
+		return refuse(http.StatusRequestEntityTooLarge, "too_large", msg)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "multipart") {
+		return &apiError{status: http.StatusBadRequest, code: "bad_request", msg: "the body is not a complete multipart/form-data body", err: err}
+	}
+	return &apiError{status: http.StatusInternalServerError, code: "internal", msg: "the server failed; try again", err: err}
+}
+
+// multipartReader checks the request's type and bounds its body.
+func (h *Handler) multipartReader(w http.ResponseWriter, r *http.Request) (*multipart.Reader, *apiError) {
+	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != "multipart/form-data" || params["boundary"] == "" {
+		return nil, refuse(http.StatusBadRequest, "bad_request", "the body must be multipart/form-data")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, sealedBodyLimit(h.MaxUpload))
+	return multipart.NewReader(r.Body, params["boundary"]), nil
+}
+
+// submitTip takes a new tip of sealed items: the tip part, then the items.
+func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	mr, aerr := h.multipartReader(w, r)
+	if aerr != nil {
+		h.refused(w, aerr)
+		return
+	}
+	f := &sealedForm{contact: true}
+	tip, desk, aerr := h.readTipPart(ctx, mr, &f.parts)
+	if aerr != nil {
+		h.refused(w, aerr)
+		return
+	}
+	rs, err := keys.ParseRecipients(h.recipientsOf(desk)...)
+	if err != nil {
+		h.refused(w, &apiError{status: http.StatusInternalServerError, code: "internal", msg: "the server failed; try again", err: err})
+		return
+	}
+	f.recipients = len(rs)
+	f.batch = intake.NewBatch(h.Blobs, rs, h.MaxUpload)
+	if aerr := h.readParts(ctx, mr, f); aerr != nil {
+		f.batch.Abort()
+		h.refused(w, aerr)
+		return
+	}
+	t := &pista.NewTip{
+		Source:       pista.Source{Lookup: tip.Lookup, Recipient: tip.Recipient},
+		Conversation: pista.Conversation{ID: web.NewConversationID(), Channel: pista.ChannelAPI, DeskID: desk.ID},
+		Items:        f.batch.Items(),
+	}
+	if err := h.Tips.CreateTip(context.WithoutCancel(ctx), t); err != nil {
+		f.batch.Abort()
+		if errors.Is(err, pista.ErrExists) {
+			h.refused(w, refuse(http.StatusConflict, "codename_in_use", "that lookup hash is taken: make a new codename for each new tip, and send follow-ups with POST /api/v1/source/followups"))
+			return
+		}
+		h.refused(w, &apiError{status: http.StatusInternalServerError, code: "internal", msg: "the server failed; try again", err: err})
+		return
+	}
+	writeJSON(w, http.StatusCreated, Accepted{OK: true})
+}
+
+// readTipPart reads and checks the first part of a new tip.
+func (h *Handler) readTipPart(ctx context.Context, mr *multipart.Reader, parts *int) (TipPart, pista.Desk, *apiError) {
+	var tip TipPart
+	part, aerr := nextPart(mr, parts)
+	if aerr != nil {
+		return tip, pista.Desk{}, aerr
+	}
+	if part == nil || part.FormName() != "tip" {
+		return tip, pista.Desk{}, refuse(http.StatusBadRequest, "bad_request", `the first part must be "tip": {"desk", "lookup", "recipient"}`)
+	}
+	dec := json.NewDecoder(io.LimitReader(part, maxTipPart))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&tip); err != nil {
+		return tip, pista.Desk{}, refuse(http.StatusBadRequest, "bad_request", `the "tip" part must be JSON: {"desk", "lookup", "recipient"}`)
+	}
+	if len(tip.Lookup) != lookupSize {
+		return tip, pista.Desk{}, refuse(http.StatusBadRequest, "bad_request", "lookup must be the base64 of the 32-byte SHA-256 of the authentication key")
+	}
+	if rs, err := keys.ParseRecipients(tip.Recipient); err != nil || len(rs) != 1 {
+		return tip, pista.Desk{}, refuse(http.StatusBadRequest, "bad_request", "recipient must be the source's post-quantum age public key (age1pq1…)")
+	}
+	desk, err := h.Desks.DeskBySlug(ctx, tip.Desk)
+	if errors.Is(err, pista.ErrNotFound) {
+		return tip, desk, refuse(http.StatusBadRequest, "unknown_desk", "no such desk; GET /api/v1/desks lists them")
+	} else if err != nil {
+		return tip, desk, &apiError{status: http.StatusInternalServerError, code: "internal", msg: "the server failed; try again", err: err}
+	}
+	// Refuse a taken lookup before storing anything; CreateTip checks
+	// again.
+	if _, err := h.Tips.SourceByLookup(ctx, tip.Lookup); err == nil {
+		return tip, desk, refuse(http.StatusConflict, "codename_in_use", "that lookup hash is taken: make a new codename for each new tip, and send follow-ups with POST /api/v1/source/followups")
+	} else if !errors.Is(err, pista.ErrNotFound) {
+		return tip, desk, &apiError{status: http.StatusInternalServerError, code: "internal", msg: "the server failed; try again", err: err}
+	}
+	return tip, desk, nil
+}
+
+// loginSource logs a source in with their authentication key. Every wrong
+// key, well-formed or not, gets the same answer after the same work: one
+// hash and one indexed lookup.
+func (h *Handler) loginSource(w http.ResponseWriter, r *http.Request) {
+	var req SourceLoginRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxLoginBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", `the body must be JSON: {"auth": base64 of the authentication key}`)
+		return
+	}
+	ctx := r.Context()
+	auth, perr := base64.StdEncoding.DecodeString(req.Auth)
+	if perr == nil && len(auth) != keys.AuthSize {
+		perr = errors.New("wrong size")
+	}
+	if perr != nil {
+		auth = make([]byte, keys.AuthSize)
+	}
+	src, err := h.Tips.SourceByLookup(ctx, keys.LookupHash(auth))
+	if err == nil && perr != nil {
+		err = pista.ErrNotFound
+	}
+	var convs []pista.Conversation
+	if err == nil {
+		convs, err = h.Tips.ConversationsOfSource(ctx, src.ID)
+		if err == nil && len(convs) == 0 {
+			err = pista.ErrNotFound
+		}
+	}
+	var desk pista.Desk
+	if err == nil {
+		desk, err = h.Desks.DeskByID(ctx, convs[0].DeskID)
+	}
+	if errors.Is(err, pista.ErrNotFound) {
+		writeError(w, http.StatusUnauthorized, "login_failed", "that key was not recognised")
+		return
+	} else if err != nil {
+		h.internal(w, err)
+		return
+	}
+	tok, err := h.SourceTokens.StartToken(SourceSession{SourceID: src.ID, ConversationID: convs[0].ID})
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "busy", "too many sessions; try again later")
+		return
+	}
+	writeJSON(w, http.StatusOK, SourceLoginResponse{Token: tok, Desk: desk.Slug})
+}
+
+type sourceRequest struct {
+	SourceSession
+	token string
+}
+
+func (h *Handler) sourceAuth(next func(http.ResponseWriter, *http.Request, sourceRequest)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		s, live := h.SourceTokens.Lookup(tok)
+		if !ok || !live {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "log in first: POST /api/v1/source/login")
+			return
+		}
+		next(w, r, sourceRequest{SourceSession: s, token: tok})
+	}
+}
+
+func (h *Handler) logoutSource(w http.ResponseWriter, r *http.Request, q sourceRequest) {
+	h.SourceTokens.EndToken(q.token)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// replies lists the replies of the source's conversation.
+func (h *Handler) replies(ctx context.Context, q sourceRequest) ([]pista.Item, error) {
+	items, err := h.Tips.ItemsOfConversation(ctx, q.ConversationID)
+	if err != nil {
+		return nil, err
+	}
+	var rs []pista.Item
+	for _, it := range items {
+		if it.Kind == pista.KindReply {
+			rs = append(rs, it)
+		}
+	}
+	return rs, nil
+}
+
+func (h *Handler) listReplies(w http.ResponseWriter, r *http.Request, q sourceRequest) {
+	items, err := h.replies(r.Context(), q)
+	if err != nil {
+		h.internal(w, err)
+		return
+	}
+	resp := RepliesResponse{Replies: []Reply{}}
+	for _, it := range items {
+		resp.Replies = append(resp.Replies, Reply{ID: it.ID, Created: it.Created, Size: it.Size})
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (h *Handler) getReply(w http.ResponseWriter, r *http.Request, q sourceRequest) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "not_found", "no such reply")
+		return
+	}
+	items, err := h.replies(r.Context(), q)
+	if err != nil {
+		h.internal(w, err)
+		return
+	}
+	for _, it := range items {
+		if it.ID != id {
+			continue
+		}
+		obj, err := h.Blobs.Open(r.Context(), it.Object)
+		if err != nil {
+			h.internal(w, err)
+			return
+		}
+		defer obj.Close()
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.FormatInt(it.Size, 10))
+		io.Copy(w, obj)
+		return
+	}
+	writeError(w, http.StatusNotFound, "not_found", "no such reply")
+}
+
+func (h *Handler) deleteReply(w http.ResponseWriter, r *http.Request, q sourceRequest) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "not_found", "no such reply")
+		return
+	}
+	it, err := h.Tips.DeleteReply(r.Context(), q.ConversationID, id)
+	if errors.Is(err, pista.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "no such reply")
+		return
+	} else if err != nil {
+		h.internal(w, err)
+		return
+	}
+	if err := h.Blobs.Delete(context.WithoutCancel(r.Context()), it.Object); err != nil {
+		h.Log.Error("deleting a reply's object", "err", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// submitFollowUp adds sealed items to the source's conversation.
+func (h *Handler) submitFollowUp(w http.ResponseWriter, r *http.Request, q sourceRequest) {
+	ctx := r.Context()
+	desk, err := h.deskOf(ctx, q.SourceSession)
+	if errors.Is(err, pista.ErrNotFound) {
+		// The newsroom deleted the conversation.
+		h.SourceTokens.EndToken(q.token)
+		writeError(w, http.StatusUnauthorized, "unauthorized", "this conversation no longer exists")
+		return
+	} else if err != nil {
+		h.internal(w, err)
+		return
+	}
+	mr, aerr := h.multipartReader(w, r)
+	if aerr != nil {
+		h.refused(w, aerr)
+		return
+	}
+	rs, err := keys.ParseRecipients(h.recipientsOf(desk)...)
+	if err != nil {
+		h.internal(w, err)
+		return
+	}
+	f := &sealedForm{recipients: len(rs), batch: intake.NewBatch(h.Blobs, rs, h.MaxUpload)}
+	if aerr := h.readParts(ctx, mr, f); aerr != nil {
+		f.batch.Abort()
+		h.refused(w, aerr)
+		return
+	}
+	if err := h.Tips.AddItems(context.WithoutCancel(ctx), q.ConversationID, f.batch.Items()); err != nil {
+		f.batch.Abort()
+		h.internal(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, Accepted{OK: true})
+}
+
+// deskOf finds the desk of a source's conversation.
+func (h *Handler) deskOf(ctx context.Context, s SourceSession) (pista.Desk, error) {
+	convs, err := h.Tips.ConversationsOfSource(ctx, s.SourceID)
+	if err != nil {
+		return pista.Desk{}, err
+	}
+	for _, c := range convs {
+		if c.ID == s.ConversationID {
+			return h.Desks.DeskByID(ctx, c.DeskID)
+		}
+	}
+	return pista.Desk{}, pista.ErrNotFound
+}

@@ -1,0 +1,163 @@
+// Package apiclient is the client side of pista's API (package api), for
+// the commands that talk to a server: `pista pull` on the journalists'
+// side, `pista submit` and `pista follow` on the sources'.
+//
+// Every request can go through a proxy, SOCKS5 included, so that a source
+// reaches the server through Tor (socks5://127.0.0.1:9050 for the tor
+// daemon, port 9150 for Tor Browser): given explicitly, or from the
+// environment (HTTPS_PROXY, HTTP_PROXY, then ALL_PROXY).
+package apiclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/pista-tips/pista/api"
+)
+
+// maxJSON bounds a JSON answer.
+const maxJSON = 64 << 20
+
+// Client talks to a pista server's API.
+type Client struct {
+	Server string // base URL, e.g. https://tips.example.org
+	HTTP   *http.Client
+	// Token is the bearer token of the session, once logged in.
+	Token string
+}
+
+// New returns a client for server. proxy is the URL of a proxy that every
+// request goes through (socks5://HOST:PORT, or http:// and https://
+// proxies); "" takes it from the environment.
+func New(server, proxy string) (*Client, error) {
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not a server address like https://tips.example.org", server)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = proxyFromEnvironment
+	if proxy != "" {
+		p, err := ParseProxy(proxy)
+		if err != nil {
+			return nil, err
+		}
+		tr.Proxy = http.ProxyURL(p)
+	}
+	return &Client{Server: strings.TrimRight(server, "/"), HTTP: &http.Client{Transport: tr}}, nil
+}
+
+// ParseProxy reads a proxy URL: socks5://, socks5h:// (both resolve names
+// on the proxy's side, as Tor needs), http:// or https://.
+func ParseProxy(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("%q is not a proxy address like socks5://127.0.0.1:9050", s)
+	}
+	switch u.Scheme {
+	case "socks5", "socks5h", "http", "https":
+		return u, nil
+	}
+	return nil, fmt.Errorf("proxy %q: the scheme must be socks5, socks5h, http or https", s)
+}
+
+// proxyFromEnvironment adds ALL_PROXY to net/http's HTTP(S)_PROXY.
+func proxyFromEnvironment(r *http.Request) (*url.URL, error) {
+	if u, err := http.ProxyFromEnvironment(r); u != nil || err != nil {
+		return u, err
+	}
+	for _, k := range []string{"ALL_PROXY", "all_proxy"} {
+		if v := os.Getenv(k); v != "" {
+			return ParseProxy(v)
+		}
+	}
+	return nil, nil
+}
+
+// Error is an error answer of the server.
+type Error struct {
+	Status  int
+	Code    string // the API's error code, if the answer had one
+	Message string
+}
+
+func (e *Error) Error() string {
+	if e.Message != "" {
+		return "server: " + e.Message
+	}
+	return fmt.Sprintf("server answered %d %s", e.Status, http.StatusText(e.Status))
+}
+
+// readError reads an error answer.
+func readError(resp *http.Response) error {
+	e := &Error{Status: resp.StatusCode}
+	var body api.Error
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(b, &body) == nil {
+		e.Code, e.Message = body.Code, body.Message
+	}
+	return e
+}
+
+// Do sends a request with the session's token, if any. An answer other
+// than 2xx is returned as an *Error.
+func (c *Client) Do(ctx context.Context, method, path string, body io.Reader, contentType string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.Server+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		return nil, readError(resp)
+	}
+	return resp, nil
+}
+
+// GetJSON decodes the JSON answer to a GET.
+func (c *Client) GetJSON(ctx context.Context, path string, v any) error {
+	resp, err := c.Do(ctx, http.MethodGet, path, nil, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(io.LimitReader(resp.Body, maxJSON)).Decode(v)
+}
+
+// PostJSON posts in as JSON (nil: no body) and decodes the answer into out
+// (nil: ignore it).
+func (c *Client) PostJSON(ctx context.Context, path string, in, out any) error {
+	var body io.Reader
+	ct := ""
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body, ct = bytes.NewReader(b), "application/json"
+	}
+	resp, err := c.Do(ctx, http.MethodPost, path, body, ct)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, maxJSON)).Decode(out)
+}

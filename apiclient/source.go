@@ -1,0 +1,253 @@
+package apiclient
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"slices"
+	"strconv"
+
+	"filippo.io/age"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/api"
+	"github.com/pista-tips/pista/keys"
+)
+
+// Desks fetches the desks and the codename parameters.
+func (c *Client) Desks(ctx context.Context) (api.DesksResponse, error) {
+	var d api.DesksResponse
+	err := c.GetJSON(ctx, "/api/v1/desks", &d)
+	return d, err
+}
+
+// ErrIncompatible is returned when a server derives codenames otherwise
+// than this program does.
+var ErrIncompatible = errors.New("the server derives codenames with other parameters than this version of pista")
+
+// CheckCodename checks that the server's codename parameters are those of
+// keys.Derive, which this program derives with, so that the keys derived
+// here are the ones the server's pages would derive.
+func CheckCodename(p api.Codename) error {
+	want := api.CodenameParams(p.Salt)
+	if p.Digits != want.Digits || p.Argon2id != want.Argon2id || p.HKDF != want.HKDF {
+		return ErrIncompatible
+	}
+	if len(p.Salt) < 8 {
+		return fmt.Errorf("the server sent a salt of %d bytes", len(p.Salt))
+	}
+	return nil
+}
+
+// Recipients parses a desk's recipients.
+func Recipients(d api.Desk) ([]age.Recipient, error) {
+	if len(d.Recipients) == 0 {
+		return nil, fmt.Errorf("the server lists no key for desk %q", d.Slug)
+	}
+	return keys.ParseRecipients(d.Recipients...)
+}
+
+// File is a file to send.
+type File struct {
+	Name, Type string // sent only inside the encrypted file_meta part
+	Open       func() (io.ReadCloser, error)
+}
+
+// Sealed is what a source sends: every item is encrypted on this device,
+// while it streams to the server, to the desk's recipients.
+type Sealed struct {
+	Message string
+	Contact string // only with a new tip
+	Files   []File
+}
+
+// SubmitTip sends a new tip to desk from the source whose keys d derived
+// from a new codename. The codename is not sent: only d's lookup hash and
+// public key.
+func (c *Client) SubmitTip(ctx context.Context, desk string, d keys.Derived, to []age.Recipient, s Sealed) error {
+	tip := &api.TipPart{Desk: desk, Lookup: d.Lookup, Recipient: d.Recipient()}
+	return c.postSealed(ctx, "/api/v1/source/tips", tip, to, s)
+}
+
+// FollowUp adds items to the logged-in source's conversation.
+func (c *Client) FollowUp(ctx context.Context, to []age.Recipient, s Sealed) error {
+	if s.Contact != "" {
+		return errors.New("contact details go with a new tip only")
+	}
+	return c.postSealed(ctx, "/api/v1/source/followups", nil, to, s)
+}
+
+// postSealed streams a multipart body of sealed parts: nothing is held in
+// memory or written to disk but age's 64 KiB chunks.
+func (c *Client) postSealed(ctx context.Context, path string, tip *api.TipPart, to []age.Recipient, s Sealed) error {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	done := make(chan error, 1)
+	go func() {
+		err := writeSealed(mw, tip, to, s)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	resp, err := c.Do(ctx, http.MethodPost, path, pr, mw.FormDataContentType())
+	// The server may answer before reading everything (a refusal): stop
+	// the writer.
+	pr.CloseWithError(errRequestEnded)
+	werr := <-done
+	if errors.Is(werr, errRequestEnded) {
+		werr = nil
+	}
+	if err != nil {
+		if _, refused := errors.AsType[*Error](err); !refused && werr != nil {
+			return werr // a file could not be read, say
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return werr
+}
+
+var errRequestEnded = errors.New("the request ended")
+
+func writeSealed(mw *multipart.Writer, tip *api.TipPart, to []age.Recipient, s Sealed) error {
+	if tip != nil {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="tip"`)
+		h.Set("Content-Type", "application/json")
+		w, err := mw.CreatePart(h)
+		if err != nil {
+			return err
+		}
+		if err := json.NewEncoder(w).Encode(tip); err != nil {
+			return err
+		}
+	}
+	if s.Message != "" {
+		if err := sealPart(mw, "message", to, func(w io.Writer) error {
+			_, err := io.WriteString(w, s.Message)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	for _, f := range s.Files {
+		if err := sealPart(mw, "file", to, func(w io.Writer) error {
+			r, err := f.Open()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			_, err = io.Copy(w, r)
+			return err
+		}); err != nil {
+			return err
+		}
+		meta, _ := json.Marshal(pista.FileMeta{Name: f.Name, Type: f.Type})
+		if err := sealPart(mw, "file_meta", to, func(w io.Writer) error {
+			_, err := w.Write(meta)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	if s.Contact != "" {
+		if err := sealPart(mw, "contact", to, func(w io.Writer) error {
+			_, err := io.WriteString(w, s.Contact)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return mw.Close()
+}
+
+// sealPart writes one part: an age file of what write writes. The part
+// names no file: a file's name travels only encrypted, in its file_meta.
+func sealPart(mw *multipart.Writer, name string, to []age.Recipient, write func(io.Writer) error) error {
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="`+name+`"`)
+	h.Set("Content-Type", "application/octet-stream")
+	pw, err := mw.CreatePart(h)
+	if err != nil {
+		return err
+	}
+	w, err := age.Encrypt(pw, to...)
+	if err != nil {
+		return err
+	}
+	if err := write(w); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// LoginSource logs a source in with the authentication key derived from
+// the codename, and answers the slug of the conversation's desk.
+func (c *Client) LoginSource(ctx context.Context, auth []byte) (desk string, err error) {
+	var lr api.SourceLoginResponse
+	req := api.SourceLoginRequest{Auth: base64.StdEncoding.EncodeToString(auth)}
+	if err := c.PostJSON(ctx, "/api/v1/source/login", req, &lr); err != nil {
+		return "", err
+	}
+	c.Token = lr.Token
+	return lr.Desk, nil
+}
+
+// LogoutSource ends the source's session.
+func (c *Client) LogoutSource(ctx context.Context) {
+	if c.Token != "" {
+		c.PostJSON(ctx, "/api/v1/source/logout", nil, nil)
+		c.Token = ""
+	}
+}
+
+// Replies lists the replies to the logged-in source, oldest first.
+func (c *Client) Replies(ctx context.Context) ([]api.Reply, error) {
+	var rr api.RepliesResponse
+	if err := c.GetJSON(ctx, "/api/v1/source/replies", &rr); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(rr.Replies, func(a, b api.Reply) int { return cmp.Compare(a.ID, b.ID) })
+	return rr.Replies, nil
+}
+
+// ErrReplyTooLong is returned for a reply longer than asked for.
+var ErrReplyTooLong = errors.New("the reply is longer than expected")
+
+// Reply fetches a reply and decrypts it, here, with the source's identity.
+// It reads at most max bytes of plaintext.
+func (c *Client) Reply(ctx context.Context, id int64, identity age.Identity, max int64) ([]byte, error) {
+	resp, err := c.Do(ctx, http.MethodGet, "/api/v1/source/replies/"+strconv.FormatInt(id, 10), nil, "")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	r, err := age.Decrypt(resp.Body, identity)
+	if err != nil {
+		return nil, fmt.Errorf("reply %d: %w", id, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("reply %d: %w", id, err)
+	}
+	if int64(len(b)) > max {
+		return nil, ErrReplyTooLong
+	}
+	return b, nil
+}
+
+// DeleteReply deletes a reply.
+func (c *Client) DeleteReply(ctx context.Context, id int64) error {
+	resp, err := c.Do(ctx, http.MethodDelete, "/api/v1/source/replies/"+strconv.FormatInt(id, 10), nil, "")
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
+}

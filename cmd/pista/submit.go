@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/pista-tips/pista/api"
+	"github.com/pista-tips/pista/apiclient"
+	"github.com/pista-tips/pista/httpx"
+	"github.com/pista-tips/pista/keys"
+)
+
+const submitHelp = `
+pista submit sends a tip from the command line, as a source. Everything is
+encrypted on this computer, to the desk's keys, before it leaves: the
+server never sees the message, the files, their names or the contact.
+It prints a new codename on standard output: write it down and keep it
+secret. With it, pista follow reads the newsroom's replies and sends more;
+nobody can recover it for you. The codename itself never leaves this
+computer either: the keys derived from it do.
+
+To hide that you are talking to the newsroom, go through Tor: start Tor
+Browser (or the tor daemon) and add --proxy socks5://127.0.0.1:9150 (9050
+for the daemon), or set ALL_PROXY. Use the newsroom's onion address if it
+has one.
+
+Usage:
+    pista submit --server URL --desk SLUG --message-file FILE [--file F]… [--contact TEXT] [--proxy URL]
+
+Examples:
+    $ pista submit --server https://tips.example.org --desk americas --message-file tip.txt --file ledger.pdf
+    4821 0937 5521 8804 1937 6650 2041
+    $ pista submit --server http://tips…onion --desk americas --message-file tip.txt --proxy socks5://127.0.0.1:9150
+`
+
+func runSubmit(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "submit", submitHelp)
+	srv := fs.String("server", "", "the tip line's `URL`")
+	desk := fs.String("desk", "", "the `SLUG` of the desk to send to (a wrong one lists them)")
+	msgFile := fs.String("message-file", "", "a `FILE` holding your message (UTF-8 text; - for standard input)")
+	var files multi
+	fs.Var(&files, "file", "a `FILE` to send; repeat for more")
+	contact := fs.String("contact", "", "how the newsroom may reach you, if you wish (`TEXT`; it stays in your shell's history)")
+	proxy := fs.String("proxy", "", "send everything through this proxy `URL`, e.g. socks5://127.0.0.1:9150 for Tor Browser (default: $ALL_PROXY)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "server", "desk"); err != nil {
+		return err
+	}
+	if *msgFile == "" && len(files) == 0 {
+		fmt.Fprintf(e.stderr, "pista submit: give --message-file, --file or both\n")
+		fs.Usage()
+		return errUsage
+	}
+	if utf8.RuneCountInString(*contact) > httpx.MaxContactChars {
+		return fmt.Errorf("--contact is too long: at most %d characters", httpx.MaxContactChars)
+	}
+	sealed, err := readSealed(e, *msgFile, files)
+	if err != nil {
+		return err
+	}
+	sealed.Contact = *contact
+
+	c, err := apiclient.New(*srv, *proxy)
+	if err != nil {
+		return err
+	}
+	desks, err := fetchDesks(ctx, c)
+	if err != nil {
+		return err
+	}
+	d, err := findDesk(desks, *desk)
+	if err != nil {
+		return err
+	}
+	to, err := apiclient.Recipients(d)
+	if err != nil {
+		return err
+	}
+	codename := keys.NewCodename()
+	derived, err := keys.Derive(ctx, codename, desks.Codename.Salt)
+	if err != nil {
+		return err
+	}
+	if err := c.SubmitTip(ctx, d.Slug, derived, to, sealed); err != nil {
+		return sendError(err)
+	}
+	fmt.Fprintln(e.stdout, codename.String())
+	fmt.Fprintf(e.stderr, `pista: your tip was encrypted on this computer and sent to the %s desk.
+pista: your codename is the line of digits on standard output. Write it down and keep
+pista: it secret: it is the only way to read the newsroom's replies and to send more,
+pista: and nobody can recover it. To read replies later, run
+pista:     pista follow --server %s
+pista: and type the codename.
+`, d.Title, c.Server)
+	return nil
+}
+
+// fetchDesks fetches the desks and checks that the server derives
+// codenames as this program does.
+func fetchDesks(ctx context.Context, c *apiclient.Client) (api.DesksResponse, error) {
+	desks, err := c.Desks(ctx)
+	if err != nil {
+		return desks, hint(err, "check the server's address, and the proxy if you use one")
+	}
+	if err := apiclient.CheckCodename(desks.Codename); err != nil {
+		return desks, hint(err, "use the same version of pista as the server")
+	}
+	return desks, nil
+}
+
+func findDesk(desks api.DesksResponse, slug string) (api.Desk, error) {
+	var slugs []string
+	for _, d := range desks.Desks {
+		if d.Slug == slug {
+			return d, nil
+		}
+		slugs = append(slugs, d.Slug)
+	}
+	if len(slugs) == 0 {
+		return api.Desk{}, errors.New("the server has no desk yet")
+	}
+	return api.Desk{}, hint(fmt.Errorf("no desk %q", slug), "the desks are "+strings.Join(slugs, ", "))
+}
+
+// readSealed reads the message and checks the files before anything is
+// sent, so that a typo fails here and not halfway through an upload.
+func readSealed(e env, msgFile string, files []string) (apiclient.Sealed, error) {
+	var s apiclient.Sealed
+	if msgFile != "" {
+		var r io.Reader = e.stdin
+		if msgFile != "-" {
+			f, err := os.Open(msgFile)
+			if err != nil {
+				return s, err
+			}
+			defer f.Close()
+			r = f
+		}
+		b, err := io.ReadAll(io.LimitReader(r, httpx.MaxMessageBytes+1))
+		if err != nil {
+			return s, err
+		}
+		switch {
+		case len(b) > httpx.MaxMessageBytes || utf8.RuneCount(b) > httpx.MaxMessageChars:
+			return s, hint(fmt.Errorf("%s: a message may have at most %d characters", msgFile, httpx.MaxMessageChars), "send long texts as a --file")
+		case !utf8.Valid(b):
+			return s, hint(fmt.Errorf("%s is not UTF-8 text", msgFile), "send it as a --file")
+		case strings.TrimSpace(string(b)) == "" && len(files) == 0:
+			return s, fmt.Errorf("%s is empty", msgFile)
+		}
+		s.Message = string(b)
+	}
+	if len(files) > httpx.MaxFiles {
+		return s, fmt.Errorf("at most %d files at a time", httpx.MaxFiles)
+	}
+	for _, name := range files {
+		fi, err := os.Stat(name)
+		if err != nil {
+			return s, err
+		}
+		if !fi.Mode().IsRegular() {
+			return s, fmt.Errorf("%s is not a file", name)
+		}
+		typ := mime.TypeByExtension(filepath.Ext(name))
+		if typ == "" {
+			typ = "application/octet-stream"
+		}
+		s.Files = append(s.Files, apiclient.File{
+			Name: filepath.Base(name), Type: typ,
+			Open: func() (io.ReadCloser, error) { return os.Open(name) },
+		})
+	}
+	return s, nil
+}
+
+// sendError adds a hint to a refused submission.
+func sendError(err error) error {
+	var ae *apiclient.Error
+	if errors.As(err, &ae) {
+		switch ae.Code {
+		case "too_large":
+			return hint(err, "send fewer or smaller files at a time, then more with pista follow")
+		case "malformed_item":
+			return hint(err, "the desk's keys may have just changed: try again")
+		}
+		return err
+	}
+	return hint(fmt.Errorf("sending failed: %w", err), "nothing was stored; check the connection and try again")
+}
