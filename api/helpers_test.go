@@ -3,7 +3,9 @@ package api_test
 // Helpers shared by this package's tests: a real instance in a temporary
 // data folder, served on 127.0.0.1:0; journalists and desks made through
 // the stores; and a "browser" that keeps cookies, does not follow
-// redirects and reads CSRF tokens from pages.
+// redirects and reads CSRF tokens from pages. The same file, but for its
+// package clause, is in server/, newsroom/, api/, web/ and i18n/: test
+// helpers cannot be shared between packages without a non-test package.
 
 import (
 	"bytes"

@@ -398,6 +398,7 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 		h.refused(w, aerr)
 		return
 	}
+	f.batch.MarkEncryptedBy("app")
 	t := &pista.NewTip{
 		Source:       pista.Source{Lookup: tip.Lookup, Recipient: tip.Recipient},
 		Conversation: pista.Conversation{ID: web.NewConversationID(), Channel: pista.ChannelAPI, DeskID: desk.ID},
@@ -629,6 +630,7 @@ func (h *Handler) submitFollowUp(w http.ResponseWriter, r *http.Request, q sourc
 		h.refused(w, aerr)
 		return
 	}
+	f.batch.MarkEncryptedBy("app")
 	if err := h.Tips.AddItems(context.WithoutCancel(ctx), q.ConversationID, f.batch.Items()); err != nil {
 		f.batch.Abort()
 		h.internal(w, err)

@@ -92,6 +92,14 @@ func (b *Batch) Sort() {
 	}
 }
 
+// MarkEncryptedBy records, on every item of the batch, where it was
+// encrypted: "browser" or "app" for items that came sealed.
+func (b *Batch) MarkEncryptedBy(by string) {
+	for i := range b.items {
+		b.items[i].EncryptedBy = by
+	}
+}
+
 // Abort deletes every object the batch wrote. It uses a fresh context:
 // the request's may be why the batch is aborted.
 func (b *Batch) Abort() {

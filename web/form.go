@@ -236,9 +236,7 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 	}
 	if s.sealed {
 		s.batch.Sort()
-		for i := range s.batch.Items() {
-			s.batch.Items()[i].EncryptedBy = "browser"
-		}
+		s.batch.MarkEncryptedBy("browser")
 		return s, nil
 	}
 	if ferr := startBatch(); ferr != nil {
