@@ -1,0 +1,80 @@
+package httpx
+
+import (
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestHeaders(t *testing.T) {
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A download sets its own type; the security headers stay.
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write([]byte("x"))
+	})
+	tests := []struct {
+		name      string
+		tls       bool
+		onion     string
+		wantHSTS  bool
+		wantOnion string
+	}{
+		{"plain HTTP", false, "", false, ""},
+		{"TLS", true, "", true, ""},
+		{"onion address set", false, "abcdefghijklmnop.onion", false, "http://abcdefghijklmnop.onion/newsroom/?lang=fr"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/newsroom/?lang=fr", nil)
+			if tt.tls {
+				r.TLS = &tls.ConnectionState{}
+			}
+			w := httptest.NewRecorder()
+			Headers(inner, tt.onion).ServeHTTP(w, r)
+			h := w.Result().Header
+			for k, want := range map[string]string{
+				"Content-Security-Policy":      CSP,
+				"Cache-Control":                "no-store",
+				"Referrer-Policy":              "no-referrer",
+				"X-Content-Type-Options":       "nosniff",
+				"X-Frame-Options":              "DENY",
+				"Cross-Origin-Opener-Policy":   "same-origin",
+				"Cross-Origin-Resource-Policy": "same-origin",
+				"Content-Type":                 "application/octet-stream",
+			} {
+				if got := h.Get(k); got != want {
+					t.Errorf("%s = %q, want %q", k, got, want)
+				}
+			}
+			if got := h.Get("Strict-Transport-Security"); (got != "") != tt.wantHSTS {
+				t.Errorf("Strict-Transport-Security = %q, want set: %v", got, tt.wantHSTS)
+			}
+			if got := h.Get("Onion-Location"); got != tt.wantOnion {
+				t.Errorf("Onion-Location = %q, want %q", got, tt.wantOnion)
+			}
+		})
+	}
+}
+
+func TestCSP(t *testing.T) {
+	for _, want := range []string{"default-src 'none'", "frame-ancestors 'none'", "form-action 'self'", "base-uri 'none'"} {
+		if !strings.Contains(CSP, want) {
+			t.Errorf("CSP %q lacks %q", CSP, want)
+		}
+	}
+	// Scripts, if any, come from the server's own files: nothing inline,
+	// no eval, no other origin.
+	for _, directive := range strings.Split(CSP, ";") {
+		fields := strings.Fields(directive)
+		if len(fields) == 0 {
+			continue
+		}
+		for _, source := range fields[1:] {
+			if source != "'self'" && source != "'none'" {
+				t.Errorf("CSP directive %q allows %s", fields[0], source)
+			}
+		}
+	}
+}

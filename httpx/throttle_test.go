@@ -1,0 +1,96 @@
+package httpx
+
+import (
+	"testing"
+	"time"
+)
+
+// rewind moves the first failure of name into the past.
+func (t *Throttle) rewind(name string, d time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.m[name].first = t.m[name].first.Add(-d)
+}
+
+func TestThrottle(t *testing.T) {
+	const window = 15 * time.Minute
+	tests := []struct {
+		name     string
+		failures int
+		succeed  bool          // a successful login after the failures
+		elapsed  time.Duration // time since the first failure
+		allowed  bool
+	}{
+		{"no failure", 0, false, 0, true},
+		{"four failures", 4, false, 0, true},
+		{"five failures lock", 5, false, 0, false},
+		{"six failures lock", 6, false, 0, false},
+		{"five failures, still inside the window", 5, false, window - time.Minute, false},
+		{"five failures, window passed", 5, false, window + time.Second, true},
+		{"four failures then a success forget them", 4, true, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			th := &Throttle{MaxFailures: 5, Window: window}
+			for range tt.failures {
+				th.Fail("alice")
+			}
+			if tt.succeed {
+				th.Succeed("alice")
+				// After a success, a new series starts from zero: four
+				// more failures still leave the name allowed.
+				for range 4 {
+					th.Fail("alice")
+				}
+			}
+			if tt.elapsed > 0 {
+				th.rewind("alice", tt.elapsed)
+			}
+			if got := th.Allowed("alice"); got != tt.allowed {
+				t.Errorf("Allowed(alice) = %v, want %v", got, tt.allowed)
+			}
+			if !th.Allowed("bob") {
+				t.Error("alice's failures locked bob")
+			}
+		})
+	}
+}
+
+func TestThrottleNewSeriesAfterWindow(t *testing.T) {
+	th := &Throttle{MaxFailures: 5, Window: time.Minute}
+	for range 5 {
+		th.Fail("alice")
+	}
+	th.rewind("alice", 2*time.Minute)
+	// One failure after the window starts a new series: not locked.
+	th.Fail("alice")
+	if !th.Allowed("alice") {
+		t.Fatal("a failure after the window counts the old ones too")
+	}
+	for range 4 {
+		th.Fail("alice")
+	}
+	if th.Allowed("alice") {
+		t.Fatal("five failures of the new series do not lock")
+	}
+}
+
+func TestThrottleTableFull(t *testing.T) {
+	th := &Throttle{MaxFailures: 5, Window: time.Minute}
+	for i := range maxThrottled {
+		th.Fail(string(rune(i + 0x4e00)))
+	}
+	// The table is full of fresh entries: new names count as locked
+	// rather than letting the table grow without bound.
+	if th.Allowed("newcomer") {
+		t.Error("a new name is allowed although the table is full")
+	}
+	th.mu.Lock()
+	for _, f := range th.m {
+		f.first = f.first.Add(-2 * time.Minute)
+	}
+	th.mu.Unlock()
+	if !th.Allowed("newcomer") {
+		t.Error("a new name is refused although every entry is stale")
+	}
+}

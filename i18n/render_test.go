@@ -1,0 +1,143 @@
+package i18n_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/i18n"
+	"github.com/pista-tips/pista/server"
+	"github.com/pista-tips/pista/ui"
+)
+
+// inboxPageSize mirrors newsroom's: one more conversation than this shows
+// the link to older ones.
+const inboxPageSize = 50
+
+// TestEveryPageEveryLanguage renders every page of the real server, in
+// every branch that shows text (notices, errors, replies, links to older
+// conversations…), in every language, and looks for untranslated keys.
+func TestEveryPageEveryLanguage(t *testing.T) {
+	in := newInstance(t, server.Config{})
+	j := in.journalist("ana")
+	americas := in.desk("americas", j)
+	in.desk("maghreb", j)
+	empty := newInstance(t, server.Config{}) // no desk yet
+
+	// A tip with every kind of item, a reply to it, and enough
+	// conversations for a second inbox page.
+	src := in.browser()
+	codename := src.submit("americas", "a tip",
+		part{name: "files", filename: "a.pdf", value: "%PDF"}, part{name: "contact", value: "signal"}).codename(t)
+	cs, err := in.srv.Stores.Tips.ConversationsFor(context.Background(), j.ID, pista.Page{Limit: 1})
+	if err != nil || len(cs) != 1 {
+		t.Fatal(err)
+	}
+	conv := cs[0].ID
+	nb := in.browser()
+	nb.loginJournalist(j)
+	ntok := nb.get("/newsroom/").csrf(t)
+	if r := nb.post("/newsroom/c/"+conv+"/reply", url.Values{"csrf": {ntok}, "reply": {"thanks"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("reply: %d", r.Status)
+	}
+	if r := nb.post("/newsroom/c/"+conv+"/star", url.Values{"csrf": {ntok}, "star": {"1"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("star: %d", r.Status)
+	}
+	for range inboxPageSize {
+		in.storeTip(americas)
+	}
+	if r := src.post("/login", url.Values{"csrf": {src.get("/").csrf(t)}, "codename": {codename}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("source login: %d", r.Status)
+	}
+	// Five failures lock the name "nobody": its next login shows the
+	// throttled message.
+	for range 5 {
+		b := in.browser()
+		b.post("/newsroom/login", url.Values{"csrf": {b.get("/newsroom/login").csrf(t)}, "name": {"nobody"}, "password": {"x"}, "totp": {"000000"}})
+	}
+
+	type view struct {
+		name   string
+		page   string // the template it renders
+		status int
+		do     func(q string) *response // q: "?lang=xx"
+		want   string                   // a key whose text the page must show
+	}
+	views := []view{
+		{"landing", "source/landing", 200, func(q string) *response { return in.browser().get("/" + q) }, "landing.form.heading"},
+		{"landing without desks", "source/landing", 200, func(q string) *response { return empty.browser().get("/" + q) }, "landing.nodesks"},
+		{"receipt", "source/receipt", 200, func(q string) *response {
+			b := in.browser()
+			tok := b.get("/" + q).csrf(t)
+			return b.postMultipart("/submit"+q, []part{{name: "csrf", value: tok}, {name: "desk", value: "maghreb"}, {name: "message", value: "x"}})
+		}, "receipt.codename"},
+		{"source page, message sent", "source/source", 200, func(q string) *response { return src.get("/source" + q + "&done=sent") }, "source.notice.sent"},
+		{"source page, reply deleted", "source/source", 200, func(q string) *response { return src.get("/source" + q + "&done=deleted") }, "source.notice.deleted"},
+		{"not found", "error", 404, func(q string) *response { return in.browser().get("/nowhere" + q) }, "error.notfound"},
+		{"wrong codename", "error", 401, func(q string) *response {
+			b := in.browser()
+			return b.post("/login"+q, url.Values{"csrf": {b.get("/" + q).csrf(t)}, "codename": {"1234"}})
+		}, "error.codename"},
+		{"refused form", "error", 403, func(q string) *response { return in.browser().post("/login"+q, url.Values{}) }, "error.csrf"},
+		{"no source session", "error", 401, func(q string) *response { return in.browser().get("/source" + q) }, "error.session"},
+		{"newsroom login", "newsroom/login", 200, func(q string) *response { return in.browser().get("/newsroom/login" + q) }, "newsroom.login.heading"},
+		{"newsroom login failed", "newsroom/login", 401, func(q string) *response {
+			b := in.browser()
+			// A name of its own per language, so the failures do not add up
+			// to a lock.
+			return b.post("/newsroom/login"+q, url.Values{"csrf": {b.get("/newsroom/login" + q).csrf(t)}, "name": {"someone" + q}, "password": {"wrong password!"}, "totp": {"000000"}})
+		}, "newsroom.login.failed"},
+		{"newsroom login throttled", "newsroom/login", 429, func(q string) *response {
+			b := in.browser()
+			return b.post("/newsroom/login"+q, url.Values{"csrf": {b.get("/newsroom/login" + q).csrf(t)}, "name": {"nobody"}, "password": {"x"}, "totp": {"000000"}})
+		}, "newsroom.login.throttled"},
+		{"inbox", "newsroom/inbox", 200, func(q string) *response { return nb.get("/newsroom/" + q + "&done=unread") }, "newsroom.inbox.older"},
+		{"inbox, one desk", "newsroom/inbox", 200, func(q string) *response { return nb.get("/newsroom/" + q + "&desk=maghreb&done=deleted") }, "newsroom.inbox.alldesks"},
+		{"inbox, past the end", "newsroom/inbox", 200, func(q string) *response { return nb.get("/newsroom/" + q + "&before=1") }, "newsroom.inbox.empty"},
+		{"conversation", "newsroom/conversation", 200, func(q string) *response { return nb.get("/newsroom/c/" + conv + q + "&done=replied") }, "newsroom.reply.sent"},
+		{"conversation, starred", "newsroom/conversation", 200, func(q string) *response { return nb.get("/newsroom/c/" + conv + q + "&done=starred") }, "newsroom.unstar"},
+		{"newsroom not found", "error", 404, func(q string) *response { return nb.get("/newsroom/c/nothing" + q) }, "error.notfound"},
+	}
+
+	// Every page template is rendered by some view above.
+	r, err := ui.NewRenderer(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range r.Pages() {
+		if !slices.ContainsFunc(views, func(v view) bool { return v.page == p }) {
+			t.Errorf("page template %q is not rendered by this test: add a view", p)
+		}
+	}
+
+	for _, l := range i18n.Locales() {
+		for _, v := range views {
+			t.Run(l.Tag+"/"+v.name, func(t *testing.T) {
+				r := v.do("?lang=" + l.Tag)
+				if r.Status != v.status {
+					t.Fatalf("status %d, want %d\n%.2000s", r.Status, v.status, r.Body)
+				}
+				if !regexp.MustCompile(`<html[^>]* lang="` + l.Tag + `"[^>]* dir="` + l.Dir + `"`).MatchString(r.Body) {
+					t.Errorf("the page is not marked as %s, %s", l.Tag, l.Dir)
+				}
+				if i := strings.Index(r.Body, "[["); i >= 0 {
+					t.Errorf("untranslated key: %s", r.Body[i:min(len(r.Body), i+80)])
+				}
+				if !strings.Contains(r.Text(), l.T(v.want)) {
+					t.Errorf("the page does not show %q (%s)", l.T(v.want), v.want)
+				}
+				// Links and forms keep the language.
+				if v.status == 200 && !strings.Contains(r.Body, "lang="+l.Tag) {
+					t.Errorf("no link or form keeps ?lang=%s", l.Tag)
+				}
+			})
+		}
+	}
+}
