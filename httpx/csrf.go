@@ -25,7 +25,7 @@ type CSRF struct {
 // NewCSRF returns a CSRF keyed with a secret shared by every instance.
 func NewCSRF(secret []byte) *CSRF { return &CSRF{key: secret} }
 
-var tokenEncoding = base64.RawURLEncoding
+var tokenEncoding = base64.RawURLEncoding.Strict()
 
 func (c *CSRF) mac(parts ...[]byte) []byte {
 	m := hmac.New(sha256.New, c.key)

@@ -33,12 +33,13 @@ type Batch struct {
 	recipients []age.Recipient
 	items      []pista.Item
 	keys       []string
-	// Remaining bytes of plaintext the batch may still take, or -1.
+	// Remaining bytes of files the batch may still take, or -1. Texts and
+	// file names are bounded by their own limits, not by this one.
 	remaining int64
 }
 
-// NewBatch starts a batch encrypting to recipients. limit bounds the
-// plaintext bytes of all its items together (-1: no limit).
+// NewBatch starts a batch encrypting to recipients. limit bounds the bytes
+// of all its files together (-1: no limit).
 func NewBatch(blobs pista.BlobStore, recipients []age.Recipient, limit int64) *Batch {
 	return &Batch{blobs: blobs, recipients: recipients, remaining: limit}
 }
@@ -51,7 +52,7 @@ func (b *Batch) Len() int { return len(b.items) }
 
 // AddText encrypts a text item (a message, a contact, a reply).
 func (b *Batch) AddText(ctx context.Context, kind pista.ItemKind, text string) error {
-	key, size, err := b.encrypt(ctx, strings.NewReader(text))
+	key, size, err := b.encrypt(ctx, strings.NewReader(text), false)
 	if err != nil {
 		return err
 	}
@@ -62,7 +63,7 @@ func (b *Batch) AddText(ctx context.Context, kind pista.ItemKind, text string) e
 // AddFile encrypts a file as it streams from r, and its name and type as a
 // second object.
 func (b *Batch) AddFile(ctx context.Context, r io.Reader, meta pista.FileMeta) error {
-	key, size, err := b.encrypt(ctx, r)
+	key, size, err := b.encrypt(ctx, r, true)
 	if err != nil {
 		return err
 	}
@@ -72,7 +73,7 @@ func (b *Batch) AddFile(ctx context.Context, r io.Reader, meta pista.FileMeta) e
 	enc := json.NewEncoder(&m)
 	enc.SetEscapeHTML(false)
 	enc.Encode(meta)
-	mkey, msize, err := b.encrypt(ctx, bytes.NewReader(bytes.TrimSuffix(m.Bytes(), []byte("\n"))))
+	mkey, msize, err := b.encrypt(ctx, bytes.NewReader(bytes.TrimSuffix(m.Bytes(), []byte("\n"))), false)
 	if err != nil {
 		return err
 	}
@@ -109,9 +110,10 @@ func (b *Batch) Abort() {
 	b.keys, b.items = nil, nil
 }
 
-// encrypt streams r through age into a new object.
-func (b *Batch) encrypt(ctx context.Context, r io.Reader) (string, int64, error) {
-	if b.remaining >= 0 {
+// encrypt streams r through age into a new object; counted says whether
+// its bytes count against the batch's limit.
+func (b *Batch) encrypt(ctx context.Context, r io.Reader, counted bool) (string, int64, error) {
+	if counted && b.remaining >= 0 {
 		r = &limitReader{r: r, n: &b.remaining}
 	}
 	key, size, err := Encrypt(ctx, b.blobs, r, b.recipients)

@@ -202,7 +202,7 @@ func (s *sealedReader) Read(p []byte) (int, error) {
 // (-1: no limit); the batch's limit counts it too. It answers the
 // plaintext size, ErrMalformed or ErrTooLarge.
 func (b *Batch) AddEncrypted(ctx context.Context, kind pista.ItemKind, r io.Reader, recipients int, max int64) (int64, error) {
-	key, size, plain, err := b.putSealed(ctx, r, recipients, max)
+	key, size, plain, err := b.putSealed(ctx, r, recipients, max, kind == pista.KindFile)
 	if err != nil {
 		return 0, err
 	}
@@ -216,7 +216,7 @@ func (b *Batch) AddEncryptedMeta(ctx context.Context, r io.Reader, recipients in
 	if len(b.items) == 0 || b.items[len(b.items)-1].Kind != pista.KindFile || b.items[len(b.items)-1].Meta != "" {
 		return 0, errors.New("intake: file metadata without its file")
 	}
-	key, size, plain, err := b.putSealed(ctx, r, recipients, max)
+	key, size, plain, err := b.putSealed(ctx, r, recipients, max, false)
 	if err != nil {
 		return 0, err
 	}
@@ -225,8 +225,8 @@ func (b *Batch) AddEncryptedMeta(ctx context.Context, r io.Reader, recipients in
 	return plain, nil
 }
 
-func (b *Batch) putSealed(ctx context.Context, r io.Reader, recipients int, max int64) (key string, size, plain int64, err error) {
-	if b.remaining >= 0 && (max < 0 || max > b.remaining) {
+func (b *Batch) putSealed(ctx context.Context, r io.Reader, recipients int, max int64, counted bool) (key string, size, plain int64, err error) {
+	if counted && b.remaining >= 0 && (max < 0 || max > b.remaining) {
 		max = b.remaining
 	}
 	hlen, whole, err := CheckHeader(r, recipients)
@@ -239,7 +239,7 @@ func (b *Batch) putSealed(ctx context.Context, r io.Reader, recipients int, max 
 		return "", 0, 0, err
 	}
 	b.keys = append(b.keys, key)
-	if b.remaining >= 0 {
+	if counted && b.remaining >= 0 {
 		b.remaining -= sr.size
 	}
 	return key, size, sr.size, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pista-tips/pista/ui"
 	"io"
 	"net/http"
 	"strconv"
@@ -176,7 +177,7 @@ func (h *Handler) downloadConversation(w http.ResponseWriter, r *http.Request, q
 }
 
 func (h *Handler) back(w http.ResponseWriter, r *http.Request, c pista.Conversation, done string) {
-	http.Redirect(w, r, "/newsroom/c/"+c.ID+"?done="+done, http.StatusSeeOther)
+	http.Redirect(w, r, ui.WithLang(r, "/newsroom/c/"+c.ID+"?done="+done), http.StatusSeeOther)
 }
 
 func (h *Handler) starConversation(w http.ResponseWriter, r *http.Request, q request) {
@@ -202,7 +203,7 @@ func (h *Handler) markUnread(w http.ResponseWriter, r *http.Request, q request) 
 		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
 		return
 	}
-	http.Redirect(w, r, "/newsroom/?done=unread", http.StatusSeeOther)
+	http.Redirect(w, r, ui.WithLang(r, "/newsroom/?done=unread"), http.StatusSeeOther)
 }
 
 // replyToSource encrypts a typed reply to the source's and the desk's
@@ -286,5 +287,5 @@ func (h *Handler) deleteConversation(w http.ResponseWriter, r *http.Request, q r
 		}
 	}
 	h.Log.Info("journalist deleted a conversation", "journalist", q.j.Name)
-	http.Redirect(w, r, "/newsroom/?done=deleted", http.StatusSeeOther)
+	http.Redirect(w, r, ui.WithLang(r, "/newsroom/?done=deleted"), http.StatusSeeOther)
 }

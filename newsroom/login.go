@@ -2,6 +2,7 @@ package newsroom
 
 import (
 	"errors"
+	"github.com/pista-tips/pista/ui"
 	"net/http"
 
 	"github.com/pista-tips/pista/httpx"
@@ -9,7 +10,7 @@ import (
 
 func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 	if _, _, ok := h.Sessions.Get(r); ok {
-		http.Redirect(w, r, "/newsroom/", http.StatusSeeOther)
+		http.Redirect(w, r, ui.WithLang(r, "/newsroom/"), http.StatusSeeOther)
 		return
 	}
 	p := h.page(r, "", "newsroom.login.heading")
@@ -48,10 +49,10 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Log.Info("journalist signed in", "journalist", j.Name)
-	http.Redirect(w, r, "/newsroom/", http.StatusSeeOther)
+	http.Redirect(w, r, ui.WithLang(r, "/newsroom/"), http.StatusSeeOther)
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, q request) {
 	h.Sessions.End(w, r)
-	http.Redirect(w, r, "/newsroom/login", http.StatusSeeOther)
+	http.Redirect(w, r, ui.WithLang(r, "/newsroom/login"), http.StatusSeeOther)
 }

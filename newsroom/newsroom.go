@@ -76,7 +76,7 @@ func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) h
 		id, sid, ok := h.Sessions.Get(r)
 		if !ok {
 			if r.Method == http.MethodGet {
-				http.Redirect(w, r, "/newsroom/login", http.StatusSeeOther)
+				http.Redirect(w, r, ui.WithLang(r, "/newsroom/login"), http.StatusSeeOther)
 				return
 			}
 			h.fail(w, r, "", http.StatusUnauthorized, "error.session")
@@ -85,7 +85,7 @@ func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) h
 		j, err := h.Journalists.JournalistByID(r.Context(), id)
 		if err != nil {
 			h.Sessions.End(w, r)
-			http.Redirect(w, r, "/newsroom/login", http.StatusSeeOther)
+			http.Redirect(w, r, ui.WithLang(r, "/newsroom/login"), http.StatusSeeOther)
 			return
 		}
 		if r.Method == http.MethodPost {

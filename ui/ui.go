@@ -133,10 +133,18 @@ func (r *Renderer) Error(w http.ResponseWriter, p *Page, status int, msgKey, bac
 	r.Render(w, status, "error", p)
 }
 
-// Static serves the style sheet and other static files.
+// Static serves the style sheet and the scripts; nothing else, and no
+// listing of the folder.
 func Static() http.Handler {
 	sub, _ := fs.Sub(staticFS, "static")
-	return http.StripPrefix("/static/", http.FileServerFS(sub))
+	files := http.StripPrefix("/static/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }
 
 // HumanSize writes a byte count for people: 1.4 MB.
@@ -171,4 +179,26 @@ func NewPage(r *http.Request, newsroom, title string) *Page {
 		p.Lang = l.Tag
 	}
 	return p
+}
+
+// LangQuery carries a visitor's ?lang= choice over a redirect: "?lang=fr",
+// or "" when the request named no language we have.
+func LangQuery(r *http.Request) string {
+	if l, ok := i18n.Get(r.URL.Query().Get("lang")); ok {
+		return "?lang=" + l.Tag
+	}
+	return ""
+}
+
+// WithLang adds the visitor's ?lang= choice to a local URL that may
+// already have a query.
+func WithLang(r *http.Request, u string) string {
+	q := LangQuery(r)
+	if q == "" {
+		return u
+	}
+	if strings.Contains(u, "?") {
+		return u + "&" + q[1:]
+	}
+	return u + q
 }

@@ -89,6 +89,8 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 		if err != nil {
 			return refuse(http.StatusInternalServerError, "error.internal", err)
 		}
+		// MaxUpload is what the page promises for files; the text fields
+		// and the files' names have their own limits.
 		s.batch = intake.NewBatch(h.Blobs, rs, h.MaxUpload)
 		s.recipients = len(rs)
 		return nil

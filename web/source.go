@@ -13,8 +13,8 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/httpx"
-	"github.com/pista-tips/pista/i18n"
 	"github.com/pista-tips/pista/keys"
+	"github.com/pista-tips/pista/ui"
 )
 
 // wrongCodename is derived in place of a malformed codename, so that a
@@ -78,15 +78,7 @@ func (h *Handler) loginSource(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusServiceUnavailable, "error.busy")
 		return
 	}
-	http.Redirect(w, r, "/source"+langQuery(r), http.StatusSeeOther)
-}
-
-// langQuery carries a ?lang= choice over a redirect.
-func langQuery(r *http.Request) string {
-	if l, ok := i18n.Get(r.URL.Query().Get("lang")); ok {
-		return "?lang=" + l.Tag
-	}
-	return ""
+	http.Redirect(w, r, ui.WithLang(r, "/source"), http.StatusSeeOther)
 }
 
 // notices maps the done= parameter of a redirect to a message key, so
@@ -205,14 +197,7 @@ func (h *Handler) submitFollowUp(w http.ResponseWriter, r *http.Request) {
 		h.refused(w, r, refuse(http.StatusInternalServerError, "error.internal", err))
 		return
 	}
-	http.Redirect(w, r, "/source?done=sent"+ampLang(r), http.StatusSeeOther)
-}
-
-func ampLang(r *http.Request) string {
-	if q := langQuery(r); q != "" {
-		return "&" + q[1:]
-	}
-	return ""
+	http.Redirect(w, r, ui.WithLang(r, "/source?done=sent"), http.StatusSeeOther)
 }
 
 func (h *Handler) conversation(ctx context.Context, s Session) (pista.Conversation, error) {
@@ -256,7 +241,7 @@ func (h *Handler) deleteReply(w http.ResponseWriter, r *http.Request) {
 	if err := h.Blobs.Delete(context.WithoutCancel(r.Context()), it.Object); err != nil {
 		h.Log.Error("deleting a reply's object", "err", err)
 	}
-	http.Redirect(w, r, "/source?done=deleted"+ampLang(r), http.StatusSeeOther)
+	http.Redirect(w, r, ui.WithLang(r, "/source?done=deleted"), http.StatusSeeOther)
 }
 
 // logoutSource ends the source's session.
@@ -266,5 +251,5 @@ func (h *Handler) logoutSource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Sessions.End(w, r)
-	http.Redirect(w, r, "/"+langQuery(r), http.StatusSeeOther)
+	http.Redirect(w, r, ui.WithLang(r, "/"), http.StatusSeeOther)
 }
