@@ -1,0 +1,123 @@
+// Package smtp is pista's e-mail channel: an SMTP listener for the desks'
+// addresses. A mail to LOCAL@DOMAIN goes to the desk whose slug or alias
+// (pista.DeskStore.AddAlias) is LOCAL; every mail is encrypted on arrival
+// and ends in the same inbox as a tip from the web.
+//
+// A source who writes by e-mail is not anonymous: their mail provider, and
+// every server on the way, sees who wrote to the newsroom and when. The
+// source pages say so; this channel is for those who choose it anyway, and
+// for people who would never use a web form.
+//
+// # What is stored
+//
+// Each mail makes, for each desk it is addressed to, a new conversation
+// (pista.ChannelEmail) with a new source. The source has no codename: its
+// lookup is 32 random bytes that no one knows, so no one can log in as
+// it, and it has no public key; a journalist answers from their own mail
+// client. The conversation's items, each an age file encrypted to the
+// desk's key and the archive recipients, are, in this order:
+//
+//	message   the Subject line ("Subject: …", then a blank line) and the
+//	          text: text/plain parts, or, if an alternative has none, the
+//	          text of its HTML (x/net/html, scripts and styles skipped)
+//	file      each attachment, and each inline part that is not text, with
+//	          its filename (RFC 2231 and RFC 2047 decoded by go-message) and
+//	          media type in its meta object; the bytes are the file's own
+//	          (transfer encoding decoded, charset untouched)
+//	contact   "From: Name <addr>", "Reply-To: …" if the mail has one, and
+//	          "Reply: mailto:addr?subject=Re%3A%20…" (the envelope sender
+//	          stands in if there is no From)
+//	email     the whole message exactly as received (RFC 5322, as the DATA
+//	          command carried it): evidence, whose DKIM signatures still
+//	          verify, and the fallback for anything not extracted
+//
+// The message comes first, as in a tip from the web, because that is what
+// a journalist reads first; the e-mail comes last, as the record of what
+// arrived. Nothing else is stored: no envelope, no Received header, no
+// address of the peer. Rows hold what every tip's rows hold (sizes, kinds,
+// times at pista.TimeGranularity).
+//
+// The message streams through the server once. Its bytes are teed: one
+// goroutine per desk encrypts them, as they arrive, into the e-mail item's
+// object (intake.Encrypt), while go-message parses the same bytes and
+// each attachment is encrypted into each desk's batch (intake.Batch) as it
+// is decoded. Plaintext exists only in memory (age's 64 KiB chunks, and
+// the text, at most maxTextBytes), never on disk.
+//
+// # All or nothing
+//
+// A mail is refused whole, with an SMTP error, and leaves nothing behind
+// if it cannot be read: no header, a header line that is not a field (no
+// blank line between header and body), a multipart without its boundary
+// or cut short, an unknown Content-Transfer-Encoding, bad base64 or
+// quoted-printable (554 5.6.0); if it is too large (552 5.3.4); or if the
+// server fails (451 4.3.0: try again later). Every object a delivery
+// wrote is deleted (intake.Batch.Abort) before the reply, and the rows are
+// written only after every object of every desk is: one
+// pista.TipStore.CreateTip per desk, in the order of the RCPT commands.
+//
+// A later desk's CreateTip can still fail after an earlier one's
+// succeeded (the database failing between two transactions): the store
+// has no transaction spanning several tips, and DeleteConversation needs
+// a journalist of the desk. Then the desks not stored are aborted, the
+// desks stored keep their conversation, and the peer gets 451, so it
+// sends the mail again later to all of them: the desks already served get
+// it twice, which a journalist can see and delete, rather than a desk
+// never getting it. A TipStore method storing several tips in one
+// transaction would make this atomic.
+//
+// Text longer than maxTextBytes is cut, with a note; parts past maxParts
+// or nested deeper than maxDepth are not extracted, with a note. Those
+// mails are not refused: the e-mail item holds all of them.
+//
+// # What is logged
+//
+// Only what failed, never who or what: no address (of the peer, the
+// sender or a recipient), no subject, no filename, no content, not even at
+// debug level. Errors of a malformed mail may quote it, so they are
+// never logged, only the fact of a refusal. go-smtp's own log, which
+// names peers, is discarded. Replies to the peer echo nothing it sent.
+//
+// # Limits, and why
+//
+// Every limit is a constant in limits.go with its reason. In short:
+//
+//   - SIZE: DefaultMaxMessageBytes (32 MiB) unless Config says otherwise,
+//     announced in EHLO and enforced while reading (552 5.3.4).
+//   - At most 10 recipients per mail (452 past it), lines of at most 2,000
+//     octets (DATA; CHUNKING's BDAT has no lines), 20 mails per connection
+//     and 10 unknown recipients per connection (past either, 421 and the
+//     server hangs up).
+//   - 2 minutes to send a command, or the next bytes of a message, or to
+//     read a reply; 30 minutes for one message in all.
+//   - A header block (the mail's or a part's) of at most 10,000 fields and
+//     4 MiB, checked on the raw bytes before go-message holds it in memory
+//     (552 5.3.4); text held in memory bounded per mail; at most 8 mails
+//     parsed at once, the others waiting up to a minute (then 451).
+//
+// # Rate limits
+//
+// Per peer, in memory only. A peer is an IPv4 address or an IPv6 /64, and
+// is known only by an HMAC-SHA-256 of it under a key drawn at start-up and
+// never stored: the process does not hold peers' addresses in clear, and
+// nothing links two runs. A peer may hold 5 connections at once (the 6th
+// is told 421 4.7.0 and closed before its greeting; 100 connections in
+// all), and send 30 mails per 10 minutes, counted by MAIL commands in a
+// token bucket: a burst of 30, then one every 20 seconds; past it, MAIL
+// is answered 451 4.7.1 and the peer tries again later. Mail from a large
+// provider shares its servers with many senders; a temporary refusal makes
+// it queue and retry, so nothing is lost. Idle peers with full buckets are
+// forgotten.
+//
+// # STARTTLS
+//
+// With Config.TLS set, STARTTLS is offered (TLS 1.2 at least) but not
+// required: SMTP between servers is opportunistic, and refusing those that
+// cannot do TLS would lose tips while protecting nothing against an
+// attacker who strips the offer. MTA-STS or DANE, published in the mail
+// domain's DNS, make senders insist on it. There is no AUTH and no relay:
+// the listener only takes mail for the desks.
+//
+// There is no postmaster address unless a desk has the alias
+// "postmaster": every recipient that is not a desk is refused.
+package smtp

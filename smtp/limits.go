@@ -1,0 +1,92 @@
+package smtp
+
+import "time"
+
+// Limits on what one peer, one connection and one message may cost. A mail
+// over a limit is refused whole, with a reply code that tells the sending
+// server whether to try again (4xx) or to bounce (5xx).
+const (
+	// DefaultMaxMessageBytes bounds a whole message as it arrives (the
+	// SIZE extension). Common providers cap attachments at 20–25 MB, and
+	// base64 makes a file a third larger in a mail: 32 MiB lets those
+	// through and bounds what one delivery may write.
+	DefaultMaxMessageBytes int64 = 32 << 20
+
+	// maxRecipients bounds the RCPT commands of one message: each accepted
+	// desk costs a full copy of the message's objects.
+	maxRecipients = 10
+	// maxLineLength bounds a command or message line. RFC 5321 allows
+	// 1,000 octets; mailers in the wild exceed it, so this is go-smtp's
+	// default of twice that (RFC 5321 section 4.5.3.1.6 tells servers to
+	// be liberal).
+	maxLineLength = 2000
+	// ioTimeout is how long the server waits for a command, or for more of
+	// a message, and for the peer to read a reply.
+	ioTimeout = 2 * time.Minute
+	// maxDataTime bounds one message's transfer however steadily it
+	// trickles in: 32 MiB at 20 kB/s.
+	maxDataTime = 30 * time.Minute
+
+	// maxMessagesPerConn bounds the transactions of one connection.
+	maxMessagesPerConn = 20
+	// maxBadRecipientsPerConn bounds the refused recipients of one
+	// connection, so guessing desk addresses takes many connections (each
+	// of them paying the peer's message rate).
+	maxBadRecipientsPerConn = 10
+
+	// maxDeliveries bounds the messages being parsed and encrypted at the
+	// same time, whatever their number of connections: each may hold
+	// maxTextBytes of text in memory and keeps a few goroutines and
+	// files busy.
+	maxDeliveries = 8
+	// deliveryWait is how long a message waits for a delivery slot
+	// before it is refused as "try again later".
+	deliveryWait = time.Minute
+
+	// maxTextBytes bounds the text a message item may hold. The raw
+	// e-mail is kept whole anyway; longer text is cut, with a note.
+	maxTextBytes = 4 << 20
+	// textBudget bounds the text held in memory while one message is read:
+	// a text and its HTML alternative, or several text parts.
+	textBudget = 2 * maxTextBytes
+	// maxParts bounds the MIME parts extracted as items (each costs two
+	// objects per desk); parts past it stay only in the raw e-mail.
+	maxParts = 100
+	// maxDepth bounds the nesting of multiparts that are extracted.
+	maxDepth = 10
+	// maxHeaderFields and maxHeaderBytes bound one header block (the
+	// message's or a part's): go-message keeps a whole header in memory,
+	// several times over, and a mail needs a few hundred fields at most.
+	maxHeaderFields = 10_000
+	maxHeaderBytes  = 4 << 20
+	// maxFilenameBytes bounds an attachment's name, as the web form does.
+	maxFilenameBytes = 1024
+	// maxHeaderTextBytes bounds a subject or an address line kept in an
+	// item.
+	maxHeaderTextBytes = 4096
+)
+
+// limits are the per-peer and per-process limits. They are a struct, not
+// only constants, so that tests can lower them.
+type limits struct {
+	// peerMessages messages per peerWindow from one peer, in a token
+	// bucket: bursts up to peerMessages, then one every
+	// peerWindow/peerMessages. Mail from a big provider shares its peers
+	// with many senders; they are told to try again later (451) and do.
+	peerMessages int
+	peerWindow   time.Duration
+	// peerConns concurrent connections from one peer, conns in all.
+	peerConns int
+	conns     int
+	// peers bounds the peers remembered; past it, idle ones are forgotten
+	// first, and if none is idle new peers are refused until some are.
+	peers int
+}
+
+var defaultLimits = limits{
+	peerMessages: 30,
+	peerWindow:   10 * time.Minute,
+	peerConns:    5,
+	conns:        100,
+	peers:        100_000,
+}
