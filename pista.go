@@ -153,6 +153,18 @@ type Item struct {
 type FileMeta struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
+	// Scrub says whether the file's hidden metadata was removed before it
+	// was encrypted, and what kinds were found; nil when nobody tried (the
+	// source kept the metadata, or the file was encrypted on their device).
+	Scrub *ScrubReport `json:"scrub,omitempty"`
+}
+
+// ScrubReport is what the metadata scrubber found in a file.
+type ScrubReport struct {
+	Format   string   `json:"format,omitempty"` // "JPEG", "PDF", "DOCX"…; "" if unknown
+	Scrubbed bool     `json:"scrubbed"`
+	Found    []string `json:"found,omitempty"` // kinds of metadata found and removed
+	Note     string   `json:"note,omitempty"`
 }
 
 // Channel is how a conversation's source reached the newsroom.

@@ -70,6 +70,10 @@ func (l *Local) RemoveTemp() error {
 	return nil
 }
 
+// TempDir is the store's folder of writes in progress, emptied at every
+// start: the place for other temporary files too (always encrypted).
+func (l *Local) TempDir() string { return filepath.Join(l.dir, "tmp") }
+
 // validKey reports whether key is one that Put makes: 32 lowercase hex
 // digits. Anything else never reaches the file system.
 func validKey(key string) bool {

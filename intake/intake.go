@@ -67,18 +67,23 @@ func (b *Batch) AddFile(ctx context.Context, r io.Reader, meta pista.FileMeta) e
 	if err != nil {
 		return err
 	}
-	// Encoded as the page's script does (JSON.stringify), so that what the
-	// server encrypts and what a browser encrypts are alike, to the byte.
-	var m bytes.Buffer
-	enc := json.NewEncoder(&m)
-	enc.SetEscapeHTML(false)
-	enc.Encode(meta)
-	mkey, msize, err := b.encrypt(ctx, bytes.NewReader(bytes.TrimSuffix(m.Bytes(), []byte("\n"))), false)
+	mkey, msize, err := b.encryptMeta(ctx, meta)
 	if err != nil {
 		return err
 	}
 	b.items = append(b.items, pista.Item{Kind: pista.KindFile, Object: key, Size: size, Meta: mkey, MetaSize: msize})
 	return nil
+}
+
+// encryptMeta encrypts a file's name, type and scrub report. It is encoded
+// as the page's script does (JSON.stringify), so that what the server
+// encrypts and what a browser encrypts are alike, to the byte.
+func (b *Batch) encryptMeta(ctx context.Context, meta pista.FileMeta) (string, int64, error) {
+	var m bytes.Buffer
+	enc := json.NewEncoder(&m)
+	enc.SetEscapeHTML(false)
+	enc.Encode(meta)
+	return b.encrypt(ctx, bytes.NewReader(bytes.TrimSuffix(m.Bytes(), []byte("\n"))), false)
 }
 
 // Sort puts messages first, then files, then the contact: the order a

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/keys"
+	"github.com/pista-tips/pista/scrub"
 )
 
 // maxMetaBytes bounds a file's decrypted name-and-type object.
@@ -26,12 +27,26 @@ type OpenReport struct {
 	Failed               []string // item files that could not be decrypted
 }
 
+// Options change what Open writes.
+type Options struct {
+	// Scrub writes files with their hidden metadata removed, for the
+	// formats package scrub knows; the others are written as they are and
+	// named in the report.
+	Scrub bool
+}
+
 // Open decrypts the pulled folder in into out, with the journalist's
 // identities: it unwraps the desk keys in keys/ and opens every item with
-// them. Each conversation gets a folder in out named like its pulled one.
-// An item that cannot be opened (a desk key this journalist never had) is
-// reported and skipped.
+// them. Each conversation gets a folder in out named like its pulled one,
+// with metadata-report.txt saying, for each file, whether its metadata
+// was removed on arrival and what was found. An item that cannot be opened
+// (a desk key this journalist never had) is reported and skipped.
 func Open(ids []age.Identity, in, out string) (OpenReport, error) {
+	return OpenWith(ids, in, out, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ids []age.Identity, in, out string, opt Options) (OpenReport, error) {
 	var rep OpenReport
 	all := append([]age.Identity(nil), ids...)
 	wrapped, _ := filepath.Glob(filepath.Join(in, "keys", "*.age"))
@@ -59,7 +74,7 @@ func Open(ids []age.Identity, in, out string) (OpenReport, error) {
 		if !e.IsDir() || !conversationDir(e.Name()) {
 			continue
 		}
-		n, failed, err := openConversation(all, filepath.Join(in, e.Name()), filepath.Join(out, e.Name()))
+		n, failed, err := openConversation(all, filepath.Join(in, e.Name()), filepath.Join(out, e.Name()), opt)
 		if err != nil {
 			return rep, err
 		}
@@ -76,7 +91,7 @@ type itemFile struct {
 	name string
 }
 
-func openConversation(ids []age.Identity, in, out string) (int, []string, error) {
+func openConversation(ids []age.Identity, in, out string, opt Options) (int, []string, error) {
 	entries, err := os.ReadDir(in)
 	if err != nil {
 		return 0, nil, err
@@ -101,6 +116,7 @@ func openConversation(ids []age.Identity, in, out string) (int, []string, error)
 	counts := map[string]int{}
 	used := map[string]bool{}
 	var failed []string
+	var report []string
 	n := 0
 	for _, it := range items {
 		src := filepath.Join(in, it.name)
@@ -126,18 +142,80 @@ func openConversation(ids []age.Identity, in, out string) (int, []string, error)
 				failed = append(failed, filepath.Join(in, metas[it.id]))
 			}
 			name = unique(used, SafeName(meta.Name, fallback))
+			report = append(report, name+": "+describeScrub(meta.Scrub))
 		}
 		used[name] = true
-		if err := decryptTo(ids, src, filepath.Join(out, name)); err != nil {
+		dst := filepath.Join(out, name)
+		if err := decryptTo(ids, src, dst); err != nil {
 			if errors.Is(err, errCannotDecrypt) {
 				failed = append(failed, src)
 				continue
 			}
 			return n, failed, err
 		}
+		if opt.Scrub && it.kind == string(pista.KindFile) {
+			report = append(report, name+": "+scrubFile(dst))
+		}
 		n++
 	}
+	if len(report) > 0 {
+		body := "Hidden metadata of this conversation's files\n\n" + strings.Join(report, "\n") + "\n"
+		if err := writeFile(filepath.Join(out, "metadata-report.txt"), strings.NewReader(body)); err != nil {
+			return n, failed, err
+		}
+	}
 	return n, failed, nil
+}
+
+// describeScrub says in words what happened to a file's metadata on
+// arrival.
+func describeScrub(r *pista.ScrubReport) string {
+	switch {
+	case r == nil:
+		return "kept as sent (the source chose to keep its metadata, or their device encrypted it)"
+	case r.Scrubbed && len(r.Found) == 0:
+		return fmt.Sprintf("%s, checked on arrival: no metadata found", r.Format)
+	case r.Scrubbed:
+		return fmt.Sprintf("%s, metadata removed on arrival: %s", r.Format, strings.Join(r.Found, ", "))
+	default:
+		return "not scrubbed: " + r.Note
+	}
+}
+
+// scrubFile replaces a written file by a copy without its metadata, if
+// package scrub knows its format, and says what it did.
+func scrubFile(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "could not be scrubbed here: " + err.Error()
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "could not be scrubbed here: " + err.Error()
+	}
+	tmp := path + ".scrub"
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "could not be scrubbed here: " + err.Error()
+	}
+	rep, err := scrub.Scrub(f, fi.Size(), filepath.Base(path), "", out)
+	cerr := out.Close()
+	if err != nil || cerr != nil {
+		os.Remove(tmp)
+		if errors.Is(err, scrub.ErrUnsupported) {
+			return "written as it is: pista open --scrub does not know its format"
+		}
+		return "written as it is: the scrubber could not read it"
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return "could not be scrubbed here: " + err.Error()
+	}
+	if len(rep.Found) == 0 {
+		return fmt.Sprintf("scrubbed here (%s): no metadata found", rep.Format)
+	}
+	return fmt.Sprintf("scrubbed here (%s): removed %s", rep.Format, strings.Join(rep.Found, ", "))
 }
 
 var errCannotDecrypt = errors.New("cannot decrypt")

@@ -62,7 +62,8 @@ func parseItemFile(name string) (id int64, kind string, meta, ok bool) {
 		return 0, "", false, false
 	}
 	id, err := strconv.ParseInt(m[1], 10, 64)
-	if err != nil {
+	if err != nil || fmt.Sprintf("%010d", id) != m[1] {
+		// Only the one way ItemFile writes an ID.
 		return 0, "", false, false
 	}
 	return id, m[2], m[3] != "", true

@@ -217,7 +217,11 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 				return s, ferr
 			}
 			meta := pista.FileMeta{Name: truncate(name, httpx.MaxFilenameBytes), Type: truncate(part.Header.Get("Content-Type"), httpx.MaxSmallField)}
-			if err := s.batch.AddFile(ctx, part, meta); err != nil {
+			add := func() error { return s.batch.AddScrubbedFile(ctx, part, meta, h.SpoolDir) }
+			if s.keepMetadata {
+				add = func() error { return s.batch.AddFile(ctx, part, meta) }
+			}
+			if err := add(); err != nil {
 				return s, readError(err)
 			}
 		default:

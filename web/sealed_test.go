@@ -62,9 +62,12 @@ func TestBrowserAndServerEncryptionLookAlike(t *testing.T) {
 	file := bytes.Repeat([]byte("ledger "), 20_000)
 	meta := `{"name":"ledger.txt","type":"application/pdf"}` // the form helper sends files as application/pdf
 
-	// Without JavaScript: the server encrypts.
+	// Without JavaScript: the server encrypts. (The source keeps the
+	// file's metadata, as a browser that encrypts must: otherwise the
+	// file's encrypted name and type also carry the scrubber's report.)
 	b := in.browser()
-	r := b.submit("americas", message, part{name: "contact", value: "signal +1 555"}, part{name: "files", value: string(file), filename: "ledger.txt"})
+	r := b.submit("americas", message, part{name: "contact", value: "signal +1 555"}, part{name: "keep_metadata", value: "1"},
+		part{name: "files", value: string(file), filename: "ledger.txt"})
 	if r.Status != http.StatusOK {
 		t.Fatalf("plain submission: %d\n%s", r.Status, r.Body)
 	}

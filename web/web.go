@@ -51,6 +51,9 @@ type Handler struct {
 	Archive   []string // archive recipients every item is also encrypted to
 	MaxUpload int64    // bytes a whole submission may carry
 	ExitURL   string   // where the "leave quickly" link goes
+	// SpoolDir is where files are spooled, encrypted under a key held only
+	// in memory, while their metadata is removed (the data folder's tmp/).
+	SpoolDir string
 }
 
 // Register adds the source routes to mux.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 
@@ -62,14 +61,18 @@ func runPull(ctx context.Context, e env, args []string) error {
 const openHelp = `
 pista open decrypts a pulled folder: the second half of the air-gap
 workflow, meant for an offline computer. Each conversation gets a folder
-with message-N.txt, reply-N.txt, contact.txt (if the source gave one) and
-the files under their original names, made safe for your file system.
+with message-N.txt, reply-N.txt, contact.txt (if the source gave one),
+the files under their original names, made safe for your file system,
+and metadata-report.txt, which says for each file whether its hidden
+metadata was removed when it arrived. With --scrub, files are written
+with their metadata removed: use it for copies you will share.
 
 Usage:
     pista open --identity FILE --in DIR --out DIR
 
 Examples:
     $ pista open --identity alice.key --in pulled --out opened
+    $ pista open --identity alice.key --in pulled --out to-share --scrub
 `
 
 func runOpen(ctx context.Context, e env, args []string) error {
@@ -77,15 +80,12 @@ func runOpen(ctx context.Context, e env, args []string) error {
 	idFile := fs.String("identity", "", "your identity `FILE`, from pista keygen")
 	in := fs.String("in", "", "the pulled `DIR`")
 	out := fs.String("out", "", "the `DIR` to write decrypted conversations to")
-	scrub := fs.Bool("scrub", false, "write files with their metadata removed (not available yet)")
+	scrub := fs.Bool("scrub", false, "write files with their hidden metadata removed (JPEG, PNG, WebP, MP4/MOV, PDF, DOCX/XLSX/PPTX, ODT/ODS/ODP)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "identity", "in", "out"); err != nil {
 		return err
-	}
-	if *scrub {
-		return hint(errors.New("--scrub: metadata scrubbing is not built into this version yet"), "open without --scrub, and remove metadata with a dedicated tool")
 	}
 	f, err := os.Open(*idFile)
 	if err != nil {
@@ -99,7 +99,7 @@ func runOpen(ctx context.Context, e env, args []string) error {
 	if _, err := os.Stat(*in); err != nil {
 		return err
 	}
-	rep, err := pulled.Open(ids, *in, *out)
+	rep, err := pulled.OpenWith(ids, *in, *out, pulled.Options{Scrub: *scrub})
 	if err != nil {
 		return err
 	}

@@ -78,6 +78,8 @@ function setStatus(form, text) {
   if (status) status.textContent = text
 }
 
+for (const note of document.querySelectorAll("[data-js-only]")) note.hidden = false
+
 for (const form of document.querySelectorAll("form[data-encrypt]")) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault()

@@ -1,0 +1,88 @@
+package intake
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/scrub"
+)
+
+// AddScrubbedFile stores a file with its hidden metadata removed, when
+// package scrub knows its format, and records in its encrypted name-and-
+// type object what was found. The file needs random access to be
+// scrubbed, so it is first spooled, encrypted under a key held only in
+// memory, into spoolDir, and the spool is removed afterwards. A file whose
+// format is unknown streams straight through, as AddFile does; one the
+// scrubber cannot read is stored as sent, flagged as not scrubbed.
+func (b *Batch) AddScrubbedFile(ctx context.Context, r io.Reader, meta pista.FileMeta, spoolDir string) error {
+	br := bufio.NewReaderSize(r, 4096)
+	head, _ := br.Peek(512)
+	if scrub.For(head, meta.Name, meta.Type) == nil {
+		meta.Scrub = &pista.ScrubReport{Note: "format not known to the scrubber: stored as sent"}
+		return b.AddFile(ctx, br, meta)
+	}
+	sp, err := scrub.NewSpool(spoolDir)
+	if err != nil {
+		return err
+	}
+	defer sp.Remove()
+	src := io.Reader(br)
+	if b.remaining >= 0 {
+		src = &limitReader{r: br, n: &b.remaining}
+	}
+	if _, err := io.Copy(sp, ctxReader{ctx, src}); err != nil {
+		return err
+	}
+	ra, err := sp.ReaderAt()
+	if err != nil {
+		return err
+	}
+	size := sp.Size()
+
+	// Scrub into the encryption; if the scrubber gives up half way, the
+	// partial object goes and the original is stored instead.
+	var rep scrub.Report
+	pr, pw := io.Pipe()
+	go func() {
+		var err error
+		rep, err = scrub.Scrub(ra, size, meta.Name, meta.Type, pw)
+		pw.CloseWithError(err)
+	}()
+	key, n, err := Encrypt(ctx, b.blobs, pr, b.recipients)
+	pr.Close()
+	var fe *scrub.FormatError
+	switch {
+	case err == nil:
+		meta.Scrub = &pista.ScrubReport{Format: rep.Format, Scrubbed: true, Found: rep.Found, Note: rep.Note}
+	case errors.As(err, &fe) || errors.Is(err, scrub.ErrUnsupported):
+		meta.Scrub = &pista.ScrubReport{Format: rep.Format, Note: "the scrubber could not read this file: stored as sent"}
+		if key, n, err = Encrypt(ctx, b.blobs, io.NewSectionReader(ra, 0, size), b.recipients); err != nil {
+			return err
+		}
+	default:
+		return err
+	}
+	b.keys = append(b.keys, key)
+	mkey, msize, err := b.encryptMeta(ctx, meta)
+	if err != nil {
+		return err
+	}
+	b.items = append(b.items, pista.Item{Kind: pista.KindFile, Object: key, Size: n, Meta: mkey, MetaSize: msize})
+	return nil
+}
+
+// ctxReader stops a copy when its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
