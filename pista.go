@@ -31,6 +31,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrExists: a unique name (desk slug, journalist name) is taken.
 	ErrExists = errors.New("already exists")
+	// ErrStorageFull: storing would take the disk below its floor of free
+	// space, or the disk is full. Nothing was stored.
+	ErrStorageFull = errors.New("storage is full")
 )
 
 // TimeGranularity is how precisely pista records when something happened.
@@ -336,6 +339,12 @@ type Settings interface {
 	// a language without texts).
 	NewsroomText(ctx context.Context, lang string) (NewsroomText, error)
 	SetNewsroomText(ctx context.Context, t NewsroomText) error
+}
+
+// Roomer is a BlobStore that can tell, before a write starts, whether n
+// more bytes fit: ErrStorageFull if not.
+type Roomer interface {
+	Room(n int64) error
 }
 
 // BlobStore keeps encrypted objects. Put writes to a temporary object,

@@ -37,6 +37,10 @@ import (
 // objects/ab/abcdef… for objects and tmp/ for writes in progress.
 type Local struct {
 	dir string
+	// MinFree is the floor of free disk space, in bytes, that writes keep:
+	// a write that would cross it fails with ErrFull and leaves nothing
+	// behind, so that the database and the system keep room to work.
+	MinFree int64
 }
 
 var _ pista.BlobStore = (*Local)(nil)
@@ -110,12 +114,15 @@ func (l *Local) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 			os.Remove(tmp)
 		}
 	}()
-	n, err := io.Copy(f, ctxReader{ctx, r})
+	if err := l.Room(0); err != nil {
+		return "", 0, err
+	}
+	n, err := io.Copy(f, ctxReader{ctx, &roomReader{l: l, r: r}})
 	if err != nil {
-		return "", 0, fmt.Errorf("blob: writing object: %w", err)
+		return "", 0, fmt.Errorf("blob: writing object: %w", full(err))
 	}
 	if err := f.Sync(); err != nil {
-		return "", 0, fmt.Errorf("blob: %w", err)
+		return "", 0, fmt.Errorf("blob: %w", full(err))
 	}
 	if err := f.Close(); err != nil {
 		return "", 0, fmt.Errorf("blob: %w", err)

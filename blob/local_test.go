@@ -96,3 +96,35 @@ func assertEmpty(t *testing.T, dir string) {
 		return nil
 	})
 }
+
+func TestFloor(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, _ := OpenLocal(dir)
+	free, err := l.Free()
+	if err != nil || free <= 0 {
+		t.Fatalf("Free = %d, %v", free, err)
+	}
+	l.MinFree = free + 1<<40 // a floor above what the disk has
+	if _, _, err := l.Put(ctx, strings.NewReader("x")); !errors.Is(err, ErrFull) {
+		t.Fatalf("Put under the floor: %v, want ErrFull", err)
+	}
+	// A write that crosses the floor on its way fails too, leaving nothing.
+	l.MinFree = free - 12<<20
+	big := io.LimitReader(zeros{}, 64<<20)
+	if _, _, err := l.Put(ctx, big); !errors.Is(err, ErrFull) {
+		t.Fatalf("Put across the floor: %v, want ErrFull", err)
+	}
+	assertEmpty(t, dir)
+	l.MinFree = 0
+	if _, _, err := l.Put(ctx, strings.NewReader("x")); err != nil {
+		t.Fatalf("Put without a floor: %v", err)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}

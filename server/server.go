@@ -35,7 +35,10 @@ type Config struct {
 	Newsroom  string   // the newsroom's name, shown on every page
 	Archive   []string // archive recipients (age1pq1…), every item is also encrypted to them
 	MaxUpload int64    // bytes one submission may carry
-	Onion     string   // the onion address, for the Onion-Location header
+	// MinFreeDisk is the floor of free space on the data folder's disk
+	// that uploads keep (0: DefaultMinFreeDisk; negative: none).
+	MinFreeDisk int64
+	Onion       string // the onion address, for the Onion-Location header
 	// ExitURL is where the source pages' "leave quickly" link goes: a
 	// harmless, common site. "" means DefaultExitURL.
 	ExitURL string
@@ -44,6 +47,10 @@ type Config struct {
 	SecureCookies bool
 	Log           *slog.Logger
 }
+
+// DefaultMinFreeDisk is the default floor of free disk space: room for
+// the database, the logs and the system to keep working.
+const DefaultMinFreeDisk = 256 << 20
 
 // DefaultExitURL is where "leave this site quickly" goes by default: a
 // site so common that a visit says nothing.
@@ -120,6 +127,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	st, err := OpenStores(ctx, cfg.Data)
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case cfg.MinFreeDisk == 0:
+		st.Blobs.MinFree = DefaultMinFreeDisk
+	case cfg.MinFreeDisk > 0:
+		st.Blobs.MinFree = cfg.MinFreeDisk
 	}
 	h, err := build(ctx, cfg, st)
 	if err != nil {

@@ -70,6 +70,12 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 	if err != nil || ct != "multipart/form-data" || params["boundary"] == "" {
 		return nil, refuse(http.StatusBadRequest, "error.form", err)
 	}
+	if room, ok := h.Blobs.(pista.Roomer); ok && r.ContentLength > 0 {
+		// Room for the objects, and for a spool while files are scrubbed.
+		if err := room.Room(2 * r.ContentLength); err != nil {
+			return nil, readError(err)
+		}
+	}
 	mr := multipart.NewReader(r.Body, params["boundary"])
 	s = &submission{desk: spec.desk}
 	var csrfOK, deskOK bool
@@ -302,6 +308,9 @@ func readError(err error) *formError {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) || errors.Is(err, intake.ErrTooLarge) {
 		return refuse(http.StatusRequestEntityTooLarge, "error.toolarge", err)
+	}
+	if errors.Is(err, pista.ErrStorageFull) {
+		return refuse(http.StatusInsufficientStorage, "error.full", nil)
 	}
 	if errors.Is(err, context.Canceled) {
 		return refuse(http.StatusBadRequest, "error.form", err)

@@ -78,7 +78,9 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 // refused shows why a form was refused, and logs what failed on the
 // server's side (never who sent it or what they sent).
 func (h *Handler) refused(w http.ResponseWriter, r *http.Request, ferr *formError) {
-	if ferr.status >= 500 && ferr.err != nil {
+	if ferr.status == http.StatusInsufficientStorage {
+		h.Log.Warn("a submission was refused: the disk is at its floor of free space")
+	} else if ferr.status >= 500 && ferr.err != nil {
 		h.Log.Error("submission failed", "err", ferr.err)
 	}
 	if ferr.status == http.StatusRequestEntityTooLarge {

@@ -45,6 +45,7 @@ Examples:
 // serveFlags are the flags serve and demo share.
 type serveFlags struct {
 	data, listen, newsroom, onion, maxUpload, tlsCert, tlsKey string
+	minFreeDisk                                               string
 	archive                                                   multi
 	secureCookies                                             bool
 	publicURL                                                 string
@@ -64,6 +65,7 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.StringVar(&f.newsroom, "newsroom", "pista", "the newsroom's `NAME`, shown on every page")
 	fs.StringVar(&f.onion, "onion", "", "the tip line's onion `ADDRESS` (…onion), announced with an Onion-Location header")
 	fs.StringVar(&f.maxUpload, "max-upload", "4GiB", "the most one submission may carry, files included (`SIZE`: 500MB, 4GiB…)")
+	fs.StringVar(&f.minFreeDisk, "min-free-disk", "256MiB", "refuse uploads that would leave less free disk than `SIZE` (0: no floor)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `FILE` (PEM)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "and this private key `FILE` (PEM)")
 	fs.Var(&f.archive, "archive-recipient", "also encrypt every item to this offline archive key, `AGE1PQ…` (repeatable)")
@@ -101,12 +103,18 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	if err != nil {
 		return hint(fmt.Errorf("--max-upload: %w", err), "write a size such as 500MB or 4GiB")
 	}
+	minFree := int64(-1)
+	if f.minFreeDisk != "" && f.minFreeDisk != "0" {
+		if minFree, err = parseSize(f.minFreeDisk); err != nil {
+			return hint(fmt.Errorf("--min-free-disk: %w", err), "write a size such as 256MiB or 2GiB")
+		}
+	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
 	srv, err := server.New(ctx, server.Config{
-		Data: f.data, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload,
+		Data: f.data, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload, MinFreeDisk: minFree,
 		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", Log: logger,
 	})
 	if err != nil {
