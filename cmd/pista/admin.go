@@ -39,23 +39,31 @@ Examples:
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
-func runJournalist(ctx context.Context, e env, args []string) error {
-	if len(args) > 0 && args[0] == "notify" {
-		return runJournalistNotify(ctx, e, args[1:])
-	}
-	if len(args) == 0 || args[0] != "add" {
-		fmt.Fprint(e.stderr, strings.TrimLeft(journalistHelp, "\n"))
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return nil
+// dispatch runs the subcommand that args name, or prints help.
+func dispatch(ctx context.Context, e env, args []string, help string, subs map[string]command) error {
+	if len(args) > 0 {
+		if c, ok := subs[args[0]]; ok {
+			return c(ctx, e, args[1:])
 		}
-		return errUsage
 	}
+	fmt.Fprint(e.stderr, strings.TrimLeft(help, "\n"))
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		return nil
+	}
+	return errUsage
+}
+
+func runJournalist(ctx context.Context, e env, args []string) error {
+	return dispatch(ctx, e, args, journalistHelp, map[string]command{"add": runJournalistAdd, "notify": runJournalistNotify})
+}
+
+func runJournalistAdd(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "journalist add", journalistHelp)
 	data := fs.String("data", "./pista-data", "the server's data `DIR`")
 	name := fs.String("name", "", "the account's user `NAME` (lowercase letters, digits, . _ -)")
 	recipient := fs.String("recipient", "", "the journalist's public key, `AGE1PQ…`, from pista keygen")
 	pwFile := fs.String("password-file", "", "a `FILE` whose first line is the password (at least 12 characters)")
-	if err := parse(fs, args[1:]); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "name", "recipient", "password-file"); err != nil {
@@ -120,16 +128,10 @@ Examples:
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 
 func runDesk(ctx context.Context, e env, args []string) error {
-	if len(args) > 0 && args[0] == "text" {
-		return runDeskText(ctx, e, args[1:])
-	}
-	if len(args) == 0 || args[0] != "add" {
-		fmt.Fprint(e.stderr, strings.TrimLeft(deskHelp, "\n"))
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return nil
-		}
-		return errUsage
-	}
+	return dispatch(ctx, e, args, deskHelp, map[string]command{"add": runDeskAdd, "text": runDeskText})
+}
+
+func runDeskAdd(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "desk add", deskHelp)
 	data := fs.String("data", "./pista-data", "the server's data `DIR`")
 	slug := fs.String("name", "", "the desk's short `SLUG` (lowercase letters, digits, dashes), used in forms and addresses")
@@ -139,7 +141,7 @@ func runDesk(ctx context.Context, e env, args []string) error {
 	fs.Var(&members, "member", "a journalist `NAME` (repeat, or separate with commas)")
 	fs.Var(&aliases, "alias", "another mail address `NAME` for the desk (repeatable)")
 	// "--member alice bob": names after the flags are members too.
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
@@ -295,19 +297,16 @@ Examples:
 `
 
 func runNewsroom(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 || args[0] != "text" {
-		fmt.Fprint(e.stderr, strings.TrimLeft(newsroomHelp, "\n"))
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return nil
-		}
-		return errUsage
-	}
+	return dispatch(ctx, e, args, newsroomHelp, map[string]command{"text": runNewsroomText})
+}
+
+func runNewsroomText(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "newsroom text", newsroomHelp)
 	data := fs.String("data", "./pista-data", "the server's data `DIR`")
 	lang := fs.String("lang", "", "the `LANG`uage: "+strings.Join(i18n.Tags(), ", "))
 	name := fs.String("name", "", "the newsroom's `NAME` in that language")
 	intro := fs.String("intro", "", "a paragraph for the top of the landing page (`TEXT`)")
-	if err := parse(fs, args[1:]); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "lang"); err != nil {
