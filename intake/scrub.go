@@ -33,7 +33,7 @@ func (b *Batch) AddScrubbedFile(ctx context.Context, r io.Reader, meta pista.Fil
 	if b.remaining >= 0 {
 		src = &limitReader{r: br, n: &b.remaining}
 	}
-	if _, err := io.Copy(sp, ctxReader{ctx, src}); err != nil {
+	if _, err := io.Copy(sp, src); err != nil {
 		return err
 	}
 	ra, err := sp.ReaderAt()
@@ -72,17 +72,4 @@ func (b *Batch) AddScrubbedFile(ctx context.Context, r io.Reader, meta pista.Fil
 	}
 	b.items = append(b.items, pista.Item{Kind: pista.KindFile, Object: key, Size: n, Meta: mkey, MetaSize: msize})
 	return nil
-}
-
-// ctxReader stops a copy when its context ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

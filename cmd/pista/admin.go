@@ -182,10 +182,8 @@ func runDeskAdd(ctx context.Context, e env, args []string) error {
 			continue
 		}
 		seen[m] = true
-		j, err := st.Journalists.JournalistByName(ctx, m)
-		if errors.Is(err, pista.ErrNotFound) {
-			return hint(fmt.Errorf("no journalist named %q", m), "add them first with pista journalist add")
-		} else if err != nil {
+		j, err := journalistNamed(ctx, st, m)
+		if err != nil {
 			return err
 		}
 		w, err := keys.Wrap(id, j.Recipient)
@@ -241,10 +239,8 @@ func runJournalistNotify(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	j, err := st.Journalists.JournalistByName(ctx, *name)
-	if errors.Is(err, pista.ErrNotFound) {
-		return hint(fmt.Errorf("no journalist named %q", *name), "add them first with pista journalist add")
-	} else if err != nil {
+	j, err := journalistNamed(ctx, st, *name)
+	if err != nil {
 		return err
 	}
 	if err := st.Journalists.SetNotify(ctx, j.ID, *email, *webhook); err != nil {
@@ -267,8 +263,8 @@ func runDeskText(ctx context.Context, e env, args []string) error {
 	if err := required(fs, "name", "lang", "title"); err != nil {
 		return err
 	}
-	if _, ok := i18n.Get(*lang); !ok {
-		return hint(fmt.Errorf("no language %q", *lang), "the languages are "+strings.Join(i18n.Tags(), ", "))
+	if err := checkLang(*lang); err != nil {
+		return err
 	}
 	st, err := server.OpenStores(ctx, *data)
 	if err != nil {
@@ -312,8 +308,8 @@ func runNewsroomText(ctx context.Context, e env, args []string) error {
 	if err := required(fs, "lang"); err != nil {
 		return err
 	}
-	if _, ok := i18n.Get(*lang); !ok {
-		return hint(fmt.Errorf("no language %q", *lang), "the languages are "+strings.Join(i18n.Tags(), ", "))
+	if err := checkLang(*lang); err != nil {
+		return err
 	}
 	st, err := server.OpenStores(ctx, *data)
 	if err != nil {
@@ -321,4 +317,21 @@ func runNewsroomText(ctx context.Context, e env, args []string) error {
 	}
 	defer st.Close()
 	return st.Settings.SetNewsroomText(ctx, pista.NewsroomText{Lang: *lang, Name: *name, Intro: *intro})
+}
+
+// journalistNamed finds an account, or says how to make it.
+func journalistNamed(ctx context.Context, st *server.Stores, name string) (pista.Journalist, error) {
+	j, err := st.Journalists.JournalistByName(ctx, name)
+	if errors.Is(err, pista.ErrNotFound) {
+		return j, hint(fmt.Errorf("no journalist named %q", name), "add them first with pista journalist add")
+	}
+	return j, err
+}
+
+// checkLang refuses a language the pages do not have.
+func checkLang(lang string) error {
+	if _, ok := i18n.Get(lang); !ok {
+		return hint(fmt.Errorf("no language %q", lang), "the languages are "+strings.Join(i18n.Tags(), ", "))
+	}
+	return nil
 }
