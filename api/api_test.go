@@ -10,31 +10,32 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/api"
+	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
 )
 
 // call sends an API request with an optional bearer token.
-func (b *browser) call(method, path, token, body string) *response {
-	b.t.Helper()
+func call(b *pistatest.Browser, method, path, token, body string) *pistatest.Response {
+	b.T.Helper()
 	var req *http.Request
 	if body != "" {
-		req = b.request(method, path, strings.NewReader(body), "application/json")
+		req = b.Request(method, path, strings.NewReader(body), "application/json")
 	} else {
-		req = b.request(method, path, nil, "")
+		req = b.Request(method, path, nil, "")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	return b.do(req)
+	return b.Do(req)
 }
 
 // apiLogin logs j in to the API and returns the token.
-func (in *instance) apiLogin(j *journalist) string {
-	t := in.t
+func apiLogin(in *pistatest.Instance, j *pistatest.Journalist) string {
+	t := in.T
 	t.Helper()
-	body, _ := json.Marshal(api.LoginRequest{Name: j.Name, Password: j.Password, TOTP: j.code(t)})
-	r := in.browser().call(http.MethodPost, "/api/v1/journalist/login", "", string(body))
+	body, _ := json.Marshal(api.LoginRequest{Name: j.Name, Password: j.Password, TOTP: j.Code(t)})
+	r := call(in.Browser(), http.MethodPost, "/api/v1/journalist/login", "", string(body))
 	if r.Status != http.StatusOK {
 		t.Fatalf("API login: %d %s", r.Status, r.Body)
 	}
@@ -46,7 +47,7 @@ func (in *instance) apiLogin(j *journalist) string {
 }
 
 // apiError decodes an error answer, failing unless it is JSON.
-func apiError(t testing.TB, r *response) api.Error {
+func apiError(t testing.TB, r *pistatest.Response) api.Error {
 	t.Helper()
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type %q, want JSON", ct)
@@ -62,9 +63,9 @@ func apiError(t testing.TB, r *response) api.Error {
 }
 
 func TestLoginErrors(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	j := in.journalist("ana")
-	b := in.browser()
+	in := pistatest.New(t, server.Config{})
+	j := in.Journalist("ana")
+	b := in.Browser()
 	login := func(name, password, code string) string {
 		body, _ := json.Marshal(api.LoginRequest{Name: name, Password: password, TOTP: code})
 		return string(body)
@@ -87,7 +88,7 @@ func TestLoginErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := b.call(http.MethodPost, "/api/v1/journalist/login", "", tt.body())
+			r := call(b, http.MethodPost, "/api/v1/journalist/login", "", tt.body())
 			if r.Status != tt.status {
 				t.Fatalf("status %d, want %d: %s", r.Status, tt.status, r.Body)
 			}
@@ -101,12 +102,12 @@ func TestLoginErrors(t *testing.T) {
 	}
 
 	t.Run("replayed TOTP code", func(t *testing.T) {
-		code := j.code(t)
-		first := b.call(http.MethodPost, "/api/v1/journalist/login", "", login(j.Name, j.Password, code))
+		code := j.Code(t)
+		first := call(b, http.MethodPost, "/api/v1/journalist/login", "", login(j.Name, j.Password, code))
 		if first.Status != http.StatusOK {
 			t.Fatalf("first login: %d %s", first.Status, first.Body)
 		}
-		again := b.call(http.MethodPost, "/api/v1/journalist/login", "", login(j.Name, j.Password, code))
+		again := call(b, http.MethodPost, "/api/v1/journalist/login", "", login(j.Name, j.Password, code))
 		if again.Status != http.StatusUnauthorized {
 			t.Fatalf("the same code again: %d, want 401", again.Status)
 		}
@@ -115,11 +116,11 @@ func TestLoginErrors(t *testing.T) {
 }
 
 func TestUnauthorized(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	j := in.journalist("ana")
-	b := in.browser()
-	ended := in.apiLogin(j)
-	if r := b.call(http.MethodPost, "/api/v1/journalist/logout", ended, ""); r.Status != http.StatusNoContent {
+	in := pistatest.New(t, server.Config{})
+	j := in.Journalist("ana")
+	b := in.Browser()
+	ended := apiLogin(in, j)
+	if r := call(b, http.MethodPost, "/api/v1/journalist/logout", ended, ""); r.Status != http.StatusNoContent {
 		t.Fatalf("logout: %d", r.Status)
 	}
 	tests := []struct {
@@ -132,7 +133,7 @@ func TestUnauthorized(t *testing.T) {
 	for _, tt := range tests {
 		for _, path := range []string{"/api/v1/journalist/keys", "/api/v1/journalist/items", "/api/v1/journalist/items/1"} {
 			t.Run(tt.name+" "+path, func(t *testing.T) {
-				r := b.call(http.MethodGet, path, tt.token, "")
+				r := call(b, http.MethodGet, path, tt.token, "")
 				if r.Status != http.StatusUnauthorized {
 					t.Fatalf("status %d, want 401", r.Status)
 				}
@@ -145,9 +146,9 @@ func TestUnauthorized(t *testing.T) {
 }
 
 // items fetches a page of items.
-func items(t *testing.T, b *browser, token, query string) api.ItemsResponse {
+func items(t *testing.T, b *pistatest.Browser, token, query string) api.ItemsResponse {
 	t.Helper()
-	r := b.call(http.MethodGet, "/api/v1/journalist/items"+query, token, "")
+	r := call(b, http.MethodGet, "/api/v1/journalist/items"+query, token, "")
 	if r.Status != http.StatusOK {
 		t.Fatalf("items%s: %d %s", query, r.Status, r.Body)
 	}
@@ -167,17 +168,17 @@ func ids(ir api.ItemsResponse) []int64 {
 }
 
 func TestItemsIncremental(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	a := in.journalist("ana")
-	b := in.journalist("bilal")
-	desk1 := in.desk("americas", a)
-	desk2 := in.desk("maghreb", b)
-	br := in.browser()
-	if r := br.submit("americas", "first tip", part{name: "files", filename: "a.pdf", value: "%PDF"}); r.Status != http.StatusOK {
+	in := pistatest.New(t, server.Config{})
+	a := in.Journalist("ana")
+	b := in.Journalist("bilal")
+	desk1 := in.Desk("americas", a)
+	desk2 := in.Desk("maghreb", b)
+	br := in.Browser()
+	if r := br.Submit("americas", "first tip", pistatest.Part{Name: "files", Filename: "a.pdf", Value: "%PDF"}); r.Status != http.StatusOK {
 		t.Fatalf("submit: %d", r.Status)
 	}
-	in.storeTip(desk2)
-	token := in.apiLogin(a)
+	in.StoreTip(desk2)
+	token := apiLogin(in, a)
 
 	first := items(t, br, token, "")
 	if len(first.Items) != 2 || first.More {
@@ -188,8 +189,8 @@ func TestItemsIncremental(t *testing.T) {
 	}
 	last := first.Items[len(first.Items)-1].ID
 
-	in.storeTip(desk2) // another desk: never in a's list
-	second := in.storeTip(desk1)
+	in.StoreTip(desk2) // another desk: never in a's list
+	second := in.StoreTip(desk1)
 
 	tests := []struct {
 		name  string
@@ -229,7 +230,7 @@ func TestItemsIncremental(t *testing.T) {
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			r := br.call(http.MethodGet, "/api/v1/journalist/items"+tt.query, token, "")
+			r := call(br, http.MethodGet, "/api/v1/journalist/items"+tt.query, token, "")
 			if r.Status != http.StatusBadRequest {
 				t.Fatalf("status %d, want 400", r.Status)
 			}
@@ -251,20 +252,20 @@ func equal(a, b []int64) bool {
 }
 
 func TestGetItem(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	a := in.journalist("ana")
-	b := in.journalist("bilal")
-	in.desk("americas", a)
-	in.desk("maghreb", b)
-	br := in.browser()
+	in := pistatest.New(t, server.Config{})
+	a := in.Journalist("ana")
+	b := in.Journalist("bilal")
+	in.Desk("americas", a)
+	in.Desk("maghreb", b)
+	br := in.Browser()
 	for _, desk := range []string{"americas", "maghreb"} {
-		if r := br.submit(desk, "a tip", part{name: "files", filename: "a.pdf", value: "%PDF"}); r.Status != http.StatusOK {
+		if r := br.Submit(desk, "a tip", pistatest.Part{Name: "files", Filename: "a.pdf", Value: "%PDF"}); r.Status != http.StatusOK {
 			t.Fatalf("submit: %d", r.Status)
 		}
 	}
 	ctx := context.Background()
-	itemsOf := func(j *journalist) (message, file pista.Item) {
-		its, err := in.srv.Stores.Tips.ItemsFor(ctx, j.ID, 0, 10)
+	itemsOf := func(j *pistatest.Journalist) (message, file pista.Item) {
+		its, err := in.Srv.Stores.Tips.ItemsFor(ctx, j.ID, 0, 10)
 		if err != nil || len(its) != 2 {
 			t.Fatalf("items of %s: %v %d", j.Name, err, len(its))
 		}
@@ -272,7 +273,7 @@ func TestGetItem(t *testing.T) {
 	}
 	msgA, fileA := itemsOf(a)
 	msgB, fileB := itemsOf(b)
-	token := in.apiLogin(a)
+	token := apiLogin(in, a)
 	path := func(it pista.Item, meta string) string {
 		return "/api/v1/journalist/items/" + strconv.FormatInt(it.ID, 10) + meta
 	}
@@ -296,7 +297,7 @@ func TestGetItem(t *testing.T) {
 	var notFound string
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := br.call(http.MethodGet, tt.path, token, "")
+			r := call(br, http.MethodGet, tt.path, token, "")
 			if r.Status != tt.status {
 				t.Fatalf("status %d, want %d: %.200s", r.Status, tt.status, r.Body)
 			}
@@ -326,13 +327,13 @@ func TestGetItem(t *testing.T) {
 }
 
 func TestKeys(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	a := in.journalist("ana")
-	b := in.journalist("bilal")
-	in.desk("americas", a, b)
-	in.desk("maghreb", b)
-	token := in.apiLogin(a)
-	r := in.browser().call(http.MethodGet, "/api/v1/journalist/keys", token, "")
+	in := pistatest.New(t, server.Config{})
+	a := in.Journalist("ana")
+	b := in.Journalist("bilal")
+	in.Desk("americas", a, b)
+	in.Desk("maghreb", b)
+	token := apiLogin(in, a)
+	r := call(in.Browser(), http.MethodGet, "/api/v1/journalist/keys", token, "")
 	if r.Status != http.StatusOK {
 		t.Fatalf("keys: %d %s", r.Status, r.Body)
 	}

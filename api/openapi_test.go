@@ -20,6 +20,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/pista-tips/pista/api"
+	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/server"
 )
 
@@ -131,21 +132,21 @@ func (v *docCheck) check(req *http.Request, reqBody []byte, resp *http.Response,
 // and answer against the document.
 func TestOpenAPIAnswers(t *testing.T) {
 	archive, _ := age.GenerateHybridIdentity()
-	in := newInstance(t, server.Config{Archive: []string{archive.Recipient().String()}, MaxUpload: 1 << 20})
-	j := in.journalist("ana")
-	in.desk("americas", j)
+	in := pistatest.New(t, server.Config{Archive: []string{archive.Recipient().String()}, MaxUpload: 1 << 20})
+	j := in.Journalist("ana")
+	in.Desk("americas", j)
 
 	doc := loadOpenAPI(t)
-	doc.Servers = openapi3.Servers{{URL: in.ts.URL}}
+	doc.Servers = openapi3.Servers{{URL: in.TS.URL}}
 	router, err := gorillamux.NewRouter(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	check := &docCheck{t: t, router: router, next: http.DefaultTransport, seen: map[string]bool{}}
-	b := in.browser()
-	b.c.Transport = check
+	b := in.Browser()
+	b.Client.Transport = check
 
-	expect := func(r *response, status int) *response {
+	expect := func(r *pistatest.Response, status int) *pistatest.Response {
 		t.Helper()
 		if r.Status != status {
 			t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
@@ -154,69 +155,69 @@ func TestOpenAPIAnswers(t *testing.T) {
 	}
 
 	// The document is served as embedded.
-	if r := expect(b.call(http.MethodGet, "/api/v1/openapi.json", "", ""), 200); r.Body != string(api.OpenAPI()) {
+	if r := expect(call(b, http.MethodGet, "/api/v1/openapi.json", "", ""), 200); r.Body != string(api.OpenAPI()) {
 		t.Fatal("GET /api/v1/openapi.json is not the embedded document")
 	}
 
 	// Sources.
-	to := b.recipientsOf("americas")
+	to := recipientsOf(b, "americas")
 	src := appSource(t)
 	msg := sealedPart{"message", seal(t, []byte("a tip"), to...)}
 	file := []sealedPart{{"file", seal(t, []byte("%PDF-1.7"), to...)}, {"file_meta", seal(t, []byte(`{"name":"a.pdf","type":"application/pdf"}`), to...)}}
 	contact := sealedPart{"contact", seal(t, []byte("signal"), to...)}
-	expect(b.sendSealed("/api/v1/source/tips", "", tipFor("americas", src), msg, file[0], file[1], contact), 201)
-	expect(b.sendSealed("/api/v1/source/tips", "", tipFor("americas", src), msg), 409)
-	expect(b.sendSealed("/api/v1/source/tips", "", tipFor("americas", appSource(t)), sealedPart{"message", []byte("not age")}), 400)
-	expect(b.sendSealed("/api/v1/source/tips", "", tipFor("americas", appSource(t)), sealedPart{"file", seal(t, make([]byte, 1<<20+1), to...)}, file[1]), 413)
+	expect(sendSealed(b, "/api/v1/source/tips", "", tipFor("americas", src), msg, file[0], file[1], contact), 201)
+	expect(sendSealed(b, "/api/v1/source/tips", "", tipFor("americas", src), msg), 409)
+	expect(sendSealed(b, "/api/v1/source/tips", "", tipFor("americas", appSource(t)), sealedPart{"message", []byte("not age")}), 400)
+	expect(sendSealed(b, "/api/v1/source/tips", "", tipFor("americas", appSource(t)), sealedPart{"file", seal(t, make([]byte, 1<<20+1), to...)}, file[1]), 413)
 
 	login, _ := json.Marshal(api.SourceLoginRequest{Auth: base64.StdEncoding.EncodeToString(src.Auth)})
-	r := expect(b.call(http.MethodPost, "/api/v1/source/login", "", string(login)), 200)
+	r := expect(call(b, http.MethodPost, "/api/v1/source/login", "", string(login)), 200)
 	var lr api.SourceLoginResponse
 	json.Unmarshal([]byte(r.Body), &lr)
-	expect(b.call(http.MethodPost, "/api/v1/source/login", "", `{"auth":"AAAA"}`), 401)
-	expect(b.call(http.MethodPost, "/api/v1/source/login", "", `{"codename":"1234"}`), 400)
+	expect(call(b, http.MethodPost, "/api/v1/source/login", "", `{"auth":"AAAA"}`), 401)
+	expect(call(b, http.MethodPost, "/api/v1/source/login", "", `{"codename":"1234"}`), 400)
 
-	expect(b.call(http.MethodGet, "/api/v1/source/replies", lr.Token, ""), 200)
-	expect(b.call(http.MethodGet, "/api/v1/source/replies", "", ""), 401)
-	conv := in.conversations(j)[0].ID
-	desk, _ := in.srv.Stores.Desks.DeskBySlug(context.Background(), "americas")
-	reply := in.storeReply(j, conv, "a reply", src.Recipient(), desk.Recipient)
+	expect(call(b, http.MethodGet, "/api/v1/source/replies", lr.Token, ""), 200)
+	expect(call(b, http.MethodGet, "/api/v1/source/replies", "", ""), 401)
+	conv := conversations(in, j)[0].ID
+	desk, _ := in.Srv.Stores.Desks.DeskBySlug(context.Background(), "americas")
+	reply := storeReply(in, j, conv, "a reply", src.Recipient(), desk.Recipient)
 	path := "/api/v1/source/replies/" + strconv.FormatInt(reply.ID, 10)
-	expect(b.call(http.MethodGet, "/api/v1/source/replies", lr.Token, ""), 200)
-	expect(b.call(http.MethodGet, path, lr.Token, ""), 200)
-	expect(b.call(http.MethodGet, "/api/v1/source/replies/99999", lr.Token, ""), 404)
-	expect(b.sendSealed("/api/v1/source/followups", lr.Token, nil, msg, file[0], file[1]), 201)
-	expect(b.sendSealed("/api/v1/source/followups", lr.Token, nil, contact), 400)
-	expect(b.call(http.MethodDelete, path, lr.Token, ""), 204)
-	expect(b.call(http.MethodDelete, path, lr.Token, ""), 404)
-	expect(b.call(http.MethodPost, "/api/v1/source/logout", lr.Token, ""), 204)
-	expect(b.call(http.MethodPost, "/api/v1/source/logout", lr.Token, ""), 401)
+	expect(call(b, http.MethodGet, "/api/v1/source/replies", lr.Token, ""), 200)
+	expect(call(b, http.MethodGet, path, lr.Token, ""), 200)
+	expect(call(b, http.MethodGet, "/api/v1/source/replies/99999", lr.Token, ""), 404)
+	expect(sendSealed(b, "/api/v1/source/followups", lr.Token, nil, msg, file[0], file[1]), 201)
+	expect(sendSealed(b, "/api/v1/source/followups", lr.Token, nil, contact), 400)
+	expect(call(b, http.MethodDelete, path, lr.Token, ""), 204)
+	expect(call(b, http.MethodDelete, path, lr.Token, ""), 404)
+	expect(call(b, http.MethodPost, "/api/v1/source/logout", lr.Token, ""), 204)
+	expect(call(b, http.MethodPost, "/api/v1/source/logout", lr.Token, ""), 401)
 
 	// Journalists.
 	bad, _ := json.Marshal(api.LoginRequest{Name: j.Name, Password: "not the password", TOTP: "000000"})
-	expect(b.call(http.MethodPost, "/api/v1/journalist/login", "", string(bad)), 401)
-	expect(b.call(http.MethodPost, "/api/v1/journalist/login", "", "{"), 400)
-	good, _ := json.Marshal(api.LoginRequest{Name: j.Name, Password: j.Password, TOTP: j.code(t)})
-	r = expect(b.call(http.MethodPost, "/api/v1/journalist/login", "", string(good)), 200)
+	expect(call(b, http.MethodPost, "/api/v1/journalist/login", "", string(bad)), 401)
+	expect(call(b, http.MethodPost, "/api/v1/journalist/login", "", "{"), 400)
+	good, _ := json.Marshal(api.LoginRequest{Name: j.Name, Password: j.Password, TOTP: j.Code(t)})
+	r = expect(call(b, http.MethodPost, "/api/v1/journalist/login", "", string(good)), 200)
 	var jl api.LoginResponse
 	json.Unmarshal([]byte(r.Body), &jl)
-	expect(b.call(http.MethodGet, "/api/v1/journalist/keys", jl.Token, ""), 200)
-	r = expect(b.call(http.MethodGet, "/api/v1/journalist/items?limit=100", jl.Token, ""), 200)
-	expect(b.call(http.MethodGet, "/api/v1/journalist/items?after=-1", jl.Token, ""), 400)
+	expect(call(b, http.MethodGet, "/api/v1/journalist/keys", jl.Token, ""), 200)
+	r = expect(call(b, http.MethodGet, "/api/v1/journalist/items?limit=100", jl.Token, ""), 200)
+	expect(call(b, http.MethodGet, "/api/v1/journalist/items?after=-1", jl.Token, ""), 400)
 	var ir api.ItemsResponse
 	json.Unmarshal([]byte(r.Body), &ir)
 	for _, it := range ir.Items {
-		expect(b.call(http.MethodGet, "/api/v1/journalist/items/"+strconv.FormatInt(it.ID, 10), jl.Token, ""), 200)
+		expect(call(b, http.MethodGet, "/api/v1/journalist/items/"+strconv.FormatInt(it.ID, 10), jl.Token, ""), 200)
 		if it.HasMeta {
-			expect(b.call(http.MethodGet, "/api/v1/journalist/items/"+strconv.FormatInt(it.ID, 10)+"/meta", jl.Token, ""), 200)
+			expect(call(b, http.MethodGet, "/api/v1/journalist/items/"+strconv.FormatInt(it.ID, 10)+"/meta", jl.Token, ""), 200)
 		} else {
-			expect(b.call(http.MethodGet, "/api/v1/journalist/items/"+strconv.FormatInt(it.ID, 10)+"/meta", jl.Token, ""), 404)
+			expect(call(b, http.MethodGet, "/api/v1/journalist/items/"+strconv.FormatInt(it.ID, 10)+"/meta", jl.Token, ""), 404)
 		}
 	}
-	expect(b.call(http.MethodGet, "/api/v1/journalist/items/99999", jl.Token, ""), 404)
-	expect(b.call(http.MethodGet, "/api/v1/journalist/keys", "", ""), 401)
-	expect(b.call(http.MethodPost, "/api/v1/journalist/logout", jl.Token, ""), 204)
-	expect(b.call(http.MethodPost, "/api/v1/journalist/logout", jl.Token, ""), 401)
+	expect(call(b, http.MethodGet, "/api/v1/journalist/items/99999", jl.Token, ""), 404)
+	expect(call(b, http.MethodGet, "/api/v1/journalist/keys", "", ""), 401)
+	expect(call(b, http.MethodPost, "/api/v1/journalist/logout", jl.Token, ""), 204)
+	expect(call(b, http.MethodPost, "/api/v1/journalist/logout", jl.Token, ""), 401)
 
 	var missed []string
 	for _, op := range documented(doc) {

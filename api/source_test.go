@@ -22,6 +22,7 @@ import (
 	"github.com/pista-tips/pista/apiclient"
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/intake"
+	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
 )
@@ -80,14 +81,14 @@ func sealedBody(t testing.TB, tip any, parts ...sealedPart) (io.Reader, string) 
 }
 
 // sendSealed posts a sealed submission.
-func (b *browser) sendSealed(path, token string, tip any, parts ...sealedPart) *response {
-	b.t.Helper()
-	body, ct := sealedBody(b.t, tip, parts...)
-	req := b.request(http.MethodPost, path, body, ct)
+func sendSealed(b *pistatest.Browser, path, token string, tip any, parts ...sealedPart) *pistatest.Response {
+	b.T.Helper()
+	body, ct := sealedBody(b.T, tip, parts...)
+	req := b.Request(http.MethodPost, path, body, ct)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	return b.do(req)
+	return b.Do(req)
 }
 
 // appSource is a source's keys as an app holds them. Tests that do not
@@ -109,51 +110,51 @@ func tipFor(desk string, src keys.Derived) *api.TipPart {
 }
 
 // desksAPI fetches GET /api/v1/desks.
-func (b *browser) desksAPI() api.DesksResponse {
-	b.t.Helper()
-	r := b.call(http.MethodGet, "/api/v1/desks", "", "")
+func desksAPI(b *pistatest.Browser) api.DesksResponse {
+	b.T.Helper()
+	r := call(b, http.MethodGet, "/api/v1/desks", "", "")
 	if r.Status != http.StatusOK {
-		b.t.Fatalf("GET /api/v1/desks: %d %s", r.Status, r.Body)
+		b.T.Fatalf("GET /api/v1/desks: %d %s", r.Status, r.Body)
 	}
 	var d api.DesksResponse
 	if err := json.Unmarshal([]byte(r.Body), &d); err != nil {
-		b.t.Fatal(err)
+		b.T.Fatal(err)
 	}
 	return d
 }
 
 // recipientsOf finds a desk's recipients in GET /api/v1/desks.
-func (b *browser) recipientsOf(slug string) []string {
-	b.t.Helper()
-	for _, d := range b.desksAPI().Desks {
+func recipientsOf(b *pistatest.Browser, slug string) []string {
+	b.T.Helper()
+	for _, d := range desksAPI(b).Desks {
 		if d.Slug == slug {
 			return d.Recipients
 		}
 	}
-	b.t.Fatalf("no desk %q in GET /api/v1/desks", slug)
+	b.T.Fatalf("no desk %q in GET /api/v1/desks", slug)
 	return nil
 }
 
 // sourceLogin logs a source in through the API and returns the token.
-func (b *browser) sourceLogin(auth []byte) (string, api.SourceLoginResponse) {
-	b.t.Helper()
+func sourceLogin(b *pistatest.Browser, auth []byte) (string, api.SourceLoginResponse) {
+	b.T.Helper()
 	body, _ := json.Marshal(api.SourceLoginRequest{Auth: base64.StdEncoding.EncodeToString(auth)})
-	r := b.call(http.MethodPost, "/api/v1/source/login", "", string(body))
+	r := call(b, http.MethodPost, "/api/v1/source/login", "", string(body))
 	if r.Status != http.StatusOK {
-		b.t.Fatalf("source login: %d %s", r.Status, r.Body)
+		b.T.Fatalf("source login: %d %s", r.Status, r.Body)
 	}
 	var lr api.SourceLoginResponse
 	if err := json.Unmarshal([]byte(r.Body), &lr); err != nil || lr.Token == "" {
-		b.t.Fatalf("source login answer %q: %v", r.Body, err)
+		b.T.Fatalf("source login answer %q: %v", r.Body, err)
 	}
 	return lr.Token, lr
 }
 
 // deskIdentity unwraps a desk's current identity with a member's key.
-func (in *instance) deskIdentity(j *journalist, slug string) *age.HybridIdentity {
-	t := in.t
+func deskIdentity(in *pistatest.Instance, j *pistatest.Journalist, slug string) *age.HybridIdentity {
+	t := in.T
 	t.Helper()
-	wraps, err := in.srv.Stores.Desks.WrapsFor(context.Background(), j.ID)
+	wraps, err := in.Srv.Stores.Desks.WrapsFor(context.Background(), j.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,24 +174,24 @@ func (in *instance) deskIdentity(j *journalist, slug string) *age.HybridIdentity
 
 // storeReply stores a journalist's reply, encrypted to the source and the
 // desk, as the newsroom's reply form does.
-func (in *instance) storeReply(j *journalist, conv string, text string, to ...string) pista.Item {
-	t := in.t
+func storeReply(in *pistatest.Instance, j *pistatest.Journalist, conv string, text string, to ...string) pista.Item {
+	t := in.T
 	t.Helper()
 	ctx := context.Background()
 	rs, err := keys.ParseRecipients(to...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := intake.NewBatch(in.srv.Stores.Blobs, rs, -1)
+	b := intake.NewBatch(in.Srv.Stores.Blobs, rs, -1)
 	if err := b.AddText(ctx, pista.KindReply, text); err != nil {
 		t.Fatal(err)
 	}
 	items := b.Items()
 	items[0].AuthorID = j.ID
-	if err := in.srv.Stores.Tips.AddItems(ctx, conv, items); err != nil {
+	if err := in.Srv.Stores.Tips.AddItems(ctx, conv, items); err != nil {
 		t.Fatal(err)
 	}
-	stored, err := in.srv.Stores.Tips.ItemsOfConversation(ctx, conv)
+	stored, err := in.Srv.Stores.Tips.ItemsOfConversation(ctx, conv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,11 +199,11 @@ func (in *instance) storeReply(j *journalist, conv string, text string, to ...st
 }
 
 // conversations lists the conversations j sees.
-func (in *instance) conversations(j *journalist) []pista.Conversation {
-	in.t.Helper()
-	cs, err := in.srv.Stores.Tips.ConversationsFor(context.Background(), j.ID, pista.Page{Limit: 1000})
+func conversations(in *pistatest.Instance, j *pistatest.Journalist) []pista.Conversation {
+	in.T.Helper()
+	cs, err := in.Srv.Stores.Tips.ConversationsFor(context.Background(), j.ID, pista.Page{Limit: 1000})
 	if err != nil {
-		in.t.Fatal(err)
+		in.T.Fatal(err)
 	}
 	return cs
 }
@@ -223,17 +224,17 @@ func open(t testing.TB, file []byte, id age.Identity) []byte {
 
 func TestDesks(t *testing.T) {
 	archive, _ := age.GenerateHybridIdentity()
-	in := newInstance(t, server.Config{Archive: []string{archive.Recipient().String()}})
-	j := in.journalist("ana")
-	desk := in.desk("americas", j)
-	d := in.browser().desksAPI()
+	in := pistatest.New(t, server.Config{Archive: []string{archive.Recipient().String()}})
+	j := in.Journalist("ana")
+	desk := in.Desk("americas", j)
+	d := desksAPI(in.Browser())
 	if len(d.Desks) != 1 || d.Desks[0].Slug != "americas" || d.Desks[0].Title != desk.Title {
 		t.Fatalf("desks %+v", d.Desks)
 	}
 	if want := []string{desk.Recipient, archive.Recipient().String()}; strings.Join(d.Desks[0].Recipients, " ") != strings.Join(want, " ") {
 		t.Fatalf("recipients %v, want the desk's key then the archive's", d.Desks[0].Recipients)
 	}
-	salt, err := in.srv.Stores.CodenameSalt(context.Background())
+	salt, err := in.Srv.Stores.CodenameSalt(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,13 +251,13 @@ func TestDesks(t *testing.T) {
 // works on the web pages too; a reply read and deleted, a follow-up sent.
 func TestSourceAPI(t *testing.T) {
 	archive, _ := age.GenerateHybridIdentity()
-	in := newInstance(t, server.Config{Archive: []string{archive.Recipient().String()}})
-	j := in.journalist("ana")
-	in.desk("americas", j)
-	b := in.browser()
+	in := pistatest.New(t, server.Config{Archive: []string{archive.Recipient().String()}})
+	j := in.Journalist("ana")
+	in.Desk("americas", j)
+	b := in.Browser()
 	ctx := context.Background()
 
-	desks := b.desksAPI()
+	desks := desksAPI(b)
 	codename := keys.NewCodename()
 	src, err := keys.Derive(ctx, codename, desks.Codename.Salt)
 	if err != nil {
@@ -271,38 +272,38 @@ func TestSourceAPI(t *testing.T) {
 		{"file_meta", seal(t, []byte(`{"name":"ledger.pdf","type":"application/pdf"}`), to...)},
 		{"contact", seal(t, []byte("signal +1 555 0100"), to...)},
 	}
-	r := b.sendSealed("/api/v1/source/tips", "", tipFor("americas", src), parts...)
+	r := sendSealed(b, "/api/v1/source/tips", "", tipFor("americas", src), parts...)
 	if r.Status != http.StatusCreated || strings.TrimSpace(r.Body) != `{"ok":true}` {
 		t.Fatalf("tip: %d %s", r.Status, r.Body)
 	}
 
 	// The journalist gets the items as sent, byte for byte, messages
 	// first, and reads them with the desk's key.
-	tok := in.apiLogin(j)
+	tok := apiLogin(in, j)
 	got := items(t, b, tok, "")
 	if len(got.Items) != 3 {
 		t.Fatalf("%d items, want message, file, contact", len(got.Items))
 	}
-	deskID := in.deskIdentity(j, "americas")
+	deskID := deskIdentity(in, j, "americas")
 	wantKinds := []string{"message", "file", "contact"}
 	wantSent := [][]byte{parts[0].body, parts[1].body, parts[3].body}
 	for i, it := range got.Items {
 		if it.Kind != wantKinds[i] {
 			t.Fatalf("item %d is a %s, want %s", i, it.Kind, wantKinds[i])
 		}
-		r := b.call(http.MethodGet, "/api/v1/journalist/items/"+strconv.FormatInt(it.ID, 10), tok, "")
+		r := call(b, http.MethodGet, "/api/v1/journalist/items/"+strconv.FormatInt(it.ID, 10), tok, "")
 		if r.Body != string(wantSent[i]) {
 			t.Fatalf("the stored %s differs from what the app sent", it.Kind)
 		}
 	}
-	if got := open(t, []byte(b.call(http.MethodGet, "/api/v1/journalist/items/"+strconv.FormatInt(got.Items[1].ID, 10), tok, "").Body), deskID); !bytes.Equal(got, file) {
+	if got := open(t, []byte(call(b, http.MethodGet, "/api/v1/journalist/items/"+strconv.FormatInt(got.Items[1].ID, 10), tok, "").Body), deskID); !bytes.Equal(got, file) {
 		t.Fatal("the file does not decrypt to the original")
 	}
-	meta := b.call(http.MethodGet, "/api/v1/journalist/items/"+strconv.FormatInt(got.Items[1].ID, 10)+"/meta", tok, "")
+	meta := call(b, http.MethodGet, "/api/v1/journalist/items/"+strconv.FormatInt(got.Items[1].ID, 10)+"/meta", tok, "")
 	if m := open(t, []byte(meta.Body), archive); !strings.Contains(string(m), "ledger.pdf") {
 		t.Fatalf("the archive key reads meta %q", m)
 	}
-	convs := in.conversations(j)
+	convs := conversations(in, j)
 	if len(convs) != 1 || convs[0].Channel != pista.ChannelAPI {
 		t.Fatalf("conversations %+v, want one from the API channel", convs)
 	}
@@ -310,40 +311,40 @@ func TestSourceAPI(t *testing.T) {
 
 	// The codename the app made works on the web pages: the app derived
 	// what the server derives.
-	web := in.browser()
-	lr := web.post("/login", url.Values{"csrf": {web.get("/").csrf(t)}, "codename": {codename.String()}})
+	web := in.Browser()
+	lr := web.Post("/login", url.Values{"csrf": {web.Get("/").CSRF(t)}, "codename": {codename.String()}})
 	if lr.Status != http.StatusSeeOther {
 		t.Fatalf("web login with the app's codename: %d\n%s", lr.Status, lr.Body)
 	}
 
 	// The app logs in with the authentication key and reads a reply.
-	stok, login := b.sourceLogin(src.Auth)
+	stok, login := sourceLogin(b, src.Auth)
 	if login.Desk != "americas" {
 		t.Fatalf("login names desk %q", login.Desk)
 	}
-	if r := b.call(http.MethodGet, "/api/v1/source/replies", stok, ""); r.Status != http.StatusOK || !strings.Contains(r.Body, `"replies":[]`) {
+	if r := call(b, http.MethodGet, "/api/v1/source/replies", stok, ""); r.Status != http.StatusOK || !strings.Contains(r.Body, `"replies":[]`) {
 		t.Fatalf("replies before any: %d %s", r.Status, r.Body)
 	}
-	desk, _ := in.srv.Stores.Desks.DeskBySlug(ctx, "americas")
-	reply := in.storeReply(j, conv, "Thank you. Tell us more.", src.Recipient(), desk.Recipient)
+	desk, _ := in.Srv.Stores.Desks.DeskBySlug(ctx, "americas")
+	reply := storeReply(in, j, conv, "Thank you. Tell us more.", src.Recipient(), desk.Recipient)
 	var rr api.RepliesResponse
-	r = b.call(http.MethodGet, "/api/v1/source/replies", stok, "")
+	r = call(b, http.MethodGet, "/api/v1/source/replies", stok, "")
 	if json.Unmarshal([]byte(r.Body), &rr); len(rr.Replies) != 1 || rr.Replies[0].ID != reply.ID || rr.Replies[0].Size != reply.Size {
 		t.Fatalf("replies: %d %s", r.Status, r.Body)
 	}
 	path := "/api/v1/source/replies/" + strconv.FormatInt(reply.ID, 10)
-	r = b.call(http.MethodGet, path, stok, "")
+	r = call(b, http.MethodGet, path, stok, "")
 	if r.Status != http.StatusOK || string(open(t, []byte(r.Body), src.Identity)) != "Thank you. Tell us more." {
 		t.Fatalf("reply: %d", r.Status)
 	}
 	// Only replies: not the source's own items, not by the journalist's
 	// item IDs.
-	if r := b.call(http.MethodGet, "/api/v1/source/replies/"+strconv.FormatInt(got.Items[0].ID, 10), stok, ""); r.Status != http.StatusNotFound {
+	if r := call(b, http.MethodGet, "/api/v1/source/replies/"+strconv.FormatInt(got.Items[0].ID, 10), stok, ""); r.Status != http.StatusNotFound {
 		t.Fatalf("a message as a reply: %d", r.Status)
 	}
 
 	// A follow-up joins the conversation.
-	r = b.sendSealed("/api/v1/source/followups", stok, nil, sealedPart{"message", seal(t, []byte("More: page 2."), to...)})
+	r = sendSealed(b, "/api/v1/source/followups", stok, nil, sealedPart{"message", seal(t, []byte("More: page 2."), to...)})
 	if r.Status != http.StatusCreated {
 		t.Fatalf("follow-up: %d %s", r.Status, r.Body)
 	}
@@ -353,37 +354,37 @@ func TestSourceAPI(t *testing.T) {
 	}
 
 	// The source deletes the reply, then logs out.
-	if r := b.call(http.MethodDelete, path, stok, ""); r.Status != http.StatusNoContent {
+	if r := call(b, http.MethodDelete, path, stok, ""); r.Status != http.StatusNoContent {
 		t.Fatalf("delete: %d %s", r.Status, r.Body)
 	}
-	if r := b.call(http.MethodGet, path, stok, ""); r.Status != http.StatusNotFound {
+	if r := call(b, http.MethodGet, path, stok, ""); r.Status != http.StatusNotFound {
 		t.Fatalf("deleted reply: %d", r.Status)
 	}
-	if _, err := in.srv.Stores.Blobs.Open(ctx, reply.Object); err == nil {
+	if _, err := in.Srv.Stores.Blobs.Open(ctx, reply.Object); err == nil {
 		t.Fatal("the deleted reply's object is still stored")
 	}
-	if r := b.call(http.MethodDelete, path, stok, ""); r.Status != http.StatusNotFound {
+	if r := call(b, http.MethodDelete, path, stok, ""); r.Status != http.StatusNotFound {
 		t.Fatalf("deleting twice: %d", r.Status)
 	}
-	if r := b.call(http.MethodPost, "/api/v1/source/logout", stok, ""); r.Status != http.StatusNoContent {
+	if r := call(b, http.MethodPost, "/api/v1/source/logout", stok, ""); r.Status != http.StatusNoContent {
 		t.Fatalf("logout: %d", r.Status)
 	}
-	if r := b.call(http.MethodGet, "/api/v1/source/replies", stok, ""); r.Status != http.StatusUnauthorized {
+	if r := call(b, http.MethodGet, "/api/v1/source/replies", stok, ""); r.Status != http.StatusUnauthorized {
 		t.Fatalf("token after logout: %d", r.Status)
 	}
 }
 
 func TestSourceLoginSameAnswer(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	j := in.journalist("ana")
-	in.desk("americas", j)
-	b := in.browser()
-	to := b.recipientsOf("americas")
+	in := pistatest.New(t, server.Config{})
+	j := in.Journalist("ana")
+	in.Desk("americas", j)
+	b := in.Browser()
+	to := recipientsOf(b, "americas")
 	// A source whose lookup is that of 32 zero bytes, which the server
 	// derives in place of a malformed key: it must not let anyone in.
 	planted := keys.Derived{Auth: make([]byte, keys.AuthSize), Identity: appSource(t).Identity}
 	planted.Lookup = keys.LookupHash(planted.Auth)
-	if r := b.sendSealed("/api/v1/source/tips", "", tipFor("americas", planted), sealedPart{"message", seal(t, []byte("hi"), to...)}); r.Status != http.StatusCreated {
+	if r := sendSealed(b, "/api/v1/source/tips", "", tipFor("americas", planted), sealedPart{"message", seal(t, []byte("hi"), to...)}); r.Status != http.StatusCreated {
 		t.Fatalf("tip: %d %s", r.Status, r.Body)
 	}
 	random := make([]byte, keys.AuthSize)
@@ -397,7 +398,7 @@ func TestSourceLoginSameAnswer(t *testing.T) {
 		"",
 	} {
 		body, _ := json.Marshal(api.SourceLoginRequest{Auth: auth})
-		r := b.call(http.MethodPost, "/api/v1/source/login", "", string(body))
+		r := call(b, http.MethodPost, "/api/v1/source/login", "", string(body))
 		if r.Status != http.StatusUnauthorized {
 			t.Fatalf("auth %q: %d %s", auth, r.Status, r.Body)
 		}
@@ -408,16 +409,16 @@ func TestSourceLoginSameAnswer(t *testing.T) {
 		}
 	}
 	// Journalists' and sources' tokens are not interchangeable.
-	jt := in.apiLogin(j)
-	if r := b.call(http.MethodGet, "/api/v1/source/replies", jt, ""); r.Status != http.StatusUnauthorized {
+	jt := apiLogin(in, j)
+	if r := call(b, http.MethodGet, "/api/v1/source/replies", jt, ""); r.Status != http.StatusUnauthorized {
 		t.Fatalf("a journalist's token on a source route: %d", r.Status)
 	}
 	src := appSource(t)
-	if r := b.sendSealed("/api/v1/source/tips", "", tipFor("americas", src), sealedPart{"message", seal(t, []byte("hi"), to...)}); r.Status != http.StatusCreated {
+	if r := sendSealed(b, "/api/v1/source/tips", "", tipFor("americas", src), sealedPart{"message", seal(t, []byte("hi"), to...)}); r.Status != http.StatusCreated {
 		t.Fatalf("tip: %d %s", r.Status, r.Body)
 	}
-	st, _ := b.sourceLogin(src.Auth)
-	if r := b.call(http.MethodGet, "/api/v1/journalist/items", st, ""); r.Status != http.StatusUnauthorized {
+	st, _ := sourceLogin(b, src.Auth)
+	if r := call(b, http.MethodGet, "/api/v1/journalist/items", st, ""); r.Status != http.StatusUnauthorized {
 		t.Fatalf("a source's token on a journalist route: %d", r.Status)
 	}
 }
@@ -428,17 +429,17 @@ func TestSourceLoginSameAnswer(t *testing.T) {
 func TestSealedRefusals(t *testing.T) {
 	archive, _ := age.GenerateHybridIdentity()
 	const maxUpload = 1 << 20
-	in := newInstance(t, server.Config{Archive: []string{archive.Recipient().String()}, MaxUpload: maxUpload})
-	j := in.journalist("ana")
-	in.desk("americas", j)
-	b := in.browser()
-	to := b.recipientsOf("americas")
+	in := pistatest.New(t, server.Config{Archive: []string{archive.Recipient().String()}, MaxUpload: maxUpload})
+	j := in.Journalist("ana")
+	in.Desk("americas", j)
+	b := in.Browser()
+	to := recipientsOf(b, "americas")
 	x25519, _ := age.GenerateX25519Identity()
 	taken := appSource(t)
-	if r := b.sendSealed("/api/v1/source/tips", "", tipFor("americas", taken), sealedPart{"message", seal(t, []byte("first"), to...)}); r.Status != http.StatusCreated {
+	if r := sendSealed(b, "/api/v1/source/tips", "", tipFor("americas", taken), sealedPart{"message", seal(t, []byte("first"), to...)}); r.Status != http.StatusCreated {
 		t.Fatalf("tip: %d %s", r.Status, r.Body)
 	}
-	stok, _ := b.sourceLogin(taken.Auth)
+	stok, _ := sourceLogin(b, taken.Auth)
 
 	good := []sealedPart{
 		{"message", seal(t, []byte("a message"), to...)},
@@ -490,37 +491,37 @@ func TestSealedRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := in.snapshot(j)
-			convs := len(in.conversations(j))
+			before := in.Snapshot(j)
+			convs := len(conversations(in, j))
 			path := tt.path
 			if path == "" {
 				path = "/api/v1/source/tips"
 			}
-			r := b.sendSealed(path, tt.token, tt.tip, tt.parts...)
+			r := sendSealed(b, path, tt.token, tt.tip, tt.parts...)
 			if r.Status != tt.status {
 				t.Fatalf("status %d, want %d: %s", r.Status, tt.status, r.Body)
 			}
 			if e := apiError(t, r); e.Code != tt.code {
 				t.Errorf("error %q (%s), want %q", e.Code, e.Message, tt.code)
 			}
-			in.checkUnchanged(t, before, j)
-			if n := len(in.conversations(j)); n != convs {
+			in.CheckUnchanged(t, before, j)
+			if n := len(conversations(in, j)); n != convs {
 				t.Errorf("%d conversations, %d before", n, convs)
 			}
 		})
 	}
 
 	t.Run("not multipart", func(t *testing.T) {
-		before := in.snapshot(j)
-		r := b.call(http.MethodPost, "/api/v1/source/tips", "", `{"desk":"americas"}`)
+		before := in.Snapshot(j)
+		r := call(b, http.MethodPost, "/api/v1/source/tips", "", `{"desk":"americas"}`)
 		if r.Status != http.StatusBadRequest || apiError(t, r).Code != "bad_request" {
 			t.Fatalf("status %d: %s", r.Status, r.Body)
 		}
-		in.checkUnchanged(t, before, j)
+		in.CheckUnchanged(t, before, j)
 	})
 
 	// A good submission still goes through, and its message reads.
-	if r := b.sendSealed("/api/v1/source/tips", "", tip, good...); r.Status != http.StatusCreated {
+	if r := sendSealed(b, "/api/v1/source/tips", "", tip, good...); r.Status != http.StatusCreated {
 		t.Fatalf("good tip: %d %s", r.Status, r.Body)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/i18n"
+	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/server"
 	"github.com/pista-tips/pista/ui"
 )
@@ -25,85 +26,85 @@ const inboxPageSize = 50
 // every branch that shows text (notices, errors, replies, links to older
 // conversations…), in every language, and looks for untranslated keys.
 func TestEveryPageEveryLanguage(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	j := in.journalist("ana")
-	americas := in.desk("americas", j)
-	in.desk("maghreb", j)
-	empty := newInstance(t, server.Config{}) // no desk yet
+	in := pistatest.New(t, server.Config{})
+	j := in.Journalist("ana")
+	americas := in.Desk("americas", j)
+	in.Desk("maghreb", j)
+	empty := pistatest.New(t, server.Config{}) // no desk yet
 
 	// A tip with every kind of item, a reply to it, and enough
 	// conversations for a second inbox page.
-	src := in.browser()
-	codename := src.submit("americas", "a tip",
-		part{name: "files", filename: "a.pdf", value: "%PDF"}, part{name: "contact", value: "signal"}).codename(t)
-	cs, err := in.srv.Stores.Tips.ConversationsFor(context.Background(), j.ID, pista.Page{Limit: 1})
+	src := in.Browser()
+	codename := src.Submit("americas", "a tip",
+		pistatest.Part{Name: "files", Filename: "a.pdf", Value: "%PDF"}, pistatest.Part{Name: "contact", Value: "signal"}).Codename(t)
+	cs, err := in.Srv.Stores.Tips.ConversationsFor(context.Background(), j.ID, pista.Page{Limit: 1})
 	if err != nil || len(cs) != 1 {
 		t.Fatal(err)
 	}
 	conv := cs[0].ID
-	nb := in.browser()
-	nb.loginJournalist(j)
-	ntok := nb.get("/newsroom/").csrf(t)
-	if r := nb.post("/newsroom/c/"+conv+"/reply", url.Values{"csrf": {ntok}, "reply": {"thanks"}}); r.Status != http.StatusSeeOther {
+	nb := in.Browser()
+	nb.LoginJournalist(j)
+	ntok := nb.Get("/newsroom/").CSRF(t)
+	if r := nb.Post("/newsroom/c/"+conv+"/reply", url.Values{"csrf": {ntok}, "reply": {"thanks"}}); r.Status != http.StatusSeeOther {
 		t.Fatalf("reply: %d", r.Status)
 	}
-	if r := nb.post("/newsroom/c/"+conv+"/star", url.Values{"csrf": {ntok}, "star": {"1"}}); r.Status != http.StatusSeeOther {
+	if r := nb.Post("/newsroom/c/"+conv+"/star", url.Values{"csrf": {ntok}, "star": {"1"}}); r.Status != http.StatusSeeOther {
 		t.Fatalf("star: %d", r.Status)
 	}
 	for range inboxPageSize {
-		in.storeTip(americas)
+		in.StoreTip(americas)
 	}
-	if r := src.post("/login", url.Values{"csrf": {src.get("/").csrf(t)}, "codename": {codename}}); r.Status != http.StatusSeeOther {
+	if r := src.Post("/login", url.Values{"csrf": {src.Get("/").CSRF(t)}, "codename": {codename}}); r.Status != http.StatusSeeOther {
 		t.Fatalf("source login: %d", r.Status)
 	}
 	// Five failures lock the name "nobody": its next login shows the
 	// throttled message.
 	for range 5 {
-		b := in.browser()
-		b.post("/newsroom/login", url.Values{"csrf": {b.get("/newsroom/login").csrf(t)}, "name": {"nobody"}, "password": {"x"}, "totp": {"000000"}})
+		b := in.Browser()
+		b.Post("/newsroom/login", url.Values{"csrf": {b.Get("/newsroom/login").CSRF(t)}, "name": {"nobody"}, "password": {"x"}, "totp": {"000000"}})
 	}
 
 	type view struct {
 		name   string
 		page   string // the template it renders
 		status int
-		do     func(q string) *response // q: "?lang=xx"
-		want   string                   // a key whose text the page must show
+		do     func(q string) *pistatest.Response // q: "?lang=xx"
+		want   string                             // a key whose text the page must show
 	}
 	views := []view{
-		{"landing", "source/landing", 200, func(q string) *response { return in.browser().get("/" + q) }, "landing.form.heading"},
-		{"landing without desks", "source/landing", 200, func(q string) *response { return empty.browser().get("/" + q) }, "landing.nodesks"},
-		{"receipt", "source/receipt", 200, func(q string) *response {
-			b := in.browser()
-			tok := b.get("/" + q).csrf(t)
-			return b.postMultipart("/submit"+q, []part{{name: "csrf", value: tok}, {name: "desk", value: "maghreb"}, {name: "message", value: "x"}})
+		{"landing", "source/landing", 200, func(q string) *pistatest.Response { return in.Browser().Get("/" + q) }, "landing.form.heading"},
+		{"landing without desks", "source/landing", 200, func(q string) *pistatest.Response { return empty.Browser().Get("/" + q) }, "landing.nodesks"},
+		{"receipt", "source/receipt", 200, func(q string) *pistatest.Response {
+			b := in.Browser()
+			tok := b.Get("/" + q).CSRF(t)
+			return b.PostMultipart("/submit"+q, []pistatest.Part{{Name: "csrf", Value: tok}, {Name: "desk", Value: "maghreb"}, {Name: "message", Value: "x"}})
 		}, "receipt.codename"},
-		{"source page, message sent", "source/source", 200, func(q string) *response { return src.get("/source" + q + "&done=sent") }, "source.notice.sent"},
-		{"source page, reply deleted", "source/source", 200, func(q string) *response { return src.get("/source" + q + "&done=deleted") }, "source.notice.deleted"},
-		{"not found", "error", 404, func(q string) *response { return in.browser().get("/nowhere" + q) }, "error.notfound"},
-		{"wrong codename", "error", 401, func(q string) *response {
-			b := in.browser()
-			return b.post("/login"+q, url.Values{"csrf": {b.get("/" + q).csrf(t)}, "codename": {"1234"}})
+		{"source page, message sent", "source/source", 200, func(q string) *pistatest.Response { return src.Get("/source" + q + "&done=sent") }, "source.notice.sent"},
+		{"source page, reply deleted", "source/source", 200, func(q string) *pistatest.Response { return src.Get("/source" + q + "&done=deleted") }, "source.notice.deleted"},
+		{"not found", "error", 404, func(q string) *pistatest.Response { return in.Browser().Get("/nowhere" + q) }, "error.notfound"},
+		{"wrong codename", "error", 401, func(q string) *pistatest.Response {
+			b := in.Browser()
+			return b.Post("/login"+q, url.Values{"csrf": {b.Get("/" + q).CSRF(t)}, "codename": {"1234"}})
 		}, "error.codename"},
-		{"refused form", "error", 403, func(q string) *response { return in.browser().post("/login"+q, url.Values{}) }, "error.csrf"},
-		{"no source session", "error", 401, func(q string) *response { return in.browser().get("/source" + q) }, "error.session"},
-		{"newsroom login", "newsroom/login", 200, func(q string) *response { return in.browser().get("/newsroom/login" + q) }, "newsroom.login.heading"},
-		{"newsroom login failed", "newsroom/login", 401, func(q string) *response {
-			b := in.browser()
+		{"refused form", "error", 403, func(q string) *pistatest.Response { return in.Browser().Post("/login"+q, url.Values{}) }, "error.csrf"},
+		{"no source session", "error", 401, func(q string) *pistatest.Response { return in.Browser().Get("/source" + q) }, "error.session"},
+		{"newsroom login", "newsroom/login", 200, func(q string) *pistatest.Response { return in.Browser().Get("/newsroom/login" + q) }, "newsroom.login.heading"},
+		{"newsroom login failed", "newsroom/login", 401, func(q string) *pistatest.Response {
+			b := in.Browser()
 			// A name of its own per language, so the failures do not add up
 			// to a lock.
-			return b.post("/newsroom/login"+q, url.Values{"csrf": {b.get("/newsroom/login" + q).csrf(t)}, "name": {"someone" + q}, "password": {"wrong password!"}, "totp": {"000000"}})
+			return b.Post("/newsroom/login"+q, url.Values{"csrf": {b.Get("/newsroom/login" + q).CSRF(t)}, "name": {"someone" + q}, "password": {"wrong password!"}, "totp": {"000000"}})
 		}, "newsroom.login.failed"},
-		{"newsroom login throttled", "newsroom/login", 429, func(q string) *response {
-			b := in.browser()
-			return b.post("/newsroom/login"+q, url.Values{"csrf": {b.get("/newsroom/login" + q).csrf(t)}, "name": {"nobody"}, "password": {"x"}, "totp": {"000000"}})
+		{"newsroom login throttled", "newsroom/login", 429, func(q string) *pistatest.Response {
+			b := in.Browser()
+			return b.Post("/newsroom/login"+q, url.Values{"csrf": {b.Get("/newsroom/login" + q).CSRF(t)}, "name": {"nobody"}, "password": {"x"}, "totp": {"000000"}})
 		}, "newsroom.login.throttled"},
-		{"inbox", "newsroom/inbox", 200, func(q string) *response { return nb.get("/newsroom/" + q + "&done=unread") }, "newsroom.inbox.older"},
-		{"inbox, one desk", "newsroom/inbox", 200, func(q string) *response { return nb.get("/newsroom/" + q + "&desk=maghreb&done=deleted") }, "newsroom.inbox.alldesks"},
-		{"inbox, past the end", "newsroom/inbox", 200, func(q string) *response { return nb.get("/newsroom/" + q + "&before=1") }, "newsroom.inbox.empty"},
-		{"conversation", "newsroom/conversation", 200, func(q string) *response { return nb.get("/newsroom/c/" + conv + q + "&done=replied") }, "newsroom.reply.sent"},
-		{"conversation, starred", "newsroom/conversation", 200, func(q string) *response { return nb.get("/newsroom/c/" + conv + q + "&done=starred") }, "newsroom.unstar"},
-		{"newsroom not found", "error", 404, func(q string) *response { return nb.get("/newsroom/c/nothing" + q) }, "error.notfound"},
+		{"inbox", "newsroom/inbox", 200, func(q string) *pistatest.Response { return nb.Get("/newsroom/" + q + "&done=unread") }, "newsroom.inbox.older"},
+		{"inbox, one desk", "newsroom/inbox", 200, func(q string) *pistatest.Response { return nb.Get("/newsroom/" + q + "&desk=maghreb&done=deleted") }, "newsroom.inbox.alldesks"},
+		{"inbox, past the end", "newsroom/inbox", 200, func(q string) *pistatest.Response { return nb.Get("/newsroom/" + q + "&before=1") }, "newsroom.inbox.empty"},
+		{"conversation", "newsroom/conversation", 200, func(q string) *pistatest.Response { return nb.Get("/newsroom/c/" + conv + q + "&done=replied") }, "newsroom.reply.sent"},
+		{"conversation, starred", "newsroom/conversation", 200, func(q string) *pistatest.Response { return nb.Get("/newsroom/c/" + conv + q + "&done=starred") }, "newsroom.unstar"},
+		{"newsroom not found", "error", 404, func(q string) *pistatest.Response { return nb.Get("/newsroom/c/nothing" + q) }, "error.notfound"},
 	}
 
 	// Every page template is rendered by some view above.

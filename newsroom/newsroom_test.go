@@ -16,6 +16,7 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/intake"
+	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
 )
@@ -31,19 +32,19 @@ type conv struct {
 
 // submitTip sends a tip with a message and a file through the landing
 // form, and finds it through member, a member of the desk.
-func (in *instance) submitTip(desk string, member *journalist) conv {
-	t := in.t
+func submitTip(in *pistatest.Instance, desk string, member *pistatest.Journalist) conv {
+	t := in.T
 	t.Helper()
-	r := in.browser().submit(desk, "a tip for "+desk, part{name: "files", filename: "leak.pdf", value: "%PDF-1.7"})
+	r := in.Browser().Submit(desk, "a tip for "+desk, pistatest.Part{Name: "files", Filename: "leak.pdf", Value: "%PDF-1.7"})
 	if r.Status != http.StatusOK {
 		t.Fatalf("submitting a tip: %d\n%s", r.Status, r.Body)
 	}
 	ctx := context.Background()
-	cs, err := in.srv.Stores.Tips.ConversationsFor(ctx, member.ID, pista.Page{Limit: 1})
+	cs, err := in.Srv.Stores.Tips.ConversationsFor(ctx, member.ID, pista.Page{Limit: 1})
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("finding the new conversation: %v %d", err, len(cs))
 	}
-	items, err := in.srv.Stores.Tips.ItemsOfConversation(ctx, cs[0].ID)
+	items, err := in.Srv.Stores.Tips.ItemsOfConversation(ctx, cs[0].ID)
 	if err != nil || len(items) != 2 || items[0].Kind != pista.KindMessage || items[1].Kind != pista.KindFile {
 		t.Fatalf("the new conversation's items: %v %+v", err, items)
 	}
@@ -51,29 +52,29 @@ func (in *instance) submitTip(desk string, member *journalist) conv {
 }
 
 // newsroomCSRF is the session token from the journalist's inbox.
-func (b *browser) newsroomCSRF() string {
-	b.t.Helper()
-	r := b.get("/newsroom/")
+func newsroomCSRF(b *pistatest.Browser) string {
+	b.T.Helper()
+	r := b.Get("/newsroom/")
 	if r.Status != http.StatusOK {
-		b.t.Fatalf("inbox: %d", r.Status)
+		b.T.Fatalf("inbox: %d", r.Status)
 	}
-	return r.csrf(b.t)
+	return r.CSRF(b.T)
 }
 
 // followUp adds a message to a conversation, as a source's follow-up
 // does.
-func (in *instance) followUp(id string, desk pista.Desk) {
-	t := in.t
+func followUp(in *pistatest.Instance, id string, desk pista.Desk) {
+	t := in.T
 	t.Helper()
 	rs, err := keys.ParseRecipients(desk.Recipient)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := intake.NewBatch(in.srv.Stores.Blobs, rs, -1)
+	b := intake.NewBatch(in.Srv.Stores.Blobs, rs, -1)
 	if err := b.AddText(context.Background(), pista.KindMessage, "more"); err != nil {
 		t.Fatal(err)
 	}
-	if err := in.srv.Stores.Tips.AddItems(context.Background(), id, b.Items()); err != nil {
+	if err := in.Srv.Stores.Tips.AddItems(context.Background(), id, b.Items()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -83,38 +84,38 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 type route struct {
 	name string
 	ok   int // status for a member of the conversation's desk
-	do   func(b *browser, tok string, c conv) *response
+	do   func(b *pistatest.Browser, tok string, c conv) *pistatest.Response
 	// destructive routes act on a fresh conversation when they succeed.
 	destructive bool
 }
 
 var routes = []route{
-	{"conversation page", http.StatusOK, func(b *browser, _ string, c conv) *response {
-		return b.get("/newsroom/c/" + c.ID)
+	{"conversation page", http.StatusOK, func(b *pistatest.Browser, _ string, c conv) *pistatest.Response {
+		return b.Get("/newsroom/c/" + c.ID)
 	}, false},
-	{"message download", http.StatusOK, func(b *browser, _ string, c conv) *response {
-		return b.get("/newsroom/c/" + c.ID + "/items/" + itoa(c.message.ID))
+	{"message download", http.StatusOK, func(b *pistatest.Browser, _ string, c conv) *pistatest.Response {
+		return b.Get("/newsroom/c/" + c.ID + "/items/" + itoa(c.message.ID))
 	}, false},
-	{"file download", http.StatusOK, func(b *browser, _ string, c conv) *response {
-		return b.get("/newsroom/c/" + c.ID + "/items/" + itoa(c.file.ID))
+	{"file download", http.StatusOK, func(b *pistatest.Browser, _ string, c conv) *pistatest.Response {
+		return b.Get("/newsroom/c/" + c.ID + "/items/" + itoa(c.file.ID))
 	}, false},
-	{"file name and type download", http.StatusOK, func(b *browser, _ string, c conv) *response {
-		return b.get("/newsroom/c/" + c.ID + "/items/" + itoa(c.file.ID) + "/meta")
+	{"file name and type download", http.StatusOK, func(b *pistatest.Browser, _ string, c conv) *pistatest.Response {
+		return b.Get("/newsroom/c/" + c.ID + "/items/" + itoa(c.file.ID) + "/meta")
 	}, false},
-	{"download.zip", http.StatusOK, func(b *browser, _ string, c conv) *response {
-		return b.get("/newsroom/c/" + c.ID + "/download.zip")
+	{"download.zip", http.StatusOK, func(b *pistatest.Browser, _ string, c conv) *pistatest.Response {
+		return b.Get("/newsroom/c/" + c.ID + "/download.zip")
 	}, false},
-	{"star", http.StatusSeeOther, func(b *browser, tok string, c conv) *response {
-		return b.post("/newsroom/c/"+c.ID+"/star", url.Values{"csrf": {tok}, "star": {"1"}})
+	{"star", http.StatusSeeOther, func(b *pistatest.Browser, tok string, c conv) *pistatest.Response {
+		return b.Post("/newsroom/c/"+c.ID+"/star", url.Values{"csrf": {tok}, "star": {"1"}})
 	}, false},
-	{"mark unread", http.StatusSeeOther, func(b *browser, tok string, c conv) *response {
-		return b.post("/newsroom/c/"+c.ID+"/unread", url.Values{"csrf": {tok}})
+	{"mark unread", http.StatusSeeOther, func(b *pistatest.Browser, tok string, c conv) *pistatest.Response {
+		return b.Post("/newsroom/c/"+c.ID+"/unread", url.Values{"csrf": {tok}})
 	}, false},
-	{"reply", http.StatusSeeOther, func(b *browser, tok string, c conv) *response {
-		return b.post("/newsroom/c/"+c.ID+"/reply", url.Values{"csrf": {tok}, "reply": {"Can we talk?"}})
+	{"reply", http.StatusSeeOther, func(b *pistatest.Browser, tok string, c conv) *pistatest.Response {
+		return b.Post("/newsroom/c/"+c.ID+"/reply", url.Values{"csrf": {tok}, "reply": {"Can we talk?"}})
 	}, false},
-	{"delete", http.StatusSeeOther, func(b *browser, tok string, c conv) *response {
-		return b.post("/newsroom/c/"+c.ID+"/delete", url.Values{"csrf": {tok}, "confirm": {"1"}})
+	{"delete", http.StatusSeeOther, func(b *pistatest.Browser, tok string, c conv) *pistatest.Response {
+		return b.Post("/newsroom/c/"+c.ID+"/delete", url.Values{"csrf": {tok}, "confirm": {"1"}})
 	}, true},
 }
 
@@ -122,24 +123,24 @@ var routes = []route{
 // conversations of their desks, and gets for another desk's exactly what
 // a conversation that does not exist gives.
 func TestPermissions(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	a := in.journalist("ana")
-	b := in.journalist("bilal")
-	desk1 := in.desk("americas", a)
-	desk2 := in.desk("maghreb", b)
-	c1 := in.submitTip("americas", a)
-	c2 := in.submitTip("maghreb", b)
-	ba, bb := in.browser(), in.browser()
-	ba.loginJournalist(a)
-	bb.loginJournalist(b)
+	in := pistatest.New(t, server.Config{})
+	a := in.Journalist("ana")
+	b := in.Journalist("bilal")
+	desk1 := in.Desk("americas", a)
+	desk2 := in.Desk("maghreb", b)
+	c1 := submitTip(in, "americas", a)
+	c2 := submitTip(in, "maghreb", b)
+	ba, bb := in.Browser(), in.Browser()
+	ba.LoginJournalist(a)
+	bb.LoginJournalist(b)
 	// Each journalist, their desk and conversation, and the other
 	// desk's conversation with its member.
 	who := []struct {
 		name          string
-		br            *browser
+		br            *pistatest.Browser
 		desk          pista.Desk
 		own, foreign  conv
-		foreignMember *journalist
+		foreignMember *pistatest.Journalist
 		otherSlug     string
 	}{
 		{"A (desk 1)", ba, desk1, c1, c2, b, "maghreb"},
@@ -147,12 +148,12 @@ func TestPermissions(t *testing.T) {
 	}
 
 	for _, w := range who {
-		tok := w.br.newsroomCSRF()
+		tok := newsroomCSRF(w.br)
 		for _, rt := range routes {
 			t.Run(w.name+"/"+rt.name+"/own desk", func(t *testing.T) {
 				c := w.own
 				if rt.destructive {
-					c = conv{Conversation: pista.Conversation{ID: in.storeTip(w.desk).Conversation.ID}}
+					c = conv{Conversation: pista.Conversation{ID: in.StoreTip(w.desk).Conversation.ID}}
 				}
 				r := rt.do(w.br, tok, c)
 				if r.Status != rt.ok {
@@ -164,13 +165,13 @@ func TestPermissions(t *testing.T) {
 				}
 			})
 			t.Run(w.name+"/"+rt.name+"/other desk", func(t *testing.T) {
-				before := in.snapshot(a, b)
+				before := in.Snapshot(a, b)
 				r := rt.do(w.br, tok, w.foreign)
 				if r.Status != http.StatusNotFound {
 					t.Fatalf("status %d, want 404\n%.1500s", r.Status, r.Body)
 				}
-				if !strings.Contains(r.Text(), en("error.notfound")) {
-					t.Errorf("the 404 page does not say %q", en("error.notfound"))
+				if !strings.Contains(r.Text(), pistatest.En("error.notfound")) {
+					t.Errorf("the 404 page does not say %q", pistatest.En("error.notfound"))
 				}
 				// The same request for a conversation that does not exist
 				// gets the same answer; only the page's own address (in
@@ -181,8 +182,8 @@ func TestPermissions(t *testing.T) {
 				if m.Status != r.Status || strings.ReplaceAll(m.Body, missing.ID, "ID") != strings.ReplaceAll(r.Body, w.foreign.ID, "ID") {
 					t.Errorf("another desk's conversation is distinguishable from a missing one: %d vs %d", r.Status, m.Status)
 				}
-				in.checkUnchanged(t, before, a, b)
-				if _, err := in.srv.Stores.Tips.ConversationFor(context.Background(), w.foreignMember.ID, w.foreign.ID); err != nil {
+				in.CheckUnchanged(t, before, a, b)
+				if _, err := in.Srv.Stores.Tips.ConversationFor(context.Background(), w.foreignMember.ID, w.foreign.ID); err != nil {
 					t.Errorf("the other desk's conversation is gone: %v", err)
 				}
 			})
@@ -190,10 +191,10 @@ func TestPermissions(t *testing.T) {
 	}
 
 	// An item of one conversation is not reachable through another's URL.
-	c1b := in.submitTip("americas", a)
+	c1b := submitTip(in, "americas", a)
 	crossed := []struct {
 		name string
-		br   *browser
+		br   *pistatest.Browser
 		path string
 	}{
 		{"A: desk 2's item under desk 1's conversation", ba, "/newsroom/c/" + c1.ID + "/items/" + itoa(c2.message.ID)},
@@ -206,7 +207,7 @@ func TestPermissions(t *testing.T) {
 	}
 	for _, tt := range crossed {
 		t.Run(tt.name, func(t *testing.T) {
-			if r := tt.br.get(tt.path); r.Status != http.StatusNotFound {
+			if r := tt.br.Get(tt.path); r.Status != http.StatusNotFound {
 				t.Errorf("GET %s: %d, want 404", tt.path, r.Status)
 			}
 		})
@@ -214,21 +215,21 @@ func TestPermissions(t *testing.T) {
 
 	t.Run("inboxes list their own desk only", func(t *testing.T) {
 		for _, w := range who {
-			rows := inboxRows(t, w.br.get("/newsroom/"))
+			rows := inboxRows(t, w.br.Get("/newsroom/"))
 			if _, ok := rows[w.own.ID]; !ok {
 				t.Errorf("%s's inbox lacks their desk's conversation", w.name)
 			}
 			if _, ok := rows[w.foreign.ID]; ok {
 				t.Errorf("%s's inbox lists the other desk's conversation", w.name)
 			}
-			if r := w.br.get("/newsroom/?desk=" + w.otherSlug); r.Status != http.StatusNotFound {
+			if r := w.br.Get("/newsroom/?desk=" + w.otherSlug); r.Status != http.StatusNotFound {
 				t.Errorf("%s filtering the inbox by the other desk: %d, want 404", w.name, r.Status)
 			}
 		}
 	})
 
 	t.Run("zip holds every item of the conversation", func(t *testing.T) {
-		r := ba.get("/newsroom/c/" + c1.ID + "/download.zip")
+		r := ba.Get("/newsroom/c/" + c1.ID + "/download.zip")
 		zr, err := zip.NewReader(bytes.NewReader([]byte(r.Body)), int64(len(r.Body)))
 		if err != nil {
 			t.Fatalf("reading the zip: %v", err)
@@ -260,7 +261,7 @@ type row struct{ unread, starred bool }
 var rowRe = regexp.MustCompile(`(?s)<tr class="(unread)?">\s*<td><a href="/newsroom/c/([a-z2-7]+)[^"]*">(<span[^>]*>★</span>)?`)
 
 // inboxRows reads the conversations of an inbox page.
-func inboxRows(t testing.TB, r *response) map[string]row {
+func inboxRows(t testing.TB, r *pistatest.Response) map[string]row {
 	t.Helper()
 	if r.Status != http.StatusOK {
 		t.Fatalf("inbox: %d\n%s", r.Status, r.Body)
@@ -276,7 +277,7 @@ var olderRe = regexp.MustCompile(`href="(/newsroom/\?before=[^"]+)"`)
 
 // inboxOrder lists the conversations of an inbox page in order, and the
 // link to older ones.
-func inboxOrder(t testing.TB, r *response) ([]string, string) {
+func inboxOrder(t testing.TB, r *pistatest.Response) ([]string, string) {
 	t.Helper()
 	if r.Status != http.StatusOK {
 		t.Fatalf("inbox: %d\n%s", r.Status, r.Body)
@@ -293,15 +294,15 @@ func inboxOrder(t testing.TB, r *response) ([]string, string) {
 }
 
 func TestUnreadPerJournalist(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	a := in.journalist("ana")
-	a2 := in.journalist("andrés")
-	desk := in.desk("americas", a, a2)
-	c := in.submitTip("americas", a)
-	ba, ba2 := in.browser(), in.browser()
-	ba.loginJournalist(a)
-	ba2.loginJournalist(a2)
-	tok := ba.newsroomCSRF()
+	in := pistatest.New(t, server.Config{})
+	a := in.Journalist("ana")
+	a2 := in.Journalist("andrés")
+	desk := in.Desk("americas", a, a2)
+	c := submitTip(in, "americas", a)
+	ba, ba2 := in.Browser(), in.Browser()
+	ba.LoginJournalist(a)
+	ba2.LoginJournalist(a2)
+	tok := newsroomCSRF(ba)
 
 	steps := []struct {
 		name              string
@@ -309,23 +310,23 @@ func TestUnreadPerJournalist(t *testing.T) {
 		unreadA, unreadA2 bool
 	}{
 		{"a new tip is unread for both", func() {}, true, true},
-		{"A reads it: read for A only", func() { ba.get("/newsroom/c/" + c.ID) }, false, true},
+		{"A reads it: read for A only", func() { ba.Get("/newsroom/c/" + c.ID) }, false, true},
 		{"A marks it unread", func() {
-			if r := ba.post("/newsroom/c/"+c.ID+"/unread", url.Values{"csrf": {tok}}); r.Status != http.StatusSeeOther {
+			if r := ba.Post("/newsroom/c/"+c.ID+"/unread", url.Values{"csrf": {tok}}); r.Status != http.StatusSeeOther {
 				t.Fatalf("mark unread: %d", r.Status)
 			}
 		}, true, true},
-		{"A2 reads it: read for A2 only", func() { ba2.get("/newsroom/c/" + c.ID) }, true, false},
-		{"A reads it too", func() { ba.get("/newsroom/c/" + c.ID) }, false, false},
-		{"a follow-up from the source makes it unread for both", func() { in.followUp(c.ID, desk) }, true, true},
+		{"A2 reads it: read for A2 only", func() { ba2.Get("/newsroom/c/" + c.ID) }, true, false},
+		{"A reads it too", func() { ba.Get("/newsroom/c/" + c.ID) }, false, false},
+		{"a follow-up from the source makes it unread for both", func() { followUp(in, c.ID, desk) }, true, true},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
 			s.do()
-			if got := inboxRows(t, ba.get("/newsroom/"))[c.ID].unread; got != s.unreadA {
+			if got := inboxRows(t, ba.Get("/newsroom/"))[c.ID].unread; got != s.unreadA {
 				t.Errorf("unread for A = %v, want %v", got, s.unreadA)
 			}
-			if got := inboxRows(t, ba2.get("/newsroom/"))[c.ID].unread; got != s.unreadA2 {
+			if got := inboxRows(t, ba2.Get("/newsroom/"))[c.ID].unread; got != s.unreadA2 {
 				t.Errorf("unread for A2 = %v, want %v", got, s.unreadA2)
 			}
 		})
@@ -333,15 +334,15 @@ func TestUnreadPerJournalist(t *testing.T) {
 }
 
 func TestStar(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	a := in.journalist("ana")
-	a2 := in.journalist("andrés")
-	desk := in.desk("americas", a, a2)
-	c := in.storeTip(desk).Conversation
-	ba, ba2 := in.browser(), in.browser()
-	ba.loginJournalist(a)
-	ba2.loginJournalist(a2)
-	tok := ba.newsroomCSRF()
+	in := pistatest.New(t, server.Config{})
+	a := in.Journalist("ana")
+	a2 := in.Journalist("andrés")
+	desk := in.Desk("americas", a, a2)
+	c := in.StoreTip(desk).Conversation
+	ba, ba2 := in.Browser(), in.Browser()
+	ba.LoginJournalist(a)
+	ba2.LoginJournalist(a2)
+	tok := newsroomCSRF(ba)
 
 	starValue := regexp.MustCompile(`name="star" value="([01])"`)
 	steps := []struct {
@@ -357,24 +358,24 @@ func TestStar(t *testing.T) {
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			r := ba.post("/newsroom/c/"+c.ID+"/star", url.Values{"csrf": {tok}, "star": {s.star}})
+			r := ba.Post("/newsroom/c/"+c.ID+"/star", url.Values{"csrf": {tok}, "star": {s.star}})
 			back := r.Header.Get("Location")
 			if r.Status != http.StatusSeeOther || !strings.HasPrefix(back, "/newsroom/c/"+c.ID) {
 				t.Fatalf("star: %d %s", r.Status, back)
 			}
-			if got := inboxRows(t, ba.get("/newsroom/"))[c.ID].starred; got != s.starredA {
+			if got := inboxRows(t, ba.Get("/newsroom/"))[c.ID].starred; got != s.starredA {
 				t.Errorf("A's inbox: starred = %v, want %v", got, s.starredA)
 			}
 			// The conversation page offers the opposite action.
-			page := ba.get(back)
+			page := ba.Get(back)
 			wantNext := map[bool]string{true: "0", false: "1"}[s.starredA]
 			if m := starValue.FindStringSubmatch(page.Body); m == nil || m[1] != wantNext {
 				t.Errorf("the conversation page's star button sends %v, want %s", m, wantNext)
 			}
-			if !strings.Contains(page.Text(), en("newsroom.starred.notice")) {
-				t.Errorf("the page after starring lacks the notice %q", en("newsroom.starred.notice"))
+			if !strings.Contains(page.Text(), pistatest.En("newsroom.starred.notice")) {
+				t.Errorf("the page after starring lacks the notice %q", pistatest.En("newsroom.starred.notice"))
 			}
-			if inboxRows(t, ba2.get("/newsroom/"))[c.ID].starred {
+			if inboxRows(t, ba2.Get("/newsroom/"))[c.ID].starred {
 				t.Error("A's star shows in A2's inbox")
 			}
 		})
@@ -382,21 +383,21 @@ func TestStar(t *testing.T) {
 }
 
 func TestInboxPages(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	j := in.journalist("ana")
-	americas := in.desk("americas", j)
-	maghreb := in.desk("maghreb", j)
+	in := pistatest.New(t, server.Config{})
+	j := in.Journalist("ana")
+	americas := in.Desk("americas", j)
+	maghreb := in.Desk("maghreb", j)
 	var all, onAmericas []string // newest first
 	for i := range inboxPageSize + 5 {
-		id := in.storeTip(americas).Conversation.ID
+		id := in.StoreTip(americas).Conversation.ID
 		all = append([]string{id}, all...)
 		onAmericas = append([]string{id}, onAmericas...)
 		if i%20 == 0 {
-			all = append([]string{in.storeTip(maghreb).Conversation.ID}, all...)
+			all = append([]string{in.StoreTip(maghreb).Conversation.ID}, all...)
 		}
 	}
-	br := in.browser()
-	br.loginJournalist(j)
+	br := in.Browser()
+	br.LoginJournalist(j)
 
 	tests := []struct {
 		name   string
@@ -410,7 +411,7 @@ func TestInboxPages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			first, older := inboxOrder(t, br.get(tt.first))
+			first, older := inboxOrder(t, br.Get(tt.first))
 			if len(first) != inboxPageSize {
 				t.Fatalf("the first page lists %d conversations, want %d", len(first), inboxPageSize)
 			}
@@ -420,7 +421,7 @@ func TestInboxPages(t *testing.T) {
 			if !strings.Contains(older, tt.filter) {
 				t.Errorf("the link %q does not keep %q", older, tt.filter)
 			}
-			second, older2 := inboxOrder(t, br.get(older))
+			second, older2 := inboxOrder(t, br.Get(older))
 			if older2 != "" {
 				t.Errorf("the last page links to more: %q", older2)
 			}
@@ -438,79 +439,79 @@ func TestInboxPages(t *testing.T) {
 		})
 	}
 	t.Run("a page past the end", func(t *testing.T) {
-		if ids, older := inboxOrder(t, br.get("/newsroom/?before=1")); len(ids) != 0 || older != "" {
+		if ids, older := inboxOrder(t, br.Get("/newsroom/?before=1")); len(ids) != 0 || older != "" {
 			t.Errorf("?before=1 lists %d conversations and links to %q", len(ids), older)
 		}
 	})
 	t.Run("a malformed before", func(t *testing.T) {
-		if ids, _ := inboxOrder(t, br.get("/newsroom/?before=-5")); len(ids) != inboxPageSize {
+		if ids, _ := inboxOrder(t, br.Get("/newsroom/?before=-5")); len(ids) != inboxPageSize {
 			t.Errorf("?before=-5 lists %d conversations, want the first page", len(ids))
 		}
 	})
 }
 
 // login posts the newsroom login form from a fresh browser.
-func (in *instance) login(name, password, code string) (*browser, *response) {
-	b := in.browser()
-	tok := b.get("/newsroom/login").csrf(in.t)
-	return b, b.post("/newsroom/login", url.Values{"csrf": {tok}, "name": {name}, "password": {password}, "totp": {code}})
+func login(in *pistatest.Instance, name, password, code string) (*pistatest.Browser, *pistatest.Response) {
+	b := in.Browser()
+	tok := b.Get("/newsroom/login").CSRF(in.T)
+	return b, b.Post("/newsroom/login", url.Values{"csrf": {tok}, "name": {name}, "password": {password}, "totp": {code}})
 }
 
 func TestLoginRefused(t *testing.T) {
-	in := newInstance(t, server.Config{})
+	in := pistatest.New(t, server.Config{})
 	tests := []struct {
 		name   string
-		try    func(j *journalist) *response
+		try    func(j *pistatest.Journalist) *pistatest.Response
 		status int
 		key    string
 	}{
-		{"wrong password", func(j *journalist) *response {
-			_, r := in.login(j.Name, "wrong password, long enough", j.code(t))
+		{"wrong password", func(j *pistatest.Journalist) *pistatest.Response {
+			_, r := login(in, j.Name, "wrong password, long enough", j.Code(t))
 			return r
 		}, http.StatusUnauthorized, "newsroom.login.failed"},
-		{"unknown name", func(j *journalist) *response {
-			_, r := in.login("nobody", j.Password, j.code(t))
+		{"unknown name", func(j *pistatest.Journalist) *pistatest.Response {
+			_, r := login(in, "nobody", j.Password, j.Code(t))
 			return r
 		}, http.StatusUnauthorized, "newsroom.login.failed"},
-		{"no TOTP code", func(j *journalist) *response {
-			_, r := in.login(j.Name, j.Password, "")
+		{"no TOTP code", func(j *pistatest.Journalist) *pistatest.Response {
+			_, r := login(in, j.Name, j.Password, "")
 			return r
 		}, http.StatusUnauthorized, "newsroom.login.failed"},
-		{"wrong TOTP code", func(j *journalist) *response {
-			code := []byte(j.code(t))
+		{"wrong TOTP code", func(j *pistatest.Journalist) *pistatest.Response {
+			code := []byte(j.Code(t))
 			code[0] = '0' + (code[0]-'0'+1)%10
-			_, r := in.login(j.Name, j.Password, string(code))
+			_, r := login(in, j.Name, j.Password, string(code))
 			return r
 		}, http.StatusUnauthorized, "newsroom.login.failed"},
-		{"another journalist's TOTP code", func(j *journalist) *response {
-			other := in.journalist(j.Name + "-other")
-			_, r := in.login(j.Name, j.Password, other.code(t))
+		{"another journalist's TOTP code", func(j *pistatest.Journalist) *pistatest.Response {
+			other := in.Journalist(j.Name + "-other")
+			_, r := login(in, j.Name, j.Password, other.Code(t))
 			return r
 		}, http.StatusUnauthorized, "newsroom.login.failed"},
-		{"replayed TOTP code", func(j *journalist) *response {
-			code := j.code(t)
-			if _, r := in.login(j.Name, j.Password, code); r.Status != http.StatusSeeOther {
+		{"replayed TOTP code", func(j *pistatest.Journalist) *pistatest.Response {
+			code := j.Code(t)
+			if _, r := login(in, j.Name, j.Password, code); r.Status != http.StatusSeeOther {
 				t.Fatalf("first login: %d", r.Status)
 			}
-			_, r := in.login(j.Name, j.Password, code)
+			_, r := login(in, j.Name, j.Password, code)
 			return r
 		}, http.StatusUnauthorized, "newsroom.login.failed"},
-		{"no csrf", func(j *journalist) *response {
-			return in.browser().post("/newsroom/login", url.Values{"name": {j.Name}, "password": {j.Password}, "totp": {j.code(t)}})
+		{"no csrf", func(j *pistatest.Journalist) *pistatest.Response {
+			return in.Browser().Post("/newsroom/login", url.Values{"name": {j.Name}, "password": {j.Password}, "totp": {j.Code(t)}})
 		}, http.StatusForbidden, "error.csrf"},
-		{"wrong csrf", func(j *journalist) *response {
-			return in.browser().post("/newsroom/login", url.Values{"csrf": {"AAAA"}, "name": {j.Name}, "password": {j.Password}, "totp": {j.code(t)}})
+		{"wrong csrf", func(j *pistatest.Journalist) *pistatest.Response {
+			return in.Browser().Post("/newsroom/login", url.Values{"csrf": {"AAAA"}, "name": {j.Name}, "password": {j.Password}, "totp": {j.Code(t)}})
 		}, http.StatusForbidden, "error.csrf"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			j := in.journalist("j" + itoa(int64(i)))
+			j := in.Journalist("j" + itoa(int64(i)))
 			r := tt.try(j)
 			if r.Status != tt.status {
 				t.Fatalf("status %d, want %d", r.Status, tt.status)
 			}
-			if !strings.Contains(r.Text(), en(tt.key)) {
-				t.Errorf("the page does not say %q", en(tt.key))
+			if !strings.Contains(r.Text(), pistatest.En(tt.key)) {
+				t.Errorf("the page does not say %q", pistatest.En(tt.key))
 			}
 			for _, c := range r.Header.Values("Set-Cookie") {
 				if strings.HasPrefix(c, "pista_newsroom=") && !strings.Contains(c, "Max-Age=0") {
@@ -522,18 +523,18 @@ func TestLoginRefused(t *testing.T) {
 }
 
 func TestLoginThrottled(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	j := in.journalist("ana")
-	other := in.journalist("bilal")
+	in := pistatest.New(t, server.Config{})
+	j := in.Journalist("ana")
+	other := in.Journalist("bilal")
 	for i := range 5 {
 		// The code does not matter: the password is checked first.
-		if _, r := in.login(j.Name, "not the password at all", "123456"); r.Status != http.StatusUnauthorized {
+		if _, r := login(in, j.Name, "not the password at all", "123456"); r.Status != http.StatusUnauthorized {
 			t.Fatalf("wrong password %d: %d, want 401", i+1, r.Status)
 		}
 	}
 	tests := []struct {
 		name   string
-		j      *journalist
+		j      *pistatest.Journalist
 		status int
 		key    string
 	}{
@@ -542,14 +543,14 @@ func TestLoginThrottled(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, r := in.login(tt.j.Name, tt.j.Password, tt.j.code(t))
+			b, r := login(in, tt.j.Name, tt.j.Password, tt.j.Code(t))
 			if r.Status != tt.status {
 				t.Fatalf("status %d, want %d", r.Status, tt.status)
 			}
-			if tt.key != "" && !strings.Contains(r.Text(), en(tt.key)) {
-				t.Errorf("the page does not say %q", en(tt.key))
+			if tt.key != "" && !strings.Contains(r.Text(), pistatest.En(tt.key)) {
+				t.Errorf("the page does not say %q", pistatest.En(tt.key))
 			}
-			inbox := b.get("/newsroom/")
+			inbox := b.Get("/newsroom/")
 			if loggedIn := inbox.Status == http.StatusOK; loggedIn != (tt.status == http.StatusSeeOther) {
 				t.Errorf("inbox after the login: %d", inbox.Status)
 			}
@@ -558,52 +559,52 @@ func TestLoginThrottled(t *testing.T) {
 }
 
 func TestLogout(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	j := in.journalist("ana")
-	b := in.browser()
-	b.loginJournalist(j)
-	tok := b.newsroomCSRF()
-	if r := b.post("/newsroom/logout", url.Values{"csrf": {"wrong"}}); r.Status != http.StatusForbidden {
+	in := pistatest.New(t, server.Config{})
+	j := in.Journalist("ana")
+	b := in.Browser()
+	b.LoginJournalist(j)
+	tok := newsroomCSRF(b)
+	if r := b.Post("/newsroom/logout", url.Values{"csrf": {"wrong"}}); r.Status != http.StatusForbidden {
 		t.Errorf("logout with a wrong csrf: %d, want 403", r.Status)
 	}
-	if r := b.post("/newsroom/logout", url.Values{"csrf": {tok}}); r.Status != http.StatusSeeOther {
+	if r := b.Post("/newsroom/logout", url.Values{"csrf": {tok}}); r.Status != http.StatusSeeOther {
 		t.Fatalf("logout: %d", r.Status)
 	}
-	if r := b.get("/newsroom/"); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/newsroom/login" {
+	if r := b.Get("/newsroom/"); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/newsroom/login" {
 		t.Errorf("inbox after logout: %d %s, want a redirect to the login", r.Status, r.Header.Get("Location"))
 	}
 }
 
 func TestPostNeedsSessionCSRF(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	a := in.journalist("ana")
-	a2 := in.journalist("andrés")
-	desk := in.desk("americas", a, a2)
-	c := in.storeTip(desk).Conversation
-	ba, ba2 := in.browser(), in.browser()
-	ba.loginJournalist(a)
-	ba2.loginJournalist(a2)
+	in := pistatest.New(t, server.Config{})
+	a := in.Journalist("ana")
+	a2 := in.Journalist("andrés")
+	desk := in.Desk("americas", a, a2)
+	c := in.StoreTip(desk).Conversation
+	ba, ba2 := in.Browser(), in.Browser()
+	ba.LoginJournalist(a)
+	ba2.LoginJournalist(a2)
 	tests := []struct {
 		name string
 		tok  string
 	}{
 		{"no csrf", ""},
-		{"anonymous token from the login page", in.browser().get("/newsroom/login").csrf(t)},
-		{"another journalist's session token", ba2.newsroomCSRF()},
+		{"anonymous token from the login page", in.Browser().Get("/newsroom/login").CSRF(t)},
+		{"another journalist's session token", newsroomCSRF(ba2)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := in.snapshot(a)
+			before := in.Snapshot(a)
 			for _, p := range []struct{ path, field, value string }{
 				{"/star", "star", "1"}, {"/reply", "reply", "hello"}, {"/delete", "confirm", "1"},
 			} {
-				r := ba.post("/newsroom/c/"+c.ID+p.path, url.Values{"csrf": {tt.tok}, p.field: {p.value}})
+				r := ba.Post("/newsroom/c/"+c.ID+p.path, url.Values{"csrf": {tt.tok}, p.field: {p.value}})
 				if r.Status != http.StatusForbidden {
 					t.Errorf("POST %s: %d, want 403", p.path, r.Status)
 				}
 			}
-			in.checkUnchanged(t, before, a)
-			if got := inboxRows(t, ba.get("/newsroom/"))[c.ID]; got.starred {
+			in.CheckUnchanged(t, before, a)
+			if got := inboxRows(t, ba.Get("/newsroom/"))[c.ID]; got.starred {
 				t.Error("the conversation was starred")
 			}
 		})
@@ -611,30 +612,30 @@ func TestPostNeedsSessionCSRF(t *testing.T) {
 }
 
 func TestDeleteConversation(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	a := in.journalist("ana")
-	in.desk("americas", a)
-	doomed := in.submitTip("americas", a)
-	kept := in.submitTip("americas", a)
-	b := in.browser()
-	b.loginJournalist(a)
-	tok := b.newsroomCSRF()
+	in := pistatest.New(t, server.Config{})
+	a := in.Journalist("ana")
+	in.Desk("americas", a)
+	doomed := submitTip(in, "americas", a)
+	kept := submitTip(in, "americas", a)
+	b := in.Browser()
+	b.LoginJournalist(a)
+	tok := newsroomCSRF(b)
 	ctx := context.Background()
 	exists := func(key string) bool {
-		obj, err := in.srv.Stores.Blobs.Open(ctx, key)
+		obj, err := in.Srv.Stores.Blobs.Open(ctx, key)
 		if err == nil {
 			obj.Close()
 		}
 		return err == nil
 	}
 
-	if r := b.post("/newsroom/c/"+doomed.ID+"/delete", url.Values{"csrf": {tok}}); r.Status != http.StatusBadRequest {
+	if r := b.Post("/newsroom/c/"+doomed.ID+"/delete", url.Values{"csrf": {tok}}); r.Status != http.StatusBadRequest {
 		t.Errorf("delete without the confirm box: %d, want 400", r.Status)
 	}
 	if !exists(doomed.message.Object) {
 		t.Fatal("a delete without confirmation removed an object")
 	}
-	r := b.post("/newsroom/c/"+doomed.ID+"/delete", url.Values{"csrf": {tok}, "confirm": {"1"}})
+	r := b.Post("/newsroom/c/"+doomed.ID+"/delete", url.Values{"csrf": {tok}, "confirm": {"1"}})
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("delete: %d", r.Status)
 	}
@@ -658,16 +659,16 @@ func TestDeleteConversation(t *testing.T) {
 		})
 	}
 	t.Run("the conversation is gone", func(t *testing.T) {
-		if r := b.get("/newsroom/c/" + doomed.ID); r.Status != http.StatusNotFound {
+		if r := b.Get("/newsroom/c/" + doomed.ID); r.Status != http.StatusNotFound {
 			t.Errorf("GET: %d, want 404", r.Status)
 		}
-		if _, err := in.srv.Stores.Tips.ConversationFor(ctx, a.ID, doomed.ID); !errors.Is(err, pista.ErrNotFound) {
+		if _, err := in.Srv.Stores.Tips.ConversationFor(ctx, a.ID, doomed.ID); !errors.Is(err, pista.ErrNotFound) {
 			t.Errorf("ConversationFor: %v, want ErrNotFound", err)
 		}
-		if _, ok := inboxRows(t, b.get("/newsroom/"))[doomed.ID]; ok {
+		if _, ok := inboxRows(t, b.Get("/newsroom/"))[doomed.ID]; ok {
 			t.Error("the inbox still lists it")
 		}
-		if r := b.post("/newsroom/c/"+doomed.ID+"/delete", url.Values{"csrf": {tok}, "confirm": {"1"}}); r.Status != http.StatusNotFound {
+		if r := b.Post("/newsroom/c/"+doomed.ID+"/delete", url.Values{"csrf": {tok}, "confirm": {"1"}}); r.Status != http.StatusNotFound {
 			t.Errorf("deleting it again: %d, want 404", r.Status)
 		}
 	})
@@ -676,18 +677,18 @@ func TestDeleteConversation(t *testing.T) {
 // TestReplyReachesSource follows a reply from the inbox to the source's
 // page, where it is decrypted with the codename's key.
 func TestReplyReachesSource(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	a := in.journalist("ana")
-	in.desk("americas", a)
-	src := in.browser()
-	codename := src.submit("americas", "the mayor lied").codename(t)
-	cs, err := in.srv.Stores.Tips.ConversationsFor(context.Background(), a.ID, pista.Page{Limit: 1})
+	in := pistatest.New(t, server.Config{})
+	a := in.Journalist("ana")
+	in.Desk("americas", a)
+	src := in.Browser()
+	codename := src.Submit("americas", "the mayor lied").Codename(t)
+	cs, err := in.Srv.Stores.Tips.ConversationsFor(context.Background(), a.ID, pista.Page{Limit: 1})
 	if err != nil || len(cs) != 1 {
 		t.Fatal(err)
 	}
-	b := in.browser()
-	b.loginJournalist(a)
-	tok := b.newsroomCSRF()
+	b := in.Browser()
+	b.LoginJournalist(a)
+	tok := newsroomCSRF(b)
 	const reply = "Thank you. Could you tell us <more>?"
 	tests := []struct {
 		name   string
@@ -700,20 +701,20 @@ func TestReplyReachesSource(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := b.post("/newsroom/c/"+cs[0].ID+"/reply", url.Values{"csrf": {tok}, "reply": {tt.reply}})
+			r := b.Post("/newsroom/c/"+cs[0].ID+"/reply", url.Values{"csrf": {tok}, "reply": {tt.reply}})
 			if r.Status != tt.status {
 				t.Fatalf("status %d, want %d", r.Status, tt.status)
 			}
 		})
 	}
-	if strings.Contains(in.log.String(), "more>") {
-		t.Errorf("the log holds the reply:\n%s", in.log.String())
+	if strings.Contains(in.Log.String(), "more>") {
+		t.Errorf("the log holds the reply:\n%s", in.Log.String())
 	}
-	stok := src.get("/").csrf(t)
-	if r := src.post("/login", url.Values{"csrf": {stok}, "codename": {codename}}); r.Status != http.StatusSeeOther {
+	stok := src.Get("/").CSRF(t)
+	if r := src.Post("/login", url.Values{"csrf": {stok}, "codename": {codename}}); r.Status != http.StatusSeeOther {
 		t.Fatalf("source login: %d", r.Status)
 	}
-	page := src.get("/source")
+	page := src.Get("/source")
 	if page.Status != http.StatusOK || !strings.Contains(page.Text(), reply) {
 		t.Errorf("the source's page lacks the reply (status %d):\n%s", page.Status, page.Body)
 	}

@@ -12,37 +12,40 @@ import (
 	"testing"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/server"
 )
 
 func TestSecurityHeaders(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	j := in.journalist("ana")
-	desk := in.desk("americas", j)
-	tip := in.storeTip(desk)
-	nb := in.browser()
-	nb.loginJournalist(j)
-	b := in.browser()
+	in := pistatest.New(t, server.Config{})
+	j := in.Journalist("ana")
+	desk := in.Desk("americas", j)
+	tip := in.StoreTip(desk)
+	nb := in.Browser()
+	nb.LoginJournalist(j)
+	b := in.Browser()
 
 	tests := []struct {
 		name       string
-		do         func() *response
+		do         func() *pistatest.Response
 		wantStatus int
 	}{
-		{"landing page", func() *response { return b.get("/") }, http.StatusOK},
-		{"landing page in another language", func() *response { return b.get("/?lang=en") }, http.StatusOK},
-		{"newsroom login page", func() *response { return b.get("/newsroom/login") }, http.StatusOK},
-		{"unknown page (404)", func() *response { return b.get("/no/such/page") }, http.StatusNotFound},
-		{"style sheet", func() *response { return b.get("/static/style.css") }, http.StatusOK},
-		{"error page (refused form)", func() *response { return b.postMultipart("/submit", []part{{name: "message", value: "x"}}) }, http.StatusForbidden},
-		{"redirect to the login", func() *response { return b.get("/newsroom/") }, http.StatusSeeOther},
-		{"API error", func() *response { return b.get("/api/v1/journalist/items") }, http.StatusUnauthorized},
-		{"API unknown route", func() *response { return b.get("/api/v2/whatever") }, http.StatusNotFound},
-		{"inbox", func() *response { return nb.get("/newsroom/") }, http.StatusOK},
-		{"encrypted item download", func() *response {
-			return nb.get("/newsroom/c/" + tip.Conversation.ID + "/items/" + itoa(tip.Items[0].ID))
+		{"landing page", func() *pistatest.Response { return b.Get("/") }, http.StatusOK},
+		{"landing page in another language", func() *pistatest.Response { return b.Get("/?lang=en") }, http.StatusOK},
+		{"newsroom login page", func() *pistatest.Response { return b.Get("/newsroom/login") }, http.StatusOK},
+		{"unknown page (404)", func() *pistatest.Response { return b.Get("/no/such/page") }, http.StatusNotFound},
+		{"style sheet", func() *pistatest.Response { return b.Get("/static/style.css") }, http.StatusOK},
+		{"error page (refused form)", func() *pistatest.Response {
+			return b.PostMultipart("/submit", []pistatest.Part{{Name: "message", Value: "x"}})
+		}, http.StatusForbidden},
+		{"redirect to the login", func() *pistatest.Response { return b.Get("/newsroom/") }, http.StatusSeeOther},
+		{"API error", func() *pistatest.Response { return b.Get("/api/v1/journalist/items") }, http.StatusUnauthorized},
+		{"API unknown route", func() *pistatest.Response { return b.Get("/api/v2/whatever") }, http.StatusNotFound},
+		{"inbox", func() *pistatest.Response { return nb.Get("/newsroom/") }, http.StatusOK},
+		{"encrypted item download", func() *pistatest.Response {
+			return nb.Get("/newsroom/c/" + tip.Conversation.ID + "/items/" + itoa(tip.Items[0].ID))
 		}, http.StatusOK},
-		{"conversation zip", func() *response { return nb.get("/newsroom/c/" + tip.Conversation.ID + "/download.zip") }, http.StatusOK},
+		{"conversation zip", func() *pistatest.Response { return nb.Get("/newsroom/c/" + tip.Conversation.ID + "/download.zip") }, http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,8 +78,8 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestOnionLocation(t *testing.T) {
-	in := newInstance(t, server.Config{Onion: "pistaexampleonionaddressxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.onion"})
-	r := in.browser().get("/?lang=en")
+	in := pistatest.New(t, server.Config{Onion: "pistaexampleonionaddressxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.onion"})
+	r := in.Browser().Get("/?lang=en")
 	want := "http://pistaexampleonionaddressxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.onion/?lang=en"
 	if got := r.Header.Get("Onion-Location"); got != want {
 		t.Errorf("Onion-Location = %q, want %q", got, want)
@@ -84,9 +87,9 @@ func TestOnionLocation(t *testing.T) {
 }
 
 func TestCrossOriginPost(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	j := in.journalist("ana")
-	in.desk("americas", j)
+	in := pistatest.New(t, server.Config{})
+	j := in.Journalist("ana")
+	in.Desk("americas", j)
 	tests := []struct {
 		name    string
 		headers map[string]string
@@ -100,15 +103,15 @@ func TestCrossOriginPost(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := in.browser()
-			before := in.snapshot(j)
-			tok := b.get("/").csrf(t)
-			body, ct := multipartBody(t, []part{{name: "csrf", value: tok}, {name: "desk", value: "americas"}, {name: "message", value: "a tip"}})
-			req := b.request(http.MethodPost, "/submit", body, ct)
+			b := in.Browser()
+			before := in.Snapshot(j)
+			tok := b.Get("/").CSRF(t)
+			body, ct := pistatest.MultipartBody(t, []pistatest.Part{{Name: "csrf", Value: tok}, {Name: "desk", Value: "americas"}, {Name: "message", Value: "a tip"}})
+			req := b.Request(http.MethodPost, "/submit", body, ct)
 			for k, v := range tt.headers {
 				req.Header.Set(k, v)
 			}
-			r := b.do(req)
+			r := b.Do(req)
 			if !tt.refused {
 				if r.Status != http.StatusOK || !strings.Contains(r.Body, `id="codename"`) {
 					t.Fatalf("same-origin submission: status %d, want 200 with a codename", r.Status)
@@ -118,165 +121,165 @@ func TestCrossOriginPost(t *testing.T) {
 			if r.Status != http.StatusForbidden {
 				t.Fatalf("status %d, want 403", r.Status)
 			}
-			if !strings.Contains(r.Text(), en("error.csrf")) {
+			if !strings.Contains(r.Text(), pistatest.En("error.csrf")) {
 				t.Errorf("the page does not say why:\n%s", r.Body)
 			}
-			in.checkUnchanged(t, before, j)
+			in.CheckUnchanged(t, before, j)
 		})
 	}
 }
 
 func TestSubmitRefused(t *testing.T) {
-	in := newInstance(t, server.Config{MaxUpload: 1 << 20})
-	j := in.journalist("ana")
-	in.desk("americas", j)
-	b := in.browser()
-	other := newInstance(t, server.Config{}).browser()
+	in := pistatest.New(t, server.Config{MaxUpload: 1 << 20})
+	j := in.Journalist("ana")
+	in.Desk("americas", j)
+	b := in.Browser()
+	other := pistatest.New(t, server.Config{}).Browser()
 
 	tests := []struct {
 		name    string
-		parts   func(tok string) []part
+		parts   func(tok string) []pistatest.Part
 		status  int
 		message string // message key of the page
 	}{
-		{"no csrf", func(string) []part {
-			return []part{{name: "desk", value: "americas"}, {name: "message", value: "a tip"}}
+		{"no csrf", func(string) []pistatest.Part {
+			return []pistatest.Part{{Name: "desk", Value: "americas"}, {Name: "message", Value: "a tip"}}
 		}, http.StatusForbidden, "error.csrf"},
-		{"wrong csrf", func(string) []part {
-			return []part{{name: "csrf", value: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}, {name: "desk", value: "americas"}, {name: "message", value: "a tip"}}
+		{"wrong csrf", func(string) []pistatest.Part {
+			return []pistatest.Part{{Name: "csrf", Value: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}, {Name: "desk", Value: "americas"}, {Name: "message", Value: "a tip"}}
 		}, http.StatusForbidden, "error.csrf"},
-		{"csrf of another instance", func(string) []part {
-			return []part{{name: "csrf", value: other.get("/").csrf(t)}, {name: "desk", value: "americas"}, {name: "message", value: "a tip"}}
+		{"csrf of another instance", func(string) []pistatest.Part {
+			return []pistatest.Part{{Name: "csrf", Value: other.Get("/").CSRF(t)}, {Name: "desk", Value: "americas"}, {Name: "message", Value: "a tip"}}
 		}, http.StatusForbidden, "error.csrf"},
-		{"file before the csrf field", func(tok string) []part {
-			return []part{{name: "desk", value: "americas"}, {name: "files", filename: "a.pdf", value: "%PDF"}, {name: "csrf", value: tok}}
+		{"file before the csrf field", func(tok string) []pistatest.Part {
+			return []pistatest.Part{{Name: "desk", Value: "americas"}, {Name: "files", Filename: "a.pdf", Value: "%PDF"}, {Name: "csrf", Value: tok}}
 		}, http.StatusForbidden, "error.csrf"},
-		{"file before the desk field", func(tok string) []part {
-			return []part{{name: "csrf", value: tok}, {name: "files", filename: "a.pdf", value: "%PDF"}, {name: "desk", value: "americas"}}
+		{"file before the desk field", func(tok string) []pistatest.Part {
+			return []pistatest.Part{{Name: "csrf", Value: tok}, {Name: "files", Filename: "a.pdf", Value: "%PDF"}, {Name: "desk", Value: "americas"}}
 		}, http.StatusBadRequest, "error.desk"},
-		{"message of 100,001 characters", func(tok string) []part {
-			return []part{{name: "csrf", value: tok}, {name: "desk", value: "americas"}, {name: "message", value: strings.Repeat("a", 100_001)}}
+		{"message of 100,001 characters", func(tok string) []pistatest.Part {
+			return []pistatest.Part{{Name: "csrf", Value: tok}, {Name: "desk", Value: "americas"}, {Name: "message", Value: strings.Repeat("a", 100_001)}}
 		}, http.StatusRequestEntityTooLarge, "error.message.toolong"},
-		{"message of 100,001 two-byte characters", func(tok string) []part {
-			return []part{{name: "csrf", value: tok}, {name: "desk", value: "americas"}, {name: "message", value: strings.Repeat("é", 100_001)}}
+		{"message of 100,001 two-byte characters", func(tok string) []pistatest.Part {
+			return []pistatest.Part{{Name: "csrf", Value: tok}, {Name: "desk", Value: "americas"}, {Name: "message", Value: strings.Repeat("é", 100_001)}}
 		}, http.StatusRequestEntityTooLarge, "error.message.toolong"},
-		{"two message fields of 60,000 characters each", func(tok string) []part {
+		{"two message fields of 60,000 characters each", func(tok string) []pistatest.Part {
 			m := strings.Repeat("a", 60_000)
-			return []part{{name: "csrf", value: tok}, {name: "desk", value: "americas"}, {name: "message", value: m}, {name: "message", value: m}}
+			return []pistatest.Part{{Name: "csrf", Value: tok}, {Name: "desk", Value: "americas"}, {Name: "message", Value: m}, {Name: "message", Value: m}}
 		}, http.StatusRequestEntityTooLarge, "error.message.toolong"},
-		{"contact of 2,001 characters", func(tok string) []part {
-			return []part{{name: "csrf", value: tok}, {name: "desk", value: "americas"}, {name: "message", value: "a tip"}, {name: "contact", value: strings.Repeat("c", 2001)}}
+		{"contact of 2,001 characters", func(tok string) []pistatest.Part {
+			return []pistatest.Part{{Name: "csrf", Value: tok}, {Name: "desk", Value: "americas"}, {Name: "message", Value: "a tip"}, {Name: "contact", Value: strings.Repeat("c", 2001)}}
 		}, http.StatusRequestEntityTooLarge, "error.contact.toolong"},
-		{"file bigger than the upload limit", func(tok string) []part {
-			return []part{{name: "csrf", value: tok}, {name: "desk", value: "americas"}, {name: "message", value: "a tip"}, {name: "files", filename: "big.pdf", value: strings.Repeat("x", 2<<20)}}
+		{"file bigger than the upload limit", func(tok string) []pistatest.Part {
+			return []pistatest.Part{{Name: "csrf", Value: tok}, {Name: "desk", Value: "americas"}, {Name: "message", Value: "a tip"}, {Name: "files", Filename: "big.pdf", Value: strings.Repeat("x", 2<<20)}}
 		}, http.StatusRequestEntityTooLarge, "error.toolarge"},
-		{"files together bigger than the upload limit", func(tok string) []part {
+		{"files together bigger than the upload limit", func(tok string) []pistatest.Part {
 			half := strings.Repeat("x", 600<<10)
-			return []part{{name: "csrf", value: tok}, {name: "desk", value: "americas"}, {name: "files", filename: "a.pdf", value: half}, {name: "files", filename: "b.pdf", value: half}}
+			return []pistatest.Part{{Name: "csrf", Value: tok}, {Name: "desk", Value: "americas"}, {Name: "files", Filename: "a.pdf", Value: half}, {Name: "files", Filename: "b.pdf", Value: half}}
 		}, http.StatusRequestEntityTooLarge, "error.toolarge"},
-		{"unknown desk", func(tok string) []part {
-			return []part{{name: "csrf", value: tok}, {name: "desk", value: "atlantis"}, {name: "message", value: "a tip"}}
+		{"unknown desk", func(tok string) []pistatest.Part {
+			return []pistatest.Part{{Name: "csrf", Value: tok}, {Name: "desk", Value: "atlantis"}, {Name: "message", Value: "a tip"}}
 		}, http.StatusBadRequest, "error.desk"},
-		{"no desk", func(tok string) []part {
-			return []part{{name: "csrf", value: tok}, {name: "message", value: "a tip"}}
+		{"no desk", func(tok string) []pistatest.Part {
+			return []pistatest.Part{{Name: "csrf", Value: tok}, {Name: "message", Value: "a tip"}}
 		}, http.StatusBadRequest, "error.desk"},
-		{"empty submission", func(tok string) []part {
-			return []part{{name: "csrf", value: tok}, {name: "desk", value: "americas"}, {name: "message", value: ""}}
+		{"empty submission", func(tok string) []pistatest.Part {
+			return []pistatest.Part{{Name: "csrf", Value: tok}, {Name: "desk", Value: "americas"}, {Name: "message", Value: ""}}
 		}, http.StatusBadRequest, "error.empty"},
-		{"only spaces", func(tok string) []part {
-			return []part{{name: "csrf", value: tok}, {name: "desk", value: "americas"}, {name: "message", value: " \r\n\t "}}
+		{"only spaces", func(tok string) []pistatest.Part {
+			return []pistatest.Part{{Name: "csrf", Value: tok}, {Name: "desk", Value: "americas"}, {Name: "message", Value: " \r\n\t "}}
 		}, http.StatusBadRequest, "error.empty"},
-		{"only a contact", func(tok string) []part {
-			return []part{{name: "csrf", value: tok}, {name: "desk", value: "americas"}, {name: "contact", value: "+1 555 0100"}}
+		{"only a contact", func(tok string) []pistatest.Part {
+			return []pistatest.Part{{Name: "csrf", Value: tok}, {Name: "desk", Value: "americas"}, {Name: "contact", Value: "+1 555 0100"}}
 		}, http.StatusBadRequest, "error.empty"},
-		{"unknown field", func(tok string) []part {
-			return []part{{name: "csrf", value: tok}, {name: "desk", value: "americas"}, {name: "message", value: "a tip"}, {name: "admin", value: "1"}}
+		{"unknown field", func(tok string) []pistatest.Part {
+			return []pistatest.Part{{Name: "csrf", Value: tok}, {Name: "desk", Value: "americas"}, {Name: "message", Value: "a tip"}, {Name: "admin", Value: "1"}}
 		}, http.StatusBadRequest, "error.form"},
-		{"message not UTF-8", func(tok string) []part {
-			return []part{{name: "csrf", value: tok}, {name: "desk", value: "americas"}, {name: "message", value: "caf\xe9"}}
+		{"message not UTF-8", func(tok string) []pistatest.Part {
+			return []pistatest.Part{{Name: "csrf", Value: tok}, {Name: "desk", Value: "americas"}, {Name: "message", Value: "caf\xe9"}}
 		}, http.StatusBadRequest, "error.form"},
-		{"two desks", func(tok string) []part {
-			return []part{{name: "csrf", value: tok}, {name: "desk", value: "americas"}, {name: "desk", value: "americas"}, {name: "message", value: "a tip"}}
+		{"two desks", func(tok string) []pistatest.Part {
+			return []pistatest.Part{{Name: "csrf", Value: tok}, {Name: "desk", Value: "americas"}, {Name: "desk", Value: "americas"}, {Name: "message", Value: "a tip"}}
 		}, http.StatusBadRequest, "error.form"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := in.snapshot(j)
-			r := b.postMultipart("/submit", tt.parts(b.get("/").csrf(t)))
+			before := in.Snapshot(j)
+			r := b.PostMultipart("/submit", tt.parts(b.Get("/").CSRF(t)))
 			if r.Status != tt.status {
 				t.Fatalf("status %d, want %d\n%s", r.Status, tt.status, r.Body)
 			}
 			if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 				t.Errorf("Content-Type %q, want an HTML page", ct)
 			}
-			if !strings.Contains(r.Text(), en(tt.message)) {
-				t.Errorf("the page does not say %q:\n%s", en(tt.message), r.Body)
+			if !strings.Contains(r.Text(), pistatest.En(tt.message)) {
+				t.Errorf("the page does not say %q:\n%s", pistatest.En(tt.message), r.Body)
 			}
 			if strings.Contains(r.Body, `id="codename"`) {
 				t.Error("a refused submission shows a codename")
 			}
-			in.checkUnchanged(t, before, j)
+			in.CheckUnchanged(t, before, j)
 		})
 	}
 
 	t.Run("not a multipart form", func(t *testing.T) {
-		before := in.snapshot(j)
-		tok := b.get("/").csrf(t)
-		r := b.post("/submit", url.Values{"csrf": {tok}, "desk": {"americas"}, "message": {"a tip"}})
+		before := in.Snapshot(j)
+		tok := b.Get("/").CSRF(t)
+		r := b.Post("/submit", url.Values{"csrf": {tok}, "desk": {"americas"}, "message": {"a tip"}})
 		if r.Status != http.StatusBadRequest {
 			t.Fatalf("status %d, want 400", r.Status)
 		}
-		in.checkUnchanged(t, before, j)
+		in.CheckUnchanged(t, before, j)
 	})
 }
 
 func TestSubmitAccepted(t *testing.T) {
-	in := newInstance(t, server.Config{MaxUpload: 1 << 20})
-	j := in.journalist("ana")
-	desk := in.desk("americas", j)
-	b := in.browser()
+	in := pistatest.New(t, server.Config{MaxUpload: 1 << 20})
+	j := in.Journalist("ana")
+	desk := in.Desk("americas", j)
+	b := in.Browser()
 	const secretName = "minutes-of-the-board-7f3a.pdf"
 	tests := []struct {
 		name  string
-		parts []part
+		parts []pistatest.Part
 		kinds []pista.ItemKind
 	}{
-		{"message of 100,000 four-byte characters", []part{{name: "message", value: strings.Repeat("😀", 100_000)}},
+		{"message of 100,000 four-byte characters", []pistatest.Part{{Name: "message", Value: strings.Repeat("😀", 100_000)}},
 			[]pista.ItemKind{pista.KindMessage}},
-		{"message, file and contact", []part{
-			{name: "contact", value: "signal: +1 555 0100"},
-			{name: "files", filename: secretName, value: "%PDF-1.7 the board knew"},
-			{name: "message", value: "the board knew in March"},
-			{name: "keep_metadata", value: "1"},
+		{"message, file and contact", []pistatest.Part{
+			{Name: "contact", Value: "signal: +1 555 0100"},
+			{Name: "files", Filename: secretName, Value: "%PDF-1.7 the board knew"},
+			{Name: "message", Value: "the board knew in March"},
+			{Name: "keep_metadata", Value: "1"},
 		}, []pista.ItemKind{pista.KindMessage, pista.KindFile, pista.KindContact}},
 		// The limit counts the whole submission: the file's name and type too.
-		{"file only, just under the limit", []part{{name: "files", filename: "a.bin", value: strings.Repeat("x", 1<<20-4096)}},
+		{"file only, just under the limit", []pistatest.Part{{Name: "files", Filename: "a.bin", Value: strings.Repeat("x", 1<<20-4096)}},
 			[]pista.ItemKind{pista.KindFile}},
-		{"an empty file input is ignored", []part{{name: "message", value: "hello"}, {name: "files", file: true}},
+		{"an empty file input is ignored", []pistatest.Part{{Name: "message", Value: "hello"}, {Name: "files", File: true}},
 			[]pista.ItemKind{pista.KindMessage}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := in.snapshot(j)
-			tok := b.get("/").csrf(t)
-			parts := append([]part{{name: "csrf", value: tok}, {name: "desk", value: "americas"}}, tt.parts...)
-			r := b.postMultipart("/submit", parts)
+			before := in.Snapshot(j)
+			tok := b.Get("/").CSRF(t)
+			parts := append([]pistatest.Part{{Name: "csrf", Value: tok}, {Name: "desk", Value: "americas"}}, tt.parts...)
+			r := b.PostMultipart("/submit", parts)
 			if r.Status != http.StatusOK {
 				t.Fatalf("status %d, want 200\n%.2000s", r.Status, r.Body)
 			}
-			codename := r.codename(t)
-			if !strings.Contains(r.Text(), en("receipt.sent", "desk", desk.Title)) {
+			codename := r.Codename(t)
+			if !strings.Contains(r.Text(), pistatest.En("receipt.sent", "desk", desk.Title)) {
 				t.Errorf("the receipt does not name the desk")
 			}
 			ctx := context.Background()
-			convs, err := in.srv.Stores.Tips.ConversationsFor(ctx, j.ID, pista.Page{Limit: 1})
+			convs, err := in.Srv.Stores.Tips.ConversationsFor(ctx, j.ID, pista.Page{Limit: 1})
 			if err != nil || len(convs) == 0 {
 				t.Fatalf("no conversation: %v", err)
 			}
-			if convs[0].LastItem <= before.lastItem || convs[0].DeskID != desk.ID {
+			if convs[0].LastItem <= before.LastItem || convs[0].DeskID != desk.ID {
 				t.Fatalf("the newest conversation %+v is not the new one", convs[0])
 			}
-			items, err := in.srv.Stores.Tips.ItemsOfConversation(ctx, convs[0].ID)
+			items, err := in.Srv.Stores.Tips.ItemsOfConversation(ctx, convs[0].ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -287,7 +290,7 @@ func TestSubmitAccepted(t *testing.T) {
 					if k == "" {
 						continue
 					}
-					obj, err := in.srv.Stores.Blobs.Open(ctx, k)
+					obj, err := in.Srv.Stores.Blobs.Open(ctx, k)
 					if err != nil {
 						t.Fatalf("item %d's object: %v", it.ID, err)
 					}
@@ -302,10 +305,10 @@ func TestSubmitAccepted(t *testing.T) {
 			if !slices.Equal(kinds, tt.kinds) {
 				t.Errorf("items %v, want %v", kinds, tt.kinds)
 			}
-			if tmp := in.tempFiles(); len(tmp) > 0 {
+			if tmp := in.TempFiles(); len(tmp) > 0 {
 				t.Errorf("temporary files left: %v", tmp)
 			}
-			log := in.log.String()
+			log := in.Log.String()
 			for _, secret := range []string{codename, secretName, "board knew", "555 0100"} {
 				if strings.Contains(log, secret) {
 					t.Errorf("the log holds %q:\n%s", secret, log)
@@ -316,11 +319,11 @@ func TestSubmitAccepted(t *testing.T) {
 }
 
 func TestSourceLogin(t *testing.T) {
-	in := newInstance(t, server.Config{})
-	j := in.journalist("ana")
-	in.desk("americas", j)
-	b := in.browser()
-	real := b.submit("americas", "a tip").codename(t)
+	in := pistatest.New(t, server.Config{})
+	j := in.Journalist("ana")
+	in.Desk("americas", j)
+	b := in.Browser()
+	real := b.Submit("americas", "a tip").Codename(t)
 	// A wrong codename: well-formed, 28 digits, but not this one.
 	wrong := []byte(real)
 	wrong[0] = '0' + (wrong[0]-'0'+1)%10
@@ -340,9 +343,9 @@ func TestSourceLogin(t *testing.T) {
 	bodies := map[string]string{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sb := in.browser()
-			tok := sb.get("/").csrf(t)
-			r := sb.post("/login", url.Values{"csrf": {tok}, "codename": {tt.codename}})
+			sb := in.Browser()
+			tok := sb.Get("/").CSRF(t)
+			r := sb.Post("/login", url.Values{"csrf": {tok}, "codename": {tt.codename}})
 			if r.Status != tt.status {
 				t.Fatalf("status %d, want %d\n%s", r.Status, tt.status, r.Body)
 			}
@@ -350,16 +353,16 @@ func TestSourceLogin(t *testing.T) {
 				if loc := r.Header.Get("Location"); loc != "/source" {
 					t.Errorf("redirect to %q, want /source", loc)
 				}
-				if p := sb.get("/source"); p.Status != http.StatusOK {
+				if p := sb.Get("/source"); p.Status != http.StatusOK {
 					t.Errorf("the source page after login: %d", p.Status)
 				}
 				return
 			}
-			if !strings.Contains(r.Text(), en("error.codename")) {
-				t.Errorf("the page does not say %q", en("error.codename"))
+			if !strings.Contains(r.Text(), pistatest.En("error.codename")) {
+				t.Errorf("the page does not say %q", pistatest.En("error.codename"))
 			}
 			bodies[tt.name] = r.Body
-			if p := sb.get("/source"); p.Status != http.StatusUnauthorized {
+			if p := sb.Get("/source"); p.Status != http.StatusUnauthorized {
 				t.Errorf("the source page after a failed login: %d, want 401", p.Status)
 			}
 		})
@@ -378,17 +381,17 @@ func TestSourceLogin(t *testing.T) {
 func TestSweepOrphans(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
-	in := newInstance(t, server.Config{Data: data})
-	j := in.journalist("ana")
-	in.desk("americas", j)
-	if r := in.browser().submit("americas", "a tip", part{name: "files", filename: "a.pdf", value: "%PDF"}); r.Status != http.StatusOK {
+	in := pistatest.New(t, server.Config{Data: data})
+	j := in.Journalist("ana")
+	in.Desk("americas", j)
+	if r := in.Browser().Submit("americas", "a tip", pistatest.Part{Name: "files", Filename: "a.pdf", Value: "%PDF"}); r.Status != http.StatusOK {
 		t.Fatalf("submission: %d", r.Status)
 	}
-	kept := in.snapshot(j).objects
+	kept := in.Snapshot(j).Objects
 	if len(kept) != 3 {
 		t.Fatalf("a tip with a message and a file has %d objects, want 3", len(kept))
 	}
-	orphan, _, err := in.srv.Stores.Blobs.Put(ctx, strings.NewReader("age-encryption.org/v1 left by a crash"))
+	orphan, _, err := in.Srv.Stores.Blobs.Put(ctx, strings.NewReader("age-encryption.org/v1 left by a crash"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,25 +404,25 @@ func TestSweepOrphans(t *testing.T) {
 	}
 
 	t.Run("SweepOrphans", func(t *testing.T) {
-		n, err := server.SweepOrphans(ctx, in.srv.Stores.Tips, in.srv.Stores.Blobs)
+		n, err := server.SweepOrphans(ctx, in.Srv.Stores.Tips, in.Srv.Stores.Blobs)
 		if err != nil || n != 1 {
 			t.Fatalf("SweepOrphans = %d, %v; want 1, nil", n, err)
 		}
-		if exists(in.srv.Stores, orphan) {
+		if exists(in.Srv.Stores, orphan) {
 			t.Error("the orphan object is still there")
 		}
 		for _, k := range kept {
-			if !exists(in.srv.Stores, k) {
+			if !exists(in.Srv.Stores, k) {
 				t.Errorf("object %s of a tip was removed", k)
 			}
 		}
-		if n, err := server.SweepOrphans(ctx, in.srv.Stores.Tips, in.srv.Stores.Blobs); err != nil || n != 0 {
+		if n, err := server.SweepOrphans(ctx, in.Srv.Stores.Tips, in.Srv.Stores.Blobs); err != nil || n != 0 {
 			t.Errorf("a second sweep = %d, %v; want 0, nil", n, err)
 		}
 	})
 
 	t.Run("at start-up", func(t *testing.T) {
-		orphan, _, err := in.srv.Stores.Blobs.Put(ctx, strings.NewReader("another orphan"))
+		orphan, _, err := in.Srv.Stores.Blobs.Put(ctx, strings.NewReader("another orphan"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -427,22 +430,22 @@ func TestSweepOrphans(t *testing.T) {
 		if err := os.WriteFile(tmp, []byte("half an object"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		in.ts.Close()
-		in.srv.Close()
-		again := newInstance(t, server.Config{Data: data})
-		if exists(again.srv.Stores, orphan) {
+		in.TS.Close()
+		in.Srv.Close()
+		again := pistatest.New(t, server.Config{Data: data})
+		if exists(again.Srv.Stores, orphan) {
 			t.Error("the orphan object survived a restart")
 		}
 		if _, err := os.Stat(tmp); !os.IsNotExist(err) {
 			t.Errorf("the temporary file survived a restart: %v", err)
 		}
 		for _, k := range kept {
-			if !exists(again.srv.Stores, k) {
+			if !exists(again.Srv.Stores, k) {
 				t.Errorf("object %s of a tip was removed at start-up", k)
 			}
 		}
-		if !strings.Contains(again.log.String(), "count=1") {
-			t.Errorf("the start-up log does not count the removed object:\n%s", again.log.String())
+		if !strings.Contains(again.Log.String(), "count=1") {
+			t.Errorf("the start-up log does not count the removed object:\n%s", again.Log.String())
 		}
 	})
 }

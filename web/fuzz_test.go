@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/server"
 )
 
@@ -46,7 +47,7 @@ func rawSeed(pairs ...string) []byte {
 // no object, no temporary file.
 func FuzzSubmitForm(f *testing.F) {
 	data := f.TempDir()
-	log := &logBuffer{}
+	log := &pistatest.LogBuffer{}
 	srv, err := server.New(context.Background(), server.Config{
 		Data: data, MaxUpload: 64 << 10, Log: slog.New(slog.NewTextHandler(log, nil)),
 	})
@@ -54,15 +55,15 @@ func FuzzSubmitForm(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { srv.Close() })
-	in := &instance{t: f, srv: srv, data: data, log: log}
-	j := in.journalist("ana")
-	in.desk("americas", j)
-	in.desk("maghreb", j)
+	in := &pistatest.Instance{T: f, Srv: srv, Data: data, Log: log}
+	j := in.Journalist("ana")
+	in.Desk("americas", j)
+	in.Desk("maghreb", j)
 
 	// The landing page's token, read as a browser would.
 	rec := httptest.NewRecorder()
 	srv.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-	token := (&response{Status: rec.Code, Body: rec.Body.String()}).csrf(f)
+	token := (&pistatest.Response{Status: rec.Code, Body: rec.Body.String()}).CSRF(f)
 
 	// Built forms: withCSRF, desk, field name, field value, file name,
 	// file content; and a raw body.
@@ -92,7 +93,7 @@ func FuzzSubmitForm(f *testing.F) {
 	f.Add(false, "", "", "", "", []byte(nil), rawSeed("csrf", csrfPlaceholder, "desk", "americas", "message", "plain", "encrypted", "1"))
 
 	f.Fuzz(func(t *testing.T, withCSRF bool, desk, field, value, filename string, content, raw []byte) {
-		in.t = t
+		in.T = t
 		// A built form, in the order a browser sends the landing form.
 		var body bytes.Buffer
 		mw := multipart.NewWriter(&body)
@@ -114,43 +115,43 @@ func FuzzSubmitForm(f *testing.F) {
 			}
 		}
 		mw.Close()
-		in.post(t, body.Bytes(), mw.FormDataContentType(), j)
+		post(in, t, body.Bytes(), mw.FormDataContentType(), j)
 
 		if len(raw) > 0 {
 			raw = bytes.ReplaceAll(raw, []byte(csrfPlaceholder), []byte(token))
-			in.post(t, raw, "multipart/form-data; boundary="+rawBoundary, j)
+			post(in, t, raw, "multipart/form-data; boundary="+rawBoundary, j)
 		}
 	})
 }
 
 // post sends one body to POST /submit and checks what the server did.
-func (in *instance) post(t *testing.T, body []byte, contentType string, j *journalist) {
+func post(in *pistatest.Instance, t *testing.T, body []byte, contentType string, j *pistatest.Journalist) {
 	t.Helper()
-	before := in.snapshot(j)
+	before := in.Snapshot(j)
 	req := httptest.NewRequest(http.MethodPost, "/submit", bytes.NewReader(body))
 	req.Header.Set("Content-Type", contentType)
 	rec := httptest.NewRecorder()
-	in.srv.Handler.ServeHTTP(rec, req)
+	in.Srv.Handler.ServeHTTP(rec, req)
 	page := rec.Body.String()
 	ct := rec.Header().Get("Content-Type")
 
-	if tmp := in.tempFiles(); len(tmp) > 0 {
+	if tmp := in.TempFiles(); len(tmp) > 0 {
 		t.Errorf("temporary files left: %v", tmp)
 	}
-	after := in.snapshot(j)
+	after := in.Snapshot(j)
 	if rec.Code == http.StatusOK {
 		if !strings.Contains(page, `id="codename"`) {
 			t.Fatalf("200 without a codename:\n%s", page)
 		}
-		if after.lastItem <= before.lastItem {
+		if after.LastItem <= before.LastItem {
 			t.Fatalf("200 but no new item")
 		}
 		// Every new object belongs to an item.
-		used, err := in.srv.Stores.Tips.ObjectKeys(context.Background())
+		used, err := in.Srv.Stores.Tips.ObjectKeys(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range after.objects {
+		for _, k := range after.Objects {
 			if !used[k] {
 				t.Errorf("object %s belongs to no item", k)
 			}
@@ -163,10 +164,10 @@ func (in *instance) post(t *testing.T, body []byte, contentType string, j *journ
 	if !strings.HasPrefix(ct, "text/html") || !strings.Contains(page, `class="card error"`) {
 		t.Fatalf("status %d without the error page (Content-Type %q):\n%.500s", rec.Code, ct, page)
 	}
-	if after.lastItem != before.lastItem {
-		t.Errorf("status %d, but items were stored (last item %d → %d)", rec.Code, before.lastItem, after.lastItem)
+	if after.LastItem != before.LastItem {
+		t.Errorf("status %d, but items were stored (last item %d → %d)", rec.Code, before.LastItem, after.LastItem)
 	}
-	if !slices.Equal(after.objects, before.objects) {
-		t.Errorf("status %d, but objects changed: %d → %d", rec.Code, len(before.objects), len(after.objects))
+	if !slices.Equal(after.Objects, before.Objects) {
+		t.Errorf("status %d, but objects changed: %d → %d", rec.Code, len(before.Objects), len(after.Objects))
 	}
 }

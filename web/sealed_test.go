@@ -13,6 +13,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
 )
@@ -50,12 +51,12 @@ func sealTo(t *testing.T, page string, data []byte) string {
 // opens to the same bytes. Only the recorded flag tells them apart.
 func TestBrowserAndServerEncryptionLookAlike(t *testing.T) {
 	ctx := context.Background()
-	in := newInstance(t, server.Config{})
-	alice := in.journalist("alice")
+	in := pistatest.New(t, server.Config{})
+	alice := in.Journalist("alice")
 	deskID, _ := age.GenerateHybridIdentity()
 	w, _ := keys.Wrap(deskID, alice.Recipient)
 	desk := pista.Desk{Slug: "americas", Title: "Americas", Recipient: deskID.Recipient().String()}
-	if err := in.srv.Stores.Desks.CreateDesk(ctx, &desk, []pista.KeyWrap{{JournalistID: alice.ID, Wrapped: w}}); err != nil {
+	if err := in.Srv.Stores.Desks.CreateDesk(ctx, &desk, []pista.KeyWrap{{JournalistID: alice.ID, Wrapped: w}}); err != nil {
 		t.Fatal(err)
 	}
 	message := "The audit is in the mayor's safe. " + strings.Repeat("x", 70_000)
@@ -65,33 +66,33 @@ func TestBrowserAndServerEncryptionLookAlike(t *testing.T) {
 	// Without JavaScript: the server encrypts. (The source keeps the
 	// file's metadata, as a browser that encrypts must: otherwise the
 	// file's encrypted name and type also carry the scrubber's report.)
-	b := in.browser()
-	r := b.submit("americas", message, part{name: "contact", value: "signal +1 555"}, part{name: "keep_metadata", value: "1"},
-		part{name: "files", value: string(file), filename: "ledger.txt"})
+	b := in.Browser()
+	r := b.Submit("americas", message, pistatest.Part{Name: "contact", Value: "signal +1 555"}, pistatest.Part{Name: "keep_metadata", Value: "1"},
+		pistatest.Part{Name: "files", Value: string(file), Filename: "ledger.txt"})
 	if r.Status != http.StatusOK {
 		t.Fatalf("plain submission: %d\n%s", r.Status, r.Body)
 	}
 
 	// With JavaScript: the browser encrypts, to the keys the page gives.
-	b = in.browser()
-	landing := b.get("/")
-	r = b.postMultipart("/submit", []part{
-		{name: "csrf", value: landing.csrf(t)}, {name: "desk", value: "americas"}, {name: "encrypted", value: "1"},
-		{name: "message", value: sealTo(t, landing.Body, []byte(message)), filename: "message.age"},
-		{name: "contact", value: sealTo(t, landing.Body, []byte("signal +1 555")), filename: "contact.age"},
-		{name: "files", value: sealTo(t, landing.Body, file), filename: "file.age"},
-		{name: "file_meta", value: sealTo(t, landing.Body, []byte(meta)), filename: "meta.age"},
+	b = in.Browser()
+	landing := b.Get("/")
+	r = b.PostMultipart("/submit", []pistatest.Part{
+		{Name: "csrf", Value: landing.CSRF(t)}, {Name: "desk", Value: "americas"}, {Name: "encrypted", Value: "1"},
+		{Name: "message", Value: sealTo(t, landing.Body, []byte(message)), Filename: "message.age"},
+		{Name: "contact", Value: sealTo(t, landing.Body, []byte("signal +1 555")), Filename: "contact.age"},
+		{Name: "files", Value: sealTo(t, landing.Body, file), Filename: "file.age"},
+		{Name: "file_meta", Value: sealTo(t, landing.Body, []byte(meta)), Filename: "meta.age"},
 	})
-	if r.Status != http.StatusOK || r.codename(t) == "" {
+	if r.Status != http.StatusOK || r.Codename(t) == "" {
 		t.Fatalf("sealed submission: %d\n%s", r.Status, r.Body)
 	}
 
-	items, err := in.srv.Stores.Tips.ItemsFor(ctx, alice.ID, 0, 100)
+	items, err := in.Srv.Stores.Tips.ItemsFor(ctx, alice.ID, 0, 100)
 	if err != nil || len(items) != 6 {
 		t.Fatalf("ItemsFor = %d items, %v; want 3 + 3", len(items), err)
 	}
 	open := func(key string) []byte {
-		obj, err := in.srv.Stores.Blobs.Open(ctx, key)
+		obj, err := in.Srv.Stores.Blobs.Open(ctx, key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,9 +125,9 @@ func TestBrowserAndServerEncryptionLookAlike(t *testing.T) {
 
 func TestSealedPartsAreChecked(t *testing.T) {
 	ctx := context.Background()
-	in := newInstance(t, server.Config{})
-	alice := in.journalist("alice")
-	in.desk("americas", alice)
+	in := pistatest.New(t, server.Config{})
+	alice := in.Journalist("alice")
+	in.Desk("americas", alice)
 	x25519, _ := age.GenerateX25519Identity()
 	var classic bytes.Buffer
 	cw, _ := age.Encrypt(&classic, x25519.Recipient())
@@ -140,43 +141,43 @@ func TestSealedPartsAreChecked(t *testing.T) {
 
 	tests := []struct {
 		name  string
-		parts func(page string) []part
+		parts func(page string) []pistatest.Part
 		want  int
 	}{
-		{"not an age file", func(string) []part {
-			return []part{{name: "message", value: "hello, in plain text", filename: "message.age"}}
+		{"not an age file", func(string) []pistatest.Part {
+			return []pistatest.Part{{Name: "message", Value: "hello, in plain text", Filename: "message.age"}}
 		}, http.StatusBadRequest},
-		{"classic X25519 age file", func(string) []part {
-			return []part{{name: "message", value: classic.String(), filename: "message.age"}}
+		{"classic X25519 age file", func(string) []pistatest.Part {
+			return []pistatest.Part{{Name: "message", Value: classic.String(), Filename: "message.age"}}
 		}, http.StatusBadRequest},
-		{"too many recipients", func(string) []part {
-			return []part{{name: "message", value: two.String(), filename: "message.age"}}
+		{"too many recipients", func(string) []pistatest.Part {
+			return []pistatest.Part{{Name: "message", Value: two.String(), Filename: "message.age"}}
 		}, http.StatusBadRequest},
-		{"file without its name", func(page string) []part {
-			return []part{{name: "files", value: sealTo(t, page, []byte("x")), filename: "file.age"}}
+		{"file without its name", func(page string) []pistatest.Part {
+			return []pistatest.Part{{Name: "files", Value: sealTo(t, page, []byte("x")), Filename: "file.age"}}
 		}, http.StatusBadRequest},
-		{"name without a file", func(page string) []part {
-			return []part{{name: "file_meta", value: sealTo(t, page, []byte("{}")), filename: "meta.age"}}
+		{"name without a file", func(page string) []pistatest.Part {
+			return []pistatest.Part{{Name: "file_meta", Value: sealTo(t, page, []byte("{}")), Filename: "meta.age"}}
 		}, http.StatusBadRequest},
-		{"second message is broken", func(page string) []part {
-			return []part{
-				{name: "message", value: sealTo(t, page, []byte("fine")), filename: "message.age"},
-				{name: "message", value: "broken", filename: "message.age"},
+		{"second message is broken", func(page string) []pistatest.Part {
+			return []pistatest.Part{
+				{Name: "message", Value: sealTo(t, page, []byte("fine")), Filename: "message.age"},
+				{Name: "message", Value: "broken", Filename: "message.age"},
 			}
 		}, http.StatusBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := in.snapshot(alice)
-			b := in.browser()
-			landing := b.get("/")
-			parts := append([]part{{name: "csrf", value: landing.csrf(t)}, {name: "desk", value: "americas"}, {name: "encrypted", value: "1"}},
+			before := in.Snapshot(alice)
+			b := in.Browser()
+			landing := b.Get("/")
+			parts := append([]pistatest.Part{{Name: "csrf", Value: landing.CSRF(t)}, {Name: "desk", Value: "americas"}, {Name: "encrypted", Value: "1"}},
 				tt.parts(landing.Body)...)
-			r := b.postMultipart("/submit", parts)
+			r := b.PostMultipart("/submit", parts)
 			if r.Status != tt.want {
 				t.Fatalf("status %d, want %d\n%s", r.Status, tt.want, r.Body)
 			}
-			in.checkUnchanged(t, before, alice)
+			in.CheckUnchanged(t, before, alice)
 		})
 	}
 	_ = ctx

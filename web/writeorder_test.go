@@ -13,6 +13,7 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/httpx"
+	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/server"
 	"github.com/pista-tips/pista/ui"
 	"github.com/pista-tips/pista/web"
@@ -37,9 +38,9 @@ func TestWriteOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &instance{t: t, srv: &server.Server{Stores: st}, data: dir}
-	alice := in.journalist("alice")
-	in.desk("americas", alice)
+	in := &pistatest.Instance{T: t, Srv: &server.Server{Stores: st}, Data: dir}
+	alice := in.Journalist("alice")
+	in.Desk("americas", alice)
 
 	render, err := ui.NewRenderer(slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -55,14 +56,14 @@ func TestWriteOrder(t *testing.T) {
 	h.Register(mux)
 	ts := httptest.NewServer(mux)
 	defer ts.Close()
-	in.ts = ts
+	in.TS = ts
 
-	before := in.snapshot(alice)
-	r := in.browser().submit("americas", "a tip", part{name: "files", value: "file bytes", filename: "a.pdf"})
-	if r.Status != http.StatusInternalServerError || !strings.Contains(r.Text(), en("error.internal")) {
+	before := in.Snapshot(alice)
+	r := in.Browser().Submit("americas", "a tip", pistatest.Part{Name: "files", Value: "file bytes", Filename: "a.pdf"})
+	if r.Status != http.StatusInternalServerError || !strings.Contains(r.Text(), pistatest.En("error.internal")) {
 		t.Fatalf("a failure between objects and rows: %d\n%s", r.Status, r.Body)
 	}
-	in.checkUnchanged(t, before, alice)
+	in.CheckUnchanged(t, before, alice)
 
 	// A crash after the objects and before the rows, with no chance to
 	// clean up: the objects stay, unreferenced, until the next start.
@@ -77,8 +78,8 @@ func TestWriteOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	if keys, _ := srv.Stores.Blobs.Keys(ctx); len(keys) != len(before.objects) {
-		t.Fatalf("after a restart %d objects remain, want %d (the orphan %s removed)", len(keys), len(before.objects), key)
+	if keys, _ := srv.Stores.Blobs.Keys(ctx); len(keys) != len(before.Objects) {
+		t.Fatalf("after a restart %d objects remain, want %d (the orphan %s removed)", len(keys), len(before.Objects), key)
 	}
 	if left, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(left) != 0 {
 		t.Fatalf("temporary files left after a restart: %v", left)
