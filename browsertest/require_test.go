@@ -1,0 +1,83 @@
+package browsertest
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// chromiumNames are the commands looked for on PATH, in order.
+var chromiumNames = []string{"chromium", "chromium-browser", "google-chrome"}
+
+// findChromium returns the browser to drive: $PISTA_CHROMIUM when it is set
+// (a path, or a command name looked up on PATH), else the first of
+// chromiumNames found on PATH.
+func findChromium() (string, error) {
+	if p := os.Getenv("PISTA_CHROMIUM"); p != "" {
+		path, err := exec.LookPath(p)
+		if err != nil {
+			return "", fmt.Errorf("PISTA_CHROMIUM=%s: %w", p, err)
+		}
+		return path, nil
+	}
+	for _, name := range chromiumNames {
+		if path, err := exec.LookPath(name); err == nil {
+			return path, nil
+		}
+	}
+	return "", errors.New("none of " + strings.Join(chromiumNames, ", ") + " is on PATH (or set PISTA_CHROMIUM to the browser's path)")
+}
+
+// required reports whether $PISTA_TEST_REQUIRE asks for tool: it is "all",
+// or a comma-separated list that names tool. A required tool that is
+// missing fails the tests instead of skipping them.
+func required(tool string) bool {
+	for _, s := range strings.Split(os.Getenv("PISTA_TEST_REQUIRE"), ",") {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if s == "all" || s == tool {
+			return true
+		}
+	}
+	return false
+}
+
+// needChromium returns the path of the browser, or skips t when there is
+// none (fails it when PISTA_TEST_REQUIRE requires chromium).
+func needChromium(t testing.TB) string {
+	t.Helper()
+	path, err := findChromium()
+	if err == nil {
+		return path
+	}
+	if required("chromium") {
+		t.Fatalf("Chromium is required (PISTA_TEST_REQUIRE=%q) but not found: %v. Install it: apt-get install -y chromium", os.Getenv("PISTA_TEST_REQUIRE"), err)
+	}
+	t.Skipf("skipping browser test: no Chromium found: %v. Install it (apt-get install -y chromium) or set PISTA_TEST_REQUIRE=chromium to make this a failure", err)
+	return ""
+}
+
+func TestRequired(t *testing.T) {
+	tests := []struct {
+		env  string
+		want bool
+	}{
+		{"", false},
+		{"all", true},
+		{"chromium", true},
+		{"tor, chromium", true},
+		{"Chromium", true},
+		{"tor,minio", false},
+		{"chromium-browser", false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%q", tt.env), func(t *testing.T) {
+			t.Setenv("PISTA_TEST_REQUIRE", tt.env)
+			if got := required("chromium"); got != tt.want {
+				t.Errorf("required(chromium) with PISTA_TEST_REQUIRE=%q = %v, want %v", tt.env, got, tt.want)
+			}
+		})
+	}
+}
