@@ -168,6 +168,9 @@ func build(ctx context.Context, cfg Config, st *Stores) (http.Handler, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", ui.Static())
+	// Browsers ask for it on every visit: answer with nothing rather than
+	// a page.
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	(&web.Handler{
 		Desks: st.Desks, Tips: st.Tips, Settings: st.Settings, Blobs: st.Blobs, CSRF: csrf, Render: render, Log: cfg.Log,
 		Sessions: web.NewSessions(cfg.SecureCookies),
