@@ -38,6 +38,7 @@ func (h *Handler) showLanding(w http.ResponseWriter, r *http.Request) {
 	}
 	d := h.formLimits()
 	p := h.page(r, "landing.title")
+	p.CSRF = h.CSRF.Token("") // see submitTip
 	d.Desks = h.localize(r.Context(), p.L.Tag, desks...)
 	d.Recipients = map[string]string{}
 	for _, desk := range desks {

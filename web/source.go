@@ -40,8 +40,9 @@ func (h *Handler) parseForm(w http.ResponseWriter, r *http.Request, sid string) 
 // well-formed or not, gets the same page after the same work: one Argon2id
 // derivation and one indexed lookup.
 func (h *Handler) loginSource(w http.ResponseWriter, r *http.Request) {
-	_, sid, _ := h.Sessions.Get(r)
-	if !h.parseForm(w, r, sid) {
+	// Like the submission form, the login form on the landing page
+	// carries an anonymous token.
+	if !h.parseForm(w, r, "") {
 		return
 	}
 	ctx := r.Context()

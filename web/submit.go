@@ -40,9 +40,11 @@ type receiptData struct {
 func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, h.MaxUpload+formOverhead)
-	_, sid, _ := h.Sessions.Get(r)
+	// The landing page's forms carry anonymous tokens even for a source
+	// with a session: a new tip does not act on the session, and a second
+	// tab, opened before the source logged in, must still work.
 	s, ferr := h.readForm(ctx, r, formSpec{
-		sessionID:  sid,
+		sessionID:  "",
 		deskFor:    h.Desks.DeskBySlug,
 		contact:    true,
 		recipients: h.recipients,
