@@ -175,7 +175,7 @@ func build(ctx context.Context, cfg Config, st *Stores) (http.Handler, error) {
 		Desks: st.Desks, Tips: st.Tips, Settings: st.Settings, Blobs: st.Blobs, CSRF: csrf, Render: render, Log: cfg.Log,
 		Sessions: web.NewSessions(cfg.SecureCookies),
 		Newsroom: cfg.Newsroom, Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload, ExitURL: cfg.ExitURL,
-		SpoolDir: st.Blobs.TempDir(),
+		SpoolDir: st.Blobs.TempDir(), Onion: cfg.Onion,
 	}).Register(mux)
 	(&newsroom.Handler{
 		Auth: auth, Journalists: st.Journalists, Desks: st.Desks, Tips: st.Tips, Blobs: st.Blobs,

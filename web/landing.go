@@ -10,6 +10,7 @@ import (
 )
 
 type landingData struct {
+	Onion string // the onion address, if the tip line has one
 	Desks []pista.Desk
 	// Recipients are, by desk slug, the keys the page's script encrypts
 	// to: the desk's and the archive's, separated by spaces.
@@ -37,6 +38,7 @@ func (h *Handler) showLanding(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := h.formLimits()
+	d.Onion = h.Onion
 	p := h.page(r, "landing.title")
 	p.CSRF = h.CSRF.Token("") // see submitTip
 	d.Desks = h.localize(r.Context(), p.L.Tag, desks...)

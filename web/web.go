@@ -51,6 +51,7 @@ type Handler struct {
 	Archive   []string // archive recipients every item is also encrypted to
 	MaxUpload int64    // bytes a whole submission may carry
 	ExitURL   string   // where the "leave quickly" link goes
+	Onion     string   // the tip line's onion address, shown to sources; "" if none
 	// SpoolDir is where files are spooled, encrypted under a key held only
 	// in memory, while their metadata is removed (the data folder's tmp/).
 	SpoolDir string
