@@ -156,6 +156,10 @@ type Item struct {
 type FileMeta struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
+	// Size is the file's exact size. The file's object is padded inside
+	// the encryption (intake.Padme), and readers cut it to Size; nil for a
+	// file stored unpadded (an app that did not pad).
+	Size *int64 `json:"size,omitempty"`
 	// Scrub says whether the file's hidden metadata was removed before it
 	// was encrypted, and what kinds were found; nil when nobody tried (the
 	// source kept the metadata, or the file was encrypted on their device).

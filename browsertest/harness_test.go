@@ -29,6 +29,7 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/i18n"
+	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
 )
@@ -289,9 +290,6 @@ func (in *instance) checkStored(t *testing.T, items []pista.Item, desk, wantBy s
 				t.Errorf("submission %d: the %s was encrypted by %q, want %q", b+1, it.Kind, it.EncryptedBy, wantBy)
 			}
 			got := in.open(t, desk, it.Object)
-			if !bytes.Equal(got, w.data) {
-				t.Errorf("submission %d: the %s decrypts to %d bytes %.60q, want %d bytes %.60q", b+1, it.Kind, len(got), got, len(w.data), w.data)
-			}
 			if w.kind == pista.KindFile {
 				if it.Meta == "" {
 					t.Errorf("submission %d: file %s has no name and type stored", b+1, w.name)
@@ -300,9 +298,22 @@ func (in *instance) checkStored(t *testing.T, items []pista.Item, desk, wantBy s
 				var meta pista.FileMeta
 				if err := json.Unmarshal(in.open(t, desk, it.Meta), &meta); err != nil {
 					t.Errorf("submission %d: file meta: %v", b+1, err)
-				} else if meta.Name != w.name {
+					continue
+				}
+				if meta.Name != w.name {
 					t.Errorf("submission %d: file name %q, want %q", b+1, meta.Name, w.name)
 				}
+				// Files are padded inside their encryption; the exact size
+				// is in their name-and-type object.
+				if meta.Size == nil || int64(len(got)) != intake.Padme(*meta.Size) || *meta.Size > int64(len(got)) ||
+					bytes.Count(got[*meta.Size:], []byte{0}) != len(got)-int(*meta.Size) {
+					t.Errorf("submission %d: file %s is not padded as intake.Padme says (%d bytes stored, size %v)", b+1, w.name, len(got), meta.Size)
+					continue
+				}
+				got = got[:*meta.Size]
+			}
+			if !bytes.Equal(got, w.data) {
+				t.Errorf("submission %d: the %s decrypts to %d bytes %.60q, want %d bytes %.60q", b+1, it.Kind, len(got), got, len(w.data), w.data)
 			}
 		}
 	}

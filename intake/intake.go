@@ -52,7 +52,7 @@ func (b *Batch) Len() int { return len(b.items) }
 
 // AddText encrypts a text item (a message, a contact, a reply).
 func (b *Batch) AddText(ctx context.Context, kind pista.ItemKind, text string) error {
-	key, size, err := b.encrypt(ctx, strings.NewReader(text), false)
+	key, size, err := b.encrypt(ctx, strings.NewReader(text))
 	if err != nil {
 		return err
 	}
@@ -63,10 +63,15 @@ func (b *Batch) AddText(ctx context.Context, kind pista.ItemKind, text string) e
 // AddFile encrypts a file as it streams from r, and its name and type as a
 // second object.
 func (b *Batch) AddFile(ctx context.Context, r io.Reader, meta pista.FileMeta) error {
-	key, size, err := b.encrypt(ctx, r, true)
+	if b.remaining >= 0 {
+		r = &limitReader{r: r, n: &b.remaining}
+	}
+	pr := &padReader{r: r}
+	key, size, err := b.encrypt(ctx, pr)
 	if err != nil {
 		return err
 	}
+	meta.Size = &pr.n
 	mkey, msize, err := b.encryptMeta(ctx, meta)
 	if err != nil {
 		return err
@@ -83,7 +88,7 @@ func (b *Batch) encryptMeta(ctx context.Context, meta pista.FileMeta) (string, i
 	enc := json.NewEncoder(&m)
 	enc.SetEscapeHTML(false)
 	enc.Encode(meta)
-	return b.encrypt(ctx, bytes.NewReader(bytes.TrimSuffix(m.Bytes(), []byte("\n"))), false)
+	return b.encrypt(ctx, bytes.NewReader(bytes.TrimSuffix(m.Bytes(), []byte("\n"))))
 }
 
 // Sort puts messages first, then files, then the contact: the order a
@@ -115,12 +120,8 @@ func (b *Batch) Abort() {
 	b.keys, b.items = nil, nil
 }
 
-// encrypt streams r through age into a new object; counted says whether
-// its bytes count against the batch's limit.
-func (b *Batch) encrypt(ctx context.Context, r io.Reader, counted bool) (string, int64, error) {
-	if counted && b.remaining >= 0 {
-		r = &limitReader{r: r, n: &b.remaining}
-	}
+// encrypt streams r through age into a new object.
+func (b *Batch) encrypt(ctx context.Context, r io.Reader) (string, int64, error) {
 	key, size, err := Encrypt(ctx, b.blobs, r, b.recipients)
 	if err != nil {
 		return "", 0, err

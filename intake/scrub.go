@@ -51,21 +51,26 @@ func (b *Batch) AddScrubbedFile(ctx context.Context, r io.Reader, meta pista.Fil
 		rep, err = scrub.Scrub(ra, size, meta.Name, meta.Type, pw)
 		pw.CloseWithError(err)
 	}()
-	key, n, err := Encrypt(ctx, b.blobs, pr, b.recipients)
+	padded := &padReader{r: pr}
+	key, n, err := Encrypt(ctx, b.blobs, padded, b.recipients)
 	pr.Close()
+	exact := padded.n
 	var fe *scrub.FormatError
 	switch {
 	case err == nil:
 		meta.Scrub = &pista.ScrubReport{Format: rep.Format, Scrubbed: true, Found: rep.Found, Note: rep.Note}
 	case errors.As(err, &fe) || errors.Is(err, scrub.ErrUnsupported):
 		meta.Scrub = &pista.ScrubReport{Format: rep.Format, Note: "the scrubber could not read this file: stored as sent"}
-		if key, n, err = Encrypt(ctx, b.blobs, io.NewSectionReader(ra, 0, size), b.recipients); err != nil {
+		padded = &padReader{r: io.NewSectionReader(ra, 0, size)}
+		if key, n, err = Encrypt(ctx, b.blobs, padded, b.recipients); err != nil {
 			return err
 		}
+		exact = padded.n
 	default:
 		return err
 	}
 	b.keys = append(b.keys, key)
+	meta.Size = &exact
 	mkey, msize, err := b.encryptMeta(ctx, meta)
 	if err != nil {
 		return err

@@ -121,6 +121,7 @@ func openConversation(ids []age.Identity, in, out string, opt Options) (int, []s
 	for _, it := range items {
 		src := filepath.Join(in, it.name)
 		var name string
+		size := int64(-1) // the exact size of a padded file
 		switch pista.ItemKind(it.kind) {
 		case pista.KindMessage, pista.KindReply:
 			counts[it.kind]++
@@ -142,11 +143,14 @@ func openConversation(ids []age.Identity, in, out string, opt Options) (int, []s
 				failed = append(failed, filepath.Join(in, metas[it.id]))
 			}
 			name = unique(used, SafeName(meta.Name, fallback))
+			if meta.Size != nil && *meta.Size >= 0 {
+				size = *meta.Size
+			}
 			report = append(report, name+": "+describeScrub(meta.Scrub))
 		}
 		used[name] = true
 		dst := filepath.Join(out, name)
-		if err := decryptTo(ids, src, dst); err != nil {
+		if err := decryptTo(ids, src, dst, size); err != nil {
 			if errors.Is(err, errCannotDecrypt) {
 				failed = append(failed, src)
 				continue
@@ -289,8 +293,9 @@ func reservedOutput(name string) bool {
 }
 
 // decryptTo decrypts an age file into dst, through a temporary file so a
-// failure leaves no partial file.
-func decryptTo(ids []age.Identity, src, dst string) error {
+// failure leaves no partial file. A file padded inside its encryption is
+// cut to size (-1: not padded).
+func decryptTo(ids []age.Identity, src, dst string, size int64) error {
 	f, err := os.Open(src)
 	if err != nil {
 		return err
@@ -303,6 +308,9 @@ func decryptTo(ids []age.Identity, src, dst string) error {
 			return errCannotDecrypt
 		}
 		return fmt.Errorf("%s: %w", src, err)
+	}
+	if size >= 0 {
+		r = io.LimitReader(r, size)
 	}
 	return writeFile(dst, r)
 }

@@ -20,7 +20,7 @@ func TestParseMeta(t *testing.T) {
 	}{
 		{"name and type", `{"name":"a.pdf","type":"application/pdf"}`, pista.FileMeta{Name: "a.pdf", Type: "application/pdf"}, false},
 		{"name only", `{"name":"a.pdf"}`, pista.FileMeta{Name: "a.pdf"}, false},
-		{"unknown fields ignored", `{"name":"a","size":3}`, pista.FileMeta{Name: "a"}, false},
+		{"unknown fields ignored", `{"name":"a","colour":3}`, pista.FileMeta{Name: "a"}, false},
 		{"escaped path in the name", `{"name":"..\/..\/x"}`, pista.FileMeta{Name: "../../x"}, false},
 		{"empty", ``, pista.FileMeta{}, true},
 		{"not JSON", `name=a.pdf`, pista.FileMeta{}, true},

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
@@ -61,7 +63,11 @@ func TestBrowserAndServerEncryptionLookAlike(t *testing.T) {
 	}
 	message := "The audit is in the mayor's safe. " + strings.Repeat("x", 70_000)
 	file := bytes.Repeat([]byte("ledger "), 20_000)
-	meta := `{"name":"ledger.txt","type":"application/pdf"}` // the form helper sends files as application/pdf
+	// As the page's script does: the file padded to intake.Padme's length,
+	// its exact size in its name-and-type object (the form helper sends
+	// files as application/pdf).
+	meta := fmt.Sprintf(`{"name":"ledger.txt","type":"application/pdf","size":%d}`, len(file))
+	paddedFile := append(bytes.Clone(file), make([]byte, intake.Padme(int64(len(file)))-int64(len(file)))...)
 
 	// Without JavaScript: the server encrypts. (The source keeps the
 	// file's metadata, as a browser that encrypts must: otherwise the
@@ -80,7 +86,7 @@ func TestBrowserAndServerEncryptionLookAlike(t *testing.T) {
 		{Name: "csrf", Value: landing.CSRF(t)}, {Name: "desk", Value: "americas"}, {Name: "encrypted", Value: "1"},
 		{Name: "message", Value: sealTo(t, landing.Body, []byte(message)), Filename: "message.age"},
 		{Name: "contact", Value: sealTo(t, landing.Body, []byte("signal +1 555")), Filename: "contact.age"},
-		{Name: "files", Value: sealTo(t, landing.Body, file), Filename: "file.age"},
+		{Name: "files", Value: sealTo(t, landing.Body, paddedFile), Filename: "file.age"},
 		{Name: "file_meta", Value: sealTo(t, landing.Body, []byte(meta)), Filename: "meta.age"},
 	})
 	if r.Status != http.StatusOK || r.Codename(t) == "" {

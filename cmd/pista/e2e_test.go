@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/pquerna/otp/totp"
+
+	"github.com/pista-tips/pista/keys"
 )
 
 // syncBuffer is a log sink that the server writes to while the test reads.
@@ -52,11 +54,12 @@ func runPista(t *testing.T, args ...string) string {
 // journalist is an account the test made with the real commands.
 type journalist struct {
 	name, keyFile, pwFile, secret string
+	lastStep                      *int64 // the last TOTP step used
 }
 
 func addJournalist(t *testing.T, dir, data, name string) journalist {
 	t.Helper()
-	j := journalist{name: name, keyFile: filepath.Join(dir, name+".key"), pwFile: filepath.Join(dir, name+".pass")}
+	j := journalist{name: name, keyFile: filepath.Join(dir, name+".key"), pwFile: filepath.Join(dir, name+".pass"), lastStep: new(int64)}
 	pub := strings.TrimSpace(runPista(t, "keygen", "-o", j.keyFile))
 	if err := os.WriteFile(j.pwFile, []byte("a long password for "+name+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -70,29 +73,25 @@ func addJournalist(t *testing.T, dir, data, name string) journalist {
 	return j
 }
 
-// t0 is the time TOTP codes are computed from; see freshStep.
-var t0 time.Time
-
-// freshStep sets t0 early enough in a 30-second TOTP step that the test's
-// logins, using steps -1, 0 and +1 around it in that order, all fall in
-// the server's window of one step either way, even if a step ends during
-// the test.
-func freshStep() {
-	left := 30 - time.Now().Unix()%30
-	if left < 15 {
-		time.Sleep(time.Duration(left) * time.Second)
+// code returns a TOTP code of a time step the journalist has not used:
+// each code works once, so successive logins take successive steps, the
+// current one or, if it is used, the next (which the server accepts as
+// clock drift), waiting for the clock only when both are used.
+func (j journalist) code(t *testing.T) string {
+	t.Helper()
+	for {
+		now := time.Now().Unix() / keys.TOTPPeriod
+		step := max(*j.lastStep+1, now)
+		if step <= now+1 {
+			*j.lastStep = step
+			c, err := totp.GenerateCode(j.secret, time.Unix(step*keys.TOTPPeriod, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		time.Sleep(time.Until(time.Unix((now+1)*keys.TOTPPeriod, 0)) + 10*time.Millisecond)
 	}
-	t0 = time.Now()
-}
-
-// code returns the TOTP code of the given step offset from t0: each code
-// works once, so one journalist's successive logins use successive steps.
-func (j journalist) code(t *testing.T, step int) string {
-	c, err := totp.GenerateCode(j.secret, t0.Add(time.Duration(step)*30*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // startServer runs `pista serve` in-process on 127.0.0.1:0 and returns its
@@ -220,7 +219,6 @@ func TestEndToEnd(t *testing.T) {
 	runPista(t, "desk", "add", "--data", data, "--name", "americas", "--title", "Americas", "--member", "alice", "--member", "bob")
 	runPista(t, "desk", "add", "--data", data, "--name", "maghreb", "--title", "Maghreb", "--member", "carol")
 	base, logs := startServer(t, data)
-	freshStep()
 
 	// A source submits a message, a contact and two files.
 	marker := "MARKER-" + rand.Text()
@@ -278,7 +276,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// Alice pulls on an "online" machine and opens on an "offline" one.
 	pulledDir, openedDir := filepath.Join(dir, "pulled"), filepath.Join(dir, "opened")
-	out := runPista(t, "pull", "--server", base, "--user", "alice", "--password-file", alice.pwFile, "--totp", alice.code(t, -1), "--out", pulledDir)
+	out := runPista(t, "pull", "--server", base, "--user", "alice", "--password-file", alice.pwFile, "--totp", alice.code(t), "--out", pulledDir)
 	if !strings.Contains(out, "pulled 6 items") {
 		t.Fatalf("first pull: %q, want 6 items (message, 2 files, contact; follow-up message and file)", out)
 	}
@@ -303,7 +301,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// A second pull fetches only what is new: nothing.
-	out = runPista(t, "pull", "--server", base, "--user", "alice", "--password-file", alice.pwFile, "--totp", alice.code(t, 0), "--out", pulledDir)
+	out = runPista(t, "pull", "--server", base, "--user", "alice", "--password-file", alice.pwFile, "--totp", alice.code(t), "--out", pulledDir)
 	if !strings.Contains(out, "pulled 0 items") {
 		t.Fatalf("second pull: %q, want 0 items", out)
 	}
@@ -311,7 +309,7 @@ func TestEndToEnd(t *testing.T) {
 	// Bob, on the same desk, signs in to the web inbox and replies.
 	nr := newBrowser(t, base)
 	status, page = nr.postForm("/newsroom/login", url.Values{"csrf": {nr.csrf("/newsroom/login")}, "name": {"bob"},
-		"password": {"a long password for bob"}, "totp": {bob.code(t, -1)}})
+		"password": {"a long password for bob"}, "totp": {bob.code(t)}})
 	if status != http.StatusOK || !strings.Contains(page, "Inbox") {
 		t.Fatalf("bob's login: %d\n%s", status, page)
 	}
@@ -335,7 +333,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// Alice's next pull brings only the reply, which she can read.
-	out = runPista(t, "pull", "--server", base, "--user", "alice", "--password-file", alice.pwFile, "--totp", alice.code(t, 1), "--out", pulledDir)
+	out = runPista(t, "pull", "--server", base, "--user", "alice", "--password-file", alice.pwFile, "--totp", alice.code(t), "--out", pulledDir)
 	if !strings.Contains(out, "pulled 1 items") {
 		t.Fatalf("third pull: %q, want only the reply", out)
 	}
@@ -346,13 +344,13 @@ func TestEndToEnd(t *testing.T) {
 
 	// Carol, on another desk, sees nothing: not in a pull, not on the web.
 	carolDir := filepath.Join(dir, "carol-pulled")
-	out = runPista(t, "pull", "--server", base, "--user", "carol", "--password-file", carol.pwFile, "--totp", carol.code(t, -1), "--out", carolDir)
+	out = runPista(t, "pull", "--server", base, "--user", "carol", "--password-file", carol.pwFile, "--totp", carol.code(t), "--out", carolDir)
 	if !strings.Contains(out, "pulled 0 items") {
 		t.Fatalf("carol's pull: %q, want 0 items", out)
 	}
 	cb := newBrowser(t, base)
 	status, page = cb.postForm("/newsroom/login", url.Values{"csrf": {cb.csrf("/newsroom/login")}, "name": {"carol"},
-		"password": {"a long password for carol"}, "totp": {carol.code(t, 0)}})
+		"password": {"a long password for carol"}, "totp": {carol.code(t)}})
 	if status != http.StatusOK || strings.Contains(page, convID) {
 		t.Fatalf("carol's inbox: %d, must not list the Americas conversation\n%s", status, page)
 	}

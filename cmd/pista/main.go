@@ -31,6 +31,7 @@ Usage:
     pista totp FILE                               print the current code of an otpauth:// URI
     pista submit --server URL --desk SLUG --message-file FILE [--file F]…   send a tip, encrypted here
     pista follow --server URL [--message-file FILE] [--file F]…   codename on stdin: read replies, send more
+    pista bench [--size SIZE] [--runs N]          measure uploads: throughput against a baseline, peak memory
 
 Run "pista COMMAND --help" for a command's flags and examples.
 
@@ -59,6 +60,7 @@ var commands = map[string]command{
 	"totp":       runTOTP,
 	"submit":     runSubmit,
 	"follow":     runFollow,
+	"bench":      runBench,
 }
 
 // errUsage marks an error whose message is the whole story; flag has

@@ -25,8 +25,39 @@ async function encrypt(recipients, data) {
   return e.encrypt(data)
 }
 
+// padme is the length a file of n bytes is padded to inside its
+// encryption, as the server pads (intake.Padme): only the top
+// floor(log2(log2 n))+1 bits of the length may be set.
+function padme(n) {
+  if (n < 2) return n
+  const e = n.toString(2).length - 1
+  const s = e.toString(2).length
+  const unit = 2 ** (e - s)
+  return Math.ceil(n / unit) * unit
+}
+
+// padded streams a file followed by the zeros that padme asks for.
+function padded(file) {
+  const reader = file.stream().getReader()
+  let zeros = padme(file.size) - file.size
+  return new ReadableStream({
+    async pull(controller) {
+      const { done, value } = await reader.read()
+      if (!done) {
+        controller.enqueue(value)
+      } else if (zeros > 0) {
+        const n = Math.min(zeros, 65536)
+        controller.enqueue(new Uint8Array(n))
+        zeros -= n
+      } else {
+        controller.close()
+      }
+    },
+  })
+}
+
 async function encryptFile(recipients, file) {
-  const stream = await encrypt(recipients, file.stream())
+  const stream = await encrypt(recipients, padded(file))
   return new Response(stream).blob()
 }
 
@@ -67,7 +98,8 @@ async function seal(form) {
   const files = form.elements.files ? Array.from(form.elements.files.files) : []
   for (const f of files) {
     attach(out, "files", await encryptFile(recipients, f), "file.age")
-    attach(out, "file_meta", await encrypt(recipients, JSON.stringify({ name: f.name, type: f.type })), "meta.age")
+    const meta = JSON.stringify({ name: f.name, type: f.type, size: f.size })
+    attach(out, "file_meta", await encrypt(recipients, meta), "meta.age")
   }
   if (form.elements.keep_metadata && form.elements.keep_metadata.checked) hidden(out, "keep_metadata", "1")
   return out

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/pprof"
+
+	"github.com/pista-tips/pista/benchmark"
+)
+
+const benchHelp = `
+pista bench measures the upload path on this machine (issue 5): a large
+file sent without JavaScript, one multipart POST, through the real server,
+against a baseline measured in the same run, a minimal handler that streams
+the same request through age (one post-quantum recipient) into a file on the
+same disk and fsyncs it. Then the peak resident memory (VmHWM) of a
+"pista serve" process taking one upload, and four at once; and the same for
+the baseline in a process of its own.
+
+Each run uses a new folder under --dir and deletes every file as soon as it
+is measured; it needs 6 GiB free (or five times --size). Throughput is of
+the file's bytes, in MiB/s; the table shows the medians of the runs and the
+ratio of each run. Machines are noisy: compare pista with the baseline of
+the same run, not with numbers of another day.
+
+Usage:
+    pista bench [--size SIZE] [--runs N] [--dir DIR] [flags]
+
+Examples:
+    $ pista bench
+    $ pista bench --size 256MiB --runs 5 --memory=false
+    $ pista bench --runs 1 --memory=false --cpuprofile cpu.out && go tool pprof -top cpu.out
+`
+
+func runBench(ctx context.Context, e env, args []string) error {
+	if len(args) > 0 && args[0] == benchmark.BaselineServerFlag {
+		// Hidden: the baseline handler alone, for its memory to be measured.
+		if len(args) != 2 {
+			return fmt.Errorf("usage: pista bench %s DIR", benchmark.BaselineServerFlag)
+		}
+		return benchmark.ServeBaseline(ctx, args[1], e.stderr)
+	}
+	fs := newFlags(e, "bench", benchHelp)
+	size := fs.String("size", "1GiB", "the `SIZE` of the file of each upload (64MiB, 1GiB…)")
+	runs := fs.Int("runs", 3, "how many times to measure everything (`N`); the table shows medians")
+	dir := fs.String("dir", os.TempDir(), "where the temporary data folders go (`DIR`): on the disk to measure")
+	memory := fs.Bool("memory", true, "also measure peak RSS, with the servers in processes of their own")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (the in-process servers and the clients) to `FILE`")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	n, err := parseSize(*size)
+	if err != nil {
+		return hint(fmt.Errorf("--size: %w", err), "write a size such as 64MiB or 1GiB")
+	}
+	if *runs < 1 {
+		return errors.New("--runs must be at least 1")
+	}
+	o := benchmark.Options{
+		Size: n, Runs: *runs, Dir: *dir, Progress: e.stderr,
+		Log: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	if *memory {
+		if o.Exe, err = os.Executable(); err != nil {
+			return hint(err, "run with --memory=false, or build pista and run the binary")
+		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	rep, err := benchmark.Measure(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stderr)
+	rep.WriteTable(e.stdout)
+	return nil
+}
