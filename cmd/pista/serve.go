@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -113,6 +115,12 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 		return errors.New("--tls-cert and --tls-key go together")
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Each codename derivation allocates 64 MiB (keys.ArgonMemory);
+		// a soft limit makes the collector return them promptly rather
+		// than let bursts of submissions pile them up.
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	srv, err := server.New(ctx, server.Config{
 		Data: f.data, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload, MinFreeDisk: minFree,
 		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", Log: logger,
@@ -187,6 +195,11 @@ Or try everything at once with a ready demo desk: go run ./cmd/pista demo
 		return nil
 	}
 }
+
+// defaultMemoryLimit is the soft memory limit of pista serve unless
+// GOMEMLIMIT sets one: room for two codename derivations at once, the
+// uploads' buffers and the rest.
+const defaultMemoryLimit = 192 << 20
 
 // parseSize reads a size such as 4GiB, 500MB or 1048576.
 func parseSize(s string) (int64, error) {
