@@ -357,8 +357,9 @@ func sealedError(part string, err error) *apiError {
 		}
 		return refuse(http.StatusRequestEntityTooLarge, "too_large", msg)
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "multipart") {
-		return &apiError{status: http.StatusBadRequest, code: "bad_request", msg: "the body is not a complete multipart/form-data body", err: err}
+	if httpx.ClientFault(err) {
+		// Not logged: it may name the source's address or quote the body.
+		return &apiError{status: http.StatusBadRequest, code: "bad_request", msg: "the body is not a complete multipart/form-data body"}
 	}
 	return &apiError{status: http.StatusInternalServerError, code: "internal", msg: "the server failed; try again", err: err}
 }
@@ -497,6 +498,9 @@ func (h *Handler) loginSource(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, err)
 		return
 	}
+	// One live token per source: logging in again ends the last one, so
+	// that one source cannot fill the table and lock the others out.
+	h.SourceTokens.EndWhere(func(s SourceSession) bool { return s.SourceID == src.ID })
 	tok, err := h.SourceTokens.StartToken(SourceSession{SourceID: src.ID, ConversationID: convs[0].ID})
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "busy", "too many sessions; try again later")

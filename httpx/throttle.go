@@ -5,9 +5,11 @@ import (
 	"time"
 )
 
-// Throttle limits failed logins per account name, in memory only (no
-// address of anyone is kept). After MaxFailures failures within Window,
-// the name is locked until Window has passed since the first of them.
+// Throttle limits login attempts per account name, in memory only (no
+// address of anyone is kept). Every attempt counts from the moment it
+// starts, before any password is checked, so parallel attempts cannot all
+// slip through: after MaxFailures attempts within Window that did not
+// succeed, the name is locked until Window has passed since the first.
 type Throttle struct {
 	MaxFailures int
 	Window      time.Duration
@@ -21,56 +23,88 @@ type failures struct {
 	first time.Time
 }
 
-// maxThrottled bounds the names tracked; beyond it, stale ones are dropped
-// and, if none is stale, every name counts as locked until some are.
+// maxThrottled bounds the names tracked. When the table is full, the
+// entry whose window started first is dropped: an attacker who fills it
+// with made-up names frees their own entries first, and cannot lock every
+// journalist out.
 const maxThrottled = 10_000
 
-// Allowed reports whether a login for name may be tried now.
+// Attempt reports whether a login for name may be tried now, and if so
+// counts it. A successful login must call Succeed.
+func (t *Throttle) Attempt(name string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = map[string]*failures{}
+	}
+	now := time.Now()
+	f, ok := t.m[name]
+	if ok && now.Sub(f.first) > t.Window {
+		ok = false
+	}
+	if !ok {
+		if len(t.m) >= maxThrottled {
+			t.makeRoomLocked(now)
+		}
+		f = &failures{first: now}
+		t.m[name] = f
+	}
+	if f.n >= t.MaxFailures {
+		return false
+	}
+	f.n++
+	return true
+}
+
+// Allowed reports whether a login for name may be tried now, without
+// counting an attempt.
 func (t *Throttle) Allowed(name string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	f, ok := t.m[name]
-	if !ok {
-		return len(t.m) < maxThrottled || t.sweepLocked()
-	}
-	if time.Since(f.first) > t.Window {
-		delete(t.m, name)
-		return true
-	}
-	return f.n < t.MaxFailures
+	return !ok || time.Since(f.first) > t.Window || f.n < t.MaxFailures
 }
 
-// Fail records a failed login for name.
+// Fail counts a failed login for name that did not go through Attempt.
 func (t *Throttle) Fail(name string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.m == nil {
 		t.m = map[string]*failures{}
 	}
+	now := time.Now()
 	f, ok := t.m[name]
-	if !ok || time.Since(f.first) > t.Window {
-		if len(t.m) >= maxThrottled && !t.sweepLocked() {
-			return
+	if !ok || now.Sub(f.first) > t.Window {
+		if len(t.m) >= maxThrottled {
+			t.makeRoomLocked(now)
 		}
-		f = &failures{first: time.Now()}
+		f = &failures{first: now}
 		t.m[name] = f
 	}
 	f.n++
 }
 
-// Succeed forgets name's failures.
+// Succeed forgets name's attempts.
 func (t *Throttle) Succeed(name string) {
 	t.mu.Lock()
 	delete(t.m, name)
 	t.mu.Unlock()
 }
 
-// sweepLocked drops stale entries and reports whether there is room.
-func (t *Throttle) sweepLocked() bool {
+// makeRoomLocked drops stale entries, and if none is stale, the oldest.
+func (t *Throttle) makeRoomLocked(now time.Time) {
+	var oldest string
+	var oldestAt time.Time
 	for k, f := range t.m {
-		if time.Since(f.first) > t.Window {
+		if now.Sub(f.first) > t.Window {
 			delete(t.m, k)
+			continue
+		}
+		if oldest == "" || f.first.Before(oldestAt) {
+			oldest, oldestAt = k, f.first
 		}
 	}
-	return len(t.m) < maxThrottled
+	if len(t.m) >= maxThrottled && oldest != "" {
+		delete(t.m, oldest)
+	}
 }

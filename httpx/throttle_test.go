@@ -1,6 +1,8 @@
 package httpx
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -79,18 +81,41 @@ func TestThrottleTableFull(t *testing.T) {
 	th := &Throttle{MaxFailures: 5, Window: time.Minute}
 	for i := range maxThrottled {
 		th.Fail(string(rune(i + 0x4e00)))
+		if i == 0 {
+			time.Sleep(time.Millisecond) // the first name is the oldest
+		}
 	}
-	// The table is full of fresh entries: new names count as locked
-	// rather than letting the table grow without bound.
-	if th.Allowed("newcomer") {
-		t.Error("a new name is allowed although the table is full")
+	// A full table of made-up names must not lock real journalists out:
+	// the oldest entry makes room, and the table stays bounded.
+	if !th.Attempt("alice") {
+		t.Error("a journalist is refused because the table is full")
 	}
 	th.mu.Lock()
-	for _, f := range th.m {
-		f.first = f.first.Add(-2 * time.Minute)
-	}
+	n := len(th.m)
+	_, oldest := th.m[string(rune(0x4e00))]
 	th.mu.Unlock()
-	if !th.Allowed("newcomer") {
-		t.Error("a new name is refused although every entry is stale")
+	if n > maxThrottled || oldest {
+		t.Errorf("the table has %d entries (max %d), the oldest kept: %v", n, maxThrottled, oldest)
+	}
+}
+
+// Attempts count when they start: of many parallel attempts, only
+// MaxFailures get to check a password.
+func TestThrottleParallel(t *testing.T) {
+	th := &Throttle{MaxFailures: 5, Window: time.Minute}
+	var allowed atomic.Int32
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if th.Attempt("ana") {
+				allowed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := allowed.Load(); got != 5 {
+		t.Fatalf("%d parallel attempts went through, want 5", got)
 	}
 }

@@ -10,6 +10,9 @@ import (
 	"github.com/pista-tips/pista/scrub"
 )
 
+// scrubSlots bounds the scrubbers running at once.
+var scrubSlots = make(chan struct{}, 2)
+
 // AddScrubbedFile stores a file with its hidden metadata removed, when
 // package scrub knows its format, and records in its encrypted name-and-
 // type object what was found. The file needs random access to be
@@ -43,7 +46,15 @@ func (b *Batch) AddScrubbedFile(ctx context.Context, r io.Reader, meta pista.Fil
 	size := sp.Size()
 
 	// Scrub into the encryption; if the scrubber gives up half way, the
-	// partial object goes and the original is stored instead.
+	// partial object goes and the original is stored instead. A scrubber
+	// may hold a whole document in memory (a PDF, up to 256 MiB), so only
+	// a few run at once.
+	select {
+	case scrubSlots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-scrubSlots }()
 	var rep scrub.Report
 	pr, pw := io.Pipe()
 	go func() {

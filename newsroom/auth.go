@@ -38,7 +38,9 @@ func (a *Auth) Login(ctx context.Context, name, password, code string) (pista.Jo
 	if len(name) > httpx.MaxSmallField || len(code) > httpx.MaxSmallField {
 		return pista.Journalist{}, ErrLoginFailed
 	}
-	if !a.Throttle.Allowed(name) {
+	// The attempt counts now, before any work, so that parallel attempts
+	// cannot all be tried.
+	if !a.Throttle.Attempt(name) {
 		return pista.Journalist{}, ErrThrottled
 	}
 	j, err := a.Journalists.JournalistByName(ctx, name)
@@ -53,12 +55,10 @@ func (a *Auth) Login(ctx context.Context, name, password, code string) (pista.Jo
 		return pista.Journalist{}, verr
 	}
 	if err != nil || !ok {
-		a.Throttle.Fail(name)
 		return pista.Journalist{}, ErrLoginFailed
 	}
 	step, ok := keys.CheckTOTP(j.TOTPSecret, code, time.Now())
 	if !ok {
-		a.Throttle.Fail(name)
 		return pista.Journalist{}, ErrLoginFailed
 	}
 	fresh, err := a.Journalists.UseTOTPStep(ctx, j.ID, step)
@@ -66,7 +66,6 @@ func (a *Auth) Login(ctx context.Context, name, password, code string) (pista.Jo
 		return pista.Journalist{}, err
 	}
 	if !fresh {
-		a.Throttle.Fail(name)
 		return pista.Journalist{}, ErrLoginFailed
 	}
 	a.Throttle.Succeed(name)

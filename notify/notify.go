@@ -36,6 +36,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -258,15 +259,21 @@ type Webhook struct {
 	Inbox string `json:"inbox"`
 }
 
-func (n *Notifier) postWebhook(ctx context.Context, url string) error {
+func (n *Notifier) postWebhook(ctx context.Context, hook string) error {
 	body, _ := json.Marshal(Webhook{Event: "new_activity", Text: n.Text(), Inbox: n.InboxURL})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := n.HTTP.Do(req)
 	if err != nil {
+		// A *url.Error names the URL, whose path is often the hook's
+		// secret: keep only what went wrong.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return fmt.Errorf("webhook %s: %w", ue.Op, ue.Err)
+		}
 		return err
 	}
 	resp.Body.Close()

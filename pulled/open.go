@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -148,7 +149,7 @@ func openConversation(ids []age.Identity, in, out string, opt Options) (int, []s
 			}
 			report = append(report, name+": "+describeScrub(meta.Scrub))
 		}
-		used[name] = true
+		used[strings.ToLower(name)] = true
 		dst := filepath.Join(out, name)
 		if err := decryptTo(ids, src, dst, size); err != nil {
 			if errors.Is(err, errCannotDecrypt) {
@@ -261,36 +262,28 @@ func ParseMeta(b []byte) (pista.FileMeta, error) {
 
 // unique returns name, or name with " (2)", " (3)"… before its extension
 // if another file of the conversation took it.
+// Names are compared in lower case: macOS and Windows file systems do.
 func unique(used map[string]bool, name string) string {
-	if !used[name] && !reservedOutput(name) {
+	if !used[strings.ToLower(name)] && !reservedOutput(name) {
 		return name
 	}
 	ext := filepath.Ext(name)
 	stem := strings.TrimSuffix(name, ext)
 	for i := 2; ; i++ {
 		c := fmt.Sprintf("%s (%d)%s", stem, i, ext)
-		if !used[c] && !reservedOutput(c) {
+		if !used[strings.ToLower(c)] && !reservedOutput(c) {
 			return c
 		}
 	}
 }
 
 // reservedOutput reports names Open itself writes, which a file must not
-// take.
+// take (compared in lower case).
 func reservedOutput(name string) bool {
-	if name == "contact.txt" {
-		return true
-	}
-	if strings.HasPrefix(name, "email-") && strings.HasSuffix(name, ".eml") {
-		return true
-	}
-	for _, k := range []string{"message-", "reply-", "contact-"} {
-		if strings.HasPrefix(name, k) && strings.HasSuffix(name, ".txt") {
-			return true
-		}
-	}
-	return false
+	return reservedName.MatchString(strings.ToLower(name))
 }
+
+var reservedName = regexp.MustCompile(`^((message|reply|contact)-[0-9]+\.txt|email-[0-9]+\.eml|contact\.txt|metadata-report\.txt)$`)
 
 // decryptTo decrypts an age file into dst, through a temporary file so a
 // failure leaves no partial file. A file padded inside its encryption is

@@ -103,7 +103,7 @@ func (c *Client) Pull(ctx context.Context, dir, user string) (Report, error) {
 			return rep, err
 		}
 		for _, it := range page.Items {
-			if !conversationDir(it.Conversation) || it.ID <= st.LastItem {
+			if _, _, _, ok := parseItemFile(ItemFile(it.ID, it.Kind, false)); !ok || !conversationDir(it.Conversation) || it.ID <= st.LastItem {
 				return rep, fmt.Errorf("server sent a malformed item list")
 			}
 			if err := c.fetchItem(ctx, dir, it); err != nil {

@@ -45,8 +45,10 @@ type submission struct {
 	// sealed: the browser encrypted every item before sending (the form's
 	// "encrypted" field); the parts are age files, checked and stored as
 	// they are.
-	sealed     bool
-	recipients int // how many keys each item is encrypted to
+	sealed        bool
+	recipients    int   // how many keys each item is encrypted to
+	sealedText    int64 // plaintext bytes of sealed messages so far
+	sealedContact bool  // a sealed contact came
 }
 
 // formSpec says what a form expects.
@@ -280,8 +282,15 @@ func (h *Handler) readSealed(ctx context.Context, s *submission, part *multipart
 	var err error
 	switch part.FormName() {
 	case "message":
-		_, err = s.batch.AddEncrypted(ctx, pista.KindMessage, part, s.recipients, httpx.MaxMessageBytes)
+		// As on the plain form, the messages together are bounded.
+		var n int64
+		n, err = s.batch.AddEncrypted(ctx, pista.KindMessage, part, s.recipients, httpx.MaxMessageBytes-s.sealedText)
+		s.sealedText += n
 	case "contact":
+		if s.sealedContact {
+			return refuse(http.StatusBadRequest, "error.form", nil)
+		}
+		s.sealedContact = true
 		_, err = s.batch.AddEncrypted(ctx, pista.KindContact, part, s.recipients, 4*httpx.MaxContactChars)
 	case "files":
 		if *files++; *files > httpx.MaxFiles {
@@ -297,7 +306,10 @@ func (h *Handler) readSealed(ctx context.Context, s *submission, part *multipart
 		*needMeta = false
 	}
 	if errors.Is(err, intake.ErrMalformed) {
-		return refuse(http.StatusBadRequest, "error.sealed", err)
+		return refuse(http.StatusBadRequest, "error.sealed", nil)
+	}
+	if errors.Is(err, intake.ErrTooLarge) && part.FormName() == "message" {
+		return refuse(http.StatusRequestEntityTooLarge, "error.message.toolong", nil)
 	}
 	if err != nil {
 		return readError(err)
@@ -315,11 +327,9 @@ func readError(err error) *formError {
 	if errors.Is(err, pista.ErrStorageFull) {
 		return refuse(http.StatusInsufficientStorage, "error.full", nil)
 	}
-	if errors.Is(err, context.Canceled) {
-		return refuse(http.StatusBadRequest, "error.form", err)
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "multipart:") {
-		return refuse(http.StatusBadRequest, "error.form", err)
+	if httpx.ClientFault(err) {
+		// Not logged: it may name the source's address or quote the form.
+		return refuse(http.StatusBadRequest, "error.form", nil)
 	}
 	return refuse(http.StatusInternalServerError, "error.internal", err)
 }

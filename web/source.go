@@ -139,7 +139,7 @@ func (h *Handler) showSource(w http.ResponseWriter, r *http.Request) {
 		}
 		text, err := h.openReply(r.Context(), it, sess.Identity)
 		if err != nil {
-			h.Log.Error("decrypting a reply for its source", "item", it.ID, "err", err)
+			h.Log.Error("decrypting a reply for its source", "err", err)
 			continue
 		}
 		d.Replies = append(d.Replies, replyView{ID: it.ID, Created: it.Created, Text: text})

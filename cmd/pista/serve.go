@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/notify"
 	"github.com/pista-tips/pista/server"
 )
@@ -114,7 +115,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: coarseTime}))
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// Each codename derivation allocates 64 MiB (keys.ArgonMemory);
 		// a soft limit makes the collector return them promptly rather
@@ -194,6 +195,16 @@ Or try everything at once with a ready demo desk: go run ./cmd/pista demo
 		hs.Shutdown(sctx)
 		return nil
 	}
+}
+
+// coarseTime writes log times to the hour, as pista records every time
+// (pista.TimeGranularity): a log line caused by a source must not date
+// their visit more closely than the database does.
+func coarseTime(groups []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey && len(groups) == 0 {
+		a.Value = slog.TimeValue(a.Value.Time().UTC().Truncate(pista.TimeGranularity))
+	}
+	return a
 }
 
 // defaultMemoryLimit is the soft memory limit of pista serve unless
