@@ -160,38 +160,7 @@ func (s odfScrubber) Scrub(r io.ReaderAt, size int64, w io.Writer) (rep Report, 
 		case base == "settings.xml":
 			rules = odfSettingsRules(&kinds)
 		}
-		if rules == nil {
-			done := false
-			if docIsMedia(strings.ToLower(f.Name)) {
-				if done, err = z.scrubMedia(zw, f, &rep); err != nil {
-					return rep, err
-				}
-			}
-			if !done {
-				if err := docZipCopy(zw, s.format, f); err != nil {
-					return rep, err
-				}
-			}
-			continue
-		}
-		b, err := z.read(f, docZipMaxPart)
-		if err != nil {
-			return rep, err
-		}
-		out, changed, err := xmlEdit(b, *rules)
-		if err != nil {
-			return rep, docBad(s.format, "%s: %v", f.Name, err)
-		}
-		if !changed {
-			if err := docZipCopy(zw, s.format, f); err != nil {
-				return rep, err
-			}
-			continue
-		}
-		for _, k := range kinds {
-			rep.found(k)
-		}
-		if err := docZipWrite(zw, f.Name, out); err != nil {
+		if err := z.copyMember(zw, s.format, f, rules, &kinds, &rep); err != nil {
 			return rep, err
 		}
 	}

@@ -209,6 +209,36 @@ func docIsMedia(lower string) bool {
 // and returns false if the member is to be copied as it is: scrub has no
 // scrubber for its format, or it could not be scrubbed (then z.kept
 // counts it).
+// copyMember writes one member of a package: edited by rules when it has
+// any and they change something (kinds then collects what they found),
+// scrubbed when it is a picture or other media, copied as it is otherwise.
+func (z *docZip) copyMember(zw *zip.Writer, format string, f *zip.File, rules *xmlRules, kinds *[]string, rep *Report) error {
+	if rules == nil {
+		if docIsMedia(strings.ToLower(f.Name)) {
+			done, err := z.scrubMedia(zw, f, rep)
+			if err != nil || done {
+				return err
+			}
+		}
+		return docZipCopy(zw, format, f)
+	}
+	b, err := z.read(f, docZipMaxPart)
+	if err != nil {
+		return err
+	}
+	out, changed, err := xmlEdit(b, *rules)
+	if err != nil {
+		return docBad(format, "%s: %v", f.Name, err)
+	}
+	if !changed {
+		return docZipCopy(zw, format, f)
+	}
+	for _, k := range *kinds {
+		rep.found(k)
+	}
+	return docZipWrite(zw, f.Name, out)
+}
+
 func (z *docZip) scrubMedia(zw *zip.Writer, f *zip.File, rep *Report) (bool, error) {
 	rc, err := f.Open()
 	if err != nil {
@@ -815,38 +845,7 @@ func (s ooxmlScrubber) Scrub(r io.ReaderAt, size int64, w io.Writer) (rep Report
 			continue
 		}
 		rules = ooxmlPartRules(lower, &kinds)
-		if rules == nil {
-			done := false
-			if docIsMedia(lower) {
-				if done, err = z.scrubMedia(zw, f, &rep); err != nil {
-					return rep, err
-				}
-			}
-			if !done {
-				if err := docZipCopy(zw, s.format, f); err != nil {
-					return rep, err
-				}
-			}
-			continue
-		}
-		b, err := z.read(f, docZipMaxPart)
-		if err != nil {
-			return rep, err
-		}
-		out, changed, err := xmlEdit(b, *rules)
-		if err != nil {
-			return rep, docBad(s.format, "%s: %v", f.Name, err)
-		}
-		if !changed {
-			if err := docZipCopy(zw, s.format, f); err != nil {
-				return rep, err
-			}
-			continue
-		}
-		for _, k := range kinds {
-			rep.found(k)
-		}
-		if err := docZipWrite(zw, f.Name, out); err != nil {
+		if err := z.copyMember(zw, s.format, f, rules, &kinds, &rep); err != nil {
 			return rep, err
 		}
 	}
