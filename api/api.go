@@ -193,14 +193,22 @@ type request struct {
 
 func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		id, live := h.Tokens.Lookup(tok)
-		if !ok || !live {
-			writeError(w, http.StatusUnauthorized, "unauthorized", "log in first: POST /api/v1/journalist/login")
-			return
+		if id, tok, ok := bearer(w, r, h.Tokens, "/api/v1/journalist/login"); ok {
+			next(w, r, request{journalist: id, token: tok})
 		}
-		next(w, r, request{journalist: id, token: tok})
 	}
+}
+
+// bearer looks the request's bearer token up in tokens, or answers 401
+// with where to log in.
+func bearer[T any](w http.ResponseWriter, r *http.Request, tokens *httpx.Sessions[T], login string) (T, string, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	v, live := tokens.Lookup(tok)
+	if !ok || !live {
+		writeError(w, http.StatusUnauthorized, "unauthorized", "log in first: POST "+login)
+		return v, "", false
+	}
+	return v, tok, true
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, q request) {

@@ -43,7 +43,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/pista-tips/pista"
@@ -516,13 +515,9 @@ type sourceRequest struct {
 
 func (h *Handler) sourceAuth(next func(http.ResponseWriter, *http.Request, sourceRequest)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		s, live := h.SourceTokens.Lookup(tok)
-		if !ok || !live {
-			writeError(w, http.StatusUnauthorized, "unauthorized", "log in first: POST /api/v1/source/login")
-			return
+		if s, tok, ok := bearer(w, r, h.SourceTokens, "/api/v1/source/login"); ok {
+			next(w, r, sourceRequest{SourceSession: s, token: tok})
 		}
-		next(w, r, sourceRequest{SourceSession: s, token: tok})
 	}
 }
 
