@@ -18,6 +18,7 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/api"
+	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/keys"
 )
 
@@ -138,18 +139,25 @@ func writeSealed(mw *multipart.Writer, tip *api.TipPart, to []age.Recipient, s S
 		}
 	}
 	for _, f := range s.Files {
+		// Padded inside the encryption, as the server and the browser pad
+		// (intake.Padme), so that the upload does not give the file's
+		// exact size; the size travels in the encrypted file_meta.
+		var size int64
 		if err := sealPart(mw, "file", to, func(w io.Writer) error {
 			r, err := f.Open()
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			_, err = io.Copy(w, r)
+			if size, err = io.Copy(w, r); err != nil {
+				return err
+			}
+			_, err = io.CopyN(w, zeros{}, intake.Padme(size)-size)
 			return err
 		}); err != nil {
 			return err
 		}
-		meta, _ := json.Marshal(pista.FileMeta{Name: f.Name, Type: f.Type})
+		meta, _ := json.Marshal(pista.FileMeta{Name: f.Name, Type: f.Type, Size: &size})
 		if err := sealPart(mw, "file_meta", to, func(w io.Writer) error {
 			_, err := w.Write(meta)
 			return err
@@ -250,4 +258,12 @@ func (c *Client) DeleteReply(ctx context.Context, id int64) error {
 		return err
 	}
 	return resp.Body.Close()
+}
+
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
