@@ -30,6 +30,7 @@ import (
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/i18n"
 	"github.com/pista-tips/pista/intake"
+	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
 )
@@ -41,24 +42,8 @@ const newsroomName = "The Daily Lantern"
 // listed, so the test has to choose it as a source would.
 const journeyDesk = "middle-east"
 
-// logBuffer collects the server's log; handlers write from their own
-// goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuffer collects a server's log, written from its goroutines.
+type logBuffer = pistatest.LogBuffer
 
 // passwordHash is the journalist's password hash, made once: Argon2id
 // takes a while, and the journalist never signs in here.

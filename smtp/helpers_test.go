@@ -26,7 +26,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +34,7 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/intake"
+	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
 	"github.com/pista-tips/pista/smtp"
@@ -43,22 +43,7 @@ import (
 const domain = "mail.example.org"
 
 // logBuffer collects a server's log, written from its goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer = pistatest.LogBuffer
 
 // desk is a desk with its identity, which only its members hold.
 type desk struct {

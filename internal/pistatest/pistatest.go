@@ -5,8 +5,9 @@
 // keeps cookies, shows redirects instead of following them and reads CSRF
 // tokens from pages, as a browser submits them.
 //
-// It is a non-test package only so that those packages' tests can import
-// it; nothing else should.
+// It is a non-test package only so that tests can import it (the smtp,
+// browser and command tests take its LogBuffer too); no product code
+// should.
 package pistatest
 
 import (
