@@ -56,34 +56,6 @@ func (t *Throttle) Attempt(name string) bool {
 	return true
 }
 
-// Allowed reports whether a login for name may be tried now, without
-// counting an attempt.
-func (t *Throttle) Allowed(name string) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	f, ok := t.m[name]
-	return !ok || time.Since(f.first) > t.Window || f.n < t.MaxFailures
-}
-
-// Fail counts a failed login for name that did not go through Attempt.
-func (t *Throttle) Fail(name string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.m == nil {
-		t.m = map[string]*failures{}
-	}
-	now := time.Now()
-	f, ok := t.m[name]
-	if !ok || now.Sub(f.first) > t.Window {
-		if len(t.m) >= maxThrottled {
-			t.makeRoomLocked(now)
-		}
-		f = &failures{first: now}
-		t.m[name] = f
-	}
-	f.n++
-}
-
 // Succeed forgets name's attempts.
 func (t *Throttle) Succeed(name string) {
 	t.mu.Lock()

@@ -35,23 +35,23 @@ func TestThrottle(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			th := &Throttle{MaxFailures: 5, Window: window}
 			for range tt.failures {
-				th.Fail("alice")
+				th.Attempt("alice")
 			}
 			if tt.succeed {
 				th.Succeed("alice")
 				// After a success, a new series starts from zero: four
 				// more failures still leave the name allowed.
 				for range 4 {
-					th.Fail("alice")
+					th.Attempt("alice")
 				}
 			}
 			if tt.elapsed > 0 {
 				th.rewind("alice", tt.elapsed)
 			}
-			if got := th.Allowed("alice"); got != tt.allowed {
-				t.Errorf("Allowed(alice) = %v, want %v", got, tt.allowed)
+			if got := th.Attempt("alice"); got != tt.allowed {
+				t.Errorf("Attempt(alice) = %v, want %v", got, tt.allowed)
 			}
-			if !th.Allowed("bob") {
+			if !th.Attempt("bob") {
 				t.Error("alice's failures locked bob")
 			}
 		})
@@ -61,26 +61,26 @@ func TestThrottle(t *testing.T) {
 func TestThrottleNewSeriesAfterWindow(t *testing.T) {
 	th := &Throttle{MaxFailures: 5, Window: time.Minute}
 	for range 5 {
-		th.Fail("alice")
+		th.Attempt("alice")
 	}
 	th.rewind("alice", 2*time.Minute)
 	// One failure after the window starts a new series: not locked.
-	th.Fail("alice")
-	if !th.Allowed("alice") {
+	th.Attempt("alice")
+	if !th.Attempt("alice") {
 		t.Fatal("a failure after the window counts the old ones too")
 	}
-	for range 4 {
-		th.Fail("alice")
+	for range 3 {
+		th.Attempt("alice")
 	}
-	if th.Allowed("alice") {
-		t.Fatal("five failures of the new series do not lock")
+	if th.Attempt("alice") {
+		t.Fatal("five attempts of the new series do not lock")
 	}
 }
 
 func TestThrottleTableFull(t *testing.T) {
 	th := &Throttle{MaxFailures: 5, Window: time.Minute}
 	for i := range maxThrottled {
-		th.Fail(string(rune(i + 0x4e00)))
+		th.Attempt(string(rune(i + 0x4e00)))
 		if i == 0 {
 			time.Sleep(time.Millisecond) // the first name is the oldest
 		}
