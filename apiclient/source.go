@@ -251,15 +251,6 @@ func (c *Client) Reply(ctx context.Context, id int64, identity age.Identity, max
 	return b, nil
 }
 
-// DeleteReply deletes a reply.
-func (c *Client) DeleteReply(ctx context.Context, id int64) error {
-	resp, err := c.Do(ctx, http.MethodDelete, "/api/v1/source/replies/"+strconv.FormatInt(id, 10), nil, "")
-	if err != nil {
-		return err
-	}
-	return resp.Body.Close()
-}
-
 // zeros reads as an endless run of zero bytes.
 type zeros struct{}
 

@@ -42,12 +42,7 @@ type Options struct {
 // with metadata-report.txt saying, for each file, whether its metadata
 // was removed on arrival and what was found. An item that cannot be opened
 // (a desk key this journalist never had) is reported and skipped.
-func Open(ids []age.Identity, in, out string) (OpenReport, error) {
-	return OpenWith(ids, in, out, Options{})
-}
-
-// OpenWith is Open with options.
-func OpenWith(ids []age.Identity, in, out string, opt Options) (OpenReport, error) {
+func Open(ids []age.Identity, in, out string, opt Options) (OpenReport, error) {
 	var rep OpenReport
 	all := append([]age.Identity(nil), ids...)
 	wrapped, _ := filepath.Glob(filepath.Join(in, "keys", "*.age"))

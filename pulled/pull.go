@@ -1,7 +1,6 @@
 package pulled
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -193,22 +192,4 @@ func readState(dir string) (State, error) {
 func writeState(dir string, st State) error {
 	b, _ := json.MarshalIndent(st, "", "  ")
 	return writeFile(filepath.Join(dir, StateFile), bytes.NewReader(append(b, '\n')))
-}
-
-// readEntries reads a conversation's items.jsonl, if any.
-func readEntries(cdir string) map[int64]Entry {
-	m := map[int64]Entry{}
-	f, err := os.Open(filepath.Join(cdir, "items.jsonl"))
-	if err != nil {
-		return m
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var e Entry
-		if json.Unmarshal(sc.Bytes(), &e) == nil {
-			m[e.ID] = e
-		}
-	}
-	return m
 }

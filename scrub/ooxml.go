@@ -681,12 +681,6 @@ func ooxmlIsRels(name string) bool {
 	return strings.HasSuffix(name, ".rels") && path.Base(path.Dir(name)) == "_rels"
 }
 
-// ooxmlOwnRels returns the relationships part of a part.
-func ooxmlOwnRels(part string) string {
-	dir, base := path.Split(part)
-	return dir + "_rels/" + base + ".rels"
-}
-
 func (s ooxmlScrubber) Scrub(r io.ReaderAt, size int64, w io.Writer) (rep Report, err error) {
 	defer docRecover(s.format, &err)
 	z, err := openDocZip(s.format, r, size)

@@ -138,12 +138,3 @@ func Scrub(r io.ReaderAt, size int64, name, contentType string, w io.Writer) (Re
 	rep.Scrubbed = true
 	return rep, nil
 }
-
-// Formats lists the formats scrub knows, for documentation and pages.
-func Formats() []string {
-	var fs []string
-	for _, s := range scrubbers {
-		fs = append(fs, s.Format())
-	}
-	return fs
-}

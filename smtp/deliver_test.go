@@ -41,12 +41,6 @@ func (f *tipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
 	return nil
 }
 
-func (f *tipStore) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.created
-}
-
 // blobStore keeps the keys written and not deleted, and fails the Put
 // after okLeft succeeded (okLeft < 0: never), in the middle of writing.
 type blobStore struct {

@@ -99,7 +99,7 @@ func runOpen(ctx context.Context, e env, args []string) error {
 	if _, err := os.Stat(*in); err != nil {
 		return err
 	}
-	rep, err := pulled.OpenWith(ids, *in, *out, pulled.Options{Scrub: *scrub})
+	rep, err := pulled.Open(ids, *in, *out, pulled.Options{Scrub: *scrub})
 	if err != nil {
 		return err
 	}
