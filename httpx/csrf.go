@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
+	"net/http"
 	"time"
 )
 
@@ -74,4 +75,19 @@ func (c *CSRF) Valid(token, sessionID string) bool {
 	issued := time.Unix(int64(binary.BigEndian.Uint64(b[16:24])), 0)
 	age := time.Since(issued)
 	return age >= -time.Minute && age <= anonTokenLife
+}
+
+// ReadForm reads a small urlencoded form (at most MaxFormBody) and checks
+// its token against sessionID. On failure it returns the status and the
+// message key of the page to show: a form that does not parse, or a
+// token that is missing or wrong.
+func (c *CSRF) ReadForm(w http.ResponseWriter, r *http.Request, sessionID string) (status int, key string, ok bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBody)
+	if err := r.ParseForm(); err != nil {
+		return http.StatusBadRequest, "error.form", false
+	}
+	if !c.Valid(r.PostForm.Get(CSRFField), sessionID) {
+		return http.StatusForbidden, "error.csrf", false
+	}
+	return 0, "", true
 }

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"github.com/pista-tips/pista/ui"
 	"net/http"
-
-	"github.com/pista-tips/pista/httpx"
 )
 
 func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
@@ -19,13 +17,8 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 
 // login checks password and TOTP code, then starts a session.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxFormBody)
-	if err := r.ParseForm(); err != nil {
-		h.fail(w, r, "", http.StatusBadRequest, "error.form")
-		return
-	}
-	if !h.CSRF.Valid(r.PostForm.Get(httpx.CSRFField), "") {
-		h.fail(w, r, "", http.StatusForbidden, "error.csrf")
+	if status, key, ok := h.CSRF.ReadForm(w, r, ""); !ok {
+		h.fail(w, r, "", status, key)
 		return
 	}
 	f := r.PostForm

@@ -89,13 +89,8 @@ func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) h
 			return
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxFormBody)
-			if err := r.ParseForm(); err != nil {
-				h.fail(w, r, sid, http.StatusBadRequest, "error.form")
-				return
-			}
-			if !h.CSRF.Valid(r.PostForm.Get(httpx.CSRFField), sid) {
-				h.fail(w, r, sid, http.StatusForbidden, "error.csrf")
+			if status, key, ok := h.CSRF.ReadForm(w, r, sid); !ok {
+				h.fail(w, r, sid, status, key)
 				return
 			}
 		}

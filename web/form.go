@@ -27,8 +27,6 @@ type formError struct {
 	err    error // for the log, never shown
 }
 
-func (e *formError) Error() string { return e.key }
-
 func refuse(status int, key string, err error) *formError {
 	return &formError{status: status, key: key, err: err}
 }

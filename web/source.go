@@ -24,13 +24,8 @@ const wrongCodename = keys.Codename("0000000000000000000000000000")
 // parseForm reads a small urlencoded form and checks its CSRF token
 // against the visitor's session (sid, "" for none).
 func (h *Handler) parseForm(w http.ResponseWriter, r *http.Request, sid string) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxFormBody)
-	if err := r.ParseForm(); err != nil {
-		h.fail(w, r, http.StatusBadRequest, "error.form")
-		return false
-	}
-	if !h.CSRF.Valid(r.PostForm.Get(httpx.CSRFField), sid) {
-		h.fail(w, r, http.StatusForbidden, "error.csrf")
+	if status, key, ok := h.CSRF.ReadForm(w, r, sid); !ok {
+		h.fail(w, r, status, key)
 		return false
 	}
 	return true
