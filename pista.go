@@ -21,6 +21,7 @@ package pista
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -150,6 +151,17 @@ type Item struct {
 	// "app" by an API client. The stored objects are alike either way.
 	EncryptedBy string
 	Created     time.Time
+}
+
+// ItemFileName names an item's age file wherever it leaves the server (an
+// inbox download, a zip, a pulled folder): its ID, zero-padded so names
+// sort in order, and its kind; ".meta.age" for a file's name-and-type
+// object.
+func ItemFileName(id int64, kind ItemKind, meta bool) string {
+	if meta {
+		return fmt.Sprintf("%010d-%s.meta.age", id, kind)
+	}
+	return fmt.Sprintf("%010d-%s.age", id, kind)
 }
 
 // FileMeta is the plaintext, before encryption, of an Item's Meta object.

@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"context"
 	"errors"
-	"fmt"
 	"github.com/pista-tips/pista/ui"
 	"io"
 	"net/http"
@@ -91,15 +90,6 @@ func (h *Handler) showConversation(w http.ResponseWriter, r *http.Request, q req
 	h.Render.Render(w, http.StatusOK, "newsroom/conversation", p)
 }
 
-// ItemFileName names an item's age file in downloads and pulled folders:
-// the item ID, zero-padded so names sort in order, and its kind.
-func ItemFileName(it pista.Item, meta bool) string {
-	if meta {
-		return fmt.Sprintf("%010d-%s.meta.age", it.ID, it.Kind)
-	}
-	return fmt.Sprintf("%010d-%s.age", it.ID, it.Kind)
-}
-
 // downloadItem sends one item's object (or its file's name-and-type
 // object), still encrypted.
 func (h *Handler) downloadItem(w http.ResponseWriter, r *http.Request, q request) {
@@ -126,7 +116,7 @@ func (h *Handler) downloadItem(w http.ResponseWriter, r *http.Request, q request
 	}
 	defer obj.Close()
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+ItemFileName(it, meta)+`"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+pista.ItemFileName(it.ID, it.Kind, meta)+`"`)
 	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 	io.Copy(w, obj)
 }
@@ -162,9 +152,9 @@ func (h *Handler) downloadConversation(w http.ResponseWriter, r *http.Request, q
 		return err
 	}
 	for _, it := range items {
-		err := add(ItemFileName(it, false), it.Object, it.Created)
+		err := add(pista.ItemFileName(it.ID, it.Kind, false), it.Object, it.Created)
 		if err == nil && it.Meta != "" {
-			err = add(ItemFileName(it, true), it.Meta, it.Created)
+			err = add(pista.ItemFileName(it.ID, it.Kind, true), it.Meta, it.Created)
 		}
 		if err != nil {
 			// Headers are gone: all we can do is stop, leaving a zip

@@ -24,6 +24,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+
+	"github.com/pista-tips/pista"
 )
 
 // StateFile is the name of the pull's bookkeeping file.
@@ -47,12 +49,10 @@ type Entry struct {
 // itemName matches an item's file name.
 var itemName = regexp.MustCompile(`^([0-9]{10,19})-(message|file|contact|reply|email)(\.meta)?\.age$`)
 
-// ItemFile names an item's file in a conversation folder.
+// ItemFile names an item's file in a conversation folder, as the inbox's
+// downloads do (pista.ItemFileName).
 func ItemFile(id int64, kind string, meta bool) string {
-	if meta {
-		return fmt.Sprintf("%010d-%s.meta.age", id, kind)
-	}
-	return fmt.Sprintf("%010d-%s.age", id, kind)
+	return pista.ItemFileName(id, pista.ItemKind(kind), meta)
 }
 
 // parseItemFile reads an item's file name; ok is false for anything else.
