@@ -20,9 +20,12 @@ package pista
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -151,6 +154,14 @@ type Item struct {
 	// "app" by an API client. The stored objects are alike either way.
 	EncryptedBy string
 	Created     time.Time
+}
+
+// NewConversationID returns a random conversation ID: 128 bits, base32,
+// lowercase. Unguessable, and telling nothing of how many there are.
+func NewConversationID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
 // ItemFileName names an item's age file wherever it leaves the server (an

@@ -49,7 +49,6 @@ import (
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/keys"
-	"github.com/pista-tips/pista/web"
 )
 
 // Limits of sealed submissions besides the web form's (httpx), which apply
@@ -404,7 +403,7 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 	f.batch.MarkEncryptedBy("app")
 	t := &pista.NewTip{
 		Source:       pista.Source{Lookup: tip.Lookup, Recipient: tip.Recipient},
-		Conversation: pista.Conversation{ID: web.NewConversationID(), Channel: pista.ChannelAPI, DeskID: desk.ID},
+		Conversation: pista.Conversation{ID: pista.NewConversationID(), Channel: pista.ChannelAPI, DeskID: desk.ID},
 		Items:        f.batch.Items(),
 	}
 	if err := h.Tips.CreateTip(context.WithoutCancel(ctx), t); err != nil {

@@ -13,7 +13,6 @@ import (
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/keys"
-	"github.com/pista-tips/pista/web"
 )
 
 // Why a message is refused, besides the sizes go-smtp checks.
@@ -215,7 +214,7 @@ func (d *delivery) tips() ([]*pista.NewTip, error) {
 			// no one can log in as them; replies go by e-mail.
 			Source: pista.Source{Lookup: lookup},
 			Conversation: pista.Conversation{
-				ID: web.NewConversationID(), Channel: pista.ChannelEmail, DeskID: desk.ID,
+				ID: pista.NewConversationID(), Channel: pista.ChannelEmail, DeskID: desk.ID,
 			},
 			Items: append(append([]pista.Item(nil), b.Items()...), d.raw[i]),
 		})

@@ -2,10 +2,7 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"net/http"
-	"strings"
 
 	"filippo.io/age"
 
@@ -16,13 +13,6 @@ import (
 // formOverhead is what a multipart body carries besides file contents:
 // boundaries, part headers, the text fields.
 const formOverhead = 1 << 20
-
-// NewConversationID returns a random conversation ID: 128 bits, base32.
-func NewConversationID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-}
 
 // recipients returns the keys a desk's items are encrypted to.
 func (h *Handler) recipients(d pista.Desk) ([]age.Recipient, error) {
@@ -62,7 +52,7 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 	}
 	tip := &pista.NewTip{
 		Source:       pista.Source{Lookup: d.Lookup, Recipient: d.Recipient()},
-		Conversation: pista.Conversation{ID: NewConversationID(), Channel: pista.ChannelWeb, DeskID: s.desk.ID},
+		Conversation: pista.Conversation{ID: pista.NewConversationID(), Channel: pista.ChannelWeb, DeskID: s.desk.ID},
 		Items:        s.batch.Items(),
 	}
 	if err := h.Tips.CreateTip(context.WithoutCancel(ctx), tip); err != nil {

@@ -40,7 +40,6 @@ import (
 	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
-	"github.com/pista-tips/pista/web"
 )
 
 // LogBuffer collects the server's log; handlers write to it from their
@@ -204,7 +203,7 @@ func (in *Instance) StoreTip(desk pista.Desk) *pista.NewTip {
 	rand.Read(lookup)
 	tip := &pista.NewTip{
 		Source:       pista.Source{Lookup: lookup, Recipient: src.Recipient().String()},
-		Conversation: pista.Conversation{ID: web.NewConversationID(), DeskID: desk.ID},
+		Conversation: pista.Conversation{ID: pista.NewConversationID(), DeskID: desk.ID},
 		Items:        b.Items(),
 	}
 	if err := in.Srv.Stores.Tips.CreateTip(ctx, tip); err != nil {
