@@ -180,7 +180,7 @@ type FileMeta struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
 	// Size is the file's exact size. The file's object is padded inside
-	// the encryption (intake.Padme), and readers cut it to Size; nil for a
+	// the encryption (pista.Padme), and readers cut it to Size; nil for a
 	// file stored unpadded (an app that did not pad).
 	Size *int64 `json:"size,omitempty"`
 	// Scrub says whether the file's hidden metadata was removed before it

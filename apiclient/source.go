@@ -18,7 +18,6 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/api"
-	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/keys"
 )
 
@@ -140,7 +139,7 @@ func writeSealed(mw *multipart.Writer, tip *api.TipPart, to []age.Recipient, s S
 	}
 	for _, f := range s.Files {
 		// Padded inside the encryption, as the server and the browser pad
-		// (intake.Padme), so that the upload does not give the file's
+		// (pista.Padme), so that the upload does not give the file's
 		// exact size; the size travels in the encrypted file_meta.
 		var size int64
 		if err := sealPart(mw, "file", to, func(w io.Writer) error {
@@ -152,7 +151,7 @@ func writeSealed(mw *multipart.Writer, tip *api.TipPart, to []age.Recipient, s S
 			if size, err = io.Copy(w, r); err != nil {
 				return err
 			}
-			_, err = io.CopyN(w, zeros{}, intake.Padme(size)-size)
+			_, err = io.CopyN(w, zeros{}, pista.Padme(size)-size)
 			return err
 		}); err != nil {
 			return err

@@ -29,7 +29,6 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/i18n"
-	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
@@ -290,9 +289,9 @@ func (in *instance) checkStored(t *testing.T, items []pista.Item, desk, wantBy s
 				}
 				// Files are padded inside their encryption; the exact size
 				// is in their name-and-type object.
-				if meta.Size == nil || int64(len(got)) != intake.Padme(*meta.Size) || *meta.Size > int64(len(got)) ||
+				if meta.Size == nil || int64(len(got)) != pista.Padme(*meta.Size) || *meta.Size > int64(len(got)) ||
 					bytes.Count(got[*meta.Size:], []byte{0}) != len(got)-int(*meta.Size) {
-					t.Errorf("submission %d: file %s is not padded as intake.Padme says (%d bytes stored, size %v)", b+1, w.name, len(got), meta.Size)
+					t.Errorf("submission %d: file %s is not padded as pista.Padme says (%d bytes stored, size %v)", b+1, w.name, len(got), meta.Size)
 					continue
 				}
 				got = got[:*meta.Size]

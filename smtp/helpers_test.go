@@ -33,7 +33,6 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/pista-tips/pista"
-	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
@@ -364,10 +363,10 @@ func (e *env) newConversations(t testing.TB, before state) map[string][]*conv {
 			if err := json.Unmarshal(e.decrypt(t, d, it.Meta), &m); err != nil {
 				t.Fatalf("file meta: %v", err)
 			}
-			// Files are padded inside their encryption (intake.Padme); the
+			// Files are padded inside their encryption (pista.Padme); the
 			// exact size is in their name-and-type object.
-			if m.Size == nil || int64(len(plain)) != intake.Padme(*m.Size) {
-				t.Fatalf("file %q: %d bytes stored, size %v: not padded as intake.Padme says", m.Name, len(plain), m.Size)
+			if m.Size == nil || int64(len(plain)) != pista.Padme(*m.Size) {
+				t.Fatalf("file %q: %d bytes stored, size %v: not padded as pista.Padme says", m.Name, len(plain), m.Size)
 			}
 			c.files = append(c.files, file{Name: m.Name, Type: m.Type, Data: plain[:*m.Size]})
 		default:

@@ -14,7 +14,6 @@ import (
 	"filippo.io/age"
 
 	"github.com/pista-tips/pista"
-	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
@@ -63,11 +62,11 @@ func TestBrowserAndServerEncryptionLookAlike(t *testing.T) {
 	}
 	message := "The audit is in the mayor's safe. " + strings.Repeat("x", 70_000)
 	file := bytes.Repeat([]byte("ledger "), 20_000)
-	// As the page's script does: the file padded to intake.Padme's length,
+	// As the page's script does: the file padded to pista.Padme's length,
 	// its exact size in its name-and-type object (the form helper sends
 	// files as application/pdf).
 	meta := fmt.Sprintf(`{"name":"ledger.txt","type":"application/pdf","size":%d}`, len(file))
-	paddedFile := append(bytes.Clone(file), make([]byte, intake.Padme(int64(len(file)))-int64(len(file)))...)
+	paddedFile := append(bytes.Clone(file), make([]byte, pista.Padme(int64(len(file)))-int64(len(file)))...)
 
 	// Without JavaScript: the server encrypts. (The source keeps the
 	// file's metadata, as a browser that encrypts must: otherwise the
