@@ -1,0 +1,1 @@
+// The journalists' inbox script: see newsroom/README in the docs.
