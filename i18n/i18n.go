@@ -57,8 +57,13 @@ func init() {
 		panic(err)
 	}
 	var langs []language.Tag
+	// A language's messages may be split over several files: <tag>.json,
+	// which holds _meta, and <tag>.<part>.json (en.newsroom.json…), so that
+	// each part of the product keeps its own texts. A key in two files of
+	// one language is a mistake, caught here.
 	for _, e := range entries {
-		tag := strings.TrimSuffix(e.Name(), ".json")
+		name := strings.TrimSuffix(e.Name(), ".json")
+		tag, part, _ := strings.Cut(name, ".")
 		b, err := files.ReadFile(path.Join("messages", e.Name()))
 		if err != nil {
 			panic(err)
@@ -67,12 +72,27 @@ func init() {
 		if err := json.Unmarshal(b, &f); err != nil {
 			panic(fmt.Sprintf("i18n: %s: %v", e.Name(), err))
 		}
-		dir := f.Meta.Dir
-		if dir != "rtl" {
-			dir = "ltr"
+		l := locales[tag]
+		if l == nil {
+			l = &Locale{Tag: tag, msgs: map[string]string{}}
+			locales[tag] = l
+			tags = append(tags, tag)
 		}
-		locales[tag] = &Locale{Tag: tag, Name: f.Meta.Name, Dir: dir, msgs: f.Messages}
-		tags = append(tags, tag)
+		if part == "" {
+			l.Name = f.Meta.Name
+			l.Dir = f.Meta.Dir
+		}
+		for k, v := range f.Messages {
+			if _, dup := l.msgs[k]; dup {
+				panic(fmt.Sprintf("i18n: %s: key %q is already in another file of %s", e.Name(), k, tag))
+			}
+			l.msgs[k] = v
+		}
+	}
+	for _, l := range locales {
+		if l.Dir != "rtl" {
+			l.Dir = "ltr"
+		}
 	}
 	sort.Strings(tags)
 	// The default language goes first: the matcher falls back to it.

@@ -115,25 +115,36 @@ func sortedKeys(m map[string]string) []string {
 	return ks
 }
 
-// TestMessageFiles checks every language file against en.json: the same
-// keys, no empty text, the same {placeholders}.
+// TestMessageFiles checks every language's files against English's: for
+// each part (<tag>.json, <tag>.<part>.json) the same keys, no empty text,
+// the same {placeholders}; and that i18n loads every key of every part.
 func TestMessageFiles(t *testing.T) {
 	paths, err := filepath.Glob("messages/*.json")
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no message files: %v", err)
 	}
-	en := readMessageFile(t, filepath.Join("messages", i18n.Default+".json"))
 	var tags []string
+	all := map[string]map[string]string{} // tag → every key of its files
 	for _, p := range paths {
-		tag := strings.TrimSuffix(filepath.Base(p), ".json")
-		tags = append(tags, tag)
-		t.Run(tag, func(t *testing.T) {
+		name := strings.TrimSuffix(filepath.Base(p), ".json")
+		tag, part, _ := strings.Cut(name, ".")
+		if part == "" {
+			tags = append(tags, tag)
+		}
+		enName := i18n.Default + ".json"
+		if part != "" {
+			enName = i18n.Default + "." + part + ".json"
+		}
+		en := readMessageFile(t, filepath.Join("messages", enName))
+		t.Run(name, func(t *testing.T) {
 			f := readMessageFile(t, p)
-			if f.Meta.Name == "" {
-				t.Error(`"_meta" lacks the language's name`)
-			}
-			if f.Meta.Dir != "ltr" && f.Meta.Dir != "rtl" {
-				t.Errorf(`"_meta" direction %q, want ltr or rtl`, f.Meta.Dir)
+			if part == "" {
+				if f.Meta.Name == "" {
+					t.Error(`"_meta" lacks the language's name`)
+				}
+				if f.Meta.Dir != "ltr" && f.Meta.Dir != "rtl" {
+					t.Errorf(`"_meta" direction %q, want ltr or rtl`, f.Meta.Dir)
+				}
 			}
 			for _, k := range sortedKeys(en.Messages) {
 				v, ok := f.Messages[k]
@@ -145,22 +156,30 @@ func TestMessageFiles(t *testing.T) {
 					t.Errorf("key %q is empty", k)
 				}
 				if got, want := placeholders(v), placeholders(en.Messages[k]); !slices.Equal(got, want) {
-					t.Errorf("key %q has placeholders %v, want %v as in en.json", k, got, want)
+					t.Errorf("key %q has placeholders %v, want %v as in %s", k, got, want, enName)
 				}
 			}
 			for _, k := range sortedKeys(f.Messages) {
 				if _, ok := en.Messages[k]; !ok {
-					t.Errorf("key %q is not in en.json", k)
+					t.Errorf("key %q is not in %s", k, enName)
 				}
 			}
-			l, ok := i18n.Get(tag)
-			if !ok {
-				t.Fatalf("i18n does not load %s", p)
-			}
-			if got := l.Keys(); !slices.Equal(got, sortedKeys(f.Messages)) {
-				t.Errorf("i18n loads %d keys from %s, which has %d", len(got), p, len(f.Messages))
-			}
 		})
+		if all[tag] == nil {
+			all[tag] = map[string]string{}
+		}
+		for k, v := range readMessageFile(t, p).Messages {
+			all[tag][k] = v
+		}
+	}
+	for _, tag := range tags {
+		l, ok := i18n.Get(tag)
+		if !ok {
+			t.Fatalf("i18n does not load %s", tag)
+		}
+		if got := l.Keys(); !slices.Equal(got, sortedKeys(all[tag])) {
+			t.Errorf("i18n loads %d keys for %s, whose files have %d", len(got), tag, len(all[tag]))
+		}
 	}
 	if got := i18n.Tags(); !slices.Equal(got, tags) {
 		t.Errorf("i18n.Tags() = %v, want the files' %v", got, tags)
