@@ -101,7 +101,31 @@ type Journalist struct {
 	NotifyWebhook string
 	// NotifiedItem is the newest item the last notification covered.
 	NotifiedItem int64
-	Created      time.Time
+	// Auth is how the journalist proves their passphrase without sending
+	// it, and their identity wrapped by a key only their passphrase makes.
+	Auth JournalistAuth
+	// Admin runs the instance: accounts, desks, invitations. Being admin
+	// reads nothing: only desk membership (a wrapped desk key) does.
+	Admin bool
+	// Suspended accounts cannot log in.
+	Suspended bool
+	Created   time.Time
+}
+
+// JournalistAuth is what the server keeps of a journalist's passphrase.
+// The passphrase is stretched on the journalist's device (browser or
+// `pista pull`) with Argon2id under Salt and KDF's parameters, then split
+// with HKDF into an authentication key, of which the server keeps only
+// Hash (SHA-256), and a wrapping key that never leaves the device and
+// unwraps WrappedIdentity (package keys documents the derivations).
+type JournalistAuth struct {
+	Salt []byte
+	KDF  string // "argon2id$v=19$m=65536,t=3,p=1"
+	Hash []byte
+	// WrappedIdentity is the journalist's age identity sealed with the
+	// wrapping key (AES-256-GCM); empty if the identity lives only in a
+	// file on their device (accounts made by `pista journalist add`).
+	WrappedIdentity []byte
 }
 
 // Source is someone who submitted a tip. The server knows them only by a
@@ -222,10 +246,27 @@ type Conversation struct {
 	// LastItem is the ID of the newest item; the inbox is ordered by it.
 	LastItem int64
 	Items    int // number of items
+	// Newsroom work on the conversation, shared by the desk.
+	Status       Status
+	Assignee     int64 // the journalist it is assigned to; 0 for nobody
+	AssigneeName string
+	Tags         []string
 	// Per journalist, filled by ConversationsFor and ConversationFor.
 	Unread  bool
 	Starred bool
 }
+
+// Status is where a desk is with a conversation.
+type Status string
+
+const (
+	StatusNew        Status = "new"
+	StatusInProgress Status = "in_progress"
+	StatusClosed     Status = "closed"
+)
+
+// Valid reports whether s is one of the known statuses.
+func (s Status) Valid() bool { return s == StatusNew || s == StatusInProgress || s == StatusClosed }
 
 // Page asks for one page of an inbox, newest first. Before is the LastItem
 // of the last conversation of the previous page (0 for the first page):
@@ -234,6 +275,12 @@ type Page struct {
 	Before int64
 	Limit  int
 	DeskID int64 // 0: all of the journalist's desks
+	// Filters; the zero value of each lets everything through.
+	Unread   bool
+	Starred  bool
+	Status   Status
+	Tag      string
+	Assignee int64 // conversations assigned to this journalist
 }
 
 // NewTip is what a submission stores: a conversation and its first items.
@@ -304,6 +351,15 @@ type JournalistStore interface {
 	JournalistsToNotify(ctx context.Context) ([]Journalist, error)
 	// SetNotified records the newest item a notification covered.
 	SetNotified(ctx context.Context, journalistID, item int64) error
+	// SetAuth replaces a journalist's passphrase check and wrapped
+	// identity (a passphrase change, or an identity imported from a file).
+	SetAuth(ctx context.Context, journalistID int64, a JournalistAuth) error
+	// SetTOTP replaces the TOTP secret and forgets the last step used.
+	SetTOTP(ctx context.Context, journalistID int64, secret string) error
+	// Journalists lists every account, by name.
+	Journalists(ctx context.Context) ([]Journalist, error)
+	SetSuspended(ctx context.Context, journalistID int64, suspended bool) error
+	SetAdmin(ctx context.Context, journalistID int64, admin bool) error
 }
 
 // TipStore keeps sources, conversations and items.
@@ -342,6 +398,13 @@ type TipStore interface {
 	// ItemFor answers ErrNotFound unless the item is in one of the
 	// journalist's desks.
 	ItemFor(ctx context.Context, journalistID, itemID int64) (Item, error)
+	// SetStatus, SetAssignee and SetTags change a conversation of one of
+	// the journalist's desks (ErrNotFound otherwise). The assignee must be
+	// a member of the conversation's desk (ErrNotFound otherwise), or 0.
+	// Tags are replaced whole; callers validate them (ValidTag).
+	SetStatus(ctx context.Context, journalistID int64, id string, s Status) error
+	SetAssignee(ctx context.Context, journalistID int64, id string, assignee int64) error
+	SetTags(ctx context.Context, journalistID int64, id string, tags []string) error
 	// MarkRead records that the journalist has seen the conversation up to
 	// its newest item; MarkUnread forgets it.
 	MarkRead(ctx context.Context, journalistID int64, id string) error
