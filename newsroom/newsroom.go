@@ -32,6 +32,7 @@ type Handler struct {
 	Journalists pista.JournalistStore
 	Desks       pista.DeskStore
 	Tips        pista.TipStore
+	Team        pista.TeamStore
 	Blobs       pista.BlobStore
 	Sessions    *httpx.Sessions[int64] // journalist ID
 	CSRF        *httpx.CSRF

@@ -1,0 +1,2 @@
+// Placeholder: written in the branch that owns this module.
+export {};
