@@ -30,9 +30,10 @@ func TestQueryPlans(t *testing.T) {
 		{"inbox by status", byStatus, byStatusArgs, []string{
 			"SEARCH conversations USING INDEX conversations_desk_status_last (desk_id=? AND status=? AND last_item<?)",
 		}},
+		// By tag: from the tag's index to each tagged conversation.
 		{"inbox by tag", byTag, byTagArgs, []string{
-			"SEARCH conversations USING INDEX conversations_desk_last (desk_id=? AND last_item<?)",
-			"conversation_tags USING COVERING INDEX conversation_tags_tag (tag=?",
+			"SEARCH t USING COVERING INDEX conversation_tags_tag (tag=?)",
+			"SEARCH conversations USING INDEX sqlite_autoindex_conversations_1 (id=?)",
 		}},
 		{"inbox unread", unread, unreadArgs, []string{
 			"SEARCH conversations USING INDEX conversations_desk_last (desk_id=? AND last_item<?)",
