@@ -26,6 +26,7 @@ import { Decrypter, Encrypter } from "age-encryption"
 // keys.js (the login's module) unwraps the journalist's identity and
 // desk keys on this device.
 import * as keys from "./keys.js"
+import { scrubFile } from "./scrub.js"
 
 // previewTypes are shown in the sandboxed frame; everything else is only
 // downloaded.
@@ -125,6 +126,30 @@ function fileView(root, li, plain, meta, contentURL) {
     }
   })
   actions.append(download)
+  // A copy without hidden metadata, made in this page by pista's own
+  // scrubbers (WebAssembly, fetched on the first press): for files a
+  // source chose to send with their metadata, or sent from an app.
+  const scrubbed = el("button", { type: "button", text: msg(root, "Scrubcopy"), "data-scrub": "" })
+  scrubbed.addEventListener("click", async () => {
+    status(root, msg(root, "Scrubbing"))
+    let out
+    try {
+      const b = await content()
+      out = await scrubFile(new Uint8Array(await b.arrayBuffer()), name, type)
+    } catch (err) {
+      status(root, msg(root, "Scrubfailed", { error: err && err.message ? err.message : String(err) }))
+      return
+    }
+    const url = URL.createObjectURL(new Blob([out.bytes], { type: "application/octet-stream" }))
+    const a = el("a", { href: url, download: name })
+    document.body.append(a)
+    a.click()
+    a.remove()
+    setTimeout(() => URL.revokeObjectURL(url), 60_000)
+    const found = Array.isArray(out.report.found) ? out.report.found.join(", ") : ""
+    status(root, found ? msg(root, "Scrubdone", { found }) : msg(root, "Scrubnone"))
+  })
+  actions.append(scrubbed)
   plain.append(actions)
 
   if (!previewTypes.has(type)) return
