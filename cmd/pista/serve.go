@@ -124,9 +124,11 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: coarseTime}))
 	if os.Getenv("GOMEMLIMIT") == "" {
-		// Each codename derivation allocates 64 MiB (keys.ArgonMemory);
-		// a soft limit makes the collector return them promptly rather
-		// than let bursts of submissions pile them up.
+		// Each codename derivation allocates the instance's Argon2id
+		// memory (7 MiB, or 64 MiB on an instance made before the
+		// parameters were per instance, keys.InstanceKDF); a soft limit
+		// makes the collector return it promptly rather than let bursts
+		// of submissions pile it up.
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 	srv, err := server.New(ctx, server.Config{
@@ -137,6 +139,10 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 		return err
 	}
 	defer srv.Close()
+	// Start-up (package inits, migrations, parsing templates) leaves a few
+	// MiB of freed heap that the background scavenger would return to the
+	// system only slowly: return it now, once, so a small server idles small.
+	debug.FreeOSMemory()
 
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
@@ -215,8 +221,8 @@ func coarseTime(groups []string, a slog.Attr) slog.Attr {
 }
 
 // defaultMemoryLimit is the soft memory limit of pista serve unless
-// GOMEMLIMIT sets one: room for two codename derivations at once, the
-// uploads' buffers and the rest.
+// GOMEMLIMIT sets one: room for two codename derivations at once with the
+// legacy parameters (2 × 64 MiB), the uploads' buffers and the rest.
 const defaultMemoryLimit = 192 << 20
 
 // parseSize reads a size such as 4GiB, 500MB or 1048576.
