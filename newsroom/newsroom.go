@@ -62,6 +62,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /newsroom/c/{id}/unread", h.auth(h.markUnread))
 	mux.HandleFunc("POST /newsroom/c/{id}/reply", h.auth(h.replyToSource))
 	mux.HandleFunc("POST /newsroom/c/{id}/delete", h.auth(h.deleteConversation))
+	h.registerTeam(mux)
 }
 
 // request is a logged-in journalist's request.
@@ -87,6 +88,12 @@ func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) h
 		if err != nil {
 			h.Sessions.End(w, r)
 			http.Redirect(w, r, ui.WithLang(r, "/newsroom/login"), http.StatusSeeOther)
+			return
+		}
+		if j.Suspended {
+			// A suspended account can do nothing, whatever its roles.
+			h.Sessions.End(w, r)
+			h.fail(w, r, "", http.StatusForbidden, "team.suspended")
 			return
 		}
 		if r.Method == http.MethodPost {
