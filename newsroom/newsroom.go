@@ -91,8 +91,8 @@ func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) h
 			return
 		}
 		if j.Suspended {
-			// A suspended account can do nothing, whatever its roles.
-			h.Sessions.End(w, r)
+			// A suspended account can do nothing, whatever its roles
+			// (its session stays, refused, until an admin restores it).
 			h.fail(w, r, "", http.StatusForbidden, "team.suspended")
 			return
 		}
