@@ -26,6 +26,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"filippo.io/age"
 
@@ -166,17 +167,27 @@ func (h *Handler) audit(ctx context.Context, j pista.Journalist, a pista.AuditAc
 
 // newInvitation stores an invitation and returns its link's token.
 func (h *Handler) newInvitation(ctx context.Context, inv *pista.Invitation) (string, error) {
+	return NewInvitation(ctx, h.Team, inv)
+}
+
+// NewInvitation makes a random 32-byte token, stores inv with the token's
+// SHA-256 and an expiry of pista.InvitationLifetime, and returns the token
+// (base64url): the link is InvitePath + token, and it is shown once.
+func NewInvitation(ctx context.Context, team pista.TeamStore, inv *pista.Invitation) (string, error) {
 	var b [32]byte
 	rand.Read(b[:])
 	token := base64.RawURLEncoding.EncodeToString(b[:])
 	sum := sha256.Sum256([]byte(token))
-	now := pista.Now()
+	now := time.Now().UTC()
 	inv.TokenHash, inv.Created, inv.Expires = sum[:], now, now.Add(pista.InvitationLifetime)
-	if err := h.Team.CreateInvitation(ctx, inv); err != nil {
+	if err := team.CreateInvitation(ctx, inv); err != nil {
 		return "", err
 	}
 	return token, nil
 }
+
+// InvitePath is where invitation links point, before the token.
+const InvitePath = "/newsroom/invite/"
 
 // inviteLink is the absolute address of an invitation, on the host the
 // inviting journalist used.
@@ -185,7 +196,7 @@ func inviteLink(r *http.Request, token string) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + "/newsroom/invite/" + token
+	return scheme + "://" + r.Host + InvitePath + token
 }
 
 // inviteToDesk makes a one-time link to join the desk in a role, and
