@@ -37,12 +37,12 @@ var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
 // Sizes of what the invitation form sends.
 const (
-	// maxWrappedIdentity bounds a wrapped identity: a nonce, a hybrid
+	// maxNewWrappedIdentity bounds a wrapped identity: a nonce, a hybrid
 	// identity string (under 100 bytes) and a tag (keys.UnwrapIdentity
 	// refuses more than 4 KiB too).
-	maxWrappedIdentity = 4096
-	// minWrappedIdentity is a nonce, a tag and "AGE-SECRET-KEY-PQ-1".
-	minWrappedIdentity = 12 + 16 + 19
+	maxNewWrappedIdentity = 4096
+	// minNewWrappedIdentity is a nonce, a tag and "AGE-SECRET-KEY-PQ-1".
+	minNewWrappedIdentity = 12 + 16 + 19
 	// totpSecretLen is the base32 length of the 20-byte secrets
 	// keys.NewTOTP makes.
 	totpSecretLen = 32
@@ -159,11 +159,11 @@ func readNewAccount(f map[string][]string, now time.Time) (newAccount, string) {
 		return a, "team.keys.bad"
 	}
 	wrappedField := get("wrapped")
-	if len(wrappedField) > base64.StdEncoding.EncodedLen(maxWrappedIdentity) {
+	if len(wrappedField) > base64.StdEncoding.EncodedLen(maxNewWrappedIdentity) {
 		return a, "team.keys.bad"
 	}
 	wrapped, err := b64.DecodeString(wrappedField)
-	if err != nil || len(wrapped) < minWrappedIdentity || len(wrapped) > maxWrappedIdentity {
+	if err != nil || len(wrapped) < minNewWrappedIdentity || len(wrapped) > maxNewWrappedIdentity {
 		return a, "team.keys.bad"
 	}
 	secret := get("totp_secret")

@@ -45,7 +45,7 @@ func FuzzReadNewAccount(f *testing.F) {
 		}
 		j := a.j
 		if !nameRE.MatchString(j.Name) || len(j.Auth.Salt) != 16 || len(j.Auth.Hash) != 32 ||
-			len(j.Auth.WrappedIdentity) > maxWrappedIdentity || len(j.TOTPSecret) != totpSecretLen {
+			len(j.Auth.WrappedIdentity) > maxNewWrappedIdentity || len(j.TOTPSecret) != totpSecretLen {
 			t.Fatalf("accepted %+v", j)
 		}
 	})
