@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"net/http"
+	"strings"
 )
 
 // CSP is the Content-Security-Policy of every page: nothing but the
@@ -10,13 +11,26 @@ import (
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
+// NewsroomCSP is the policy of the journalists' pages (/newsroom/): CSP,
+// and what reading in the browser needs. connect-src 'self': the script
+// fetches the encrypted items and sends sealed replies. frame-src and
+// img-src blob:: a decrypted image or PDF is previewed from a blob: URL in
+// a sandboxed, script-free frame (whose document inherits this policy).
+// Source pages never get these.
+const NewsroomCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; " +
+	"connect-src 'self'; frame-src blob:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
 // Headers wraps h so every response carries pista's security headers.
 // Handlers that serve something else (a download) may override
 // Content-Type and Content-Disposition, never these.
 func Headers(h http.Handler, onion string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", CSP)
+		if strings.HasPrefix(r.URL.Path, "/newsroom/") {
+			hd.Set("Content-Security-Policy", NewsroomCSP)
+		} else {
+			hd.Set("Content-Security-Policy", CSP)
+		}
 		hd.Set("Cache-Control", "no-store")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("X-Content-Type-Options", "nosniff")

@@ -125,7 +125,7 @@ func (h *Handler) inviteAdmin(w http.ResponseWriter, r *http.Request, q request)
 	if inv.Admin {
 		subject = "admin"
 	}
-	h.audit(ctx, q.j, pista.AuditInvite, d, subject)
+	h.auditTeam(ctx, q.j, pista.AuditInvite, d, subject)
 	h.renderAdmin(w, r, q, inviteLink(r, token))
 }
 
@@ -194,7 +194,7 @@ func (h *Handler) createDesk(w http.ResponseWriter, r *http.Request, q request) 
 			h.Log.Error("making a first coordinator", "err", err)
 		}
 	}
-	h.audit(ctx, q.j, pista.AuditCreateDesk, d, "")
+	h.auditTeam(ctx, q.j, pista.AuditCreateDesk, d, "")
 	h.jsonResult(w, r, http.StatusOK, "/newsroom/admin?done=created", "")
 }
 
@@ -254,7 +254,7 @@ func (h *Handler) suspendAccount(w http.ResponseWriter, r *http.Request, q reque
 	if !on {
 		subject, done = j.Name+" (lifted)", "unsuspended"
 	}
-	h.audit(r.Context(), q.j, pista.AuditSuspend, pista.Desk{}, subject)
+	h.auditTeam(r.Context(), q.j, pista.AuditSuspend, pista.Desk{}, subject)
 	http.Redirect(w, r, ui.WithLang(r, "/newsroom/admin?done="+done), http.StatusSeeOther)
 }
 
@@ -285,6 +285,6 @@ func (h *Handler) setAdmin(w http.ResponseWriter, r *http.Request, q request) {
 	if !on {
 		subject = j.Name + " → not admin"
 	}
-	h.audit(r.Context(), q.j, pista.AuditRole, pista.Desk{}, subject)
+	h.auditTeam(r.Context(), q.j, pista.AuditRole, pista.Desk{}, subject)
 	http.Redirect(w, r, ui.WithLang(r, "/newsroom/admin?done=admin"), http.StatusSeeOther)
 }

@@ -218,7 +218,7 @@ func (h *Handler) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 		h.jsonResult(w, r, http.StatusInternalServerError, "", "error.internal")
 		return
 	}
-	h.audit(r.Context(), a.j, pista.AuditJoin, pista.Desk{ID: inv.DeskID, Slug: slug}, string(inv.Role))
+	h.auditTeam(r.Context(), a.j, pista.AuditJoin, pista.Desk{ID: inv.DeskID, Slug: slug}, string(inv.Role))
 	h.Log.Info("journalist joined by invitation", "journalist", a.j.Name)
 	next := "/newsroom/login?joined=desk"
 	if inv.Admin && inv.DeskID == 0 {

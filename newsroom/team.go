@@ -156,9 +156,9 @@ func (h *Handler) internal(w http.ResponseWriter, r *http.Request, q request, wh
 	h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
 }
 
-// audit records what a journalist did; a failure is logged, and does not
+// auditTeam records what a journalist did to a desk or an account; a failure is logged, and does not
 // undo what was done.
-func (h *Handler) audit(ctx context.Context, j pista.Journalist, a pista.AuditAction, d pista.Desk, subject string) {
+func (h *Handler) auditTeam(ctx context.Context, j pista.Journalist, a pista.AuditAction, d pista.Desk, subject string) {
 	e := pista.AuditEntry{Created: pista.Now(), ActorID: j.ID, ActorName: j.Name, Action: a, DeskID: d.ID, DeskSlug: d.Slug, Subject: subject}
 	if err := h.Team.AddAudit(context.WithoutCancel(ctx), e); err != nil {
 		h.Log.Error("recording an audit entry", "action", string(a), "err", err)
@@ -217,7 +217,7 @@ func (h *Handler) inviteToDesk(w http.ResponseWriter, r *http.Request, q request
 		h.internal(w, r, q, "creating an invitation", err)
 		return
 	}
-	h.audit(r.Context(), q.j, pista.AuditInvite, d, string(role))
+	h.auditTeam(r.Context(), q.j, pista.AuditInvite, d, string(role))
 	h.renderDesk(w, r, q, inviteLink(r, token))
 }
 
@@ -343,7 +343,7 @@ func (h *Handler) approveMember(w http.ResponseWriter, r *http.Request, q reques
 		h.jsonResult(w, r, http.StatusInternalServerError, "", "error.internal")
 		return
 	}
-	h.audit(ctx, q.j, pista.AuditApprove, d, m.Name)
+	h.auditTeam(ctx, q.j, pista.AuditApprove, d, m.Name)
 	h.jsonResult(w, r, http.StatusOK, "/newsroom/desks/"+d.Slug+"?done=approved", "")
 }
 
@@ -366,7 +366,7 @@ func (h *Handler) rejectMember(w http.ResponseWriter, r *http.Request, q request
 		h.internal(w, r, q, "rejecting a member", err)
 		return
 	}
-	h.audit(ctx, q.j, auditReject, d, m.Name)
+	h.auditTeam(ctx, q.j, auditReject, d, m.Name)
 	http.Redirect(w, r, ui.WithLang(r, "/newsroom/desks/"+d.Slug+"?done=rejected"), http.StatusSeeOther)
 }
 
@@ -400,7 +400,7 @@ func (h *Handler) setRole(w http.ResponseWriter, r *http.Request, q request) {
 		h.internal(w, r, q, "changing a role", err)
 		return
 	}
-	h.audit(ctx, q.j, pista.AuditRole, d, m.Name+" → "+string(role))
+	h.auditTeam(ctx, q.j, pista.AuditRole, d, m.Name+" → "+string(role))
 	http.Redirect(w, r, ui.WithLang(r, "/newsroom/desks/"+d.Slug+"?done=role"), http.StatusSeeOther)
 }
 
@@ -470,9 +470,9 @@ func (h *Handler) rotateDeskKey(w http.ResponseWriter, r *http.Request, q reques
 	}
 	done := "rotated"
 	if removed.JournalistID != 0 {
-		h.audit(ctx, q.j, pista.AuditRemove, d, removed.Name)
+		h.auditTeam(ctx, q.j, pista.AuditRemove, d, removed.Name)
 		done = "removed"
 	}
-	h.audit(ctx, q.j, pista.AuditRotate, d, "")
+	h.auditTeam(ctx, q.j, pista.AuditRotate, d, "")
 	h.jsonResult(w, r, http.StatusOK, "/newsroom/desks/"+d.Slug+"?done="+done, "")
 }

@@ -45,7 +45,11 @@ type Config struct {
 	// SecureCookies sets the Secure flag on cookies even on plain HTTP,
 	// for a server behind a TLS-terminating proxy.
 	SecureCookies bool
-	Log           *slog.Logger
+	// NoServerReplies turns off the newsroom's no-JavaScript reply form,
+	// whose reply the server encrypts: replies are then encrypted only in
+	// journalists' browsers, and the server never sees one in plaintext.
+	NoServerReplies bool
+	Log             *slog.Logger
 }
 
 // DefaultMinFreeDisk is the default floor of free disk space: room for
@@ -181,7 +185,7 @@ func build(ctx context.Context, cfg Config, st *Stores) (http.Handler, error) {
 	(&newsroom.Handler{
 		Auth: auth, Journalists: st.Journalists, Desks: st.Desks, Tips: st.Tips, Team: st.Team, Blobs: st.Blobs,
 		Sessions: newsroom.NewSessions(cfg.SecureCookies), CSRF: csrf, Render: render, Log: cfg.Log,
-		Newsroom: cfg.Newsroom, Archive: cfg.Archive,
+		Newsroom: cfg.Newsroom, Archive: cfg.Archive, NoServerReplies: cfg.NoServerReplies,
 	}).Register(mux)
 	(&api.Handler{
 		Auth: auth, Desks: st.Desks, Tips: st.Tips, Blobs: st.Blobs, Tokens: api.NewTokens(), Log: cfg.Log,

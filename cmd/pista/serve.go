@@ -40,6 +40,7 @@ Examples:
     $ pista serve
     $ pista serve --data /var/lib/pista --listen 127.0.0.1:8080 --newsroom "El Diario"
     $ pista serve --tls-cert cert.pem --tls-key key.pem --listen :443
+    $ pista serve --server-replies=false     # replies only encrypted in the browser
     $ pista serve --smtp-listen :25 --mail-domain tips.example.org --tls-cert cert.pem --tls-key key.pem
     $ pista serve --notify-smtp mail.example.org:587 --notify-from pista@example.org \
           --notify-smtp-user pista --notify-smtp-password-file relay.pass --public-url https://tips.example.org
@@ -51,6 +52,7 @@ type serveFlags struct {
 	minFreeDisk                                               string
 	archive                                                   multi
 	secureCookies                                             bool
+	noServerReplies                                           bool // --server-replies=false
 	publicURL                                                 string
 
 	// notifications
@@ -73,6 +75,11 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.StringVar(&f.tlsKey, "tls-key", "", "and this private key `FILE` (PEM)")
 	fs.Var(&f.archive, "archive-recipient", "also encrypt every item to this offline archive key, `AGE1PQ…` (repeatable)")
 	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark cookies Secure even on plain HTTP (behind a TLS proxy)")
+	fs.BoolFunc("server-replies", "let journalists without JavaScript send replies for the server to encrypt (the default; =false: replies are encrypted only in the browser)", func(s string) error {
+		on, err := strconv.ParseBool(s)
+		f.noServerReplies = !on
+		return err
+	})
 	fs.StringVar(&f.publicURL, "public-url", "", "the tip line's public `URL`, for links in notifications (default: the listen address)")
 
 	fs.DurationVar(&f.notifyInterval, "notify-interval", notify.DefaultInterval, "send journalists a digest of new tips at most once per `INTERVAL`, on its boundary")
@@ -124,7 +131,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	}
 	srv, err := server.New(ctx, server.Config{
 		Data: f.data, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload, MinFreeDisk: minFree,
-		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", Log: logger,
+		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", NoServerReplies: f.noServerReplies, Log: logger,
 	})
 	if err != nil {
 		return err
