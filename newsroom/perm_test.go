@@ -80,6 +80,18 @@ func TestPermissionMatrix(t *testing.T) {
 			c, _ := conv(d)
 			return post(b, tok, "/newsroom/c/"+c+"/star", url.Values{"star": {"1"}})
 		}},
+		{"set status", func(b *pistatest.Browser, tok string, d pista.Desk) int {
+			c, _ := conv(d)
+			return post(b, tok, "/newsroom/c/"+c+"/status", url.Values{"status": {"in_progress"}})
+		}},
+		{"set tags", func(b *pistatest.Browser, tok string, d pista.Desk) int {
+			c, _ := conv(d)
+			return post(b, tok, "/newsroom/c/"+c+"/tags", url.Values{"tags": {"lead"}})
+		}},
+		{"assign", func(b *pistatest.Browser, tok string, d pista.Desk) int {
+			c, _ := conv(d)
+			return post(b, tok, "/newsroom/c/"+c+"/assign", url.Values{"assignee": {""}})
+		}},
 		{"delete conversation", func(b *pistatest.Browser, tok string, d pista.Desk) int {
 			c, _ := conv(d)
 			return post(b, tok, "/newsroom/c/"+c+"/delete", url.Values{"confirm": {"1"}})
@@ -177,6 +189,12 @@ func TestPermissionMatrix(t *testing.T) {
 			"change role": {no, no}, "view desk audit": {no, no}, "view all audit": {no, no}, "list accounts": {no, no},
 			"suspend account": {no, no}, "create desk": {no, no},
 		},
+	}
+	// Status, tags and assignment go like the star.
+	for _, w := range want {
+		for _, a := range []string{"set status", "set tags", "assign"} {
+			w[a] = w["star"]
+		}
 	}
 	// A suspended coordinator of A can do nothing at all.
 	all := map[string]cell{}
