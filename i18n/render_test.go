@@ -2,6 +2,7 @@ package i18n_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/i18n"
@@ -53,6 +55,21 @@ func TestEveryPageEveryLanguage(t *testing.T) {
 	}
 	for range inboxPageSize {
 		in.StoreTip(americas)
+	}
+	// The team pages: ana coordinates americas and is an admin; an
+	// invitation waits.
+	ctx := context.Background()
+	if err := in.Srv.Stores.Team.SetRole(ctx, americas.ID, j.ID, pista.RoleCoordinator); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Srv.Stores.Journalists.SetAdmin(ctx, j.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	inviteToken := strings.Repeat("T", 43)
+	inviteHash := sha256.Sum256([]byte(inviteToken))
+	if err := in.Srv.Stores.Team.CreateInvitation(ctx, &pista.Invitation{TokenHash: inviteHash[:], DeskID: americas.ID,
+		Role: pista.RoleJournalist, Created: time.Now(), Expires: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
 	}
 	if r := src.Post("/login", url.Values{"csrf": {src.Get("/").CSRF(t)}, "codename": {codename}}); r.Status != http.StatusSeeOther {
 		t.Fatalf("source login: %d", r.Status)
@@ -104,6 +121,15 @@ func TestEveryPageEveryLanguage(t *testing.T) {
 		{"inbox, past the end", "newsroom/inbox", 200, func(q string) *pistatest.Response { return nb.Get("/newsroom/" + q + "&before=1") }, "newsroom.inbox.empty"},
 		{"conversation", "newsroom/conversation", 200, func(q string) *pistatest.Response { return nb.Get("/newsroom/c/" + conv + q + "&done=replied") }, "newsroom.reply.sent"},
 		{"conversation, starred", "newsroom/conversation", 200, func(q string) *pistatest.Response { return nb.Get("/newsroom/c/" + conv + q + "&done=starred") }, "newsroom.unstar"},
+		{"desk members", "newsroom/desk", 200, func(q string) *pistatest.Response { return nb.Get("/newsroom/desks/americas" + q + "&done=approved") }, "team.approved"},
+		{"desk invitation made", "newsroom/desk", 201, func(q string) *pistatest.Response {
+			return nb.Post("/newsroom/desks/americas/invite"+q, url.Values{"csrf": {ntok}, "role": {"coordinator"}})
+		}, "team.invite.once"},
+		{"admin", "newsroom/admin", 200, func(q string) *pistatest.Response { return nb.Get("/newsroom/admin" + q + "&done=created") }, "team.desk.keyhint"},
+		{"audit log", "newsroom/audit", 200, func(q string) *pistatest.Response { return nb.Get("/newsroom/audit" + q) }, "audit.invite"},
+		{"desk audit log", "newsroom/audit", 200, func(q string) *pistatest.Response { return nb.Get("/newsroom/desks/americas/audit" + q) }, "team.audit.hint"},
+		{"invitation", "newsroom/invite", 200, func(q string) *pistatest.Response { return in.Browser().Get("/newsroom/invite/" + inviteToken + q) }, "team.join.private"},
+		{"invitation gone", "error", 410, func(q string) *pistatest.Response { return in.Browser().Get("/newsroom/invite/nothing" + q) }, "team.invite.gone"},
 		{"newsroom not found", "error", 404, func(q string) *pistatest.Response { return nb.Get("/newsroom/c/nothing" + q) }, "error.notfound"},
 	}
 

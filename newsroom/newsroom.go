@@ -80,6 +80,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /newsroom/c/{id}/reply", h.auth(h.replyToSource))
 	mux.HandleFunc("POST /newsroom/c/{id}/delete", h.auth(h.deleteConversation))
 	h.registerInboxWork(mux)
+	h.registerTeam(mux)
 }
 
 // CSRFHeader carries the page's CSRF token in the script's requests.
@@ -109,6 +110,12 @@ func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) h
 		if err != nil {
 			h.Sessions.End(w, r)
 			http.Redirect(w, r, ui.WithLang(r, "/newsroom/login"), http.StatusSeeOther)
+			return
+		}
+		if j.Suspended {
+			// A suspended account can do nothing, whatever its roles
+			// (its session stays, refused, until an admin restores it).
+			h.fail(w, r, "", http.StatusForbidden, "team.suspended")
 			return
 		}
 		if tok := r.Header.Get(CSRFHeader); r.Method == http.MethodPost && tok != "" {

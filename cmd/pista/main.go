@@ -61,6 +61,7 @@ var commands = map[string]command{
 	"submit":     runSubmit,
 	"follow":     runFollow,
 	"bench":      runBench,
+	"invite":     runInvite,
 }
 
 // errUsage marks an error whose message is the whole story; flag has
