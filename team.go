@@ -64,6 +64,7 @@ const (
 	AuditInvite         AuditAction = "invite"
 	AuditJoin           AuditAction = "join" // accepted an invitation (pending)
 	AuditApprove        AuditAction = "approve"
+	AuditReject         AuditAction = "reject" // forgot a pending member
 	AuditRemove         AuditAction = "remove" // removed a member, rotating the desk key
 	AuditRotate         AuditAction = "rotate"
 	AuditRole           AuditAction = "role"

@@ -35,9 +35,6 @@ import (
 	"github.com/pista-tips/pista/ui"
 )
 
-// auditReject records a coordinator turning a pending member away
-// (pista has no constant for it yet).
-const auditReject pista.AuditAction = "reject"
 
 // Bounds of what a browser sends about desk keys.
 const (
@@ -366,7 +363,7 @@ func (h *Handler) rejectMember(w http.ResponseWriter, r *http.Request, q request
 		h.internal(w, r, q, "rejecting a member", err)
 		return
 	}
-	h.auditTeam(ctx, q.j, auditReject, d, m.Name)
+	h.auditTeam(ctx, q.j, pista.AuditReject, d, m.Name)
 	http.Redirect(w, r, ui.WithLang(r, "/newsroom/desks/"+d.Slug+"?done=rejected"), http.StatusSeeOther)
 }
 
