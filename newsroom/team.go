@@ -35,7 +35,6 @@ import (
 	"github.com/pista-tips/pista/ui"
 )
 
-
 // Bounds of what a browser sends about desk keys.
 const (
 	// maxWraps bounds the wraps of one request: one per key generation
