@@ -194,19 +194,21 @@ class Progress {
     this.total += after - before
   }
 
-  show(sent) {
-    const fraction = this.total > 0 ? Math.min(sent / this.total, 1) : 1
+  // show shows sent bytes of the total; only finished shows 100 %: the
+  // browser counts bytes as sent once they leave for the network, before
+  // the server has them.
+  show(sent, finished = false) {
+    const fraction = this.total > 0 ? Math.min(sent / this.total, 0.99) : 0
     const now = performance.now()
     this.samples.push([now, sent])
     while (this.samples.length > 2 && now - this.samples[0][0] > 5000) this.samples.shift()
     const [t0, b0] = this.samples[0]
     const speed = now - t0 > 500 ? ((sent - b0) * 1000) / (now - t0) : 0
-    // Only a finished upload shows 100 %.
-    const shown = sent >= this.total ? 1 : Math.floor(fraction * 100) / 100
+    const shown = finished ? 1 : Math.floor(fraction * 100) / 100
     if (this.bar) this.bar.value = Math.round(shown * 100)
     const percent = formatPercent(shown)
     let line
-    if (speed > 0 && sent < this.total) {
+    if (speed > 0 && !finished) {
       line = fill(this.form.dataset.msgProgress, {
         percent,
         speed: formatSpeed(speed),
@@ -326,7 +328,7 @@ async function sendResumable(form, button) {
     attach(out, "file_meta", await encrypt(recipients, fileMeta(f)), "meta.age")
   }
   keepMetadata(form, out)
-  progress.show(progress.total)
+  progress.show(progress.total, true)
   setStatus(form, form.dataset.msgUploaded || "")
   document.body.append(out)
   HTMLFormElement.prototype.submit.call(out)
