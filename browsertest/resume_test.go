@@ -28,19 +28,19 @@ type cuttingProxy struct {
 	target string
 	cutAt  int64
 	sent   atomic.Int64
-	cut    atomic.Bool
+	cut    *atomic.Bool // shared with the tusLog behind it
 
 	mu    sync.Mutex
 	conns []net.Conn
 }
 
-func newCuttingProxy(t *testing.T, target string, cutAt int64) *cuttingProxy {
+func newCuttingProxy(t *testing.T, target string, cutAt int64, cut *atomic.Bool) *cuttingProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cuttingProxy{ln: ln, target: target, cutAt: cutAt}
+	p := &cuttingProxy{ln: ln, target: target, cutAt: cutAt, cut: cut}
 	go p.serve()
 	t.Cleanup(p.close)
 	return p
@@ -117,9 +117,9 @@ type tusRequest struct {
 
 // tusLog records the requests to the uploads.
 type tusLog struct {
-	mu    sync.Mutex
-	reqs  []tusRequest
-	proxy *cuttingProxy
+	mu   sync.Mutex
+	reqs []tusRequest
+	cut  *atomic.Bool // whether the proxy has cut the connection
 }
 
 func (l *tusLog) wrap(h http.Handler) http.Handler {
@@ -127,7 +127,7 @@ func (l *tusLog) wrap(h http.Handler) http.Handler {
 		if id, ok := strings.CutPrefix(r.URL.Path, tus.BasePath); ok {
 			off, _ := strconv.ParseInt(r.Header.Get("Upload-Offset"), 10, 64)
 			l.mu.Lock()
-			l.reqs = append(l.reqs, tusRequest{Method: r.Method, ID: id, Offset: off, AfterCut: l.proxy.cut.Load()})
+			l.reqs = append(l.reqs, tusRequest{Method: r.Method, ID: id, Offset: off, AfterCut: l.cut.Load()})
 			l.mu.Unlock()
 		}
 		h.ServeHTTP(w, r)
@@ -180,13 +180,13 @@ func TestUploadResumes(t *testing.T) {
 	in := newInstance(t)
 	// The same server, behind a recorder of the uploads' requests, behind
 	// the cutting proxy.
-	tl := &tusLog{}
+	cut := &atomic.Bool{}
+	tl := &tusLog{cut: cut}
 	ts := httptest.NewServer(tl.wrap(in.srv.Handler))
 	t.Cleanup(ts.Close)
 	// 12 MiB in 4 MiB pieces: cut in the middle of the second.
 	const size = 12 << 20
-	proxy := newCuttingProxy(t, ts.Listener.Addr().String(), 6<<20)
-	tl.proxy = proxy
+	proxy := newCuttingProxy(t, ts.Listener.Addr().String(), 6<<20, cut)
 	l := locale(t, "en")
 
 	sub := submission{
