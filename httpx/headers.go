@@ -7,8 +7,9 @@ import (
 
 // CSP is the Content-Security-Policy of every page: nothing but the
 // server's own style sheet, images and script (no inline script, no eval),
-// forms that post only to the server, and no framing.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+// scripts that talk to the server only (the resumable uploads), forms that
+// post only to the server, and no framing.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
 // NewsroomCSP is the policy of the journalists' pages (/newsroom/): CSP,

@@ -2,8 +2,10 @@
 // the source pages, the newsroom inbox and the API on one ServeMux, behind
 // the security headers and cross-origin protection.
 //
-// The data folder holds pista.db (SQLite, WAL) and the encrypted objects
-// (objects/, tmp/). Nothing in it is plaintext of a tip.
+// The data folder holds pista.db (SQLite, WAL), the encrypted objects
+// (objects/, tmp/) and the resumable uploads in progress (uploads/, files
+// the browser encrypted; package upload). Nothing in it is plaintext of a
+// tip.
 //
 // There is no access log: the server logs what failed and what journalists
 // did, never a request's address, user agent or anything a source sent.
@@ -22,10 +24,12 @@ import (
 	"github.com/pista-tips/pista/api"
 	"github.com/pista-tips/pista/blob"
 	"github.com/pista-tips/pista/httpx"
+	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/newsroom"
 	"github.com/pista-tips/pista/sqlite"
 	"github.com/pista-tips/pista/ui"
+	"github.com/pista-tips/pista/upload"
 	"github.com/pista-tips/pista/web"
 )
 
@@ -49,7 +53,10 @@ type Config struct {
 	// whose reply the server encrypts: replies are then encrypted only in
 	// journalists' browsers, and the server never sees one in plaintext.
 	NoServerReplies bool
-	Log             *slog.Logger
+	// MaxPendingUploads bounds the resumable uploads that exist at once
+	// (0: upload.DefaultMaxPending).
+	MaxPendingUploads int
+	Log               *slog.Logger
 }
 
 // DefaultMinFreeDisk is the default floor of free disk space: room for
@@ -131,7 +138,9 @@ func (s *Stores) CodenameKDF(ctx context.Context) (keys.KDF, error) {
 // Server is a running instance's handler and stores.
 type Server struct {
 	Stores  *Stores
+	Uploads *upload.Store
 	Handler http.Handler
+	stop    context.CancelFunc // ends the uploads' expiry sweep
 }
 
 // New opens the data folder, removes what a crash left behind and builds
@@ -164,7 +173,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	case cfg.MinFreeDisk > 0:
 		st.Blobs.MinFree = cfg.MinFreeDisk
 	}
-	h, err := build(ctx, cfg, st)
+	// An upload is at most the ciphertext of a file at the form's limit.
+	up, err := upload.Open(filepath.Join(cfg.Data, upload.Dir), upload.Config{
+		MaxSize:    upload.CiphertextSize(cfg.MaxUpload, intake.MaxSealedHeader),
+		MaxPending: cfg.MaxPendingUploads,
+		Room:       st.Blobs,
+		Log:        cfg.Log,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	h, err := build(ctx, cfg, st, up)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -174,13 +194,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	} else if n > 0 {
 		cfg.Log.Info("removed objects left by an interrupted write", "count", n)
 	}
-	return &Server{Stores: st, Handler: h}, nil
+	sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	go up.Run(sweepCtx)
+	return &Server{Stores: st, Uploads: up, Handler: h, stop: stop}, nil
 }
 
-// Close closes the stores.
-func (s *Server) Close() error { return s.Stores.Close() }
+// Close stops the uploads' sweep and closes the stores.
+func (s *Server) Close() error {
+	s.stop()
+	return s.Stores.Close()
+}
 
-func build(ctx context.Context, cfg Config, st *Stores) (http.Handler, error) {
+func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.Handler, error) {
 	salt, err := st.CodenameSalt(ctx)
 	if err != nil {
 		return nil, err
@@ -205,8 +230,11 @@ func build(ctx context.Context, cfg Config, st *Stores) (http.Handler, error) {
 		Desks: st.Desks, Tips: st.Tips, Settings: st.Settings, Blobs: st.Blobs, CSRF: csrf, Render: render, Log: cfg.Log,
 		Sessions: web.NewSessions(cfg.SecureCookies),
 		Newsroom: cfg.Newsroom, Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload, ExitURL: cfg.ExitURL,
-		SpoolDir: st.Blobs.TempDir(), Onion: cfg.Onion,
+		SpoolDir: st.Blobs.TempDir(), Onion: cfg.Onion, Uploads: up,
 	}).Register(mux)
+	if err := up.Register(mux); err != nil {
+		return nil, err
+	}
 	(&newsroom.Handler{
 		Auth: auth, Journalists: st.Journalists, Desks: st.Desks, Tips: st.Tips, Team: st.Team, Blobs: st.Blobs,
 		Sessions: newsroom.NewSessions(cfg.SecureCookies), CSRF: csrf, Render: render, Log: cfg.Log,

@@ -17,6 +17,7 @@ import (
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/intake"
+	"github.com/pista-tips/pista/upload"
 )
 
 // formError is a submission refused: an HTTP status and the message key
@@ -47,6 +48,9 @@ type submission struct {
 	recipients    int   // how many keys each item is encrypted to
 	sealedText    int64 // plaintext bytes of sealed messages so far
 	sealedContact bool  // a sealed contact came
+	// claims are the uploads the form named (field "upload"), locked
+	// until the submission is stored or refused (Handler.settle).
+	claims []*upload.Claimed
 }
 
 // formSpec says what a form expects.
@@ -86,8 +90,11 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 		deskOK = true
 	}
 	defer func() {
-		if ferr != nil && s.batch != nil {
-			s.batch.Abort()
+		if ferr != nil {
+			if s.batch != nil {
+				s.batch.Abort()
+			}
+			h.settle(context.WithoutCancel(ctx), s, false)
 		}
 	}()
 	startBatch := func() *formError {
@@ -125,7 +132,7 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 			return s, refuse(http.StatusBadRequest, "error.form", nil)
 		}
 		switch name := part.FormName(); {
-		case s.sealed && (name == "message" || name == "contact" || name == "files" || name == "file_meta"):
+		case s.sealed && (name == "message" || name == "contact" || name == "files" || name == "upload" || name == "file_meta"):
 			if name == "contact" && !spec.contact {
 				return s, refuse(http.StatusBadRequest, "error.form", nil)
 			}
@@ -296,6 +303,17 @@ func (h *Handler) readSealed(ctx context.Context, s *submission, part *multipart
 		}
 		_, err = s.batch.AddEncrypted(ctx, pista.KindFile, part, s.recipients, -1)
 		*needMeta = true
+	case "upload":
+		// A file the browser encrypted and uploaded in pieces: the field
+		// names the upload, which is stored as a sealed file would be.
+		if *files++; *files > httpx.MaxFiles {
+			return refuse(http.StatusRequestEntityTooLarge, "error.toolarge", nil)
+		}
+		if ferr := h.claimUpload(ctx, s, part); ferr != nil {
+			return ferr
+		}
+		*needMeta = true
+		return nil
 	case "file_meta":
 		if !*needMeta {
 			return refuse(http.StatusBadRequest, "error.form", nil)
@@ -313,6 +331,65 @@ func (h *Handler) readSealed(ctx context.Context, s *submission, part *multipart
 		return readError(err)
 	}
 	return nil
+}
+
+// claimUpload stores the upload the part names as the submission's next
+// file: it must be complete, within the limit, and an age file for the
+// desk (as a sealed file part). The upload stays, locked, until the
+// submission is settled.
+func (h *Handler) claimUpload(ctx context.Context, s *submission, part *multipart.Part) *formError {
+	id, ferr := readField(part, httpx.MaxSmallField, "error.form")
+	if ferr != nil {
+		return ferr
+	}
+	if h.Uploads == nil {
+		return refuse(http.StatusBadRequest, "error.form", nil)
+	}
+	for _, c := range s.claims {
+		if c.ID() == id {
+			return refuse(http.StatusBadRequest, "upload.error.missing", nil)
+		}
+	}
+	c, err := h.Uploads.Claim(ctx, id)
+	switch {
+	case errors.Is(err, upload.ErrNotFound) || errors.Is(err, upload.ErrIncomplete):
+		return refuse(http.StatusBadRequest, "upload.error.missing", nil)
+	case errors.Is(err, upload.ErrTooLarge):
+		return refuse(http.StatusRequestEntityTooLarge, "error.toolarge", nil)
+	case err != nil:
+		return refuse(http.StatusInternalServerError, "error.internal", err)
+	}
+	s.claims = append(s.claims, c)
+	r, err := c.Open(ctx)
+	if err != nil {
+		return refuse(http.StatusInternalServerError, "error.internal", err)
+	}
+	defer r.Close()
+	_, err = s.batch.AddEncrypted(ctx, pista.KindFile, r, s.recipients, -1)
+	if errors.Is(err, intake.ErrMalformed) {
+		return refuse(http.StatusBadRequest, "error.sealed", nil)
+	}
+	if err != nil {
+		return readError(err)
+	}
+	return nil
+}
+
+// settle ends a submission's claims on uploads: once it is stored, the
+// uploads are deleted (their bytes are objects now); if it was refused,
+// they are kept, unlocked, for the source to submit again.
+func (h *Handler) settle(ctx context.Context, s *submission, stored bool) {
+	for _, c := range s.claims {
+		if !stored {
+			c.Release()
+			continue
+		}
+		if err := c.Delete(ctx); err != nil {
+			// The sweep removes it within a day.
+			h.Log.Error("removing a stored upload", "err", err)
+		}
+	}
+	s.claims = nil
 }
 
 // readError turns an error met while reading the body into the page to

@@ -91,6 +91,11 @@ func FuzzSubmitForm(f *testing.F) {
 	f.Add(false, "", "", "", "", []byte(nil), rawSeed("csrf", csrfPlaceholder, "desk", "americas", "encrypted", "1", "message", ageHead+"x"))
 	f.Add(false, "", "", "", "", []byte(nil), rawSeed("csrf", csrfPlaceholder, "desk", "americas", "encrypted", "1", "files:x", ageHead, "file_meta", ageHead))
 	f.Add(false, "", "", "", "", []byte(nil), rawSeed("csrf", csrfPlaceholder, "desk", "americas", "message", "plain", "encrypted", "1"))
+	// Files uploaded resumably are named by their upload's ID.
+	f.Add(true, "americas", "upload", "0123456789abcdef0123456789abcdef", "", []byte(nil), []byte(nil))
+	f.Add(false, "", "", "", "", []byte(nil), rawSeed("csrf", csrfPlaceholder, "desk", "americas", "encrypted", "1", "upload", "0123456789abcdef0123456789abcdef", "file_meta", ageHead))
+	f.Add(false, "", "", "", "", []byte(nil), rawSeed("csrf", csrfPlaceholder, "desk", "americas", "encrypted", "1", "upload", "../pista.db", "upload", "../pista.db"))
+	f.Add(false, "", "", "", "", []byte(nil), rawSeed("csrf", csrfPlaceholder, "desk", "americas", "encrypted", "1", "file_meta", ageHead, "upload", ""))
 
 	f.Fuzz(func(t *testing.T, withCSRF bool, desk, field, value, filename string, content, raw []byte) {
 		in.T = t

@@ -7,6 +7,7 @@ import (
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/ui"
+	"github.com/pista-tips/pista/upload"
 )
 
 type landingData struct {
@@ -19,6 +20,8 @@ type landingData struct {
 	MaxMessageChars int
 	MaxContactChars int
 	MaxUpload       string
+	MaxUploadBytes  int64  // for the page's script, which refuses more before sending
+	UploadURL       string // where the script uploads files resumably; "" if it may not
 }
 
 func (h *Handler) formLimits() landingData {
@@ -27,7 +30,17 @@ func (h *Handler) formLimits() landingData {
 		MaxMessageChars: httpx.MaxMessageChars,
 		MaxContactChars: httpx.MaxContactChars,
 		MaxUpload:       ui.HumanSize(h.MaxUpload),
+		MaxUploadBytes:  h.MaxUpload,
+		UploadURL:       h.uploadURL(),
 	}
+}
+
+// uploadURL is where the page's script uploads files, if it may.
+func (h *Handler) uploadURL() string {
+	if h.Uploads == nil {
+		return ""
+	}
+	return upload.BasePath
 }
 
 func (h *Handler) showLanding(w http.ResponseWriter, r *http.Request) {

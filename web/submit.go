@@ -43,6 +43,8 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 		h.refused(w, r, ferr)
 		return
 	}
+	stored := false
+	defer func() { h.settle(context.WithoutCancel(ctx), s, stored) }()
 	codename := keys.NewCodename()
 	d, err := keys.Derive(ctx, codename, h.Salt)
 	if err != nil {
@@ -60,6 +62,7 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 		h.refused(w, r, refuse(http.StatusInternalServerError, "error.internal", err))
 		return
 	}
+	stored = true
 	p := h.page(r, "receipt.title")
 	p.Private = true
 	desk := h.localize(ctx, p.L.Tag, s.desk)[0]

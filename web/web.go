@@ -25,6 +25,7 @@ import (
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/ui"
+	"github.com/pista-tips/pista/upload"
 )
 
 // Session is what a source's session holds: who they are and the identity
@@ -55,6 +56,10 @@ type Handler struct {
 	// SpoolDir is where files are spooled, encrypted under a key held only
 	// in memory, while their metadata is removed (the data folder's tmp/).
 	SpoolDir string
+	// Uploads holds the files a browser encrypted and uploaded in pieces
+	// (tus), for the forms that name them; nil if resumable uploads are
+	// off.
+	Uploads *upload.Store
 }
 
 // Register adds the source routes to mux.

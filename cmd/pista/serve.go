@@ -19,6 +19,7 @@ import (
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/notify"
 	"github.com/pista-tips/pista/server"
+	"github.com/pista-tips/pista/upload"
 )
 
 const serveHelp = `
@@ -50,6 +51,7 @@ Examples:
 type serveFlags struct {
 	data, listen, newsroom, onion, maxUpload, tlsCert, tlsKey string
 	minFreeDisk                                               string
+	maxPendingUploads                                         int
 	archive                                                   multi
 	secureCookies                                             bool
 	noServerReplies                                           bool // --server-replies=false
@@ -71,6 +73,7 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.StringVar(&f.onion, "onion", "", "the tip line's onion `ADDRESS` (…onion), announced with an Onion-Location header")
 	fs.StringVar(&f.maxUpload, "max-upload", "4GiB", "the most one submission may carry, files included (`SIZE`: 500MB, 4GiB…)")
 	fs.StringVar(&f.minFreeDisk, "min-free-disk", "256MiB", "refuse uploads that would leave less free disk than `SIZE` (0: no floor)")
+	fs.IntVar(&f.maxPendingUploads, "max-pending-uploads", upload.DefaultMaxPending, "refuse new resumable uploads while `N` exist (unfinished or not yet submitted; each is removed after a day)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `FILE` (PEM)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "and this private key `FILE` (PEM)")
 	fs.Var(&f.archive, "archive-recipient", "also encrypt every item to this offline archive key, `AGE1PQ…` (repeatable)")
@@ -119,6 +122,9 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 			return hint(fmt.Errorf("--min-free-disk: %w", err), "write a size such as 256MiB or 2GiB")
 		}
 	}
+	if f.maxPendingUploads < 0 {
+		return hint(errors.New("--max-pending-uploads cannot be negative"), "the default is "+strconv.Itoa(upload.DefaultMaxPending))
+	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
@@ -133,7 +139,8 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	}
 	srv, err := server.New(ctx, server.Config{
 		Data: f.data, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload, MinFreeDisk: minFree,
-		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", NoServerReplies: f.noServerReplies, Log: logger,
+		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", NoServerReplies: f.noServerReplies,
+		MaxPendingUploads: f.maxPendingUploads, Log: logger,
 	})
 	if err != nil {
 		return err

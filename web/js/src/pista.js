@@ -10,8 +10,17 @@
 // under neutral file names, and submits that. If encryption fails, the
 // plain form is submitted and the server encrypts on arrival, as without
 // JavaScript.
+//
+// Files, when the page offers resumable uploads (data-upload-url), are not
+// part of that form: each is encrypted into a blob on the device, then
+// uploaded with tus in 4 MiB pieces, resuming from the server's offset
+// whenever the connection drops, with a progress bar. The hidden form
+// then names each upload (field "upload") instead of carrying the file.
+// The texts the script shows come from the page (data-msg-* attributes),
+// in the page's language.
 
 import { Encrypter } from "age-encryption"
+import { Upload } from "tus-js-client"
 
 function recipientsOf(form) {
   const desk = form.querySelector('input[name="desk"]:checked')
@@ -56,6 +65,8 @@ function padded(file) {
   })
 }
 
+// encryptFile encrypts a padded file into a blob: the browser keeps large
+// blobs on disk, and they are ciphertext.
 async function encryptFile(recipients, file) {
   const stream = await encrypt(recipients, padded(file))
   return new Response(stream).blob()
@@ -79,9 +90,13 @@ function attach(form, name, data, filename) {
   form.append(input)
 }
 
-async function seal(form) {
-  const recipients = recipientsOf(form)
-  if (recipients.length === 0) throw new Error("no recipients")
+function fileMeta(f) {
+  return JSON.stringify({ name: f.name, type: f.type, size: f.size })
+}
+
+// sealedForm starts the hidden form: the token, the desk and the
+// encrypted message and contact.
+async function sealedForm(form, recipients) {
   const out = document.createElement("form")
   out.method = "post"
   out.action = form.action
@@ -95,19 +110,228 @@ async function seal(form) {
   if (message.trim() !== "") attach(out, "message", await encrypt(recipients, message), "message.age")
   const contact = form.elements.contact ? form.elements.contact.value : ""
   if (contact.trim() !== "") attach(out, "contact", await encrypt(recipients, contact), "contact.age")
-  const files = form.elements.files ? Array.from(form.elements.files.files) : []
-  for (const f of files) {
-    attach(out, "files", await encryptFile(recipients, f), "file.age")
-    const meta = JSON.stringify({ name: f.name, type: f.type, size: f.size })
-    attach(out, "file_meta", await encrypt(recipients, meta), "meta.age")
-  }
+  return out
+}
+
+function keepMetadata(form, out) {
   if (form.elements.keep_metadata && form.elements.keep_metadata.checked) hidden(out, "keep_metadata", "1")
+}
+
+function filesOf(form) {
+  return form.elements.files ? Array.from(form.elements.files.files) : []
+}
+
+// seal builds the hidden form with every file in it.
+async function seal(form) {
+  const recipients = recipientsOf(form)
+  if (recipients.length === 0) throw new Error("no recipients")
+  const out = await sealedForm(form, recipients)
+  for (const f of filesOf(form)) {
+    attach(out, "files", await encryptFile(recipients, f), "file.age")
+    attach(out, "file_meta", await encrypt(recipients, fileMeta(f)), "meta.age")
+  }
+  keepMetadata(form, out)
   return out
 }
 
 function setStatus(form, text) {
   const status = form.querySelector("[data-status]")
   if (status) status.textContent = text
+}
+
+// fill replaces {name} placeholders of a page text.
+function fill(text, values) {
+  return (text || "").replace(/\{(\w+)\}/g, (m, k) => (k in values ? values[k] : m))
+}
+
+const lang = document.documentElement.lang || "en"
+
+function formatPercent(fraction) {
+  return new Intl.NumberFormat(lang, { style: "percent", maximumFractionDigits: 0 }).format(fraction)
+}
+
+function formatSpeed(bytesPerSecond) {
+  const mega = bytesPerSecond >= 1e6
+  return new Intl.NumberFormat(lang, {
+    style: "unit",
+    unit: mega ? "megabyte-per-second" : "kilobyte-per-second",
+    unitDisplay: "short",
+    maximumFractionDigits: mega ? 1 : 0,
+  }).format(mega ? bytesPerSecond / 1e6 : bytesPerSecond / 1e3)
+}
+
+function formatDuration(seconds) {
+  let unit = "second"
+  let n = Math.max(1, Math.ceil(seconds))
+  if (seconds >= 3600) {
+    unit = "hour"
+    n = Math.round(seconds / 360) / 10
+  } else if (seconds >= 60) {
+    unit = "minute"
+    n = Math.ceil(seconds / 60)
+  }
+  return new Intl.NumberFormat(lang, { style: "unit", unit, unitDisplay: "long", maximumFractionDigits: 1 }).format(n)
+}
+
+// Progress shows how much of a submission's files has been sent: a
+// <progress> bar and a line with the percentage, the speed and the time
+// left, measured over the last few seconds.
+class Progress {
+  constructor(form, total) {
+    this.form = form
+    this.box = form.querySelector("[data-upload]")
+    this.bar = form.querySelector("[data-upload-bar]")
+    this.text = form.querySelector("[data-upload-text]")
+    this.total = total
+    this.done = 0 // bytes of the files already uploaded
+    this.samples = []
+    if (this.box) this.box.hidden = false
+    this.show(0)
+  }
+
+  // estimate replaces a file's estimated size by its ciphertext's.
+  estimate(before, after) {
+    this.total += after - before
+  }
+
+  // show shows sent bytes of the total; only finished shows 100 %: the
+  // browser counts bytes as sent once they leave for the network, before
+  // the server has them.
+  show(sent, finished = false) {
+    const fraction = this.total > 0 ? Math.min(sent / this.total, 0.99) : 0
+    const now = performance.now()
+    this.samples.push([now, sent])
+    while (this.samples.length > 2 && now - this.samples[0][0] > 5000) this.samples.shift()
+    const [t0, b0] = this.samples[0]
+    const speed = now - t0 > 500 ? ((sent - b0) * 1000) / (now - t0) : 0
+    const shown = finished ? 1 : Math.floor(fraction * 100) / 100
+    if (this.bar) this.bar.value = Math.round(shown * 100)
+    const percent = formatPercent(shown)
+    let line
+    if (speed > 0 && !finished) {
+      line = fill(this.form.dataset.msgProgress, {
+        percent,
+        speed: formatSpeed(speed),
+        left: formatDuration((this.total - sent) / speed),
+      })
+    } else {
+      line = fill(this.form.dataset.msgProgressStart, { percent })
+    }
+    if (this.text) this.text.textContent = line
+  }
+
+  file(sent) {
+    this.show(this.done + sent)
+  }
+}
+
+// estimatedSize is about the size of a file's ciphertext, before it is made.
+function estimatedSize(file) {
+  const n = padme(file.size)
+  return n + 16 * Math.max(1, Math.ceil(n / 65536)) + 2048
+}
+
+// UploadFailed is an upload that stopped, with the page text saying why.
+class UploadFailed extends Error {}
+
+function failureText(form, err) {
+  const status = err && err.originalResponse ? err.originalResponse.getStatus() : 0
+  if (status === 507) return form.dataset.msgFull
+  if (status === 413) return form.dataset.msgToolarge
+  if (status === 503) return form.dataset.msgBusy
+  return form.dataset.msgFailed
+}
+
+// retryable: what tus-js-client would retry (no answer, a server error,
+// a conflict over the offset), except what waiting seconds will not mend.
+function retryable(err) {
+  const status = err && err.originalResponse ? err.originalResponse.getStatus() : 0
+  if (status === 507 || status === 503) return false
+  return status < 400 || status >= 500 || status === 409 || status === 423
+}
+
+const noStorage = {
+  findAllUploads: async () => [],
+  findUploadsByFingerprint: async () => [],
+  removeUpload: async () => {},
+  addUpload: async () => "",
+}
+
+// upload sends one ciphertext blob with tus and answers its upload ID.
+// When it stops for good, it shows why and a Retry button, and resumes
+// when that is pressed; it never gives up by itself.
+function upload(form, blob, progress) {
+  return new Promise((resolve) => {
+    const retry = form.querySelector("[data-upload-retry]")
+    const up = new Upload(blob, {
+      endpoint: form.dataset.uploadUrl,
+      chunkSize: 4 << 20,
+      retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000, 60000],
+      // Nothing about the upload is kept on the device.
+      storeFingerprintForResuming: false,
+      urlStorage: noStorage,
+      metadata: {},
+      onShouldRetry(err) {
+        if (!retryable(err)) return false
+        setStatus(form, form.dataset.msgResuming || "")
+        return true
+      },
+      onProgress(sent) {
+        progress.file(sent)
+      },
+      onChunkComplete() {
+        setStatus(form, form.dataset.msgUploading || "")
+      },
+      onError(err) {
+        setStatus(form, failureText(form, err) || "")
+        if (!retry) return
+        retry.hidden = false
+        retry.onclick = () => {
+          retry.hidden = true
+          retry.onclick = null
+          setStatus(form, form.dataset.msgUploading || "")
+          up.start()
+        }
+        retry.focus()
+      },
+      onSuccess() {
+        resolve(up.url.split("/").pop())
+      },
+    })
+    up.start()
+  })
+}
+
+// sendResumable encrypts the form's texts into the hidden form, then each
+// file into a blob that it uploads, then submits the hidden form naming
+// the uploads.
+async function sendResumable(form, button) {
+  const recipients = recipientsOf(form)
+  if (recipients.length === 0) throw new Error("no recipients")
+  const files = filesOf(form)
+  const out = await sealedForm(form, recipients)
+  const progress = new Progress(form, files.reduce((n, f) => n + estimatedSize(f), 0))
+  for (const [i, f] of files.entries()) {
+    setStatus(form, fill(form.dataset.msgEncryptingFile, { n: i + 1, total: files.length }))
+    const blob = await encryptFile(recipients, f)
+    progress.estimate(estimatedSize(f), blob.size)
+    setStatus(form, form.dataset.msgUploading || "")
+    let id
+    try {
+      id = await upload(form, blob, progress)
+    } catch (err) {
+      throw new UploadFailed(String(err))
+    }
+    progress.done += blob.size
+    progress.show(progress.done)
+    hidden(out, "upload", id)
+    attach(out, "file_meta", await encrypt(recipients, fileMeta(f)), "meta.age")
+  }
+  keepMetadata(form, out)
+  progress.show(progress.total, true)
+  setStatus(form, form.dataset.msgUploaded || "")
+  document.body.append(out)
+  HTMLFormElement.prototype.submit.call(out)
 }
 
 for (const note of document.querySelectorAll("[data-js-only]")) note.hidden = false
@@ -117,7 +341,26 @@ for (const form of document.querySelectorAll("form[data-encrypt]")) {
     event.preventDefault()
     const button = form.querySelector('button[type="submit"]')
     if (button) button.disabled = true
+    const files = filesOf(form)
+    const max = Number(form.dataset.maxUpload || 0)
+    if (max > 0 && files.reduce((n, f) => n + padme(f.size), 0) > max) {
+      // Refused here, before anything is sent.
+      setStatus(form, form.dataset.msgToolarge || "")
+      if (button) button.disabled = false
+      return
+    }
     setStatus(form, form.dataset.msgEncrypting || "")
+    if (form.dataset.uploadUrl && files.length > 0) {
+      try {
+        await sendResumable(form, button)
+      } catch (err) {
+        if (err instanceof UploadFailed) return
+        // Encryption failed: the server encrypts on arrival instead.
+        setStatus(form, form.dataset.msgFallback || "")
+        HTMLFormElement.prototype.submit.call(form)
+      }
+      return
+    }
     let out
     try {
       out = await seal(form)
