@@ -63,6 +63,7 @@ type Stores struct {
 	Journalists *sqlite.JournalistStore
 	Tips        *sqlite.TipStore
 	Settings    *sqlite.Settings
+	Team        *sqlite.TeamStore
 	Blobs       *blob.Local
 }
 
@@ -86,7 +87,7 @@ func OpenStores(ctx context.Context, dir string) (*Stores, error) {
 	return &Stores{
 		DB: db, Blobs: blobs,
 		Desks: sqlite.NewDeskStore(db), Journalists: sqlite.NewJournalistStore(db),
-		Tips: sqlite.NewTipStore(db), Settings: sqlite.NewSettings(db),
+		Tips: sqlite.NewTipStore(db), Settings: sqlite.NewSettings(db), Team: sqlite.NewTeamStore(db),
 	}, nil
 }
 
@@ -178,7 +179,7 @@ func build(ctx context.Context, cfg Config, st *Stores) (http.Handler, error) {
 		SpoolDir: st.Blobs.TempDir(), Onion: cfg.Onion,
 	}).Register(mux)
 	(&newsroom.Handler{
-		Auth: auth, Journalists: st.Journalists, Desks: st.Desks, Tips: st.Tips, Blobs: st.Blobs,
+		Auth: auth, Journalists: st.Journalists, Desks: st.Desks, Tips: st.Tips, Team: st.Team, Blobs: st.Blobs,
 		Sessions: newsroom.NewSessions(cfg.SecureCookies), CSRF: csrf, Render: render, Log: cfg.Log,
 		Newsroom: cfg.Newsroom, Archive: cfg.Archive,
 	}).Register(mux)

@@ -31,10 +31,12 @@ func (s *JournalistStore) CreateJournalist(ctx context.Context, j *pista.Journal
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `INSERT INTO journalists
 		(name, recipient, password_hash, totp_secret, totp_last_step,
-		 notify_email, notify_webhook, notified_item, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 notify_email, notify_webhook, notified_item,
+		 auth_salt, auth_kdf, auth_hash, wrapped_identity, admin, suspended, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		j.Name, j.Recipient, j.PasswordHash, j.TOTPSecret, j.TOTPLastStep,
-		j.NotifyEmail, j.NotifyWebhook, j.NotifiedItem, created.Unix())
+		j.NotifyEmail, j.NotifyWebhook, j.NotifiedItem,
+		blob(j.Auth.Salt), j.Auth.KDF, blob(j.Auth.Hash), blob(j.Auth.WrappedIdentity), j.Admin, j.Suspended, created.Unix())
 	if isUnique(err) {
 		return fmt.Errorf("journalist %q: %w", j.Name, pista.ErrExists)
 	} else if err != nil {
@@ -52,14 +54,21 @@ func (s *JournalistStore) CreateJournalist(ctx context.Context, j *pista.Journal
 }
 
 const journalistColumns = `id, name, recipient, password_hash, totp_secret, totp_last_step,
-	notify_email, notify_webhook, notified_item, created`
+	notify_email, notify_webhook, notified_item,
+	auth_salt, auth_kdf, auth_hash, wrapped_identity, admin, suspended, created`
 
 func scanJournalist(row interface{ Scan(...any) error }) (pista.Journalist, error) {
 	var j pista.Journalist
 	var created int64
 	err := row.Scan(&j.ID, &j.Name, &j.Recipient, &j.PasswordHash, &j.TOTPSecret, &j.TOTPLastStep,
-		&j.NotifyEmail, &j.NotifyWebhook, &j.NotifiedItem, &created)
+		&j.NotifyEmail, &j.NotifyWebhook, &j.NotifiedItem,
+		&j.Auth.Salt, &j.Auth.KDF, &j.Auth.Hash, &j.Auth.WrappedIdentity, &j.Admin, &j.Suspended, &created)
 	j.Created = unix(created)
+	for _, b := range []*[]byte{&j.Auth.Salt, &j.Auth.Hash, &j.Auth.WrappedIdentity} {
+		if len(*b) == 0 {
+			*b = nil
+		}
+	}
 	return j, err
 }
 
@@ -108,8 +117,53 @@ func (s *JournalistStore) SetNotify(ctx context.Context, journalistID int64, ema
 // JournalistsToNotify lists, by ID, the journalists with an e-mail
 // address or a webhook to notify.
 func (s *JournalistStore) JournalistsToNotify(ctx context.Context) ([]pista.Journalist, error) {
-	rows, err := s.db.read.QueryContext(ctx, `SELECT `+journalistColumns+` FROM journalists
+	return s.list(ctx, `SELECT `+journalistColumns+` FROM journalists
 		WHERE notify_email <> '' OR notify_webhook <> '' ORDER BY id`)
+}
+
+// SetNotified records the newest item a notification of the journalist
+// covered. It answers pista.ErrNotFound for an unknown journalist.
+func (s *JournalistStore) SetNotified(ctx context.Context, journalistID, item int64) error {
+	return s.update(ctx, "set notified", `UPDATE journalists SET notified_item = ? WHERE id = ?`,
+		journalistID, item, journalistID)
+}
+
+// SetAuth replaces the journalist's passphrase check and wrapped identity.
+// It answers pista.ErrNotFound for an unknown journalist.
+func (s *JournalistStore) SetAuth(ctx context.Context, journalistID int64, a pista.JournalistAuth) error {
+	return s.update(ctx, "set auth", `UPDATE journalists
+		SET auth_salt = ?, auth_kdf = ?, auth_hash = ?, wrapped_identity = ? WHERE id = ?`,
+		journalistID, blob(a.Salt), a.KDF, blob(a.Hash), blob(a.WrappedIdentity), journalistID)
+}
+
+// SetTOTP replaces the journalist's TOTP secret and forgets the last step
+// used. It answers pista.ErrNotFound for an unknown journalist.
+func (s *JournalistStore) SetTOTP(ctx context.Context, journalistID int64, secret string) error {
+	return s.update(ctx, "set TOTP", `UPDATE journalists SET totp_secret = ?, totp_last_step = 0 WHERE id = ?`,
+		journalistID, secret, journalistID)
+}
+
+// Journalists lists every account, by name.
+func (s *JournalistStore) Journalists(ctx context.Context) ([]pista.Journalist, error) {
+	return s.list(ctx, `SELECT `+journalistColumns+` FROM journalists ORDER BY name`)
+}
+
+// SetSuspended suspends or restores an account. It answers
+// pista.ErrNotFound for an unknown journalist.
+func (s *JournalistStore) SetSuspended(ctx context.Context, journalistID int64, suspended bool) error {
+	return s.update(ctx, "set suspended", `UPDATE journalists SET suspended = ? WHERE id = ?`,
+		journalistID, suspended, journalistID)
+}
+
+// SetAdmin makes an account an instance admin or takes it back. It answers
+// pista.ErrNotFound for an unknown journalist.
+func (s *JournalistStore) SetAdmin(ctx context.Context, journalistID int64, admin bool) error {
+	return s.update(ctx, "set admin", `UPDATE journalists SET admin = ? WHERE id = ?`,
+		journalistID, admin, journalistID)
+}
+
+func (s *JournalistStore) list(ctx context.Context, query string, args ...any) ([]pista.Journalist, error) {
+	rows, err := s.db.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -125,11 +179,12 @@ func (s *JournalistStore) JournalistsToNotify(ctx context.Context) ([]pista.Jour
 	return js, rows.Err()
 }
 
-// SetNotified records the newest item a notification of the journalist
-// covered. It answers pista.ErrNotFound for an unknown journalist.
-func (s *JournalistStore) SetNotified(ctx context.Context, journalistID, item int64) error {
-	return s.update(ctx, "set notified", `UPDATE journalists SET notified_item = ? WHERE id = ?`,
-		journalistID, item, journalistID)
+// blob makes a nil slice an empty one, for NOT NULL BLOB columns.
+func blob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
 
 // update runs an UPDATE of one journalist's row, answering

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"github.com/pista-tips/pista"
 	"strings"
 	"testing"
 )
@@ -11,7 +12,7 @@ import (
 // slowly, at 100,000 conversations.
 func TestQueryPlans(t *testing.T) {
 	db := openTest(t)
-	inbox, inboxArgs := inboxQuery(1, []int64{1, 2, 3}, 1000, 50)
+	inbox, inboxArgs := inboxQuery(1, []int64{1, 2, 3}, 1000, 50, pista.Page{})
 	plans := []struct {
 		name  string
 		query string

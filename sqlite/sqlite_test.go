@@ -33,6 +33,7 @@ func stores(db *DB) storetest.Stores {
 		Journalists: NewJournalistStore(db),
 		Tips:        NewTipStore(db),
 		Settings:    NewSettings(db),
+		Team:        NewTeamStore(db),
 	}
 }
 

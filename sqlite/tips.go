@@ -229,7 +229,10 @@ func (s *TipStore) source(ctx context.Context, where string, arg any) (pista.Sou
 // conversationColumns are read by scanConversation; c is conversations, d
 // desks, and for a journalist's view r and s their reads and stars rows.
 const conversationColumns = `c.id, c.channel, c.desk_id, d.slug, c.source_id, c.created, c.updated, c.last_item,
-	(SELECT count(*) FROM items i WHERE i.conversation_id = c.id)`
+	(SELECT count(*) FROM items i WHERE i.conversation_id = c.id),
+	c.status, coalesce(c.assignee_id, 0),
+	coalesce((SELECT a.name FROM journalists a WHERE a.id = c.assignee_id), ''),
+	coalesce((SELECT group_concat(t.tag, ' ') FROM conversation_tags t WHERE t.conversation_id = c.id), '')`
 
 const journalistViewColumns = conversationColumns + `,
 	r.seen_item IS NULL OR r.seen_item < c.last_item,
@@ -245,12 +248,18 @@ const journalistViewJoins = `
 func scanConversation(row interface{ Scan(...any) error }, view bool) (pista.Conversation, error) {
 	var c pista.Conversation
 	var created, updated int64
-	dest := []any{&c.ID, &c.Channel, &c.DeskID, &c.DeskSlug, &c.SourceID, &created, &updated, &c.LastItem, &c.Items}
+	var tags string
+	dest := []any{&c.ID, &c.Channel, &c.DeskID, &c.DeskSlug, &c.SourceID, &created, &updated, &c.LastItem, &c.Items,
+		&c.Status, &c.Assignee, &c.AssigneeName, &tags}
 	if view {
 		dest = append(dest, &c.Unread, &c.Starred)
 	}
 	err := row.Scan(dest...)
 	c.Created, c.Updated = unix(created), unix(updated)
+	if tags != "" {
+		c.Tags = strings.Fields(tags)
+		slices.Sort(c.Tags)
+	}
 	return c, err
 }
 
@@ -386,7 +395,7 @@ func (s *TipStore) ConversationsFor(ctx context.Context, journalistID int64, p p
 
 	var cs []pista.Conversation
 	for chunk := range slices.Chunk(desks, maxMergedDesks) {
-		query, args := inboxQuery(journalistID, chunk, before, limit)
+		query, args := inboxQuery(journalistID, chunk, before, limit, p)
 		page, err := queryConversations(ctx, tx, true, query, args...)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: inbox: %w", err)
@@ -401,8 +410,9 @@ func (s *TipStore) ConversationsFor(ctx context.Context, journalistID int64, p p
 }
 
 // inboxQuery returns the query of up to limit conversations of desks with
-// LastItem < before, newest first: one indexed branch per desk, merged.
-func inboxQuery(journalistID int64, desks []int64, before int64, limit int) (string, []any) {
+// LastItem < before that pass p's filters, newest first: one indexed
+// branch per desk, merged.
+func inboxQuery(journalistID int64, desks []int64, before int64, limit int, p pista.Page) (string, []any) {
 	var query strings.Builder
 	var args []any
 	query.WriteString(`WITH page (id, last_item) AS (`)
@@ -411,8 +421,34 @@ func inboxQuery(journalistID int64, desks []int64, before int64, limit int) (str
 			query.WriteString(` UNION ALL `)
 		}
 		query.WriteString(`SELECT id, last_item FROM (SELECT id, last_item FROM conversations
-			WHERE desk_id = ? AND last_item < ? ORDER BY last_item DESC LIMIT ?)`)
-		args = append(args, desk, before, limit)
+			WHERE desk_id = ?`)
+		args = append(args, desk)
+		if p.Status != "" {
+			query.WriteString(` AND status = ?`)
+			args = append(args, string(p.Status))
+		}
+		query.WriteString(` AND last_item < ?`)
+		args = append(args, before)
+		if p.Assignee != 0 {
+			query.WriteString(` AND assignee_id = ?`)
+			args = append(args, p.Assignee)
+		}
+		if p.Tag != "" {
+			query.WriteString(` AND id IN (SELECT conversation_id FROM conversation_tags WHERE tag = ?)`)
+			args = append(args, p.Tag)
+		}
+		if p.Unread {
+			query.WriteString(` AND NOT EXISTS (SELECT 1 FROM reads r WHERE r.journalist_id = ?
+				AND r.conversation_id = conversations.id AND r.seen_item >= conversations.last_item)`)
+			args = append(args, journalistID)
+		}
+		if p.Starred {
+			query.WriteString(` AND EXISTS (SELECT 1 FROM stars s WHERE s.journalist_id = ?
+				AND s.conversation_id = conversations.id)`)
+			args = append(args, journalistID)
+		}
+		query.WriteString(` ORDER BY last_item DESC LIMIT ?)`)
+		args = append(args, limit)
 	}
 	query.WriteString(` ORDER BY last_item DESC LIMIT ?)
 		SELECT ` + journalistViewColumns + `
@@ -531,6 +567,78 @@ func visible(ctx context.Context, tx *sql.Tx, journalistID int64, id string) (so
 		return 0, 0, fmt.Errorf("conversation: %w", notFound(err))
 	}
 	return sourceID, lastItem, nil
+}
+
+// SetStatus sets the status of a conversation the journalist may see.
+func (s *TipStore) SetStatus(ctx context.Context, journalistID int64, id string, st pista.Status) error {
+	if !st.Valid() {
+		return fmt.Errorf("sqlite: status %q is not one of new, in_progress, closed", st)
+	}
+	return s.change(ctx, journalistID, id, "set status", `UPDATE conversations SET status = ? WHERE id = ?`, string(st), id)
+}
+
+// SetAssignee assigns a conversation the journalist may see to a member of
+// its desk, or to nobody (0).
+func (s *TipStore) SetAssignee(ctx context.Context, journalistID int64, id string, assignee int64) error {
+	if assignee == 0 {
+		return s.change(ctx, journalistID, id, "assign", `UPDATE conversations SET assignee_id = NULL WHERE id = ?`, id)
+	}
+	return s.change(ctx, journalistID, id, "assign", `UPDATE conversations SET assignee_id = ?1 WHERE id = ?2
+		AND EXISTS (SELECT 1 FROM desk_members m WHERE m.journalist_id = ?1 AND m.desk_id = conversations.desk_id)`,
+		assignee, id)
+}
+
+// SetTags replaces the tags of a conversation the journalist may see.
+func (s *TipStore) SetTags(ctx context.Context, journalistID int64, id string, tags []string) error {
+	if len(tags) > pista.MaxTags {
+		return fmt.Errorf("sqlite: %d tags, at most %d", len(tags), pista.MaxTags)
+	}
+	for _, t := range tags {
+		if !pista.ValidTag(t) {
+			return fmt.Errorf("sqlite: %q is not a valid tag", t)
+		}
+	}
+	tx, err := s.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, _, err := visible(ctx, tx, journalistID, id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM conversation_tags WHERE conversation_id = ?`, id); err != nil {
+		return fmt.Errorf("sqlite: set tags: %w", err)
+	}
+	for _, t := range tags {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO conversation_tags (conversation_id, tag) VALUES (?, ?)`, id, t); err != nil {
+			return fmt.Errorf("sqlite: set tags: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// change runs an UPDATE of a conversation the journalist may see; it
+// answers pista.ErrNotFound if the conversation is not visible or the
+// update matched no row.
+func (s *TipStore) change(ctx context.Context, journalistID int64, id, what, query string, args ...any) error {
+	tx, err := s.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, _, err := visible(ctx, tx, journalistID, id); err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: %s: %w", what, pista.ErrNotFound)
+	}
+	return tx.Commit()
 }
 
 // MarkRead records that the journalist has seen the conversation up to its

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -29,6 +30,7 @@ type Stores struct {
 	Journalists pista.JournalistStore
 	Tips        pista.TipStore
 	Settings    pista.Settings
+	Team        pista.TeamStore
 }
 
 // Run runs the contract suite. open is called once per subtest and must
@@ -64,6 +66,14 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"DeskTexts", testDeskTexts},
 		{"NewsroomTexts", testNewsroomTexts},
 		{"EncryptedBy", testEncryptedBy},
+		{"JournalistAuth", testJournalistAuth},
+		{"InvitationsAndApproval", testInvitations},
+		{"RotateDeskKey", testRotateDeskKey},
+		{"Roles", testRoles},
+		{"Credentials", testCredentials},
+		{"Audit", testAudit},
+		{"StatusAssigneeTags", testStatusAssigneeTags},
+		{"InboxFilters", testInboxFilters},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })
@@ -194,10 +204,10 @@ func testJournalists(t *testing.T, s Stores) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != n.alice {
+	if !reflect.DeepEqual(got, n.alice) {
 		t.Errorf("JournalistByName = %+v, want %+v", got, n.alice)
 	}
-	if got, err = s.Journalists.JournalistByID(ctx, n.bob.ID); err != nil || got != n.bob {
+	if got, err = s.Journalists.JournalistByID(ctx, n.bob.ID); err != nil || !reflect.DeepEqual(got, n.bob) {
 		t.Errorf("JournalistByID = %+v, %v, want %+v", got, err, n.bob)
 	}
 
@@ -1391,14 +1401,14 @@ func testNotify(t *testing.T, s Stores) {
 	}
 	want := n.bob
 	want.NotifyEmail, want.NotifyWebhook, want.NotifiedItem = "bob@example.org", "https://hooks.example/bob", 42
-	if got, err := s.Journalists.JournalistByID(ctx, n.bob.ID); err != nil || got != want {
+	if got, err := s.Journalists.JournalistByID(ctx, n.bob.ID); err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("JournalistByID(bob) = %+v, %v; want %+v", got, err, want)
 	}
-	if got, err := s.Journalists.JournalistByName(ctx, "bob"); err != nil || got != want {
+	if got, err := s.Journalists.JournalistByName(ctx, "bob"); err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("JournalistByName(bob) = %+v, %v; want %+v", got, err, want)
 	}
 	js, err := s.Journalists.JournalistsToNotify(ctx)
-	if err != nil || len(js) != 3 || js[1] != want {
+	if err != nil || len(js) != 3 || !reflect.DeepEqual(js[1], want) {
 		t.Errorf("JournalistsToNotify = %+v, %v; want bob second as %+v", js, err, want)
 	}
 
