@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"net/http"
+	"strings"
 )
 
 // CSP is the Content-Security-Policy of every page: nothing but the
@@ -10,13 +11,25 @@ import (
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
+// NewsroomCSP is the Content-Security-Policy of the journalists' pages
+// (/newsroom/…): CSP, and WebAssembly compiled from the server's own
+// script (hash-wasm's Argon2id stretches the passphrase in the browser).
+// What the inbox needs to show decrypted files (blob: frames and images)
+// is added here, in this one place. Source pages keep CSP.
+const NewsroomCSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
 // Headers wraps h so every response carries pista's security headers.
 // Handlers that serve something else (a download) may override
 // Content-Type and Content-Disposition, never these.
 func Headers(h http.Handler, onion string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", CSP)
+		if strings.HasPrefix(r.URL.Path, "/newsroom/") {
+			hd.Set("Content-Security-Policy", NewsroomCSP)
+		} else {
+			hd.Set("Content-Security-Policy", CSP)
+		}
 		hd.Set("Cache-Control", "no-store")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("X-Content-Type-Options", "nosniff")

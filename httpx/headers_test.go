@@ -35,7 +35,7 @@ func TestHeaders(t *testing.T) {
 			Headers(inner, tt.onion).ServeHTTP(w, r)
 			h := w.Result().Header
 			for k, want := range map[string]string{
-				"Content-Security-Policy":      CSP,
+				"Content-Security-Policy":      NewsroomCSP,
 				"Cache-Control":                "no-store",
 				"Referrer-Policy":              "no-referrer",
 				"X-Content-Type-Options":       "nosniff",
@@ -76,5 +76,32 @@ func TestCSP(t *testing.T) {
 				t.Errorf("CSP directive %q allows %s", fields[0], source)
 			}
 		}
+	}
+}
+
+// TestNewsroomCSP: the journalists' pages may compile WebAssembly (the
+// passphrase's Argon2id); source pages may not, and neither may eval.
+func TestNewsroomCSP(t *testing.T) {
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	for path, want := range map[string]string{
+		"/":                   CSP,
+		"/submit":             CSP,
+		"/source":             CSP,
+		"/newsroom/login":     NewsroomCSP,
+		"/newsroom/settings":  NewsroomCSP,
+		"/newsroomx":          CSP,
+		"/static/newsroom.js": CSP,
+	} {
+		w := httptest.NewRecorder()
+		Headers(inner, "").ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		if got := w.Result().Header.Get("Content-Security-Policy"); got != want {
+			t.Errorf("%s: CSP %q, want %q", path, got, want)
+		}
+	}
+	if strings.Contains(CSP, "wasm") {
+		t.Errorf("source pages' CSP allows WebAssembly: %q", CSP)
+	}
+	if !strings.Contains(NewsroomCSP, "script-src 'self' 'wasm-unsafe-eval';") || strings.Contains(NewsroomCSP, "'unsafe-eval'") {
+		t.Errorf("NewsroomCSP %q", NewsroomCSP)
 	}
 }

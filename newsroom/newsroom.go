@@ -62,6 +62,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /newsroom/login/webauthn/begin", h.beginWebAuthnLogin)
 	mux.HandleFunc("POST /newsroom/login/webauthn/finish", h.finishWebAuthnLogin)
 	mux.HandleFunc("GET /newsroom/settings", h.auth(h.showSettings))
+	mux.HandleFunc("POST /newsroom/settings/params", h.auth(h.accountParams))
 	mux.HandleFunc("POST /newsroom/settings/passphrase", h.auth(h.changePassphrase))
 	mux.HandleFunc("POST /newsroom/settings/identity", h.auth(h.importIdentity))
 	mux.HandleFunc("POST /newsroom/settings/exported", h.auth(h.recordExport))

@@ -12,6 +12,7 @@ import (
 // The settings page and what the browser's key module fetches:
 //
 //	GET  /newsroom/settings                  passphrase, identity, security keys
+//	POST /newsroom/settings/params           csrf → {"salt","kdf"}   (the account's, as at login)
 //	POST /newsroom/settings/passphrase       csrf, old_auth, salt, kdf, auth, wrapped → {"ok"}
 //	POST /newsroom/settings/identity         csrf, auth, wrapped → {"ok"}   (import)
 //	POST /newsroom/settings/exported         csrf → {"ok"}   (records an export)
@@ -150,6 +151,17 @@ func (h *Handler) importIdentity(w http.ResponseWriter, r *http.Request, q reque
 	}
 	h.Team.AddAudit(r.Context(), pista.AuditEntry{ActorID: q.j.ID, ActorName: q.j.Name, Action: pista.AuditPassphrase})
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+// accountParams tells the browser how to stretch the current passphrase.
+func (h *Handler) accountParams(w http.ResponseWriter, r *http.Request, q request) {
+	p, err := h.Auth.Params(r.Context(), q.j.Name)
+	if err != nil {
+		h.Log.Error("settings params", "err", err)
+		h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
 }
 
 // recordExport writes the export of the identity (done in the browser)

@@ -311,7 +311,7 @@ func (h *Handler) finishWebAuthnRegistration(w http.ResponseWriter, r *http.Requ
 	name := strings.TrimSpace(f.Get("name"))
 	if name == "" || utf8.RuneCountInString(name) > maxCredName || !utf8.ValidString(name) ||
 		len(f.Get("credential")) > maxCredJSON {
-		h.jsonError(w, r, http.StatusBadRequest, "nr-auth.webauthn.name")
+		h.jsonError(w, r, http.StatusBadRequest, "nr-auth.webauthn.name.bad")
 		return
 	}
 	rp, err := h.relyingParty(r)

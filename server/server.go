@@ -45,7 +45,10 @@ type Config struct {
 	// SecureCookies sets the Secure flag on cookies even on plain HTTP,
 	// for a server behind a TLS-terminating proxy.
 	SecureCookies bool
-	Log           *slog.Logger
+	// WebAuthnRPID is the relying party ID of security keys and passkeys:
+	// the tip line's host name ("": the host name each request names).
+	WebAuthnRPID string
+	Log          *slog.Logger
 }
 
 // DefaultMinFreeDisk is the default floor of free disk space: room for
@@ -165,7 +168,11 @@ func build(ctx context.Context, cfg Config, st *Stores) (http.Handler, error) {
 		return nil, err
 	}
 	csrf := httpx.NewCSRF(csrfKey)
-	auth := &newsroom.Auth{Journalists: st.Journalists, Throttle: newsroom.NewThrottle()}
+	loginSecret, err := st.Settings.Secret(ctx, "login-salt-key", 32)
+	if err != nil {
+		return nil, err
+	}
+	auth := &newsroom.Auth{Journalists: st.Journalists, Throttle: newsroom.NewThrottle(), Secret: loginSecret, Team: st.Team}
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", ui.Static())
@@ -179,7 +186,7 @@ func build(ctx context.Context, cfg Config, st *Stores) (http.Handler, error) {
 		SpoolDir: st.Blobs.TempDir(), Onion: cfg.Onion,
 	}).Register(mux)
 	(&newsroom.Handler{
-		Auth: auth, Journalists: st.Journalists, Desks: st.Desks, Tips: st.Tips, Team: st.Team, Blobs: st.Blobs,
+		Auth: auth, Journalists: st.Journalists, Desks: st.Desks, Tips: st.Tips, Team: st.Team, Blobs: st.Blobs, RPID: cfg.WebAuthnRPID,
 		Sessions: newsroom.NewSessions(cfg.SecureCookies), CSRF: csrf, Render: render, Log: cfg.Log,
 		Newsroom: cfg.Newsroom, Archive: cfg.Archive,
 	}).Register(mux)

@@ -52,6 +52,7 @@ type serveFlags struct {
 	archive                                                   multi
 	secureCookies                                             bool
 	publicURL                                                 string
+	webauthnRPID                                              string
 
 	// notifications
 	notifyInterval                                   time.Duration
@@ -73,6 +74,7 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.StringVar(&f.tlsKey, "tls-key", "", "and this private key `FILE` (PEM)")
 	fs.Var(&f.archive, "archive-recipient", "also encrypt every item to this offline archive key, `AGE1PQ…` (repeatable)")
 	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark cookies Secure even on plain HTTP (behind a TLS proxy)")
+	fs.StringVar(&f.webauthnRPID, "webauthn-rp-id", "", "the `HOST` name security keys and passkeys are bound to (default: the host name each browser asks for; an IP address cannot be used)")
 	fs.StringVar(&f.publicURL, "public-url", "", "the tip line's public `URL`, for links in notifications (default: the listen address)")
 
 	fs.DurationVar(&f.notifyInterval, "notify-interval", notify.DefaultInterval, "send journalists a digest of new tips at most once per `INTERVAL`, on its boundary")
@@ -124,7 +126,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	}
 	srv, err := server.New(ctx, server.Config{
 		Data: f.data, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload, MinFreeDisk: minFree,
-		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", Log: logger,
+		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", WebAuthnRPID: f.webauthnRPID, Log: logger,
 	})
 	if err != nil {
 		return err

@@ -169,6 +169,32 @@ export function b64decode(str) {
   return out
 }
 
+// postForm posts fields as a urlencoded form (add csrf: csrfToken()) to a
+// newsroom route that answers JSON, keeping the page's ?lang= so that
+// errors come in its language. A refusal throws an Error whose message is
+// the server's sentence ("" if none) and whose status is the HTTP status.
+export async function postForm(path, fields) {
+  const lang = new URLSearchParams(location.search).get("lang")
+  const resp = await fetch(path + (lang ? "?lang=" + encodeURIComponent(lang) : ""), {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
+    body: new URLSearchParams(fields),
+  })
+  let data = {}
+  try {
+    data = await resp.json()
+  } catch {
+    // an HTML error page: the caller's generic message
+  }
+  if (!resp.ok) {
+    const err = new Error(data.error || "")
+    err.status = resp.status
+    throw err
+  }
+  return data
+}
+
 async function getJSON(path) {
   const resp = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } })
   if (!resp.ok) throw new Error(`the server answered ${resp.status} for ${path}`)
