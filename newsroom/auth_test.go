@@ -202,7 +202,11 @@ func TestChangePassphrase(t *testing.T) {
 		{"wrong old key", form(k.Auth, wrapped), http.StatusForbidden},
 		{"no wrapped identity", form(j.Keys.Auth, nil), http.StatusBadRequest},
 		{"wrapped identity too big", form(j.Keys.Auth, make([]byte, 5000)), http.StatusBadRequest},
-		{"bad kdf", func() url.Values { f := form(j.Keys.Auth, wrapped); f.Set("kdf", "argon2id$v=19$m=8,t=1,p=1"); return f }(), http.StatusBadRequest},
+		{"bad kdf", func() url.Values {
+			f := form(j.Keys.Auth, wrapped)
+			f.Set("kdf", "argon2id$v=19$m=8,t=1,p=1")
+			return f
+		}(), http.StatusBadRequest},
 		{"short salt", func() url.Values { f := form(j.Keys.Auth, wrapped); f.Set("salt", "AAAA"); return f }(), http.StatusBadRequest},
 		{"no csrf", func() url.Values { f := form(j.Keys.Auth, wrapped); f.Del("csrf"); return f }(), http.StatusForbidden},
 	}
