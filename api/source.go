@@ -116,7 +116,9 @@ type Codename struct {
 	HKDF     HKDF     `json:"hkdf"`
 }
 
-// Argon2id are the parameters of the codename's stretching.
+// Argon2id are the parameters of the codename's stretching: the
+// instance's own (an app must derive with what the server publishes, not
+// with constants of its own), version 0x13 (19), MemoryKiB in KiB.
 type Argon2id struct {
 	Version   int    `json:"version"`
 	MemoryKiB uint32 `json:"memory_kib"`
@@ -135,13 +137,25 @@ type HKDF struct {
 	SeedLength int    `json:"seed_length"`
 }
 
-// CodenameParams are this build's codename parameters, with salt.
-func CodenameParams(salt []byte) Codename {
+// CodenameParams are the codename parameters of the instance whose salt
+// this is (keys.InstanceKDF: each instance keeps the Argon2id parameters
+// it was made with), or an error for a salt that names none.
+func CodenameParams(salt []byte) (Codename, error) {
+	k, err := keys.InstanceKDF(salt)
+	if err != nil {
+		return Codename{}, err
+	}
+	return CodenameParamsWith(salt, k), nil
+}
+
+// CodenameParamsWith are the codename parameters with salt and Argon2id
+// parameters k.
+func CodenameParamsWith(salt []byte, k keys.KDF) Codename {
 	return Codename{
 		Digits: keys.CodenameDigits,
 		Salt:   salt,
-		Argon2id: Argon2id{Version: 0x13, MemoryKiB: keys.ArgonMemory, Time: keys.ArgonTime,
-			Threads: keys.ArgonThreads, Length: keys.MasterSize},
+		Argon2id: Argon2id{Version: 0x13, MemoryKiB: k.Memory, Time: k.Time,
+			Threads: k.Threads, Length: keys.MasterSize},
 		HKDF: HKDF{Hash: "SHA-256", AuthInfo: keys.AuthLabel, AuthLength: keys.AuthSize,
 			SeedInfo: keys.SeedLabel, SeedLength: keys.SeedSize},
 	}
@@ -164,7 +178,12 @@ func (h *Handler) listDesks(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, err)
 		return
 	}
-	resp := DesksResponse{Desks: []Desk{}, Codename: CodenameParams(h.Salt)}
+	params, err := CodenameParams(h.Salt)
+	if err != nil {
+		h.internal(w, err)
+		return
+	}
+	resp := DesksResponse{Desks: []Desk{}, Codename: params}
 	for _, d := range desks {
 		resp.Desks = append(resp.Desks, Desk{Slug: d.Slug, Title: d.Title, Description: d.Description, Recipients: h.recipientsOf(d)})
 	}

@@ -29,21 +29,34 @@ func (c *Client) Desks(ctx context.Context) (api.DesksResponse, error) {
 }
 
 // ErrIncompatible is returned when a server derives codenames otherwise
-// than this program does.
-var ErrIncompatible = errors.New("the server derives codenames with other parameters than this version of pista")
+// than this program can.
+var ErrIncompatible = errors.New("the server derives codenames otherwise than this version of pista can")
 
-// CheckCodename checks that the server's codename parameters are those of
-// keys.Derive, which this program derives with, so that the keys derived
-// here are the ones the server's pages would derive.
+// CodenameKDF checks the codename parameters a server publishes and
+// returns the Argon2id parameters to derive with (keys.DeriveWith). Each
+// instance has its own (keys.InstanceKDF), so any Argon2id parameters
+// within keys.CheckCodenameKDF's bounds are accepted: a server cannot make
+// this program spend more than 256 MiB on a codename. The rest (digits,
+// Argon2id version and output length, HKDF) must be what keys derives.
+func CodenameKDF(p api.Codename) (keys.KDF, error) {
+	if len(p.Salt) < 8 || len(p.Salt) > 64 {
+		return keys.KDF{}, fmt.Errorf("%w: a salt of %d bytes", ErrIncompatible, len(p.Salt))
+	}
+	a := p.Argon2id
+	k := keys.KDF{Memory: a.MemoryKiB, Time: a.Time, Threads: a.Threads}
+	if err := keys.CheckCodenameKDF(k); err != nil {
+		return keys.KDF{}, fmt.Errorf("%w: %w", ErrIncompatible, err)
+	}
+	if want := api.CodenameParamsWith(p.Salt, k); p.Digits != want.Digits || p.Argon2id != want.Argon2id || p.HKDF != want.HKDF {
+		return keys.KDF{}, ErrIncompatible
+	}
+	return k, nil
+}
+
+// CheckCodename is CodenameKDF without the parameters.
 func CheckCodename(p api.Codename) error {
-	want := api.CodenameParams(p.Salt)
-	if p.Digits != want.Digits || p.Argon2id != want.Argon2id || p.HKDF != want.HKDF {
-		return ErrIncompatible
-	}
-	if len(p.Salt) < 8 {
-		return fmt.Errorf("the server sent a salt of %d bytes", len(p.Salt))
-	}
-	return nil
+	_, err := CodenameKDF(p)
+	return err
 }
 
 // Recipients parses a desk's recipients.

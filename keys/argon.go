@@ -2,33 +2,89 @@ package keys
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"golang.org/x/crypto/argon2"
 )
 
-// Argon2id parameters for codenames and passwords: 64 MiB, three passes,
-// two lanes. About 80 ms on one of this project's 2-core machines; OWASP's
-// recommendations for Argon2id start at 19 MiB with two passes.
+// Argon2id parameters of journalist passwords (HashPassword): 64 MiB, three
+// passes, two lanes. About 80 ms on one of this project's 2-core machines.
+// They were also the codename parameters of every instance made before
+// codename parameters became per instance: see LegacyCodenameKDF.
 const (
 	ArgonMemory  = 64 * 1024 // KiB
 	ArgonTime    = 3
 	ArgonThreads = 2
 )
 
+// The codename parameters (see the package doc, "Derivations").
+var (
+	// CodenameKDF is what a new instance stretches codenames with:
+	// OWASP's Argon2id row of m=7 MiB, t=5, p=1, which it rates as strong
+	// as its 19 MiB/t=2 and 46 MiB/t=1 rows. A codename carries 93 bits
+	// from crypto/rand, so guessing is stopped by the codename itself;
+	// the stretch is defence in depth, kept memory-hard at a cost that
+	// lets a small server take many submissions at once.
+	CodenameKDF = KDF{Memory: 7 * 1024, Time: 5, Threads: 1}
+	// LegacyCodenameKDF is what instances made before the parameters
+	// were per instance stretch codenames with, for ever: their sources'
+	// lookup hashes and keys were derived with them.
+	LegacyCodenameKDF = KDF{Memory: ArgonMemory, Time: ArgonTime, Threads: ArgonThreads}
+)
+
+// Bounds of codename parameters that this program derives with, whoever
+// chose them: a server (or whoever controls it) cannot make an app or
+// `pista submit` spend more than 256 MiB or sixteen passes, nor talk it
+// into a stretch under 1 MiB.
+const (
+	MinCodenameMemory = 1024       // KiB
+	MaxCodenameMemory = 256 * 1024 // KiB
+	MaxCodenameTime   = 16
+	MaxCodenameLanes  = 16
+)
+
+// ErrBadCodenameKDF is codename parameters outside the bounds above.
+var ErrBadCodenameKDF = errors.New("keys: codename parameters out of bounds")
+
+// CheckCodenameKDF checks parameters against the bounds above.
+func CheckCodenameKDF(k KDF) error {
+	if k.Memory < MinCodenameMemory || k.Memory > MaxCodenameMemory ||
+		k.Time < 1 || k.Time > MaxCodenameTime ||
+		k.Threads < 1 || k.Threads > MaxCodenameLanes {
+		return fmt.Errorf("%w: m=%d KiB, t=%d, p=%d", ErrBadCodenameKDF, k.Memory, k.Time, k.Threads)
+	}
+	return nil
+}
+
+// String writes parameters in PHC notation, as JournalistKDF is written.
+func (k KDF) String() string {
+	return fmt.Sprintf("argon2id$v=19$m=%d,t=%d,p=%d", k.Memory, k.Time, k.Threads)
+}
+
 // MaxConcurrentArgon bounds how many Argon2id computations run at once: each
-// allocates ArgonMemory, so a burst of logins must not exhaust memory.
+// allocates its memory parameter (up to 64 MiB), so a burst of logins must
+// not exhaust memory. Two also keep both cores of a small server busy.
 const MaxConcurrentArgon = 2
 
 var argonSlots = make(chan struct{}, MaxConcurrentArgon)
 
-// argon2id runs one Argon2id computation when a slot is free, or returns
-// the context's error if it ends first.
+// passwordKDF are the parameters of HashPassword.
+var passwordKDF = KDF{Memory: ArgonMemory, Time: ArgonTime, Threads: ArgonThreads}
+
+// argon2id runs one Argon2id computation with the password parameters
+// when a slot is free, or returns the context's error if it ends first.
 func argon2id(ctx context.Context, secret, salt []byte, n uint32) ([]byte, error) {
+	return argon2idWith(ctx, passwordKDF, secret, salt, n)
+}
+
+// argon2idWith is argon2id with parameters k.
+func argon2idWith(ctx context.Context, k KDF, secret, salt []byte, n uint32) ([]byte, error) {
 	select {
 	case argonSlots <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	defer func() { <-argonSlots }()
-	return argon2.IDKey(secret, salt, ArgonTime, ArgonMemory, ArgonThreads, n), nil
+	return argon2.IDKey(secret, salt, k.Time, k.Memory, k.Threads, n), nil
 }

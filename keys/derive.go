@@ -4,13 +4,38 @@ import (
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 
 	"filippo.io/age"
 )
 
-// SaltSize is the size of the instance's codename salt.
-const SaltSize = 16
+// SaltSize is the size of the codename salt of a new instance, and
+// LegacySaltSize that of an instance made before the codename parameters
+// were per instance. The salt's size records which parameters the
+// instance derives with (InstanceKDF): an instance keeps its salt and its
+// parameters for ever, so its sources' codenames keep working.
+const (
+	SaltSize       = 32
+	LegacySaltSize = 16
+)
+
+// ErrUnknownSalt is a salt whose size names no parameters.
+var ErrUnknownSalt = errors.New("keys: the codename salt has an unknown size")
+
+// InstanceKDF returns the codename parameters of the instance whose salt
+// this is: LegacyCodenameKDF for a 16-byte salt, CodenameKDF for a 32-byte
+// one. A later change of parameters for new instances gets a salt size of
+// its own, so that an instance's salt always says how it derives.
+func InstanceKDF(salt []byte) (KDF, error) {
+	switch len(salt) {
+	case LegacySaltSize:
+		return LegacyCodenameKDF, nil
+	case SaltSize:
+		return CodenameKDF, nil
+	}
+	return KDF{}, fmt.Errorf("%w: %d bytes", ErrUnknownSalt, len(salt))
+}
 
 // The codename derivations, as an app that derives keys itself needs them
 // (see the package doc, and GET /api/v1/desks, which publishes them with
@@ -50,9 +75,24 @@ func LookupHash(auth []byte) []byte {
 func (d Derived) Recipient() string { return d.Identity.Recipient().String() }
 
 // Derive stretches a codename with Argon2id under the instance salt and
-// splits the result into the lookup hash and the source identity.
+// the instance's parameters (InstanceKDF), and splits the result into the
+// lookup hash and the source identity. The server derives with it.
 func Derive(ctx context.Context, c Codename, salt []byte) (Derived, error) {
-	master, err := argon2id(ctx, []byte(c), salt, MasterSize)
+	k, err := InstanceKDF(salt)
+	if err != nil {
+		return Derived{}, err
+	}
+	return DeriveWith(ctx, c, salt, k)
+}
+
+// DeriveWith is Derive with parameters k, as an app or `pista submit`
+// derives with what the server publishes (GET /api/v1/desks). It refuses
+// parameters outside CheckCodenameKDF's bounds.
+func DeriveWith(ctx context.Context, c Codename, salt []byte, k KDF) (Derived, error) {
+	if err := CheckCodenameKDF(k); err != nil {
+		return Derived{}, err
+	}
+	master, err := argon2idWith(ctx, k, []byte(c), salt, MasterSize)
 	if err != nil {
 		return Derived{}, err
 	}

@@ -255,3 +255,56 @@ func TestCheckTOTP(t *testing.T) {
 		t.Fatal("a five-digit code was accepted")
 	}
 }
+
+func TestInstanceKDF(t *testing.T) {
+	tests := []struct {
+		name string
+		salt int
+		want KDF
+		ok   bool
+	}{
+		{"a salt made before the parameters were per instance", 16, KDF{Memory: 65536, Time: 3, Threads: 2}, true},
+		{"a new instance's salt", 32, KDF{Memory: 7168, Time: 5, Threads: 1}, true},
+		{"no salt", 0, KDF{}, false},
+		{"a salt of another size", 24, KDF{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k, err := InstanceKDF(make([]byte, tt.salt))
+			if k != tt.want || tt.ok != (err == nil) {
+				t.Fatalf("InstanceKDF = %+v, %v; want %+v", k, err, tt.want)
+			}
+			if err == nil {
+				if err := CheckCodenameKDF(k); err != nil {
+					t.Fatalf("an instance's parameters are out of bounds: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestDeriveUsesTheInstanceParameters(t *testing.T) {
+	ctx := context.Background()
+	c := NewCodename()
+	for _, size := range []int{LegacySaltSize, SaltSize} {
+		salt := bytes.Repeat([]byte{9}, size)
+		k, _ := InstanceKDF(salt)
+		a, err := Derive(ctx, c, salt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := DeriveWith(ctx, c, salt, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a.Lookup, b.Lookup) {
+			t.Fatalf("Derive with a %d-byte salt does not use %+v", size, k)
+		}
+	}
+	if _, err := DeriveWith(ctx, c, make([]byte, 32), KDF{Memory: 512 * 1024, Time: 1, Threads: 1}); !errors.Is(err, ErrBadCodenameKDF) {
+		t.Fatalf("DeriveWith 512 MiB: %v, want ErrBadCodenameKDF", err)
+	}
+	if _, err := Derive(ctx, c, make([]byte, 20)); !errors.Is(err, ErrUnknownSalt) {
+		t.Fatalf("Derive with a 20-byte salt: %v, want ErrUnknownSalt", err)
+	}
+}

@@ -4,13 +4,17 @@ import (
 	"archive/zip"
 	"context"
 	"errors"
-	"github.com/pista-tips/pista/ui"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
+
+	"github.com/pista-tips/pista/ui"
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/httpx"
@@ -20,7 +24,9 @@ import (
 
 type itemView struct {
 	pista.Item
-	Author string
+	Author  string
+	URL     string // the item's age file
+	MetaURL string // its file's name-and-type age file, "" if none
 }
 
 type conversationData struct {
@@ -30,6 +36,16 @@ type conversationData struct {
 	DeskTitle     string
 	Items         []itemView
 	MaxReplyChars int
+	Statuses      []pista.Status
+	Members       []pista.Member // who it can be assigned to
+	TagsText      string         // its tags, as the tags field shows them
+	MaxTags       int
+	// Recipients are the public keys a reply is encrypted to, separated
+	// by spaces: the source's, the desk's current key, the archive's.
+	Recipients string
+	// ServerReplies: the form without JavaScript may send a reply for the
+	// server to encrypt.
+	ServerReplies bool
 }
 
 // conversation loads the conversation of the URL if the journalist may
@@ -67,14 +83,36 @@ func (h *Handler) showConversation(w http.ResponseWriter, r *http.Request, q req
 		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
 		return
 	}
+	src, err := h.Tips.SourceByID(ctx, c.SourceID)
+	if err != nil {
+		h.Log.Error("loading a source", "err", err)
+		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	members, err := h.Team.Members(ctx, c.DeskID)
+	if err != nil {
+		h.Log.Error("listing members", "err", err)
+		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		return
+	}
 	if err := h.Tips.MarkRead(ctx, q.j.ID, c.ID); err != nil {
 		h.Log.Error("marking read", "err", err)
 	}
+	h.audit(ctx, q, pista.AuditRead, c)
 	d := conversationData{Name: q.j.Name, Conversation: c, DeskTitle: desk.Title, MaxReplyChars: httpx.MaxMessageChars,
-		Notice: notices[r.URL.Query().Get("done")]}
+		Notice: notices[r.URL.Query().Get("done")], Statuses: statuses, TagsText: strings.Join(c.Tags, " "), MaxTags: pista.MaxTags,
+		Recipients: strings.Join(append([]string{src.Recipient, desk.Recipient}, h.Archive...), " "), ServerReplies: !h.NoServerReplies}
+	for _, m := range members {
+		if !m.Pending && !m.Suspended {
+			d.Members = append(d.Members, m)
+		}
+	}
 	authors := map[int64]string{}
 	for _, it := range items {
-		v := itemView{Item: it}
+		v := itemView{Item: it, URL: itemURL(c.ID, it.ID, false)}
+		if it.Meta != "" {
+			v.MetaURL = itemURL(c.ID, it.ID, true)
+		}
 		if it.AuthorID != 0 {
 			if _, ok := authors[it.AuthorID]; !ok {
 				if j, err := h.Journalists.JournalistByID(ctx, it.AuthorID); err == nil {
@@ -115,6 +153,7 @@ func (h *Handler) downloadItem(w http.ResponseWriter, r *http.Request, q request
 		return
 	}
 	defer obj.Close()
+	h.auditDownload(r.Context(), q, c)
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+pista.ItemFileName(it.ID, it.Kind, meta)+`"`)
 	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
@@ -200,6 +239,10 @@ func (h *Handler) markUnread(w http.ResponseWriter, r *http.Request, q request) 
 // keys (and the archive's) and stores it. The plaintext lives only in this
 // request's memory.
 func (h *Handler) replyToSource(w http.ResponseWriter, r *http.Request, q request) {
+	if h.NoServerReplies {
+		h.fail(w, r, q.sid, http.StatusForbidden, "newsroom.reply.serveroff")
+		return
+	}
 	c, ok := h.conversation(w, r, q)
 	if !ok {
 		return
@@ -219,6 +262,7 @@ func (h *Handler) replyToSource(w http.ResponseWriter, r *http.Request, q reques
 		return
 	}
 	h.Log.Info("journalist replied", "journalist", q.j.Name)
+	h.audit(r.Context(), q, pista.AuditReply, c)
 	h.back(w, r, c, "replied")
 }
 
@@ -257,7 +301,11 @@ func (h *Handler) deleteConversation(w http.ResponseWriter, r *http.Request, q r
 		h.fail(w, r, q.sid, http.StatusBadRequest, "error.form")
 		return
 	}
-	items, err := h.Tips.DeleteConversation(ctx, q.j.ID, r.PathValue("id"))
+	c, ok := h.conversation(w, r, q)
+	if !ok {
+		return
+	}
+	items, err := h.Tips.DeleteConversation(ctx, q.j.ID, c.ID)
 	if errors.Is(err, pista.ErrNotFound) {
 		h.fail(w, r, q.sid, http.StatusNotFound, "error.notfound")
 		return
@@ -277,5 +325,229 @@ func (h *Handler) deleteConversation(w http.ResponseWriter, r *http.Request, q r
 		}
 	}
 	h.Log.Info("journalist deleted a conversation", "journalist", q.j.Name)
+	h.audit(ctx, q, pista.AuditDelete, c)
 	http.Redirect(w, r, ui.WithLang(r, "/newsroom/?done=deleted"), http.StatusSeeOther)
+}
+
+// setStatus sets where the desk is with a conversation: new, in progress
+// or closed.
+func (h *Handler) setStatus(w http.ResponseWriter, r *http.Request, q request) {
+	c, ok := h.conversation(w, r, q)
+	if !ok {
+		return
+	}
+	s := pista.Status(r.PostForm.Get("status"))
+	if !s.Valid() {
+		h.fail(w, r, q.sid, http.StatusBadRequest, "newsroom.status.invalid")
+		return
+	}
+	if err := h.Tips.SetStatus(r.Context(), q.j.ID, c.ID, s); err != nil {
+		h.Log.Error("setting a status", "err", err)
+		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	h.audit(r.Context(), q, pista.AuditStatus, c)
+	h.back(w, r, c, "status")
+}
+
+// parseTags reads the tags field: tags separated by spaces or commas,
+// lowercased, each pista.ValidTag, at most pista.MaxTags once duplicates
+// are dropped. It answers the message key of what is wrong, if anything.
+func parseTags(field string) ([]string, string) {
+	if len(field) > maxTagsField || !utf8.ValidString(field) {
+		return nil, "newsroom.tags.toomany"
+	}
+	tags := []string{}
+	for _, t := range strings.FieldsFunc(strings.ToLower(field), func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+		if !pista.ValidTag(t) {
+			return nil, "newsroom.tags.invalid"
+		}
+		if !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	if len(tags) > pista.MaxTags {
+		return nil, "newsroom.tags.toomany"
+	}
+	return tags, ""
+}
+
+// setTags replaces a conversation's tags. They are stored as they are,
+// not encrypted: the page says never to put what a source sent in them.
+func (h *Handler) setTags(w http.ResponseWriter, r *http.Request, q request) {
+	c, ok := h.conversation(w, r, q)
+	if !ok {
+		return
+	}
+	tags, key := parseTags(r.PostForm.Get("tags"))
+	if key != "" {
+		h.fail(w, r, q.sid, http.StatusBadRequest, key)
+		return
+	}
+	if err := h.Tips.SetTags(r.Context(), q.j.ID, c.ID, tags); err != nil {
+		h.Log.Error("setting tags", "err", err)
+		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	h.audit(r.Context(), q, pista.AuditTags, c)
+	h.back(w, r, c, "tags")
+}
+
+// assign gives a conversation to an active member of its desk (field
+// assignee: a journalist's ID), or to nobody (0 or empty).
+func (h *Handler) assign(w http.ResponseWriter, r *http.Request, q request) {
+	ctx := r.Context()
+	c, ok := h.conversation(w, r, q)
+	if !ok {
+		return
+	}
+	var id int64
+	if v := r.PostForm.Get("assignee"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			h.fail(w, r, q.sid, http.StatusBadRequest, "newsroom.assign.notmember")
+			return
+		}
+		id = n
+	}
+	if id != 0 {
+		m, err := h.Team.Membership(ctx, c.DeskID, id)
+		if errors.Is(err, pista.ErrNotFound) || (err == nil && (m.Pending || m.Suspended)) {
+			h.fail(w, r, q.sid, http.StatusBadRequest, "newsroom.assign.notmember")
+			return
+		} else if err != nil {
+			h.Log.Error("checking a membership", "err", err)
+			h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+			return
+		}
+	}
+	err := h.Tips.SetAssignee(ctx, q.j.ID, c.ID, id)
+	if errors.Is(err, pista.ErrNotFound) {
+		// The member left meanwhile.
+		h.fail(w, r, q.sid, http.StatusBadRequest, "newsroom.assign.notmember")
+		return
+	} else if err != nil {
+		h.Log.Error("assigning", "err", err)
+		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	e := h.auditEntry(q, pista.AuditAssign, c)
+	if id != 0 {
+		if j, err := h.Journalists.JournalistByID(ctx, id); err == nil {
+			e.Subject = j.Name
+		}
+	}
+	h.addAudit(ctx, e)
+	h.back(w, r, c, "assigned")
+}
+
+// maxSealedReply bounds the body of a sealed reply: the longest reply in
+// age's STREAM format, and a header with room for many archive keys.
+const maxSealedReply = intake.MaxSealedHeader + httpx.MaxMessageBytes + httpx.MaxMessageBytes/(64<<10)*16 + 64
+
+// replySealed stores a reply that the journalist's browser encrypted to
+// the conversation's source, its desk's current key and the archive's
+// keys (the page's data-recipients): the body is that age file, as it is.
+// Its header must hold exactly one hybrid stanza per recipient and
+// nothing else (intake.CheckHeader), its plaintext at most a message's
+// bytes. It answers JSON: {"location": …} to go to, or {"error": …}.
+func (h *Handler) replySealed(w http.ResponseWriter, r *http.Request, q request) {
+	ctx := r.Context()
+	c, err := h.Tips.ConversationFor(ctx, q.j.ID, r.PathValue("id"))
+	if errors.Is(err, pista.ErrNotFound) {
+		h.jsonError(w, r, http.StatusNotFound, "error.notfound")
+		return
+	} else if err != nil {
+		h.Log.Error("loading a conversation", "err", err)
+		h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxSealedReply)
+	b := intake.NewBatch(h.Blobs, nil, -1)
+	_, err = b.AddEncrypted(ctx, pista.KindReply, r.Body, 2+len(h.Archive), httpx.MaxMessageBytes)
+	if err != nil {
+		b.Abort()
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.Is(err, intake.ErrTooLarge) || errors.As(err, &tooBig):
+			h.jsonError(w, r, http.StatusRequestEntityTooLarge, "error.message.toolong")
+		case errors.Is(err, intake.ErrMalformed):
+			h.jsonError(w, r, http.StatusBadRequest, "newsroom.reply.malformed")
+		default:
+			h.Log.Error("storing a sealed reply", "err", err)
+			h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
+		}
+		return
+	}
+	b.MarkEncryptedBy("browser")
+	items := b.Items()
+	items[0].AuthorID = q.j.ID
+	if err := h.Tips.AddItems(context.WithoutCancel(ctx), c.ID, items); err != nil {
+		b.Abort()
+		h.Log.Error("storing a sealed reply", "err", err)
+		h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	h.Log.Info("journalist replied", "journalist", q.j.Name, "encrypted_by", "browser")
+	h.audit(ctx, q, pista.AuditReply, c)
+	writeJSON(w, http.StatusOK, map[string]string{"location": ui.WithLang(r, "/newsroom/c/"+c.ID+"?done=replied")})
+}
+
+func (h *Handler) auditEntry(q request, a pista.AuditAction, c pista.Conversation) pista.AuditEntry {
+	return pista.AuditEntry{Created: pista.Now(), ActorID: q.j.ID, ActorName: q.j.Name, Action: a,
+		DeskID: c.DeskID, DeskSlug: c.DeskSlug, ConversationID: c.ID}
+}
+
+// addAudit records e; a failure is logged, and does not undo what was
+// done.
+func (h *Handler) addAudit(ctx context.Context, e pista.AuditEntry) {
+	if err := h.Team.AddAudit(context.WithoutCancel(ctx), e); err != nil {
+		h.Log.Error("writing the audit log", "err", err, "action", e.Action)
+	}
+}
+
+// audit records that the journalist did a to conversation c.
+func (h *Handler) audit(ctx context.Context, q request, a pista.AuditAction, c pista.Conversation) {
+	h.addAudit(ctx, h.auditEntry(q, a, c))
+}
+
+// auditDownload records that the journalist fetched an item of c. The
+// page's script fetches every item of a conversation it shows, and the
+// search fetches every text item, so one entry stands for a journalist's
+// downloads from one conversation within downloadAuditWindow.
+func (h *Handler) auditDownload(ctx context.Context, q request, c pista.Conversation) {
+	if h.downloads.seen(q.j.ID, c.ID, time.Now()) {
+		return
+	}
+	h.audit(ctx, q, pista.AuditDownload, c)
+}
+
+// downloadAuditWindow is how long one download entry covers a
+// journalist's further downloads from the same conversation.
+const downloadAuditWindow = 15 * time.Minute
+
+// maxRecentAudit bounds the memory of recent download entries; past it,
+// the memory starts again (recording a few entries twice).
+const maxRecentAudit = 10_000
+
+// recentAudit remembers when download entries were recorded.
+type recentAudit struct {
+	mu   sync.Mutex
+	when map[string]time.Time
+}
+
+// seen reports whether a download by journalist from conv was recorded
+// within downloadAuditWindow before now, and if not, remembers now.
+func (ra *recentAudit) seen(journalist int64, conv string, now time.Time) bool {
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	k := strconv.FormatInt(journalist, 10) + "/" + conv
+	if t, ok := ra.when[k]; ok && now.Sub(t) < downloadAuditWindow {
+		return true
+	}
+	if ra.when == nil || len(ra.when) >= maxRecentAudit {
+		ra.when = map[string]time.Time{}
+	}
+	ra.when[k] = now
+	return false
 }

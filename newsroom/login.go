@@ -2,7 +2,6 @@ package newsroom
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -29,19 +28,6 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	p := h.page(r, "", "newsroom.login.heading")
 	h.Render.Render(w, http.StatusOK, "newsroom/login", p)
-}
-
-// writeJSON answers a script.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-// jsonError answers a script with a message in the page's language.
-func (h *Handler) jsonError(w http.ResponseWriter, r *http.Request, status int, key string) {
-	p := ui.NewPage(r, h.Newsroom, "")
-	writeJSON(w, status, map[string]string{"error": p.L.T(key)})
 }
 
 // readForm reads a script's small form and checks its CSRF token; on

@@ -5,22 +5,33 @@
 //	GET  /newsroom/settings, POST /newsroom/settings/…    passphrase, identity, security keys
 //	GET  /newsroom/me/{identity,keys}                     the wrapped identity and desk keys, JSON
 //	POST /newsroom/logout
-//	GET  /newsroom/                              inbox: newest first, keyset pages
+//	GET  /newsroom/                              inbox: newest first, keyset pages, filters
+//	GET  /newsroom/conversations.json            the same pages for the script (search)
 //	GET  /newsroom/c/{id}                        a conversation's items
 //	GET  /newsroom/c/{id}/items/{item}[/meta]    one item, still encrypted
 //	GET  /newsroom/c/{id}/download.zip           every item, still encrypted
 //	POST /newsroom/c/{id}/{star,unread,reply,delete}
+//	POST /newsroom/c/{id}/{status,tags,assign}   the desk's work on it
+//	POST /newsroom/c/{id}/reply/sealed           a reply encrypted by the browser
 //
 // A journalist sees the conversations of their desks only; any other is a
 // 404, exactly like one that does not exist. The server never decrypts an
-// item here: downloads are age files that the journalist opens on their
-// own device (`pista open`). A reply typed in the form is encrypted by the
-// server to the source's and the desk's keys before it is stored; the
-// plaintext exists only in memory for that request.
+// item here: the page's script fetches the age files and decrypts them in
+// the browser with the desk identities unwrapped there; downloads are age
+// files that can also be opened offline (`pista open`). Replies are
+// encrypted by the script to the source's, the desk's and the archive's
+// keys and arrive sealed. The form without JavaScript, whose reply the
+// server encrypts (the plaintext exists only in memory for that request),
+// is a fallback an admin can turn off (Handler.NoServerReplies).
+//
+// Opening a conversation, fetching an item, replying, deleting and
+// changing a conversation's status, tags or assignee are recorded in the
+// audit log (TeamStore.AddAudit), with no source data.
 package newsroom
 
 import (
 	"log/slog"
+	"mime"
 	"net/http"
 	"time"
 
@@ -43,9 +54,16 @@ type Handler struct {
 	Log         *slog.Logger
 	Newsroom    string
 	Archive     []string
+	// NoServerReplies turns off the no-JavaScript reply form, whose
+	// plaintext the server encrypts (`pista serve --server-replies=false`):
+	// replies are then only encrypted in the journalist's browser.
+	NoServerReplies bool
+
 	// RPID is the WebAuthn relying party ID ("": the request's host name).
 	RPID       string
 	Ceremonies Ceremonies
+
+	downloads recentAudit // download entries recently recorded
 }
 
 // NewSessions is the journalists' session table: an hour idle, twelve
@@ -81,7 +99,11 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /newsroom/c/{id}/unread", h.auth(h.markUnread))
 	mux.HandleFunc("POST /newsroom/c/{id}/reply", h.auth(h.replyToSource))
 	mux.HandleFunc("POST /newsroom/c/{id}/delete", h.auth(h.deleteConversation))
+	h.registerInboxWork(mux)
 }
+
+// CSRFHeader carries the page's CSRF token in the script's requests.
+const CSRFHeader = "X-CSRF-Token"
 
 // request is a logged-in journalist's request.
 type request struct {
@@ -89,8 +111,9 @@ type request struct {
 	sid string
 }
 
-// auth requires a journalist session, and for POSTs a valid CSRF token in
-// a small urlencoded form.
+// auth requires a journalist session, and for POSTs a valid CSRF token:
+// in the X-CSRF-Token header (the script's requests; a urlencoded body is
+// then read too), or in a small urlencoded form.
 func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, sid, ok := h.Sessions.Get(r)
@@ -108,7 +131,19 @@ func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) h
 			http.Redirect(w, r, ui.WithLang(r, "/newsroom/login"), http.StatusSeeOther)
 			return
 		}
-		if r.Method == http.MethodPost {
+		if tok := r.Header.Get(CSRFHeader); r.Method == http.MethodPost && tok != "" {
+			if !h.CSRF.Valid(tok, sid) {
+				h.fail(w, r, sid, http.StatusForbidden, "error.csrf")
+				return
+			}
+			if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" {
+				r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxFormBody)
+				if err := r.ParseForm(); err != nil {
+					h.fail(w, r, sid, http.StatusBadRequest, "error.form")
+					return
+				}
+			}
+		} else if r.Method == http.MethodPost {
 			if status, key, ok := h.CSRF.ReadForm(w, r, sid); !ok {
 				h.fail(w, r, sid, status, key)
 				return

@@ -48,7 +48,11 @@ type Config struct {
 	// WebAuthnRPID is the relying party ID of security keys and passkeys:
 	// the tip line's host name ("": the host name each request names).
 	WebAuthnRPID string
-	Log          *slog.Logger
+	// NoServerReplies turns off the newsroom's no-JavaScript reply form,
+	// whose reply the server encrypts: replies are then encrypted only in
+	// journalists' browsers, and the server never sees one in plaintext.
+	NoServerReplies bool
+	Log             *slog.Logger
 }
 
 // DefaultMinFreeDisk is the default floor of free disk space: room for
@@ -98,8 +102,33 @@ func OpenStores(ctx context.Context, dir string) (*Stores, error) {
 func (s *Stores) Close() error { return s.DB.Close() }
 
 // CodenameSalt returns the instance's codename salt, made on first use.
+//
+// The salt also records the instance's codename parameters
+// (keys.InstanceKDF): an instance made before they were per instance has a
+// 16-byte salt and keeps the parameters its sources' codenames were
+// derived with (keys.LegacyCodenameKDF); a new instance makes a 32-byte
+// salt, which goes with keys.CodenameKDF. Settings keeps a secret as it
+// was first stored, whatever size is asked later, so the salt, and with
+// it the parameters, never change once made.
 func (s *Stores) CodenameSalt(ctx context.Context) ([]byte, error) {
-	return s.Settings.Secret(ctx, "codename-salt", keys.SaltSize)
+	salt, err := s.Settings.Secret(ctx, "codename-salt", keys.SaltSize)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := keys.InstanceKDF(salt); err != nil {
+		return nil, fmt.Errorf("the stored codename salt: %w", err)
+	}
+	return salt, nil
+}
+
+// CodenameKDF returns the instance's codename parameters (see
+// CodenameSalt).
+func (s *Stores) CodenameKDF(ctx context.Context) (keys.KDF, error) {
+	salt, err := s.CodenameSalt(ctx)
+	if err != nil {
+		return keys.KDF{}, err
+	}
+	return keys.InstanceKDF(salt)
 }
 
 // Server is a running instance's handler and stores.
@@ -188,7 +217,7 @@ func build(ctx context.Context, cfg Config, st *Stores) (http.Handler, error) {
 	(&newsroom.Handler{
 		Auth: auth, Journalists: st.Journalists, Desks: st.Desks, Tips: st.Tips, Team: st.Team, Blobs: st.Blobs, RPID: cfg.WebAuthnRPID,
 		Sessions: newsroom.NewSessions(cfg.SecureCookies), CSRF: csrf, Render: render, Log: cfg.Log,
-		Newsroom: cfg.Newsroom, Archive: cfg.Archive,
+		Newsroom: cfg.Newsroom, Archive: cfg.Archive, NoServerReplies: cfg.NoServerReplies,
 	}).Register(mux)
 	(&api.Handler{
 		Auth: auth, Desks: st.Desks, Tips: st.Tips, Blobs: st.Blobs, Tokens: api.NewTokens(), Log: cfg.Log,

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/pista-tips/pista"
@@ -73,6 +74,17 @@ func newInbox(b testing.TB) *inbox {
 		if _, err := tx.ExecContext(ctx, `UPDATE conversations SET last_item = ? WHERE id = ?`, item, id); err != nil {
 			b.Fatal(err)
 		}
+		// A conversation in five is closed, one in twenty tagged.
+		if i%5 == 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE conversations SET status = 'closed' WHERE id = ?`, id); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if i%20 == 0 {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO conversation_tags (conversation_id, tag) VALUES (?, 'budget')`, id); err != nil {
+				b.Fatal(err)
+			}
+		}
 		if i%7 == 0 {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO reads (journalist_id, conversation_id, seen_item) VALUES (?, ?, ?)`,
 				in.alice.ID, id, item); err != nil {
@@ -87,10 +99,12 @@ func newInbox(b testing.TB) *inbox {
 }
 
 // before returns the Page.Before that asks for page n (from 1) of limit
-// conversations, found the slow way, with OFFSET.
-func (in *inbox) before(b testing.TB, deskIDs []int64, n, limit int) int64 {
+// conversations, found the slow way, with OFFSET; where, if not "",
+// narrows the conversations as a filter does.
+func (in *inbox) before(b testing.TB, deskIDs []int64, n, limit int, where ...string) int64 {
 	var before int64
-	query := `SELECT last_item FROM conversations WHERE desk_id IN (?, ?) ORDER BY last_item DESC LIMIT 1 OFFSET ?`
+	query := `SELECT last_item FROM conversations WHERE desk_id IN (?, ?)` + strings.Join(append([]string{""}, where...), " AND ") +
+		` ORDER BY last_item DESC LIMIT 1 OFFSET ?`
 	args := []any{deskIDs[0], deskIDs[len(deskIDs)-1], (n-1)*limit - 1}
 	if err := in.db.read.QueryRow(query, args...).Scan(&before); err != nil {
 		b.Fatal(err)
@@ -100,7 +114,9 @@ func (in *inbox) before(b testing.TB, deskIDs []int64, n, limit int) int64 {
 
 // BenchmarkInboxPage measures an inbox page of 50 among 100,000
 // conversations: the first page and page 1,000 (keyset), for all of a
-// journalist's desks (two, merged) and for one desk.
+// journalist's desks (two, merged) and for one desk; and filtered, by
+// status (20,000 closed: page 250 is as deep as it goes), by unread and
+// by tag (5,000 tagged: page 60).
 //
 //	go test ./sqlite/ -run '^$' -bench BenchmarkInboxPage -benchtime 2000x
 func BenchmarkInboxPage(b *testing.B) {
@@ -117,6 +133,14 @@ func BenchmarkInboxPage(b *testing.B) {
 		{"all desks/page 1000", false, pista.Page{Before: in.before(b, []int64{americas, europe}, 1000, 50)}},
 		{"one desk/first page", false, pista.Page{DeskID: americas}},
 		{"one desk/page 1000", false, pista.Page{DeskID: americas, Before: in.before(b, []int64{americas}, 1000, 50)}},
+		{"closed/first page", false, pista.Page{Status: pista.StatusClosed}},
+		{"closed/page 250", false, pista.Page{Status: pista.StatusClosed, Before: in.before(b, []int64{americas, europe}, 250, 50, "status = 'closed'")}},
+		{"unread/first page", false, pista.Page{Unread: true}},
+		{"unread/page 1000", false, pista.Page{Unread: true, Before: in.before(b, []int64{americas, europe}, 1000, 50,
+			"NOT EXISTS (SELECT 1 FROM reads r WHERE r.conversation_id = conversations.id)")}},
+		{"tagged/first page", false, pista.Page{Tag: "budget"}},
+		{"tagged/page 60", false, pista.Page{Tag: "budget", Before: in.before(b, []int64{americas, europe}, 60, 50,
+			"id IN (SELECT conversation_id FROM conversation_tags WHERE tag = 'budget')")}},
 		{"query per desk/first page", true, pista.Page{}},
 		{"query per desk/page 1000", true, pista.Page{Before: in.before(b, []int64{americas, europe}, 1000, 50)}},
 	}

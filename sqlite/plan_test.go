@@ -2,9 +2,10 @@ package sqlite
 
 import (
 	"context"
-	"github.com/pista-tips/pista"
 	"strings"
 	"testing"
+
+	"github.com/pista-tips/pista"
 )
 
 // TestQueryPlans guards the indexes the hot queries rely on: a query that
@@ -13,6 +14,9 @@ import (
 func TestQueryPlans(t *testing.T) {
 	db := openTest(t)
 	inbox, inboxArgs := inboxQuery(1, []int64{1, 2, 3}, 1000, 50, pista.Page{})
+	byStatus, byStatusArgs := inboxQuery(1, []int64{1, 2, 3}, 1000, 50, pista.Page{Status: pista.StatusClosed})
+	byTag, byTagArgs := inboxQuery(1, []int64{1, 2}, 1000, 50, pista.Page{Tag: "budget"})
+	unread, unreadArgs := inboxQuery(1, []int64{1, 2}, 1000, 50, pista.Page{Unread: true})
 	plans := []struct {
 		name  string
 		query string
@@ -22,6 +26,18 @@ func TestQueryPlans(t *testing.T) {
 		{"inbox", inbox, inboxArgs, []string{
 			"SEARCH conversations USING INDEX conversations_desk_last (desk_id=? AND last_item<?)",
 			"SEARCH i USING COVERING INDEX items_conversation (conversation_id=?)",
+		}},
+		{"inbox by status", byStatus, byStatusArgs, []string{
+			"SEARCH conversations USING INDEX conversations_desk_status_last (desk_id=? AND status=? AND last_item<?)",
+		}},
+		// By tag: from the tag's index to each tagged conversation.
+		{"inbox by tag", byTag, byTagArgs, []string{
+			"SEARCH t USING COVERING INDEX conversation_tags_tag (tag=?)",
+			"SEARCH conversations USING INDEX sqlite_autoindex_conversations_1 (id=?)",
+		}},
+		{"inbox unread", unread, unreadArgs, []string{
+			"SEARCH conversations USING INDEX conversations_desk_last (desk_id=? AND last_item<?)",
+			"SEARCH r USING PRIMARY KEY (journalist_id=? AND conversation_id=?)",
 		}},
 		{"pull", itemsForQuery, []any{1, 0, 10}, []string{
 			"SEARCH i USING INTEGER PRIMARY KEY (rowid>?)",

@@ -420,9 +420,18 @@ func inboxQuery(journalistID int64, desks []int64, before int64, limit int, p pi
 		if i > 0 {
 			query.WriteString(` UNION ALL `)
 		}
-		query.WriteString(`SELECT id, last_item FROM (SELECT id, last_item FROM conversations
-			WHERE desk_id = ?`)
-		args = append(args, desk)
+		if p.Tag != "" {
+			// Tagged conversations are few: start from the tag's index
+			// rather than walk the desk's whole list looking for them.
+			query.WriteString(`SELECT id, last_item FROM (SELECT conversations.id, conversations.last_item
+				FROM conversation_tags t CROSS JOIN conversations ON conversations.id = t.conversation_id
+				WHERE t.tag = ? AND desk_id = ?`)
+			args = append(args, p.Tag, desk)
+		} else {
+			query.WriteString(`SELECT id, last_item FROM (SELECT id, last_item FROM conversations
+				WHERE desk_id = ?`)
+			args = append(args, desk)
+		}
 		if p.Status != "" {
 			query.WriteString(` AND status = ?`)
 			args = append(args, string(p.Status))
@@ -432,10 +441,6 @@ func inboxQuery(journalistID int64, desks []int64, before int64, limit int, p pi
 		if p.Assignee != 0 {
 			query.WriteString(` AND assignee_id = ?`)
 			args = append(args, p.Assignee)
-		}
-		if p.Tag != "" {
-			query.WriteString(` AND id IN (SELECT conversation_id FROM conversation_tags WHERE tag = ?)`)
-			args = append(args, p.Tag)
 		}
 		if p.Unread {
 			query.WriteString(` AND NOT EXISTS (SELECT 1 FROM reads r WHERE r.journalist_id = ?
@@ -447,13 +452,13 @@ func inboxQuery(journalistID int64, desks []int64, before int64, limit int, p pi
 				AND s.conversation_id = conversations.id)`)
 			args = append(args, journalistID)
 		}
-		query.WriteString(` ORDER BY last_item DESC LIMIT ?)`)
+		query.WriteString(` ORDER BY conversations.last_item DESC LIMIT ?)`)
 		args = append(args, limit)
 	}
 	query.WriteString(` ORDER BY last_item DESC LIMIT ?)
 		SELECT ` + journalistViewColumns + `
 		FROM page p
-		JOIN conversations c ON c.id = p.id
+		CROSS JOIN conversations c ON c.id = p.id
 		JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = ?` + journalistViewJoins + `
 		ORDER BY c.last_item DESC`)
 	args = append(args, limit, journalistID)

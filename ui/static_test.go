@@ -43,3 +43,37 @@ func TestStatic(t *testing.T) {
 		t.Fatalf("the folder answered %d", resp.StatusCode)
 	}
 }
+
+// TestStaticPrecompressed checks the scrubber's WebAssembly, committed
+// gzipped: sent as it is to browsers that take gzip, unpacked for others,
+// typed application/wasm either way.
+func TestStaticPrecompressed(t *testing.T) {
+	h := Static()
+	get := func(enc string) *http.Response {
+		r := httptest.NewRequest(http.MethodGet, "/static/scrub.wasm", nil)
+		if enc != "" {
+			r.Header.Set("Accept-Encoding", enc)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Result()
+	}
+	plainResp := get("")
+	plain, _ := io.ReadAll(plainResp.Body)
+	if plainResp.StatusCode != http.StatusOK || !bytes.HasPrefix(plain, []byte("\x00asm")) ||
+		plainResp.Header.Get("Content-Type") != "application/wasm" || plainResp.Header.Get("Content-Encoding") != "" {
+		t.Fatalf("plain: %d %v, %d bytes starting %q", plainResp.StatusCode, plainResp.Header, len(plain), plain[:min(8, len(plain))])
+	}
+	resp := get("gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("Content-Type") != "application/wasm" {
+		t.Fatalf("gzip: headers %v", resp.Header)
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, _ := io.ReadAll(zr)
+	if !bytes.Equal(unzipped, plain) {
+		t.Fatal("the gzipped and the plain scrubber differ")
+	}
+}

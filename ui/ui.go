@@ -10,6 +10,7 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"mime"
@@ -155,6 +156,9 @@ func Static() http.Handler {
 		if err != nil || d.IsDir() {
 			return err
 		}
+		if strings.HasSuffix(p, ".gz") {
+			return nil // compressed already; served below
+		}
 		b, err := fs.ReadFile(sub, p)
 		if err != nil {
 			return err
@@ -172,6 +176,26 @@ func Static() http.Handler {
 			return
 		}
 		w.Header().Add("Vary", "Accept-Encoding")
+		// A file committed compressed (the scrubber's WebAssembly, 18 MB
+		// plain) is named with .gz and served under its plain name; it is
+		// never compressed at start, which would cost memory for a file
+		// only journalists fetch, on demand.
+		if b, err := fs.ReadFile(sub, strings.TrimPrefix(r.URL.Path, "/static/")+".gz"); err == nil && !strings.HasSuffix(r.URL.Path, ".gz") {
+			w.Header().Set("Content-Type", mime.TypeByExtension(path.Ext(r.URL.Path)))
+			if acceptsGzip(r) {
+				w.Header().Set("Content-Encoding", "gzip")
+				w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+				w.Write(b)
+				return
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				http.Error(w, "bad compressed file", http.StatusInternalServerError)
+				return
+			}
+			io.Copy(w, zr)
+			return
+		}
 		if b, ok := gz[r.URL.Path]; ok && acceptsGzip(r) {
 			ctype := mime.TypeByExtension(path.Ext(r.URL.Path))
 			w.Header().Set("Content-Type", ctype)

@@ -72,7 +72,7 @@ func runFollow(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	derived, err := keys.Derive(ctx, codename, desks.Codename.Salt)
+	derived, err := deriveCodename(ctx, codename, desks.Codename)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ Examples:
     $ pista serve
     $ pista serve --data /var/lib/pista --listen 127.0.0.1:8080 --newsroom "El Diario"
     $ pista serve --tls-cert cert.pem --tls-key key.pem --listen :443
+    $ pista serve --server-replies=false     # replies only encrypted in the browser
     $ pista serve --smtp-listen :25 --mail-domain tips.example.org --tls-cert cert.pem --tls-key key.pem
     $ pista serve --notify-smtp mail.example.org:587 --notify-from pista@example.org \
           --notify-smtp-user pista --notify-smtp-password-file relay.pass --public-url https://tips.example.org
@@ -51,6 +52,7 @@ type serveFlags struct {
 	minFreeDisk                                               string
 	archive                                                   multi
 	secureCookies                                             bool
+	noServerReplies                                           bool // --server-replies=false
 	publicURL                                                 string
 	webauthnRPID                                              string
 
@@ -75,6 +77,11 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.Var(&f.archive, "archive-recipient", "also encrypt every item to this offline archive key, `AGE1PQ…` (repeatable)")
 	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark cookies Secure even on plain HTTP (behind a TLS proxy)")
 	fs.StringVar(&f.webauthnRPID, "webauthn-rp-id", "", "the `HOST` name security keys and passkeys are bound to (default: the host name each browser asks for; an IP address cannot be used)")
+	fs.BoolFunc("server-replies", "let journalists without JavaScript send replies for the server to encrypt (the default; =false: replies are encrypted only in the browser)", func(s string) error {
+		on, err := strconv.ParseBool(s)
+		f.noServerReplies = !on
+		return err
+	})
 	fs.StringVar(&f.publicURL, "public-url", "", "the tip line's public `URL`, for links in notifications (default: the listen address)")
 
 	fs.DurationVar(&f.notifyInterval, "notify-interval", notify.DefaultInterval, "send journalists a digest of new tips at most once per `INTERVAL`, on its boundary")
@@ -119,19 +126,25 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: coarseTime}))
 	if os.Getenv("GOMEMLIMIT") == "" {
-		// Each codename derivation allocates 64 MiB (keys.ArgonMemory);
-		// a soft limit makes the collector return them promptly rather
-		// than let bursts of submissions pile them up.
+		// Each codename derivation allocates the instance's Argon2id
+		// memory (7 MiB, or 64 MiB on an instance made before the
+		// parameters were per instance, keys.InstanceKDF); a soft limit
+		// makes the collector return it promptly rather than let bursts
+		// of submissions pile it up.
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 	srv, err := server.New(ctx, server.Config{
 		Data: f.data, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload, MinFreeDisk: minFree,
-		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", WebAuthnRPID: f.webauthnRPID, Log: logger,
+		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", WebAuthnRPID: f.webauthnRPID, NoServerReplies: f.noServerReplies, Log: logger,
 	})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	// Start-up (package inits, migrations, parsing templates) leaves a few
+	// MiB of freed heap that the background scavenger would return to the
+	// system only slowly: return it now, once, so a small server idles small.
+	debug.FreeOSMemory()
 
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
@@ -210,8 +223,8 @@ func coarseTime(groups []string, a slog.Attr) slog.Attr {
 }
 
 // defaultMemoryLimit is the soft memory limit of pista serve unless
-// GOMEMLIMIT sets one: room for two codename derivations at once, the
-// uploads' buffers and the rest.
+// GOMEMLIMIT sets one: room for two codename derivations at once with the
+// legacy parameters (2 × 64 MiB), the uploads' buffers and the rest.
 const defaultMemoryLimit = 192 << 20
 
 // parseSize reads a size such as 4GiB, 500MB or 1048576.

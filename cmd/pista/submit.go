@@ -86,7 +86,7 @@ func runSubmit(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	codename := keys.NewCodename()
-	derived, err := keys.Derive(ctx, codename, desks.Codename.Salt)
+	derived, err := deriveCodename(ctx, codename, desks.Codename)
 	if err != nil {
 		return err
 	}
@@ -104,8 +104,8 @@ pista: and type the codename.
 	return nil
 }
 
-// fetchDesks fetches the desks and checks that the server derives
-// codenames as this program does.
+// fetchDesks fetches the desks and checks that this program can derive
+// codenames as the server publishes (apiclient.CodenameKDF).
 func fetchDesks(ctx context.Context, c *apiclient.Client) (api.DesksResponse, error) {
 	desks, err := c.Desks(ctx)
 	if err != nil {
@@ -115,6 +115,16 @@ func fetchDesks(ctx context.Context, c *apiclient.Client) (api.DesksResponse, er
 		return desks, hint(err, "use the same version of pista as the server")
 	}
 	return desks, nil
+}
+
+// deriveCodename derives a codename's keys with the parameters the server
+// published (checked by fetchDesks): each instance has its own.
+func deriveCodename(ctx context.Context, c keys.Codename, p api.Codename) (keys.Derived, error) {
+	k, err := apiclient.CodenameKDF(p)
+	if err != nil {
+		return keys.Derived{}, err
+	}
+	return keys.DeriveWith(ctx, c, p.Salt, k)
 }
 
 func findDesk(desks api.DesksResponse, slug string) (api.Desk, error) {

@@ -1,0 +1,44 @@
+//go:build js && wasm
+
+// Command scrubwasm is pista's metadata scrubber (package scrub) built for
+// the browser, so that a journalist can export a copy of a file without
+// its hidden metadata from the inbox, where the file exists decrypted only
+// in the page's memory: the server never sees it.
+//
+// Built into ui/static/scrub.wasm by web/js's `npm run build:wasm`
+// (GOOS=js GOARCH=wasm go build -trimpath -ldflags=-buildid=): the file is
+// committed, and CI rebuilds it and checks it is the same. The inbox loads
+// it only when the button is pressed. It exposes one function:
+//
+//	pistaScrub(bytes Uint8Array, name string, type string)
+//	  → {bytes: Uint8Array, report: string (JSON of scrub.Report)}
+//	  or {error: string}
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"syscall/js"
+
+	"github.com/pista-tips/pista/scrub"
+)
+
+func main() {
+	js.Global().Set("pistaScrub", js.FuncOf(func(this js.Value, args []js.Value) any {
+		if len(args) != 3 || args[0].Type() != js.TypeObject || args[1].Type() != js.TypeString || args[2].Type() != js.TypeString {
+			return map[string]any{"error": "pistaScrub(bytes, name, type)"}
+		}
+		in := make([]byte, args[0].Get("length").Int())
+		js.CopyBytesToGo(in, args[0])
+		var out bytes.Buffer
+		report, err := scrub.Scrub(bytes.NewReader(in), int64(len(in)), args[1].String(), args[2].String(), &out)
+		rep, _ := json.Marshal(report)
+		if err != nil {
+			return map[string]any{"error": err.Error(), "report": string(rep)}
+		}
+		dst := js.Global().Get("Uint8Array").New(out.Len())
+		js.CopyBytesToJS(dst, out.Bytes())
+		return map[string]any{"bytes": dst, "report": string(rep)}
+	}))
+	select {} // keep the functions alive for the page's lifetime
+}
