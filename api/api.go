@@ -2,12 +2,16 @@
 // route in the OpenAPI document openapi.json (served at
 // GET /api/v1/openapi.json).
 //
-// The journalist part is what `pista pull` uses: a journalist logs in with
-// password and TOTP code and gets a bearer token (a server-side session, in
-// memory, an hour idle), then fetches the wrapped keys of their desks and,
+// The journalist part is what `pista pull` uses: a journalist asks for the
+// salt and parameters of their passphrase, stretches it on their own
+// device (keys.DeriveJournalist) and logs in with the resulting
+// authentication key and a TOTP code — the passphrase never reaches the
+// server — and gets a bearer token (a server-side session, in memory, an
+// hour idle), then fetches the wrapped keys of their desks and,
 // incrementally, the still-encrypted items of their desks' conversations.
 //
-//	POST /api/v1/journalist/login        {"name","password","totp"} → {"token"}
+//	POST /api/v1/journalist/login/params {"name"} → {"salt","kdf"} (an unknown name gets stable fake ones)
+//	POST /api/v1/journalist/login        {"name","auth","totp"} → {"token"}
 //	POST /api/v1/journalist/logout
 //	GET  /api/v1/journalist/keys         desks and their keys, wrapped to the journalist
 //	GET  /api/v1/journalist/items?after=N&limit=M   items with ID > N, oldest first
@@ -83,6 +87,7 @@ type route struct {
 // that openapi.json documents exactly these.
 func (h *Handler) routes() []route {
 	return []route{
+		{"POST", "/api/v1/journalist/login/params", h.loginParams},
 		{"POST", "/api/v1/journalist/login", h.login},
 		{"POST", "/api/v1/journalist/logout", h.auth(h.logout)},
 		{"GET", "/api/v1/journalist/keys", h.auth(h.listKeys)},
@@ -144,11 +149,38 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// LoginRequest is the body of POST /api/v1/journalist/login.
+// ParamsRequest is the body of POST /api/v1/journalist/login/params.
+type ParamsRequest struct {
+	Name string `json:"name"`
+}
+
+// ParamsResponse says how to stretch the passphrase: Argon2id with KDF's
+// parameters under Salt (package keys documents the derivation).
+type ParamsResponse = newsroom.LoginParams
+
+// LoginRequest is the body of POST /api/v1/journalist/login. Auth is the
+// 32-byte authentication key derived from the passphrase (base64 in JSON).
 type LoginRequest struct {
-	Name     string `json:"name"`
-	Password string `json:"password"`
-	TOTP     string `json:"totp"`
+	Name string `json:"name"`
+	Auth []byte `json:"auth"`
+	TOTP string `json:"totp"`
+}
+
+func (h *Handler) loginParams(w http.ResponseWriter, r *http.Request) {
+	var req ParamsRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "the body must be JSON: {\"name\"}")
+		return
+	}
+	p, err := h.Auth.Params(r.Context(), req.Name)
+	if err != nil {
+		h.Log.Error("api login params", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "the server could not answer; try again")
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
 }
 
 // LoginResponse answers a login.
@@ -161,11 +193,17 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "the body must be JSON: {\"name\", \"password\", \"totp\"}")
+		writeError(w, http.StatusBadRequest, "bad_request", "the body must be JSON: {\"name\", \"auth\", \"totp\"}")
 		return
 	}
-	j, err := h.Auth.Login(r.Context(), req.Name, req.Password, req.TOTP)
+	j, err := h.Auth.Login(r.Context(), req.Name, req.Auth, req.TOTP)
 	switch {
+	case errors.Is(err, newsroom.ErrSuspended):
+		writeError(w, http.StatusForbidden, "suspended", err.Error())
+		return
+	case errors.Is(err, newsroom.ErrNeedsReset):
+		writeError(w, http.StatusForbidden, "passphrase_reset", err.Error())
+		return
 	case errors.Is(err, newsroom.ErrThrottled):
 		writeError(w, http.StatusTooManyRequests, "throttled", err.Error())
 		return

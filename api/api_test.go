@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -34,7 +35,7 @@ func call(b *pistatest.Browser, method, path, token, body string) *pistatest.Res
 func apiLogin(in *pistatest.Instance, j *pistatest.Journalist) string {
 	t := in.T
 	t.Helper()
-	body, _ := json.Marshal(api.LoginRequest{Name: j.Name, Password: j.Password, TOTP: j.Code(t)})
+	body, _ := json.Marshal(api.LoginRequest{Name: j.Name, Auth: j.Keys.Auth, TOTP: j.Code(t)})
 	r := call(in.Browser(), http.MethodPost, "/api/v1/journalist/login", "", string(body))
 	if r.Status != http.StatusOK {
 		t.Fatalf("API login: %d %s", r.Status, r.Body)
@@ -66,23 +67,28 @@ func TestLoginErrors(t *testing.T) {
 	in := pistatest.New(t, server.Config{})
 	j := in.Journalist("ana")
 	b := in.Browser()
-	login := func(name, password, code string) string {
-		body, _ := json.Marshal(api.LoginRequest{Name: name, Password: password, TOTP: code})
+	login := func(name string, auth []byte, code string) string {
+		body, _ := json.Marshal(api.LoginRequest{Name: name, Auth: auth, TOTP: code})
 		return string(body)
 	}
+	wrong := bytes.Repeat([]byte{7}, 32)
 	tests := []struct {
 		name   string
 		body   func() string
 		status int
 		code   string
 	}{
-		// The password is checked before the code: any code does here.
-		{"wrong password", func() string { return login(j.Name, "not the right password", "123456") }, http.StatusUnauthorized, "login_failed"},
-		{"unknown name", func() string { return login("nobody", j.Password, "123456") }, http.StatusUnauthorized, "login_failed"},
-		{"no TOTP code", func() string { return login(j.Name, j.Password, "") }, http.StatusUnauthorized, "login_failed"},
-		{"wrong TOTP code", func() string { return login(j.Name, j.Password, "12345x") }, http.StatusUnauthorized, "login_failed"},
+		// The key is checked before the code: any code does here.
+		{"wrong auth key", func() string { return login(j.Name, wrong, "123456") }, http.StatusUnauthorized, "login_failed"},
+		{"short auth key", func() string { return login(j.Name, j.Keys.Auth[:31], "123456") }, http.StatusUnauthorized, "login_failed"},
+		{"the wrapping key as auth key", func() string { return login(j.Name, j.Keys.Wrap, "123456") }, http.StatusUnauthorized, "login_failed"},
+		{"unknown name", func() string { return login("nobody", j.Keys.Auth, "123456") }, http.StatusUnauthorized, "login_failed"},
+		{"no TOTP code", func() string { return login(j.Name, j.Keys.Auth, "") }, http.StatusUnauthorized, "login_failed"},
+		{"wrong TOTP code", func() string { return login(j.Name, j.Keys.Auth, "12345x") }, http.StatusUnauthorized, "login_failed"},
 		{"not JSON", func() string { return "name=ana&password=x" }, http.StatusBadRequest, "bad_request"},
-		{"unknown field", func() string { return `{"name":"ana","password":"x","totp":"1","admin":true}` }, http.StatusBadRequest, "bad_request"},
+		{"the old password field", func() string { return `{"name":"ana","password":"correct horse battery staple","totp":"123456"}` }, http.StatusBadRequest, "bad_request"},
+		{"auth not base64", func() string { return `{"name":"ana","auth":"!!","totp":"123456"}` }, http.StatusBadRequest, "bad_request"},
+		{"unknown field", func() string { return `{"name":"ana","auth":"","totp":"1","admin":true}` }, http.StatusBadRequest, "bad_request"},
 		{"empty body", func() string { return "" }, http.StatusBadRequest, "bad_request"},
 		{"huge body", func() string { return `{"name":"` + strings.Repeat("a", 32<<10) + `"}` }, http.StatusBadRequest, "bad_request"},
 	}
@@ -102,12 +108,13 @@ func TestLoginErrors(t *testing.T) {
 	}
 
 	t.Run("replayed TOTP code", func(t *testing.T) {
+		j := in.Journalist("bea") // ana's failures above add up to a lock
 		code := j.Code(t)
-		first := call(b, http.MethodPost, "/api/v1/journalist/login", "", login(j.Name, j.Password, code))
+		first := call(b, http.MethodPost, "/api/v1/journalist/login", "", login(j.Name, j.Keys.Auth, code))
 		if first.Status != http.StatusOK {
 			t.Fatalf("first login: %d %s", first.Status, first.Body)
 		}
-		again := call(b, http.MethodPost, "/api/v1/journalist/login", "", login(j.Name, j.Password, code))
+		again := call(b, http.MethodPost, "/api/v1/journalist/login", "", login(j.Name, j.Keys.Auth, code))
 		if again.Status != http.StatusUnauthorized {
 			t.Fatalf("the same code again: %d, want 401", again.Status)
 		}

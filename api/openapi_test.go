@@ -194,10 +194,13 @@ func TestOpenAPIAnswers(t *testing.T) {
 	expect(call(b, http.MethodPost, "/api/v1/source/logout", lr.Token, ""), 401)
 
 	// Journalists.
-	bad, _ := json.Marshal(api.LoginRequest{Name: j.Name, Password: "not the password", TOTP: "000000"})
+	expect(call(b, http.MethodPost, "/api/v1/journalist/login/params", "", `{"name":"`+j.Name+`"}`), 200)
+	expect(call(b, http.MethodPost, "/api/v1/journalist/login/params", "", `{"name":"nobody"}`), 200)
+	expect(call(b, http.MethodPost, "/api/v1/journalist/login/params", "", `{"user":"nobody"}`), 400)
+	bad, _ := json.Marshal(api.LoginRequest{Name: j.Name, Auth: make([]byte, 32), TOTP: "000000"})
 	expect(call(b, http.MethodPost, "/api/v1/journalist/login", "", string(bad)), 401)
 	expect(call(b, http.MethodPost, "/api/v1/journalist/login", "", "{"), 400)
-	good, _ := json.Marshal(api.LoginRequest{Name: j.Name, Password: j.Password, TOTP: j.Code(t)})
+	good, _ := json.Marshal(api.LoginRequest{Name: j.Name, Auth: j.Keys.Auth, TOTP: j.Code(t)})
 	r = expect(call(b, http.MethodPost, "/api/v1/journalist/login", "", string(good)), 200)
 	var jl api.LoginResponse
 	json.Unmarshal([]byte(r.Body), &jl)

@@ -19,7 +19,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,12 +42,6 @@ const journeyDesk = "middle-east"
 
 // logBuffer collects a server's log, written from its goroutines.
 type logBuffer = pistatest.LogBuffer
-
-// passwordHash is the journalist's password hash, made once: Argon2id
-// takes a while, and the journalist never signs in here.
-var passwordHash = sync.OnceValues(func() (string, error) {
-	return keys.HashPassword(context.Background(), "correct horse battery staple")
-})
 
 // instance is a running server with one journalist, member of every desk.
 type instance struct {
@@ -87,7 +80,10 @@ func newInstance(t *testing.T) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hash, err := passwordHash()
+	// alice's passphrase is pistatest's (stretched once per test binary).
+	// Her identity is not stored with her account: her browser has no
+	// desk key (the tests of the auth module log in with one).
+	k, err := pistatest.TestKeys()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +91,8 @@ func newInstance(t *testing.T) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.alice = pista.Journalist{Name: "alice", Recipient: id.Recipient().String(), PasswordHash: hash, TOTPSecret: secret}
+	in.alice = pista.Journalist{Name: "alice", Recipient: id.Recipient().String(), TOTPSecret: secret,
+		Auth: pista.JournalistAuth{Salt: pistatest.TestSalt, KDF: keys.JournalistKDF, Hash: keys.AuthHash(k.Auth)}}
 	if err := srv.Stores.Journalists.CreateJournalist(ctx, &in.alice); err != nil {
 		t.Fatalf("CreateJournalist: %v", err)
 	}

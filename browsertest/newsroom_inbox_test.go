@@ -19,6 +19,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/internal/pistatest"
 )
 
 // smallPNG writes a 4×4 PNG to a temporary file and returns its path.
@@ -87,8 +88,9 @@ func loginJournalist(t *testing.T, ctx context.Context, in *instance) {
 		chromedp.Navigate(in.url+"/newsroom/login"),
 		chromedp.WaitVisible(chromedp.CSS("input#name")),
 		chromedp.SendKeys(chromedp.CSS("input#name"), in.alice.Name),
-		chromedp.SendKeys(chromedp.CSS("input#password"), "correct horse battery staple"),
+		chromedp.SendKeys(chromedp.CSS("input#passphrase"), pistatest.TestPassword),
 		chromedp.SendKeys(chromedp.CSS("input#totp"), code),
+		loaded(), // the login page's script sends the form
 		chromedp.Click(chromedp.CSS("form button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("table.inbox")),
 		loaded())

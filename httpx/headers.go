@@ -13,12 +13,14 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 	"frame-ancestors 'none'; base-uri 'none'"
 
 // NewsroomCSP is the policy of the journalists' pages (/newsroom/): CSP,
-// and what reading in the browser needs. connect-src 'self': the script
-// fetches the encrypted items and sends sealed replies. frame-src and
-// img-src blob:: a decrypted image or PDF is previewed from a blob: URL in
-// a sandboxed, script-free frame (whose document inherits this policy).
-// Source pages never get these.
-const NewsroomCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; " +
+// and what reading in the browser needs. script-src 'wasm-unsafe-eval':
+// WebAssembly compiled by the server's own scripts (hash-wasm's Argon2id
+// stretches the passphrase; the metadata scrubber). connect-src 'self':
+// the script fetches the encrypted items and sends sealed replies.
+// frame-src and img-src blob:: a decrypted image or PDF is previewed from
+// a blob: URL in a sandboxed, script-free frame (whose document inherits
+// this policy). Source pages never get these.
+const NewsroomCSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob:; " +
 	"connect-src 'self'; frame-src blob:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // Headers wraps h so every response carries pista's security headers.

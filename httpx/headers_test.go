@@ -108,3 +108,30 @@ func TestCSP(t *testing.T) {
 		}
 	}
 }
+
+// TestNewsroomCSP: the journalists' pages may compile WebAssembly (the
+// passphrase's Argon2id); source pages may not, and neither may eval.
+func TestNewsroomCSPPaths(t *testing.T) {
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	for path, want := range map[string]string{
+		"/":                   CSP,
+		"/submit":             CSP,
+		"/source":             CSP,
+		"/newsroom/login":     NewsroomCSP,
+		"/newsroom/settings":  NewsroomCSP,
+		"/newsroomx":          CSP,
+		"/static/newsroom.js": CSP,
+	} {
+		w := httptest.NewRecorder()
+		Headers(inner, "").ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		if got := w.Result().Header.Get("Content-Security-Policy"); got != want {
+			t.Errorf("%s: CSP %q, want %q", path, got, want)
+		}
+	}
+	if strings.Contains(CSP, "wasm") {
+		t.Errorf("source pages' CSP allows WebAssembly: %q", CSP)
+	}
+	if !strings.Contains(NewsroomCSP, "script-src 'self' 'wasm-unsafe-eval';") || strings.Contains(NewsroomCSP, "'unsafe-eval'") {
+		t.Errorf("NewsroomCSP %q", NewsroomCSP)
+	}
+}

@@ -1,10 +1,25 @@
 package newsroom
 
 import (
+	"encoding/base64"
 	"errors"
-	"github.com/pista-tips/pista/ui"
 	"net/http"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/ui"
 )
+
+// The login is driven by the page's script (newsroom/login.js), which
+// never sends the passphrase:
+//
+//	POST /newsroom/login/params           csrf, name → {"salt","kdf"}
+//	POST /newsroom/login                  csrf, name, auth, totp → {"next"}
+//	POST /newsroom/login/webauthn/begin   csrf, name, auth → {"state","options"}
+//	POST /newsroom/login/webauthn/finish  csrf, state, credential → {"next"}
+//
+// auth is the base64 of the 32-byte authentication key the browser
+// derived (package keys). Every answer is JSON; an error is
+// {"error": a sentence in the page's language}.
 
 func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 	if _, _, ok := h.Sessions.Get(r); ok {
@@ -15,34 +30,82 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 	h.Render.Render(w, http.StatusOK, "newsroom/login", p)
 }
 
-// login checks password and TOTP code, then starts a session.
+// readForm reads a script's small form and checks its CSRF token; on
+// failure it has answered.
+func (h *Handler) readForm(w http.ResponseWriter, r *http.Request, sid string) bool {
+	if status, key, ok := h.CSRF.ReadForm(w, r, sid); !ok {
+		h.jsonError(w, r, status, key)
+		return false
+	}
+	return true
+}
+
+// decodeKey reads a base64 key of exactly n bytes ("" or anything else: nil).
+func decodeKey(s string, n int) []byte {
+	if len(s) > 4*n {
+		return nil
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(b) != n {
+		return nil
+	}
+	return b
+}
+
+// loginParams tells the browser how to stretch the passphrase of a name.
+func (h *Handler) loginParams(w http.ResponseWriter, r *http.Request) {
+	if !h.readForm(w, r, "") {
+		return
+	}
+	p, err := h.Auth.Params(r.Context(), r.PostForm.Get("name"))
+	if err != nil {
+		h.Log.Error("login params", "err", err)
+		h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// loginError answers a failed login with its message.
+func (h *Handler) loginError(w http.ResponseWriter, r *http.Request, err error) {
+	key, status := "newsroom.login.failed", http.StatusUnauthorized
+	switch {
+	case errors.Is(err, ErrThrottled):
+		key, status = "newsroom.login.throttled", http.StatusTooManyRequests
+	case errors.Is(err, ErrSuspended):
+		key, status = "nr-auth.login.suspended", http.StatusForbidden
+	case errors.Is(err, ErrNeedsReset):
+		key, status = "nr-auth.login.reset", http.StatusForbidden
+	case errors.Is(err, ErrLoginFailed):
+	default:
+		h.Log.Error("journalist login", "err", err)
+		key, status = "error.internal", http.StatusInternalServerError
+	}
+	h.jsonError(w, r, status, key)
+}
+
+// login checks the authentication key and TOTP code, then starts a session.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	if status, key, ok := h.CSRF.ReadForm(w, r, ""); !ok {
-		h.fail(w, r, "", status, key)
+	if !h.readForm(w, r, "") {
 		return
 	}
 	f := r.PostForm
-	j, err := h.Auth.Login(r.Context(), f.Get("name"), f.Get("password"), f.Get("totp"))
+	j, err := h.Auth.Login(r.Context(), f.Get("name"), decodeKey(f.Get("auth"), 32), f.Get("totp"))
 	if err != nil {
-		key, status := "newsroom.login.failed", http.StatusUnauthorized
-		if errors.Is(err, ErrThrottled) {
-			key, status = "newsroom.login.throttled", http.StatusTooManyRequests
-		} else if !errors.Is(err, ErrLoginFailed) {
-			h.Log.Error("journalist login", "err", err)
-			key, status = "error.internal", http.StatusInternalServerError
-		}
-		p := h.page(r, "", "newsroom.login.heading")
-		p.Data = key
-		h.Render.Render(w, status, "newsroom/login", p)
+		h.loginError(w, r, err)
 		return
 	}
+	h.startSession(w, r, j)
+}
+
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, j pista.Journalist) {
 	h.Sessions.End(w, r)
 	if _, err := h.Sessions.Start(w, r, j.ID); err != nil {
-		h.fail(w, r, "", http.StatusServiceUnavailable, "error.busy")
+		h.jsonError(w, r, http.StatusServiceUnavailable, "error.busy")
 		return
 	}
 	h.Log.Info("journalist signed in", "journalist", j.Name)
-	http.Redirect(w, r, ui.WithLang(r, "/newsroom/"), http.StatusSeeOther)
+	writeJSON(w, http.StatusOK, map[string]string{"next": ui.WithLang(r, "/newsroom/")})
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, q request) {

@@ -1,6 +1,9 @@
 // Package newsroom serves the journalists' web inbox, under /newsroom/.
 //
-//	GET  /newsroom/login, POST /newsroom/login   password + TOTP
+//	GET  /newsroom/login, POST /newsroom/login[/params]   passphrase stretched in the browser + TOTP
+//	POST /newsroom/login/webauthn/{begin,finish}          … or a security key instead of TOTP
+//	GET  /newsroom/settings, POST /newsroom/settings/…    passphrase, identity, security keys
+//	GET  /newsroom/me/{identity,keys}                     the wrapped identity and desk keys, JSON
 //	POST /newsroom/logout
 //	GET  /newsroom/                              inbox: newest first, keyset pages, filters
 //	GET  /newsroom/conversations.json            the same pages for the script (search)
@@ -56,6 +59,10 @@ type Handler struct {
 	// replies are then only encrypted in the journalist's browser.
 	NoServerReplies bool
 
+	// RPID is the WebAuthn relying party ID ("": the request's host name).
+	RPID       string
+	Ceremonies Ceremonies
+
 	downloads recentAudit // download entries recently recorded
 }
 
@@ -69,6 +76,19 @@ func NewSessions(secure bool) *httpx.Sessions[int64] {
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /newsroom/login", h.showLogin)
 	mux.HandleFunc("POST /newsroom/login", h.login)
+	mux.HandleFunc("POST /newsroom/login/params", h.loginParams)
+	mux.HandleFunc("POST /newsroom/login/webauthn/begin", h.beginWebAuthnLogin)
+	mux.HandleFunc("POST /newsroom/login/webauthn/finish", h.finishWebAuthnLogin)
+	mux.HandleFunc("GET /newsroom/settings", h.auth(h.showSettings))
+	mux.HandleFunc("POST /newsroom/settings/params", h.auth(h.accountParams))
+	mux.HandleFunc("POST /newsroom/settings/passphrase", h.auth(h.changePassphrase))
+	mux.HandleFunc("POST /newsroom/settings/identity", h.auth(h.importIdentity))
+	mux.HandleFunc("POST /newsroom/settings/exported", h.auth(h.recordExport))
+	mux.HandleFunc("POST /newsroom/settings/webauthn/begin", h.auth(h.beginWebAuthnRegistration))
+	mux.HandleFunc("POST /newsroom/settings/webauthn/finish", h.auth(h.finishWebAuthnRegistration))
+	mux.HandleFunc("POST /newsroom/settings/webauthn/delete", h.auth(h.deleteCredential))
+	mux.HandleFunc("GET /newsroom/me/identity", h.auth(h.showIdentity))
+	mux.HandleFunc("GET /newsroom/me/keys", h.auth(h.listMyKeys))
 	mux.HandleFunc("POST /newsroom/logout", h.auth(h.logout))
 	mux.HandleFunc("GET /newsroom/{$}", h.auth(h.showInbox))
 	mux.HandleFunc("GET /newsroom/c/{id}", h.auth(h.showConversation))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pista-tips/pista/api"
 	"github.com/pista-tips/pista/apiclient"
+	"github.com/pista-tips/pista/keys"
 )
 
 // Client talks to a pista server's journalist API.
@@ -41,10 +42,20 @@ func (c *Client) getJSON(ctx context.Context, path string, v any) error {
 	return c.api.GetJSON(ctx, path, v)
 }
 
-// Login logs in with password and TOTP code.
-func (c *Client) Login(ctx context.Context, name, password, code string) error {
+// Login logs in with passphrase and TOTP code, as the web inbox does: it
+// asks for the account's salt and parameters, stretches the passphrase
+// here (keys.DeriveJournalist) and sends only the authentication key.
+func (c *Client) Login(ctx context.Context, name, passphrase, code string) error {
+	var p api.ParamsResponse
+	if err := c.api.PostJSON(ctx, "/api/v1/journalist/login/params", api.ParamsRequest{Name: name}, &p); err != nil {
+		return err
+	}
+	k, err := keys.DeriveJournalist(ctx, passphrase, p.Salt, p.KDF)
+	if err != nil {
+		return fmt.Errorf("the server asks for key derivation parameters this version does not use: %w", err)
+	}
 	var lr api.LoginResponse
-	if err := c.api.PostJSON(ctx, "/api/v1/journalist/login", api.LoginRequest{Name: name, Password: password, TOTP: code}, &lr); err != nil {
+	if err := c.api.PostJSON(ctx, "/api/v1/journalist/login", api.LoginRequest{Name: name, Auth: k.Auth, TOTP: code}, &lr); err != nil {
 		return err
 	}
 	c.api.Token = lr.Token

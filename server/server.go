@@ -49,6 +49,9 @@ type Config struct {
 	// SecureCookies sets the Secure flag on cookies even on plain HTTP,
 	// for a server behind a TLS-terminating proxy.
 	SecureCookies bool
+	// WebAuthnRPID is the relying party ID of security keys and passkeys:
+	// the tip line's host name ("": the host name each request names).
+	WebAuthnRPID string
 	// NoServerReplies turns off the newsroom's no-JavaScript reply form,
 	// whose reply the server encrypts: replies are then encrypted only in
 	// journalists' browsers, and the server never sees one in plaintext.
@@ -219,7 +222,11 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.
 		return nil, err
 	}
 	csrf := httpx.NewCSRF(csrfKey)
-	auth := &newsroom.Auth{Journalists: st.Journalists, Throttle: newsroom.NewThrottle()}
+	loginSecret, err := st.Settings.Secret(ctx, "login-salt-key", 32)
+	if err != nil {
+		return nil, err
+	}
+	auth := &newsroom.Auth{Journalists: st.Journalists, Throttle: newsroom.NewThrottle(), Secret: loginSecret, Team: st.Team}
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", ui.Static())
@@ -236,7 +243,7 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.
 		return nil, err
 	}
 	(&newsroom.Handler{
-		Auth: auth, Journalists: st.Journalists, Desks: st.Desks, Tips: st.Tips, Team: st.Team, Blobs: st.Blobs,
+		Auth: auth, Journalists: st.Journalists, Desks: st.Desks, Tips: st.Tips, Team: st.Team, Blobs: st.Blobs, RPID: cfg.WebAuthnRPID,
 		Sessions: newsroom.NewSessions(cfg.SecureCookies), CSRF: csrf, Render: render, Log: cfg.Log,
 		Newsroom: cfg.Newsroom, Archive: cfg.Archive, NoServerReplies: cfg.NoServerReplies,
 	}).Register(mux)

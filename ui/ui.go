@@ -56,6 +56,10 @@ func (p *Page) Q() string {
 	return "?lang=" + url.QueryEscape(p.Lang)
 }
 
+// InNewsroom reports whether the page is one of the journalists' pages,
+// which load the newsroom script and expose their CSRF token to it.
+func (p *Page) InNewsroom() bool { return strings.HasPrefix(p.Path, "/newsroom/") }
+
 // Locales lists the languages for the switcher.
 func (p *Page) Locales() []*i18n.Locale { return i18n.Locales() }
 

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/mail"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 
@@ -19,15 +21,26 @@ import (
 )
 
 const journalistHelp = `
-pista journalist add makes a journalist's account. The password is hashed
-with Argon2id; a TOTP second factor is always required: scan the printed
-otpauth:// URI into an authenticator app (or turn it into a QR code).
+pista journalist add makes a journalist's account. The passphrase is
+stretched here (Argon2id, then HKDF: see package keys) and the server
+keeps only a hash of the authentication key it yields; the passphrase
+itself is never stored. With --identity instead of --recipient, the
+journalist's identity file is also stored, wrapped with a key only the
+passphrase makes, so that they can read in the browser. A TOTP second
+factor is always required: scan the printed otpauth:// URI into an
+authenticator app (or turn it into a QR code).
+
+pista journalist passphrase sets a new passphrase for an account (also for
+accounts made before passphrases were stretched on the journalist's
+device, which must be reset this way once); with --identity it also
+stores the identity wrapped with the new passphrase.
 
 pista journalist notify sets where a journalist is told that their desks
 have new tips (see pista serve --help for the digest interval and relay).
 
 Usage:
-    pista journalist add --data DIR --name NAME --recipient AGE1PQ… --password-file FILE
+    pista journalist add --data DIR --name NAME (--recipient AGE1PQ… | --identity FILE) --password-file FILE [--admin]
+    pista journalist passphrase --data DIR --name NAME --password-file FILE [--identity FILE]
     pista journalist notify --data DIR --name NAME [--email ADDRESS] [--webhook URL]
 
 Examples:
@@ -35,6 +48,9 @@ Examples:
     age1pq1…
     $ pista journalist add --data ./pista-data --name alice --recipient age1pq1… --password-file alice.pass
     otpauth://totp/pista:alice?…
+    $ pista journalist add --data ./pista-data --name bob --identity bob.key --password-file bob.pass --admin
+    otpauth://totp/pista:bob?…
+    $ pista journalist passphrase --data ./pista-data --name alice --password-file alice-new.pass --identity alice.key
 `
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
@@ -54,7 +70,40 @@ func dispatch(ctx context.Context, e env, args []string, help string, subs map[s
 }
 
 func runJournalist(ctx context.Context, e env, args []string) error {
-	return dispatch(ctx, e, args, journalistHelp, map[string]command{"add": runJournalistAdd, "notify": runJournalistNotify})
+	return dispatch(ctx, e, args, journalistHelp, map[string]command{
+		"add": runJournalistAdd, "passphrase": runJournalistPassphrase, "notify": runJournalistNotify,
+	})
+}
+
+// readPassphrase reads a new passphrase from the first line of a file.
+func readPassphrase(path string) (string, error) {
+	pw, err := readSecretFile(path)
+	if err != nil {
+		return "", err
+	}
+	if len(pw) < keys.MinPasswordLen || len(pw) > keys.MaxPasswordLen {
+		return "", hint(fmt.Errorf("%s: a passphrase needs %d to %d characters", path, keys.MinPasswordLen, keys.MaxPasswordLen), "a few random words make a good one")
+	}
+	return pw, nil
+}
+
+// readIdentity reads a hybrid age identity file (pista keygen's).
+func readIdentity(path string) (*age.HybridIdentity, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ids, err := age.ParseIdentities(io.LimitReader(f, 64<<10))
+	if err != nil {
+		return nil, hint(fmt.Errorf("%s: %w", path, err), "use the file pista keygen wrote")
+	}
+	for _, id := range ids {
+		if h, ok := id.(*age.HybridIdentity); ok {
+			return h, nil
+		}
+	}
+	return nil, hint(fmt.Errorf("%s holds no post-quantum identity", path), "its key must start with AGE-SECRET-KEY-PQ-1; make one with pista keygen")
 }
 
 func runJournalistAdd(ctx context.Context, e env, args []string) error {
@@ -62,24 +111,38 @@ func runJournalistAdd(ctx context.Context, e env, args []string) error {
 	data := fs.String("data", "./pista-data", "the server's data `DIR`")
 	name := fs.String("name", "", "the account's user `NAME` (lowercase letters, digits, . _ -)")
 	recipient := fs.String("recipient", "", "the journalist's public key, `AGE1PQ…`, from pista keygen")
-	pwFile := fs.String("password-file", "", "a `FILE` whose first line is the password (at least 12 characters)")
+	idFile := fs.String("identity", "", "instead of --recipient: the journalist's identity `FILE`, stored wrapped with the passphrase so the browser can use it")
+	pwFile := fs.String("password-file", "", "a `FILE` whose first line is the passphrase (at least 12 characters)")
+	admin := fs.Bool("admin", false, "make the account an instance admin (accounts, desks; reads nothing by being admin)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := required(fs, "name", "recipient", "password-file"); err != nil {
+	if err := required(fs, "name", "password-file"); err != nil {
 		return err
+	}
+	if (*recipient == "") == (*idFile == "") {
+		fmt.Fprintln(e.stderr, "pista journalist add: give either --recipient or --identity")
+		fs.Usage()
+		return errUsage
 	}
 	if !nameRE.MatchString(*name) {
 		return hint(fmt.Errorf("%q is not a valid user name", *name), "use 1 to 64 lowercase letters, digits, dots, dashes or underscores, starting with a letter or digit")
 	}
-	if _, err := age.ParseHybridRecipient(*recipient); err != nil {
+	var id *age.HybridIdentity
+	if *idFile != "" {
+		var err error
+		if id, err = readIdentity(*idFile); err != nil {
+			return err
+		}
+		*recipient = id.Recipient().String()
+	} else if _, err := age.ParseHybridRecipient(*recipient); err != nil {
 		return hint(errors.New("--recipient is not a post-quantum age public key"), "it starts with age1pq1; make one with pista keygen")
 	}
-	pw, err := readSecretFile(*pwFile)
+	pw, err := readPassphrase(*pwFile)
 	if err != nil {
 		return err
 	}
-	hash, err := keys.HashPassword(ctx, pw)
+	auth, err := keys.NewJournalistAuth(ctx, pw, id)
 	if err != nil {
 		return err
 	}
@@ -92,7 +155,7 @@ func runJournalistAdd(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	j := &pista.Journalist{Name: *name, Recipient: *recipient, PasswordHash: hash, TOTPSecret: secret}
+	j := &pista.Journalist{Name: *name, Recipient: *recipient, TOTPSecret: secret, Auth: auth, Admin: *admin}
 	if err := st.Journalists.CreateJournalist(ctx, j); errors.Is(err, pista.ErrExists) {
 		return hint(fmt.Errorf("a journalist named %q already exists", *name), "choose another name")
 	} else if err != nil {
@@ -100,6 +163,55 @@ func runJournalistAdd(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout, uri)
 	fmt.Fprintf(e.stderr, "Added %s. Add the TOTP URI above to their authenticator app; it is not shown again.\n", *name)
+	return nil
+}
+
+func runJournalistPassphrase(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "journalist passphrase", journalistHelp)
+	data := fs.String("data", "./pista-data", "the server's data `DIR`")
+	name := fs.String("name", "", "the account's user `NAME`")
+	idFile := fs.String("identity", "", "the journalist's identity `FILE`, to store wrapped with the new passphrase")
+	pwFile := fs.String("password-file", "", "a `FILE` whose first line is the new passphrase (at least 12 characters)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "name", "password-file"); err != nil {
+		return err
+	}
+	pw, err := readPassphrase(*pwFile)
+	if err != nil {
+		return err
+	}
+	var id *age.HybridIdentity
+	if *idFile != "" {
+		if id, err = readIdentity(*idFile); err != nil {
+			return err
+		}
+	}
+	st, err := server.OpenStores(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	j, err := journalistNamed(ctx, st, *name)
+	if err != nil {
+		return err
+	}
+	if id != nil && id.Recipient().String() != j.Recipient {
+		return hint(fmt.Errorf("%s is not %s's identity", *idFile, *name), "its public key differs from the account's")
+	}
+	auth, err := keys.NewJournalistAuth(ctx, pw, id)
+	if err != nil {
+		return err
+	}
+	if err := st.Journalists.SetAuth(ctx, j.ID, auth); err != nil {
+		return err
+	}
+	if id == nil && len(j.Auth.WrappedIdentity) > 0 {
+		fmt.Fprintf(e.stderr, "Set %s's passphrase. The identity stored for the browser was wrapped with the old passphrase and is gone: give --identity to store it again.\n", *name)
+		return nil
+	}
+	fmt.Fprintf(e.stderr, "Set %s's passphrase.\n", *name)
 	return nil
 }
 

@@ -83,7 +83,7 @@ func setUpDemo(ctx context.Context, data, dir string) error {
 	var pw [15]byte
 	rand.Read(pw[:])
 	password := base32.StdEncoding.EncodeToString(pw[:])
-	hash, err := keys.HashPassword(ctx, password)
+	auth, err := keys.NewJournalistAuth(ctx, password, id)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func setUpDemo(ctx context.Context, data, dir string) error {
 			return err
 		}
 	}
-	j := &pista.Journalist{Name: "demo", Recipient: id.Recipient().String(), PasswordHash: hash, TOTPSecret: secret}
+	j := &pista.Journalist{Name: "demo", Recipient: id.Recipient().String(), TOTPSecret: secret, Auth: auth}
 	if err := st.Journalists.CreateJournalist(ctx, j); err != nil {
 		return err
 	}

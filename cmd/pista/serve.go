@@ -56,6 +56,7 @@ type serveFlags struct {
 	secureCookies                                             bool
 	noServerReplies                                           bool // --server-replies=false
 	publicURL                                                 string
+	webauthnRPID                                              string
 
 	// notifications
 	notifyInterval                                   time.Duration
@@ -78,6 +79,7 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.StringVar(&f.tlsKey, "tls-key", "", "and this private key `FILE` (PEM)")
 	fs.Var(&f.archive, "archive-recipient", "also encrypt every item to this offline archive key, `AGE1PQ…` (repeatable)")
 	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark cookies Secure even on plain HTTP (behind a TLS proxy)")
+	fs.StringVar(&f.webauthnRPID, "webauthn-rp-id", "", "the `HOST` name security keys and passkeys are bound to (default: the host name each browser asks for; an IP address cannot be used)")
 	fs.BoolFunc("server-replies", "let journalists without JavaScript send replies for the server to encrypt (the default; =false: replies are encrypted only in the browser)", func(s string) error {
 		on, err := strconv.ParseBool(s)
 		f.noServerReplies = !on
@@ -139,8 +141,8 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	}
 	srv, err := server.New(ctx, server.Config{
 		Data: f.data, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload, MinFreeDisk: minFree,
-		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", NoServerReplies: f.noServerReplies,
-		MaxPendingUploads: f.maxPendingUploads, Log: logger,
+		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", WebAuthnRPID: f.webauthnRPID,
+		NoServerReplies: f.noServerReplies, MaxPendingUploads: f.maxPendingUploads, Log: logger,
 	})
 	if err != nil {
 		return err

@@ -60,8 +60,7 @@ func TestServeTakesMail(t *testing.T) {
 
 	// The inbox says the source wrote by e-mail and offers no web reply.
 	nr := newBrowser(t, base)
-	status, page := nr.postForm("/newsroom/login", urlValues("csrf", nr.csrf("/newsroom/login"), "name", "alice",
-		"password", "a long password for alice", "totp", alice.code(t)))
+	status, page := nr.login("alice", "a long password for alice", alice.code(t))
 	if status != http.StatusOK {
 		t.Fatalf("login: %d", status)
 	}

@@ -94,8 +94,7 @@ func TestSubmitAndFollow(t *testing.T) {
 	// She replies through the web inbox.
 	replyText := "REPLY-" + rand.Text() + "\nThank you. Can you tell us more?"
 	nr := newBrowser(t, base)
-	status, page := nr.postForm("/newsroom/login", url.Values{"csrf": {nr.csrf("/newsroom/login")}, "name": {"alice"},
-		"password": {"a long password for alice"}, "totp": {alice.code(t)}})
+	status, page := nr.login("alice", "a long password for alice", alice.code(t))
 	if status != http.StatusOK {
 		t.Fatalf("alice's login: %d\n%s", status, page)
 	}

@@ -14,6 +14,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"html"
 	"io"
 	"log/slog"
@@ -90,14 +92,18 @@ func New(t testing.TB, cfg server.Config) *Instance {
 	return &Instance{T: t, Cfg: cfg, Srv: srv, TS: ts, Log: log, Data: cfg.Data}
 }
 
-// TestPassword is the password of every journalist made by
+// TestPassword is the passphrase of every journalist made by
 // [Instance.Journalist].
 const TestPassword = "correct horse battery staple"
 
-// passwordHash is computed once: Argon2id takes a while, and every test
-// journalist may share a password.
-var passwordHash = sync.OnceValues(func() (string, error) {
-	return keys.HashPassword(context.Background(), TestPassword)
+// TestSalt is the salt of every journalist made by [Instance.Journalist]:
+// one salt for all, so that the passphrase is stretched once per test
+// binary (Argon2id at 64 MiB takes a while).
+var TestSalt = []byte("pista-test-salt!")
+
+// TestKeys are the keys TestPassword yields under TestSalt.
+var TestKeys = sync.OnceValues(func() (keys.JournalistKeys, error) {
+	return keys.DeriveJournalist(context.Background(), TestPassword, TestSalt, keys.JournalistKDF)
 })
 
 // Journalist is a newsroom account with what its owner knows.
@@ -105,6 +111,9 @@ type Journalist struct {
 	pista.Journalist
 	Password string
 	Identity *age.HybridIdentity
+	// Keys are what Password yields: Keys.Auth logs in, Keys.Wrap opens
+	// Auth.WrappedIdentity.
+	Keys keys.JournalistKeys
 
 	mu       sync.Mutex
 	lastStep int64
@@ -118,7 +127,11 @@ func (in *Instance) Journalist(name string) *Journalist {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hash, err := passwordHash()
+	k, err := TestKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped, err := keys.WrapIdentity(k.Wrap, id.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,8 +140,9 @@ func (in *Instance) Journalist(name string) *Journalist {
 		t.Fatal(err)
 	}
 	j := &Journalist{
-		Journalist: pista.Journalist{Name: name, Recipient: id.Recipient().String(), PasswordHash: hash, TOTPSecret: secret},
-		Password:   TestPassword, Identity: id,
+		Journalist: pista.Journalist{Name: name, Recipient: id.Recipient().String(), TOTPSecret: secret,
+			Auth: pista.JournalistAuth{Salt: TestSalt, KDF: keys.JournalistKDF, Hash: keys.AuthHash(k.Auth), WrappedIdentity: wrapped}},
+		Password: TestPassword, Identity: id, Keys: k,
 	}
 	if err := in.Srv.Stores.Journalists.CreateJournalist(context.Background(), &j.Journalist); err != nil {
 		t.Fatalf("CreateJournalist: %v", err)
@@ -432,14 +446,52 @@ func (b *Browser) Submit(desk, message string, more ...Part) *Response {
 	return b.PostMultipart("/submit", parts)
 }
 
-// LoginJournalist signs j in to the web inbox.
+// LoginJournalist signs j in to the web inbox as the login page's script
+// does (see [Browser.PostLogin]) and fails the test unless it worked.
 func (b *Browser) LoginJournalist(j *Journalist) {
 	b.T.Helper()
-	tok := b.Get("/newsroom/login").CSRF(b.T)
-	r := b.Post("/newsroom/login", url.Values{"csrf": {tok}, "name": {j.Name}, "password": {j.Password}, "totp": {j.Code(b.T)}})
-	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/newsroom/" {
-		b.T.Fatalf("journalist login: %d %s\n%s", r.Status, r.Header.Get("Location"), r.Body)
+	r := b.PostLogin(j.Name, j.Password, j.Code(b.T))
+	if r.Status != http.StatusOK || !strings.Contains(r.Body, `"next":"/newsroom/"`) {
+		b.T.Fatalf("journalist login: %d\n%s", r.Status, r.Body)
 	}
+}
+
+// PostLogin logs in as the login page's script does: it asks for the
+// name's salt and parameters, stretches the passphrase here and sends the
+// authentication key and the code, never the passphrase. It returns the
+// login's answer (JSON).
+func (b *Browser) PostLogin(name, passphrase, code string) *Response {
+	b.T.Helper()
+	tok := b.Get("/newsroom/login").CSRF(b.T)
+	auth := b.AuthKey(tok, name, passphrase)
+	return b.Post("/newsroom/login", url.Values{"csrf": {tok}, "name": {name},
+		"auth": {base64.StdEncoding.EncodeToString(auth)}, "totp": {code}})
+}
+
+// AuthKey fetches name's login parameters with the login page's token tok
+// and derives the authentication key of passphrase.
+func (b *Browser) AuthKey(tok, name, passphrase string) []byte {
+	b.T.Helper()
+	p := b.Post("/newsroom/login/params", url.Values{"csrf": {tok}, "name": {name}})
+	var params struct {
+		Salt []byte `json:"salt"`
+		KDF  string `json:"kdf"`
+	}
+	if p.Status != http.StatusOK || json.Unmarshal([]byte(p.Body), &params) != nil {
+		b.T.Fatalf("login params: %d %s", p.Status, p.Body)
+	}
+	if passphrase == TestPassword && bytes.Equal(params.Salt, TestSalt) && params.KDF == keys.JournalistKDF {
+		k, err := TestKeys()
+		if err != nil {
+			b.T.Fatal(err)
+		}
+		return k.Auth
+	}
+	k, err := keys.DeriveJournalist(context.Background(), passphrase, params.Salt, params.KDF)
+	if err != nil {
+		b.T.Fatalf("deriving the login keys: %v", err)
+	}
+	return k.Auth
 }
 
 // En returns the English text of a message key.

@@ -1,0 +1,369 @@
+package newsroom
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/ui"
+)
+
+// Security keys and passkeys (WebAuthn, go-webauthn) are a second factor
+// instead of a TOTP code:
+//
+//	POST /newsroom/settings/webauthn/begin    csrf → {"state","options"}
+//	POST /newsroom/settings/webauthn/finish   csrf, state, name, credential → {"ok"}
+//	POST /newsroom/settings/webauthn/delete   csrf, id (a form; redirects)
+//	POST /newsroom/login/webauthn/begin       csrf, name, auth → {"state","options"}
+//	POST /newsroom/login/webauthn/finish      csrf, state, credential → {"next"}
+//
+// A login ceremony begins only after the authentication key was checked,
+// so a security key replaces the code, never the passphrase. The
+// challenge of each ceremony is held in memory (Ceremonies): one use,
+// five minutes, and at most maxCeremonies at once.
+//
+// The relying party ID is Handler.RPID (pista serve --webauthn-rp-id) or
+// else the host name the browser asked for. WebAuthn needs a host name:
+// a server reached at an IP address cannot use security keys.
+
+// Bounds of the ceremonies held in memory.
+const (
+	ceremonyLife   = 5 * time.Minute
+	maxCeremonies  = 1000
+	maxCredentials = 10      // security keys of one account
+	maxCredName    = 64      // characters of a key's name
+	maxCredJSON    = 8 << 10 // a browser's answer; real ones are under 2 KiB
+)
+
+// Ceremonies holds the WebAuthn challenges in progress.
+type Ceremonies struct {
+	mu sync.Mutex
+	m  map[string]ceremony
+}
+
+type ceremony struct {
+	journalist int64
+	login      bool
+	session    webauthn.SessionData
+	expires    time.Time
+}
+
+var errTooMany = errors.New("too many WebAuthn ceremonies in progress")
+
+func (c *Ceremonies) put(cer ceremony) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]ceremony{}
+	}
+	now := time.Now()
+	for k, v := range c.m {
+		if now.After(v.expires) {
+			delete(c.m, k)
+		}
+	}
+	if len(c.m) >= maxCeremonies {
+		return "", errTooMany
+	}
+	b := make([]byte, 24)
+	rand.Read(b)
+	id := base64.RawURLEncoding.EncodeToString(b)
+	cer.expires = now.Add(ceremonyLife)
+	c.m[id] = cer
+	return id, nil
+}
+
+// take returns and forgets a ceremony (each works once).
+func (c *Ceremonies) take(id string, login bool) (ceremony, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cer, ok := c.m[id]
+	if !ok {
+		return cer, false
+	}
+	delete(c.m, id)
+	return cer, cer.login == login && time.Now().Before(cer.expires)
+}
+
+// waUser is a journalist as go-webauthn sees them.
+type waUser struct {
+	j     pista.Journalist
+	creds []webauthn.Credential
+	rows  []pista.WebAuthnCredential
+}
+
+func (u *waUser) WebAuthnID() []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, uint64(u.j.ID))
+	return b
+}
+func (u *waUser) WebAuthnName() string                       { return u.j.Name }
+func (u *waUser) WebAuthnDisplayName() string                { return u.j.Name }
+func (u *waUser) WebAuthnCredentials() []webauthn.Credential { return u.creds }
+
+func (h *Handler) webauthnUser(r *http.Request, j pista.Journalist) (*waUser, error) {
+	rows, err := h.Team.Credentials(r.Context(), j.ID)
+	if err != nil {
+		return nil, err
+	}
+	u := &waUser{j: j, rows: rows}
+	for _, row := range rows {
+		var c webauthn.Credential
+		if err := json.Unmarshal(row.Data, &c); err != nil {
+			return nil, err
+		}
+		u.creds = append(u.creds, c)
+	}
+	return u, nil
+}
+
+var errNoHostName = errors.New("webauthn needs a host name")
+
+// relyingParty is the WebAuthn configuration for this request's host.
+func (h *Handler) relyingParty(r *http.Request) (*webauthn.WebAuthn, error) {
+	host := r.Host
+	if hn, _, err := net.SplitHostPort(host); err == nil {
+		host = hn
+	}
+	rpid := h.RPID
+	if rpid == "" {
+		rpid = strings.ToLower(host)
+	}
+	if rpid == "" || net.ParseIP(strings.Trim(rpid, "[]")) != nil {
+		return nil, errNoHostName
+	}
+	scheme := "http"
+	if r.TLS != nil || h.Sessions.Secure {
+		scheme = "https"
+	}
+	return webauthn.New(&webauthn.Config{
+		RPID:          rpid,
+		RPDisplayName: h.Newsroom,
+		RPOrigins:     []string{scheme + "://" + r.Host},
+	})
+}
+
+func (h *Handler) webauthnFailed(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, errNoHostName):
+		h.jsonError(w, r, http.StatusBadRequest, "nr-auth.webauthn.hostname")
+	case errors.Is(err, errTooMany):
+		h.jsonError(w, r, http.StatusServiceUnavailable, "error.busy")
+	default:
+		h.Log.Error("webauthn", "err", err)
+		h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
+	}
+}
+
+// beginWebAuthnLogin checks name and authentication key, then asks the
+// browser for an assertion of one of the account's security keys.
+func (h *Handler) beginWebAuthnLogin(w http.ResponseWriter, r *http.Request) {
+	if !h.readForm(w, r, "") {
+		return
+	}
+	f := r.PostForm
+	j, err := h.Auth.CheckKey(r.Context(), f.Get("name"), decodeKey(f.Get("auth"), 32))
+	if errors.Is(err, ErrNeedsReset) {
+		err = ErrLoginFailed // a security key alone does not prove who asks
+	}
+	if err != nil {
+		h.loginError(w, r, err)
+		return
+	}
+	rp, err := h.relyingParty(r)
+	if err != nil {
+		h.webauthnFailed(w, r, err)
+		return
+	}
+	u, err := h.webauthnUser(r, j)
+	if err != nil {
+		h.webauthnFailed(w, r, err)
+		return
+	}
+	if len(u.creds) == 0 {
+		h.jsonError(w, r, http.StatusUnauthorized, "nr-auth.webauthn.none")
+		return
+	}
+	assertion, session, err := rp.BeginLogin(u, webauthn.WithUserVerification(protocol.VerificationPreferred))
+	if err != nil {
+		h.webauthnFailed(w, r, err)
+		return
+	}
+	state, err := h.Ceremonies.put(ceremony{journalist: j.ID, login: true, session: *session})
+	if err != nil {
+		h.webauthnFailed(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"state": state, "options": assertion.Response})
+}
+
+// finishWebAuthnLogin checks the assertion and starts a session.
+func (h *Handler) finishWebAuthnLogin(w http.ResponseWriter, r *http.Request) {
+	if !h.readForm(w, r, "") {
+		return
+	}
+	f := r.PostForm
+	cer, ok := h.Ceremonies.take(f.Get("state"), true)
+	if !ok || len(f.Get("credential")) > maxCredJSON {
+		h.jsonError(w, r, http.StatusUnauthorized, "newsroom.login.failed")
+		return
+	}
+	ctx := r.Context()
+	j, err := h.Journalists.JournalistByID(ctx, cer.journalist)
+	if err != nil || j.Suspended {
+		h.jsonError(w, r, http.StatusUnauthorized, "newsroom.login.failed")
+		return
+	}
+	rp, err := h.relyingParty(r)
+	if err != nil {
+		h.webauthnFailed(w, r, err)
+		return
+	}
+	u, err := h.webauthnUser(r, j)
+	if err != nil {
+		h.webauthnFailed(w, r, err)
+		return
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes([]byte(f.Get("credential")))
+	if err != nil {
+		h.Auth.Fail(ctx, j)
+		h.jsonError(w, r, http.StatusUnauthorized, "newsroom.login.failed")
+		return
+	}
+	cred, err := rp.ValidateLogin(u, cer.session, parsed)
+	if err != nil {
+		h.Auth.Fail(ctx, j)
+		h.jsonError(w, r, http.StatusUnauthorized, "newsroom.login.failed")
+		return
+	}
+	for _, row := range u.rows {
+		if string(row.ID) == string(cred.ID) {
+			row.Data, _ = json.Marshal(cred)
+			if err := h.Team.UpdateCredential(ctx, row); err != nil {
+				h.webauthnFailed(w, r, err)
+				return
+			}
+		}
+	}
+	h.Auth.Succeed(ctx, j)
+	h.startSession(w, r, j)
+}
+
+// beginWebAuthnRegistration asks the browser to make a credential.
+func (h *Handler) beginWebAuthnRegistration(w http.ResponseWriter, r *http.Request, q request) {
+	rp, err := h.relyingParty(r)
+	if err != nil {
+		h.webauthnFailed(w, r, err)
+		return
+	}
+	u, err := h.webauthnUser(r, q.j)
+	if err != nil {
+		h.webauthnFailed(w, r, err)
+		return
+	}
+	if len(u.creds) >= maxCredentials {
+		h.jsonError(w, r, http.StatusBadRequest, "nr-auth.webauthn.toomany")
+		return
+	}
+	var exclude []protocol.CredentialDescriptor
+	for _, c := range u.creds {
+		exclude = append(exclude, c.Descriptor())
+	}
+	creation, session, err := rp.BeginRegistration(u,
+		webauthn.WithExclusions(exclude),
+		webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementPreferred),
+		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
+			ResidentKey:      protocol.ResidentKeyRequirementPreferred,
+			UserVerification: protocol.VerificationPreferred,
+		}))
+	if err != nil {
+		h.webauthnFailed(w, r, err)
+		return
+	}
+	state, err := h.Ceremonies.put(ceremony{journalist: q.j.ID, session: *session})
+	if err != nil {
+		h.webauthnFailed(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"state": state, "options": creation.Response})
+}
+
+// finishWebAuthnRegistration checks the new credential and stores it.
+func (h *Handler) finishWebAuthnRegistration(w http.ResponseWriter, r *http.Request, q request) {
+	f := r.PostForm
+	cer, ok := h.Ceremonies.take(f.Get("state"), false)
+	if !ok || cer.journalist != q.j.ID {
+		h.jsonError(w, r, http.StatusBadRequest, "nr-auth.webauthn.expired")
+		return
+	}
+	name := strings.TrimSpace(f.Get("name"))
+	if name == "" || utf8.RuneCountInString(name) > maxCredName || !utf8.ValidString(name) ||
+		len(f.Get("credential")) > maxCredJSON {
+		h.jsonError(w, r, http.StatusBadRequest, "nr-auth.webauthn.name.bad")
+		return
+	}
+	rp, err := h.relyingParty(r)
+	if err != nil {
+		h.webauthnFailed(w, r, err)
+		return
+	}
+	u, err := h.webauthnUser(r, q.j)
+	if err != nil {
+		h.webauthnFailed(w, r, err)
+		return
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBytes([]byte(f.Get("credential")))
+	if err != nil {
+		h.jsonError(w, r, http.StatusBadRequest, "nr-auth.webauthn.refused")
+		return
+	}
+	cred, err := rp.CreateCredential(u, cer.session, parsed)
+	if err != nil {
+		h.jsonError(w, r, http.StatusBadRequest, "nr-auth.webauthn.refused")
+		return
+	}
+	data, err := json.Marshal(cred)
+	if err != nil {
+		h.webauthnFailed(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	if err := h.Team.AddCredential(ctx, &pista.WebAuthnCredential{ID: cred.ID, JournalistID: q.j.ID, Name: name, Data: data}); err != nil {
+		h.webauthnFailed(w, r, err)
+		return
+	}
+	h.Team.AddAudit(ctx, pista.AuditEntry{ActorID: q.j.ID, ActorName: q.j.Name, Action: pista.AuditSecondFactor})
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+// deleteCredential removes one of the journalist's security keys.
+func (h *Handler) deleteCredential(w http.ResponseWriter, r *http.Request, q request) {
+	id, err := base64.RawURLEncoding.DecodeString(r.PostForm.Get("id"))
+	if err != nil || len(id) == 0 || len(id) > 1023 {
+		h.fail(w, r, q.sid, http.StatusBadRequest, "error.form")
+		return
+	}
+	ctx := r.Context()
+	if err := h.Team.DeleteCredential(ctx, q.j.ID, id); errors.Is(err, pista.ErrNotFound) {
+		h.fail(w, r, q.sid, http.StatusNotFound, "error.notfound")
+		return
+	} else if err != nil {
+		h.Log.Error("deleting a security key", "err", err)
+		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	h.Team.AddAudit(ctx, pista.AuditEntry{ActorID: q.j.ID, ActorName: q.j.Name, Action: pista.AuditSecondFactor})
+	http.Redirect(w, r, ui.WithLang(r, "/newsroom/settings?done=key-removed"), http.StatusSeeOther)
+}
