@@ -163,7 +163,28 @@ func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) h
 func (h *Handler) page(r *http.Request, sid, title string) *ui.Page {
 	p := ui.NewPage(r, h.Newsroom, title)
 	p.CSRF = h.CSRF.Token(sid)
+	p.Nav = h.nav(r)
 	return p
+}
+
+// nav is the menu of the journalist whose session the request carries:
+// the inbox, their desks' pages, the admin pages for admins, settings.
+func (h *Handler) nav(r *http.Request) *ui.NewsroomNav {
+	id, _, ok := h.Sessions.Get(r)
+	if !ok {
+		return nil
+	}
+	j, err := h.Journalists.JournalistByID(r.Context(), id)
+	if err != nil || j.Suspended {
+		return nil
+	}
+	n := &ui.NewsroomNav{Name: j.Name, Admin: j.Admin}
+	if desks, err := h.Desks.DesksOf(r.Context(), id); err == nil {
+		for _, d := range desks {
+			n.Desks = append(n.Desks, ui.NavDesk{Slug: d.Slug, Title: d.Title})
+		}
+	}
+	return n
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, sid string, status int, key string) {

@@ -45,7 +45,20 @@ type Page struct {
 	// history entry with the landing page's address.
 	Private bool
 	Data    any
+	// Nav is the journalist's menu on newsroom pages; nil when no one is
+	// logged in.
+	Nav *NewsroomNav
 }
+
+// NewsroomNav is what a logged-in journalist's menu links to.
+type NewsroomNav struct {
+	Name  string
+	Admin bool
+	Desks []NavDesk
+}
+
+// NavDesk is one of the journalist's desks in the menu.
+type NavDesk struct{ Slug, Title string }
 
 // Q returns the query string that keeps the visitor's language in links
 // and form actions: "?lang=fr", or "" when it came from Accept-Language.
