@@ -80,6 +80,9 @@ type KeyWrap struct {
 	DeskSlug     string
 	JournalistID int64
 	Wrapped      []byte
+	// Role is the member's role on the desk, for CreateDesk (whose wraps
+	// make the members); empty means RoleJournalist.
+	Role Role
 }
 
 // Journalist is a newsroom account.

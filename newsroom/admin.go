@@ -176,7 +176,8 @@ func (h *Handler) createDesk(w http.ResponseWriter, r *http.Request, q request) 
 			return
 		}
 		seen[wr.Journalist] = true
-		wraps[i] = pista.KeyWrap{DeskSlug: slug, JournalistID: wr.Journalist, Wrapped: files[i]}
+		// Its first members are its coordinators.
+		wraps[i] = pista.KeyWrap{DeskSlug: slug, JournalistID: wr.Journalist, Wrapped: files[i], Role: pista.RoleCoordinator}
 	}
 	d := pista.Desk{Slug: slug, Title: title, Recipient: recipient}
 	err = h.Desks.CreateDesk(context.WithoutCancel(ctx), &d, wraps)
@@ -187,12 +188,6 @@ func (h *Handler) createDesk(w http.ResponseWriter, r *http.Request, q request) 
 		h.Log.Error("creating a desk", "err", err)
 		h.jsonResult(w, r, http.StatusInternalServerError, "", "error.internal")
 		return
-	}
-	// Its first members are its coordinators.
-	for _, wr := range wraps {
-		if err := h.Team.SetRole(context.WithoutCancel(ctx), d.ID, wr.JournalistID, pista.RoleCoordinator); err != nil {
-			h.Log.Error("making a first coordinator", "err", err)
-		}
 	}
 	h.auditTeam(ctx, q.j, pista.AuditCreateDesk, d, "")
 	h.jsonResult(w, r, http.StatusOK, "/newsroom/admin?done=created", "")

@@ -70,8 +70,15 @@ func (s *DeskStore) CreateDesk(ctx context.Context, d *pista.Desk, wraps []pista
 			keyID, w.JournalistID, w.Wrapped); err != nil {
 			return fmt.Errorf("sqlite: wrap desk key for journalist %d: %w", w.JournalistID, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO desk_members (desk_id, journalist_id) VALUES (?, ?)`,
-			deskID, w.JournalistID); err != nil {
+		role := w.Role
+		if role == "" {
+			role = pista.RoleJournalist
+		}
+		if !role.Valid() {
+			return fmt.Errorf("sqlite: role %q is not journalist or coordinator", role)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO desk_members (desk_id, journalist_id, role) VALUES (?, ?, ?)`,
+			deskID, w.JournalistID, string(role)); err != nil {
 			return fmt.Errorf("sqlite: add desk member %d: %w", w.JournalistID, err)
 		}
 	}

@@ -267,6 +267,28 @@ func testRoles(t *testing.T, s Stores) {
 		t.Error("SetRole accepted an unknown role")
 	}
 	isNotFound(t, "SetRole(not a member)", s.Team.SetRole(ctx, n.maghreb.ID, n.alice.ID, pista.RoleCoordinator))
+
+	// CreateDesk makes its members with the wraps' roles.
+	europe := pista.Desk{Slug: "europe", Title: "Europe", Recipient: "age1pq1deskeurope"}
+	if err := s.Desks.CreateDesk(ctx, &europe, []pista.KeyWrap{
+		{JournalistID: n.bob.ID, Wrapped: []byte("w"), Role: pista.RoleCoordinator},
+		{JournalistID: n.carol.ID, Wrapped: []byte("w")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.Team.Membership(ctx, europe.ID, n.bob.ID); err != nil || m.Role != pista.RoleCoordinator {
+		t.Errorf("bob on europe = %+v, %v; want coordinator", m, err)
+	}
+	if m, err := s.Team.Membership(ctx, europe.ID, n.carol.ID); err != nil || m.Role != pista.RoleJournalist {
+		t.Errorf("carol on europe = %+v, %v; want journalist", m, err)
+	}
+	bad := pista.Desk{Slug: "asia", Title: "Asia", Recipient: "age1pq1deskasia"}
+	if err := s.Desks.CreateDesk(ctx, &bad, []pista.KeyWrap{{JournalistID: n.bob.ID, Wrapped: []byte("w"), Role: "owner"}}); err == nil {
+		t.Error("CreateDesk accepted an unknown role")
+	}
+	if _, err := s.Desks.DeskBySlug(ctx, "asia"); !errors.Is(err, pista.ErrNotFound) {
+		t.Errorf("a refused CreateDesk left a desk: %v", err)
+	}
 	_, err := s.Team.Membership(ctx, n.maghreb.ID, n.alice.ID)
 	isNotFound(t, "Membership(other desk)", err)
 }

@@ -220,6 +220,9 @@ pista desk add makes a desk: it makes the desk's key, wraps it to each
 member's public key, stores only the wrapped copies and forgets the key.
 The server can never read the desk's tips.
 
+Coordinators (--coordinator) are members who also invite, approve and
+remove the desk's members in the web inbox; a desk needs one for that.
+
 With --alias, mail to ALIAS@DOMAIN also reaches the desk when the server
 takes tips by e-mail (pista serve --smtp-listen … --mail-domain DOMAIN);
 mail to SLUG@DOMAIN always does.
@@ -228,11 +231,11 @@ pista desk text gives a desk its title and description in another
 language of the source pages.
 
 Usage:
-    pista desk add --data DIR --name SLUG --title TITLE --member NAME [--member NAME…] [--alias NAME…]
+    pista desk add --data DIR --name SLUG --title TITLE --member NAME [--member NAME…] [--coordinator NAME…] [--alias NAME…]
     pista desk text --data DIR --name SLUG --lang LANG --title TITLE [--description TEXT]
 
 Examples:
-    $ pista desk add --data ./pista-data --name americas --title "Americas" --member alice --member bob
+    $ pista desk add --data ./pista-data --name americas --title "Americas" --coordinator alice --member bob
     $ pista desk add --data ./pista-data --name maghreb --title "Maghreb" --member karim,leila --alias afrique-du-nord
     $ pista desk text --data ./pista-data --name maghreb --lang ar --title "المغرب العربي"
 `
@@ -249,8 +252,9 @@ func runDeskAdd(ctx context.Context, e env, args []string) error {
 	slug := fs.String("name", "", "the desk's short `SLUG` (lowercase letters, digits, dashes), used in forms and addresses")
 	title := fs.String("title", "", "the desk's `TITLE`, shown to sources")
 	desc := fs.String("description", "", "a sentence shown to sources under the title")
-	var members, aliases multi
+	var members, coordinators, aliases multi
 	fs.Var(&members, "member", "a journalist `NAME` (repeat, or separate with commas)")
+	fs.Var(&coordinators, "coordinator", "a member `NAME` who also manages the desk's members (repeatable)")
 	fs.Var(&aliases, "alias", "another mail address `NAME` for the desk (repeatable)")
 	// "--member alice bob": names after the flags are members too.
 	if err := fs.Parse(args); err != nil {
@@ -265,8 +269,13 @@ func runDeskAdd(ctx context.Context, e env, args []string) error {
 	if err := required(fs, "name", "title"); err != nil {
 		return err
 	}
+	isCoordinator := map[string]bool{}
+	for _, c := range coordinators {
+		isCoordinator[c] = true
+	}
+	members = append(coordinators, members...)
 	if len(members) == 0 {
-		fmt.Fprintln(e.stderr, "pista desk add: at least one --member is required")
+		fmt.Fprintln(e.stderr, "pista desk add: at least one --member or --coordinator is required")
 		fs.Usage()
 		return errUsage
 	}
@@ -302,7 +311,11 @@ func runDeskAdd(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		wraps = append(wraps, pista.KeyWrap{JournalistID: j.ID, Wrapped: w})
+		role := pista.RoleJournalist
+		if isCoordinator[m] {
+			role = pista.RoleCoordinator
+		}
+		wraps = append(wraps, pista.KeyWrap{JournalistID: j.ID, Wrapped: w, Role: role})
 	}
 	d := &pista.Desk{Slug: *slug, Title: *title, Description: *desc, Recipient: id.Recipient().String()}
 	if err := st.Desks.CreateDesk(ctx, d, wraps); errors.Is(err, pista.ErrExists) {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"io/fs"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
@@ -21,8 +22,10 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/keys"
+	"github.com/pista-tips/pista/server"
 )
 
 // syncBuffer is a log sink that the server writes to while the test reads.
@@ -229,8 +232,9 @@ func TestEndToEnd(t *testing.T) {
 	alice := addJournalist(t, dir, data, "alice")
 	bob := addJournalist(t, dir, data, "bob")
 	carol := addJournalist(t, dir, data, "carol")
-	runPista(t, "desk", "add", "--data", data, "--name", "americas", "--title", "Americas", "--member", "alice", "--member", "bob")
+	runPista(t, "desk", "add", "--data", data, "--name", "americas", "--title", "Americas", "--coordinator", "alice", "--member", "bob")
 	runPista(t, "desk", "add", "--data", data, "--name", "maghreb", "--title", "Maghreb", "--member", "carol")
+	checkRoles(t, data, "americas", map[string]pista.Role{"alice": pista.RoleCoordinator, "bob": pista.RoleJournalist})
 	base, logs := startServer(t, data)
 
 	// A source submits a message, a contact and two files.
@@ -441,4 +445,30 @@ func listDir(dir string) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// checkRoles fails t unless the desk's members have the roles want.
+func checkRoles(t *testing.T, data, slug string, want map[string]pista.Role) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := server.OpenStores(ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	d, err := st.Desks.DeskBySlug(ctx, slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := st.Team.Members(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]pista.Role{}
+	for _, m := range ms {
+		got[m.Name] = m.Role
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("desk %s has members %v, want %v", slug, got, want)
+	}
 }
