@@ -101,7 +101,9 @@ func setUpDemo(ctx context.Context, data, dir string) error {
 			return err
 		}
 	}
-	j := &pista.Journalist{Name: "demo", Recipient: id.Recipient().String(), TOTPSecret: secret, Auth: auth}
+	// The demo journalist is an admin and the demo desk's coordinator, so
+	// that every page of the inbox can be tried.
+	j := &pista.Journalist{Name: "demo", Recipient: id.Recipient().String(), TOTPSecret: secret, Auth: auth, Admin: true}
 	if err := st.Journalists.CreateJournalist(ctx, j); err != nil {
 		return err
 	}
@@ -116,5 +118,5 @@ func setUpDemo(ctx context.Context, data, dir string) error {
 	return st.Desks.CreateDesk(ctx, &pista.Desk{
 		Slug: "demo", Title: "Demo desk", Description: "Tips sent here go to the demo journalist.",
 		Recipient: desk.Recipient().String(),
-	}, []pista.KeyWrap{{JournalistID: j.ID, Wrapped: w}})
+	}, []pista.KeyWrap{{JournalistID: j.ID, Wrapped: w, Role: pista.RoleCoordinator}})
 }
