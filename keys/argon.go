@@ -87,9 +87,13 @@ func argon2idWith(ctx context.Context, k KDF, secret, salt []byte, n uint32) ([]
 		return nil, ctx.Err()
 	}
 	defer func() { <-argonSlots }()
-	// Return what the request left behind (an upload's buffers) to the
-	// system before taking k.Memory: a server's peak memory is then its
-	// live heap plus the derivations that run, not plus garbage too.
+	// Return garbage to the system before taking k.Memory, and k.Memory
+	// as soon as it is garbage: a server's peak memory is then its live
+	// heap plus the derivations running, not plus what came before or
+	// after them (an upload's buffers). Two collections of a small heap
+	// cost far less than the derivation.
 	debug.FreeOSMemory()
-	return argon2.IDKey(secret, salt, k.Time, k.Memory, k.Threads, n), nil
+	key := argon2.IDKey(secret, salt, k.Time, k.Memory, k.Threads, n)
+	debug.FreeOSMemory()
+	return key, nil
 }
