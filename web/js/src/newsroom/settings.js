@@ -59,7 +59,14 @@ function setup(root) {
       say(d.deriving)
       const old = await deriveKeys(oldPass, b64decode(p.salt), p.kdf)
       let id = ""
-      if (me.wrapped) id = await unwrapIdentity(old.wrapKey, b64decode(me.wrapped))
+      if (me.wrapped) {
+        // A wrong current passphrase shows here, before the server's check.
+        try {
+          id = await unwrapIdentity(old.wrapKey, b64decode(me.wrapped))
+        } catch {
+          throw new Error(d.wrongpassphrase)
+        }
+      }
       const salt = crypto.getRandomValues(new Uint8Array(16))
       const kdf = "argon2id$v=19$m=65536,t=3,p=1"
       const fresh = await deriveKeys(newPass, salt, kdf)
