@@ -14,12 +14,11 @@ package newsroom
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
 	"unicode/utf8"
-
-	"filippo.io/age"
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/ui"
@@ -137,7 +136,7 @@ func (h *Handler) createDesk(w http.ResponseWriter, r *http.Request, q request) 
 		return
 	}
 	f := r.PostForm
-	slug, title, recipient := f.Get("slug"), f.Get("title"), f.Get("recipient")
+	slug, title := f.Get("slug"), f.Get("title")
 	if !slugRE.MatchString(slug) {
 		h.jsonResult(w, r, http.StatusBadRequest, "", "team.desk.slug")
 		return
@@ -146,41 +145,26 @@ func (h *Handler) createDesk(w http.ResponseWriter, r *http.Request, q request) 
 		h.jsonResult(w, r, http.StatusBadRequest, "", "team.desk.titlebad")
 		return
 	}
-	if len(recipient) > 4096 {
-		h.jsonResult(w, r, http.StatusBadRequest, "", "team.recipient.bad")
-		return
-	}
-	if _, err := age.ParseHybridRecipient(recipient); err != nil {
-		h.jsonResult(w, r, http.StatusBadRequest, "", "team.recipient.bad")
-		return
-	}
-	ws, files, err := parseWraps(f.Get("wraps"))
-	if err != nil {
-		h.jsonResult(w, r, http.StatusBadRequest, "", "team.wraps.bad")
-		return
-	}
-	seen := map[int64]bool{}
-	wraps := make([]pista.KeyWrap, len(ws))
-	for i, wr := range ws {
-		if wr.Journalist <= 0 || wr.Key != 0 || seen[wr.Journalist] {
-			h.jsonResult(w, r, http.StatusBadRequest, "", "team.wraps.bad")
-			return
-		}
-		j, err := h.Journalists.JournalistByID(ctx, wr.Journalist)
+	// A desk's first coordinators must be accounts that can act.
+	active := func(id int64) error {
+		j, err := h.Journalists.JournalistByID(ctx, id)
 		if errors.Is(err, pista.ErrNotFound) || (err == nil && j.Suspended) {
-			h.jsonResult(w, r, http.StatusBadRequest, "", "team.wraps.bad")
-			return
+			return errBadWraps
 		} else if err != nil {
-			h.Log.Error("loading an account", "err", err)
-			h.jsonResult(w, r, http.StatusInternalServerError, "", "error.internal")
-			return
+			return fmt.Errorf("loading an account: %w", err)
 		}
-		seen[wr.Journalist] = true
+		return nil
+	}
+	recipient, wraps, ok := h.readNewDeskKey(w, r, slug, active)
+	if !ok {
+		return
+	}
+	for i := range wraps {
 		// Its first members are its coordinators.
-		wraps[i] = pista.KeyWrap{DeskSlug: slug, JournalistID: wr.Journalist, Wrapped: files[i], Role: pista.RoleCoordinator}
+		wraps[i].Role = pista.RoleCoordinator
 	}
 	d := pista.Desk{Slug: slug, Title: title, Recipient: recipient}
-	err = h.Desks.CreateDesk(context.WithoutCancel(ctx), &d, wraps)
+	err := h.Desks.CreateDesk(context.WithoutCancel(ctx), &d, wraps)
 	if errors.Is(err, pista.ErrExists) {
 		h.jsonResult(w, r, http.StatusConflict, "", "team.desk.exists")
 		return
