@@ -14,12 +14,11 @@ package newsroom
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
 	"unicode/utf8"
-
-	"filippo.io/age"
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/ui"
@@ -137,7 +136,7 @@ func (h *Handler) createDesk(w http.ResponseWriter, r *http.Request, q request) 
 		return
 	}
 	f := r.PostForm
-	slug, title, recipient := f.Get("slug"), f.Get("title"), f.Get("recipient")
+	slug, title := f.Get("slug"), f.Get("title")
 	if !slugRE.MatchString(slug) {
 		h.jsonResult(w, r, http.StatusBadRequest, "", "team.desk.slug")
 		return
@@ -146,41 +145,26 @@ func (h *Handler) createDesk(w http.ResponseWriter, r *http.Request, q request) 
 		h.jsonResult(w, r, http.StatusBadRequest, "", "team.desk.titlebad")
 		return
 	}
-	if len(recipient) > 4096 {
-		h.jsonResult(w, r, http.StatusBadRequest, "", "team.recipient.bad")
-		return
-	}
-	if _, err := age.ParseHybridRecipient(recipient); err != nil {
-		h.jsonResult(w, r, http.StatusBadRequest, "", "team.recipient.bad")
-		return
-	}
-	ws, files, err := parseWraps(f.Get("wraps"))
-	if err != nil {
-		h.jsonResult(w, r, http.StatusBadRequest, "", "team.wraps.bad")
-		return
-	}
-	seen := map[int64]bool{}
-	wraps := make([]pista.KeyWrap, len(ws))
-	for i, wr := range ws {
-		if wr.Journalist <= 0 || wr.Key != 0 || seen[wr.Journalist] {
-			h.jsonResult(w, r, http.StatusBadRequest, "", "team.wraps.bad")
-			return
-		}
-		j, err := h.Journalists.JournalistByID(ctx, wr.Journalist)
+	// A desk's first coordinators must be accounts that can act.
+	active := func(id int64) error {
+		j, err := h.Journalists.JournalistByID(ctx, id)
 		if errors.Is(err, pista.ErrNotFound) || (err == nil && j.Suspended) {
-			h.jsonResult(w, r, http.StatusBadRequest, "", "team.wraps.bad")
-			return
+			return errBadWraps
 		} else if err != nil {
-			h.Log.Error("loading an account", "err", err)
-			h.jsonResult(w, r, http.StatusInternalServerError, "", "error.internal")
-			return
+			return fmt.Errorf("loading an account: %w", err)
 		}
-		seen[wr.Journalist] = true
+		return nil
+	}
+	recipient, wraps, ok := h.readNewDeskKey(w, r, slug, active)
+	if !ok {
+		return
+	}
+	for i := range wraps {
 		// Its first members are its coordinators.
-		wraps[i] = pista.KeyWrap{DeskSlug: slug, JournalistID: wr.Journalist, Wrapped: files[i], Role: pista.RoleCoordinator}
+		wraps[i].Role = pista.RoleCoordinator
 	}
 	d := pista.Desk{Slug: slug, Title: title, Recipient: recipient}
-	err = h.Desks.CreateDesk(context.WithoutCancel(ctx), &d, wraps)
+	err := h.Desks.CreateDesk(context.WithoutCancel(ctx), &d, wraps)
 	if errors.Is(err, pista.ErrExists) {
 		h.jsonResult(w, r, http.StatusConflict, "", "team.desk.exists")
 		return
@@ -222,27 +206,38 @@ func flag(r *http.Request, name string) (bool, bool) {
 	return false, false
 }
 
-// suspendAccount stops an account from doing anything (or lets it again).
-// An admin cannot suspend themselves: someone must be left to undo it.
-func (h *Handler) suspendAccount(w http.ResponseWriter, r *http.Request, q request) {
+// setAccountFlag is what suspending an account and making it admin
+// share: an admin sets the 0/1 form field on the account of the URL with
+// set. No admin may do it to themselves: someone must be left to undo it.
+// On failure it has answered and ok is false; the caller records and
+// answers what was done.
+func (h *Handler) setAccountFlag(w http.ResponseWriter, r *http.Request, q request, field string,
+	set func(ctx context.Context, journalistID int64, on bool) error, what string) (j pista.Journalist, on, ok bool) {
 	if !h.allowed(w, r, q, ActAccounts, 0) {
-		return
+		return j, false, false
 	}
-	j, ok := h.account(w, r, q)
-	if !ok {
-		return
+	if j, ok = h.account(w, r, q); !ok {
+		return j, false, false
 	}
-	on, ok := flag(r, "suspend")
-	if !ok {
+	if on, ok = flag(r, field); !ok {
 		h.fail(w, r, q.sid, http.StatusBadRequest, "error.form")
-		return
+		return j, false, false
 	}
 	if j.ID == q.j.ID {
 		h.fail(w, r, q.sid, http.StatusBadRequest, "team.account.self")
-		return
+		return j, false, false
 	}
-	if err := h.Journalists.SetSuspended(r.Context(), j.ID, on); err != nil {
-		h.internal(w, r, q, "suspending an account", err)
+	if err := set(r.Context(), j.ID, on); err != nil {
+		h.internal(w, r, q, what, err)
+		return j, false, false
+	}
+	return j, on, true
+}
+
+// suspendAccount stops an account from doing anything (or lets it again).
+func (h *Handler) suspendAccount(w http.ResponseWriter, r *http.Request, q request) {
+	j, on, ok := h.setAccountFlag(w, r, q, "suspend", h.Journalists.SetSuspended, "suspending an account")
+	if !ok {
 		return
 	}
 	subject, done := j.Name, "suspended"
@@ -253,27 +248,11 @@ func (h *Handler) suspendAccount(w http.ResponseWriter, r *http.Request, q reque
 	http.Redirect(w, r, ui.WithLang(r, "/newsroom/admin?done="+done), http.StatusSeeOther)
 }
 
-// setAdmin makes an account an instance admin or not. An admin cannot
-// revoke themselves, so the instance always keeps one.
+// setAdmin makes an account an instance admin or not; the instance always
+// keeps one, as no admin can revoke themselves.
 func (h *Handler) setAdmin(w http.ResponseWriter, r *http.Request, q request) {
-	if !h.allowed(w, r, q, ActAccounts, 0) {
-		return
-	}
-	j, ok := h.account(w, r, q)
+	j, on, ok := h.setAccountFlag(w, r, q, "admin", h.Journalists.SetAdmin, "changing admin")
 	if !ok {
-		return
-	}
-	on, ok := flag(r, "admin")
-	if !ok {
-		h.fail(w, r, q.sid, http.StatusBadRequest, "error.form")
-		return
-	}
-	if j.ID == q.j.ID {
-		h.fail(w, r, q.sid, http.StatusBadRequest, "team.account.self")
-		return
-	}
-	if err := h.Journalists.SetAdmin(r.Context(), j.ID, on); err != nil {
-		h.internal(w, r, q, "changing admin", err)
 		return
 	}
 	subject := j.Name + " → admin"

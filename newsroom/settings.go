@@ -95,6 +95,19 @@ func (h *Handler) proveKey(w http.ResponseWriter, r *http.Request, j pista.Journ
 	return true
 }
 
+// saveAuth stores j's new passphrase check and wrapped identity, records
+// it in the audit log as a passphrase change and answers {"ok": true}.
+// what names the change in the log if it fails.
+func (h *Handler) saveAuth(w http.ResponseWriter, r *http.Request, j pista.Journalist, a pista.JournalistAuth, what string) {
+	if err := h.Journalists.SetAuth(r.Context(), j.ID, a); err != nil {
+		h.Log.Error(what, "err", err)
+		h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	h.Team.AddAudit(r.Context(), pista.AuditEntry{ActorID: j.ID, ActorName: j.Name, Action: pista.AuditPassphrase})
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
 // changePassphrase stores a new salt, authentication hash and wrapped
 // identity, all made in the browser, after checking the old key.
 func (h *Handler) changePassphrase(w http.ResponseWriter, r *http.Request, q request) {
@@ -119,13 +132,7 @@ func (h *Handler) changePassphrase(w http.ResponseWriter, r *http.Request, q req
 		return
 	}
 	a := pista.JournalistAuth{Salt: salt, KDF: f.Get("kdf"), Hash: keys.AuthHash(auth), WrappedIdentity: wrapped}
-	if err := h.Journalists.SetAuth(r.Context(), q.j.ID, a); err != nil {
-		h.Log.Error("changing a passphrase", "err", err)
-		h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
-		return
-	}
-	h.Team.AddAudit(r.Context(), pista.AuditEntry{ActorID: q.j.ID, ActorName: q.j.Name, Action: pista.AuditPassphrase})
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	h.saveAuth(w, r, q.j, a, "changing a passphrase")
 }
 
 // importIdentity stores an identity the browser read from a file and
@@ -144,13 +151,7 @@ func (h *Handler) importIdentity(w http.ResponseWriter, r *http.Request, q reque
 	}
 	a := q.j.Auth
 	a.WrappedIdentity = wrapped
-	if err := h.Journalists.SetAuth(r.Context(), q.j.ID, a); err != nil {
-		h.Log.Error("importing an identity", "err", err)
-		h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
-		return
-	}
-	h.Team.AddAudit(r.Context(), pista.AuditEntry{ActorID: q.j.ID, ActorName: q.j.Name, Action: pista.AuditPassphrase})
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	h.saveAuth(w, r, q.j, a, "importing an identity")
 }
 
 // accountParams tells the browser how to stretch the current passphrase.

@@ -273,6 +273,52 @@ func parseWraps(s string) ([]wrapIn, [][]byte, error) {
 	return ws, files, nil
 }
 
+// readNewDeskKey reads a desk key that a browser made (creating or
+// rotating a desk): the recipient field, a hybrid age recipient, and the
+// wraps field, its identity wrapped to journalists, one wrap each (a
+// positive journalist ID, no key generation, no journalist twice). holder,
+// unless nil, checks each journalist too: errBadWraps refuses them, any
+// other error is the server's. The wraps are for desk slug; on bad input
+// readNewDeskKey has answered (jsonResult) and ok is false.
+func (h *Handler) readNewDeskKey(w http.ResponseWriter, r *http.Request, slug string, holder func(journalist int64) error) (recipient string, wraps []pista.KeyWrap, ok bool) {
+	f := r.PostForm
+	recipient = f.Get("recipient")
+	if len(recipient) > 4096 {
+		h.jsonResult(w, r, http.StatusBadRequest, "", "team.recipient.bad")
+		return "", nil, false
+	}
+	if _, err := age.ParseHybridRecipient(recipient); err != nil {
+		h.jsonResult(w, r, http.StatusBadRequest, "", "team.recipient.bad")
+		return "", nil, false
+	}
+	ws, files, err := parseWraps(f.Get("wraps"))
+	if err != nil {
+		h.jsonResult(w, r, http.StatusBadRequest, "", "team.wraps.bad")
+		return "", nil, false
+	}
+	seen := map[int64]bool{}
+	wraps = make([]pista.KeyWrap, len(ws))
+	for i, wr := range ws {
+		if wr.Journalist <= 0 || wr.Key != 0 || seen[wr.Journalist] {
+			h.jsonResult(w, r, http.StatusBadRequest, "", "team.wraps.bad")
+			return "", nil, false
+		}
+		if holder != nil {
+			if err := holder(wr.Journalist); errors.Is(err, errBadWraps) {
+				h.jsonResult(w, r, http.StatusBadRequest, "", "team.wraps.bad")
+				return "", nil, false
+			} else if err != nil {
+				h.Log.Error("checking a new desk key's holder", "err", err)
+				h.jsonResult(w, r, http.StatusInternalServerError, "", "error.internal")
+				return "", nil, false
+			}
+		}
+		seen[wr.Journalist] = true
+		wraps[i] = pista.KeyWrap{DeskSlug: slug, JournalistID: wr.Journalist, Wrapped: files[i]}
+	}
+	return recipient, wraps, true
+}
+
 // jsonResult answers a request of the desk script: {"next": URL} when it
 // worked, {"error": message} in the journalist's language when not.
 func (h *Handler) jsonResult(w http.ResponseWriter, r *http.Request, status int, next, errKey string) {
@@ -430,32 +476,14 @@ func (h *Handler) rotateDeskKey(w http.ResponseWriter, r *http.Request, q reques
 			return
 		}
 	}
-	recipient := f.Get("recipient")
-	if len(recipient) > 4096 {
-		h.jsonResult(w, r, http.StatusBadRequest, "", "team.recipient.bad")
+	// Whether the wraps go to exactly the members who stay is the store's
+	// to check, in the transaction that rotates.
+	recipient, wraps, ok := h.readNewDeskKey(w, r, d.Slug, nil)
+	if !ok {
 		return
-	}
-	if _, err := age.ParseHybridRecipient(recipient); err != nil {
-		h.jsonResult(w, r, http.StatusBadRequest, "", "team.recipient.bad")
-		return
-	}
-	ws, files, err := parseWraps(f.Get("wraps"))
-	if err != nil {
-		h.jsonResult(w, r, http.StatusBadRequest, "", "team.wraps.bad")
-		return
-	}
-	seen := map[int64]bool{}
-	wraps := make([]pista.KeyWrap, len(ws))
-	for i, wr := range ws {
-		if wr.Journalist <= 0 || wr.Key != 0 || seen[wr.Journalist] {
-			h.jsonResult(w, r, http.StatusBadRequest, "", "team.wraps.bad")
-			return
-		}
-		seen[wr.Journalist] = true
-		wraps[i] = pista.KeyWrap{DeskSlug: d.Slug, JournalistID: wr.Journalist, Wrapped: files[i]}
 	}
 	key := pista.DeskKey{DeskID: d.ID, Recipient: recipient, Created: pista.Now()}
-	err = h.Team.RotateDeskKey(context.WithoutCancel(ctx), d.ID, removed.JournalistID, &key, wraps)
+	err := h.Team.RotateDeskKey(context.WithoutCancel(ctx), d.ID, removed.JournalistID, &key, wraps)
 	if errors.Is(err, pista.ErrMembersChanged) || errors.Is(err, pista.ErrNotFound) {
 		h.jsonResult(w, r, http.StatusConflict, "", "team.members.changed")
 		return

@@ -155,6 +155,23 @@ func (h *Handler) relyingParty(r *http.Request) (*webauthn.WebAuthn, error) {
 	})
 }
 
+// ceremonyParties are the two sides of a WebAuthn ceremony: the relying
+// party for this request's host and journalist j with their security
+// keys. On failure it has answered and ok is false.
+func (h *Handler) ceremonyParties(w http.ResponseWriter, r *http.Request, j pista.Journalist) (*webauthn.WebAuthn, *waUser, bool) {
+	rp, err := h.relyingParty(r)
+	if err != nil {
+		h.webauthnFailed(w, r, err)
+		return nil, nil, false
+	}
+	u, err := h.webauthnUser(r, j)
+	if err != nil {
+		h.webauthnFailed(w, r, err)
+		return nil, nil, false
+	}
+	return rp, u, true
+}
+
 func (h *Handler) webauthnFailed(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, errNoHostName):
@@ -182,14 +199,8 @@ func (h *Handler) beginWebAuthnLogin(w http.ResponseWriter, r *http.Request) {
 		h.loginError(w, r, err)
 		return
 	}
-	rp, err := h.relyingParty(r)
-	if err != nil {
-		h.webauthnFailed(w, r, err)
-		return
-	}
-	u, err := h.webauthnUser(r, j)
-	if err != nil {
-		h.webauthnFailed(w, r, err)
+	rp, u, ok := h.ceremonyParties(w, r, j)
+	if !ok {
 		return
 	}
 	if len(u.creds) == 0 {
@@ -226,14 +237,8 @@ func (h *Handler) finishWebAuthnLogin(w http.ResponseWriter, r *http.Request) {
 		h.jsonError(w, r, http.StatusUnauthorized, "newsroom.login.failed")
 		return
 	}
-	rp, err := h.relyingParty(r)
-	if err != nil {
-		h.webauthnFailed(w, r, err)
-		return
-	}
-	u, err := h.webauthnUser(r, j)
-	if err != nil {
-		h.webauthnFailed(w, r, err)
+	rp, u, ok := h.ceremonyParties(w, r, j)
+	if !ok {
 		return
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes([]byte(f.Get("credential")))
@@ -263,14 +268,8 @@ func (h *Handler) finishWebAuthnLogin(w http.ResponseWriter, r *http.Request) {
 
 // beginWebAuthnRegistration asks the browser to make a credential.
 func (h *Handler) beginWebAuthnRegistration(w http.ResponseWriter, r *http.Request, q request) {
-	rp, err := h.relyingParty(r)
-	if err != nil {
-		h.webauthnFailed(w, r, err)
-		return
-	}
-	u, err := h.webauthnUser(r, q.j)
-	if err != nil {
-		h.webauthnFailed(w, r, err)
+	rp, u, ok := h.ceremonyParties(w, r, q.j)
+	if !ok {
 		return
 	}
 	if len(u.creds) >= maxCredentials {
@@ -314,14 +313,8 @@ func (h *Handler) finishWebAuthnRegistration(w http.ResponseWriter, r *http.Requ
 		h.jsonError(w, r, http.StatusBadRequest, "nr-auth.webauthn.name.bad")
 		return
 	}
-	rp, err := h.relyingParty(r)
-	if err != nil {
-		h.webauthnFailed(w, r, err)
-		return
-	}
-	u, err := h.webauthnUser(r, q.j)
-	if err != nil {
-		h.webauthnFailed(w, r, err)
+	rp, u, ok := h.ceremonyParties(w, r, q.j)
+	if !ok {
 		return
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes([]byte(f.Get("credential")))
