@@ -34,6 +34,11 @@ func checkNewsroomPage(t *testing.T, ctx context.Context, page string, l *i18n.L
 		checkLangDir(t, ctx, page, l)
 		checkAxe(t, ctx)
 		checkNoHorizontalScroll(t, ctx, phone)
+		if menu := count(t, ctx, "nav.newsroom-nav"); menu > 0 {
+			if n := count(t, ctx, `nav.newsroom-nav a[aria-current="page"]`); n > 1 {
+				t.Errorf("the menu marks %d links as the current page", n)
+			}
+		}
 		screenshot(t, ctx, "newsroom-"+page+"-"+l.Tag+"-phone")
 	})
 }
@@ -117,6 +122,9 @@ func TestNewsroomAccessibility(t *testing.T) {
 			}
 			if n := count(t, jt, "form.filters select#f-desk"); n != 1 {
 				t.Error("the inbox shows no desk filter")
+			}
+			if n := count(t, jt, `nav.newsroom-nav a[aria-current="page"][href^="/newsroom/?"]`); n != 1 {
+				t.Error("the menu does not mark the inbox as the current page")
 			}
 			checkNewsroomPage(t, jt, "inbox", l)
 
