@@ -199,7 +199,7 @@ func TestBrowserTeamJourney(t *testing.T) {
 	// not change, and the browser rotates the desk key.
 	do(t, ct, "opening the desk page", chromedp.Navigate(base+"/newsroom/desks/americas?lang=en"), loaded())
 	teamEval[chromedp.Void](t, ct, "opening the removal", `document.querySelectorAll("details.remove").forEach((d) => (d.open = true))`)
-	page := text(t, ct, "#members-h ~ table")
+	page := text(t, ct, "#members-h ~ .table-scroll table")
 	for _, want := range []string{pistatest.En("team.remove.before", "name", "nina"), pistatest.En("team.remove.after", "name", "nina")} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the desk page lacks %q", want)
