@@ -149,26 +149,29 @@ func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); retur
 // bytes, written through a pipe as the transport sends it: nothing of the
 // file is held in memory. The body's length is known beforehand, as a
 // browser's is. sent, if not nil, is called once the whole body was
-// handed to the transport (or the transport gave up on it).
-func uploadRequest(ctx context.Context, url string, fields []field, size int64, sent func()) (*http.Request, error) {
+// handed to the transport (or the transport gave up on it); done is
+// closed after that, when the goroutine writing the body has ended.
+func uploadRequest(ctx context.Context, url string, fields []field, size int64, sent func()) (req *http.Request, done <-chan struct{}, err error) {
 	var cw countWriter
 	if err := writeForm(&cw, fields, strings.NewReader("")); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pr, pw := io.Pipe()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, pr)
+	req, err = http.NewRequestWithContext(ctx, http.MethodPost, url, pr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req.ContentLength = cw.n + size
 	req.Header.Set("Content-Type", "multipart/form-data; boundary="+boundary)
+	ended := make(chan struct{})
 	go func() {
+		defer close(ended)
 		pw.CloseWithError(writeForm(pw, fields, newSource(size)))
 		if sent != nil {
 			sent()
 		}
 	}()
-	return req, nil
+	return req, ended, nil
 }
 
 // ---------------------------------------------------------------------
@@ -217,17 +220,22 @@ func (t *Target) Upload(ctx context.Context, size int64, sent func()) (time.Dura
 	}
 	fields := []field{{"csrf", token}, {"desk", t.Desk}, {"message", "A benchmark's file."}, {"contact", ""}}
 	start := time.Now()
-	req, err := uploadRequest(ctx, t.URL+"/submit", fields, size, sent)
+	req, written, err := uploadRequest(ctx, t.URL+"/submit", fields, size, sent)
 	if err != nil {
 		return 0, err
 	}
 	resp, err := c.Do(req)
 	if err != nil {
+		<-written // the transport closed the body: the writer ends
 		return 0, fmt.Errorf("%s: POST /submit: %w", t.Name, err)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	d := time.Since(start)
+	// The writer reports the body sent before it ends; wait for it, so
+	// that what sent() did is seen by the caller (a server may answer
+	// before the writer's last step).
+	<-written
 	if err != nil {
 		return 0, fmt.Errorf("%s: POST /submit: reading the answer: %w", t.Name, err)
 	}
