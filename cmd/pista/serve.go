@@ -177,16 +177,21 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	fmt.Fprintf(e.stderr, "pista is running.\n  Sources:     %s/\n  Journalists: %s/newsroom/\n  Data folder: %s\n", base, base, f.data)
 	if len(desks) == 0 {
 		fmt.Fprintf(e.stderr, `
-No desk can receive tips yet. To open the tip line:
+No desk can receive tips yet. To open the tip line from the browser:
+  pista invite --data %[1]s --url %[2]s --admin
+prints a one-time link: open it, choose a name and a passphrase (your browser
+makes your key), sign in, and create desks and invite journalists in the inbox.
+Or on the command line:
   1. On each journalist's own computer, make their key:
        pista keygen -o alice.key
-  2. Here, add their account (the password file's first line is the password):
-       pista journalist add --data %[1]s --name alice --recipient age1pq1… --password-file alice.pass
-     and scan the otpauth:// URI it prints into their authenticator app.
+  2. Here, add their account (the password file's first line is the passphrase):
+       pista journalist add --data %[1]s --name alice --identity alice.key --password-file alice.pass
+     (or --recipient age1pq1… to keep the key only in the file) and scan the
+     otpauth:// URI it prints into their authenticator app.
   3. Here, make a desk for them:
-       pista desk add --data %[1]s --name americas --title "Americas" --member alice
+       pista desk add --data %[1]s --name americas --title "Americas" --coordinator alice
 Or try everything at once with a ready demo desk: go run ./cmd/pista demo
-`, f.data)
+`, f.data, base)
 	}
 	public := strings.TrimRight(f.publicURL, "/")
 	if public == "" {
