@@ -1,7 +1,6 @@
 package newsroom
 
 import (
-	"encoding/base64"
 	"errors"
 	"net/http"
 
@@ -41,16 +40,7 @@ func (h *Handler) readForm(w http.ResponseWriter, r *http.Request, sid string) b
 }
 
 // decodeKey reads a base64 key of exactly n bytes ("" or anything else: nil).
-func decodeKey(s string, n int) []byte {
-	if len(s) > 4*n {
-		return nil
-	}
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil || len(b) != n {
-		return nil
-	}
-	return b
-}
+func decodeKey(s string, n int) []byte { return decodeBytes(s, n, n) }
 
 // loginParams tells the browser how to stretch the passphrase of a name.
 func (h *Handler) loginParams(w http.ResponseWriter, r *http.Request) {

@@ -68,12 +68,19 @@ func (h *Handler) showSettings(w http.ResponseWriter, r *http.Request, q request
 	h.Render.Render(w, http.StatusOK, "newsroom/settings", p)
 }
 
+// decodeBytes reads standard base64 of min to max bytes; anything else
+// (too long to be that, not canonical base64, out of bounds) is nil.
 func decodeBytes(s string, min, max int) []byte {
 	if len(s) > 4*max/3+4 {
 		return nil
 	}
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil || len(b) < min || len(b) > max {
+		return nil
+	}
+	// One spelling only: Go's decoder skips line breaks, which no browser
+	// puts there.
+	if base64.StdEncoding.EncodeToString(b) != s {
 		return nil
 	}
 	return b
