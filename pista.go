@@ -92,8 +92,6 @@ type Journalist struct {
 	// Recipient is the journalist's age hybrid public key. Their identity
 	// stays on their own device.
 	Recipient string
-	// PasswordHash is an Argon2id hash in PHC string format (keys.HashPassword).
-	PasswordHash string
 	// TOTPSecret is the base32 secret of the required second factor.
 	TOTPSecret string
 	// TOTPLastStep is the last time step accepted, so a code works once.

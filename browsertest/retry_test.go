@@ -46,7 +46,7 @@ func newInstanceWith(t *testing.T, cfg server.Config) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.alice = pista.Journalist{Name: "alice", Recipient: id.Recipient().String(), PasswordHash: "unused", TOTPSecret: "unused"}
+	in.alice = pista.Journalist{Name: "alice", Recipient: id.Recipient().String(), TOTPSecret: "unused"}
 	if err := srv.Stores.Journalists.CreateJournalist(ctx, &in.alice); err != nil {
 		t.Fatalf("CreateJournalist: %v", err)
 	}

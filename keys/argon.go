@@ -9,16 +9,6 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// Argon2id parameters of journalist passwords (HashPassword): 64 MiB, three
-// passes, two lanes. About 80 ms on one of this project's 2-core machines.
-// They were also the codename parameters of every instance made before
-// codename parameters became per instance: see LegacyCodenameKDF.
-const (
-	ArgonMemory  = 64 * 1024 // KiB
-	ArgonTime    = 3
-	ArgonThreads = 2
-)
-
 // The codename parameters (see the package doc, "Derivations").
 var (
 	// CodenameKDF is what a new instance stretches codenames with:
@@ -31,7 +21,7 @@ var (
 	// LegacyCodenameKDF is what instances made before the parameters
 	// were per instance stretch codenames with, for ever: their sources'
 	// lookup hashes and keys were derived with them.
-	LegacyCodenameKDF = KDF{Memory: ArgonMemory, Time: ArgonTime, Threads: ArgonThreads}
+	LegacyCodenameKDF = KDF{Memory: 64 * 1024, Time: 3, Threads: 2}
 )
 
 // Bounds of codename parameters that this program derives with, whoever
@@ -70,17 +60,9 @@ const MaxConcurrentArgon = 2
 
 var argonSlots = make(chan struct{}, MaxConcurrentArgon)
 
-// passwordKDF are the parameters of HashPassword.
-var passwordKDF = KDF{Memory: ArgonMemory, Time: ArgonTime, Threads: ArgonThreads}
-
-// argon2id runs one Argon2id computation with the password parameters
-// when a slot is free, or returns the context's error if it ends first.
-func argon2id(ctx context.Context, secret, salt []byte, n uint32) ([]byte, error) {
-	return argon2idWith(ctx, passwordKDF, secret, salt, n)
-}
-
-// argon2idWith is argon2id with parameters k.
-func argon2idWith(ctx context.Context, k KDF, secret, salt []byte, n uint32) ([]byte, error) {
+// argon2id runs one Argon2id computation with parameters k when a slot is
+// free, or returns the context's error if it ends first.
+func argon2id(ctx context.Context, k KDF, secret, salt []byte, n uint32) ([]byte, error) {
 	select {
 	case argonSlots <- struct{}{}:
 	case <-ctx.Done():

@@ -92,7 +92,7 @@ func DeriveWith(ctx context.Context, c Codename, salt []byte, k KDF) (Derived, e
 	if err := CheckCodenameKDF(k); err != nil {
 		return Derived{}, err
 	}
-	master, err := argon2idWith(ctx, k, []byte(c), salt, MasterSize)
+	master, err := argon2id(ctx, k, []byte(c), salt, MasterSize)
 	if err != nil {
 		return Derived{}, err
 	}

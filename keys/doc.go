@@ -76,9 +76,8 @@
 // CheckCodenameKDF bounds what any server can ask of them (at most
 // 256 MiB, sixteen passes and sixteen lanes, at least 1 MiB).
 //
-// Journalist passwords (HashPassword) are hashed with ArgonMemory,
-// ArgonTime and ArgonThreads (64 MiB, t=3, p=2) and a random 16-byte salt,
-// kept in PHC string format.
+// Journalists' passphrases are stretched on their own devices, never on
+// the server: see journalist.go.
 //
 // Argon2id allocates its memory parameter for each computation, so at
 // most MaxConcurrentArgon run at once; further callers wait their turn.

@@ -41,6 +41,13 @@ const (
 	JournalistSaltSize = 16
 )
 
+// Bounds of a journalist's passphrase where this program reads one (the
+// command line): at least 12 characters, and none longer than anyone types.
+const (
+	MinPassphraseLen = 12
+	MaxPassphraseLen = 1024
+)
+
 // KDF is a parsed Argon2id parameter string.
 type KDF struct {
 	Memory  uint32 // KiB

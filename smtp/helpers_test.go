@@ -74,16 +74,12 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hash, err := keys.HashPassword(ctx, "correct horse battery staple")
-	if err != nil {
-		t.Fatal(err)
-	}
 	secret, _, err := keys.NewTOTP("pista test", "ana")
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t, dir: dir, st: st, desks: map[string]*desk{}, log: &logBuffer{}}
-	e.j = pista.Journalist{Name: "ana", Recipient: jid.Recipient().String(), PasswordHash: hash, TOTPSecret: secret}
+	e.j = pista.Journalist{Name: "ana", Recipient: jid.Recipient().String(), TOTPSecret: secret}
 	if err := st.Journalists.CreateJournalist(ctx, &e.j); err != nil {
 		t.Fatalf("CreateJournalist: %v", err)
 	}

@@ -23,7 +23,7 @@ func newInbox(b testing.TB) *inbox {
 	ctx := context.Background()
 	db := openTest(b)
 	in := &inbox{db: db, desks: map[string]pista.Desk{}}
-	in.alice = pista.Journalist{Name: "alice", Recipient: "r", PasswordHash: "h", TOTPSecret: "s"}
+	in.alice = pista.Journalist{Name: "alice", Recipient: "r", TOTPSecret: "s"}
 	if err := NewJournalistStore(db).CreateJournalist(ctx, &in.alice); err != nil {
 		b.Fatal(err)
 	}

@@ -29,12 +29,14 @@ func (s *JournalistStore) CreateJournalist(ctx context.Context, j *pista.Journal
 		return err
 	}
 	defer tx.Rollback()
+	// password_hash (migration 0001) is read no more: passphrases are
+	// checked through Auth.
 	res, err := tx.ExecContext(ctx, `INSERT INTO journalists
 		(name, recipient, password_hash, totp_secret, totp_last_step,
 		 notify_email, notify_webhook, notified_item,
 		 auth_salt, auth_kdf, auth_hash, wrapped_identity, admin, suspended, created)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		j.Name, j.Recipient, j.PasswordHash, j.TOTPSecret, j.TOTPLastStep,
+		j.Name, j.Recipient, "", j.TOTPSecret, j.TOTPLastStep,
 		j.NotifyEmail, j.NotifyWebhook, j.NotifiedItem,
 		blob(j.Auth.Salt), j.Auth.KDF, blob(j.Auth.Hash), blob(j.Auth.WrappedIdentity), j.Admin, j.Suspended, created.Unix())
 	if isUnique(err) {
@@ -53,14 +55,14 @@ func (s *JournalistStore) CreateJournalist(ctx context.Context, j *pista.Journal
 	return nil
 }
 
-const journalistColumns = `id, name, recipient, password_hash, totp_secret, totp_last_step,
+const journalistColumns = `id, name, recipient, totp_secret, totp_last_step,
 	notify_email, notify_webhook, notified_item,
 	auth_salt, auth_kdf, auth_hash, wrapped_identity, admin, suspended, created`
 
 func scanJournalist(row interface{ Scan(...any) error }) (pista.Journalist, error) {
 	var j pista.Journalist
 	var created int64
-	err := row.Scan(&j.ID, &j.Name, &j.Recipient, &j.PasswordHash, &j.TOTPSecret, &j.TOTPLastStep,
+	err := row.Scan(&j.ID, &j.Name, &j.Recipient, &j.TOTPSecret, &j.TOTPLastStep,
 		&j.NotifyEmail, &j.NotifyWebhook, &j.NotifiedItem,
 		&j.Auth.Salt, &j.Auth.KDF, &j.Auth.Hash, &j.Auth.WrappedIdentity, &j.Admin, &j.Suspended, &created)
 	j.Created = unix(created)

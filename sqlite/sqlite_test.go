@@ -57,7 +57,7 @@ func TestOpenTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := pista.Journalist{Name: "alice", Recipient: "r", PasswordHash: "h", TOTPSecret: "s"}
+	j := pista.Journalist{Name: "alice", Recipient: "r", TOTPSecret: "s"}
 	if err := NewJournalistStore(db).CreateJournalist(ctx, &j); err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestConcurrentWrites(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t)
 	s := stores(db)
-	j := pista.Journalist{Name: "alice", Recipient: "r", PasswordHash: "h", TOTPSecret: "s"}
+	j := pista.Journalist{Name: "alice", Recipient: "r", TOTPSecret: "s"}
 	if err := s.Journalists.CreateJournalist(ctx, &j); err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestSourceWithOtherConversation(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t)
 	s := stores(db)
-	j := pista.Journalist{Name: "alice", Recipient: "r", PasswordHash: "h", TOTPSecret: "s"}
+	j := pista.Journalist{Name: "alice", Recipient: "r", TOTPSecret: "s"}
 	if err := s.Journalists.CreateJournalist(ctx, &j); err != nil {
 		t.Fatal(err)
 	}

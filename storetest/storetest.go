@@ -103,10 +103,9 @@ func newNewsroom(t *testing.T, s Stores) *newsroom {
 func (n *newsroom) journalist(t *testing.T, name string) pista.Journalist {
 	t.Helper()
 	j := pista.Journalist{
-		Name:         name,
-		Recipient:    "age1pq1" + name,
-		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA",
-		TOTPSecret:   "JBSWY3DPEHPK3PXP",
+		Name:       name,
+		Recipient:  "age1pq1" + name,
+		TOTPSecret: "JBSWY3DPEHPK3PXP",
 	}
 	if err := n.s.Journalists.CreateJournalist(context.Background(), &j); err != nil {
 		t.Fatalf("CreateJournalist(%s): %v", name, err)
@@ -211,7 +210,7 @@ func testJournalists(t *testing.T, s Stores) {
 		t.Errorf("JournalistByID = %+v, %v, want %+v", got, err, n.bob)
 	}
 
-	dup := pista.Journalist{Name: "alice", Recipient: "age1pq1other", PasswordHash: "x", TOTPSecret: "y"}
+	dup := pista.Journalist{Name: "alice", Recipient: "age1pq1other", TOTPSecret: "y"}
 	if err := s.Journalists.CreateJournalist(ctx, &dup); !errors.Is(err, pista.ErrExists) {
 		t.Errorf("duplicate name: error %v, want pista.ErrExists", err)
 	}
@@ -1159,7 +1158,7 @@ func testCoarseTimes(t *testing.T, s Stores) {
 	exact := time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.FixedZone("CET", 3600))
 	coarse := time.Date(2025, 3, 14, 14, 0, 0, 0, time.UTC)
 
-	j := pista.Journalist{Name: "erin", Recipient: "r", PasswordHash: "h", TOTPSecret: "s", Created: exact}
+	j := pista.Journalist{Name: "erin", Recipient: "r", TOTPSecret: "s", Created: exact}
 	if err := s.Journalists.CreateJournalist(ctx, &j); err != nil {
 		t.Fatal(err)
 	}

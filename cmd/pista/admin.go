@@ -81,8 +81,8 @@ func readPassphrase(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if len(pw) < keys.MinPasswordLen || len(pw) > keys.MaxPasswordLen {
-		return "", hint(fmt.Errorf("%s: a passphrase needs %d to %d characters", path, keys.MinPasswordLen, keys.MaxPasswordLen), "a few random words make a good one")
+	if len(pw) < keys.MinPassphraseLen || len(pw) > keys.MaxPassphraseLen {
+		return "", hint(fmt.Errorf("%s: a passphrase needs %d to %d characters", path, keys.MinPassphraseLen, keys.MaxPassphraseLen), "a few random words make a good one")
 	}
 	return pw, nil
 }
