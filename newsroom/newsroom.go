@@ -30,6 +30,7 @@
 package newsroom
 
 import (
+	"context"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -156,9 +157,15 @@ func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) h
 				return
 			}
 		}
+		// The page's menu needs the journalist too: it is in the context,
+		// not looked up again.
+		r = r.WithContext(context.WithValue(r.Context(), journalistKey{}, j))
 		next(w, r, request{j: j, sid: sid})
 	}
 }
+
+// journalistKey holds, in a request's context, the journalist auth found.
+type journalistKey struct{}
 
 func (h *Handler) page(r *http.Request, sid, title string) *ui.Page {
 	p := ui.NewPage(r, h.Newsroom, title)
@@ -167,19 +174,16 @@ func (h *Handler) page(r *http.Request, sid, title string) *ui.Page {
 	return p
 }
 
-// nav is the menu of the journalist whose session the request carries:
-// the inbox, their desks' pages, the admin pages for admins, settings.
+// nav is the menu of the journalist that auth let through (nil on pages
+// without one, such as the login page): the inbox, their desks' pages,
+// the admin pages for admins, settings.
 func (h *Handler) nav(r *http.Request) *ui.NewsroomNav {
-	id, _, ok := h.Sessions.Get(r)
+	j, ok := r.Context().Value(journalistKey{}).(pista.Journalist)
 	if !ok {
 		return nil
 	}
-	j, err := h.Journalists.JournalistByID(r.Context(), id)
-	if err != nil || j.Suspended {
-		return nil
-	}
 	n := &ui.NewsroomNav{Name: j.Name, Admin: j.Admin}
-	if desks, err := h.Desks.DesksOf(r.Context(), id); err == nil {
+	if desks, err := h.Desks.DesksOf(r.Context(), j.ID); err == nil {
 		for _, d := range desks {
 			n.Desks = append(n.Desks, ui.NavDesk{Slug: d.Slug, Title: d.Title})
 		}
