@@ -165,12 +165,18 @@ func Static() http.Handler {
 	sub, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix("/static/", http.FileServerFS(sub))
 	gz := map[string][]byte{}
+	// A file committed compressed (the scrubber's WebAssembly, 18 MB
+	// plain) is named with .gz and served under its plain name, streamed
+	// from the binary: it is never compressed or copied at start, which
+	// would cost memory for a file only journalists fetch, on demand.
+	pre := map[string]string{} // URL path → file
 	fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		if strings.HasSuffix(p, ".gz") {
-			return nil // compressed already; served below
+		if plain, ok := strings.CutSuffix(p, ".gz"); ok {
+			pre["/static/"+plain] = p
+			return nil
 		}
 		b, err := fs.ReadFile(sub, p)
 		if err != nil {
@@ -189,24 +195,8 @@ func Static() http.Handler {
 			return
 		}
 		w.Header().Add("Vary", "Accept-Encoding")
-		// A file committed compressed (the scrubber's WebAssembly, 18 MB
-		// plain) is named with .gz and served under its plain name; it is
-		// never compressed at start, which would cost memory for a file
-		// only journalists fetch, on demand.
-		if b, err := fs.ReadFile(sub, strings.TrimPrefix(r.URL.Path, "/static/")+".gz"); err == nil && !strings.HasSuffix(r.URL.Path, ".gz") {
-			w.Header().Set("Content-Type", mime.TypeByExtension(path.Ext(r.URL.Path)))
-			if acceptsGzip(r) {
-				w.Header().Set("Content-Encoding", "gzip")
-				w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-				w.Write(b)
-				return
-			}
-			zr, err := gzip.NewReader(bytes.NewReader(b))
-			if err != nil {
-				http.Error(w, "bad compressed file", http.StatusInternalServerError)
-				return
-			}
-			io.Copy(w, zr)
+		if name, ok := pre[r.URL.Path]; ok {
+			servePrecompressed(w, r, sub, name)
 			return
 		}
 		if b, ok := gz[r.URL.Path]; ok && acceptsGzip(r) {
@@ -219,6 +209,32 @@ func Static() http.Handler {
 		}
 		files.ServeHTTP(w, r)
 	})
+}
+
+// servePrecompressed sends the gzipped file name as it is to browsers that
+// take gzip, and unpacked to the others.
+func servePrecompressed(w http.ResponseWriter, r *http.Request, sub fs.FS, name string) {
+	f, err := sub.Open(name)
+	if err != nil {
+		http.Error(w, "missing file", http.StatusInternalServerError)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", mime.TypeByExtension(path.Ext(r.URL.Path)))
+	if acceptsGzip(r) {
+		if st, err := f.Stat(); err == nil {
+			w.Header().Set("Content-Length", strconv.FormatInt(st.Size(), 10))
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		io.Copy(w, f)
+		return
+	}
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		http.Error(w, "bad compressed file", http.StatusInternalServerError)
+		return
+	}
+	io.Copy(w, zr)
 }
 
 func acceptsGzip(r *http.Request) bool {
