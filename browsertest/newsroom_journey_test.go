@@ -72,20 +72,12 @@ func TestNewsroomJourney(t *testing.T) {
 	b := newBrowser(t)
 	in := pistatest.New(t, server.Config{})
 	ctx := context.Background()
-	carla := in.Journalist("carla")
-	desk := in.Desk("americas", carla)
-	if err := in.Srv.Stores.Team.SetRole(ctx, desk.ID, carla.ID, pista.RoleCoordinator); err != nil {
-		t.Fatal(err)
-	}
-	base := strings.Replace(in.TS.URL, "127.0.0.1", "localhost", 1)
+	carla, desk, base := coordinatedDesk(t, in, "carla")
 
 	// Carla invites.
 	ct := b.tab(t, true)
 	teamLogin(t, ct, base, carla)
-	do(t, ct, "opening the desk page", chromedp.Navigate(base+"/newsroom/desks/americas?lang=en"), loaded())
-	teamEval[chromedp.Void](t, ct, "inviting", `document.querySelector('#invite-h ~ form button[type="submit"]').click()`)
-	teamWait(t, ct, "the invitation link", `!!document.getElementById("invite-link")`)
-	link := teamEval[string](t, ct, "reading the link", `document.getElementById("invite-link").value`)
+	link := inviteLink(t, ct, base)
 
 	// Nina accepts in her own browser; everything it sends from now on is
 	// recorded.
@@ -93,7 +85,7 @@ func TestNewsroomJourney(t *testing.T) {
 	nt := b.tab(t, true)
 	var rec sent
 	rec.listen(t, nt)
-	do(t, nt, "opening the invitation", chromedp.Navigate(strings.Replace(link, "127.0.0.1", "localhost", 1)+"?lang=en"), loaded())
+	do(t, nt, "opening the invitation", chromedp.Navigate(link+"?lang=en"), loaded())
 	secret := teamEval[string](t, nt, "reading the TOTP secret", `document.getElementById("totp-secret").value`)
 	code := func(at time.Time) string {
 		c, err := totp.GenerateCode(secret, at)

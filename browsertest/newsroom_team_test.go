@@ -115,20 +115,23 @@ func currentDeskKey(t *testing.T, in *pistatest.Instance, deskID, memberID int64
 	return nil
 }
 
-func TestBrowserTeamJourney(t *testing.T) {
-	b := newBrowser(t)
-	in := pistatest.New(t, server.Config{})
-	ctx := context.Background()
-	coord := in.Journalist("carla")
+// coordinatedDesk makes the americas desk with name as its coordinator,
+// and returns the instance's address by host name (WebAuthn and the
+// browser's secure context want one, not an IP address).
+func coordinatedDesk(t *testing.T, in *pistatest.Instance, name string) (*pistatest.Journalist, pista.Desk, string) {
+	t.Helper()
+	coord := in.Journalist(name)
 	desk := in.Desk("americas", coord)
-	if err := in.Srv.Stores.Team.SetRole(ctx, desk.ID, coord.ID, pista.RoleCoordinator); err != nil {
+	if err := in.Srv.Stores.Team.SetRole(context.Background(), desk.ID, coord.ID, pista.RoleCoordinator); err != nil {
 		t.Fatal(err)
 	}
-	base := strings.Replace(in.TS.URL, "127.0.0.1", "localhost", 1)
+	return coord, desk, strings.Replace(in.TS.URL, "127.0.0.1", "localhost", 1)
+}
 
-	// The coordinator makes an invitation link.
-	ct := b.tab(t, true)
-	teamLogin(t, ct, base, coord)
+// inviteLink has the coordinator logged in in ct make an invitation to
+// the americas desk, and returns the link by host name.
+func inviteLink(t *testing.T, ct context.Context, base string) string {
+	t.Helper()
 	do(t, ct, "opening the desk page", chromedp.Navigate(base+"/newsroom/desks/americas?lang=en"), loaded())
 	teamEval[chromedp.Void](t, ct, "inviting", `document.querySelector('#invite-h ~ form button[type="submit"]').click()`)
 	teamWait(t, ct, "the invitation link", `!!document.getElementById("invite-link")`)
@@ -136,11 +139,24 @@ func TestBrowserTeamJourney(t *testing.T) {
 	if !strings.Contains(link, "/newsroom/invite/") {
 		t.Fatalf("invitation link %q", link)
 	}
+	return strings.Replace(link, "127.0.0.1", "localhost", 1)
+}
+
+func TestBrowserTeamJourney(t *testing.T) {
+	b := newBrowser(t)
+	in := pistatest.New(t, server.Config{})
+	ctx := context.Background()
+	coord, desk, base := coordinatedDesk(t, in, "carla")
+
+	// The coordinator makes an invitation link.
+	ct := b.tab(t, true)
+	teamLogin(t, ct, base, coord)
+	link := inviteLink(t, ct, base)
 
 	// The newcomer accepts it in their own browser.
 	const passphrase = "nina's own long passphrase, never sent"
 	nt := b.tab(t, true)
-	do(t, nt, "opening the invitation", chromedp.Navigate(strings.Replace(link, "127.0.0.1", "localhost", 1)+"?lang=en"), loaded())
+	do(t, nt, "opening the invitation", chromedp.Navigate(link+"?lang=en"), loaded())
 	secret := teamEval[string](t, nt, "reading the TOTP secret", `document.getElementById("totp-secret").value`)
 	code, err := totp.GenerateCode(secret, time.Now())
 	if err != nil {
