@@ -6,6 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -75,5 +78,66 @@ func TestStaticPrecompressed(t *testing.T) {
 	unzipped, _ := io.ReadAll(zr)
 	if !bytes.Equal(unzipped, plain) {
 		t.Fatal("the gzipped and the plain scrubber differ")
+	}
+}
+
+// TestStaticUpToDate checks that each file the binary sends is the one
+// beside it in ui/static: the embedded .gz files are made by
+// gzip_static.go, and a style sheet edited or a script rebuilt without
+// running it again (go generate ./ui) would otherwise ship the old one.
+func TestStaticUpToDate(t *testing.T) {
+	plain, err := os.ReadDir("static")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range plain {
+		if strings.HasSuffix(e.Name(), ".gz") {
+			continue
+		}
+		n++
+		want, err := os.ReadFile(filepath.Join("static", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := staticFS.Open("static/" + e.Name() + ".gz")
+		if err != nil {
+			t.Errorf("%s has no embedded .gz: run go generate ./ui", e.Name())
+			continue
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatalf("%s.gz: %v", e.Name(), err)
+		}
+		got, err := io.ReadAll(zr)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s.gz: %v", e.Name(), err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s.gz is not %s: run go generate ./ui and commit", e.Name(), e.Name())
+		}
+	}
+	if n < 4 {
+		t.Fatalf("only %d plain files in ui/static", n)
+	}
+}
+
+// TestStaticTypes checks the types and the answers to names that are not
+// files the server sends.
+func TestStaticTypes(t *testing.T) {
+	h := Static()
+	get := func(path string) *http.Response {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		return w.Result()
+	}
+	if resp := get("/static/style.css"); resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/css; charset=utf-8" {
+		t.Fatalf("style.css: %d %v", resp.StatusCode, resp.Header)
+	}
+	for _, p := range []string{"/static/pista.js.gz", "/static/nothing.js", "/static/", "/static/a/pista.js"} {
+		if resp := get(p); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s answered %d, want 404", p, resp.StatusCode)
+		}
 	}
 }

@@ -27,7 +27,12 @@ import (
 //go:embed templates
 var templateFS embed.FS
 
-//go:embed static
+//go:generate go run gzip_static.go
+
+// staticFS holds the gzipped files only; the plain ones beside them in
+// ui/static are what they are made from.
+//
+//go:embed static/*.gz
 var staticFS embed.FS
 
 // Page is what every template gets.
@@ -156,70 +161,38 @@ func (r *Renderer) Error(w http.ResponseWriter, p *Page, status int, msgKey, bac
 }
 
 // Static serves the style sheet and the scripts; nothing else, and no
-// listing of the folder. They are compressed once, at start, and sent
-// gzipped to browsers that take it: every page is sent no-store, so a
+// listing of the folder. Every file is embedded gzipped (at gzip's best
+// level, by gzip_static.go and, for the scrubber's WebAssembly, by
+// cmd/scrubwasm/build.sh) and sent as it is to browsers that take gzip,
+// unpacked on the fly for the others: every page is sent no-store, so a
 // slow Tor circuit fetches the script again on each visit, and gzip makes
-// it a third of its size. (Only these fixed files are compressed, never a
-// page with a token in it, which compression could leak.)
+// it a third of its size. Nothing is compressed at start, which would cost
+// memory and time for files that many sources (Tor Browser at its Safest
+// level runs no script) never fetch. (Only these fixed files are
+// compressed, never a page with a token in it, which compression could
+// leak.)
 func Static() http.Handler {
 	sub, _ := fs.Sub(staticFS, "static")
-	files := http.StripPrefix("/static/", http.FileServerFS(sub))
-	gz := map[string][]byte{}
-	// A file committed compressed (the scrubber's WebAssembly, 18 MB
-	// plain) is named with .gz and served under its plain name, streamed
-	// from the binary: it is never compressed or copied at start, which
-	// would cost memory for a file only journalists fetch, on demand.
-	pre := map[string]string{} // URL path → file
-	fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		if plain, ok := strings.CutSuffix(p, ".gz"); ok {
-			pre["/static/"+plain] = p
-			return nil
-		}
-		b, err := fs.ReadFile(sub, p)
-		if err != nil {
-			return err
-		}
-		var buf bytes.Buffer
-		w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		w.Write(b)
-		w.Close()
-		gz["/static/"+p] = buf.Bytes()
-		return nil
-	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/") {
+		name, ok := strings.CutPrefix(r.URL.Path, "/static/")
+		if !ok || name == "" || strings.Contains(name, "/") || strings.HasSuffix(name, ".gz") {
 			http.NotFound(w, r)
 			return
 		}
+		f, err := sub.Open(name + ".gz")
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		defer f.Close()
 		w.Header().Add("Vary", "Accept-Encoding")
-		if name, ok := pre[r.URL.Path]; ok {
-			servePrecompressed(w, r, sub, name)
-			return
-		}
-		if b, ok := gz[r.URL.Path]; ok && acceptsGzip(r) {
-			ctype := mime.TypeByExtension(path.Ext(r.URL.Path))
-			w.Header().Set("Content-Type", ctype)
-			w.Header().Set("Content-Encoding", "gzip")
-			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-			w.Write(b)
-			return
-		}
-		files.ServeHTTP(w, r)
+		servePrecompressed(w, r, f)
 	})
 }
 
-// servePrecompressed sends the gzipped file name as it is to browsers that
-// take gzip, and unpacked to the others.
-func servePrecompressed(w http.ResponseWriter, r *http.Request, sub fs.FS, name string) {
-	f, err := sub.Open(name)
-	if err != nil {
-		http.Error(w, "missing file", http.StatusInternalServerError)
-		return
-	}
-	defer f.Close()
+// servePrecompressed sends the gzipped file f as it is to browsers that
+// take gzip, and unpacked to the others, typed by the request's name.
+func servePrecompressed(w http.ResponseWriter, r *http.Request, f fs.File) {
 	w.Header().Set("Content-Type", mime.TypeByExtension(path.Ext(r.URL.Path)))
 	if acceptsGzip(r) {
 		if st, err := f.Stat(); err == nil {
