@@ -10,7 +10,6 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -818,23 +817,4 @@ func heicPatch(file []byte, old, new string) []byte {
 	out := slices.Clone(file)
 	copy(out[i:], new)
 	return out
-}
-
-// BenchmarkJPEGScrub measures scrubbing a 6-megapixel JPEG with EXIF.
-func BenchmarkJPEGScrub(b *testing.B) {
-	m := image.NewRGBA(image.Rect(0, 0, 3000, 2000))
-	for i := range m.Pix {
-		m.Pix[i] = uint8(i*7919) ^ uint8(i>>9)
-	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, m, &jpeg.Options{Quality: 92}); err != nil {
-		b.Fatal(err)
-	}
-	file := slices.Concat(buf.Bytes()[:2], jpegSeg(0xE1, append([]byte("Exif\x00\x00"), mediaTestExif(b)...)), buf.Bytes()[2:])
-	b.SetBytes(int64(len(file)))
-	for b.Loop() {
-		if _, err := (jpegScrubber{}).Scrub(bytes.NewReader(file), int64(len(file)), io.Discard); err != nil {
-			b.Fatal(err)
-		}
-	}
 }
