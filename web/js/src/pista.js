@@ -201,7 +201,10 @@ class Progress {
     const fraction = this.total > 0 ? Math.min(sent / this.total, 0.99) : 0
     const now = performance.now()
     this.samples.push([now, sent])
-    while (this.samples.length > 2 && now - this.samples[0][0] > 5000) this.samples.shift()
+    // Keep the newest sample that is at least 5 s old: a browser may
+    // report a chunk's bytes at once and then nothing for seconds, and the
+    // speed must still span the time between.
+    while (this.samples.length > 2 && now - this.samples[1][0] > 5000) this.samples.shift()
     const [t0, b0] = this.samples[0]
     const speed = now - t0 > 500 ? ((sent - b0) * 1000) / (now - t0) : 0
     const shown = finished ? 1 : Math.floor(fraction * 100) / 100
