@@ -56,26 +56,7 @@ type instance struct {
 // and two desks.
 func newInstance(t *testing.T) *instance {
 	t.Helper()
-	ctx := context.Background()
-	log := &logBuffer{}
-	srv, err := server.New(ctx, server.Config{
-		Data:     t.TempDir(),
-		Newsroom: newsroomName,
-		Log:      slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	ts := httptest.NewServer(srv.Handler)
-	t.Cleanup(func() {
-		ts.Close()
-		srv.Close()
-		if t.Failed() {
-			t.Logf("server log:\n%s", log.String())
-		}
-	})
-	in := &instance{srv: srv, url: ts.URL, desks: map[string]*age.HybridIdentity{}, log: log}
-
+	in := startInstance(t, server.Config{})
 	id, err := age.GenerateHybridIdentity()
 	if err != nil {
 		t.Fatal(err)
@@ -93,28 +74,54 @@ func newInstance(t *testing.T) *instance {
 	}
 	in.alice = pista.Journalist{Name: "alice", Recipient: id.Recipient().String(), TOTPSecret: secret,
 		Auth: pista.JournalistAuth{Salt: pistatest.TestSalt, KDF: keys.JournalistKDF, Hash: keys.AuthHash(k.Auth)}}
-	if err := srv.Stores.Journalists.CreateJournalist(ctx, &in.alice); err != nil {
+	if err := in.srv.Stores.Journalists.CreateJournalist(context.Background(), &in.alice); err != nil {
 		t.Fatalf("CreateJournalist: %v", err)
 	}
-	for _, d := range []pista.Desk{
-		{Slug: "middle-east", Title: "Middle East & North Africa", Description: "From Morocco to Iran"},
-		{Slug: "americas", Title: "Americas", Description: "North, Central and South America, the Caribbean"},
-	} {
-		deskID, err := age.GenerateHybridIdentity()
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := keys.Wrap(deskID, in.alice.Recipient)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.Recipient = deskID.Recipient().String()
-		if err := srv.Stores.Desks.CreateDesk(ctx, &d, []pista.KeyWrap{{JournalistID: in.alice.ID, Wrapped: w}}); err != nil {
-			t.Fatalf("CreateDesk: %v", err)
-		}
-		in.desks[d.Slug] = deskID
-	}
+	in.addDesk(t, pista.Desk{Slug: "middle-east", Title: "Middle East & North Africa", Description: "From Morocco to Iran"})
+	in.addDesk(t, pista.Desk{Slug: "americas", Title: "Americas", Description: "North, Central and South America, the Caribbean"})
 	return in
+}
+
+// startInstance starts a server with cfg on a fresh data folder, its log
+// kept for the test and shown if it fails; it has no journalist yet.
+func startInstance(t *testing.T, cfg server.Config) *instance {
+	t.Helper()
+	log := &logBuffer{}
+	cfg.Data = t.TempDir()
+	cfg.Newsroom = newsroomName
+	cfg.Log = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := server.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	ts := httptest.NewServer(srv.Handler)
+	t.Cleanup(func() {
+		ts.Close()
+		srv.Close()
+		if t.Failed() {
+			t.Logf("server log:\n%s", log.String())
+		}
+	})
+	return &instance{srv: srv, url: ts.URL, desks: map[string]*age.HybridIdentity{}, log: log}
+}
+
+// addDesk creates desk d with a new key, wrapped to alice, and keeps the
+// key's identity.
+func (in *instance) addDesk(t *testing.T, d pista.Desk) {
+	t.Helper()
+	deskID, err := age.GenerateHybridIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := keys.Wrap(deskID, in.alice.Recipient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Recipient = deskID.Recipient().String()
+	if err := in.srv.Stores.Desks.CreateDesk(context.Background(), &d, []pista.KeyWrap{{JournalistID: in.alice.ID, Wrapped: w}}); err != nil {
+		t.Fatalf("CreateDesk: %v", err)
+	}
+	in.desks[d.Slug] = deskID
 }
 
 // conversationOf finds the conversation of the source with codename, as

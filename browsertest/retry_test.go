@@ -3,7 +3,6 @@ package browsertest
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -15,7 +14,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/pista-tips/pista"
-	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
 	tus "github.com/pista-tips/pista/upload"
 )
@@ -24,45 +22,16 @@ import (
 // desk (journeyDesk) whose identity it keeps.
 func newInstanceWith(t *testing.T, cfg server.Config) *instance {
 	t.Helper()
-	ctx := context.Background()
-	log := &logBuffer{}
-	cfg.Data = t.TempDir()
-	cfg.Newsroom = newsroomName
-	cfg.Log = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(ctx, cfg)
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	ts := httptest.NewServer(srv.Handler)
-	t.Cleanup(func() {
-		ts.Close()
-		srv.Close()
-		if t.Failed() {
-			t.Logf("server log:\n%s", log.String())
-		}
-	})
-	in := &instance{srv: srv, url: ts.URL, desks: map[string]*age.HybridIdentity{}, log: log}
+	in := startInstance(t, cfg)
 	id, err := age.GenerateHybridIdentity()
 	if err != nil {
 		t.Fatal(err)
 	}
 	in.alice = pista.Journalist{Name: "alice", Recipient: id.Recipient().String(), TOTPSecret: "unused"}
-	if err := srv.Stores.Journalists.CreateJournalist(ctx, &in.alice); err != nil {
+	if err := in.srv.Stores.Journalists.CreateJournalist(context.Background(), &in.alice); err != nil {
 		t.Fatalf("CreateJournalist: %v", err)
 	}
-	deskID, err := age.GenerateHybridIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := keys.Wrap(deskID, in.alice.Recipient)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := pista.Desk{Slug: journeyDesk, Title: "Middle East & North Africa", Recipient: deskID.Recipient().String()}
-	if err := srv.Stores.Desks.CreateDesk(ctx, &d, []pista.KeyWrap{{JournalistID: in.alice.ID, Wrapped: w}}); err != nil {
-		t.Fatalf("CreateDesk: %v", err)
-	}
-	in.desks[d.Slug] = deskID
+	in.addDesk(t, pista.Desk{Slug: journeyDesk, Title: "Middle East & North Africa"})
 	return in
 }
 
