@@ -12,8 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -82,27 +80,19 @@ func newInstance(t *testing.T) *instance {
 	return in
 }
 
-// startInstance starts a server with cfg on a fresh data folder, its log
-// kept for the test and shown if it fails; it has no journalist yet.
+// startInstance starts a server with cfg on a fresh data folder
+// (pistatest.New), its log shown if the test fails; it has no journalist
+// yet.
 func startInstance(t *testing.T, cfg server.Config) *instance {
 	t.Helper()
-	log := &logBuffer{}
-	cfg.Data = t.TempDir()
 	cfg.Newsroom = newsroomName
-	cfg.Log = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	ts := httptest.NewServer(srv.Handler)
+	p := pistatest.New(t, cfg)
 	t.Cleanup(func() {
-		ts.Close()
-		srv.Close()
 		if t.Failed() {
-			t.Logf("server log:\n%s", log.String())
+			t.Logf("server log:\n%s", p.Log.String())
 		}
 	})
-	return &instance{srv: srv, url: ts.URL, desks: map[string]*age.HybridIdentity{}, log: log}
+	return &instance{srv: p.Srv, url: p.TS.URL, desks: map[string]*age.HybridIdentity{}, log: p.Log}
 }
 
 // addDesk creates desk d with a new key, wrapped to alice, and keeps the
