@@ -31,6 +31,7 @@ package newsroom
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -128,9 +129,19 @@ func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) h
 			return
 		}
 		j, err := h.Journalists.JournalistByID(r.Context(), id)
-		if err != nil {
+		if errors.Is(err, pista.ErrNotFound) {
+			// The account is gone, and so is its session.
 			h.Sessions.End(w, r)
 			http.Redirect(w, r, ui.WithLang(r, "/newsroom/login"), http.StatusSeeOther)
+			return
+		} else if err != nil {
+			// A request the browser gave up on (a page left while its
+			// script still fetched) or a database failing for a moment
+			// must not log the journalist out.
+			if r.Context().Err() == nil {
+				h.Log.Error("loading the session's journalist", "err", err)
+			}
+			h.fail(w, r, sid, http.StatusInternalServerError, "error.internal")
 			return
 		}
 		if j.Suspended {

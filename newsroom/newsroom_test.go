@@ -8,6 +8,7 @@ import (
 	"errors"
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -572,6 +573,35 @@ func TestLogout(t *testing.T) {
 	}
 	if r := b.Get("/newsroom/"); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/newsroom/login" {
 		t.Errorf("inbox after logout: %d %s, want a redirect to the login", r.Status, r.Header.Get("Location"))
+	}
+}
+
+// TestSessionSurvivesAbandonedRequest: a request the browser gives up on
+// (a page left while its script still fetches) fails the account lookup
+// with the request's context; that must not log the journalist out, as it
+// once did.
+func TestSessionSurvivesAbandonedRequest(t *testing.T) {
+	in := pistatest.New(t, server.Config{})
+	j := in.Journalist("ana")
+	b := in.Browser()
+	b.LoginJournalist(j)
+	u, err := url.Parse(b.Base + "/newsroom/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	for _, c := range b.Client.Jar.Cookies(u) {
+		req.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	in.Srv.Handler.ServeHTTP(w, req)
+	if w.Code == http.StatusOK {
+		t.Fatalf("the abandoned request was answered 200: the test did not reach the account lookup")
+	}
+	if r := b.Get("/newsroom/"); r.Status != http.StatusOK {
+		t.Errorf("the inbox after an abandoned request: %d %s, want 200 (still logged in)", r.Status, r.Header.Get("Location"))
 	}
 }
 
