@@ -1235,6 +1235,9 @@ func TestXMLEdit(t *testing.T) {
 		{`<a><gone x="1"><b/>text</gone> <gone/>kept</a>`, `<a> kept</a>`},
 		{`<a><creator>Jane <b>Leaker</b></creator><creator/></a>`, `<a><creator>Author &amp; co</creator><creator/></a>`},
 		{`<p:a xmlns:p="urn:x" p:rsid="1" p:x="2"/>`, `<p:a xmlns:p="urn:x" p:x="2"/>`},
+		// Go's decoder takes attributes with no space between them; the
+		// one after a removed attribute must not join the element's name.
+		{`<a rsid="1"x="2"rsid='3'author="x"/>`, `<a x="2" author="A &#34;quoted&#34; &lt;name&gt; &amp; co"/>`},
 	} {
 		got, _, err := xmlEdit([]byte(c.in), rules)
 		if err != nil || string(got) != c.want {

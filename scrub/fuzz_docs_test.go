@@ -75,10 +75,21 @@ func FuzzOOXML(f *testing.F) {
 		{name: "_rels/.rels", data: `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/custom-properties" Target="docProps/custom.xml"/></Relationships>`},
 		{name: "docProps/custom.xml", data: `<Properties/>`},
 	}))
-	_, files := docsUnzipTB(f, docx)
+	zr, files := docsUnzipTB(f, docx)
 	for _, name := range []string{"word/document.xml", "word/comments.xml", "word/settings.xml", "_rels/.rels", "[Content_Types].xml"} {
 		f.Add(files[name])
 	}
+	// A document whose attributes have no space between them, which Go's
+	// decoder reads: removing one must not glue the next to the name.
+	var glued []docsMember
+	for _, zf := range zr.File {
+		data := string(files[zf.Name])
+		if zf.Name == "word/document.xml" {
+			data = `<w:document xmlns:w="` + nsW + `" xmlns:w14="http://schemas.microsoft.com/office/word/2010/wordml"><w:body><w:p w:rsidR="00AB12CD"w14:paraId="3F2A1B0C"w:rsidP="00EF"w14:textId="77777777"><w:r><w:t>text</w:t></w:r></w:p></w:body></w:document>`
+		}
+		glued = append(glued, docsMember{name: zf.Name, data: data})
+	}
+	f.Add(docsZip(f, glued))
 	f.Add([]byte(`<comments xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><authors><author>x</author><author/></authors></comments>`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		docsFuzz(t, ooxmlScrubber{format: "OOXML"}, docsFuzzPackage(t, "OOXML", b), true)

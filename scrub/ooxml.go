@@ -496,6 +496,12 @@ func xmlEditTag(tag []byte, attrs []xml.Attr, keep func(xml.Attr) (string, bool)
 			return nil, false, bad
 		}
 		i = val + j + 1
+		if !edits[k].drop && ws == name {
+			// Go's decoder takes attributes with no space between
+			// them; with the one before gone, this one would join
+			// what precedes it.
+			out.WriteByte(' ')
+		}
 		switch e := edits[k]; {
 		case e.drop:
 		case e.set:
