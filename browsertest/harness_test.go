@@ -55,23 +55,11 @@ type instance struct {
 func newInstance(t *testing.T) *instance {
 	t.Helper()
 	in := startInstance(t, server.Config{})
-	id, err := age.GenerateHybridIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// alice's passphrase is pistatest's (stretched once per test binary).
-	// Her identity is not stored with her account: her browser has no
-	// desk key (the tests of the auth module log in with one).
-	k, err := pistatest.TestKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, _, err := keys.NewTOTP("pista test", "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in.alice = pista.Journalist{Name: "alice", Recipient: id.Recipient().String(), TOTPSecret: secret,
-		Auth: pista.JournalistAuth{Salt: pistatest.TestSalt, KDF: keys.JournalistKDF, Hash: keys.AuthHash(k.Auth)}}
+	// alice's passphrase is pistatest's. Her identity is not stored with
+	// her account: her browser has no desk key (the tests of the auth
+	// module log in with one).
+	in.alice = pistatest.NewJournalist(t, "alice").Journalist
+	in.alice.Auth.WrappedIdentity = nil
 	if err := in.srv.Stores.Journalists.CreateJournalist(context.Background(), &in.alice); err != nil {
 		t.Fatalf("CreateJournalist: %v", err)
 	}

@@ -13,13 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/chromedp/chromedp"
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/i18n"
 	"github.com/pista-tips/pista/internal/pistatest"
-	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/newsroom"
 	"github.com/pista-tips/pista/server"
 )
@@ -170,24 +168,7 @@ func acceptedInvitation(t *testing.T, in *pistatest.Instance, deskID int64) pist
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := age.GenerateHybridIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := pistatest.TestKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrapped, err := keys.WrapIdentity(k.Wrap, id.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, _, err := keys.NewTOTP("pista test", "nina")
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := pista.Journalist{Name: "nina", Recipient: id.Recipient().String(), TOTPSecret: secret,
-		Auth: pista.JournalistAuth{Salt: pistatest.TestSalt, KDF: keys.JournalistKDF, Hash: keys.AuthHash(k.Auth), WrappedIdentity: wrapped}}
+	j := pistatest.NewJournalist(t, "nina").Journalist
 	sum := sha256.Sum256([]byte(token))
 	if err := in.Srv.Stores.Team.AcceptInvitation(ctx, sum[:], time.Now(), &j); err != nil {
 		t.Fatalf("AcceptInvitation: %v", err)

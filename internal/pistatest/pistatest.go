@@ -123,6 +123,17 @@ type Journalist struct {
 func (in *Instance) Journalist(name string) *Journalist {
 	t := in.T
 	t.Helper()
+	j := NewJournalist(t, name)
+	if err := in.Srv.Stores.Journalists.CreateJournalist(context.Background(), &j.Journalist); err != nil {
+		t.Fatalf("CreateJournalist: %v", err)
+	}
+	return j
+}
+
+// NewJournalist makes an account's keys and second factor, with
+// TestPassword, as the invitation page makes them, without storing it.
+func NewJournalist(t testing.TB, name string) *Journalist {
+	t.Helper()
 	id, err := age.GenerateHybridIdentity()
 	if err != nil {
 		t.Fatal(err)
@@ -139,15 +150,11 @@ func (in *Instance) Journalist(name string) *Journalist {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := &Journalist{
+	return &Journalist{
 		Journalist: pista.Journalist{Name: name, Recipient: id.Recipient().String(), TOTPSecret: secret,
 			Auth: pista.JournalistAuth{Salt: TestSalt, KDF: keys.JournalistKDF, Hash: keys.AuthHash(k.Auth), WrappedIdentity: wrapped}},
 		Password: TestPassword, Identity: id, Keys: k,
 	}
-	if err := in.Srv.Stores.Journalists.CreateJournalist(context.Background(), &j.Journalist); err != nil {
-		t.Fatalf("CreateJournalist: %v", err)
-	}
-	return j
 }
 
 // Code returns a TOTP code of j for a time step not used before: each step
