@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
@@ -66,6 +67,36 @@ func newInstance(t *testing.T) *instance {
 	in.addDesk(t, pista.Desk{Slug: "middle-east", Title: "Middle East & North Africa", Description: "From Morocco to Iran"})
 	in.addDesk(t, pista.Desk{Slug: "americas", Title: "Americas", Description: "North, Central and South America, the Caribbean"})
 	return in
+}
+
+// byHostName returns the address u (http://127.0.0.1:PORT/…) by host name,
+// localhost: WebAuthn and the browser's secure context want one, not an IP
+// address.
+func byHostName(u string) string { return strings.Replace(u, "127.0.0.1", "localhost", 1) }
+
+// allowDownloads has the tab's browser save what the page downloads in a
+// new temporary folder, and returns it.
+func allowDownloads(t *testing.T, tab context.Context) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := chromedp.Call(tab, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
+		BrowserContextID: chromedp.FromContext(tab).BrowserContextID,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// downloaded waits up to 20 s for the file name to be saved whole in dir,
+// and returns it; nil if it was not.
+func downloaded(dir, name string) []byte {
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil && len(b) > 0 {
+			return b
+		}
+	}
+	return nil
 }
 
 // startInstance starts a server with cfg on a fresh data folder

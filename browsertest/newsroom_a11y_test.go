@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -55,12 +54,9 @@ func TestNewsroomAccessibility(t *testing.T) {
 		t.Fatal(err)
 	}
 	bob := in.Journalist("bob") // an active member: the desk page shows his role and removal
-	desk := in.Desk("americas", carla, bob)
+	desk := coordinatedDesk(t, in, carla, bob)
 	in.Desk("europe", carla) // two desks: the inbox's desk filter shows
-	if err := in.Srv.Stores.Team.SetRole(ctx, desk.ID, carla.ID, pista.RoleCoordinator); err != nil {
-		t.Fatal(err)
-	}
-	base := strings.Replace(in.TS.URL, "127.0.0.1", "localhost", 1)
+	base := byHostName(in.TS.URL)
 
 	// A conversation with a message, a file and a reply, and a few more.
 	message := "The harbour master signs for containers that never land."

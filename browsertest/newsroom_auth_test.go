@@ -60,8 +60,7 @@ func newRecorder(t *testing.T, target string) *recorder {
 		proxy.ServeHTTP(w, r)
 	}))
 	t.Cleanup(ts.Close)
-	// WebAuthn needs a host name: the browser goes to localhost.
-	rec.url = strings.Replace(ts.URL, "127.0.0.1", "localhost", 1)
+	rec.url = byHostName(ts.URL)
 	return rec
 }
 

@@ -29,7 +29,6 @@ import (
 	"testing"
 	"time"
 
-	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 	"github.com/pquerna/otp/totp"
 
@@ -72,7 +71,9 @@ func TestNewsroomJourney(t *testing.T) {
 	b := newBrowser(t)
 	in := pistatest.New(t, server.Config{})
 	ctx := context.Background()
-	carla, desk, base := coordinatedDesk(t, in, "carla")
+	carla := in.Journalist("carla")
+	desk := coordinatedDesk(t, in, carla)
+	base := byHostName(in.TS.URL)
 
 	// Carla invites.
 	ct := b.tab(t, true)
@@ -149,23 +150,10 @@ func TestNewsroomJourney(t *testing.T) {
 	}
 
 	// A copy without metadata, made in her browser and saved to her disk.
-	downloads := t.TempDir()
-	if _, err := chromedp.Call(nt, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
-		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads,
-		BrowserContextID: chromedp.FromContext(nt).BrowserContextID,
-	}); err != nil {
-		t.Fatal(err)
-	}
+	downloads := allowDownloads(t, nt)
 	teamEval[chromedp.Void](t, nt, "asking for a scrubbed copy", `document.querySelector("button[data-scrub]").click()`)
 	teamWait(t, nt, "the scrubbed copy", `document.querySelector("[data-read-status]").textContent.includes("text chunk")`)
-	var scrubbed []byte
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if b, err := os.ReadFile(filepath.Join(downloads, "harbour.png")); err == nil && len(b) > 0 {
-			scrubbed = b
-			break
-		}
-	}
-	if scrubbed == nil {
+	if scrubbed := downloaded(downloads, "harbour.png"); scrubbed == nil {
 		t.Error("the scrubbed copy was not saved")
 	} else {
 		if bytes.Contains(scrubbed, []byte(author)) || bytes.Contains(scrubbed, []byte("tEXt")) {

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"filippo.io/age"
-	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/pista-tips/pista"
@@ -107,7 +106,7 @@ func TestBrowserSettings(t *testing.T) {
 	b := newBrowser(t)
 	in := pistatest.New(t, server.Config{})
 	ctx := context.Background()
-	base := strings.Replace(in.TS.URL, "127.0.0.1", "localhost", 1)
+	base := byHostName(in.TS.URL)
 	alice := in.Journalist("alice")
 	in.Desk("americas", alice)
 
@@ -205,23 +204,11 @@ func TestBrowserSettings(t *testing.T) {
 		}
 
 		t.Run("identity export", func(t *testing.T) {
-			dir := t.TempDir()
-			if _, err := chromedp.Call(tab, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
-				Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
-				BrowserContextID: chromedp.FromContext(tab).BrowserContextID,
-			}); err != nil {
-				t.Fatal(err)
-			}
+			dir := allowDownloads(t, tab)
 			openSettings(t, tab, base)
 			poll(t, tab, "the export button", `!document.getElementById("export-identity").disabled`)
 			js(t, tab, "downloading the identity", `document.getElementById("export-identity").click()`)
-			var file []byte
-			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-				if b, err := os.ReadFile(filepath.Join(dir, "alice.key")); err == nil && len(b) > 0 {
-					file = b
-					break
-				}
-			}
+			file := downloaded(dir, "alice.key")
 			if file == nil {
 				t.Fatalf("no alice.key was saved (export status %q)", text(t, tab, "#export-status"))
 			}

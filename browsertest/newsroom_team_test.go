@@ -115,17 +115,15 @@ func currentDeskKey(t *testing.T, in *pistatest.Instance, deskID, memberID int64
 	return nil
 }
 
-// coordinatedDesk makes the americas desk with name as its coordinator,
-// and returns the instance's address by host name (WebAuthn and the
-// browser's secure context want one, not an IP address).
-func coordinatedDesk(t *testing.T, in *pistatest.Instance, name string) (*pistatest.Journalist, pista.Desk, string) {
+// coordinatedDesk makes the americas desk with coord as its coordinator
+// and members as its journalists.
+func coordinatedDesk(t *testing.T, in *pistatest.Instance, coord *pistatest.Journalist, members ...*pistatest.Journalist) pista.Desk {
 	t.Helper()
-	coord := in.Journalist(name)
-	desk := in.Desk("americas", coord)
+	desk := in.Desk("americas", append([]*pistatest.Journalist{coord}, members...)...)
 	if err := in.Srv.Stores.Team.SetRole(context.Background(), desk.ID, coord.ID, pista.RoleCoordinator); err != nil {
 		t.Fatal(err)
 	}
-	return coord, desk, strings.Replace(in.TS.URL, "127.0.0.1", "localhost", 1)
+	return desk
 }
 
 // inviteLink has the coordinator logged in in ct make an invitation to
@@ -139,14 +137,16 @@ func inviteLink(t *testing.T, ct context.Context, base string) string {
 	if !strings.Contains(link, "/newsroom/invite/") {
 		t.Fatalf("invitation link %q", link)
 	}
-	return strings.Replace(link, "127.0.0.1", "localhost", 1)
+	return byHostName(link)
 }
 
 func TestBrowserTeamJourney(t *testing.T) {
 	b := newBrowser(t)
 	in := pistatest.New(t, server.Config{})
 	ctx := context.Background()
-	coord, desk, base := coordinatedDesk(t, in, "carla")
+	coord := in.Journalist("carla")
+	desk := coordinatedDesk(t, in, coord)
+	base := byHostName(in.TS.URL)
 
 	// The coordinator makes an invitation link.
 	ct := b.tab(t, true)
