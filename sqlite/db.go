@@ -174,6 +174,20 @@ func isUnique(err error) bool {
 	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
+// errDiskFull is what a write that found the disk full returns.
+var errDiskFull = fmt.Errorf("%w: the disk is full (the database could not grow)", pista.ErrStorageFull)
+
+// storageErr maps SQLite's "database or disk is full" to
+// pista.ErrStorageFull, so that a full disk is answered as one (507),
+// whatever statement met it; other errors pass unchanged.
+func storageErr(err error) error {
+	var e *msqlite.Error
+	if errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_FULL {
+		return fmt.Errorf("%w (%w)", errDiskFull, err)
+	}
+	return err
+}
+
 // isForeignKey reports whether err is a FOREIGN KEY constraint failure.
 func isForeignKey(err error) bool {
 	var e *msqlite.Error

@@ -55,7 +55,8 @@ func NewTipStore(db *DB) *TipStore { return &TipStore{db: db} }
 //
 // It answers pista.ErrExists if the conversation ID or the source's lookup
 // is taken, and pista.ErrNotFound for an unknown desk.
-func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
+func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) (err error) {
+	defer func() { err = storageErr(err) }()
 	c := &t.Conversation
 	switch {
 	case c.ID == "":
@@ -123,7 +124,8 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
 // the conversation to the top of its desk's inbox. It sets each item's ID,
 // ConversationID and Created, and answers pista.ErrNotFound for an unknown
 // conversation.
-func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []pista.Item) error {
+func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []pista.Item) (err error) {
+	defer func() { err = storageErr(err) }()
 	tx, err := s.db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
