@@ -32,6 +32,7 @@ var migrations embed.FS
 type DB struct {
 	write *sql.DB // one connection, BEGIN IMMEDIATE
 	read  *sql.DB // several connections, query_only
+	ids   *ids    // seals the numbers of items and audit entries (ids.go)
 }
 
 // pragmas are applied to every connection, in both pools.
@@ -61,6 +62,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		write.Close()
 		return nil, err
 	}
+	ids, err := loadIDs(ctx, write)
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
 
 	read, err := sql.Open("sqlite", path+"?"+q.Encode()+"&_query_only=1")
 	if err != nil {
@@ -75,7 +81,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
-	return &DB{write: write, read: read}, nil
+	return &DB{write: write, read: read, ids: ids}, nil
 }
 
 // Close closes both pools.
