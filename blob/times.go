@@ -71,14 +71,22 @@ func openNoAtime(name string) (*os.File, error) {
 
 // CoarsenData coarsens the times of a data folder: the folder, every file
 // and folder directly in it (the database and its journal, the lock),
-// objects/ and each objects/xx/, tmp/ and uploads/ (the folder only: the
-// uploads' files keep their times, which their expiry reads). Errors are
+// objects/ and each objects/xx/, tmp/ and its files, uploads/ and its
+// files (whose expiry reads their modification time: an upload is kept
+// 23 to 24 hours after its last write rather than 24). Errors are
 // ignored: a file may come and go while it runs.
 func CoarsenData(dir string) {
 	Coarsen(dir)
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		Coarsen(filepath.Join(dir, e.Name()))
+	}
+	for _, sub := range []string{"tmp", "uploads"} {
+		files, _ := os.ReadDir(filepath.Join(dir, sub))
+		for _, e := range files {
+			Coarsen(filepath.Join(dir, sub, e.Name()))
+		}
+		Coarsen(filepath.Join(dir, sub))
 	}
 	objects := filepath.Join(dir, "objects")
 	subs, _ := os.ReadDir(objects)
