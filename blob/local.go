@@ -9,7 +9,8 @@
 // temporary file under tmp/, fsyncs it, renames it to its final name and
 // fsyncs the directory; only then does the caller insert the rows, in one
 // transaction. A crash before the rename leaves only a temporary file,
-// which Open removes at the next start (RemoveTemp); a crash after it
+// which the server removes at its next start (RemoveTemp, called only by
+// the process that holds the data folder's lock); a crash after it
 // leaves an object no row refers to, which the server's start-up sweep
 // deletes. A crash can never leave a row without its object.
 //

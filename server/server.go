@@ -318,7 +318,8 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.
 
 // SweepOrphans deletes objects that no row refers to: what a crash between
 // writing an object and its row left behind. It runs at start-up, before
-// the server takes requests, so no write is in flight.
+// the server takes requests and holding the data folder's lock, so no
+// write is in flight: never call it on a folder another server holds.
 func SweepOrphans(ctx context.Context, tips pista.TipStore, blobs pista.BlobStore) (int, error) {
 	used, err := tips.ObjectKeys(ctx)
 	if err != nil {
