@@ -113,7 +113,7 @@ func (c *Client) Pull(ctx context.Context, dir, user string) (Report, error) {
 			return rep, err
 		}
 		for _, it := range page.Items {
-			if _, _, _, ok := parseItemFile(ItemFile(it.ID, it.Kind, false)); !ok || !conversationDir(it.Conversation) || it.ID <= st.LastItem {
+			if _, _, _, ok := parseItemFile(ItemFile(it.ID, it.Kind, false)); !ok || !conversationDir(it.Conversation) || it.ID == st.LastItem {
 				return rep, fmt.Errorf("server sent a malformed item list")
 			}
 			if err := c.fetchItem(ctx, dir, it); err != nil {
@@ -197,10 +197,16 @@ func readState(dir string) (State, error) {
 	if err := json.Unmarshal(b, &st); err != nil || st.LastItem < 0 {
 		return st, fmt.Errorf("%s is damaged; pull into a new folder", filepath.Join(dir, StateFile))
 	}
+	if st.LastItem > 0 && !st.SealedIDs {
+		// Pulled before item IDs were sealed (server migration 0006): its
+		// last item's ID is no cursor the server knows any more.
+		return st, fmt.Errorf("%s was pulled from a server of an older version, whose item IDs have changed since; pull into a new folder", dir)
+	}
 	return st, nil
 }
 
 func writeState(dir string, st State) error {
+	st.SealedIDs = true
 	b, _ := json.MarshalIndent(st, "", "  ")
 	return writeFile(filepath.Join(dir, StateFile), bytes.NewReader(append(b, '\n')))
 }

@@ -144,7 +144,9 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", WebAuthnRPID: f.webauthnRPID,
 		NoServerReplies: f.noServerReplies, MaxPendingUploads: f.maxPendingUploads, Log: logger,
 	})
-	if err != nil {
+	if errors.Is(err, server.ErrInUse) {
+		return hint(err, "stop the other server first, or give this one its own --data")
+	} else if err != nil {
 		return err
 	}
 	defer srv.Close()
