@@ -117,8 +117,15 @@ const (
 	FileType = "application/octet-stream"
 )
 
-// writeForm writes a multipart form: the fields in order, then one file.
-func writeForm(w io.Writer, fields []field, file io.Reader) error {
+// filePart is a form's file: its name, its type and its bytes.
+type filePart struct {
+	name, ctype string
+	r           io.Reader
+}
+
+// writeForm writes a multipart form: the fields in order, then the file
+// if there is one.
+func writeForm(w io.Writer, fields []field, file *filePart) error {
 	mw := multipart.NewWriter(w)
 	if err := mw.SetBoundary(boundary); err != nil {
 		return err
@@ -128,15 +135,17 @@ func writeForm(w io.Writer, fields []field, file io.Reader) error {
 			return err
 		}
 	}
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="files"; filename="`+FileName+`"`)
-	h.Set("Content-Type", FileType)
-	pw, err := mw.CreatePart(h)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(pw, file); err != nil {
-		return err
+	if file != nil {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="files"; filename="`+file.name+`"`)
+		h.Set("Content-Type", file.ctype)
+		pw, err := mw.CreatePart(h)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(pw, file.r); err != nil {
+			return err
+		}
 	}
 	return mw.Close()
 }
@@ -153,7 +162,7 @@ func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); retur
 // closed after that, when the goroutine writing the body has ended.
 func uploadRequest(ctx context.Context, url string, fields []field, size int64, sent func()) (req *http.Request, done <-chan struct{}, err error) {
 	var cw countWriter
-	if err := writeForm(&cw, fields, strings.NewReader("")); err != nil {
+	if err := writeForm(&cw, fields, &filePart{FileName, FileType, strings.NewReader("")}); err != nil {
 		return nil, nil, err
 	}
 	pr, pw := io.Pipe()
@@ -166,7 +175,7 @@ func uploadRequest(ctx context.Context, url string, fields []field, size int64, 
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		pw.CloseWithError(writeForm(pw, fields, newSource(size)))
+		pw.CloseWithError(writeForm(pw, fields, &filePart{FileName, FileType, newSource(size)}))
 		if sent != nil {
 			sent()
 		}
@@ -191,7 +200,7 @@ type Target struct {
 
 func newTarget(name, url, desk, files string) *Target {
 	return &Target{Name: name, URL: url, Desk: desk, Files: files, transport: &http.Transport{
-		Proxy: nil, DisableCompression: true, MaxIdleConnsPerHost: 8, IdleConnTimeout: time.Minute,
+		Proxy: nil, DisableCompression: true, MaxIdleConnsPerHost: 32, IdleConnTimeout: time.Minute,
 	}}
 }
 
