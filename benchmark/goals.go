@@ -86,9 +86,13 @@ type Scenario struct {
 	// failed, and their rate over the scenario.
 	Tips, Errors int
 	Rate         float64
-	Killed       bool   // stopped at KillAbove
-	Err          string // the first error, if any, but of a new source's tip
-	SourceErr    string // the first error of a new source's tip
+	// CPU is the server process's CPU time over the scenario: per tip,
+	// it says what a tip costs even on a machine busy with other work,
+	// where the rate says more about the neighbours.
+	CPU       time.Duration
+	Killed    bool   // stopped at KillAbove
+	Err       string // the first error, if any, but of a new source's tip
+	SourceErr string // the first error of a new source's tip
 }
 
 // Scenario names, in the order they run.
@@ -182,7 +186,7 @@ func MeasureGoals(ctx context.Context, o GoalOptions) (*GoalReport, error) {
 func (s Scenario) detail() string {
 	var b strings.Builder
 	if s.Tips > 0 || s.Errors > 0 {
-		fmt.Fprintf(&b, "; %d tips, %.1f tips/s, %d errors", s.Tips, s.Rate, s.Errors)
+		fmt.Fprintf(&b, "; %d tips, %.1f tips/s, %d errors; server CPU %.2f s, %.1f ms per tip", s.Tips, s.Rate, s.Errors, s.CPU.Seconds(), s.cpuPerTip())
 	}
 	if s.Killed {
 		b.WriteString("; stopped at the ceiling")
@@ -199,6 +203,14 @@ func (s Scenario) detail() string {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// cpuPerTip is the server's CPU time per tip, in milliseconds.
+func (s Scenario) cpuPerTip() float64 {
+	if s.Tips == 0 {
+		return 0
+	}
+	return float64(s.CPU.Milliseconds()) / float64(s.Tips)
 }
 
 // measureScenario runs one scenario on a new server process.
@@ -250,6 +262,7 @@ func measureScenario(ctx context.Context, o GoalOptions, exe, name string) (Scen
 			}
 		}
 	}()
+	cpu0, cpuErr := CPUTime(p.PID)
 	var errs []error
 	switch name {
 	case ScenarioSmall, ScenarioLarge:
@@ -299,6 +312,9 @@ func measureScenario(ctx context.Context, o GoalOptions, exe, name string) (Scen
 		}))
 	default:
 		return s, fmt.Errorf("no scenario %q", name)
+	}
+	if cpu1, err := CPUTime(p.PID); err == nil && cpuErr == nil {
+		s.CPU = cpu1 - cpu0
 	}
 	cancel()
 	<-watched
@@ -582,9 +598,11 @@ func (rep *GoalReport) WriteTable(w io.Writer) bool {
 			fmt.Fprintf(w, "      the server passed %s of RSS and was stopped there\n", Human(o.KillAbove))
 		}
 	}
-	small, _ := rep.median("pista", ScenarioSmall, peak)
-	large, _ := rep.median("pista", ScenarioLarge, peak)
-	fmt.Fprintf(w, "  %-34s %s, %s\n", "  one upload: peaks", RSS(int64(small)), RSS(int64(large)))
+	small, ok1 := rep.median("pista", ScenarioSmall, peak)
+	large, ok2 := rep.median("pista", ScenarioLarge, peak)
+	if ok1 && ok2 {
+		fmt.Fprintf(w, "  %-34s %s, %s\n", fmt.Sprintf("  one upload: %s, %s", Human(o.Small), Human(o.Large)), RSS(int64(small)), RSS(int64(large)))
+	}
 
 	// Throughput.
 	rate := func(s Scenario) float64 { return s.Rate }
@@ -594,32 +612,40 @@ func (rep *GoalReport) WriteTable(w io.Writer) bool {
 		argon = append(argon, r.Argon)
 	}
 	ceiling := Median(argon)
-	tps, _ := rep.median("pista", ScenarioSources, rate)
-	sp, _ := rep.median("pista", ScenarioSources, peak)
-	se, _ := rep.median("pista", ScenarioSources, errs)
-	fmt.Fprintf(w, "new-source tips, %d at once, %s: %.1f tips/s (%.0f errors), peak RSS %s; Argon2id alone %.1f/s, ratio %.2f\n",
-		o.Sources, o.Duration, tps, se, RSS(int64(sp)), ceiling, tps/ceiling)
-	perRun := func(label string) string {
-		var xs []float64
-		for _, r := range rep.Runs {
-			xs = append(xs, r.Results[label][ScenarioSources].Rate)
+	tps, okSources := rep.median("pista", ScenarioSources, rate)
+	if okSources {
+		sp, _ := rep.median("pista", ScenarioSources, peak)
+		se, _ := rep.median("pista", ScenarioSources, errs)
+		cpt, _ := rep.median("pista", ScenarioSources, Scenario.cpuPerTip)
+		fmt.Fprintf(w, "new-source tips, %d at once, %s: %.1f tips/s (%.0f errors), server CPU %.1f ms per tip, peak RSS %s; Argon2id alone %.1f/s, ratio %.2f\n",
+			o.Sources, o.Duration, tps, se, cpt, RSS(int64(sp)), ceiling, tps/ceiling)
+		perRun := func(label string) string {
+			var xs []float64
+			for _, r := range rep.Runs {
+				xs = append(xs, r.Results[label][ScenarioSources].Rate)
+			}
+			return join(xs, "%.1f")
 		}
-		return join(xs, "%.1f")
-	}
-	fmt.Fprintf(w, "  per run: %s tips/s; Argon2id alone %s/s\n", perRun("pista"), join(argon, "%.1f"))
-	if against {
-		atps, _ := rep.median("against", ScenarioSources, rate)
-		ap, _ := rep.median("against", ScenarioSources, peak)
-		var ratios []float64
-		for _, r := range rep.Runs {
-			ratios = append(ratios, r.Results["pista"][ScenarioSources].Rate/r.Results["against"][ScenarioSources].Rate)
+		fmt.Fprintf(w, "  per run: %s tips/s; Argon2id alone %s/s\n", perRun("pista"), join(argon, "%.1f"))
+		if against {
+			atps, _ := rep.median("against", ScenarioSources, rate)
+			ap, _ := rep.median("against", ScenarioSources, peak)
+			var ratios []float64
+			for _, r := range rep.Runs {
+				ratios = append(ratios, r.Results["pista"][ScenarioSources].Rate/r.Results["against"][ScenarioSources].Rate)
+			}
+			acpt, _ := rep.median("against", ScenarioSources, Scenario.cpuPerTip)
+			fmt.Fprintf(w, "  against %s: %.1f tips/s, server CPU %.1f ms per tip, peak RSS %s\n", o.Against, atps, acpt, RSS(int64(ap)))
+			fmt.Fprintf(w, "  ratio pista/against: tips/s %.2f (median of per-run ratios %s); CPU per tip %.2f\n",
+				Median(ratios), join(ratios, "%.2f"), cpt/acpt)
+			fmt.Fprintf(w, "  per run, against: %s tips/s\n", perRun("against"))
 		}
-		fmt.Fprintf(w, "  against %s: %.1f tips/s, peak RSS %s; ratio pista/against %.2f (median of per-run ratios %s)\n",
-			o.Against, atps, RSS(int64(ap)), Median(ratios), join(ratios, "%.2f"))
-		fmt.Fprintf(w, "  per run, against: %s tips/s\n", perRun("against"))
 	}
-	mt, _ := rep.median("pista", ScenarioMixed, rate)
+	mt, okMixed := rep.median("pista", ScenarioMixed, rate)
 	me, _ := rep.median("pista", ScenarioMixed, errs)
+	if !okMixed {
+		return ok
+	}
 	fmt.Fprintf(w, "  during (c): %.1f tips/s (%.0f errors) beside %d uploads of %s\n", mt, me, o.Uploads, Human(o.MixedSize))
 	return ok
 }
