@@ -81,6 +81,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	large := fs.String("large", "1GiB", "with --goals: the `SIZE` of goal (a)'s large upload")
 	duration := fs.Duration("duration", 10*time.Second, "with --goals: how long new sources send tips, per measurement (`D`)")
 	against := fs.String("against", "", "with --goals: also measure this other pista binary (`FILE`) in the same runs")
+	serveExe := fs.String("serve", "", "with --goals: measure this pista binary (`FILE`; default: this one)")
 	hostile := fs.Bool("hostile", true, "with --goals: measure goal (d), hostile files")
 	only := fs.String("only", "", "with --goals: run only these scenarios (`LIST`, comma-separated: "+strings.Join(benchmark.Scenarios, ",")+")")
 	if err := parse(fs, args); err != nil {
@@ -91,7 +92,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 		if *only != "" {
 			scenarios = strings.Split(*only, ",")
 		}
-		return runGoals(ctx, e, *runs, *dir, *large, *duration, *against, *hostile, scenarios, *check)
+		return runGoals(ctx, e, *runs, *dir, *large, *duration, *serveExe, *against, *hostile, scenarios, *check)
 	}
 	if *check {
 		return hint(errors.New("--check goes with --goals"), "pista bench --goals --check")
@@ -137,7 +138,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 }
 
 // runGoals is pista bench --goals.
-func runGoals(ctx context.Context, e env, runs int, dir, large string, d time.Duration, against string, hostile bool, only []string, check bool) error {
+func runGoals(ctx context.Context, e env, runs int, dir, large string, d time.Duration, serveExe, against string, hostile bool, only []string, check bool) error {
 	o := benchmark.DefaultGoalOptions()
 	var err error
 	if o.Large, err = parseSize(large); err != nil {
@@ -150,7 +151,12 @@ func runGoals(ctx context.Context, e env, runs int, dir, large string, d time.Du
 		return errors.New("--duration must be positive")
 	}
 	o.Runs, o.Dir, o.Duration, o.Hostile, o.Only, o.Progress = runs, dir, d, hostile, only, e.stderr
-	if o.Exe, err = os.Executable(); err != nil {
+	if serveExe != "" {
+		o.Exe, err = filepath.Abs(serveExe)
+	} else {
+		o.Exe, err = os.Executable()
+	}
+	if err != nil {
 		return hint(err, "build pista and run the binary")
 	}
 	if against != "" {
