@@ -143,8 +143,12 @@ func MeasureGoals(ctx context.Context, o GoalOptions) (*GoalReport, error) {
 	if !o.Hostile {
 		names = names[:len(names)-1]
 	} else {
-		if _, err := HostileFiles(); err != nil {
+		files, err := HostileFiles()
+		if err != nil {
 			return nil, err
+		}
+		for _, f := range files {
+			fmt.Fprintf(o.Progress, "hostile file %s: %d bytes\n", f.Name, len(f.Data))
 		}
 	}
 	if len(o.Only) > 0 {
