@@ -111,8 +111,12 @@ var Scenarios = []string{ScenarioSmall, ScenarioLarge, ScenarioSources, Scenario
 type GoalRun struct {
 	// Argon is Argon2id derivations per second at a new instance's
 	// codename parameters, GOMAXPROCS at once, in this process: the most
-	// new-source tips per second this machine could take now.
+	// new-source tips per second this machine could take now (on a
+	// machine busy with other work, it varies with the neighbours).
 	Argon float64
+	// ArgonCPU is the CPU time of one of those derivations: what a tip
+	// cannot cost less than, steadier than the rate.
+	ArgonCPU time.Duration
 	// Results by binary ("pista", "against") and scenario.
 	Results map[string]map[string]Scenario
 }
@@ -163,8 +167,8 @@ func MeasureGoals(ctx context.Context, o GoalOptions) (*GoalReport, error) {
 			return rep, err
 		}
 		run := GoalRun{Results: map[string]map[string]Scenario{}}
-		run.Argon = ArgonRate(min(o.Duration, 3*time.Second))
-		fmt.Fprintf(o.Progress, "run %d: Argon2id alone: %.1f derivations/s\n", i+1, run.Argon)
+		run.Argon, run.ArgonCPU = ArgonRate(min(o.Duration, 3*time.Second))
+		fmt.Fprintf(o.Progress, "run %d: Argon2id alone: %.1f derivations/s, %.1f ms of CPU each\n", i+1, run.Argon, ms(run.ArgonCPU))
 		for _, name := range names {
 			order := exes
 			if i%2 == 1 && len(exes) == 2 {
@@ -356,14 +360,19 @@ func parallel(n int, f func(i int) error) error {
 	return errors.Join(errs...)
 }
 
+// ms is a duration in milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
 // ArgonRate is how many Argon2id derivations at a new instance's codename
 // parameters (keys.CodenameKDF) this process completes per second for d,
-// GOMAXPROCS at once: the ceiling of new-source tips on this machine now.
-func ArgonRate(d time.Duration) float64 {
+// GOMAXPROCS at once: the ceiling of new-source tips on this machine now;
+// and the CPU time each took (0 if unknown).
+func ArgonRate(d time.Duration) (float64, time.Duration) {
 	k := keys.CodenameKDF
 	salt := make([]byte, keys.SaltSize)
 	var n atomic.Int64
 	deadline := time.Now().Add(d)
+	cpu0, cpuErr := CPUTime(os.Getpid())
 	start := time.Now()
 	parallel(runtime.GOMAXPROCS(0), func(int) error {
 		for time.Now().Before(deadline) {
@@ -372,7 +381,12 @@ func ArgonRate(d time.Duration) float64 {
 		}
 		return nil
 	})
-	return float64(n.Load()) / time.Since(start).Seconds()
+	rate := float64(n.Load()) / time.Since(start).Seconds()
+	cpu1, err := CPUTime(os.Getpid())
+	if err != nil || cpuErr != nil || n.Load() == 0 {
+		return rate, 0
+	}
+	return rate, (cpu1 - cpu0) / time.Duration(n.Load())
 }
 
 // ---------------------------------------------------------------------
@@ -616,13 +630,20 @@ func (rep *GoalReport) WriteTable(w io.Writer) bool {
 		argon = append(argon, r.Argon)
 	}
 	ceiling := Median(argon)
+	var argonCPU []float64
+	for _, r := range rep.Runs {
+		argonCPU = append(argonCPU, ms(r.ArgonCPU))
+	}
+	argonMS := Median(argonCPU)
 	tps, okSources := rep.median("pista", ScenarioSources, rate)
 	if okSources {
 		sp, _ := rep.median("pista", ScenarioSources, peak)
 		se, _ := rep.median("pista", ScenarioSources, errs)
 		cpt, _ := rep.median("pista", ScenarioSources, Scenario.cpuPerTip)
-		fmt.Fprintf(w, "new-source tips, %d at once, %s: %.1f tips/s (%.0f errors), server CPU %.1f ms per tip, peak RSS %s; Argon2id alone %.1f/s, ratio %.2f\n",
-			o.Sources, o.Duration, tps, se, cpt, RSS(int64(sp)), ceiling, tps/ceiling)
+		fmt.Fprintf(w, "new-source tips, %d at once, %s: %.1f tips/s (%.0f errors), server CPU %.1f ms per tip, peak RSS %s\n",
+			o.Sources, o.Duration, tps, se, cpt, RSS(int64(sp)))
+		fmt.Fprintf(w, "  baseline, Argon2id alone in this process: %.1f/s (ratio %.2f), %.1f ms of CPU each (CPU per tip / per derivation %.2f)\n",
+			ceiling, tps/ceiling, argonMS, cpt/argonMS)
 		perRun := func(label string) string {
 			var xs []float64
 			for _, r := range rep.Runs {

@@ -124,7 +124,7 @@ func TestHostileFiles(t *testing.T) {
 // median of each run's difference, and a goal over its limit is not met.
 func TestGoalVerdicts(t *testing.T) {
 	run := func(small, large, mixed, hostile int64) GoalRun {
-		return GoalRun{Argon: 70, Results: map[string]map[string]Scenario{"pista": {
+		return GoalRun{Argon: 70, ArgonCPU: 25 * time.Millisecond, Results: map[string]map[string]Scenario{"pista": {
 			ScenarioSmall: {Peak: small}, ScenarioLarge: {Peak: large},
 			ScenarioSources: {Peak: 60 * MiB, Tips: 300, Rate: 30, CPU: 9 * time.Second},
 			ScenarioMixed:   {Peak: mixed, Tips: 100, Rate: 20}, ScenarioHostile: {Peak: hostile},
