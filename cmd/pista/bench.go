@@ -40,9 +40,12 @@ with PASS or OVER:
     (d) 4 hostile files (≤ 2 MB each, inflating to hundreds of MiB)
         scrubbed at once: ≤ 128 MiB
 
-and the throughput of new sources' tips (16 at once, no file), against
-what Argon2id alone reaches on this machine in the same run. --against
-measures another pista binary in the same runs (before and after a
+A server that passes 1 GiB of RSS is stopped there (a hostile file can
+take gigabytes). Then the throughput of new sources' tips (16 at once, no
+file) and the server's CPU time per tip, against Argon2id alone in the
+same run (its rate and its CPU time per derivation): on a machine busy
+with other work, CPU per tip is the steadier figure. --against measures
+another pista binary in the same runs, alternating (before and after a
 change). --check exits with status 1 when a goal is over.
 
 Usage:
