@@ -143,6 +143,10 @@ function fileView(root, li, plain, meta, contentURL) {
       const b = await content()
       out = await scrubFile(new Uint8Array(await b.arrayBuffer()), name, type)
     } catch (err) {
+      if (err && err.report && err.report.too_complex) {
+        status(root, msg(root, "Scrubtoocomplex"))
+        return
+      }
       status(root, msg(root, "Scrubfailed", { error: err && err.message ? err.message : String(err) }))
       return
     }
