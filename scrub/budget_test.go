@@ -1,9 +1,11 @@
 package scrub
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"sync"
@@ -150,5 +152,20 @@ func BenchmarkScrubHostile(b *testing.B) {
 			b.ReportMetric(float64(allocSum)/float64(b.N)/(1<<20), "MiB-alloc/op")
 			b.ReportMetric(float64(peakMax)/(1<<20), "MiB-heap-peak")
 		})
+	}
+}
+
+// A ZIP whose directory lists more members than scrub reads is too
+// complex before archive/zip holds its directory in memory.
+func TestZipDirectoryBudget(t *testing.T) {
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for i := range docZipMaxMembers + 1 {
+		zw.CreateHeader(&zip.FileHeader{Name: fmt.Sprintf("[Content_Types].xml%d", i), Method: zip.Store})
+	}
+	zw.Close()
+	rep, err := Scrub(bytes.NewReader(b.Bytes()), int64(b.Len()), "many.docx", "", io.Discard)
+	if !errors.Is(err, ErrTooComplex) || !rep.TooComplex {
+		t.Errorf("%v %+v", err, rep)
 	}
 }

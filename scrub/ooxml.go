@@ -100,6 +100,9 @@ type docZip struct {
 
 func openDocZip(m *meter, format string, r io.ReaderAt, size int64) (*docZip, error) {
 	m.format = format
+	if err := docZipDirectory(m, r, size); err != nil {
+		return nil, err
+	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, docBad(format, "%v", err)
@@ -118,6 +121,36 @@ func openDocZip(m *meter, format string, r io.ReaderAt, size int64) (*docZip, er
 		z.byName[f.Name] = f
 	}
 	return z, nil
+}
+
+// docZipDirectory checks, before archive/zip reads it, that the ZIP's
+// central directory (which archive/zip holds in memory, a few hundred
+// bytes per member) says it has at most docZipMaxMembers members in at
+// most an eighth of the memory budget. A ZIP64 directory (for more than
+// 65535 members or 4 GiB, which no office document needs) is too
+// complex. A file whose end record is not found is left to archive/zip,
+// which refuses it.
+func docZipDirectory(m *meter, r io.ReaderAt, size int64) error {
+	tail := make([]byte, min(size, 22+65535))
+	if _, err := r.ReadAt(tail, size-int64(len(tail))); err != nil && err != io.EOF {
+		return err
+	}
+	i := bytes.LastIndex(tail, []byte("PK\x05\x06"))
+	if i < 0 || len(tail)-i < 22 {
+		return nil
+	}
+	eocd := tail[i:]
+	count := binary.LittleEndian.Uint16(eocd[10:])
+	dirSize := binary.LittleEndian.Uint32(eocd[12:])
+	switch {
+	case count == 0xFFFF || dirSize == 0xFFFFFFFF:
+		return m.tooComplex("a ZIP64 archive")
+	case int(count) > docZipMaxMembers:
+		return m.tooComplex("%d members, more than the %d scrub reads", count, docZipMaxMembers)
+	case int64(dirSize) > m.part():
+		return m.tooComplex("a central directory of %d bytes, more than the %d scrub reads", dirSize, m.part())
+	}
+	return nil
 }
 
 // read decompresses a part to parse, of at most an eighth of the memory
