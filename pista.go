@@ -225,6 +225,9 @@ type ScrubReport struct {
 	Scrubbed bool     `json:"scrubbed"`
 	Found    []string `json:"found,omitempty"` // kinds of metadata found and removed
 	Note     string   `json:"note,omitempty"`
+	// TooComplex: scrubbing the file would have cost more memory or time
+	// than a file may (scrub.Budget); it was stored as sent.
+	TooComplex bool `json:"too_complex,omitempty"`
 }
 
 // Channel is how a conversation's source reached the newsroom.

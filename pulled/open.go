@@ -190,6 +190,8 @@ func describeScrub(r *pista.ScrubReport) string {
 		return fmt.Sprintf("%s, checked on arrival: no metadata found", r.Format)
 	case r.Scrubbed:
 		return fmt.Sprintf("%s, metadata removed on arrival: %s", r.Format, strings.Join(r.Found, ", "))
+	case r.TooComplex:
+		return "not scrubbed: too complex to clean safely; stored as sent, hidden metadata may remain (" + r.Format + ")"
 	default:
 		return "not scrubbed: " + r.Note
 	}
@@ -218,6 +220,9 @@ func scrubFile(path string) string {
 		os.Remove(tmp)
 		if errors.Is(err, scrub.ErrUnsupported) {
 			return "written as it is: pista open --scrub does not know its format"
+		}
+		if errors.Is(err, scrub.ErrTooComplex) {
+			return "written as it is: not scrubbed: too complex to clean safely; hidden metadata may remain"
 		}
 		return "written as it is: the scrubber could not read it"
 	}
