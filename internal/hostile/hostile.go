@@ -185,3 +185,45 @@ func deflatedZeros(n int) []byte {
 	w.Close()
 	return b.Bytes()
 }
+
+// PDFStreamsBomb returns a one-page PDF with an Info dictionary and an XMP
+// metadata stream (metadata for a scrubber to remove) whose plain
+// FlateDecode streams, not object streams, each inflate to size bytes:
+// the metadata stream, then streams-1 content streams of the page. A
+// reader that decodes a stream to look at it, as a scrubber looks for
+// metadata, pays for all of it.
+func PDFStreamsBomb(streams, size int) []byte {
+	streams = max(2, streams)
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R /Metadata 5 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"", // the page, once its contents' numbers are known
+		"<< /Producer (hostile) /Author (A Source) /Creator (hostile) >>",
+	}
+	var contents bytes.Buffer
+	for i := range streams {
+		dict := "/Type /Metadata /Subtype /XML "
+		prefix := []byte("<x:xmpmeta xmlns:x='adobe:ns:meta/'>")
+		if i > 0 {
+			dict, prefix = "", nil
+			fmt.Fprintf(&contents, " %d 0 R", len(objs)+1)
+		}
+		data := deflated(prefix, size, true)
+		objs = append(objs, fmt.Sprintf("<< %s/Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream", dict, len(data), data))
+	}
+	objs[2] = "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << >> /Contents [" + contents.String() + " ] >>"
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+	offsets := make([]int, len(objs))
+	for i, o := range objs {
+		offsets[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, off := range offsets {
+		fmt.Fprintf(&b, "%010d 00000 n \n", off)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info 4 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
+	return b.Bytes()
+}
