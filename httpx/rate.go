@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 )
 
@@ -71,12 +72,16 @@ func (tooSlow) Error() string   { return "the request body arrived too slowly" }
 func (tooSlow) Timeout() bool   { return true }
 func (tooSlow) Temporary() bool { return false }
 
+// Is makes it a deadline's error too: tusd then knows not to extend the
+// deadline it keeps.
+func (tooSlow) Is(target error) bool { return target == os.ErrDeadlineExceeded }
+
 func (b *rateReader) Read(p []byte) (int, error) {
 	if b.done {
 		return b.ReadCloser.Read(p)
 	}
 	if b.credit <= 0 {
-		return 0, ErrTooSlow
+		return 0, b.cut()
 	}
 	start := time.Now()
 	// Not all writers support deadlines (a test's recorder): then the
@@ -93,9 +98,17 @@ func (b *rateReader) Read(p []byte) (int, error) {
 		return n, err
 	}
 	if err != nil && isTimeout(err) {
-		return n, ErrTooSlow
+		return n, b.cut()
 	}
 	return n, err
+}
+
+// cut ends the body: a deadline in the past also ends what net/http reads
+// of it after the handler (to keep the connection), so the connection
+// closes once the answer is written, whatever deadline the handler set.
+func (b *rateReader) cut() error {
+	b.rc.SetReadDeadline(time.Unix(1, 0))
+	return ErrTooSlow
 }
 
 func isTimeout(err error) bool {

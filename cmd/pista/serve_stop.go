@@ -93,6 +93,11 @@ func shutdown(hs *http.Server, drain *httpx.Drain, grace time.Duration, log *slo
 		return nil
 	}
 	cut := drain.Cut()
+	if cut == 0 {
+		hs.Close()
+		log.Info("stopped: no request was in flight")
+		return nil
+	}
 	ctx, cancel = context.WithTimeout(context.Background(), handlerStopWait)
 	left := drain.Wait(ctx)
 	cancel()

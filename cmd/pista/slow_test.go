@@ -391,3 +391,59 @@ func TestShutdownCutsAfterGrace(t *testing.T) {
 		t.Errorf("the cut upload left temporary files: %v", left)
 	}
 }
+
+// A resumable upload's PATCH that stalls is cut after the window too,
+// though tusd extends the connection's deadline as data arrives.
+func TestSlowResumableUploadIsCut(t *testing.T) {
+	const window = 2 * time.Second
+	s := startSlowServer(t, func(f *serveFlags) { f.bodyWindow = window })
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	fmt.Fprintf(c, "POST /uploads/ HTTP/1.1\r\nHost: %s\r\nTus-Resumable: 1.0.0\r\nUpload-Length: 100000\r\nContent-Length: 0\r\n\r\n", s.addr)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusCreated || loc == nil || loc.Path == "" {
+		t.Fatalf("creating an upload: %s", resp.Status)
+	}
+	start := time.Now()
+	fmt.Fprintf(c, "PATCH %s HTTP/1.1\r\nHost: %s\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: 100000\r\n\r\n%s",
+		loc.Path, s.addr, strings.Repeat("z", 1000))
+	// A byte every half second: 2 B/s, far under the rate, but never
+	// silent long enough for tusd's own timeout.
+	go func() {
+		for time.Since(start) < window+20*time.Second {
+			if _, err := c.Write([]byte("z")); err != nil {
+				return
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}()
+	c.SetReadDeadline(time.Now().Add(window + 15*time.Second))
+	resp, err = http.ReadResponse(br, nil)
+	took := time.Since(start)
+	if err != nil {
+		// Cut without an answer: tusd may close at once.
+		if isTimeout(err) {
+			t.Fatalf("a trickling PATCH was not cut after %v", took)
+		}
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode < 400 {
+			t.Errorf("a trickling PATCH was answered %s", resp.Status)
+		}
+	}
+	if took > window+4*time.Second {
+		t.Errorf("a trickling PATCH was cut after %v, want about %v", took, window)
+	}
+	if e := s.errorLines(); len(e) > 0 {
+		t.Errorf("errors logged:\n%s", strings.Join(e, "\n"))
+	}
+}
