@@ -10,18 +10,22 @@ import (
 )
 
 // Bounds on the connections of the HTTP listener. Each open connection
-// costs a file descriptor, a goroutine and net/http's buffers (about
-// 50 KiB with a request body being read); an upload in flight also holds
-// a temporary file or an object open.
+// costs a file descriptor, a goroutine and net/http's buffers; one reading
+// an upload costs about 420 KiB in all (BenchmarkSlowUploadMemory in
+// cmd/pista: the object's 256 KiB write buffer, the form's 64 KiB read
+// buffer, age's and io.Copy's), and holds a temporary file or an object
+// open.
 const (
 	// ReservedFiles are the file descriptors kept out of the connection
 	// bound: the database and its journal, objects being written, the
 	// e-mail intake, Tor's control port, the log.
 	ReservedFiles = 256
 	// DefaultMaxConns caps the derived bound however high the descriptor
-	// limit: 2,048 connections reading bodies cost about 100 MiB, and a
-	// tip line rarely has a hundred visitors at once.
-	DefaultMaxConns = 2048
+	// limit: 512 uploads in progress cost about 210 MiB, the most a small
+	// server should give to clients that may all be slow on purpose; a
+	// tip line rarely has a hundred visitors at once, and idle keep-alive
+	// connections make room for new ones past the bound.
+	DefaultMaxConns = 512
 	// minConns is the smallest bound, whatever the descriptor limit.
 	minConns = 16
 )

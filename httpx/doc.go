@@ -29,7 +29,7 @@
 // A client that sends slowly holds a connection, a goroutine, buffers and
 // often a file. pista serve bounds all of them: at most ConnLimit
 // connections (derived from the open-file limit, raised to its hard value
-// at start: half of what 256 reserved descriptors leave, at most 2,048),
+// at start: half of what 256 reserved descriptors leave, at most 512),
 // idle keep-alive connections closed first past it and new ones closed
 // unanswered if none is idle; 30 seconds for a request's headers, 64 KiB
 // of them; two minutes idle between requests; and MinBodyRate on every

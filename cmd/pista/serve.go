@@ -94,7 +94,7 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 		return err
 	})
 	fs.StringVar(&f.publicURL, "public-url", "", "the tip line's public `URL`, for links in notifications (default: the listen address)")
-	fs.IntVar(&f.maxConns, "max-connections", 0, "keep at most `N` connections open (default: half the open-file limit less 256, at most 2048)")
+	fs.IntVar(&f.maxConns, "max-connections", 0, "keep at most `N` connections open (default: half the open-file limit less 256, at most 512)")
 	fs.StringVar(&f.minBodyRate, "min-body-rate", "1KiB", "cut request bodies slower than `SIZE` per second on average (0: never)")
 	fs.DurationVar(&f.bodyWindow, "body-rate-window", httpx.DefaultBodyRateWindow, "over this `DURATION`: a body may stall that long")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", defaultShutdownGrace, "on stop, give requests in flight this `DURATION` to end before cutting them")
@@ -188,6 +188,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
+		HTTP2:             http2Limits,
 		// net/http's own messages name the client's address: drop them.
 		ErrorLog: log.New(io.Discard, "", 0),
 	}

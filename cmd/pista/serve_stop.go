@@ -26,6 +26,19 @@ const (
 	maxHeaderBytes = 64 << 10
 )
 
+// http2Limits bound what one HTTP/2 connection (with --tls-cert) may
+// hold: a few requests at once rather than 100 or more, each a body under
+// MinBodyRate, and 512 KiB of received data waiting for its handlers
+// rather than 1 MiB, so that the connection bound bounds memory as it does
+// for HTTP/1.1. A stream's window of 256 KiB still carries a few MiB/s
+// on a clearnet round trip.
+var http2Limits = &http.HTTP2Config{
+	MaxConcurrentStreams:          16,
+	MaxReceiveBufferPerConnection: 512 << 10,
+	MaxReceiveBufferPerStream:     256 << 10,
+	MaxDecoderHeaderTableSize:     4 << 10,
+}
+
 // defaultShutdownGrace is how long, on stop, requests in flight may go
 // on: a 10 MiB upload at 64 KiB/s (a slow Tor circuit) takes about that.
 const defaultShutdownGrace = 30 * time.Second

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -30,12 +31,17 @@ type slowServer struct {
 	csrf       string
 }
 
-func startSlowServer(t *testing.T, opts ...func(*serveFlags)) *slowServer {
+func startSlowServer(t testing.TB, opts ...func(*serveFlags)) *slowServer {
 	t.Helper()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	addJournalist(t, dir, data, "alice")
-	runPista(t, "desk", "add", "--data", data, "--name", "americas", "--title", "Americas", "--coordinator", "alice")
+	key, pw := filepath.Join(dir, "alice.key"), filepath.Join(dir, "alice.pass")
+	pub := strings.TrimSpace(runTB(t, "keygen", "-o", key))
+	if err := os.WriteFile(pw, []byte("a long password for alice\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runTB(t, "journalist", "add", "--data", data, "--name", "alice", "--recipient", pub, "--password-file", pw)
+	runTB(t, "desk", "add", "--data", data, "--name", "americas", "--title", "Americas", "--coordinator", "alice")
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &slowServer{data: data, logs: &syncBuffer{}, stop: cancel, done: make(chan error, 1)}
 	ready := make(chan string, 1)
@@ -56,9 +62,28 @@ func startSlowServer(t *testing.T, opts ...func(*serveFlags)) *slowServer {
 		t.Fatal("server did not start")
 	}
 	t.Cleanup(func() { s.stop(); <-s.done })
-	b := newBrowser(t, "http://"+s.addr)
-	s.csrf = b.csrf("/")
+	resp, err := http.Get("http://" + s.addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfRE.FindStringSubmatch(string(page))
+	if m == nil {
+		t.Fatalf("the landing page has no csrf field:\n%s", page)
+	}
+	s.csrf = m[1]
 	return s
+}
+
+// runTB is runPista for a test or a benchmark.
+func runTB(t testing.TB, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), env{strings.NewReader(""), &out, &errb}, args); code != 0 {
+		t.Fatalf("pista %s: exit %d\n%s", strings.Join(args, " "), code, errb.String())
+	}
+	return out.String()
 }
 
 // errorLines are the log's lines at level ERROR.
@@ -73,7 +98,7 @@ func (s *slowServer) errorLines() []string {
 }
 
 // tempFiles lists what is left in the data folder's temporary folder.
-func (s *slowServer) tempFiles(t *testing.T) []string {
+func (s *slowServer) tempFiles(t testing.TB) []string {
 	es, err := os.ReadDir(filepath.Join(s.data, "tmp"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
@@ -92,7 +117,7 @@ type slowUpload struct {
 	rest []byte // the body still to send
 }
 
-func (s *slowServer) startUpload(t *testing.T, size int) *slowUpload {
+func (s *slowServer) startUpload(t testing.TB, size int) *slowUpload {
 	t.Helper()
 	u, err := s.dialUpload(t, size)
 	if err != nil {
@@ -102,7 +127,7 @@ func (s *slowServer) startUpload(t *testing.T, size int) *slowUpload {
 }
 
 // dialUpload is startUpload, answering the error of a refused dial.
-func (s *slowServer) dialUpload(t *testing.T, size int) (*slowUpload, error) {
+func (s *slowServer) dialUpload(t testing.TB, size int) (*slowUpload, error) {
 	c, err := net.Dial("tcp", s.addr)
 	if err != nil {
 		return nil, err
@@ -445,5 +470,48 @@ func TestSlowResumableUploadIsCut(t *testing.T) {
 	}
 	if e := s.errorLines(); len(e) > 0 {
 		t.Errorf("errors logged:\n%s", strings.Join(e, "\n"))
+	}
+}
+
+// Connections idle between requests give way to new ones past the bound:
+// a browser's kept-alive connections do not lock out the next visitor.
+func TestIdleConnectionsMakeRoom(t *testing.T) {
+	const bound = 10
+	s := startSlowServer(t, func(f *serveFlags) { f.maxConns = bound })
+	var idle []net.Conn
+	for range bound {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", s.addr)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		idle = append(idle, c)
+	}
+	time.Sleep(100 * time.Millisecond)
+	for i := range 3 {
+		b := newBrowser(t, "http://"+s.addr)
+		b.c.Transport = &http.Transport{DisableKeepAlives: true}
+		if status, _ := b.get("/"); status != http.StatusOK {
+			t.Fatalf("visitor %d, with the bound taken by idle connections: %d", i, status)
+		}
+	}
+	closed := 0
+	for _, c := range idle {
+		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); !isTimeout(err) {
+			closed++
+		}
+	}
+	// The first visitor's room was an idle connection's; the others took
+	// the place the first one left.
+	if closed < 1 || closed > 3 {
+		t.Errorf("%d idle connections were closed to make room for 3 visitors one after the other, want 1 to 3", closed)
 	}
 }
