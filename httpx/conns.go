@@ -49,17 +49,19 @@ func MaxConnsFor(nofile uint64) int {
 // not wait in the kernel's queue, holding the client for nothing) and
 // makes room by closing the connection idle the longest, a keep-alive
 // connection waiting for a next request, which a client opens again when
-// it needs one. If none is idle, the new connection is closed unanswered:
-// every connection then is reading a request, and those too slow are cut
-// by MinBodyRate and the server's header timeout, which frees their place
-// within a minute.
+// it needs one; or else the oldest connection that has not sent a whole
+// request's headers StaleNew after it opened (a client's headers come in
+// a round trip or two, even over Tor: one trickling them a byte at a time
+// is holding a place). If there is neither, the new connection is closed
+// unanswered: every connection then is reading a request body, and those
+// under MinBodyRate are cut, which frees their place within a minute.
 type ConnLimit struct {
 	max int
 	log *slog.Logger
 
-	mu   sync.Mutex
-	open int
-	idle map[net.Conn]time.Time // by the conn net/http sees: *limitedConn or *tls.Conn
+	mu    sync.Mutex
+	open  int
+	conns map[net.Conn]connState // by the conn net/http sees: *limitedConn or *tls.Conn
 
 	refused atomic.Int64 // closed unanswered, since the last warning
 	evicted atomic.Int64
@@ -72,7 +74,18 @@ func NewConnLimit(max int, log *slog.Logger) *ConnLimit {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &ConnLimit{max: max, log: log, idle: map[net.Conn]time.Time{}}
+	return &ConnLimit{max: max, log: log, conns: map[net.Conn]connState{}}
+}
+
+// StaleNew is how long a connection may take to send its first request's
+// headers (and its TLS handshake) before it may make room for another
+// past the bound.
+const StaleNew = 10 * time.Second
+
+// connState is a connection's state and since when.
+type connState struct {
+	state http.ConnState
+	since time.Time
 }
 
 // Max is the bound.
@@ -94,10 +107,13 @@ func (l *ConnLimit) Listener(ln net.Listener) net.Listener {
 func (l *ConnLimit) ConnState(c net.Conn, s http.ConnState) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if s == http.StateIdle {
-		l.idle[c] = time.Now()
-	} else {
-		delete(l.idle, c)
+	switch s {
+	case http.StateNew, http.StateIdle:
+		l.conns[c] = connState{s, time.Now()}
+	case http.StateActive:
+		l.conns[c] = connState{s, time.Time{}}
+	default:
+		delete(l.conns, c)
 	}
 }
 
@@ -110,15 +126,24 @@ func (l *ConnLimit) admit() bool {
 		l.mu.Unlock()
 		return true
 	}
+	// The idle connection idle the longest, else the oldest stale new one.
 	var oldest net.Conn
-	var since time.Time
-	for c, t := range l.idle {
-		if oldest == nil || t.Before(since) {
-			oldest, since = c, t
+	var best connState
+	now := time.Now()
+	for c, st := range l.conns {
+		switch {
+		case st.state == http.StateIdle:
+			if oldest == nil || best.state != http.StateIdle || st.since.Before(best.since) {
+				oldest, best = c, st
+			}
+		case st.state == http.StateNew && now.Sub(st.since) >= StaleNew:
+			if oldest == nil || (best.state == http.StateNew && st.since.Before(best.since)) {
+				oldest, best = c, st
+			}
 		}
 	}
 	if oldest != nil {
-		delete(l.idle, oldest)
+		delete(l.conns, oldest)
 		// The evicted connection's count goes when it closes; until then
 		// the bound is passed by one, briefly.
 		l.open++
@@ -145,8 +170,8 @@ func (l *ConnLimit) warn() {
 	}
 	l.warned = now
 	l.mu.Unlock()
-	l.log.Warn("http: the connection limit was reached; idle connections were closed and new ones refused",
-		"max", l.max, "closed_idle", l.evicted.Swap(0), "refused", l.refused.Swap(0))
+	l.log.Warn("http: the connection limit was reached; idle or stalled connections were closed and new ones refused",
+		"max", l.max, "closed", l.evicted.Swap(0), "refused", l.refused.Swap(0))
 }
 
 func (l *ConnLimit) release() {

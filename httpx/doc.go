@@ -30,8 +30,9 @@
 // often a file. pista serve bounds all of them: at most ConnLimit
 // connections (derived from the open-file limit, raised to its hard value
 // at start: half of what 256 reserved descriptors leave, at most 512),
-// idle keep-alive connections closed first past it and new ones closed
-// unanswered if none is idle; 30 seconds for a request's headers, 64 KiB
+// idle keep-alive connections closed first past it, then connections that
+// have not sent their headers within StaleNew, and new ones closed
+// unanswered if there is neither; 30 seconds for a request's headers, 64 KiB
 // of them; two minutes idle between requests; and MinBodyRate on every
 // body, 1 KiB/s averaged over a minute. A client's abort is its own
 // business: handlers answer it without logging (ClientFault), and

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/internal/pistatest"
 )
 
@@ -513,5 +514,35 @@ func TestIdleConnectionsMakeRoom(t *testing.T) {
 	// the place the first one left.
 	if closed < 1 || closed > 3 {
 		t.Errorf("%d idle connections were closed to make room for 3 visitors one after the other, want 1 to 3", closed)
+	}
+}
+
+// Connections that trickle their headers (slowloris) hold their places
+// only until they are httpx.StaleNew old: past the bound, the oldest of
+// them makes room for a visitor, long before the 30 s header timeout.
+func TestStalledHeadersMakeRoom(t *testing.T) {
+	const bound = 10
+	s := startSlowServer(t, func(f *serveFlags) { f.maxConns = bound })
+	for range bound {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\nX-Slow: ", s.addr)
+	}
+	time.Sleep(time.Second)
+	// Not yet stale: the visitor is refused.
+	if _, err := http.Get("http://" + s.addr + "/"); err == nil {
+		t.Errorf("a visitor got in past the bound while every connection was fresh")
+	}
+	time.Sleep(httpx.StaleNew)
+	resp, err := http.Get("http://" + s.addr + "/")
+	if err != nil {
+		t.Fatalf("a visitor, with the bound taken by stalled headers for %v: %v", httpx.StaleNew+time.Second, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a visitor: %s", resp.Status)
 	}
 }
