@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -47,7 +48,7 @@ func (m MinBodyRate) Handler(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = &rateReader{ReadCloser: r.Body, rc: http.NewResponseController(w), m: m, credit: m.Window}
+			r.Body = &rateReader{ReadCloser: r.Body, ctx: r.Context(), rc: http.NewResponseController(w), m: m, credit: m.Window}
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -56,6 +57,7 @@ func (m MinBodyRate) Handler(next http.Handler) http.Handler {
 // rateReader is a body under MinBodyRate.
 type rateReader struct {
 	io.ReadCloser
+	ctx    context.Context // the request's: cancelled, the body ends too
 	rc     *http.ResponseController
 	m      MinBodyRate
 	credit time.Duration
@@ -80,7 +82,9 @@ func (b *rateReader) Read(p []byte) (int, error) {
 	if b.done {
 		return b.ReadCloser.Read(p)
 	}
-	if b.credit <= 0 {
+	if b.credit <= 0 || b.ctx.Err() != nil {
+		// Spent, or the request was cancelled (Drain.Cut) between two
+		// reads: the deadline set below would outlive the cut's.
 		return 0, b.cut()
 	}
 	start := time.Now()
