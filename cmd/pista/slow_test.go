@@ -18,8 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/internal/pistatest"
+	"github.com/pista-tips/pista/server"
 )
 
 // slowServer is a `pista serve` run in-process for the slow-client tests,
@@ -419,6 +421,24 @@ func TestShutdownCutsAfterGrace(t *testing.T) {
 	}
 	if left := s.tempFiles(t); len(left) > 0 {
 		t.Errorf("the cut upload left temporary files: %v", left)
+	}
+	// The stores hold the quick upload's tip, and nothing of the cut one.
+	ctx := context.Background()
+	st, err := server.OpenStores(ctx, s.data)
+	if err != nil {
+		t.Fatalf("the stores after the stop: %v", err)
+	}
+	defer st.Close()
+	alice, err := st.Journalists.JournalistByName(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	convs, err := st.Tips.ConversationsFor(ctx, alice.ID, pista.Page{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(convs) != 1 {
+		t.Errorf("%d conversations stored, want 1 (the upload that ended within the grace)", len(convs))
 	}
 }
 
