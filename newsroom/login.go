@@ -69,7 +69,7 @@ func (h *Handler) loginError(w http.ResponseWriter, r *http.Request, err error) 
 	key, status := "newsroom.login.failed", http.StatusUnauthorized
 	switch {
 	case errors.Is(err, ErrThrottled):
-		key, status = "newsroom.login.throttled", http.StatusTooManyRequests
+		key, status = "auth.login.throttled", http.StatusTooManyRequests
 	case errors.Is(err, ErrSuspended):
 		key, status = "nr-auth.login.suspended", http.StatusForbidden
 	case errors.Is(err, ErrNeedsReset):

@@ -224,3 +224,48 @@ func TestTOTPCodeOnce(t *testing.T) {
 		t.Errorf("the same code again on the API: %d", status)
 	}
 }
+
+// TestSecondFactorChangeAsksPassphrase: a session alone (a browser left
+// open, a stolen cookie) cannot add or remove a security key: both ask for
+// the passphrase's authentication key again.
+func TestSecondFactorChangeAsksPassphrase(t *testing.T) {
+	t.Parallel()
+	in := pistatest.New(t, server.Config{WebAuthnRPID: "localhost"})
+	ctx := context.Background()
+	ana := in.Journalist("ana")
+	data, _ := json.Marshal(webauthn.Credential{ID: []byte("ana's key"), PublicKey: []byte{1}})
+	if err := in.Srv.Stores.Team.AddCredential(ctx, &pista.WebAuthnCredential{ID: []byte("ana's key"), JournalistID: ana.ID, Name: "key", Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	b := in.Browser()
+	b.Base = strings.Replace(b.Base, "127.0.0.1", "localhost", 1)
+	b.LoginJournalist(ana)
+	tok := newsroomCSRF(b)
+	wrong := make([]byte, 32)
+	rand.Read(wrong)
+	keyID := base64.RawURLEncoding.EncodeToString([]byte("ana's key"))
+	for _, tt := range []struct {
+		name   string
+		path   string
+		form   url.Values
+		status int
+	}{
+		{"add, no passphrase", "/newsroom/settings/webauthn/begin", url.Values{}, http.StatusForbidden},
+		{"add, wrong passphrase", "/newsroom/settings/webauthn/begin", url.Values{"auth": {base64.StdEncoding.EncodeToString(wrong)}}, http.StatusForbidden},
+		{"remove, no passphrase", "/newsroom/settings/webauthn/delete", url.Values{"id": {keyID}}, http.StatusForbidden},
+		{"remove, wrong passphrase", "/newsroom/settings/webauthn/delete", url.Values{"id": {keyID}, "auth": {base64.StdEncoding.EncodeToString(wrong)}}, http.StatusForbidden},
+		{"add, passphrase", "/newsroom/settings/webauthn/begin", url.Values{"auth": {base64.StdEncoding.EncodeToString(ana.Keys.Auth)}}, http.StatusOK},
+		{"remove, passphrase", "/newsroom/settings/webauthn/delete", url.Values{"id": {keyID}, "auth": {base64.StdEncoding.EncodeToString(ana.Keys.Auth)}}, http.StatusOK},
+	} {
+		creds, _ := in.Srv.Stores.Team.Credentials(ctx, ana.ID)
+		tt.form.Set("csrf", tok)
+		r := b.Post(tt.path, tt.form)
+		if r.Status != tt.status {
+			t.Errorf("%s: %d %s, want %d", tt.name, r.Status, r.Body, tt.status)
+		}
+		after, _ := in.Srv.Stores.Team.Credentials(ctx, ana.ID)
+		if removed := len(after) < len(creds); removed != (tt.name == "remove, passphrase") {
+			t.Errorf("%s: %d keys before, %d after", tt.name, len(creds), len(after))
+		}
+	}
+}

@@ -95,11 +95,11 @@ func (h *Handler) proveKey(w http.ResponseWriter, r *http.Request, q request, au
 	th := h.Auth.Throttle
 	if q.sess.Device != nil {
 		if !th.AttemptDevice(q.sess.Device) {
-			h.jsonError(w, r, http.StatusTooManyRequests, "newsroom.login.throttled")
+			h.jsonError(w, r, http.StatusTooManyRequests, "auth.settings.throttled")
 			return false
 		}
 	} else if !th.AttemptAccount(q.j.Name) {
-		h.jsonError(w, r, http.StatusTooManyRequests, "newsroom.login.throttled")
+		h.jsonError(w, r, http.StatusTooManyRequests, "auth.settings.throttled")
 		return false
 	}
 	if !keys.CheckAuth(q.j.Auth.Hash, decodeKey(auth, 32)) {
