@@ -24,9 +24,17 @@
 // server encrypts (the plaintext exists only in memory for that request),
 // is a fallback an admin can turn off (Handler.NoServerReplies).
 //
-// Opening a conversation, fetching an item, replying, deleting and
-// changing a conversation's status, tags or assignee are recorded in the
-// audit log (TeamStore.AddAudit), with no source data.
+// Listing conversations, opening one, fetching an item or a zip,
+// replying, deleting and changing a conversation's status, tags or
+// assignee are recorded in the audit log (TeamStore.AddAudit), with no
+// source data (see audit.go).
+//
+// Every request of a session reads the journalist from the store
+// (Auth.Current): a suspension, by an admin's page or by `pista
+// journalist suspend` from another process, refuses the session from its
+// next request and ends it for good; desk membership is checked by the
+// stores' queries on every read, so a removal from a desk takes effect at
+// once too.
 package newsroom
 
 import (
