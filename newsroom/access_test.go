@@ -41,7 +41,11 @@ type apiLoginAnswer struct {
 
 func apiLoginKey(t *testing.T, in *pistatest.Instance, name string, auth []byte, code, device string) (int, apiLoginAnswer) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"name": name, "auth": auth, "totp": code, "device": device})
+	req := map[string]any{"name": name, "auth": auth, "totp": code}
+	if device != "" {
+		req["device"] = device
+	}
+	body, _ := json.Marshal(req)
 	resp, err := http.Post(in.TS.URL+"/api/v1/journalist/login", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
