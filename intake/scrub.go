@@ -11,8 +11,8 @@ import (
 )
 
 // scrubSlots bounds the scrubbers running at once: each spends at most
-// scrub.DefaultBudget, so scrubbing holds at most twice its memory
-// however many files arrive together; the others wait their turn.
+// its budget, so scrubbing holds at most twice its memory however many
+// files arrive together; the others wait their turn.
 var scrubSlots = make(chan struct{}, 2)
 
 // AddScrubbedFile stores a file with its hidden metadata removed, when
@@ -21,9 +21,9 @@ var scrubSlots = make(chan struct{}, 2)
 // scrubbed, so it is first spooled, encrypted under a key held only in
 // memory, into spoolDir, and the spool is removed afterwards. A file whose
 // format is unknown streams straight through, as AddFile does; one the
-// scrubber cannot read, or that would cost more than scrub.DefaultBudget
-// to scrub, is stored as sent, flagged as not scrubbed (and why).
-func (b *Batch) AddScrubbedFile(ctx context.Context, r io.Reader, meta pista.FileMeta, spoolDir string) error {
+// scrubber cannot read, or that would cost more than budget to scrub, is
+// stored as sent, flagged as not scrubbed (and why).
+func (b *Batch) AddScrubbedFile(ctx context.Context, r io.Reader, meta pista.FileMeta, spoolDir string, budget scrub.Budget) error {
 	br := bufio.NewReaderSize(r, 4096)
 	head, _ := br.Peek(512)
 	if scrub.For(head, meta.Name, meta.Type) == nil {
@@ -50,7 +50,7 @@ func (b *Batch) AddScrubbedFile(ctx context.Context, r io.Reader, meta pista.Fil
 
 	// Scrub into the encryption; if the scrubber gives up half way, the
 	// partial object goes and the original is stored instead. A scrubber
-	// may hold part of a document in memory (within scrub.DefaultBudget),
+	// may hold part of a document in memory (within its budget),
 	// so only a few run at once.
 	select {
 	case scrubSlots <- struct{}{}:
@@ -62,7 +62,7 @@ func (b *Batch) AddScrubbedFile(ctx context.Context, r io.Reader, meta pista.Fil
 	pr, pw := io.Pipe()
 	go func() {
 		var err error
-		rep, err = scrub.ScrubWithin(ctx, scrub.DefaultBudget, ra, size, meta.Name, meta.Type, pw)
+		rep, err = scrub.ScrubWithin(ctx, budget, ra, size, meta.Name, meta.Type, pw)
 		pw.CloseWithError(err)
 	}()
 	padded := &padReader{r: pr}

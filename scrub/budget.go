@@ -35,12 +35,25 @@ type Budget struct {
 	Time time.Duration
 }
 
-// DefaultBudget is what the server and pista open spend on one file. Two
-// files are scrubbed at once by the server (intake's scrubSlots), so
-// scrubbing holds at most about 2 × 32 MiB on top of the server's own
-// memory; a hostile file is refused long before it reaches that, when it
-// declares or inflates past a bound.
-var DefaultBudget = Budget{Memory: 32 << 20, Inflate: 128 << 20, Time: 10 * time.Second}
+// DefaultBudget is what the server spends on one file unless told
+// otherwise (pista serve --scrub-memory). Two files are scrubbed at once
+// by the server (intake's scrubSlots), so scrubbing holds at most about
+// 2 × 32 MiB on top of the server's own memory; a hostile file is refused
+// long before it reaches that, when it declares or inflates past a bound.
+// It takes PDFs up to 8 MiB.
+var DefaultBudget = BudgetFor(32 << 20)
+
+// DeviceBudget is what a journalist's own computer spends on one file it
+// scrubs (pista open --scrub, the inbox's "download without metadata"):
+// the journalist chose that file, and the memory is theirs, not a server's
+// that sources share. It takes PDFs up to 256 MiB.
+var DeviceBudget = BudgetFor(1 << 30)
+
+// BudgetFor is the budget of memory bytes for one file: four times as
+// much decompressed in all, and 10 seconds per 32 MiB of it (at least 10).
+func BudgetFor(memory int64) Budget {
+	return Budget{Memory: memory, Inflate: 4 * memory, Time: time.Duration(max(1, memory/(32<<20))) * 10 * time.Second}
+}
 
 // ErrTooComplex is what a *TooComplexError matches with errors.Is.
 var ErrTooComplex = errors.New("scrub: too complex to clean safely")

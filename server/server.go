@@ -28,6 +28,7 @@ import (
 	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/newsroom"
+	"github.com/pista-tips/pista/scrub"
 	"github.com/pista-tips/pista/sqlite"
 	"github.com/pista-tips/pista/ui"
 	"github.com/pista-tips/pista/upload"
@@ -43,6 +44,10 @@ type Config struct {
 	// MinFreeDisk is the floor of free space on the data folder's disk
 	// that uploads keep (0: DefaultMinFreeDisk; negative: none).
 	MinFreeDisk int64
+	// ScrubMemory bounds the memory scrubbing one file may take on
+	// arrival (0: scrub.DefaultBudget's); a file that would take more is
+	// stored as sent, flagged "not scrubbed: too complex".
+	ScrubMemory int64
 	Onion       string // the onion address, for the Onion-Location header
 	// ExitURL is where the source pages' "leave quickly" link goes: a
 	// harmless, common site. "" means DefaultExitURL.
@@ -291,7 +296,7 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.
 		Desks: st.Desks, Tips: st.Tips, Settings: st.Settings, Blobs: st.Blobs, CSRF: csrf, Render: render, Log: cfg.Log,
 		Sessions: web.NewSessions(cfg.SecureCookies),
 		Newsroom: cfg.Newsroom, Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload, ExitURL: cfg.ExitURL,
-		SpoolDir: st.Blobs.TempDir(), Onion: cfg.Onion, Uploads: up,
+		SpoolDir: st.Blobs.TempDir(), Onion: cfg.Onion, Uploads: up, ScrubBudget: scrubBudget(cfg.ScrubMemory),
 	}).Register(mux)
 	if err := up.Register(mux); err != nil {
 		return nil, err
@@ -341,4 +346,13 @@ func SweepOrphans(ctx context.Context, tips pista.TipStore, blobs pista.BlobStor
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// scrubBudget is the budget of memory bytes for scrubbing a file on
+// arrival; 0 means the default.
+func scrubBudget(memory int64) scrub.Budget {
+	if memory <= 0 {
+		return scrub.DefaultBudget
+	}
+	return scrub.BudgetFor(memory)
 }

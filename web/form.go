@@ -233,7 +233,7 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 				return s, ferr
 			}
 			meta := pista.FileMeta{Name: truncate(name, httpx.MaxFilenameBytes), Type: truncate(part.Header.Get("Content-Type"), httpx.MaxSmallField)}
-			add := func() error { return s.batch.AddScrubbedFile(ctx, part, meta, h.SpoolDir) }
+			add := func() error { return s.batch.AddScrubbedFile(ctx, part, meta, h.SpoolDir, h.scrubBudget()) }
 			if s.keepMetadata {
 				add = func() error { return s.batch.AddFile(ctx, part, meta) }
 			}

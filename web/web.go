@@ -24,6 +24,7 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/httpx"
+	"github.com/pista-tips/pista/scrub"
 	"github.com/pista-tips/pista/ui"
 	"github.com/pista-tips/pista/upload"
 )
@@ -56,6 +57,9 @@ type Handler struct {
 	// SpoolDir is where files are spooled, encrypted under a key held only
 	// in memory, while their metadata is removed (the data folder's tmp/).
 	SpoolDir string
+	// ScrubBudget bounds what scrubbing one file may cost (zero:
+	// scrub.DefaultBudget); a file over it is stored as sent, flagged.
+	ScrubBudget scrub.Budget
 	// Uploads holds the files a browser encrypted and uploaded in pieces
 	// (tus), for the forms that name them; nil if resumable uploads are
 	// off.
@@ -124,4 +128,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, key s
 // hours at most. Short, because a source may leave a shared computer.
 func NewSessions(secure bool) *httpx.Sessions[Session] {
 	return &httpx.Sessions[Session]{Cookie: "pista_source", Path: "/", Idle: 20 * time.Minute, Lifetime: 2 * time.Hour, Secure: secure}
+}
+
+func (h *Handler) scrubBudget() scrub.Budget {
+	if h.ScrubBudget.Memory <= 0 {
+		return scrub.DefaultBudget
+	}
+	return h.ScrubBudget
 }

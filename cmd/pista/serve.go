@@ -52,6 +52,7 @@ Examples:
 type serveFlags struct {
 	data, listen, newsroom, onion, maxUpload, tlsCert, tlsKey string
 	minFreeDisk                                               string
+	scrubMemory                                               string
 	memoryLimit                                               string // --memory-limit (memory.go)
 	maxPendingUploads                                         int
 	archive                                                   multi
@@ -82,6 +83,7 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.StringVar(&f.onion, "onion", "", "the tip line's onion `ADDRESS` (…onion), announced with an Onion-Location header")
 	fs.StringVar(&f.maxUpload, "max-upload", "4GiB", "the most one submission may carry, files included (`SIZE`: 500MB, 4GiB…)")
 	fs.StringVar(&f.minFreeDisk, "min-free-disk", "256MiB", "refuse uploads that would leave less free disk than `SIZE` (0: no floor)")
+	fs.StringVar(&f.scrubMemory, "scrub-memory", "32MiB", "memory scrubbing one file on arrival may take (two at once; a PDF may be a quarter of it): a file that needs more is stored as sent, flagged \"not scrubbed: too complex\"")
 	fs.IntVar(&f.maxPendingUploads, "max-pending-uploads", upload.DefaultMaxPending, "refuse new resumable uploads while `N` exist (unfinished or not yet submitted; each is removed after a day)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `FILE` (PEM)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "and this private key `FILE` (PEM)")
@@ -131,6 +133,10 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	if err != nil {
 		return hint(fmt.Errorf("--max-upload: %w", err), "write a size such as 500MB or 4GiB")
 	}
+	scrubMemory, err := parseSize(f.scrubMemory)
+	if err != nil || scrubMemory < 4<<20 {
+		return hint(fmt.Errorf("--scrub-memory %q: not a size of at least 4MiB", f.scrubMemory), "write a size such as 32MiB or 256MiB")
+	}
 	minFree := int64(-1)
 	if f.minFreeDisk != "" && f.minFreeDisk != "0" {
 		if minFree, err = parseSize(f.minFreeDisk); err != nil {
@@ -150,7 +156,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	// A client's abort is not the server's failure: its traces are dropped.
 	logger := slog.New(httpx.QuietAborts(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: coarseTime})))
 	srv, err := server.New(ctx, server.Config{
-		Data: f.data, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload, MinFreeDisk: minFree,
+		Data: f.data, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload, MinFreeDisk: minFree, ScrubMemory: scrubMemory,
 		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", WebAuthnRPID: f.webauthnRPID,
 		NoServerReplies: f.noServerReplies, MaxPendingUploads: f.maxPendingUploads, Log: logger,
 	})

@@ -17,6 +17,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"syscall/js"
 
@@ -31,7 +32,9 @@ func main() {
 		in := make([]byte, args[0].Get("length").Int())
 		js.CopyBytesToGo(in, args[0])
 		var out bytes.Buffer
-		report, err := scrub.Scrub(bytes.NewReader(in), int64(len(in)), args[1].String(), args[2].String(), &out)
+		// The journalist chose this file, on their own device: the
+		// device's budget, not the server's.
+		report, err := scrub.ScrubWithin(context.Background(), scrub.DeviceBudget, bytes.NewReader(in), int64(len(in)), args[1].String(), args[2].String(), &out)
 		rep, _ := json.Marshal(report)
 		if err != nil {
 			return map[string]any{"error": err.Error(), "report": string(rep)}
