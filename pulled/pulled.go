@@ -13,7 +13,10 @@
 //	CONVERSATION/items.jsonl            one line per item: ID, kind, date
 //
 // Pull is incremental: it asks only for items newer than the last one it
-// saved. Open writes, for each conversation, message-N.txt, reply-N.txt,
+// saved. It distrusts the server: every declared size is held to, the
+// lists are bounded, and so is the whole pull (PullOptions.MaxTotal). An
+// item the server has lost is reported and asked for again next time; the
+// pull goes on without it. Open writes, for each conversation, message-N.txt, reply-N.txt,
 // contact.txt and the files under their original names made safe for the
 // file system; a tip that came by e-mail also gets email-N.eml, the whole
 // message as it arrived.
@@ -26,6 +29,7 @@ import (
 	"strconv"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/api"
 )
 
 // StateFile is the name of the pull's bookkeeping file.
@@ -36,6 +40,9 @@ type State struct {
 	Server   string `json:"server"`
 	User     string `json:"user"`
 	LastItem int64  `json:"last_item"`
+	// Missing are items listed but lost on the server, asked for again at
+	// each pull.
+	Missing []api.Item `json:"missing,omitempty"`
 }
 
 // Entry is one line of a conversation's items.jsonl.
