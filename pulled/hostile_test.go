@@ -170,7 +170,7 @@ func TestPullFromLiar(t *testing.T) {
 		l         *liar
 		max       int64
 		wantErr   func(error) bool
-		wantItems int // -1: some, within the total
+		wantItems int   // -1: some, within the total
 		maxSent   int64 // bytes the server may send before the client stops it
 		maxDisk   int64
 	}{
