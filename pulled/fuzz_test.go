@@ -64,12 +64,11 @@ func FuzzItemsPage(f *testing.F) {
 		if err := apiclient.DecodeJSON(b, &page); err != nil {
 			return
 		}
-		const max = 1 << 30
 		for _, it := range page.Items {
-			if checkItem(it, last, max) != nil {
+			if checkItem(it, last) != nil {
 				continue
 			}
-			if it.ID <= last || it.Size <= 0 || it.Size > max || (it.HasMeta && (it.MetaSize <= 0 || it.MetaSize > maxMetaObject)) {
+			if it.ID <= last || it.Size <= 0 || it.Size > maxItemSize || (it.HasMeta && (it.MetaSize <= 0 || it.MetaSize > maxMetaObject)) {
 				t.Fatalf("checkItem passed %+v after %d", it, last)
 			}
 			for _, meta := range []bool{false, it.HasMeta} {

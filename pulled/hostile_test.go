@@ -173,6 +173,8 @@ func TestPullFromLiar(t *testing.T) {
 		wantItems int   // -1: some, within the total
 		maxSent   int64 // bytes the server may send before the client stops it
 		maxDisk   int64
+		// refused from the list, before any download
+		refuseFirst bool
 	}{
 		{
 			name: "a download longer than declared",
@@ -198,7 +200,12 @@ func TestPullFromLiar(t *testing.T) {
 			name:    "a declared size beyond the total",
 			l:       &liar{page: oneItem(msg(1, 1<<40)), object: honest(10)},
 			max:     10 * mib,
-			wantErr: isErr(ErrMalformed), maxSent: mib, maxDisk: 4 << 10,
+			wantErr: isBudget, maxSent: mib, maxDisk: 4 << 10, refuseFirst: true,
+		},
+		{
+			name:    "a declared size beyond any item",
+			l:       &liar{page: oneItem(msg(1, 1<<50)), object: honest(10)},
+			wantErr: isErr(ErrMalformed), maxSent: mib, maxDisk: 4 << 10, refuseFirst: true,
 		},
 		{
 			name: "the same page for ever",
@@ -309,6 +316,9 @@ func TestPullFromLiar(t *testing.T) {
 			}
 			if got := pulledItems(t, dir); len(got) != want {
 				t.Errorf("%d item files, want %d", len(got), want)
+			}
+			if tt.refuseFirst && tt.l.objects.Load() > 0 {
+				t.Errorf("the client asked for an object it had to refuse from the list")
 			}
 			if n := tt.l.sent.Load(); n > tt.maxSent {
 				t.Errorf("the server could send %d bytes, more than %d", n, tt.maxSent)

@@ -69,13 +69,17 @@ func (c *Client) Logout(ctx context.Context) {
 // told otherwise: what a busy desk receives in a while, far from filling
 // a disk. A pull that reaches it stops cleanly, and the next one goes on
 // from there.
-const DefaultMaxTotal int64 = 4 << 30
+// It is twice the server's default bound on one submission
+// (httpx.DefaultMaxUpload), so that the largest tip fits, padding and
+// encryption included.
+const DefaultMaxTotal int64 = 8 << 30
 
 // Bounds on what the server sends, beyond the total. A server that lies
 // (a longer download than it declared, endless pages, the same page again)
 // is refused with an error, and what was pulled before it stays.
 const (
 	maxPageItems  = 500      // items in one page: the API's most (api.maxItemsPage)
+	maxItemSize   = 1 << 40  // no item is that large; the total is the real bound
 	maxPageJSON   = 1 << 20  // a page of 500 items is about 100 KB of JSON
 	maxKeysJSON   = 16 << 20 // thousands of wrapped keys of about 2 KiB
 	maxKeys       = 4096     // desk keys: desks × key rotations
@@ -173,7 +177,7 @@ func (c *Client) Pull(ctx context.Context, dirPath, user string, opt PullOptions
 			return rep, errors.Join(fmt.Errorf("%w: a page of %d items, more to come: %v", ErrMalformed, len(page.Items), page.More), writeState(d, st))
 		}
 		for _, it := range page.Items {
-			if err := checkItem(it, st.LastItem, max); err != nil {
+			if err := checkItem(it, st.LastItem); err != nil {
 				return rep, errors.Join(err, writeState(d, st))
 			}
 			switch err := c.fetchItem(ctx, d, it, budget); {
@@ -205,7 +209,7 @@ func (c *Client) Pull(ctx context.Context, dirPath, user string, opt PullOptions
 // checkItem checks an item of a list: its ID comes after the last one
 // (a server that sends the same page again, or goes back, is refused), its
 // names are ones Pull writes, and its sizes are possible.
-func checkItem(it api.Item, last, max int64) error {
+func checkItem(it api.Item, last int64) error {
 	switch {
 	case it.ID <= last:
 		return fmt.Errorf("%w: item %d comes after item %d", ErrMalformed, it.ID, last)
@@ -213,7 +217,7 @@ func checkItem(it api.Item, last, max int64) error {
 		return fmt.Errorf("%w: a conversation named %q", ErrMalformed, apiclient.Printable(it.Conversation, 80))
 	case !pista.ItemKind(it.Kind).Valid():
 		return fmt.Errorf("%w: an item of kind %q", ErrMalformed, apiclient.Printable(it.Kind, 40))
-	case it.Size <= 0 || it.Size > max:
+	case it.Size <= 0 || it.Size > maxItemSize:
 		return fmt.Errorf("%w: item %d of %d bytes", ErrMalformed, it.ID, it.Size)
 	case it.HasMeta && (it.MetaSize <= 0 || it.MetaSize > maxMetaObject):
 		return fmt.Errorf("%w: item %d has a name of %d bytes", ErrMalformed, it.ID, it.MetaSize)
@@ -281,7 +285,7 @@ func (c *Client) fetchItem(ctx context.Context, d *dir, it api.Item, budget *api
 	defer cd.Close()
 	get := func(path, name string, size int64) error {
 		if err := budget.Reserve(size + fileCost); err != nil {
-			return err
+			return fmt.Errorf("item %d (%s) would not fit: %w", it.ID, apiclient.FormatSize(size), err)
 		}
 		resp, err := c.do(ctx, http.MethodGet, path, nil)
 		if err != nil {
@@ -353,7 +357,7 @@ func ParseState(b []byte, st *State) error {
 		return errors.New("out of bounds")
 	}
 	for _, it := range s.Missing {
-		if err := checkItem(it, 0, 1<<50); err != nil || it.ID > s.LastItem {
+		if err := checkItem(it, 0); err != nil || it.ID > s.LastItem {
 			return errors.New("a malformed missing item")
 		}
 	}

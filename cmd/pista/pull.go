@@ -20,7 +20,7 @@ A second pull into the same folder fetches only what is new. Set
 ALL_PROXY=socks5://127.0.0.1:9050 to go through Tor.
 
 pull does not trust the server: each file must have the size the server
-declared, and one pull takes at most --max-total (default 4GiB) from it,
+declared, and one pull takes at most --max-total (default 8GiB) from it,
 files and lists together. A pull that reaches it stops cleanly; the next
 pull goes on from there. An item whose file the server has lost is
 reported, and asked for again at the next pull.
@@ -41,7 +41,7 @@ func runPull(ctx context.Context, e env, args []string) error {
 	pwFile := fs.String("password-file", "", "a `FILE` whose first line is your password")
 	code := fs.String("totp", "", "the current six-digit `CODE` of your authenticator app")
 	out := fs.String("out", "", "the `DIR` to pull into (made if missing)")
-	maxTotal := fs.String("max-total", "4GiB", "the most one pull takes from the server, files and lists together (`SIZE`: 500MiB, 20GiB…)")
+	maxTotal := fs.String("max-total", "8GiB", "the most one pull takes from the server, files and lists together (`SIZE`: 500MiB, 20GiB…)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func runPull(ctx context.Context, e env, args []string) error {
 // pullError explains why a pull stopped.
 func pullError(err error, rep pulled.Report, total int64) error {
 	if _, ok := errors.AsType[*apiclient.BudgetError](err); ok {
-		return hint(fmt.Errorf("stopped after %s: the most one pull takes (--max-total %s); what was pulled is kept", apiclient.FormatSize(rep.Received), apiclient.FormatSize(total)),
+		return hint(fmt.Errorf("stopped after %s, at the most one pull takes (--max-total %s): %w; what was pulled is kept", apiclient.FormatSize(rep.Received), apiclient.FormatSize(total), err),
 			"run pull again to go on from there, or give a larger --max-total if you expect that much; a server that keeps sending more may be lying")
 	}
 	switch {
