@@ -4,7 +4,9 @@ package pulled
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -277,5 +279,32 @@ func TestOpenAgain(t *testing.T) {
 	}
 	if read("message-1.txt") != "my notes" {
 		t.Errorf("the journalist's file was replaced")
+	}
+}
+
+// TestPullPlantedLinks: links planted in the pulled folder, where pull
+// writes, are not followed either.
+func TestPullPlantedLinks(t *testing.T) {
+	for _, plant := range []string{liarConv, StateFile, filepath.Join(liarConv, "items.jsonl")} {
+		t.Run(plant, func(t *testing.T) {
+			l := &liar{page: func(w http.ResponseWriter, after int64) {
+				writeJSONTo(w, page(after+1, 1, 10, false))
+			}, object: honest(10)}
+			c := startLiar(t, l)
+			root := t.TempDir()
+			dir, outside := filepath.Join(root, "pulled"), filepath.Join(root, "outside")
+			must(t, os.MkdirAll(filepath.Join(dir, liarConv), 0o700))
+			must(t, os.Mkdir(outside, 0o700))
+			if plant == liarConv {
+				must(t, os.Remove(filepath.Join(dir, liarConv)))
+			}
+			must(t, os.Symlink(filepath.Join(outside, "target"), filepath.Join(dir, plant)))
+			_, err := c.Pull(context.Background(), dir, "alice", PullOptions{})
+			var le *LinkError
+			if !errors.As(err, &le) {
+				t.Fatalf("Pull = %v, want a *LinkError", err)
+			}
+			untouched(t, outside, map[string]string{})
+		})
 	}
 }
