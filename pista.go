@@ -159,8 +159,12 @@ func (k ItemKind) Valid() bool {
 	return false
 }
 
-// Item is one encrypted piece of a conversation. Item IDs only grow, which
-// is what makes `pista pull` incremental.
+// Item is one encrypted piece of a conversation. Its ID is opaque: it
+// carries no count and no order (items are numbered across all desks, and
+// the gaps would tell a journalist how much other desks receive), yet it
+// is a cursor: "the items after this one" is what makes `pista pull`
+// incremental, and it keeps working after the item is deleted. IDs are in
+// [1, 2^53), exact as JavaScript numbers.
 type Item struct {
 	ID             int64
 	ConversationID string
@@ -190,9 +194,10 @@ func NewConversationID() string {
 }
 
 // ItemFileName names an item's age file wherever it leaves the server (an
-// inbox download, a zip, a pulled folder): its ID, zero-padded so names
-// sort in order, and its kind; ".meta.age" for a file's name-and-type
-// object.
+// inbox download, a zip, a pulled folder): its ID, zero-padded to ten
+// digits (IDs from before migration 0006 were small), and its kind;
+// ".meta.age" for a file's name-and-type object. Names do not sort in
+// order: a pulled folder's items.jsonl keeps the order.
 func ItemFileName(id int64, kind ItemKind, meta bool) string {
 	if meta {
 		return fmt.Sprintf("%010d-%s.meta.age", id, kind)
@@ -220,6 +225,9 @@ type ScrubReport struct {
 	Scrubbed bool     `json:"scrubbed"`
 	Found    []string `json:"found,omitempty"` // kinds of metadata found and removed
 	Note     string   `json:"note,omitempty"`
+	// TooComplex: scrubbing the file would have cost more memory or time
+	// than a file may (scrub.Budget); it was stored as sent.
+	TooComplex bool `json:"too_complex,omitempty"`
 }
 
 // Channel is how a conversation's source reached the newsroom.
@@ -244,7 +252,8 @@ type Conversation struct {
 	SourceID int64
 	Created  time.Time
 	Updated  time.Time
-	// LastItem is the ID of the newest item; the inbox is ordered by it.
+	// LastItem is the ID of the newest item: the inbox is ordered by the
+	// item, and pages through it with this ID (Page.Before).
 	LastItem int64
 	Items    int // number of items
 	// Newsroom work on the conversation, shared by the desk.
@@ -389,12 +398,15 @@ type TipStore interface {
 	// ConversationFor answers ErrNotFound unless the journalist is a
 	// member of the conversation's desk.
 	ConversationFor(ctx context.Context, journalistID int64, id string) (Conversation, error)
-	// ItemsFor lists, oldest first, up to limit items with ID > after in
-	// the journalist's desks' conversations: what `pista pull` fetches.
+	// ItemsFor lists, oldest first, up to limit items newer than the item
+	// whose ID is after (0: from the first) in the journalist's desks'
+	// conversations: what `pista pull` fetches. An after that is no item
+	// ID this store gave lists nothing.
 	ItemsFor(ctx context.Context, journalistID int64, after int64, limit int) ([]Item, error)
 	// NewSourceItems answers how many conversations of the journalist's
-	// desks have items from sources (not replies) with ID > after, and the
-	// newest such item ID (after itself if there is none).
+	// desks have items from sources (not replies) newer than the item
+	// whose ID is after, and the newest such item ID (after itself if there
+	// is none).
 	NewSourceItems(ctx context.Context, journalistID, after int64) (conversations int, newest int64, err error)
 	// ItemFor answers ErrNotFound unless the item is in one of the
 	// journalist's desks.

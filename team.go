@@ -96,7 +96,7 @@ type AuditEntry struct {
 // AuditQuery asks for a page of the audit log, newest first.
 type AuditQuery struct {
 	DeskIDs []int64 // only these desks' entries (coordinators); nil: all (admins)
-	Before  int64   // entries with a smaller ID; 0 for the newest
+	Before  int64   // entries older than the one with this ID; 0 for the newest (IDs are opaque, like Item's)
 	Limit   int
 }
 

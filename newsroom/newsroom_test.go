@@ -255,7 +255,7 @@ func TestPermissions(t *testing.T) {
 
 func pad(id int64) string {
 	s := itoa(id)
-	return strings.Repeat("0", 10-len(s)) + s
+	return strings.Repeat("0", max(0, 10-len(s))) + s
 }
 
 type row struct{ unread, starred bool }

@@ -53,6 +53,7 @@ func FuzzItemsPage(f *testing.F) {
 		`{"items":[{"id":2,"conversation":"mfrggzdfmztwq2lk","kind":"file","size":100,"meta_size":400,"has_meta":true}],"more":true}`,
 		`{"items":[{"id":1,"conversation":"..","kind":"message","size":1}]}`,
 		`{"items":[]} {"items":[]}`, `{"items":[{"id":-1}]}`, `{"items":null,"more":true}`,
+		`{"items":[{"id":7,"conversation":"mfrggzdfmztwq2lk","kind":"message","size":1},{"id":7,"conversation":"mfrggzdfmztwq2lk","kind":"message","size":1}]}`,
 	} {
 		f.Add([]byte(s), int64(0))
 	}
@@ -64,11 +65,22 @@ func FuzzItemsPage(f *testing.F) {
 		if err := apiclient.DecodeJSON(b, &page); err != nil {
 			return
 		}
+		// The cursor and every ID passed before are refused (seenIDs):
+		// sealed IDs carry no order to check.
+		seen := seenIDs{}
+		if last > 0 {
+			seen[last] = struct{}{}
+		}
+		passed := map[int64]bool{}
 		for _, it := range page.Items {
-			if checkItem(it, last) != nil {
+			if checkItem(it) != nil || seen.add(it.ID) != nil {
 				continue
 			}
-			if it.ID <= last || it.Size <= 0 || it.Size > maxItemSize || (it.HasMeta && (it.MetaSize <= 0 || it.MetaSize > maxMetaObject)) {
+			if passed[it.ID] || it.ID == last {
+				t.Fatalf("item %d passed twice in a page after %d", it.ID, last)
+			}
+			passed[it.ID] = true
+			if it.ID <= 0 || it.Size <= 0 || it.Size > maxItemSize || (it.HasMeta && (it.MetaSize <= 0 || it.MetaSize > maxMetaObject)) {
 				t.Fatalf("checkItem passed %+v after %d", it, last)
 			}
 			for _, meta := range []bool{false, it.HasMeta} {

@@ -275,13 +275,41 @@ func TestPullFromLiar(t *testing.T) {
 			wantErr: isErr(ErrMalformed), maxSent: mib, maxDisk: 4 << 10,
 		},
 		{
-			name: "IDs that go back",
+			// IDs are sealed and carry no order (5 then 3 is fine), but an
+			// ID twice in one pull is the server repeating itself.
+			name: "an ID again in the same page",
 			l: &liar{page: func(w http.ResponseWriter, after int64) {
 				p := page(5, 5, 10, false)
 				p.Items = append(p.Items, page(3, 3, 10, false).Items...)
+				p.Items = append(p.Items, page(5, 5, 10, false).Items...)
 				writeJSONTo(w, p)
 			}, object: honest(10)},
-			wantErr: isErr(ErrMalformed), wantItems: 1, maxSent: mib, maxDisk: 64 << 10,
+			wantErr: isErr(ErrMalformed), wantItems: 2, maxSent: mib, maxDisk: 64 << 10,
+		},
+		{
+			// Each page moves the cursor, but the third goes back to the
+			// first: without ID order, only the IDs seen tell.
+			name: "pages in a cycle",
+			l: &liar{page: func(w http.ResponseWriter, after int64) {
+				switch after {
+				case 20:
+					writeJSONTo(w, page(10, 11, 10, true))
+				default:
+					writeJSONTo(w, page(19, 20, 10, true))
+				}
+			}, object: honest(10)},
+			wantErr: isErr(ErrMalformed), wantItems: 4, maxSent: mib, maxDisk: 64 << 10,
+		},
+		{
+			name: "the cursor again",
+			l: &liar{page: func(w http.ResponseWriter, after int64) {
+				if after == 0 {
+					writeJSONTo(w, page(8, 9, 10, true))
+					return
+				}
+				writeJSONTo(w, page(after, after, 10, true))
+			}, object: honest(10)},
+			wantErr: isErr(ErrMalformed), wantItems: 2, maxSent: mib, maxDisk: 64 << 10,
 		},
 		{
 			name: "an error message that drives the terminal",
@@ -382,5 +410,23 @@ func TestPullResumesAfterTotal(t *testing.T) {
 	}
 	if n := l.objects.Load(); n != 40 {
 		t.Errorf("%d downloads, want 40: none twice", n)
+	}
+}
+
+// TestSeenIDs: an ID twice in one pull is refused as malformed, and the
+// set stops at maxPullItems with ErrManyItems rather than growing.
+func TestSeenIDs(t *testing.T) {
+	s := seenIDs{}
+	if err := s.add(42); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.add(42); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("the same ID again: %v", err)
+	}
+	for id := int64(1); len(s) < maxPullItems; id += 2 {
+		s[id] = struct{}{}
+	}
+	if err := s.add(-7); !errors.Is(err, ErrManyItems) || len(s) != maxPullItems {
+		t.Fatalf("one ID past the most: %v, %d held", err, len(s))
 	}
 }

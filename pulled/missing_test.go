@@ -1,7 +1,9 @@
 package pulled
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -9,7 +11,12 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/age"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/internal/pistatest"
+	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
 )
 
@@ -119,4 +126,85 @@ func pulledItems(t *testing.T, dir string) []string {
 	})
 	slices.Sort(names)
 	return names
+}
+
+// TestPullMissingKeepsOrder: item IDs carry no order, so items.jsonl's
+// lines are a conversation's order. An item whose object is lost gets its
+// line when it is listed, so once restored and pulled it is opened in its
+// place, not after the items listed after it; the line written again when
+// it arrives does not move it (the first one counts).
+func TestPullMissingKeepsOrder(t *testing.T) {
+	in := pistatest.New(t, server.Config{})
+	alice := in.Journalist("alice")
+	desk := in.Desk("americas", alice)
+	ctx := context.Background()
+	rs, err := keys.ParseRecipients(desk.Recipient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := intake.NewBatch(in.Srv.Stores.Blobs, rs, -1)
+	for _, text := range []string{"first", "second", "third"} {
+		if err := b.AddText(ctx, pista.KindMessage, text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := age.GenerateHybridIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tip := &pista.NewTip{
+		Source:       pista.Source{Lookup: bytes.Repeat([]byte{7}, 32), Recipient: src.Recipient().String()},
+		Conversation: pista.Conversation{ID: pista.NewConversationID(), DeskID: desk.ID},
+		Items:        b.Items(),
+	}
+	if err := in.Srv.Stores.Tips.CreateTip(ctx, tip); err != nil {
+		t.Fatal(err)
+	}
+	lost := objectFile(t, in.Data, tip.Items[1].Object)
+	saved, err := os.ReadFile(lost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.Remove(lost))
+
+	dir := t.TempDir()
+	c, err := NewClient(in.TS.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login(ctx, alice.Name, alice.Password, alice.Code(t)); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	defer c.Logout(ctx)
+	rep, err := c.Pull(ctx, dir, alice.Name, PullOptions{})
+	if err != nil || rep.Items != 2 || len(rep.Missing) != 1 {
+		t.Fatalf("first pull: %+v, %v; want 2 items and 1 missing", rep, err)
+	}
+	missing := rep.Missing[0].ID
+	must(t, os.WriteFile(lost, saved, 0o600))
+	if rep, err = c.Pull(ctx, dir, alice.Name, PullOptions{}); err != nil || rep.Items != 1 {
+		t.Fatalf("pull after the restore: %+v, %v; want the restored item", rep, err)
+	}
+
+	d, err := openDir(filepath.Join(dir, tip.Conversation.ID), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	order := pullOrder(d, &OpenReport{})
+	if len(order) != 3 || order[missing] != 1 {
+		t.Errorf("items.jsonl's order %v: want 3 items, the restored one (%d) second", order, missing)
+	}
+
+	// Open writes the messages in that order.
+	out := filepath.Join(t.TempDir(), "opened")
+	if _, err := Open([]age.Identity{alice.Identity}, dir, out, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"first", "second", "third"} {
+		got, err := os.ReadFile(filepath.Join(out, tip.Conversation.ID, fmt.Sprintf("message-%d.txt", i+1)))
+		if err != nil || string(got) != want {
+			t.Errorf("message-%d.txt = %q, %v; want %q", i+1, got, err, want)
+		}
+	}
 }

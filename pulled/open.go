@@ -1,6 +1,7 @@
 package pulled
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -49,7 +50,8 @@ const ownFile = ".pista-open.json"
 
 // Bounds on what Open reads of a pulled folder, which it does not trust.
 const (
-	maxOwnFile = 8 << 20 // a digest per file of a conversation
+	maxOwnFile   = 8 << 20  // a digest per file of a conversation
+	maxItemsList = 64 << 20 // items.jsonl: what of it is read for the order
 )
 
 // Open decrypts the pulled folder in into out, with the journalist's
@@ -175,7 +177,19 @@ func openConversation(ids []age.Identity, src, dst *dir, conv string, opt Option
 		}
 		items = append(items, itemFile{id: id, kind: kind, name: e.Name()})
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].id < items[j].id })
+	// Item IDs carry no order: items.jsonl lists them as they were pulled,
+	// oldest first (an item it does not list comes last, by ID).
+	order := pullOrder(in, rep)
+	rank := func(id int64) int {
+		if r, ok := order[id]; ok {
+			return r
+		}
+		return len(order)
+	}
+	sort.Slice(items, func(i, j int) bool {
+		ri, rj := rank(items[i].id), rank(items[j].id)
+		return ri < rj || ri == rj && items[i].id < items[j].id
+	})
 	out, err := dst.sub(conv, true)
 	if err != nil {
 		return 0, nil, err
@@ -285,6 +299,8 @@ func describeScrub(r *pista.ScrubReport) string {
 		return fmt.Sprintf("%s, checked on arrival: no metadata found", r.Format)
 	case r.Scrubbed:
 		return fmt.Sprintf("%s, metadata removed on arrival: %s", r.Format, strings.Join(r.Found, ", "))
+	case r.TooComplex:
+		return "not scrubbed: too complex to clean safely; stored as sent, hidden metadata may remain (" + r.Format + ")"
 	default:
 		return "not scrubbed: " + r.Note
 	}
@@ -303,6 +319,9 @@ func scrubInto(t *tempFile, out *dir, name string) (*tempFile, string) {
 		s.abort()
 		if errors.Is(err, scrub.ErrUnsupported) {
 			return t, "written as it is: pista open --scrub does not know its format"
+		}
+		if errors.Is(err, scrub.ErrTooComplex) {
+			return t, "written as it is: not scrubbed: too complex to clean safely; hidden metadata may remain"
 		}
 		return t, "written as it is: the scrubber could not read it"
 	}
@@ -408,4 +427,32 @@ func decryptTo(ids []age.Identity, in *dir, name string, out *dir, dstName strin
 		t, note = scrubInto(t, out, dstName)
 	}
 	return t.sum(), note, t.commit(own)
+}
+
+// pullOrder reads the order items.jsonl lists a conversation's items in:
+// each ID's first line number (a pull that was interrupted and resumed
+// writes an item's line again; the first one stands). A missing or damaged
+// file gives what it can; a link or a special file in its place is not
+// read, and is reported.
+func pullOrder(in *dir, rep *OpenReport) map[int64]int {
+	order := map[int64]int{}
+	f, err := in.open("items.jsonl", -1)
+	if err != nil {
+		if _, ok := errors.AsType[*LinkError](err); ok {
+			rep.Skipped = append(rep.Skipped, in.join("items.jsonl"))
+		}
+		return order
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, maxItemsList))
+	for sc.Scan() {
+		var e Entry
+		if json.Unmarshal(sc.Bytes(), &e) != nil {
+			continue
+		}
+		if _, ok := order[e.ID]; !ok {
+			order[e.ID] = len(order)
+		}
+	}
+	return order
 }

@@ -88,6 +88,7 @@ const (
 	fileCost      = 4 << 10  // each file counts a disk block at least against the total
 	maxMissing    = 1000     // lost objects remembered, to ask for again
 	maxStateFile  = 1 << 20  // pista-pull.json, its missing items included
+	maxPullItems  = 1 << 20  // item IDs one pull remembers (seenIDs)
 )
 
 // ErrMalformed is returned when the server's lists are not what the API
@@ -150,13 +151,25 @@ func (c *Client) Pull(ctx context.Context, dirPath, user string, opt PullOptions
 		return rep, err
 	}
 
-	// Items lost on the server at an earlier pull: ask again.
+	seen := seenIDs{}
+	if st.LastItem > 0 {
+		seen[st.LastItem] = struct{}{}
+	}
+
+	// Items lost on the server at an earlier pull: ask again. Their lines
+	// in items.jsonl were written when they were first listed, so they
+	// keep their place in the order.
 	retry := st.Missing
 	st.Missing = nil
 	for i, it := range retry {
+		seen[it.ID] = struct{}{}
 		switch err := c.fetchItem(ctx, d, it, budget); {
 		case err == nil:
 			rep.Items++
+			if err := recordItem(d, it); err != nil {
+				st.Missing = append(st.Missing, retry[i:]...)
+				return rep, errors.Join(err, writeState(d, st))
+			}
 		case objectMissing(err):
 			st.Missing = append(st.Missing, it)
 			rep.Missing = append(rep.Missing, it)
@@ -177,7 +190,10 @@ func (c *Client) Pull(ctx context.Context, dirPath, user string, opt PullOptions
 			return rep, errors.Join(fmt.Errorf("%w: a page of %d items, more to come: %v", ErrMalformed, len(page.Items), page.More), writeState(d, st))
 		}
 		for _, it := range page.Items {
-			if err := checkItem(it, st.LastItem); err != nil {
+			if err := checkItem(it); err != nil {
+				return rep, errors.Join(err, writeState(d, st))
+			}
+			if err := seen.add(it.ID); err != nil {
 				return rep, errors.Join(err, writeState(d, st))
 			}
 			switch err := c.fetchItem(ctx, d, it, budget); {
@@ -190,7 +206,15 @@ func (c *Client) Pull(ctx context.Context, dirPath, user string, opt PullOptions
 				st.Missing = append(st.Missing, it)
 				rep.Missing = append(rep.Missing, it)
 			case itemGone(err):
+				st.LastItem = it.ID
+				continue
 			default:
+				return rep, errors.Join(err, writeState(d, st))
+			}
+			// An item's line marks its place in the conversation (IDs
+			// carry no order); a missing item gets its line now, so it
+			// keeps its place when a later pull fetches it.
+			if err := recordItem(d, it); err != nil {
 				return rep, errors.Join(err, writeState(d, st))
 			}
 			st.LastItem = it.ID
@@ -206,13 +230,14 @@ func (c *Client) Pull(ctx context.Context, dirPath, user string, opt PullOptions
 	return rep, nil
 }
 
-// checkItem checks an item of a list: its ID comes after the last one
-// (a server that sends the same page again, or goes back, is refused), its
-// names are ones Pull writes, and its sizes are possible.
-func checkItem(it api.Item, last int64) error {
+// checkItem checks an item of a list: its names are ones Pull writes and
+// its sizes are possible. Its ID says nothing of its place: IDs are sealed
+// on the server and carry no order (see seenIDs for what stands in for
+// "after the last one").
+func checkItem(it api.Item) error {
 	switch {
-	case it.ID <= last:
-		return fmt.Errorf("%w: item %d comes after item %d", ErrMalformed, it.ID, last)
+	case it.ID <= 0:
+		return fmt.Errorf("%w: item ID %d", ErrMalformed, it.ID)
 	case !conversationDir(it.Conversation):
 		return fmt.Errorf("%w: a conversation named %q", ErrMalformed, apiclient.Printable(it.Conversation, 80))
 	case !pista.ItemKind(it.Kind).Valid():
@@ -225,6 +250,34 @@ func checkItem(it api.Item, last int64) error {
 	if _, _, _, ok := parseItemFile(ItemFile(it.ID, it.Kind, false)); !ok {
 		return fmt.Errorf("%w: item ID %d", ErrMalformed, it.ID)
 	}
+	return nil
+}
+
+// ErrManyItems is returned when one pull reaches maxPullItems: what was
+// pulled is kept and the next pull goes on from there.
+var ErrManyItems = fmt.Errorf("this pull reached %d items, the most one pull takes", maxPullItems)
+
+// seenIDs stands in for "each item comes after the last one", which
+// sealed IDs cannot tell: a server that sends a page again, or goes back
+// within a pull, sends an ID this pull has already seen (the cursor it
+// started from included), and is refused; so the cursor changes from page
+// to page, and a pull never loops. It holds at most maxPullItems IDs (36
+// MiB of heap for 2^20, measured with Go 1.26); a pull that reaches that
+// many stops with ErrManyItems, its state saved, and the next pull goes
+// on. A server that goes back to items of an earlier pull is not caught:
+// their files are replaced with what it sends now, under the same names,
+// and their place in items.jsonl stays where it was (the first line
+// counts).
+type seenIDs map[int64]struct{}
+
+func (s seenIDs) add(id int64) error {
+	if _, ok := s[id]; ok {
+		return fmt.Errorf("%w: item %d again in the same pull (the server repeats itself or goes back)", ErrMalformed, id)
+	}
+	if len(s) >= maxPullItems {
+		return ErrManyItems
+	}
+	s[id] = struct{}{}
 	return nil
 }
 
@@ -310,6 +363,20 @@ func (c *Client) fetchItem(ctx context.Context, d *dir, it api.Item, budget *api
 			return err
 		}
 	}
+	return nil
+}
+
+// recordItem adds an item's line to its conversation's items.jsonl, which
+// keeps the order the server listed the items in (their IDs carry none).
+// A pull interrupted before it saved its state asks for the same items
+// again and writes their lines again: the first line of an ID is the one
+// that counts (see pullOrder).
+func recordItem(d *dir, it api.Item) error {
+	cd, err := d.sub(it.Conversation, true)
+	if err != nil {
+		return err
+	}
+	defer cd.Close()
 	line, _ := json.Marshal(Entry{ID: it.ID, Kind: it.Kind, Created: it.Created.UTC().Format(time.RFC3339), Meta: it.HasMeta})
 	return cd.appendLine("items.jsonl", line)
 }
@@ -341,6 +408,11 @@ func readState(d *dir) (State, error) {
 	if err := ParseState(b, &st); err != nil {
 		return State{}, fmt.Errorf("%s is damaged (%w); pull into a new folder", d.join(StateFile), err)
 	}
+	if st.LastItem > 0 && !st.SealedIDs {
+		// Pulled before item IDs were sealed (server migration 0006): its
+		// last item's ID is no cursor the server knows any more.
+		return State{}, fmt.Errorf("%s was pulled from a server of an older version, whose item IDs have changed since; pull into a new folder", d.path)
+	}
 	return st, nil
 }
 
@@ -357,7 +429,9 @@ func ParseState(b []byte, st *State) error {
 		return errors.New("out of bounds")
 	}
 	for _, it := range s.Missing {
-		if err := checkItem(it, 0); err != nil || it.ID > s.LastItem {
+		// Sealed IDs carry no order: a missing item's ID may be larger or
+		// smaller than the cursor.
+		if err := checkItem(it); err != nil {
 			return errors.New("a malformed missing item")
 		}
 	}
@@ -366,6 +440,7 @@ func ParseState(b []byte, st *State) error {
 }
 
 func writeState(d *dir, st State) error {
+	st.SealedIDs = true
 	b, _ := json.MarshalIndent(st, "", "  ")
 	_, err := d.writeFile(StateFile, bytes.NewReader(append(b, '\n')), nil)
 	return err

@@ -86,6 +86,8 @@ func pullError(err error, rep pulled.Report, total int64) error {
 			"run pull again to go on from there, or give a larger --max-total if you expect that much; a server that keeps sending more may be lying")
 	}
 	switch {
+	case errors.Is(err, pulled.ErrManyItems):
+		return hint(fmt.Errorf("stopped: %w; what was pulled is kept", err), "run pull again to go on from there")
 	case errors.Is(err, apiclient.ErrWrongSize), errors.Is(err, apiclient.ErrTooLarge), errors.Is(err, pulled.ErrMalformed):
 		return hint(fmt.Errorf("the server's answer was refused: %w", err), "what was pulled before is kept and nothing half-written was left; if this goes on, tell the server's admin: the server may be broken into")
 	}

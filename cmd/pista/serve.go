@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -51,6 +50,7 @@ Examples:
 type serveFlags struct {
 	data, listen, newsroom, onion, maxUpload, tlsCert, tlsKey string
 	minFreeDisk                                               string
+	memoryLimit                                               string // --memory-limit (memory.go)
 	maxPendingUploads                                         int
 	archive                                                   multi
 	secureCookies                                             bool
@@ -99,6 +99,7 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.StringVar(&f.smtpCert, "smtp-tls-cert", "", "offer STARTTLS with this certificate `FILE` (PEM; default: --tls-cert)")
 	fs.StringVar(&f.smtpKey, "smtp-tls-key", "", "and this private key `FILE` (PEM; default: --tls-key)")
 	fs.StringVar(&f.smtpMaxSize, "smtp-max-size", "32MiB", "the largest e-mail taken (`SIZE`), announced with the SIZE extension")
+	addMemoryFlag(fs, f)
 }
 
 func runServe(ctx context.Context, e env, args []string) error {
@@ -131,23 +132,20 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 		return errors.New("--tls-cert and --tls-key go together")
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: coarseTime}))
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// Each codename derivation allocates the instance's Argon2id
-		// memory (7 MiB, or 64 MiB on an instance made before the
-		// parameters were per instance, keys.InstanceKDF); a soft limit
-		// makes the collector return it promptly rather than let bursts
-		// of submissions pile it up.
-		debug.SetMemoryLimit(defaultMemoryLimit)
-	}
 	srv, err := server.New(ctx, server.Config{
 		Data: f.data, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload, MinFreeDisk: minFree,
 		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", WebAuthnRPID: f.webauthnRPID,
 		NoServerReplies: f.noServerReplies, MaxPendingUploads: f.maxPendingUploads, Log: logger,
 	})
-	if err != nil {
+	if errors.Is(err, server.ErrInUse) {
+		return hint(err, "stop the other server first, or give this one its own --data")
+	} else if err != nil {
 		return err
 	}
 	defer srv.Close()
+	if err := setMemoryLimit(ctx, f.memoryLimit, srv.Stores); err != nil {
+		return err
+	}
 	// Start-up (package inits, migrations, parsing templates) leaves a few
 	// MiB of freed heap that the background scavenger would return to the
 	// system only slowly: return it now, once, so a small server idles small.
@@ -233,11 +231,6 @@ func coarseTime(groups []string, a slog.Attr) slog.Attr {
 	}
 	return a
 }
-
-// defaultMemoryLimit is the soft memory limit of pista serve unless
-// GOMEMLIMIT sets one: room for two codename derivations at once with the
-// legacy parameters (2 × 64 MiB), the uploads' buffers and the rest.
-const defaultMemoryLimit = 192 << 20
 
 // parseSize reads a size such as 4GiB, 500MB or 1048576.
 func parseSize(s string) (int64, error) {
