@@ -94,8 +94,6 @@ type Journalist struct {
 	Recipient string
 	// TOTPSecret is the base32 secret of the required second factor.
 	TOTPSecret string
-	// TOTPLastStep is the last time step accepted, so a code works once.
-	TOTPLastStep int64
 	// Where to tell the journalist that their desks have new tips: an
 	// e-mail address, a webhook URL, both or neither.
 	NotifyEmail   string
@@ -108,8 +106,15 @@ type Journalist struct {
 	// Admin runs the instance: accounts, desks, invitations. Being admin
 	// reads nothing: only desk membership (a wrapped desk key) does.
 	Admin bool
-	// Suspended accounts cannot log in.
+	// Suspended accounts cannot log in, and their sessions and API
+	// tokens are refused.
 	Suspended bool
+	// SessionEpoch changes whenever every session and token of the account
+	// must end (a suspension): a session started under another value is
+	// refused.
+	SessionEpoch int64
+	// LastLogin is the hour of the last login (zero: never).
+	LastLogin time.Time
 	Created   time.Time
 }
 
@@ -351,9 +356,8 @@ type JournalistStore interface {
 	CreateJournalist(ctx context.Context, j *Journalist) error
 	JournalistByName(ctx context.Context, name string) (Journalist, error)
 	JournalistByID(ctx context.Context, id int64) (Journalist, error)
-	// UseTOTPStep records that step was used; it answers false, changing
-	// nothing, if step is not newer than the last one used (a replay).
-	UseTOTPStep(ctx context.Context, journalistID, step int64) (bool, error)
+	// RecordLogin sets LastLogin to the hour of at.
+	RecordLogin(ctx context.Context, journalistID int64, at time.Time) error
 	// SetNotify sets where a journalist is told of new tips ("" for none).
 	SetNotify(ctx context.Context, journalistID int64, email, webhook string) error
 	// JournalistsToNotify lists the journalists with an e-mail address or
@@ -364,10 +368,12 @@ type JournalistStore interface {
 	// SetAuth replaces a journalist's passphrase check and wrapped
 	// identity (a passphrase change, or an identity imported from a file).
 	SetAuth(ctx context.Context, journalistID int64, a JournalistAuth) error
-	// SetTOTP replaces the TOTP secret and forgets the last step used.
+	// SetTOTP replaces the TOTP secret.
 	SetTOTP(ctx context.Context, journalistID int64, secret string) error
 	// Journalists lists every account, by name.
 	Journalists(ctx context.Context) ([]Journalist, error)
+	// SetSuspended suspends or restores an account; suspending also
+	// changes SessionEpoch, which ends every session and token it has.
 	SetSuspended(ctx context.Context, journalistID int64, suspended bool) error
 	SetAdmin(ctx context.Context, journalistID int64, admin bool) error
 }

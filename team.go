@@ -57,6 +57,7 @@ type AuditAction string
 const (
 	AuditLogin          AuditAction = "login"
 	AuditLoginFailed    AuditAction = "login_failed"
+	AuditList           AuditAction = "list"     // saw a conversation in a list (inbox, API)
 	AuditRead           AuditAction = "read"     // opened a conversation
 	AuditDownload       AuditAction = "download" // fetched an item's encrypted object
 	AuditReply          AuditAction = "reply"

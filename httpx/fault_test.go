@@ -27,6 +27,7 @@ func TestClientFault(t *testing.T) {
 		{"timeout", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}, true},
 		{"truncated body", io.ErrUnexpectedEOF, true},
 		{"cancelled", context.Canceled, true},
+		{"body too slow", fmt.Errorf("multipart: %w", ErrTooSlow), true},
 		{"EIO writing a temp file", fmt.Errorf("blob: %w", &fs.PathError{Op: "write", Path: "tmp/put-1", Err: syscall.EIO}), false},
 		{"EROFS", &fs.PathError{Op: "open", Path: "tmp/put-1", Err: syscall.EROFS}, false},
 		{"EACCES", &fs.PathError{Op: "open", Path: "tmp/put-1", Err: syscall.EACCES}, false},

@@ -539,7 +539,7 @@ func TestLoginThrottled(t *testing.T) {
 		status int
 		key    string
 	}{
-		{"sixth attempt, right password and code", j, http.StatusTooManyRequests, "newsroom.login.throttled"},
+		{"sixth attempt, right password and code", j, http.StatusTooManyRequests, "auth.login.throttled"},
 		{"another account is not locked", other, http.StatusOK, ""},
 	}
 	for _, tt := range tests {

@@ -22,6 +22,9 @@ import (
 // Client talks to a pista server's journalist API.
 type Client struct {
 	Server string // base URL, e.g. https://tips.example.org
+	// Device is the device token of this device's last login ("" if
+	// none), sent at Login, which replaces it with the new one to keep.
+	Device string
 	api    *apiclient.Client
 }
 
@@ -52,10 +55,10 @@ func (c *Client) Login(ctx context.Context, name, passphrase, code string) error
 		return fmt.Errorf("the server asks for key derivation parameters this version does not use: %w", err)
 	}
 	var lr api.LoginResponse
-	if err := c.api.PostJSON(ctx, "/api/v1/journalist/login", api.LoginRequest{Name: name, Auth: k.Auth, TOTP: code}, &lr); err != nil {
+	if err := c.api.PostJSON(ctx, "/api/v1/journalist/login", api.LoginRequest{Name: name, Auth: k.Auth, TOTP: code, Device: c.Device}, &lr); err != nil {
 		return err
 	}
-	c.api.Token = lr.Token
+	c.api.Token, c.Device = lr.Token, lr.Device
 	return nil
 }
 

@@ -24,11 +24,7 @@ import (
 
 // timeAllowed lists the time columns that may still be finer than
 // pista.TimeGranularity, and why.
-var timeAllowed = map[string]string{
-	// TODO(merge): fixed on branch h/auth (the last TOTP step at the
-	// hour); the lead removes this entry when merging it.
-	"journalists.totp_last_step": "fixed on branch h/auth",
-}
+var timeAllowed = map[string]string{}
 
 // timeColumn names what a column holding a time is called; any integer
 // column whose values look like unix seconds is checked too, so a new

@@ -41,7 +41,6 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		run  func(t *testing.T, s Stores)
 	}{
 		{"Journalists", testJournalists},
-		{"TOTPReplay", testTOTPReplay},
 		{"Desks", testDesks},
 		{"DuplicateDesk", testDuplicateDesk},
 		{"DeskAliases", testDeskAliases},
@@ -223,61 +222,6 @@ func testJournalists(t *testing.T, s Stores) {
 	isNotFound(t, "JournalistByName(unknown)", err)
 	_, err = s.Journalists.JournalistByID(ctx, 99999)
 	isNotFound(t, "JournalistByID(unknown)", err)
-}
-
-func testTOTPReplay(t *testing.T, s Stores) {
-	ctx := context.Background()
-	n := newNewsroom(t, s)
-	steps := []struct {
-		name       string
-		journalist int64
-		step       int64
-		want       bool
-	}{
-		{"first use", n.alice.ID, 1000, true},
-		{"replay", n.alice.ID, 1000, false},
-		{"older step", n.alice.ID, 999, false},
-		{"next step", n.alice.ID, 1001, true},
-		{"other journalist has their own", n.bob.ID, 1000, true},
-		{"replay of next step", n.alice.ID, 1001, false},
-		{"unknown journalist", 99999, 5000, false},
-	}
-	for _, st := range steps {
-		got, err := s.Journalists.UseTOTPStep(ctx, st.journalist, st.step)
-		if err != nil {
-			t.Fatalf("%s: %v", st.name, err)
-		}
-		if got != st.want {
-			t.Errorf("%s: UseTOTPStep(%d) = %v, want %v", st.name, st.step, got, st.want)
-		}
-	}
-	if j, _ := s.Journalists.JournalistByID(ctx, n.alice.ID); j.TOTPLastStep != 1001 {
-		t.Errorf("TOTPLastStep = %d, want 1001", j.TOTPLastStep)
-	}
-
-	// Two logins racing with the same code: exactly one wins.
-	var wg sync.WaitGroup
-	wins := make(chan bool, 8)
-	for range 8 {
-		wg.Go(func() {
-			ok, err := s.Journalists.UseTOTPStep(ctx, n.carol.ID, 7777)
-			if err != nil {
-				t.Error(err)
-			}
-			wins <- ok
-		})
-	}
-	wg.Wait()
-	close(wins)
-	count := 0
-	for ok := range wins {
-		if ok {
-			count++
-		}
-	}
-	if count != 1 {
-		t.Errorf("racing UseTOTPStep: %d winners, want 1", count)
-	}
 }
 
 func testDesks(t *testing.T, s Stores) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/notify"
 	"github.com/pista-tips/pista/server"
 	"github.com/pista-tips/pista/upload"
@@ -41,6 +42,7 @@ Examples:
     $ pista serve --data /var/lib/pista --listen 127.0.0.1:8080 --newsroom "El Diario"
     $ pista serve --tls-cert cert.pem --tls-key key.pem --listen :443
     $ pista serve --server-replies=false     # replies only encrypted in the browser
+    $ pista serve --shutdown-grace 2m        # let slow uploads finish on stop
     $ pista serve --smtp-listen :25 --mail-domain tips.example.org --tls-cert cert.pem --tls-key key.pem
     $ pista serve --notify-smtp mail.example.org:587 --notify-from pista@example.org \
           --notify-smtp-user pista --notify-smtp-password-file relay.pass --public-url https://tips.example.org
@@ -57,6 +59,12 @@ type serveFlags struct {
 	noServerReplies                                           bool // --server-replies=false
 	publicURL                                                 string
 	webauthnRPID                                              string
+
+	// slow clients and shutdown
+	maxConns      int
+	minBodyRate   string
+	bodyWindow    time.Duration
+	shutdownGrace time.Duration
 
 	// notifications
 	notifyInterval                                   time.Duration
@@ -86,6 +94,10 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 		return err
 	})
 	fs.StringVar(&f.publicURL, "public-url", "", "the tip line's public `URL`, for links in notifications (default: the listen address)")
+	fs.IntVar(&f.maxConns, "max-connections", 0, "keep at most `N` connections open (default: half the open-file limit less 256, at most 512)")
+	fs.StringVar(&f.minBodyRate, "min-body-rate", "1KiB", "cut request bodies slower than `SIZE` per second on average (0: never)")
+	fs.DurationVar(&f.bodyWindow, "body-rate-window", httpx.DefaultBodyRateWindow, "over this `DURATION`: a body may stall that long")
+	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", defaultShutdownGrace, "on stop, give requests in flight this `DURATION` to end before cutting them")
 
 	fs.DurationVar(&f.notifyInterval, "notify-interval", notify.DefaultInterval, "send journalists a digest of new tips at most once per `INTERVAL`, on its boundary")
 	fs.StringVar(&f.notifySMTP, "notify-smtp", "", "send notification e-mail through this relay, `HOST:PORT` (STARTTLS required)")
@@ -131,7 +143,12 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: coarseTime}))
+	lim, err := httpLimits(f)
+	if err != nil {
+		return err
+	}
+	// A client's abort is not the server's failure: its traces are dropped.
+	logger := slog.New(httpx.QuietAborts(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: coarseTime})))
 	srv, err := server.New(ctx, server.Config{
 		Data: f.data, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload, MinFreeDisk: minFree,
 		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", WebAuthnRPID: f.webauthnRPID,
@@ -155,16 +172,21 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	if err != nil {
 		return hint(err, "is another server using that address? choose another with --listen")
 	}
+	conns := httpx.NewConnLimit(lim.maxConns, logger)
+	ln = conns.Listener(ln)
+	drain := &httpx.Drain{Refuse: http.HandlerFunc(refuseStopping)}
 	scheme := "http"
 	if f.tlsCert != "" {
 		scheme = "https"
 	}
 	base := scheme + "://" + ln.Addr().String()
 	hs := &http.Server{
-		Handler:           srv.Handler,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		Handler:           drain.Handler(lim.rate.Handler(srv.Handler)),
+		ConnState:         conns.ConnState,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		HTTP2:             http2Limits,
 		// net/http's own messages name the client's address: drop them.
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
@@ -215,10 +237,7 @@ Or try everything at once with a ready demo desk: go run ./cmd/pista demo
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		hs.Shutdown(sctx)
-		return nil
+		return shutdown(hs, drain, f.shutdownGrace, logger)
 	}
 }
 
