@@ -405,7 +405,14 @@ func (h *Handler) getItem(w http.ResponseWriter, r *http.Request, q request) {
 		key, size = it.Meta, it.MetaSize
 	}
 	obj, err := h.Blobs.Open(r.Context(), key)
-	if err != nil {
+	if errors.Is(err, pista.ErrNotFound) {
+		// The row is there, its object is not (lost on disk, or a
+		// restore without its objects): say so, so that pull reports it
+		// and goes on, and log the item's ID, which holds no source data.
+		h.Log.Error("api: an item's object is missing", "item", id, "meta", meta)
+		writeError(w, http.StatusGone, CodeObjectMissing, "this item's encrypted file is missing on the server; the other items are not affected")
+		return
+	} else if err != nil {
 		h.internal(w, err)
 		return
 	}
@@ -415,6 +422,10 @@ func (h *Handler) getItem(w http.ResponseWriter, r *http.Request, q request) {
 	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 	io.Copy(w, obj)
 }
+
+// CodeObjectMissing is the error code of an item whose object the server
+// has lost (410 Gone): the item is listed, its file cannot be sent.
+const CodeObjectMissing = "object_missing"
 
 func (h *Handler) internal(w http.ResponseWriter, err error) {
 	h.Log.Error("api", "err", err)

@@ -18,12 +18,27 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
+	"unicode"
 
 	"github.com/pista-tips/pista/api"
 )
 
-// maxJSON bounds a JSON answer.
-const maxJSON = 64 << 20
+// MaxJSON bounds a JSON answer unless the caller gives its own bound
+// (GetJSONMax): the desks, a source's replies, a login fit in far less.
+const MaxJSON = 4 << 20
+
+// maxErrorBody bounds an error answer, of which at most maxErrorMessage
+// characters of its message are shown.
+const (
+	maxErrorBody    = 64 << 10
+	maxErrorMessage = 300
+)
+
+// headerTimeout bounds the wait for a server's answer once the request is
+// sent, Tor's latency included: a server that never answers does not hold
+// the command for ever.
+const headerTimeout = 5 * time.Minute
 
 // Client talks to a pista server's API.
 type Client struct {
@@ -31,6 +46,9 @@ type Client struct {
 	HTTP   *http.Client
 	// Token is the bearer token of the session, once logged in.
 	Token string
+	// Budget, if set, bounds the bytes accepted from the server over the
+	// client's life: every answer, error answers included, counts.
+	Budget *Budget
 }
 
 // New returns a client for server. proxy is the URL of a proxy that every
@@ -43,6 +61,7 @@ func New(server, proxy string) (*Client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = proxyFromEnvironment
+	tr.ResponseHeaderTimeout = headerTimeout
 	if proxy != "" {
 		p, err := ParseProxy(proxy)
 		if err != nil {
@@ -98,11 +117,32 @@ func (e *Error) Error() string {
 func readError(resp *http.Response) error {
 	e := &Error{Status: resp.StatusCode}
 	var body api.Error
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	if json.Unmarshal(b, &body) == nil {
-		e.Code, e.Message = body.Code, body.Message
+		e.Code, e.Message = Printable(body.Code, 64), Printable(body.Message, maxErrorMessage)
 	}
 	return e
+}
+
+// Printable makes text from a server safe to show on a terminal: control
+// characters (escape sequences included) and bidirectional overrides
+// become U+FFFD, and it is cut to max characters.
+func Printable(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == max {
+			b.WriteString("…")
+			break
+		}
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			r = '\uFFFD'
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
 }
 
 // Do sends a request with the session's token, if any. An answer other
@@ -122,6 +162,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body io.Reader, co
 	if err != nil {
 		return nil, err
 	}
+	if c.Budget != nil {
+		resp.Body = &budgetBody{ReadCloser: resp.Body, b: c.Budget}
+	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
 		return nil, readError(resp)
@@ -129,14 +172,20 @@ func (c *Client) Do(ctx context.Context, method, path string, body io.Reader, co
 	return resp, nil
 }
 
-// GetJSON decodes the JSON answer to a GET.
+// GetJSON decodes the JSON answer to a GET, of at most MaxJSON bytes.
 func (c *Client) GetJSON(ctx context.Context, path string, v any) error {
+	return c.GetJSONMax(ctx, path, MaxJSON, v)
+}
+
+// GetJSONMax decodes the JSON answer to a GET, of at most max bytes: a
+// longer one is refused with an error that says so (ErrTooLarge).
+func (c *Client) GetJSONMax(ctx context.Context, path string, max int64, v any) error {
 	resp, err := c.Do(ctx, http.MethodGet, path, nil, "")
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	return json.NewDecoder(io.LimitReader(resp.Body, maxJSON)).Decode(v)
+	return decodeJSON(resp, max, v)
 }
 
 // PostJSON posts in as JSON (nil: no body) and decodes the answer into out
@@ -159,5 +208,5 @@ func (c *Client) PostJSON(ctx context.Context, path string, in, out any) error {
 	if out == nil {
 		return nil
 	}
-	return json.NewDecoder(io.LimitReader(resp.Body, maxJSON)).Decode(out)
+	return decodeJSON(resp, MaxJSON, out)
 }

@@ -59,10 +59,17 @@ func CheckCodename(p api.Codename) error {
 	return err
 }
 
+// MaxRecipients bounds the keys a desk lists (its own and the newsroom's
+// archive keys): each costs an encapsulation and a stanza in every item.
+const MaxRecipients = 32
+
 // Recipients parses a desk's recipients.
 func Recipients(d api.Desk) ([]age.Recipient, error) {
 	if len(d.Recipients) == 0 {
-		return nil, fmt.Errorf("the server lists no key for desk %q", d.Slug)
+		return nil, fmt.Errorf("the server lists no key for desk %q", Printable(d.Slug, 64))
+	}
+	if len(d.Recipients) > MaxRecipients {
+		return nil, fmt.Errorf("the server lists %d keys for desk %q, more than the %d this program encrypts to", len(d.Recipients), Printable(d.Slug, 64), MaxRecipients)
 	}
 	return keys.ParseRecipients(d.Recipients...)
 }
@@ -228,11 +235,18 @@ func (c *Client) LogoutSource(ctx context.Context) {
 	}
 }
 
+// MaxReplies bounds the replies a source's client reads: a conversation
+// with more is not one a newsroom has.
+const MaxReplies = 1000
+
 // Replies lists the replies to the logged-in source, oldest first.
 func (c *Client) Replies(ctx context.Context) ([]api.Reply, error) {
 	var rr api.RepliesResponse
 	if err := c.GetJSON(ctx, "/api/v1/source/replies", &rr); err != nil {
 		return nil, err
+	}
+	if len(rr.Replies) > MaxReplies {
+		return nil, fmt.Errorf("the server lists %d replies, more than the %d this program reads", len(rr.Replies), MaxReplies)
 	}
 	slices.SortFunc(rr.Replies, func(a, b api.Reply) int { return cmp.Compare(a.ID, b.ID) })
 	return rr.Replies, nil
@@ -242,14 +256,19 @@ func (c *Client) Replies(ctx context.Context) ([]api.Reply, error) {
 var ErrReplyTooLong = errors.New("the reply is longer than expected")
 
 // Reply fetches a reply and decrypts it, here, with the source's identity.
-// It reads at most max bytes of plaintext.
-func (c *Client) Reply(ctx context.Context, id int64, identity age.Identity, max int64) ([]byte, error) {
+// It reads at most max bytes of plaintext, and exactly the size the list
+// declared of its age file.
+func (c *Client) Reply(ctx context.Context, reply api.Reply, identity age.Identity, max int64) ([]byte, error) {
+	id := reply.ID
+	if reply.Size <= 0 || reply.Size > AgeSizeBound(max) {
+		return nil, ErrReplyTooLong
+	}
 	resp, err := c.Do(ctx, http.MethodGet, "/api/v1/source/replies/"+strconv.FormatInt(id, 10), nil, "")
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	r, err := age.Decrypt(resp.Body, identity)
+	r, err := age.Decrypt(Exact(resp, reply.Size), identity)
 	if err != nil {
 		return nil, fmt.Errorf("reply %d: %w", id, err)
 	}
@@ -261,6 +280,14 @@ func (c *Client) Reply(ctx context.Context, id int64, identity age.Identity, max
 		return nil, ErrReplyTooLong
 	}
 	return b, nil
+}
+
+// AgeSizeBound is the largest age file a plaintext of n bytes makes here:
+// a header with a few hybrid stanzas (about 1.5 KiB each) and, per 64 KiB
+// chunk, a 16-byte tag, after a 16-byte nonce.
+func AgeSizeBound(n int64) int64 {
+	const header = 64 << 10
+	return header + 16 + n + 16*(n/(64<<10)+1)
 }
 
 // zeros reads as an endless run of zero bytes.

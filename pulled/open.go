@@ -7,7 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -27,6 +28,10 @@ const maxMetaBytes = 64 << 10
 type OpenReport struct {
 	Conversations, Items int
 	Failed               []string // item files that could not be decrypted
+	// Skipped are entries of the pulled folder that have the name of a
+	// file or folder of pista's but are not one (a link, a pipe…): a
+	// pulled folder is not trusted, and Open reads no link.
+	Skipped []string
 }
 
 // Options change what Open writes.
@@ -37,41 +42,58 @@ type Options struct {
 	Scrub bool
 }
 
+// ownFile is the file of each output conversation folder that records
+// the digest of every file Open wrote there, so that opening the folder
+// again replaces those files and nothing else. A source's file cannot take
+// its name: SafeName drops leading dots.
+const ownFile = ".pista-open.json"
+
+// Bounds on what Open reads of a pulled folder, which it does not trust.
+const (
+	maxOwnFile   = 8 << 20  // a digest per file of a conversation
+	maxItemsList = 64 << 20 // items.jsonl: what of it is read for the order
+)
+
 // Open decrypts the pulled folder in into out, with the journalist's
 // identities: it unwraps the desk keys in keys/ and opens every item with
 // them. Each conversation gets a folder in out named like its pulled one,
 // with metadata-report.txt saying, for each file, whether its metadata
 // was removed on arrival and what was found. An item that cannot be opened
 // (a desk key this journalist never had) is reported and skipped.
+//
+// Open follows no link, in either folder (see dir.go): a link in the
+// pulled folder is skipped and reported, and a link or a file it did not
+// write in the output folder, where it would write, stops it with an
+// *ExistsError or a *LinkError, before anything is written through it.
 func Open(ids []age.Identity, in, out string, opt Options) (OpenReport, error) {
 	var rep OpenReport
-	all := append([]age.Identity(nil), ids...)
-	wrapped, _ := filepath.Glob(filepath.Join(in, "keys", "*.age"))
-	for _, w := range wrapped {
-		b, err := os.ReadFile(w)
-		if err != nil {
-			return rep, err
-		}
-		var desk *age.HybridIdentity
-		for _, id := range ids {
-			if desk, err = keys.Unwrap(b, id); err == nil {
-				break
-			}
-		}
-		if desk == nil {
-			return rep, fmt.Errorf("%s: this identity cannot unwrap the desk key; is it the right identity file?", w)
-		}
-		all = append(all, desk)
-	}
-	entries, err := os.ReadDir(in)
+	src, err := openDir(in, false)
 	if err != nil {
 		return rep, err
 	}
+	defer src.Close()
+	all, err := unwrapKeys(ids, src, &rep)
+	if err != nil {
+		return rep, err
+	}
+	entries, err := src.entries()
+	if err != nil {
+		return rep, err
+	}
+	dst, err := openDir(out, true)
+	if err != nil {
+		return rep, err
+	}
+	defer dst.Close()
 	for _, e := range entries {
-		if !e.IsDir() || !conversationDir(e.Name()) {
+		if !conversationDir(e.Name()) {
 			continue
 		}
-		n, failed, err := openConversation(all, filepath.Join(in, e.Name()), filepath.Join(out, e.Name()), opt)
+		if !e.IsDir() {
+			rep.Skipped = append(rep.Skipped, src.join(e.Name()))
+			continue
+		}
+		n, failed, err := openConversation(all, src, dst, e.Name(), opt, &rep)
 		if err != nil {
 			return rep, err
 		}
@@ -82,14 +104,59 @@ func Open(ids []age.Identity, in, out string, opt Options) (OpenReport, error) {
 	return rep, nil
 }
 
+// unwrapKeys adds to ids the desk keys of keys/ that ids unwrap.
+func unwrapKeys(ids []age.Identity, src *dir, rep *OpenReport) ([]age.Identity, error) {
+	all := append([]age.Identity(nil), ids...)
+	kd, err := src.sub("keys", false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return all, nil
+	} else if err != nil {
+		return nil, err
+	}
+	defer kd.Close()
+	entries, err := kd.entries()
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".age") {
+			continue
+		}
+		if !e.Type().IsRegular() {
+			rep.Skipped = append(rep.Skipped, kd.join(e.Name()))
+			continue
+		}
+		b, err := kd.readFile(e.Name(), maxWrappedKey)
+		if err != nil {
+			return nil, err
+		}
+		var desk *age.HybridIdentity
+		for _, id := range ids {
+			if desk, err = keys.Unwrap(b, id); err == nil {
+				break
+			}
+		}
+		if desk == nil {
+			return nil, fmt.Errorf("%s: this identity cannot unwrap the desk key; is it the right identity file?", kd.join(e.Name()))
+		}
+		all = append(all, desk)
+	}
+	return all, nil
+}
+
 type itemFile struct {
 	id   int64
 	kind string
 	name string
 }
 
-func openConversation(ids []age.Identity, in, out string, opt Options) (int, []string, error) {
-	entries, err := os.ReadDir(in)
+func openConversation(ids []age.Identity, src, dst *dir, conv string, opt Options, rep *OpenReport) (int, []string, error) {
+	in, err := src.sub(conv, false)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer in.Close()
+	entries, err := in.entries()
 	if err != nil {
 		return 0, nil, err
 	}
@@ -97,7 +164,11 @@ func openConversation(ids []age.Identity, in, out string, opt Options) (int, []s
 	metas := map[int64]string{}
 	for _, e := range entries {
 		id, kind, meta, ok := parseItemFile(e.Name())
-		if !ok || e.IsDir() {
+		if !ok {
+			continue
+		}
+		if !e.Type().IsRegular() {
+			rep.Skipped = append(rep.Skipped, in.join(e.Name()))
 			continue
 		}
 		if meta {
@@ -108,7 +179,7 @@ func openConversation(ids []age.Identity, in, out string, opt Options) (int, []s
 	}
 	// Item IDs carry no order: items.jsonl lists them as they were pulled,
 	// oldest first (an item it does not list comes last, by ID).
-	order := pullOrder(in)
+	order := pullOrder(in, rep)
 	rank := func(id int64) int {
 		if r, ok := order[id]; ok {
 			return r
@@ -119,16 +190,29 @@ func openConversation(ids []age.Identity, in, out string, opt Options) (int, []s
 		ri, rj := rank(items[i].id), rank(items[j].id)
 		return ri < rj || ri == rj && items[i].id < items[j].id
 	})
-	if err := os.MkdirAll(out, 0o700); err != nil {
+	out, err := dst.sub(conv, true)
+	if err != nil {
 		return 0, nil, err
 	}
+	defer out.Close()
+	own, err := readOwn(out)
+	if err != nil {
+		return 0, nil, err
+	}
+	wrote := map[string]string{}
+	defer func() {
+		// What was written is recorded even if a later item fails.
+		if len(wrote) > 0 {
+			maps.Copy(own, wrote)
+			writeOwn(out, own)
+		}
+	}()
 	counts := map[string]int{}
 	used := map[string]bool{}
 	var failed []string
 	var report []string
 	n := 0
 	for _, it := range items {
-		src := filepath.Join(in, it.name)
 		var name string
 		size := int64(-1) // the exact size of a padded file
 		switch pista.ItemKind(it.kind) {
@@ -149,7 +233,7 @@ func openConversation(ids []age.Identity, in, out string, opt Options) (int, []s
 			fallback := fmt.Sprintf("file-%d", counts[it.kind])
 			meta, err := readMeta(ids, in, metas[it.id])
 			if err != nil {
-				failed = append(failed, filepath.Join(in, metas[it.id]))
+				failed = append(failed, in.join(metas[it.id]))
 			}
 			name = unique(used, SafeName(meta.Name, fallback))
 			if meta.Size != nil && *meta.Size >= 0 {
@@ -158,26 +242,51 @@ func openConversation(ids []age.Identity, in, out string, opt Options) (int, []s
 			report = append(report, name+": "+describeScrub(meta.Scrub))
 		}
 		used[strings.ToLower(name)] = true
-		dst := filepath.Join(out, name)
-		if err := decryptTo(ids, src, dst, size); err != nil {
-			if errors.Is(err, errCannotDecrypt) {
-				failed = append(failed, src)
-				continue
-			}
+		scrubIt := opt.Scrub && it.kind == string(pista.KindFile)
+		sum, note, err := decryptTo(ids, in, it.name, out, name, size, scrubIt, own)
+		if errors.Is(err, errCannotDecrypt) {
+			failed = append(failed, in.join(it.name))
+			continue
+		} else if err != nil {
 			return n, failed, err
 		}
-		if opt.Scrub && it.kind == string(pista.KindFile) {
-			report = append(report, name+": "+scrubFile(dst))
+		wrote[name] = sum
+		if scrubIt {
+			report = append(report, name+": "+note)
 		}
 		n++
 	}
 	if len(report) > 0 {
 		body := "Hidden metadata of this conversation's files\n\n" + strings.Join(report, "\n") + "\n"
-		if err := writeFile(filepath.Join(out, "metadata-report.txt"), strings.NewReader(body)); err != nil {
+		sum, err := out.writeFile("metadata-report.txt", strings.NewReader(body), own)
+		if err != nil {
 			return n, failed, err
 		}
+		wrote["metadata-report.txt"] = sum
 	}
 	return n, failed, nil
+}
+
+// readOwn reads the digests of the files Open wrote in d before.
+func readOwn(d *dir) (map[string]string, error) {
+	own := map[string]string{}
+	b, err := d.readFile(ownFile, maxOwnFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return own, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if json.Unmarshal(b, &own) != nil {
+		// Damaged: Open replaces nothing, and says so for each name.
+		return map[string]string{}, nil
+	}
+	return own, nil
+}
+
+func writeOwn(d *dir, own map[string]string) error {
+	b, _ := json.MarshalIndent(own, "", " ")
+	_, err := d.writeFile(ownFile, bytes.NewReader(b), nil)
+	return err
 }
 
 // describeScrub says in words what happened to a file's metadata on
@@ -197,54 +306,41 @@ func describeScrub(r *pista.ScrubReport) string {
 	}
 }
 
-// scrubFile replaces a written file by a copy without its metadata, if
-// package scrub knows its format, and says what it did.
-func scrubFile(path string) string {
-	f, err := os.Open(path)
+// scrubInto writes a copy of the plaintext in t without its metadata
+// into out, if package scrub knows its format, and says what it did. It
+// returns the temporary file to commit: the copy, or t itself.
+func scrubInto(t *tempFile, out *dir, name string) (*tempFile, string) {
+	s, err := out.create(name)
 	if err != nil {
-		return "could not be scrubbed here: " + err.Error()
+		return t, "could not be scrubbed here: " + err.Error()
 	}
-	defer f.Close()
-	fi, err := f.Stat()
+	rep, err := scrub.Scrub(t.f, t.n, name, "", s)
 	if err != nil {
-		return "could not be scrubbed here: " + err.Error()
-	}
-	tmp := path + ".scrub"
-	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return "could not be scrubbed here: " + err.Error()
-	}
-	rep, err := scrub.Scrub(f, fi.Size(), filepath.Base(path), "", out)
-	cerr := out.Close()
-	if err != nil || cerr != nil {
-		os.Remove(tmp)
+		s.abort()
 		if errors.Is(err, scrub.ErrUnsupported) {
-			return "written as it is: pista open --scrub does not know its format"
+			return t, "written as it is: pista open --scrub does not know its format"
 		}
 		if errors.Is(err, scrub.ErrTooComplex) {
-			return "written as it is: not scrubbed: too complex to clean safely; hidden metadata may remain"
+			return t, "written as it is: not scrubbed: too complex to clean safely; hidden metadata may remain"
 		}
-		return "written as it is: the scrubber could not read it"
+		return t, "written as it is: the scrubber could not read it"
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return "could not be scrubbed here: " + err.Error()
-	}
+	t.abort()
 	if len(rep.Found) == 0 {
-		return fmt.Sprintf("scrubbed here (%s): no metadata found", rep.Format)
+		return s, fmt.Sprintf("scrubbed here (%s): no metadata found", rep.Format)
 	}
-	return fmt.Sprintf("scrubbed here (%s): removed %s", rep.Format, strings.Join(rep.Found, ", "))
+	return s, fmt.Sprintf("scrubbed here (%s): removed %s", rep.Format, strings.Join(rep.Found, ", "))
 }
 
 var errCannotDecrypt = errors.New("cannot decrypt")
 
 // readMeta decrypts a file's name and type.
-func readMeta(ids []age.Identity, dir, name string) (pista.FileMeta, error) {
+func readMeta(ids []age.Identity, d *dir, name string) (pista.FileMeta, error) {
 	var m pista.FileMeta
 	if name == "" {
 		return m, errors.New("no meta")
 	}
-	f, err := os.Open(filepath.Join(dir, name))
+	f, err := d.open(name, maxMetaObject)
 	if err != nil {
 		return m, err
 	}
@@ -298,39 +394,57 @@ func reservedOutput(name string) bool {
 
 var reservedName = regexp.MustCompile(`^((message|reply|contact)-[0-9]+\.txt|email-[0-9]+\.eml|contact\.txt|metadata-report\.txt)$`)
 
-// decryptTo decrypts an age file into dst, through a temporary file so a
-// failure leaves no partial file. A file padded inside its encryption is
-// cut to size (-1: not padded).
-func decryptTo(ids []age.Identity, src, dst string, size int64) error {
-	f, err := os.Open(src)
+// decryptTo decrypts the age file name of in into the file dstName of
+// out, through a temporary file so that a failure leaves no partial file,
+// and returns the digest of what it wrote (and with scrubIt, what
+// scrubbing did). A file padded inside its encryption is cut to size (-1:
+// not padded).
+func decryptTo(ids []age.Identity, in *dir, name string, out *dir, dstName string, size int64, scrubIt bool, own map[string]string) (sum, note string, err error) {
+	f, err := in.open(name, -1)
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	defer f.Close()
 	r, err := age.Decrypt(f, ids...)
 	if err != nil {
-		var nm *age.NoIdentityMatchError
-		if errors.As(err, &nm) {
-			return errCannotDecrypt
+		if _, ok := errors.AsType[*age.NoIdentityMatchError](err); ok {
+			return "", "", errCannotDecrypt
 		}
-		return fmt.Errorf("%s: %w", src, err)
+		return "", "", fmt.Errorf("%s: %w", in.join(name), err)
 	}
 	if size >= 0 {
 		r = io.LimitReader(r, size)
 	}
-	return writeFile(dst, r)
+	t, err := out.create(dstName)
+	if err != nil {
+		return "", "", err
+	}
+	if _, err := io.Copy(t, r); err != nil {
+		t.abort()
+		return "", "", fmt.Errorf("%s: %w", in.join(name), err)
+	}
+	if scrubIt {
+		t, note = scrubInto(t, out, dstName)
+	}
+	return t.sum(), note, t.commit(own)
 }
 
 // pullOrder reads the order items.jsonl lists a conversation's items in:
-// each ID's line number. A missing or damaged file gives what it can.
-func pullOrder(dir string) map[int64]int {
+// each ID's first line number (a pull that was interrupted and resumed
+// writes an item's line again; the first one stands). A missing or damaged
+// file gives what it can; a link or a special file in its place is not
+// read, and is reported.
+func pullOrder(in *dir, rep *OpenReport) map[int64]int {
 	order := map[int64]int{}
-	f, err := os.Open(filepath.Join(dir, "items.jsonl"))
+	f, err := in.open("items.jsonl", -1)
 	if err != nil {
+		if _, ok := errors.AsType[*LinkError](err); ok {
+			rep.Skipped = append(rep.Skipped, in.join("items.jsonl"))
+		}
 		return order
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(io.LimitReader(f, 64<<20))
+	sc := bufio.NewScanner(io.LimitReader(f, maxItemsList))
 	for sc.Scan() {
 		var e Entry
 		if json.Unmarshal(sc.Bytes(), &e) != nil {

@@ -10,10 +10,16 @@
 //	CONVERSATION/0000000042-message.age an item: its ID, zero-padded, and kind
 //	CONVERSATION/0000000043-file.age    a file's bytes
 //	CONVERSATION/0000000043-file.meta.age   its original name and type
-//	CONVERSATION/items.jsonl            one line per item: ID, kind, date
+//	CONVERSATION/items.jsonl            one line per item: ID, kind, date,
+//	                                    in the order the server listed them
 //
 // Pull is incremental: it asks only for items newer than the last one it
-// saved. Open writes, for each conversation, message-N.txt, reply-N.txt,
+// saved. It distrusts the server: every declared size is held to, the
+// lists are bounded, and so is the whole pull (PullOptions.MaxTotal); IDs
+// carry no order, so an ID seen twice in one pull is the server repeating
+// itself, and is refused. An
+// item the server has lost is reported and asked for again next time; the
+// pull goes on without it. Open writes, for each conversation, message-N.txt, reply-N.txt,
 // contact.txt and the files under their original names made safe for the
 // file system; a tip that came by e-mail also gets email-N.eml, the whole
 // message as it arrived.
@@ -26,6 +32,7 @@ import (
 	"strconv"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/api"
 )
 
 // StateFile is the name of the pull's bookkeeping file.
@@ -39,6 +46,9 @@ type State struct {
 	// SealedIDs is set by pulls from a server whose item IDs carry no
 	// order (sealed, server migration 0006); LastItem is a cursor then.
 	SealedIDs bool `json:"sealed_ids,omitempty"`
+	// Missing are items listed but lost on the server, asked for again at
+	// each pull.
+	Missing []api.Item `json:"missing,omitempty"`
 }
 
 // Entry is one line of a conversation's items.jsonl.

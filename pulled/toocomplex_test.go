@@ -2,7 +2,6 @@ package pulled
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,14 +16,26 @@ func TestReportTooComplex(t *testing.T) {
 	if !strings.HasPrefix(got, "not scrubbed: too complex to clean safely") {
 		t.Errorf("the server's report: %q", got)
 	}
-	path := filepath.Join(t.TempDir(), "bomb.docx")
-	bomb := hostile.DOCXBomb(100 << 20)
-	if err := os.WriteFile(path, bomb, 0o600); err != nil {
+	out, err := openDir(t.TempDir(), false)
+	if err != nil {
 		t.Fatal(err)
 	}
-	got = scrubFile(path)
+	defer out.Close()
+	path := out.join("bomb.docx")
+	bomb := hostile.DOCXBomb(100 << 20)
+	tf, err := out.create("bomb.docx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tf.Write(bomb); err != nil {
+		t.Fatal(err)
+	}
+	tf, got = scrubInto(tf, out, "bomb.docx")
 	if !strings.Contains(got, "too complex to clean safely") {
 		t.Errorf("pista open --scrub: %q", got)
+	}
+	if err := tf.commit(map[string]string{}); err != nil {
+		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(path); len(b) != len(bomb) {
 		t.Errorf("the file was changed: %d bytes, %d sent", len(b), len(bomb))

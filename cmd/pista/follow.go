@@ -91,7 +91,7 @@ func runFollow(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	for i, r := range replies {
-		text, err := c.Reply(ctx, r.ID, derived.Identity, maxReplyBytes)
+		text, err := c.Reply(ctx, r, derived.Identity, maxReplyBytes)
 		if err != nil {
 			return err
 		}
@@ -115,7 +115,7 @@ func runFollow(ctx context.Context, e env, args []string) error {
 	if err := c.FollowUp(ctx, to, sealed); err != nil {
 		return sendError(err)
 	}
-	fmt.Fprintf(e.stderr, "pista: sent, encrypted on this computer to the %s desk.\n", d.Title)
+	fmt.Fprintf(e.stderr, "pista: sent, encrypted on this computer to the %s desk.\n", apiclient.Printable(d.Title, 200))
 	return nil
 }
 

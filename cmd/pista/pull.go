@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/pista-tips/pista/apiclient"
 	"github.com/pista-tips/pista/pulled"
 )
 
@@ -20,6 +22,12 @@ computer; carry the folder to an offline one and run pista open there.
 A second pull into the same folder fetches only what is new. Set
 ALL_PROXY=socks5://127.0.0.1:9050 to go through Tor.
 
+pull does not trust the server: each file must have the size the server
+declared, and one pull takes at most --max-total (default 8GiB) from it,
+files and lists together. A pull that reaches it stops cleanly; the next
+pull goes on from there. An item whose file the server has lost is
+reported, and asked for again at the next pull.
+
 Each login answers a device token, which pull keeps in a file (by
 default the password file's name with .device added; --device-file
 chooses another) and sends at the next login: the server then lets this
@@ -28,11 +36,12 @@ elsewhere has spent the allowance of unknown devices. Keep it with the
 password file; alone, it opens nothing.
 
 Usage:
-    pista pull --server URL --user NAME --password-file FILE --totp CODE --out DIR [--device-file FILE]
+    pista pull --server URL --user NAME --password-file FILE --totp CODE --out DIR [--max-total SIZE] [--device-file FILE]
 
 Examples:
     $ pista pull --server https://tips.example.org --user alice --password-file alice.pass --totp 492039 --out pulled
     pulled 3 items (1 new key) into pulled
+    $ pista pull --server https://tips.example.org --user alice --password-file alice.pass --totp 492039 --out pulled --max-total 20GiB
 `
 
 func runPull(ctx context.Context, e env, args []string) error {
@@ -42,12 +51,17 @@ func runPull(ctx context.Context, e env, args []string) error {
 	pwFile := fs.String("password-file", "", "a `FILE` whose first line is your password")
 	code := fs.String("totp", "", "the current six-digit `CODE` of your authenticator app")
 	out := fs.String("out", "", "the `DIR` to pull into (made if missing)")
+	maxTotal := fs.String("max-total", "8GiB", "the most one pull takes from the server, files and lists together (`SIZE`: 500MiB, 20GiB…)")
 	deviceFile := fs.String("device-file", "", "the `FILE` keeping this computer's device token (default: the password file's name + .device)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "server", "user", "password-file", "totp", "out"); err != nil {
 		return err
+	}
+	total, err := parseSize(*maxTotal)
+	if err != nil {
+		return hint(fmt.Errorf("--max-total %q: %w", *maxTotal, err), "write a size such as 500MiB or 20GiB")
 	}
 	pw, err := readSecretFile(*pwFile)
 	if err != nil {
@@ -68,12 +82,34 @@ func runPull(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stderr, "pista: could not keep the device token: %v\n", err)
 	}
 	defer c.Logout(context.WithoutCancel(ctx))
-	rep, err := c.Pull(ctx, *out, *user)
-	if err != nil {
-		return err
-	}
+	rep, err := c.Pull(ctx, *out, *user, pulled.PullOptions{MaxTotal: total})
 	fmt.Fprintf(e.stdout, "pulled %d items (%d new keys) into %s\n", rep.Items, rep.Keys, *out)
+	if err != nil {
+		return pullError(err, rep, total)
+	}
+	if len(rep.Missing) > 0 {
+		for _, it := range rep.Missing {
+			fmt.Fprintf(e.stderr, "pista: item %d of conversation %s is missing on the server\n", it.ID, it.Conversation)
+		}
+		return hint(fmt.Errorf("%d items are missing on the server: their files were lost there; everything else was pulled", len(rep.Missing)),
+			"ask the server's admin to restore them from a backup; the next pull asks for them again")
+	}
 	return nil
+}
+
+// pullError explains why a pull stopped.
+func pullError(err error, rep pulled.Report, total int64) error {
+	if _, ok := errors.AsType[*apiclient.BudgetError](err); ok {
+		return hint(fmt.Errorf("stopped after %s, at the most one pull takes (--max-total %s): %w; what was pulled is kept", apiclient.FormatSize(rep.Received), apiclient.FormatSize(total), err),
+			"run pull again to go on from there, or give a larger --max-total if you expect that much; a server that keeps sending more may be lying")
+	}
+	switch {
+	case errors.Is(err, pulled.ErrManyItems):
+		return hint(fmt.Errorf("stopped: %w; what was pulled is kept", err), "run pull again to go on from there")
+	case errors.Is(err, apiclient.ErrWrongSize), errors.Is(err, apiclient.ErrTooLarge), errors.Is(err, pulled.ErrMalformed):
+		return hint(fmt.Errorf("the server's answer was refused: %w", err), "what was pulled before is kept and nothing half-written was left; if this goes on, tell the server's admin: the server may be broken into")
+	}
+	return err
 }
 
 // readDeviceFile reads a device token kept by an earlier login ("" if
@@ -164,7 +200,15 @@ func runOpen(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	rep, err := pulled.Open(ids, *in, *out, pulled.Options{Scrub: *scrub})
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(e.stderr, "pista: skipped %s: a link or a special file, not a file pull writes\n", s)
+	}
 	if err != nil {
+		var ee *pulled.ExistsError
+		var le *pulled.LinkError
+		if errors.As(err, &ee) || errors.As(err, &le) {
+			return hint(err, "nothing was written through it; open into a new, empty folder")
+		}
 		return err
 	}
 	fmt.Fprintf(e.stdout, "opened %d items of %d conversations into %s\n", rep.Items, rep.Conversations, *out)

@@ -100,7 +100,7 @@ pista: it secret: it is the only way to read the newsroom's replies and to send 
 pista: and nobody can recover it. To read replies later, run
 pista:     pista follow --server %s
 pista: and type the codename.
-`, d.Title, c.Server)
+`, apiclient.Printable(d.Title, 200), c.Server)
 	return nil
 }
 
@@ -133,10 +133,13 @@ func findDesk(desks api.DesksResponse, slug string) (api.Desk, error) {
 		if d.Slug == slug {
 			return d, nil
 		}
-		slugs = append(slugs, d.Slug)
+		slugs = append(slugs, apiclient.Printable(d.Slug, 64))
 	}
 	if len(slugs) == 0 {
 		return api.Desk{}, errors.New("the server has no desk yet")
+	}
+	if len(slugs) > 50 { // a server's list, shown on a terminal: keep it short
+		slugs = append(slugs[:50], "…")
 	}
 	return api.Desk{}, hint(fmt.Errorf("no desk %q", slug), "the desks are "+strings.Join(slugs, ", "))
 }
