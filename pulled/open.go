@@ -3,6 +3,7 @@ package pulled
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -314,7 +315,8 @@ func scrubInto(t *tempFile, out *dir, name string) (*tempFile, string) {
 	if err != nil {
 		return t, "could not be scrubbed here: " + err.Error()
 	}
-	rep, err := scrub.Scrub(t.f, t.n, name, "", s)
+	// The journalist's own computer: its budget, not a server's.
+	rep, err := scrub.ScrubWithin(context.Background(), scrub.DeviceBudget, t.f, t.n, name, "", s)
 	if err != nil {
 		s.abort()
 		if errors.Is(err, scrub.ErrUnsupported) {

@@ -57,3 +57,27 @@ func TestPullKeepsDeviceToken(t *testing.T) {
 		t.Error("the device token was not renewed")
 	}
 }
+
+// What a lying server sends as a device token is never written into the
+// user's folder unless it is a short base64url token.
+func TestValidDeviceToken(t *testing.T) {
+	for _, tc := range []struct {
+		tok  string
+		want bool
+	}{
+		{"AAAAAQ_abc-XYZ0123456789", true},
+		{"", false},
+		{strings.Repeat("A", 257), false},
+		{"abc\n../../etc/passwd", false},
+		{"abc def", false},
+		{"\x1b[2Jabc", false},
+		{"abc=", false},
+	} {
+		if got := validDeviceToken(tc.tok); got != tc.want {
+			t.Errorf("validDeviceToken(%q) = %v, want %v", tc.tok, got, tc.want)
+		}
+	}
+	if err := writeDeviceFile(t.TempDir()+"/dev", "abc\ndef"); err == nil {
+		t.Error("a malformed token was written")
+	}
+}

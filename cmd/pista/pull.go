@@ -123,10 +123,24 @@ func readDeviceFile(path string) string {
 	b := make([]byte, 1024)
 	n, _ := io.ReadFull(f, b)
 	tok := strings.TrimSpace(string(b[:n]))
-	if len(tok) > 256 || strings.ContainsAny(tok, " \n") {
+	if !validDeviceToken(tok) {
 		return ""
 	}
 	return tok
+}
+
+// validDeviceToken reports whether tok looks like a device token: at most
+// 256 characters of base64url.
+func validDeviceToken(tok string) bool {
+	if tok == "" || len(tok) > 256 {
+		return false
+	}
+	for _, c := range tok {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // writeDeviceFile keeps a new device token, readable by its owner only,
@@ -134,6 +148,11 @@ func readDeviceFile(path string) string {
 func writeDeviceFile(path, tok string) error {
 	if tok == "" {
 		return nil
+	}
+	// The server's word: a token is short base64url text, and nothing
+	// else is written into the user's folder.
+	if !validDeviceToken(tok) {
+		return errors.New("the server sent a malformed device token: not kept")
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), ".pista-device-*")
 	if err != nil {
