@@ -65,6 +65,8 @@ type serveFlags struct {
 
 	// e-mail intake
 	smtpListen, mailDomain, smtpCert, smtpKey, smtpMaxSize string
+
+	tor torFlags // onion services (tor.go)
 }
 
 func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
@@ -99,6 +101,7 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.StringVar(&f.smtpCert, "smtp-tls-cert", "", "offer STARTTLS with this certificate `FILE` (PEM; default: --tls-cert)")
 	fs.StringVar(&f.smtpKey, "smtp-tls-key", "", "and this private key `FILE` (PEM; default: --tls-key)")
 	fs.StringVar(&f.smtpMaxSize, "smtp-max-size", "32MiB", "the largest e-mail taken (`SIZE`), announced with the SIZE extension")
+	addTorFlags(fs, &f.tor)
 }
 
 func runServe(ctx context.Context, e env, args []string) error {
@@ -129,6 +132,10 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
+	}
+	onionPlan, err := planOnion(&f)
+	if err != nil {
+		return err
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: coarseTime}))
 	if os.Getenv("GOMEMLIMIT") == "" {
@@ -202,6 +209,12 @@ Or try everything at once with a ready demo desk: go run ./cmd/pista demo
 		return err
 	}
 	defer stopChannels()
+	clearnet, stopOnion, err := onionPlan.start(ctx, e, srv.Handler, logger)
+	if err != nil {
+		return err
+	}
+	defer stopOnion()
+	hs.Handler = clearnet
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

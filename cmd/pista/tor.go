@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pista-tips/pista/onion"
+)
+
+// Files of the onion services in the data folder. The keys are made once
+// and kept (mode 0600): they are the services' addresses, so backups
+// include them, and whoever holds them can impersonate the tip line on Tor.
+const (
+	torDir                = "tor"                         // the data folder of the tor pista starts (0700)
+	sourceOnionKeyFile    = "onion-source.key"            // Tor's hs_ed25519_secret_key format
+	newsroomOnionKeyFile  = "onion-newsroom.key"          // idem, for --newsroom-onion
+	newsroomClientKeyFile = "onion-newsroom.auth_private" // the journalists' client authorization key
+	torPasswordEnv        = "PISTA_TOR_CONTROL_PASSWORD"
+)
+
+// Tor's own defaults for the proof-of-work queue (tor(1),
+// HiddenServicePoWQueueRate/Burst): introduction requests leave the
+// priority queue at 250 per second, bursts of 2500. A small server cannot
+// answer more than that anyway; lower them if pista falls behind under a
+// flood, so that only the clients who solved the hardest puzzles get in.
+const (
+	defaultPoWQueueRate  = 250
+	defaultPoWQueueBurst = 2500
+)
+
+type torFlags struct {
+	enabled           bool
+	control           string
+	passwordFile      string
+	newsroomOnion     bool
+	pow               bool
+	powRate, powBurst int
+}
+
+func addTorFlags(fs *flag.FlagSet, f *torFlags) {
+	fs.BoolVar(&f.enabled, "tor", false, "publish the source pages as an onion service: through a tor that pista starts (its data in DIR/tor), or the one at --tor-control")
+	fs.StringVar(&f.control, "tor-control", "", "use the running Tor whose control port is `ADDR` (127.0.0.1:9051, or unix:/run/tor/control) instead of starting one; cookie authentication, or a password from --tor-control-password-file or $"+torPasswordEnv)
+	fs.StringVar(&f.passwordFile, "tor-control-password-file", "", "the control port's password is the first line of `FILE`")
+	fs.BoolVar(&f.newsroomOnion, "newsroom-onion", false, "with --tor: publish the journalists' inbox (/newsroom/) and API on a second onion service that only holders of its client key can reach, and refuse them on --listen")
+	fs.BoolVar(&f.pow, "tor-pow", true, "turn on Tor's proof-of-work defence of the onion services (=false: off)")
+	fs.IntVar(&f.powRate, "tor-pow-queue-rate", defaultPoWQueueRate, "with the proof-of-work defence, let `N` introduction requests per second through, the best-solved first")
+	fs.IntVar(&f.powBurst, "tor-pow-queue-burst", defaultPoWQueueBurst, "and bursts of up to `N`")
+}
+
+// onionPlan is what serve does about Tor, decided before the server is
+// built: which address to announce, and the keys to publish it with.
+type onionPlan struct {
+	f             torFlags
+	data          string
+	source        *onion.ServiceKey
+	newsroom      *onion.ServiceKey
+	client        *onion.ClientKey
+	password      []byte
+	clientCreated bool
+}
+
+// planOnion checks the Tor flags, validates --onion, and with --tor loads
+// (or makes, the first time) the services' keys; it sets f.onion to the
+// address to announce.
+func planOnion(f *serveFlags) (*onionPlan, error) {
+	t := f.tor
+	if f.onion != "" {
+		addr, _, err := onion.ParseAddress(f.onion)
+		if err != nil {
+			return nil, hint(fmt.Errorf("--onion %.80q: %w", f.onion, err), "copy the whole address, e.g. from the hostname file of the service's HiddenServiceDir")
+		}
+		f.onion = addr
+	}
+	if !t.enabled {
+		if t.control != "" || t.newsroomOnion || t.passwordFile != "" {
+			return nil, errors.New("--tor-control, --tor-control-password-file and --newsroom-onion go with --tor")
+		}
+		return &onionPlan{}, nil
+	}
+	if f.onion != "" {
+		return nil, hint(errors.New("--tor and --onion go not together"), "--tor publishes pista's own onion service and announces its address; --onion only announces an address set up elsewhere")
+	}
+	if t.powRate < 0 || t.powBurst < 0 {
+		return nil, errors.New("--tor-pow-queue-rate and --tor-pow-queue-burst cannot be negative")
+	}
+	p := &onionPlan{f: t, data: f.data}
+	if t.passwordFile != "" || os.Getenv(torPasswordEnv) != "" {
+		if t.control == "" {
+			return nil, hint(errors.New("a control port password is only for --tor-control"), "the tor that pista starts uses a cookie")
+		}
+		pw, err := readTorPassword(t.passwordFile)
+		if err != nil {
+			return nil, err
+		}
+		p.password = pw
+	}
+	if err := os.MkdirAll(f.data, 0o700); err != nil {
+		return nil, err
+	}
+	var err error
+	if p.source, _, err = onion.LoadOrCreateKey(filepath.Join(f.data, sourceOnionKeyFile)); err != nil {
+		return nil, hint(fmt.Errorf("the onion service key: %w", err), "restore it from a backup, or move it away to get a new address")
+	}
+	f.onion = p.source.Address()
+	if t.newsroomOnion {
+		if p.newsroom, _, err = onion.LoadOrCreateKey(filepath.Join(f.data, newsroomOnionKeyFile)); err != nil {
+			return nil, hint(fmt.Errorf("the newsroom onion service key: %w", err), "restore it from a backup, or move it away to get a new address")
+		}
+		if p.client, p.clientCreated, err = onion.LoadOrCreateClientKey(filepath.Join(f.data, newsroomClientKeyFile), p.newsroom.Address()); err != nil {
+			return nil, hint(fmt.Errorf("the newsroom's client key: %w", err), "move it away to make a new one (journalists then need the new one)")
+		}
+	}
+	return p, nil
+}
+
+func readTorPassword(file string) ([]byte, error) {
+	if file == "" {
+		return []byte(os.Getenv(torPasswordEnv)), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--tor-control-password-file: %w", err)
+	}
+	pw, _, _ := strings.Cut(string(b), "\n")
+	pw = strings.TrimSuffix(pw, "\r")
+	if pw == "" || len(pw) > 1024 {
+		return nil, errors.New("--tor-control-password-file: the first line must hold the password")
+	}
+	return []byte(pw), nil
+}
+
+// start publishes the onion services, if --tor asks for them, and returns
+// the handler of the clearnet listener: h itself, or h without the
+// journalists' routes when they are on their own onion service. stop ends
+// the services (and the tor pista started).
+func (p *onionPlan) start(ctx context.Context, e env, h http.Handler, logger *slog.Logger) (clearnet http.Handler, stop func(), err error) {
+	if !p.f.enabled {
+		return h, func() {}, nil
+	}
+	var stops []func()
+	stop = func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	sourceHandler := h
+	if p.newsroom != nil {
+		sourceHandler = withoutNewsroom(h)
+	}
+	// Onion traffic comes through listeners of its own on loopback, plain
+	// HTTP (Tor encrypts it end to end), whatever --listen and TLS are.
+	listen := func(h http.Handler) (string, error) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+			ErrorLog: log.New(io.Discard, "", 0)}
+		go hs.Serve(ln)
+		stops = append(stops, func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			hs.Shutdown(sctx)
+		})
+		return ln.Addr().String(), nil
+	}
+	sourceTarget, err := listen(sourceHandler)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	control := p.f.control
+	if control == "" {
+		tor, err := onion.StartTor(ctx, filepath.Join(p.data, torDir))
+		if err != nil {
+			if errors.Is(err, onion.ErrTorMissing) {
+				return nil, nil, hint(err, "install it (apt-get install tor), or use a running Tor with --tor-control ADDR")
+			}
+			return nil, nil, fmt.Errorf("--tor: %w", err)
+		}
+		stops = append(stops, tor.Stop)
+		control = tor.ControlAddr
+	}
+	conn, err := onion.Dial(ctx, control)
+	if err != nil {
+		return nil, nil, hint(fmt.Errorf("--tor: %w", err), "is Tor running, with ControlPort set? give its address with --tor-control")
+	}
+	stops = append(stops, func() { conn.Close() })
+	if err := conn.Authenticate(p.password); err != nil {
+		return nil, nil, hint(fmt.Errorf("--tor: %w", err), "check the password file (or $"+torPasswordEnv+"), or that pista may read Tor's cookie file (add its user to Tor's group: debian-tor)")
+	}
+	if p.f.control == "" {
+		// The tor pista started ends when this connection does.
+		if rep, err := conn.Command("TAKEOWNERSHIP"); err != nil || !rep.OK() {
+			return nil, nil, fmt.Errorf("--tor: TAKEOWNERSHIP: %w", errors.Join(err, rep.Err()))
+		}
+		if rep, err := conn.Command("RESETCONF __OwningControllerProcess"); err != nil || !rep.OK() {
+			return nil, nil, fmt.Errorf("--tor: %w", errors.Join(err, rep.Err()))
+		}
+	}
+	var pow *onion.PoW
+	if p.f.pow {
+		pow = &onion.PoW{QueueRate: p.f.powRate, QueueBurst: p.f.powBurst}
+	}
+	addr, err := conn.AddOnion(onion.Service{Key: p.source, Ports: []string{"80," + sourceTarget}, PoW: pow})
+	if err != nil {
+		return nil, nil, hint(fmt.Errorf("--tor: publishing the onion service: %w", err), "an \"address collision\" means this Tor already publishes it: stop the other pista, or remove the service from that Tor")
+	}
+	if addr != p.source.Address() {
+		return nil, nil, fmt.Errorf("--tor: Tor published %s, not %s, the address of %s", addr, p.source.Address(), sourceOnionKeyFile)
+	}
+	powText := "off"
+	if pow != nil {
+		powText = fmt.Sprintf("on (queue rate %d/s, burst %d)", p.f.powRate, p.f.powBurst)
+	}
+	fmt.Fprintf(e.stderr, "  Onion:       http://%s/  (proof-of-work defence %s; key %s)\n", addr, powText, filepath.Join(p.data, sourceOnionKeyFile))
+	if p.newsroom != nil {
+		newsroomTarget, err := listen(h)
+		if err != nil {
+			return nil, nil, err
+		}
+		naddr, err := conn.AddOnion(onion.Service{Key: p.newsroom, Ports: []string{"80," + newsroomTarget}, PoW: pow, ClientAuth: []string{p.client.Public()}})
+		if err != nil {
+			return nil, nil, fmt.Errorf("--newsroom-onion: publishing the onion service: %w", err)
+		}
+		fmt.Fprintf(e.stderr, `  Newsroom:    http://%[1]s/newsroom/  (only with the client key; refused on %[2]s)
+  Client key:  %[3]s
+    Tor Browser asks for it on the first visit: paste the part after "x25519:".
+    With tor: put the file in its ClientOnionAuthDir (torrc) and reload.
+`, naddr, "--listen", filepath.Join(p.data, newsroomClientKeyFile))
+	}
+	if p.f.control == "" {
+		fmt.Fprintf(e.stderr, "  Tor:         started (data %s); it may take a minute to reach the Tor network\n", filepath.Join(p.data, torDir))
+	}
+	// Tor drops the services when the connection ends (no Flags=Detach):
+	// if that happens, Tor stopped or restarted, and the tip line is off
+	// Tor until pista restarts. Say it loudly.
+	watch := conn.Watch()
+	go func() {
+		select {
+		case err := <-watch:
+			if ctx.Err() == nil {
+				logger.Error("the connection to Tor ended: the onion service is down until pista restarts", "err", err)
+			}
+		case <-ctx.Done():
+		}
+	}()
+	return withoutNewsroomIf(p.newsroom != nil, h), stop, nil
+}
+
+func withoutNewsroomIf(on bool, h http.Handler) http.Handler {
+	if on {
+		return withoutNewsroom(h)
+	}
+	return h
+}
+
+// withoutNewsroom refuses the journalists' routes (their inbox and their
+// API) with the server's own "not found" answers, as if they did not
+// exist here: with --newsroom-onion they are only on that onion service.
+func withoutNewsroom(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := path.Clean("/" + r.URL.Path)
+		switch {
+		case p == "/newsroom" || strings.HasPrefix(p, "/newsroom/"):
+			r = pathTo(r, "/.not-here")
+		case strings.HasPrefix(p, "/api/v1/journalist/") || p == "/api/v1/journalist":
+			r = pathTo(r, "/api/v1/.not-here")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func pathTo(r *http.Request, to string) *http.Request {
+	r2 := r.Clone(r.Context())
+	r2.URL.Path, r2.URL.RawPath, r2.RequestURI = to, "", to
+	r2.Method = http.MethodGet
+	r2.Body = http.NoBody
+	return r2
+}
