@@ -165,3 +165,5 @@ func writeNew(file string, b []byte) error {
 	}
 	return f.Close()
 }
+
+func sha512Sum(b []byte) [64]byte { return sha512.Sum512(b) }

@@ -150,14 +150,14 @@ func (p *onionPlan) start(ctx context.Context, e env, h http.Handler, logger *sl
 		return h, func() {}, nil
 	}
 	var stops []func()
-	stop = func() {
+	stopAll := func() {
 		for i := len(stops) - 1; i >= 0; i-- {
 			stops[i]()
 		}
 	}
 	defer func() {
 		if err != nil {
-			stop()
+			stopAll()
 		}
 	}()
 	sourceHandler := h
@@ -262,7 +262,7 @@ func (p *onionPlan) start(ctx context.Context, e env, h http.Handler, logger *sl
 		case <-ctx.Done():
 		}
 	}()
-	return withoutNewsroomIf(p.newsroom != nil, h), stop, nil
+	return withoutNewsroomIf(p.newsroom != nil, h), stopAll, nil
 }
 
 func withoutNewsroomIf(on bool, h http.Handler) http.Handler {
