@@ -28,7 +28,7 @@ var (
 	ErrAddressSuffix   = errors.New(`an onion address ends in ".onion"`)
 	ErrAddressLength   = errors.New("a v3 onion address has 56 characters before .onion (older 16-character v2 addresses no longer work)")
 	ErrAddressChars    = errors.New("an onion address has only the letters a–z and the digits 2–7 before .onion")
-	ErrAddressVersion  = errors.New("not a version 3 onion address")
+	ErrAddressVersion  = errors.New("not a version 3 onion address (or its last characters are mistyped)")
 	ErrAddressChecksum = errors.New("the onion address's checksum does not match: a character is wrong or missing")
 )
 

@@ -177,11 +177,18 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 		// net/http's own messages name the client's address: drop them.
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
+	clearnet, stopOnion, err := onionPlan.start(ctx, srv.Handler, logger)
+	if err != nil {
+		return err
+	}
+	defer stopOnion()
+	hs.Handler = clearnet
 	desks, err := srv.Stores.Desks.Desks(ctx)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "pista is running.\n  Sources:     %s/\n  Journalists: %s/newsroom/\n  Data folder: %s\n", base, base, f.data)
+	fmt.Fprint(e.stderr, onionPlan.banner)
 	if len(desks) == 0 {
 		fmt.Fprintf(e.stderr, `
 No desk can receive tips yet. To open the tip line from the browser:
@@ -209,12 +216,6 @@ Or try everything at once with a ready demo desk: go run ./cmd/pista demo
 		return err
 	}
 	defer stopChannels()
-	clearnet, stopOnion, err := onionPlan.start(ctx, e, srv.Handler, logger)
-	if err != nil {
-		return err
-	}
-	defer stopOnion()
-	hs.Handler = clearnet
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

@@ -69,6 +69,7 @@ type onionPlan struct {
 	client        *onion.ClientKey
 	password      []byte
 	clientCreated bool
+	banner        string // what serve prints about the services once it runs
 }
 
 // planOnion checks the Tor flags, validates --onion, and with --tor loads
@@ -145,7 +146,7 @@ func readTorPassword(file string) ([]byte, error) {
 // the handler of the clearnet listener: h itself, or h without the
 // journalists' routes when they are on their own onion service. stop ends
 // the services (and the tor pista started).
-func (p *onionPlan) start(ctx context.Context, e env, h http.Handler, logger *slog.Logger) (clearnet http.Handler, stop func(), err error) {
+func (p *onionPlan) start(ctx context.Context, h http.Handler, logger *slog.Logger) (clearnet http.Handler, stop func(), err error) {
 	if !p.f.enabled {
 		return h, func() {}, nil
 	}
@@ -228,9 +229,10 @@ func (p *onionPlan) start(ctx context.Context, e env, h http.Handler, logger *sl
 	}
 	powText := "off"
 	if pow != nil {
-		powText = fmt.Sprintf("on (queue rate %d/s, burst %d)", p.f.powRate, p.f.powBurst)
+		powText = fmt.Sprintf("on: queue rate %d/s, burst %d", p.f.powRate, p.f.powBurst)
 	}
-	fmt.Fprintf(e.stderr, "  Onion:       http://%s/  (proof-of-work defence %s; key %s)\n", addr, powText, filepath.Join(p.data, sourceOnionKeyFile))
+	var banner strings.Builder
+	fmt.Fprintf(&banner, "  Onion:       http://%s/  (proof-of-work defence %s)\n  Onion key:   %s  (keep it: it is the address; backups include it)\n", addr, powText, filepath.Join(p.data, sourceOnionKeyFile))
 	if p.newsroom != nil {
 		newsroomTarget, err := listen(h)
 		if err != nil {
@@ -240,15 +242,16 @@ func (p *onionPlan) start(ctx context.Context, e env, h http.Handler, logger *sl
 		if err != nil {
 			return nil, nil, fmt.Errorf("--newsroom-onion: publishing the onion service: %w", err)
 		}
-		fmt.Fprintf(e.stderr, `  Newsroom:    http://%[1]s/newsroom/  (only with the client key; refused on %[2]s)
+		fmt.Fprintf(&banner, `  Newsroom:    http://%[1]s/newsroom/  (only with the client key; refused on %[2]s)
   Client key:  %[3]s
     Tor Browser asks for it on the first visit: paste the part after "x25519:".
     With tor: put the file in its ClientOnionAuthDir (torrc) and reload.
 `, naddr, "--listen", filepath.Join(p.data, newsroomClientKeyFile))
 	}
 	if p.f.control == "" {
-		fmt.Fprintf(e.stderr, "  Tor:         started (data %s); it may take a minute to reach the Tor network\n", filepath.Join(p.data, torDir))
+		fmt.Fprintf(&banner, "  Tor:         started (data %s); it may take a minute to reach the Tor network\n", filepath.Join(p.data, torDir))
 	}
+	p.banner = banner.String()
 	// Tor drops the services when the connection ends (no Flags=Detach):
 	// if that happens, Tor stopped or restarted, and the tip line is off
 	// Tor until pista restarts. Say it loudly.

@@ -178,7 +178,7 @@ func TestServeTorPoW(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(logs, "proof-of-work defence on (queue rate 20/s, burst 200)") {
+	if !strings.Contains(logs, "proof-of-work defence on: queue rate 20/s, burst 200") {
 		t.Fatalf("start-up does not say the defence is on:\n%s", logs)
 	}
 }
@@ -311,11 +311,17 @@ func startPasswordTor(t *testing.T, password string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hashed := strings.TrimSpace(string(out))
+	return startTestTor(t, "HashedControlPassword "+strings.TrimSpace(string(out)))
+}
+
+// startTestTor starts a tor that stands for one an administrator runs,
+// with conf added to its torrc, and returns its control port's address.
+func startTestTor(t *testing.T, conf string) string {
+	t.Helper()
 	dir := t.TempDir()
 	os.Chmod(dir, 0o700)
 	torrc := filepath.Join(dir, "torrc")
-	os.WriteFile(torrc, []byte("DataDirectory "+dir+"\nControlPort 127.0.0.1:auto\nControlPortWriteToFile "+dir+"/port\nHashedControlPassword "+hashed+"\nSocksPort 0\nLog err stderr\n"), 0o600)
+	os.WriteFile(torrc, []byte("DataDirectory "+dir+"\nControlPort 127.0.0.1:auto\nControlPortWriteToFile "+dir+"/port\n"+conf+"\nSocksPort 0\nLog err stderr\n"), 0o600)
 	cmd := exec.Command("tor", "--defaults-torrc", os.DevNull, "-f", torrc)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -329,6 +335,46 @@ func startPasswordTor(t *testing.T, password string) string {
 	}
 	t.Fatal("tor did not open its control port")
 	return ""
+}
+
+// TestServeExistingTor: --tor-control uses a running Tor with its cookie;
+// the service lives as long as pista's control connection (no
+// Flags=Detach), so a stopped pista leaves nothing published in a Tor it
+// shares with others, and its next start can publish the same address.
+func TestServeExistingTor(t *testing.T) {
+	needTor(t)
+	control := startTestTor(t, "CookieAuthentication 1")
+	data := t.TempDir()
+	c, err := onion.Dial(context.Background(), control)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Authenticate(nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"first start", "restart"} {
+		t.Run(name, func(t *testing.T) {
+			startServer(t, data, withTor, func(f *serveFlags) { f.tor.control = control })
+			key, _, err := onion.LoadOrCreateKey(filepath.Join(data, sourceOnionKeyFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !published(t, c, key) {
+				t.Fatal("the running Tor does not publish pista's service")
+			}
+			if _, err := os.Stat(filepath.Join(data, torDir)); err == nil {
+				t.Error("pista started a tor of its own")
+			}
+		})
+		// Tor drops the service once it sees the connection closed.
+		key, _, _ := onion.LoadOrCreateKey(filepath.Join(data, sourceOnionKeyFile))
+		for deadline := time.Now().Add(10 * time.Second); published(t, c, key); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the service outlived pista")
+			}
+		}
+	}
 }
 
 // TestOnionFlag: --onion (an address set up elsewhere) is checked.
