@@ -84,3 +84,55 @@ func FuzzParseKV(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseClients(f *testing.F) {
+	f.Add("# comment\nudn5ubymtkrz4ezjdhovttpaw4jwvf3gg4ksq6bfiqafsbuzotcq\n")
+	f.Add("descriptor:x25519:UDN5UBYMTKRZ4EZJDHOVTTPAW4JWVF3GG4KSQ6BFIQAFSBUZOTCQ")
+	f.Fuzz(func(t *testing.T, s string) {
+		keys, err := ParseClients([]byte(s))
+		if err != nil {
+			return
+		}
+		if len(keys) == 0 || len(keys) > maxClients {
+			t.Fatalf("%d keys", len(keys))
+		}
+		for _, k := range keys {
+			if len(k) != 52 || strings.ToLower(k) != k {
+				t.Fatalf("key %q not in canonical form", k)
+			}
+		}
+	})
+}
+
+func TestParseClients(t *testing.T) {
+	k, _, err := LoadOrCreateClientKey(t.TempDir()+"/a.auth_private", torProject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := k.Public()
+	for _, tc := range []struct {
+		name, in string
+		n        int
+	}{
+		{"one", pub + "\n", 1},
+		{"tor's format, upper case", "descriptor:x25519:" + strings.ToUpper(pub), 1},
+		{"comments", "# journalists\n\n" + pub + "\n  " + pub + "  \n", 2},
+		{"empty", "# nobody\n", 0},
+		{"private line", k.AuthLine(torProject), 0},
+		{"short", pub[:51], 0},
+		{"too many", strings.Repeat(pub+"\n", maxClients+1), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keys, err := ParseClients([]byte(tc.in))
+			if tc.n == 0 {
+				if !errors.Is(err, ErrBadClients) {
+					t.Fatalf("taken: %v %v", keys, err)
+				}
+				return
+			}
+			if err != nil || len(keys) != tc.n || keys[0] != pub {
+				t.Fatalf("%v %v", keys, err)
+			}
+		})
+	}
+}

@@ -37,6 +37,9 @@ var ErrBadKeyFile = errors.New("not an onion service key file")
 func LoadOrCreateKey(file string) (k *ServiceKey, created bool, err error) {
 	b, err := os.ReadFile(file)
 	if err == nil {
+		if err := tighten(file); err != nil {
+			return nil, false, err
+		}
 		k, err := parseKeyFile(b)
 		if err != nil {
 			return nil, false, fmt.Errorf("%s: %w", file, err)
@@ -104,6 +107,9 @@ type ClientKey struct {
 func LoadOrCreateClientKey(file, addr string) (k *ClientKey, created bool, err error) {
 	b, err := os.ReadFile(file)
 	if err == nil {
+		if err := tighten(file); err != nil {
+			return nil, false, err
+		}
 		f := strings.Split(strings.TrimSpace(string(b)), ":")
 		if len(f) != 4 || f[1] != "descriptor" || f[2] != "x25519" || f[0]+".onion" != addr {
 			return nil, false, fmt.Errorf("%s: %w", file, ErrBadKeyFile)
@@ -167,3 +173,56 @@ func writeNew(file string, b []byte) error {
 }
 
 func sha512Sum(b []byte) [64]byte { return sha512.Sum512(b) }
+
+// maxClients bounds the client keys of one service: each adds to the
+// service's descriptor, whose size Tor limits (50 KB).
+const maxClients = 64
+
+// ErrBadClients is returned for a client list ParseClients refuses.
+var ErrBadClients = errors.New("not a list of onion client keys")
+
+// ParseClients reads a list of client authorization public keys: one
+// x25519 key in base32 (52 characters) per line, "descriptor:x25519:" in
+// front of it allowed (Tor's .auth file format), blank lines and lines
+// starting with # ignored. At most maxClients keys.
+func ParseClients(b []byte) ([]string, error) {
+	if len(b) > maxClients*200 {
+		return nil, fmt.Errorf("%w: too long", ErrBadClients)
+	}
+	var keys []string
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "descriptor:x25519:")
+		raw, err := b32.DecodeString(strings.ToUpper(line))
+		if err != nil || len(raw) != 32 {
+			return nil, fmt.Errorf("%w: line %d is not an x25519 public key in base32", ErrBadClients, i+1)
+		}
+		if _, err := ecdh.X25519().NewPublicKey(raw); err != nil {
+			return nil, fmt.Errorf("%w: line %d: %w", ErrBadClients, i+1, err)
+		}
+		if len(keys) == maxClients {
+			return nil, fmt.Errorf("%w: more than %d keys", ErrBadClients, maxClients)
+		}
+		keys = append(keys, strings.ToLower(b32.EncodeToString(raw)))
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: no key", ErrBadClients)
+	}
+	return keys, nil
+}
+
+// tighten makes a key file readable only by its owner, if a copy or a
+// restore left it readable by others.
+func tighten(file string) error {
+	st, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return os.Chmod(file, 0o600)
+	}
+	return nil
+}

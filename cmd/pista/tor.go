@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"log/slog"
 	"net"
@@ -26,7 +27,8 @@ const (
 	torDir                = "tor"                         // the data folder of the tor pista starts (0700)
 	sourceOnionKeyFile    = "onion-source.key"            // Tor's hs_ed25519_secret_key format
 	newsroomOnionKeyFile  = "onion-newsroom.key"          // idem, for --newsroom-onion
-	newsroomClientKeyFile = "onion-newsroom.auth_private" // the journalists' client authorization key
+	newsroomClientKeyFile = "onion-newsroom.auth_private" // the journalists' client key (private part), to hand out
+	newsroomClientsFile   = "onion-newsroom.clients"      // the client keys the service lets in (public parts)
 	torPasswordEnv        = "PISTA_TOR_CONTROL_PASSWORD"
 )
 
@@ -62,14 +64,13 @@ func addTorFlags(fs *flag.FlagSet, f *torFlags) {
 // onionPlan is what serve does about Tor, decided before the server is
 // built: which address to announce, and the keys to publish it with.
 type onionPlan struct {
-	f             torFlags
-	data          string
-	source        *onion.ServiceKey
-	newsroom      *onion.ServiceKey
-	client        *onion.ClientKey
-	password      []byte
-	clientCreated bool
-	banner        string // what serve prints about the services once it runs
+	f        torFlags
+	data     string
+	source   *onion.ServiceKey
+	newsroom *onion.ServiceKey
+	clients  []string // x25519 public keys, base32
+	password []byte
+	banner   string // what serve prints about the services once it runs
 }
 
 // planOnion checks the Tor flags, validates --onion, and with --tor loads
@@ -119,11 +120,42 @@ func planOnion(f *serveFlags) (*onionPlan, error) {
 		if p.newsroom, _, err = onion.LoadOrCreateKey(filepath.Join(f.data, newsroomOnionKeyFile)); err != nil {
 			return nil, hint(fmt.Errorf("the newsroom onion service key: %w", err), "restore it from a backup, or move it away to get a new address")
 		}
-		if p.client, p.clientCreated, err = onion.LoadOrCreateClientKey(filepath.Join(f.data, newsroomClientKeyFile), p.newsroom.Address()); err != nil {
-			return nil, hint(fmt.Errorf("the newsroom's client key: %w", err), "move it away to make a new one (journalists then need the new one)")
+		if p.clients, err = newsroomClients(f.data, p.newsroom.Address()); err != nil {
+			return nil, err
 		}
 	}
 	return p, nil
+}
+
+// newsroomClients reads the client keys the newsroom's onion service lets
+// in. The first start makes a key pair: its private part for the
+// journalists in onion-newsroom.auth_private (which may be deleted once
+// handed out), its public part in onion-newsroom.clients, where an admin
+// may add more, one per journalist.
+func newsroomClients(data, addr string) ([]string, error) {
+	file := filepath.Join(data, newsroomClientsFile)
+	b, err := os.ReadFile(file)
+	if err == nil {
+		keys, err := onion.ParseClients(b)
+		if err != nil {
+			return nil, hint(fmt.Errorf("%s: %w", file, err), "one x25519 public key in base32 per line; delete the file to make a new key pair")
+		}
+		return keys, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	k, _, err := onion.LoadOrCreateClientKey(filepath.Join(data, newsroomClientKeyFile), addr)
+	if err != nil {
+		return nil, hint(fmt.Errorf("the newsroom's client key: %w", err), "move it away to make a new one (journalists then need the new one)")
+	}
+	list := "# The client keys (x25519 public keys, base32) that may reach the newsroom's\n" +
+		"# onion service, one per line. pista made the first; its private part was in\n" +
+		"# " + newsroomClientKeyFile + ". Restart pista after a change.\n" + k.Public() + "\n"
+	if err := os.WriteFile(file, []byte(list), 0o600); err != nil {
+		return nil, err
+	}
+	return []string{k.Public()}, nil
 }
 
 func readTorPassword(file string) ([]byte, error) {
@@ -238,15 +270,19 @@ func (p *onionPlan) start(ctx context.Context, h http.Handler, logger *slog.Logg
 		if err != nil {
 			return nil, nil, err
 		}
-		naddr, err := conn.AddOnion(onion.Service{Key: p.newsroom, Ports: []string{"80," + newsroomTarget}, PoW: pow, ClientAuth: []string{p.client.Public()}})
+		naddr, err := conn.AddOnion(onion.Service{Key: p.newsroom, Ports: []string{"80," + newsroomTarget}, PoW: pow, ClientAuth: p.clients})
 		if err != nil {
 			return nil, nil, fmt.Errorf("--newsroom-onion: publishing the onion service: %w", err)
 		}
-		fmt.Fprintf(&banner, `  Newsroom:    http://%[1]s/newsroom/  (only with the client key; refused on %[2]s)
-  Client key:  %[3]s
-    Tor Browser asks for it on the first visit: paste the part after "x25519:".
-    With tor: put the file in its ClientOnionAuthDir (torrc) and reload.
-`, naddr, "--listen", filepath.Join(p.data, newsroomClientKeyFile))
+		fmt.Fprintf(&banner, `  Newsroom:    http://%[1]s/newsroom/  (refused on --listen; %[2]d client key(s) in %[3]s)
+`, naddr, len(p.clients), filepath.Join(p.data, newsroomClientsFile))
+		if _, err := os.Stat(filepath.Join(p.data, newsroomClientKeyFile)); err == nil {
+			fmt.Fprintf(&banner, `  Client key:  %s
+    Give it to the journalists (not by e-mail): Tor Browser asks for it on the
+    first visit (paste the part after "x25519:", tick "Remember"); a tor daemon
+    takes the file in its ClientOnionAuthDir. Then you may delete it here.
+`, filepath.Join(p.data, newsroomClientKeyFile))
+		}
 	}
 	if p.f.control == "" {
 		fmt.Fprintf(&banner, "  Tor:         started (data %s); it may take a minute to reach the Tor network\n", filepath.Join(p.data, torDir))

@@ -249,6 +249,30 @@ func TestServeNewsroomOnion(t *testing.T) {
 		if !want.Match(b) {
 			t.Errorf("client key file is not a Tor .auth_private line: %q", b)
 		}
+		k, _, err := onion.LoadOrCreateClientKey(authFile, key.Address())
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients, err := os.ReadFile(filepath.Join(data, newsroomClientsFile))
+		if err != nil || !strings.Contains(string(clients), "\n"+k.Public()+"\n") {
+			t.Fatalf("the clients file does not list the client key: %q %v", clients, err)
+		}
+	})
+	// The private part may be deleted once handed out: the service keeps
+	// the public part and the same address.
+	t.Run("client key handed out", func(t *testing.T) {
+		os.Remove(filepath.Join(data, newsroomClientKeyFile))
+		startServer(t, data, withTor, func(f *serveFlags) { f.tor.newsroomOnion = true })
+		if _, err := os.Stat(filepath.Join(data, newsroomClientKeyFile)); err == nil {
+			t.Error("a new client key was made")
+		}
+	})
+	t.Run("bad clients file", func(t *testing.T) {
+		os.WriteFile(filepath.Join(data, newsroomClientsFile), []byte("not a key\n"), 0o600)
+		err, _ := serveErr(t, data, withTor, func(f *serveFlags) { f.tor.newsroomOnion = true })
+		if !errors.Is(err, onion.ErrBadClients) {
+			t.Fatalf("error = %v", err)
+		}
 	})
 }
 
