@@ -62,6 +62,7 @@ func StartTor(ctx context.Context, dir string) (*Tor, error) {
 		"CookieAuthFile " + filepath.Join(dir, "control_auth_cookie"),
 		"SocksPort 0",
 		"Log notice stdout",
+		"PidFile " + filepath.Join(dir, "tor.pid"),
 		"__OwningControllerProcess " + strconv.Itoa(os.Getpid()),
 		"",
 	}, "\n")

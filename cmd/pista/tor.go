@@ -71,6 +71,8 @@ type onionPlan struct {
 	clients  []string // x25519 public keys, base32
 	password []byte
 	banner   string // what serve prints about the services once it runs
+
+	sourceTarget, newsroomTarget string // the loopback listeners Tor forwards to
 }
 
 // planOnion checks the Tor flags, validates --onion, and with --tor loads
@@ -178,24 +180,24 @@ func readTorPassword(file string) ([]byte, error) {
 // the handler of the clearnet listener: h itself, or h without the
 // journalists' routes when they are on their own onion service. stop ends
 // the services (and the tor pista started).
+//
+// The services are added without Flags=Detach: they live as long as
+// pista's control connection, so a stopped or crashed pista leaves nothing
+// published in a Tor it shares with others (and Tor forgets the key), and
+// the next start can add the same key again. If the connection ends while
+// pista runs (Tor restarted, or the tor pista started died), pista logs it
+// and publishes again, starting its tor again if it is its own.
 func (p *onionPlan) start(ctx context.Context, h http.Handler, logger *slog.Logger) (clearnet http.Handler, stop func(), err error) {
 	if !p.f.enabled {
 		return h, func() {}, nil
 	}
-	var stops []func()
-	stopAll := func() {
-		for i := len(stops) - 1; i >= 0; i-- {
-			stops[i]()
+	var servers []*http.Server
+	closeServers := func() {
+		for _, hs := range servers {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			hs.Shutdown(sctx)
+			cancel()
 		}
-	}
-	defer func() {
-		if err != nil {
-			stopAll()
-		}
-	}()
-	sourceHandler := h
-	if p.newsroom != nil {
-		sourceHandler = withoutNewsroom(h)
 	}
 	// Onion traffic comes through listeners of its own on loopback, plain
 	// HTTP (Tor encrypts it end to end), whatever --listen and TLS are.
@@ -207,77 +209,164 @@ func (p *onionPlan) start(ctx context.Context, h http.Handler, logger *slog.Logg
 		hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 			ErrorLog: log.New(io.Discard, "", 0)}
 		go hs.Serve(ln)
-		stops = append(stops, func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			hs.Shutdown(sctx)
-		})
+		servers = append(servers, hs)
 		return ln.Addr().String(), nil
 	}
-	sourceTarget, err := listen(sourceHandler)
-	if err != nil {
+	if p.sourceTarget, err = listen(withoutNewsroomIf(p.newsroom != nil, h)); err != nil {
 		return nil, nil, err
 	}
-
-	control := p.f.control
-	if control == "" {
-		tor, err := onion.StartTor(ctx, filepath.Join(p.data, torDir))
-		if err != nil {
-			if errors.Is(err, onion.ErrTorMissing) {
-				return nil, nil, hint(err, "install it (apt-get install tor), or use a running Tor with --tor-control ADDR")
-			}
-			return nil, nil, fmt.Errorf("--tor: %w", err)
-		}
-		stops = append(stops, tor.Stop)
-		control = tor.ControlAddr
-	}
-	conn, err := onion.Dial(ctx, control)
-	if err != nil {
-		return nil, nil, hint(fmt.Errorf("--tor: %w", err), "is Tor running, with ControlPort set? give its address with --tor-control")
-	}
-	stops = append(stops, func() { conn.Close() })
-	if err := conn.Authenticate(p.password); err != nil {
-		return nil, nil, hint(fmt.Errorf("--tor: %w", err), "check the password file (or $"+torPasswordEnv+"), or that pista may read Tor's cookie file (add its user to Tor's group: debian-tor)")
-	}
-	if p.f.control == "" {
-		// The tor pista started ends when this connection does.
-		if rep, err := conn.Command("TAKEOWNERSHIP"); err != nil || !rep.OK() {
-			return nil, nil, fmt.Errorf("--tor: TAKEOWNERSHIP: %w", errors.Join(err, rep.Err()))
-		}
-		if rep, err := conn.Command("RESETCONF __OwningControllerProcess"); err != nil || !rep.OK() {
-			return nil, nil, fmt.Errorf("--tor: %w", errors.Join(err, rep.Err()))
-		}
-	}
-	var pow *onion.PoW
-	if p.f.pow {
-		pow = &onion.PoW{QueueRate: p.f.powRate, QueueBurst: p.f.powBurst}
-	}
-	addr, err := conn.AddOnion(onion.Service{Key: p.source, Ports: []string{"80," + sourceTarget}, PoW: pow})
-	if err != nil {
-		return nil, nil, hint(fmt.Errorf("--tor: publishing the onion service: %w", err), "an \"address collision\" means this Tor already publishes it: stop the other pista, or remove the service from that Tor")
-	}
-	if addr != p.source.Address() {
-		return nil, nil, fmt.Errorf("--tor: Tor published %s, not %s, the address of %s", addr, p.source.Address(), sourceOnionKeyFile)
-	}
-	powText := "off"
-	if pow != nil {
-		powText = fmt.Sprintf("on: queue rate %d/s, burst %d", p.f.powRate, p.f.powBurst)
-	}
-	var banner strings.Builder
-	fmt.Fprintf(&banner, "  Onion:       http://%s/  (proof-of-work defence %s)\n  Onion key:   %s  (keep it: it is the address; backups include it)\n", addr, powText, filepath.Join(p.data, sourceOnionKeyFile))
 	if p.newsroom != nil {
-		newsroomTarget, err := listen(h)
-		if err != nil {
+		if p.newsroomTarget, err = listen(h); err != nil {
+			closeServers()
 			return nil, nil, err
 		}
-		naddr, err := conn.AddOnion(onion.Service{Key: p.newsroom, Ports: []string{"80," + newsroomTarget}, PoW: pow, ClientAuth: p.clients})
-		if err != nil {
-			return nil, nil, fmt.Errorf("--newsroom-onion: publishing the onion service: %w", err)
+	}
+	s, err := p.publish(ctx)
+	if err != nil {
+		closeServers()
+		return nil, nil, err
+	}
+	p.banner = p.describe()
+
+	kctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.keep(kctx, s, logger)
+	}()
+	return withoutNewsroomIf(p.newsroom != nil, h), func() {
+		cancel()
+		<-done
+		closeServers()
+	}, nil
+}
+
+// torSession is one control connection that publishes the services, and
+// the tor pista started for it, if it did.
+type torSession struct {
+	conn  *onion.Conn
+	tor   *onion.Tor
+	watch <-chan error
+}
+
+func (s *torSession) close() {
+	s.conn.Close()
+	if s.tor != nil {
+		s.tor.Stop()
+	}
+}
+
+// republishWait is the first wait before publishing again after the
+// connection to Tor ended; it doubles up to a minute while that fails.
+var republishWait = 2 * time.Second
+
+// keep watches s until ctx ends, and publishes again whenever Tor drops
+// the connection.
+func (p *onionPlan) keep(ctx context.Context, s *torSession, logger *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			s.close()
+			return
+		case err := <-s.watch:
+			s.close()
+			logger.Error("the connection to Tor ended: the onion service is off Tor until pista publishes it again", "err", err)
 		}
-		fmt.Fprintf(&banner, `  Newsroom:    http://%[1]s/newsroom/  (refused on --listen; %[2]d client key(s) in %[3]s)
-`, naddr, len(p.clients), filepath.Join(p.data, newsroomClientsFile))
+		for wait := republishWait; ; wait = min(2*wait, time.Minute) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			ns, err := p.publish(ctx)
+			if err == nil {
+				s = ns
+				logger.Info("the onion service is published again")
+				break
+			}
+			logger.Error("publishing the onion service again", "err", err, "retry_in", min(2*wait, time.Minute))
+		}
+	}
+}
+
+// publish starts tor if pista runs its own, connects, authenticates and
+// adds the services.
+func (p *onionPlan) publish(ctx context.Context) (_ *torSession, err error) {
+	s := &torSession{}
+	control := p.f.control
+	if control == "" {
+		if s.tor, err = onion.StartTor(ctx, filepath.Join(p.data, torDir)); err != nil {
+			if errors.Is(err, onion.ErrTorMissing) {
+				return nil, hint(err, "install it (apt-get install tor), or use a running Tor with --tor-control ADDR")
+			}
+			return nil, fmt.Errorf("--tor: %w", err)
+		}
+		control = s.tor.ControlAddr
+	}
+	if s.conn, err = onion.Dial(ctx, control); err != nil {
+		if s.tor != nil {
+			s.tor.Stop()
+		}
+		return nil, hint(fmt.Errorf("--tor: %w", err), "is Tor running, with ControlPort set? give its address with --tor-control")
+	}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if err := s.conn.Authenticate(p.password); err != nil {
+		return nil, hint(fmt.Errorf("--tor: %w", err), "check the password file (or $"+torPasswordEnv+"), or that pista may read Tor's cookie file (add its user to Tor's group: debian-tor)")
+	}
+	if s.tor != nil {
+		// The tor pista started ends when this connection does.
+		if rep, err := s.conn.Command("TAKEOWNERSHIP"); err != nil || !rep.OK() {
+			return nil, fmt.Errorf("--tor: TAKEOWNERSHIP: %w", errors.Join(err, rep.Err()))
+		}
+		if rep, err := s.conn.Command("RESETCONF __OwningControllerProcess"); err != nil || !rep.OK() {
+			return nil, fmt.Errorf("--tor: %w", errors.Join(err, rep.Err()))
+		}
+	}
+	addr, err := s.conn.AddOnion(onion.Service{Key: p.source, Ports: []string{"80," + p.sourceTarget}, PoW: p.pow()})
+	if err != nil {
+		return nil, hint(fmt.Errorf("--tor: publishing the onion service: %w", err), "an \"address collision\" means this Tor already publishes it: stop the other pista, or remove the service from that Tor")
+	}
+	if addr != p.source.Address() {
+		return nil, fmt.Errorf("--tor: Tor published %s, not %s, the address of %s", addr, p.source.Address(), sourceOnionKeyFile)
+	}
+	if p.newsroom != nil {
+		addr, err := s.conn.AddOnion(onion.Service{Key: p.newsroom, Ports: []string{"80," + p.newsroomTarget}, PoW: p.pow(), ClientAuth: p.clients})
+		if err != nil {
+			return nil, fmt.Errorf("--newsroom-onion: publishing the onion service: %w", err)
+		}
+		if addr != p.newsroom.Address() {
+			return nil, fmt.Errorf("--newsroom-onion: Tor published %s, not %s, the address of %s", addr, p.newsroom.Address(), newsroomOnionKeyFile)
+		}
+	}
+	s.watch = s.conn.Watch()
+	return s, nil
+}
+
+func (p *onionPlan) pow() *onion.PoW {
+	if !p.f.pow {
+		return nil
+	}
+	return &onion.PoW{QueueRate: p.f.powRate, QueueBurst: p.f.powBurst}
+}
+
+// describe is what serve prints about the services once they run.
+func (p *onionPlan) describe() string {
+	var b strings.Builder
+	powText := "off"
+	if p.f.pow {
+		powText = fmt.Sprintf("on: queue rate %d/s, burst %d", p.f.powRate, p.f.powBurst)
+	}
+	fmt.Fprintf(&b, "  Onion:       http://%s/  (proof-of-work defence %s)\n  Onion key:   %s  (keep it: it is the address; backups include it)\n",
+		p.source.Address(), powText, filepath.Join(p.data, sourceOnionKeyFile))
+	if p.newsroom != nil {
+		fmt.Fprintf(&b, "  Newsroom:    http://%s/newsroom/  (refused on --listen; %d client key(s) in %s)\n",
+			p.newsroom.Address(), len(p.clients), filepath.Join(p.data, newsroomClientsFile))
 		if _, err := os.Stat(filepath.Join(p.data, newsroomClientKeyFile)); err == nil {
-			fmt.Fprintf(&banner, `  Client key:  %s
+			fmt.Fprintf(&b, `  Client key:  %s
     Give it to the journalists (not by e-mail): Tor Browser asks for it on the
     first visit (paste the part after "x25519:", tick "Remember"); a tor daemon
     takes the file in its ClientOnionAuthDir. Then you may delete it here.
@@ -285,23 +374,9 @@ func (p *onionPlan) start(ctx context.Context, h http.Handler, logger *slog.Logg
 		}
 	}
 	if p.f.control == "" {
-		fmt.Fprintf(&banner, "  Tor:         started (data %s); it may take a minute to reach the Tor network\n", filepath.Join(p.data, torDir))
+		fmt.Fprintf(&b, "  Tor:         started (data %s); it may take a minute to reach the Tor network\n", filepath.Join(p.data, torDir))
 	}
-	p.banner = banner.String()
-	// Tor drops the services when the connection ends (no Flags=Detach):
-	// if that happens, Tor stopped or restarted, and the tip line is off
-	// Tor until pista restarts. Say it loudly.
-	watch := conn.Watch()
-	go func() {
-		select {
-		case err := <-watch:
-			if ctx.Err() == nil {
-				logger.Error("the connection to Tor ended: the onion service is down until pista restarts", "err", err)
-			}
-		case <-ctx.Done():
-		}
-	}()
-	return withoutNewsroomIf(p.newsroom != nil, h), stopAll, nil
+	return b.String()
 }
 
 func withoutNewsroomIf(on bool, h http.Handler) http.Handler {

@@ -442,3 +442,43 @@ func TestOnionFlag(t *testing.T) {
 		t.Error("--tor with --onion was taken")
 	}
 }
+
+// TestServeTorRepublishes: when the tor pista started dies, pista starts
+// it again and publishes the same address, and says so in its log.
+func TestServeTorRepublishes(t *testing.T) {
+	needTor(t)
+	old := republishWait
+	republishWait = 100 * time.Millisecond
+	t.Cleanup(func() { republishWait = old })
+	data := t.TempDir()
+	_, logs := startServer(t, data, withTor)
+	key, _, err := onion.LoadOrCreateKey(filepath.Join(data, sourceOnionKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(data, torDir, "tor.pid")
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := strings.TrimSpace(string(b))
+	if out, err := exec.Command("kill", "-KILL", pid).CombinedOutput(); err != nil {
+		t.Fatalf("kill %s: %v %s", pid, err, out)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "published again") {
+		if time.Now().After(deadline) {
+			t.Fatalf("not published again after tor died:\n%s", logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if b, _ := os.ReadFile(pidFile); strings.TrimSpace(string(b)) == pid {
+		t.Fatal("the same tor still runs")
+	}
+	if !published(t, torControl(t, data), key) {
+		t.Fatal("the new tor does not publish the service")
+	}
+	if !strings.Contains(logs.String(), "the connection to Tor ended") {
+		t.Errorf("the loss was not logged:\n%s", logs)
+	}
+}
