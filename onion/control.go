@@ -444,20 +444,3 @@ func (c *Conn) AddOnion(s Service) (string, error) {
 	}
 	return "", fmt.Errorf("%w: ADD_ONION reply without ServiceID", ErrProtocol)
 }
-
-// GetInfo asks Tor for one GETINFO key and returns its value.
-func (c *Conn) GetInfo(key string) (string, error) {
-	rep, err := c.Command("GETINFO " + key)
-	if err != nil {
-		return "", err
-	}
-	if err := rep.Err(); err != nil {
-		return "", err
-	}
-	for _, l := range rep.Lines {
-		if v, ok := strings.CutPrefix(l, key+"="); ok {
-			return strings.TrimPrefix(v, "\n"), nil
-		}
-	}
-	return "", fmt.Errorf("%w: GETINFO %s: no value", ErrProtocol, key)
-}
