@@ -94,8 +94,6 @@ type Journalist struct {
 	Recipient string
 	// TOTPSecret is the base32 secret of the required second factor.
 	TOTPSecret string
-	// TOTPLastStep is the last time step accepted, so a code works once.
-	TOTPLastStep int64
 	// Where to tell the journalist that their desks have new tips: an
 	// e-mail address, a webhook URL, both or neither.
 	NotifyEmail   string
@@ -108,8 +106,15 @@ type Journalist struct {
 	// Admin runs the instance: accounts, desks, invitations. Being admin
 	// reads nothing: only desk membership (a wrapped desk key) does.
 	Admin bool
-	// Suspended accounts cannot log in.
+	// Suspended accounts cannot log in, and their sessions and API
+	// tokens are refused.
 	Suspended bool
+	// SessionEpoch changes whenever every session and token of the account
+	// must end (a suspension): a session started under another value is
+	// refused.
+	SessionEpoch int64
+	// LastLogin is the hour of the last login (zero: never).
+	LastLogin time.Time
 	Created   time.Time
 }
 
@@ -159,8 +164,12 @@ func (k ItemKind) Valid() bool {
 	return false
 }
 
-// Item is one encrypted piece of a conversation. Item IDs only grow, which
-// is what makes `pista pull` incremental.
+// Item is one encrypted piece of a conversation. Its ID is opaque: it
+// carries no count and no order (items are numbered across all desks, and
+// the gaps would tell a journalist how much other desks receive), yet it
+// is a cursor: "the items after this one" is what makes `pista pull`
+// incremental, and it keeps working after the item is deleted. IDs are in
+// [1, 2^53), exact as JavaScript numbers.
 type Item struct {
 	ID             int64
 	ConversationID string
@@ -190,9 +199,10 @@ func NewConversationID() string {
 }
 
 // ItemFileName names an item's age file wherever it leaves the server (an
-// inbox download, a zip, a pulled folder): its ID, zero-padded so names
-// sort in order, and its kind; ".meta.age" for a file's name-and-type
-// object.
+// inbox download, a zip, a pulled folder): its ID, zero-padded to ten
+// digits (IDs from before migration 0006 were small), and its kind;
+// ".meta.age" for a file's name-and-type object. Names do not sort in
+// order: a pulled folder's items.jsonl keeps the order.
 func ItemFileName(id int64, kind ItemKind, meta bool) string {
 	if meta {
 		return fmt.Sprintf("%010d-%s.meta.age", id, kind)
@@ -220,6 +230,9 @@ type ScrubReport struct {
 	Scrubbed bool     `json:"scrubbed"`
 	Found    []string `json:"found,omitempty"` // kinds of metadata found and removed
 	Note     string   `json:"note,omitempty"`
+	// TooComplex: scrubbing the file would have cost more memory or time
+	// than a file may (scrub.Budget); it was stored as sent.
+	TooComplex bool `json:"too_complex,omitempty"`
 }
 
 // Channel is how a conversation's source reached the newsroom.
@@ -244,7 +257,8 @@ type Conversation struct {
 	SourceID int64
 	Created  time.Time
 	Updated  time.Time
-	// LastItem is the ID of the newest item; the inbox is ordered by it.
+	// LastItem is the ID of the newest item: the inbox is ordered by the
+	// item, and pages through it with this ID (Page.Before).
 	LastItem int64
 	Items    int // number of items
 	// Newsroom work on the conversation, shared by the desk.
@@ -342,9 +356,8 @@ type JournalistStore interface {
 	CreateJournalist(ctx context.Context, j *Journalist) error
 	JournalistByName(ctx context.Context, name string) (Journalist, error)
 	JournalistByID(ctx context.Context, id int64) (Journalist, error)
-	// UseTOTPStep records that step was used; it answers false, changing
-	// nothing, if step is not newer than the last one used (a replay).
-	UseTOTPStep(ctx context.Context, journalistID, step int64) (bool, error)
+	// RecordLogin sets LastLogin to the hour of at.
+	RecordLogin(ctx context.Context, journalistID int64, at time.Time) error
 	// SetNotify sets where a journalist is told of new tips ("" for none).
 	SetNotify(ctx context.Context, journalistID int64, email, webhook string) error
 	// JournalistsToNotify lists the journalists with an e-mail address or
@@ -355,10 +368,12 @@ type JournalistStore interface {
 	// SetAuth replaces a journalist's passphrase check and wrapped
 	// identity (a passphrase change, or an identity imported from a file).
 	SetAuth(ctx context.Context, journalistID int64, a JournalistAuth) error
-	// SetTOTP replaces the TOTP secret and forgets the last step used.
+	// SetTOTP replaces the TOTP secret.
 	SetTOTP(ctx context.Context, journalistID int64, secret string) error
 	// Journalists lists every account, by name.
 	Journalists(ctx context.Context) ([]Journalist, error)
+	// SetSuspended suspends or restores an account; suspending also
+	// changes SessionEpoch, which ends every session and token it has.
 	SetSuspended(ctx context.Context, journalistID int64, suspended bool) error
 	SetAdmin(ctx context.Context, journalistID int64, admin bool) error
 }
@@ -389,12 +404,15 @@ type TipStore interface {
 	// ConversationFor answers ErrNotFound unless the journalist is a
 	// member of the conversation's desk.
 	ConversationFor(ctx context.Context, journalistID int64, id string) (Conversation, error)
-	// ItemsFor lists, oldest first, up to limit items with ID > after in
-	// the journalist's desks' conversations: what `pista pull` fetches.
+	// ItemsFor lists, oldest first, up to limit items newer than the item
+	// whose ID is after (0: from the first) in the journalist's desks'
+	// conversations: what `pista pull` fetches. An after that is no item
+	// ID this store gave lists nothing.
 	ItemsFor(ctx context.Context, journalistID int64, after int64, limit int) ([]Item, error)
 	// NewSourceItems answers how many conversations of the journalist's
-	// desks have items from sources (not replies) with ID > after, and the
-	// newest such item ID (after itself if there is none).
+	// desks have items from sources (not replies) newer than the item
+	// whose ID is after, and the newest such item ID (after itself if there
+	// is none).
 	NewSourceItems(ctx context.Context, journalistID, after int64) (conversations int, newest int64, err error)
 	// ItemFor answers ErrNotFound unless the item is in one of the
 	// journalist's desks.

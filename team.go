@@ -57,6 +57,7 @@ type AuditAction string
 const (
 	AuditLogin          AuditAction = "login"
 	AuditLoginFailed    AuditAction = "login_failed"
+	AuditList           AuditAction = "list"     // saw a conversation in a list (inbox, API)
 	AuditRead           AuditAction = "read"     // opened a conversation
 	AuditDownload       AuditAction = "download" // fetched an item's encrypted object
 	AuditReply          AuditAction = "reply"
@@ -96,7 +97,7 @@ type AuditEntry struct {
 // AuditQuery asks for a page of the audit log, newest first.
 type AuditQuery struct {
 	DeskIDs []int64 // only these desks' entries (coordinators); nil: all (admins)
-	Before  int64   // entries with a smaller ID; 0 for the newest
+	Before  int64   // entries older than the one with this ID; 0 for the newest (IDs are opaque, like Item's)
 	Limit   int
 }
 

@@ -7,11 +7,12 @@
 // device (keys.DeriveJournalist) and logs in with the resulting
 // authentication key and a TOTP code — the passphrase never reaches the
 // server — and gets a bearer token (a server-side session, in memory, an
-// hour idle), then fetches the wrapped keys of their desks and,
+// hour idle) and a device token (newsroom.Auth: the device's own login
+// allowance, to send back as "device" at the next login), then fetches the wrapped keys of their desks and,
 // incrementally, the still-encrypted items of their desks' conversations.
 //
 //	POST /api/v1/journalist/login/params {"name"} → {"salt","kdf"} (an unknown name gets stable fake ones)
-//	POST /api/v1/journalist/login        {"name","auth","totp"} → {"token"}
+//	POST /api/v1/journalist/login        {"name","auth","totp","device"} → {"token","device"}
 //	POST /api/v1/journalist/logout
 //	GET  /api/v1/journalist/keys         desks and their keys, wrapped to the journalist
 //	GET  /api/v1/journalist/items?after=N&limit=M   items with ID > N, oldest first
@@ -31,6 +32,12 @@
 //	GET    /api/v1/source/replies/{id}   a reply's age file, encrypted to the source
 //	DELETE /api/v1/source/replies/{id}
 //	POST   /api/v1/source/followups      more sealed items (multipart)
+//
+// Every request with a token checks the account as it is now: a suspended
+// account's tokens are refused at once (and stay refused: suspension ends
+// them), and removal from a desk ends access to its items at once. Every
+// read of a desk's items (list, item, meta) goes to the audit log, with
+// no source data.
 //
 // Errors are JSON {"error": code, "message": text} with a fitting status.
 // The API uses no cookies, so it needs no CSRF token.
@@ -57,8 +64,12 @@ type Handler struct {
 	Desks  pista.DeskStore
 	Tips   pista.TipStore
 	Blobs  pista.BlobStore
-	Tokens *httpx.Sessions[int64] // journalists' tokens
+	Tokens *httpx.Sessions[newsroom.Session] // journalists' tokens
 	Log    *slog.Logger
+
+	// reads records the journalists' reads in the audit log (of
+	// Auth.Team: made by Register).
+	reads *newsroom.ReadAudit
 
 	// SourceTokens are the sources' tokens, a table of their own (nil: a
 	// new NewSourceTokens table).
@@ -69,8 +80,8 @@ type Handler struct {
 }
 
 // NewTokens is the API's token table: an hour idle, twelve hours at most.
-func NewTokens() *httpx.Sessions[int64] {
-	return &httpx.Sessions[int64]{Idle: time.Hour, Lifetime: 12 * time.Hour}
+func NewTokens() *httpx.Sessions[newsroom.Session] {
+	return &httpx.Sessions[newsroom.Session]{Idle: time.Hour, Lifetime: 12 * time.Hour}
 }
 
 // maxItemsPage bounds one page of items.
@@ -125,6 +136,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	if h.MaxUpload <= 0 {
 		h.MaxUpload = httpx.DefaultMaxUpload
 	}
+	h.reads = &newsroom.ReadAudit{Team: h.Auth.Team, Tips: h.Tips, Log: h.Log}
 	for _, rt := range h.routes() {
 		mux.HandleFunc(rt.method+" "+rt.path, rt.handler)
 	}
@@ -160,10 +172,14 @@ type ParamsResponse = newsroom.LoginParams
 
 // LoginRequest is the body of POST /api/v1/journalist/login. Auth is the
 // 32-byte authentication key derived from the passphrase (base64 in JSON).
+// Device is the device token of this device's last login, if it kept one:
+// it gives the device a login allowance of its own, which attacks on the
+// account from elsewhere do not spend.
 type LoginRequest struct {
-	Name string `json:"name"`
-	Auth []byte `json:"auth"`
-	TOTP string `json:"totp"`
+	Name   string `json:"name"`
+	Auth   []byte `json:"auth"`
+	TOTP   string `json:"totp"`
+	Device string `json:"device,omitempty"`
 }
 
 func (h *Handler) loginParams(w http.ResponseWriter, r *http.Request) {
@@ -183,9 +199,11 @@ func (h *Handler) loginParams(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p)
 }
 
-// LoginResponse answers a login.
+// LoginResponse answers a login. Device is a new device token, to keep
+// (in place of the one sent) and send at the next login.
 type LoginResponse struct {
-	Token string `json:"token"`
+	Token  string `json:"token"`
+	Device string `json:"device"`
 }
 
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
@@ -196,7 +214,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "the body must be JSON: {\"name\", \"auth\", \"totp\"}")
 		return
 	}
-	j, err := h.Auth.Login(r.Context(), req.Name, req.Auth, req.TOTP)
+	j, device, err := h.Auth.Login(r.Context(), req.Name, req.Auth, req.TOTP, req.Device)
 	switch {
 	case errors.Is(err, newsroom.ErrSuspended):
 		writeError(w, http.StatusForbidden, "suspended", err.Error())
@@ -215,25 +233,43 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", "the server could not check the login; try again")
 		return
 	}
-	tok, err := h.Tokens.StartToken(j.ID)
+	tok, err := h.Tokens.StartToken(newsroom.NewSession(j, device))
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "busy", "too many sessions; try again later")
 		return
 	}
 	h.Log.Info("journalist signed in to the API", "journalist", j.Name)
-	writeJSON(w, http.StatusOK, LoginResponse{Token: tok})
+	writeJSON(w, http.StatusOK, LoginResponse{Token: tok, Device: device})
 }
 
 type request struct {
 	journalist int64
+	j          pista.Journalist
 	token      string
 }
 
+// auth requires a live token of an account that may still act, as the
+// store has it now (newsroom.Auth.Current), on every request.
 func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if id, tok, ok := bearer(w, r, h.Tokens, "/api/v1/journalist/login"); ok {
-			next(w, r, request{journalist: id, token: tok})
+		s, tok, ok := bearer(w, r, h.Tokens, "/api/v1/journalist/login")
+		if !ok {
+			return
 		}
+		j, err := h.Auth.Current(r.Context(), s)
+		switch {
+		case errors.Is(err, newsroom.ErrSuspended):
+			writeError(w, http.StatusForbidden, "suspended", newsroom.ErrSuspended.Error())
+			return
+		case errors.Is(err, newsroom.ErrSessionEnded):
+			h.Tokens.EndToken(tok)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "the session has ended; log in again: POST /api/v1/journalist/login")
+			return
+		case err != nil:
+			h.internal(w, err)
+			return
+		}
+		next(w, r, request{journalist: j.ID, j: j, token: tok})
 	}
 }
 
@@ -341,6 +377,7 @@ func (h *Handler) listItems(w http.ResponseWriter, r *http.Request, q request) {
 	if len(items) > limit {
 		items, resp.More = items[:limit], true
 	}
+	h.reads.Items(r.Context(), q.j, pista.AuditList, items)
 	for _, it := range items {
 		resp.Items = append(resp.Items, Item{ID: it.ID, Conversation: it.ConversationID, Kind: string(it.Kind),
 			Size: it.Size, MetaSize: it.MetaSize, HasMeta: it.Meta != "", Created: it.Created})
@@ -373,6 +410,7 @@ func (h *Handler) getItem(w http.ResponseWriter, r *http.Request, q request) {
 		return
 	}
 	defer obj.Close()
+	h.reads.Items(r.Context(), q.j, pista.AuditDownload, []pista.Item{it})
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 	io.Copy(w, obj)

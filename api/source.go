@@ -244,7 +244,10 @@ func refuse(status int, code, msg string) *apiError {
 }
 
 func (h *Handler) refused(w http.ResponseWriter, e *apiError) {
-	if e.status >= 500 && e.err != nil {
+	if e.status == http.StatusInsufficientStorage {
+		// The error says which: the disk is full, or at its floor.
+		h.Log.Warn("an api submission was refused: no room on the disk", "err", e.err)
+	} else if e.status >= 500 && e.err != nil {
 		h.Log.Error("api submission failed", "err", e.err)
 	}
 	if e.status == http.StatusRequestEntityTooLarge {
@@ -353,6 +356,13 @@ func nextPart(mr *multipart.Reader, parts *int) (*multipart.Part, *apiError) {
 	return part, nil
 }
 
+// storageFull answers a submission the disk has no room for (507): the
+// log says why (full, or at the floor of free space).
+func storageFull(err error) *apiError {
+	return &apiError{status: http.StatusInsufficientStorage, code: "storage_full",
+		msg: "the server has no room to store this now; try again later", err: err}
+}
+
 // sealedError turns an error met while reading a part into the answer.
 func sealedError(part string, err error) *apiError {
 	var mbe *http.MaxBytesError
@@ -373,6 +383,9 @@ func sealedError(part string, err error) *apiError {
 			msg = "a file's name and type are too long"
 		}
 		return refuse(http.StatusRequestEntityTooLarge, "too_large", msg)
+	}
+	if errors.Is(err, pista.ErrStorageFull) {
+		return storageFull(err)
 	}
 	if httpx.ClientFault(err) {
 		// Not logged: it may name the source's address or quote the body.
@@ -429,6 +442,10 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 		f.batch.Abort()
 		if errors.Is(err, pista.ErrExists) {
 			h.refused(w, refuse(http.StatusConflict, "codename_in_use", "that lookup hash is taken: make a new codename for each new tip, and send follow-ups with POST /api/v1/source/followups"))
+			return
+		}
+		if errors.Is(err, pista.ErrStorageFull) {
+			h.refused(w, storageFull(err))
 			return
 		}
 		h.refused(w, &apiError{status: http.StatusInternalServerError, code: "internal", msg: "the server failed; try again", err: err})
@@ -653,6 +670,10 @@ func (h *Handler) submitFollowUp(w http.ResponseWriter, r *http.Request, q sourc
 	f.batch.MarkEncryptedBy("app")
 	if err := h.Tips.AddItems(context.WithoutCancel(ctx), q.ConversationID, f.batch.Items()); err != nil {
 		f.batch.Abort()
+		if errors.Is(err, pista.ErrStorageFull) {
+			h.refused(w, storageFull(err))
+			return
+		}
 		h.internal(w, err)
 		return
 	}

@@ -2,6 +2,7 @@ package blob
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"syscall"
 
@@ -11,8 +12,14 @@ import (
 )
 
 // ErrFull is returned when writing would take the disk below the store's
-// floor of free space, or the disk is full.
+// floor of free space, or the disk is full; errors.Is tells both apart
+// from other errors, and their messages say which it was.
 var ErrFull = pista.ErrStorageFull
+
+var (
+	errFloor    = fmt.Errorf("%w: the disk is at the floor of free space kept for the database and the system", ErrFull)
+	errDiskFull = fmt.Errorf("%w: the disk is full", ErrFull)
+)
 
 // checkEvery is how often, in bytes, a write checks the free space: often
 // enough that a 4 GiB upload cannot run far past the floor, rarely enough
@@ -38,7 +45,7 @@ func (l *Local) Room(n int64) error {
 		return err
 	}
 	if free-n < l.MinFree {
-		return ErrFull
+		return errFloor
 	}
 	return nil
 }
@@ -65,7 +72,7 @@ func (rr *roomReader) Read(p []byte) (int, error) {
 // full maps a write error to ErrFull when the disk ran out.
 func full(err error) error {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-		return ErrFull
+		return errDiskFull
 	}
 	return err
 }

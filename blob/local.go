@@ -9,13 +9,18 @@
 // temporary file under tmp/, fsyncs it, renames it to its final name and
 // fsyncs the directory; only then does the caller insert the rows, in one
 // transaction. A crash before the rename leaves only a temporary file,
-// which Open removes at the next start (RemoveTemp); a crash after it
+// which the server removes at its next start (RemoveTemp, called only by
+// the process that holds the data folder's lock); a crash after it
 // leaves an object no row refers to, which the server's start-up sweep
 // deletes. A crash can never leave a row without its object.
 //
-// Object files get the same coarse modification time the database records
-// (pista.TimeGranularity), so the file system does not keep what the rows
-// don't.
+// Object files and the store's folders get the same coarse times the
+// database records (pista.TimeGranularity), so the file system does not
+// keep what the rows don't (see times.go for what it can and cannot cover).
+//
+// A new objects/xx/ folder is fsynced into objects/ before its first
+// object is renamed into it, and the object's folder after the rename: a
+// power cut after the row's commit finds both.
 package blob
 
 import (
@@ -46,22 +51,20 @@ type Local struct {
 
 var _ pista.BlobStore = (*Local)(nil)
 
-// OpenLocal opens (creating) a store in dir and removes temporary files
-// left by a crash.
+// OpenLocal opens (creating) a store in dir. It removes nothing: another
+// process (a running server) may be writing to it. The process that holds
+// the data folder (the server, see server.New) calls RemoveTemp.
 func OpenLocal(dir string) (*Local, error) {
 	for _, d := range []string{dir, filepath.Join(dir, "objects"), filepath.Join(dir, "tmp")} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
+		if err := mkdir(d); err != nil {
 			return nil, err
 		}
 	}
-	l := &Local{dir: dir}
-	if err := l.RemoveTemp(); err != nil {
-		return nil, err
-	}
-	return l, nil
+	return &Local{dir: dir}, nil
 }
 
-// RemoveTemp deletes every temporary file: what a crash left behind.
+// RemoveTemp deletes every temporary file: what a crash left behind. Only
+// the process holding the data folder may call it, before it writes.
 func (l *Local) RemoveTemp() error {
 	entries, err := os.ReadDir(filepath.Join(l.dir, "tmp"))
 	if err != nil {
@@ -72,7 +75,7 @@ func (l *Local) RemoveTemp() error {
 			return err
 		}
 	}
-	return nil
+	return Coarsen(l.TempDir())
 }
 
 // TempDir is the store's folder of writes in progress, emptied at every
@@ -108,7 +111,7 @@ func (l *Local) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 	key := hex.EncodeToString(raw[:])
 	f, err := os.CreateTemp(filepath.Join(l.dir, "tmp"), "put-*")
 	if err != nil {
-		return "", 0, fmt.Errorf("blob: %w", err)
+		return "", 0, fmt.Errorf("blob: %w", full(err))
 	}
 	tmp := f.Name()
 	ok := false
@@ -116,6 +119,7 @@ func (l *Local) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 		if !ok {
 			f.Close()
 			os.Remove(tmp)
+			Coarsen(l.TempDir())
 		}
 	}()
 	if err := l.Room(0); err != nil {
@@ -145,17 +149,24 @@ func (l *Local) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 		return "", 0, fmt.Errorf("blob: %w", err)
 	}
 	dir := filepath.Dir(l.path(key))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// A new objects/xx/ is synced into objects/ before anything goes in
+	// it: otherwise a power cut could take the folder, and the object
+	// with it, while the row stays.
+	if err := mkdir(dir); err != nil {
 		return "", 0, fmt.Errorf("blob: %w", err)
 	}
 	if err := os.Rename(tmp, l.path(key)); err != nil {
 		return "", 0, fmt.Errorf("blob: %w", err)
 	}
 	ok = true
+	// The rename is durable once the folder it went into is synced (the
+	// folder it left, tmp/, only loses a temporary name).
 	if err := syncDir(dir); err != nil {
 		os.Remove(l.path(key))
-		return "", 0, fmt.Errorf("blob: %w", err)
+		return "", 0, fmt.Errorf("blob: %w", full(err))
 	}
+	Coarsen(dir)
+	Coarsen(l.TempDir())
 	return key, n, nil
 }
 
@@ -173,7 +184,7 @@ func (l *Local) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	if !validKey(key) {
 		return nil, pista.ErrNotFound
 	}
-	f, err := os.Open(l.path(key))
+	f, err := openNoAtime(l.path(key))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, pista.ErrNotFound
 	}
@@ -188,6 +199,9 @@ func (l *Local) Delete(ctx context.Context, key string) error {
 	err := os.Remove(l.path(key))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
+	}
+	if err == nil {
+		Coarsen(filepath.Dir(l.path(key)))
 	}
 	return err
 }
@@ -204,6 +218,8 @@ func (l *Local) Keys(ctx context.Context) ([]string, error) {
 		}
 		return ctx.Err()
 	})
+	// Listing moved the folders' access times.
+	CoarsenData(l.dir)
 	return keys, err
 }
 

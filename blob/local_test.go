@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/iotest"
 
@@ -73,17 +74,23 @@ func TestPutFailureLeavesNothing(t *testing.T) {
 	assertEmpty(t, dir)
 }
 
-func TestOpenRemovesTemp(t *testing.T) {
+func TestRemoveTemp(t *testing.T) {
 	dir := t.TempDir()
 	l, _ := OpenLocal(dir)
-	// A crash in the middle of a Put leaves a temporary file.
+	// A crash in the middle of a Put leaves a temporary file. Opening the
+	// store again (an admin command beside a running server) leaves it:
+	// it may be a write in flight.
 	os.WriteFile(filepath.Join(dir, "tmp", "put-123"), []byte("partial"), 0o600)
-	l2, err := OpenLocal(dir)
-	if err != nil {
+	if _, err := OpenLocal(dir); err != nil {
 		t.Fatal(err)
 	}
-	_ = l
-	_ = l2
+	if _, err := os.Stat(filepath.Join(dir, "tmp", "put-123")); err != nil {
+		t.Fatalf("OpenLocal removed a temporary file: %v", err)
+	}
+	// The process that holds the folder removes it.
+	if err := l.RemoveTemp(); err != nil {
+		t.Fatal(err)
+	}
 	assertEmpty(t, dir)
 }
 
@@ -127,4 +134,37 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// A Put into a new objects/xx/ leaves that folder, objects/ and tmp/ at
+// the hour at once (no timer needed), and reading an object leaves its
+// access time alone (O_NOATIME).
+func TestTimesAfterPutAndOpen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, err := OpenLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := l.Put(ctx, strings.NewReader("ciphertext"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := l.Open(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(r)
+	r.Close()
+	g := int64(pista.TimeGranularity)
+	for _, p := range []string{filepath.Join(dir, "objects", key[:2], key), filepath.Join(dir, "objects", key[:2]),
+		filepath.Join(dir, "objects"), filepath.Join(dir, "tmp")} {
+		var st syscall.Stat_t
+		if err := syscall.Stat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Mtim.Nano()%g != 0 || (p == filepath.Join(dir, "objects", key[:2], key) && st.Atim.Nano()%g != 0) {
+			t.Errorf("%s: times %d, %d (mtime, atime) not at the hour", p, st.Mtim.Nano(), st.Atim.Nano())
+		}
+	}
 }

@@ -23,4 +23,21 @@
 // constant time. Go's http.CrossOriginProtection, which refuses
 // cross-origin browser requests by their Sec-Fetch-Site and Origin headers,
 // is a second, independent guard.
+//
+// # Slow clients
+//
+// A client that sends slowly holds a connection, a goroutine, buffers and
+// often a file. pista serve bounds all of them: at most ConnLimit
+// connections (derived from the open-file limit, raised to its hard value
+// at start: half of what 256 reserved descriptors leave, at most 512),
+// idle keep-alive connections closed first past it, then connections that
+// have not sent their headers within StaleNew, and new ones closed
+// unanswered if there is neither; 30 seconds for a request's headers, 64 KiB
+// of them; two minutes idle between requests; and MinBodyRate on every
+// body, 1 KiB/s averaged over a minute. A client's abort is its own
+// business: handlers answer it without logging (ClientFault), and
+// QuietAborts drops any log record whose error is a cancelled context.
+// Drain lets the server, on stop, cut the requests still in flight after a
+// grace, answer them 503 and wait for their handlers before it closes the
+// stores.
 package httpx

@@ -1,121 +1,121 @@
 package httpx
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// rewind moves the first failure of name into the past.
-func (t *Throttle) rewind(name string, d time.Duration) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.m[name].first = t.m[name].first.Add(-d)
+// clock is a test's clock, moved by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
 }
 
-func TestThrottle(t *testing.T) {
-	const window = 15 * time.Minute
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newTestThrottle() (*Throttle, *clock) {
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	return &Throttle{Burst: 5, Interval: 12 * time.Minute, Now: c.now}, c
+}
+
+func TestThrottleAllowance(t *testing.T) {
 	tests := []struct {
-		name     string
-		failures int
-		succeed  bool          // a successful login after the failures
-		elapsed  time.Duration // time since the first failure
-		allowed  bool
+		name    string
+		tries   int           // attempts first, at once
+		refund  int           // of them, successful
+		wait    time.Duration // then this long
+		allowed bool          // is one more allowed?
 	}{
-		{"no failure", 0, false, 0, true},
-		{"four failures", 4, false, 0, true},
-		{"five failures lock", 5, false, 0, false},
-		{"six failures lock", 6, false, 0, false},
-		{"five failures, still inside the window", 5, false, window - time.Minute, false},
-		{"five failures, window passed", 5, false, window + time.Second, true},
-		{"four failures then a success forget them", 4, true, 0, true},
+		{"none", 0, 0, 0, true},
+		{"four", 4, 0, 0, true},
+		{"five: the burst is spent", 5, 0, 0, false},
+		{"five, then less than an interval", 5, 0, 11 * time.Minute, false},
+		{"five, then an interval", 5, 0, 12 * time.Minute, true},
+		{"five, one of them a success", 5, 1, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			th := &Throttle{MaxFailures: 5, Window: window}
-			for range tt.failures {
-				th.Attempt("alice")
+			th, c := newTestThrottle()
+			for range tt.tries {
+				th.AttemptAccount("alice")
 			}
-			if tt.succeed {
-				th.Succeed("alice")
-				// After a success, a new series starts from zero: four
-				// more failures still leave the name allowed.
-				for range 4 {
-					th.Attempt("alice")
-				}
+			for range tt.refund {
+				th.RefundAccount("alice")
 			}
-			if tt.elapsed > 0 {
-				th.rewind("alice", tt.elapsed)
+			c.add(tt.wait)
+			if got := th.AttemptAccount("alice"); got != tt.allowed {
+				t.Errorf("AttemptAccount(alice) = %v, want %v", got, tt.allowed)
 			}
-			if got := th.Attempt("alice"); got != tt.allowed {
-				t.Errorf("Attempt(alice) = %v, want %v", got, tt.allowed)
-			}
-			if !th.Attempt("bob") {
-				t.Error("alice's failures locked bob")
+			if !th.AttemptAccount("bob") || !th.AttemptDevice([]byte("alice's laptop")) {
+				t.Error("alice's attempts spent another allowance")
 			}
 		})
 	}
 }
 
-func TestThrottleNewSeriesAfterWindow(t *testing.T) {
-	th := &Throttle{MaxFailures: 5, Window: time.Minute}
-	for range 5 {
-		th.Attempt("alice")
-	}
-	th.rewind("alice", 2*time.Minute)
-	// One failure after the window starts a new series: not locked.
-	th.Attempt("alice")
-	if !th.Attempt("alice") {
-		t.Fatal("a failure after the window counts the old ones too")
-	}
-	for range 3 {
-		th.Attempt("alice")
-	}
-	if th.Attempt("alice") {
-		t.Fatal("five attempts of the new series do not lock")
-	}
-}
-
-func TestThrottleTableFull(t *testing.T) {
-	th := &Throttle{MaxFailures: 5, Window: time.Minute}
-	for i := range maxThrottled {
-		th.Attempt(string(rune(i + 0x4e00)))
-		if i == 0 {
-			time.Sleep(time.Millisecond) // the first name is the oldest
+// TestThrottleTenAnHour: an attacker trying as fast as allowed for three
+// hours gets at most ten attempts in any hour.
+func TestThrottleTenAnHour(t *testing.T) {
+	th, c := newTestThrottle()
+	var allowed []time.Time
+	for range 3 * 60 * 60 {
+		if th.AttemptAccount("alice") {
+			allowed = append(allowed, c.now())
 		}
+		c.add(time.Second)
 	}
-	// A full table of made-up names must not lock real journalists out:
-	// the oldest entry makes room, and the table stays bounded.
-	if !th.Attempt("alice") {
-		t.Error("a journalist is refused because the table is full")
+	most := 0
+	for i := range allowed {
+		n := 0
+		for _, a := range allowed[i:] {
+			if a.Sub(allowed[i]) < time.Hour {
+				n++
+			}
+		}
+		most = max(most, n)
 	}
-	th.mu.Lock()
-	n := len(th.m)
-	_, oldest := th.m[string(rune(0x4e00))]
-	th.mu.Unlock()
-	if n > maxThrottled || oldest {
-		t.Errorf("the table has %d entries (max %d), the oldest kept: %v", n, maxThrottled, oldest)
+	if most > 10 || most < 9 {
+		t.Errorf("at most %d attempts in an hour, want 10", most)
+	}
+	t.Logf("%d attempts in 3 hours, at most %d in one hour", len(allowed), most)
+}
+
+// TestThrottleMadeUpNames is the attack on the old table, which dropped
+// its oldest entry when full: 10,000 made-up names free nothing.
+func TestThrottleMadeUpNames(t *testing.T) {
+	th, _ := newTestThrottle()
+	for range 5 {
+		th.AttemptAccount("alice")
+	}
+	for i := range 100_000 {
+		th.AttemptAccount(fmt.Sprintf("made-up-%d", i))
+	}
+	if th.AttemptAccount("alice") {
+		t.Error("100,000 made-up names reset alice's allowance")
 	}
 }
 
-// Attempts count when they start: of many parallel attempts, only
-// MaxFailures get to check a password.
 func TestThrottleParallel(t *testing.T) {
-	th := &Throttle{MaxFailures: 5, Window: time.Minute}
-	var allowed atomic.Int32
+	th, _ := newTestThrottle()
+	var ok atomic.Int32
 	var wg sync.WaitGroup
-	for range 40 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if th.Attempt("ana") {
-				allowed.Add(1)
+	for range 50 {
+		wg.Go(func() {
+			if th.AttemptAccount("alice") {
+				ok.Add(1)
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	if got := allowed.Load(); got != 5 {
-		t.Fatalf("%d parallel attempts went through, want 5", got)
+	if ok.Load() != 5 {
+		t.Errorf("%d parallel attempts allowed, want 5", ok.Load())
 	}
 }

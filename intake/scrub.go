@@ -10,7 +10,9 @@ import (
 	"github.com/pista-tips/pista/scrub"
 )
 
-// scrubSlots bounds the scrubbers running at once.
+// scrubSlots bounds the scrubbers running at once: each spends at most
+// scrub.DefaultBudget, so scrubbing holds at most twice its memory
+// however many files arrive together; the others wait their turn.
 var scrubSlots = make(chan struct{}, 2)
 
 // AddScrubbedFile stores a file with its hidden metadata removed, when
@@ -19,7 +21,8 @@ var scrubSlots = make(chan struct{}, 2)
 // scrubbed, so it is first spooled, encrypted under a key held only in
 // memory, into spoolDir, and the spool is removed afterwards. A file whose
 // format is unknown streams straight through, as AddFile does; one the
-// scrubber cannot read is stored as sent, flagged as not scrubbed.
+// scrubber cannot read, or that would cost more than scrub.DefaultBudget
+// to scrub, is stored as sent, flagged as not scrubbed (and why).
 func (b *Batch) AddScrubbedFile(ctx context.Context, r io.Reader, meta pista.FileMeta, spoolDir string) error {
 	br := bufio.NewReaderSize(r, 4096)
 	head, _ := br.Peek(512)
@@ -47,8 +50,8 @@ func (b *Batch) AddScrubbedFile(ctx context.Context, r io.Reader, meta pista.Fil
 
 	// Scrub into the encryption; if the scrubber gives up half way, the
 	// partial object goes and the original is stored instead. A scrubber
-	// may hold a whole document in memory (a PDF, up to 256 MiB), so only
-	// a few run at once.
+	// may hold part of a document in memory (within scrub.DefaultBudget),
+	// so only a few run at once.
 	select {
 	case scrubSlots <- struct{}{}:
 	case <-ctx.Done():
@@ -59,7 +62,7 @@ func (b *Batch) AddScrubbedFile(ctx context.Context, r io.Reader, meta pista.Fil
 	pr, pw := io.Pipe()
 	go func() {
 		var err error
-		rep, err = scrub.Scrub(ra, size, meta.Name, meta.Type, pw)
+		rep, err = scrub.ScrubWithin(ctx, scrub.DefaultBudget, ra, size, meta.Name, meta.Type, pw)
 		pw.CloseWithError(err)
 	}()
 	padded := &padReader{r: pr}
@@ -70,8 +73,13 @@ func (b *Batch) AddScrubbedFile(ctx context.Context, r io.Reader, meta pista.Fil
 	switch {
 	case err == nil:
 		meta.Scrub = &pista.ScrubReport{Format: rep.Format, Scrubbed: true, Found: rep.Found, Note: rep.Note}
-	case errors.As(err, &fe) || errors.Is(err, scrub.ErrUnsupported):
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, scrub.ErrTooComplex) || errors.As(err, &fe) || errors.Is(err, scrub.ErrUnsupported):
 		meta.Scrub = &pista.ScrubReport{Format: rep.Format, Note: "the scrubber could not read this file: stored as sent"}
+		if errors.Is(err, scrub.ErrTooComplex) {
+			meta.Scrub = &pista.ScrubReport{Format: rep.Format, TooComplex: true, Note: scrub.TooComplexNote + ": stored as sent"}
+		}
 		padded = &padReader{r: io.NewSectionReader(ra, 0, size)}
 		if key, n, err = Encrypt(ctx, b.blobs, padded, b.recipients); err != nil {
 			return err

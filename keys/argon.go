@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -53,15 +52,27 @@ func (k KDF) String() string {
 	return fmt.Sprintf("argon2id$v=19$m=%d,t=%d,p=%d", k.Memory, k.Time, k.Threads)
 }
 
-// MaxConcurrentArgon bounds how many Argon2id computations run at once: each
-// allocates its memory parameter (up to 64 MiB), so a burst of logins must
-// not exhaust memory. Two also keep both cores of a small server busy.
+// MaxConcurrentArgon bounds how many Argon2id computations run at once:
+// each allocates its memory parameter (7 MiB for a new instance's
+// codenames, 64 MiB for a legacy one's), so a burst of new sources must
+// not exhaust memory, and more at once than a small server has cores
+// would only add memory, not speed. Two keep both cores of a small server
+// busy; with 16 new sources and 4 uploads at once, a 2-core server
+// peaks well under 128 MiB (`pista bench --goals`, goal (c)).
 const MaxConcurrentArgon = 2
 
 var argonSlots = make(chan struct{}, MaxConcurrentArgon)
 
 // argon2id runs one Argon2id computation with parameters k when a slot is
 // free, or returns the context's error if it ends first.
+//
+// Its memory is left to the garbage collector, which reuses it for the
+// next derivation; returning it to the system after each one
+// (debug.FreeOSMemory, as pista did to keep one upload under 32 MiB) cost
+// two full collections per codename and cut new sources' tips per second
+// by half or more. `pista serve` sets a soft memory limit instead
+// (--memory-limit), so the collector works harder only when memory is
+// short.
 func argon2id(ctx context.Context, k KDF, secret, salt []byte, n uint32) ([]byte, error) {
 	select {
 	case argonSlots <- struct{}{}:
@@ -69,13 +80,5 @@ func argon2id(ctx context.Context, k KDF, secret, salt []byte, n uint32) ([]byte
 		return nil, ctx.Err()
 	}
 	defer func() { <-argonSlots }()
-	// Return garbage to the system before taking k.Memory, and k.Memory
-	// as soon as it is garbage: a server's peak memory is then its live
-	// heap plus the derivations running, not plus what came before or
-	// after them (an upload's buffers). Two collections of a small heap
-	// cost far less than the derivation.
-	debug.FreeOSMemory()
-	key := argon2.IDKey(secret, salt, k.Time, k.Memory, k.Threads, n)
-	debug.FreeOSMemory()
-	return key, nil
+	return argon2.IDKey(secret, salt, k.Time, k.Memory, k.Threads, n), nil
 }

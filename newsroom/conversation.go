@@ -174,6 +174,7 @@ func (h *Handler) downloadConversation(w http.ResponseWriter, r *http.Request, q
 		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
 		return
 	}
+	h.auditDownload(ctx, q, c)
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="conversation-`+c.ID+`.zip"`)
 	zw := zip.NewWriter(w)
@@ -502,7 +503,7 @@ func (h *Handler) auditEntry(q request, a pista.AuditAction, c pista.Conversatio
 // done.
 func (h *Handler) addAudit(ctx context.Context, e pista.AuditEntry) {
 	if err := h.Team.AddAudit(context.WithoutCancel(ctx), e); err != nil {
-		h.Log.Error("writing the audit log", "err", err, "action", e.Action)
+		h.Log.Error("writing the audit log", "err", err, "action", e.Action, "journalist", e.ActorName, "conversation", e.ConversationID)
 	}
 }
 

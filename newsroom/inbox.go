@@ -156,6 +156,7 @@ func (h *Handler) inboxPage(w http.ResponseWriter, r *http.Request, q request, r
 		convs = convs[:inboxPageSize]
 		next = convs[len(convs)-1].LastItem
 	}
+	h.auditList(ctx, q, convs)
 	return desks, f, convs, next, true
 }
 

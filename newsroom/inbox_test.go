@@ -486,7 +486,7 @@ func TestAudit(t *testing.T) {
 		}
 		got = append(got, e.Action)
 	}
-	want := []pista.AuditAction{pista.AuditRead, pista.AuditDownload, pista.AuditStatus, pista.AuditTags, pista.AuditAssign, pista.AuditReply, pista.AuditDelete}
+	want := []pista.AuditAction{pista.AuditList, pista.AuditRead, pista.AuditDownload, pista.AuditStatus, pista.AuditTags, pista.AuditAssign, pista.AuditReply, pista.AuditDelete}
 	if !slices.Equal(got, want) {
 		t.Errorf("audit log %v, want %v", got, want)
 	}

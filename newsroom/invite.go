@@ -176,7 +176,7 @@ func readNewAccount(f map[string][]string, now time.Time) (newAccount, string) {
 	if !ok {
 		return a, "team.totp.bad"
 	}
-	a.j = pista.Journalist{Name: name, Recipient: recipient, TOTPSecret: secret, TOTPLastStep: step,
+	a.j = pista.Journalist{Name: name, Recipient: recipient, TOTPSecret: secret,
 		Auth: pista.JournalistAuth{Salt: salt, KDF: kdf, Hash: keys.AuthHash(auth), WrappedIdentity: wrapped}}
 	a.step = step
 	return a, ""
@@ -217,6 +217,7 @@ func (h *Handler) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 		h.jsonResult(w, r, http.StatusInternalServerError, "", "error.internal")
 		return
 	}
+	h.Auth.UseTOTPStep(a.j, a.step) // the code that confirmed the authenticator does not log in
 	h.auditTeam(r.Context(), a.j, pista.AuditJoin, pista.Desk{ID: inv.DeskID, Slug: slug}, string(inv.Role))
 	h.Log.Info("journalist joined by invitation", "journalist", a.j.Name)
 	next := "/newsroom/login?joined=desk"

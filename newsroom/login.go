@@ -3,6 +3,8 @@ package newsroom
 import (
 	"errors"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/ui"
@@ -19,6 +21,12 @@ import (
 // auth is the base64 of the 32-byte authentication key the browser
 // derived (package keys). Every answer is JSON; an error is
 // {"error": a sentence in the page's language}.
+//
+// A successful login also sets the device cookie (pista_device, only sent
+// to /newsroom/login…): the signed device token of Auth, by which this
+// browser keeps a login allowance of its own while the account is under
+// attack. It holds the tokens of the last few accounts that logged in
+// from the browser.
 
 func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 	if _, _, ok := h.Sessions.Get(r); ok {
@@ -61,7 +69,7 @@ func (h *Handler) loginError(w http.ResponseWriter, r *http.Request, err error) 
 	key, status := "newsroom.login.failed", http.StatusUnauthorized
 	switch {
 	case errors.Is(err, ErrThrottled):
-		key, status = "newsroom.login.throttled", http.StatusTooManyRequests
+		key, status = "auth.login.throttled", http.StatusTooManyRequests
 	case errors.Is(err, ErrSuspended):
 		key, status = "nr-auth.login.suspended", http.StatusForbidden
 	case errors.Is(err, ErrNeedsReset):
@@ -80,17 +88,49 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	j, err := h.Auth.Login(r.Context(), f.Get("name"), decodeKey(f.Get("auth"), 32), f.Get("totp"))
+	j, device, err := h.Auth.Login(r.Context(), f.Get("name"), decodeKey(f.Get("auth"), 32), f.Get("totp"), deviceCookie(r))
 	if err != nil {
 		h.loginError(w, r, err)
 		return
 	}
-	h.startSession(w, r, j)
+	h.startSession(w, r, j, device)
 }
 
-func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, j pista.Journalist) {
+// deviceCookieName is the device cookie's; it goes to the login routes only.
+const (
+	deviceCookieName = "pista_device"
+	deviceCookiePath = "/newsroom/login"
+)
+
+// deviceCookie returns the request's device tokens ("" if none).
+func deviceCookie(r *http.Request) string {
+	c, err := r.Cookie(deviceCookieName)
+	if err != nil || len(c.Value) > maxDeviceTokens*(DeviceTokenLen+1) {
+		return ""
+	}
+	return c.Value
+}
+
+// setDeviceCookie puts the new token first in the device cookie, in place
+// of the tokens it held for the same account, keeping maxDeviceTokens.
+func (h *Handler) setDeviceCookie(w http.ResponseWriter, r *http.Request, j pista.Journalist, device string) {
+	tokens := []string{device}
+	for _, t := range strings.Split(deviceCookie(r), ".") {
+		if _, mine := h.Auth.checkDevice(t, j.ID); t != "" && !mine && len(tokens) < maxDeviceTokens {
+			tokens = append(tokens, t)
+		}
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: deviceCookieName, Value: strings.Join(tokens, "."), Path: deviceCookiePath,
+		MaxAge: int(deviceLifetime / time.Second), HttpOnly: true,
+		Secure: h.Sessions.Secure || r.TLS != nil, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, j pista.Journalist, device string) {
 	h.Sessions.End(w, r)
-	if _, err := h.Sessions.Start(w, r, j.ID); err != nil {
+	h.setDeviceCookie(w, r, j, device)
+	if _, err := h.Sessions.Start(w, r, NewSession(j, device)); err != nil {
 		h.jsonError(w, r, http.StatusServiceUnavailable, "error.busy")
 		return
 	}

@@ -24,9 +24,17 @@
 // server encrypts (the plaintext exists only in memory for that request),
 // is a fallback an admin can turn off (Handler.NoServerReplies).
 //
-// Opening a conversation, fetching an item, replying, deleting and
-// changing a conversation's status, tags or assignee are recorded in the
-// audit log (TeamStore.AddAudit), with no source data.
+// Listing conversations, opening one, fetching an item or a zip,
+// replying, deleting and changing a conversation's status, tags or
+// assignee are recorded in the audit log (TeamStore.AddAudit), with no
+// source data (see audit.go).
+//
+// Every request of a session reads the journalist from the store
+// (Auth.Current): a suspension, by an admin's page or by `pista
+// journalist suspend` from another process, refuses the session from its
+// next request and ends it for good; desk membership is checked by the
+// stores' queries on every read, so a removal from a desk takes effect at
+// once too.
 package newsroom
 
 import (
@@ -50,7 +58,7 @@ type Handler struct {
 	Tips        pista.TipStore
 	Team        pista.TeamStore
 	Blobs       pista.BlobStore
-	Sessions    *httpx.Sessions[int64] // journalist ID
+	Sessions    *httpx.Sessions[Session]
 	CSRF        *httpx.CSRF
 	Render      *ui.Renderer
 	Log         *slog.Logger
@@ -70,8 +78,8 @@ type Handler struct {
 
 // NewSessions is the journalists' session table: an hour idle, twelve
 // hours at most.
-func NewSessions(secure bool) *httpx.Sessions[int64] {
-	return &httpx.Sessions[int64]{Cookie: "pista_newsroom", Path: "/newsroom/", Idle: time.Hour, Lifetime: 12 * time.Hour, Secure: secure}
+func NewSessions(secure bool) *httpx.Sessions[Session] {
+	return &httpx.Sessions[Session]{Cookie: "pista_newsroom", Path: "/newsroom/", Idle: time.Hour, Lifetime: 12 * time.Hour, Secure: secure}
 }
 
 // Register adds the inbox routes to mux.
@@ -110,8 +118,9 @@ const CSRFHeader = "X-CSRF-Token"
 
 // request is a logged-in journalist's request.
 type request struct {
-	j   pista.Journalist
-	sid string
+	j    pista.Journalist
+	sid  string
+	sess Session
 }
 
 // auth requires a journalist session, and for POSTs a valid CSRF token:
@@ -119,7 +128,7 @@ type request struct {
 // then read too), or in a small urlencoded form.
 func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, sid, ok := h.Sessions.Get(r)
+		sess, sid, ok := h.Sessions.Get(r)
 		if !ok {
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, ui.WithLang(r, "/newsroom/login"), http.StatusSeeOther)
@@ -128,13 +137,27 @@ func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) h
 			h.fail(w, r, "", http.StatusUnauthorized, "error.session")
 			return
 		}
-		j, err := h.Journalists.JournalistByID(r.Context(), id)
-		if errors.Is(err, pista.ErrNotFound) {
-			// The account is gone, and so is its session.
+		// The account as the store has it now, on every request: a
+		// suspension (also by pista journalist suspend, from another
+		// process) or a removal from a desk takes effect at once.
+		j, err := h.Auth.Current(r.Context(), sess)
+		switch {
+		case errors.Is(err, ErrSessionEnded):
+			// The account is gone, or its sessions were ended.
 			h.Sessions.End(w, r)
-			http.Redirect(w, r, ui.WithLang(r, "/newsroom/login"), http.StatusSeeOther)
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, ui.WithLang(r, "/newsroom/login"), http.StatusSeeOther)
+				return
+			}
+			h.fail(w, r, "", http.StatusUnauthorized, "error.session")
 			return
-		} else if err != nil {
+		case errors.Is(err, ErrSuspended):
+			// A suspended account can do nothing, whatever its roles. Its
+			// session can never work again (the suspension moved the
+			// account's session epoch on).
+			h.fail(w, r, "", http.StatusForbidden, "team.suspended")
+			return
+		case err != nil:
 			// A request the browser gave up on (a page left while its
 			// script still fetched) or a database failing for a moment
 			// must not log the journalist out.
@@ -142,12 +165,6 @@ func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) h
 				h.Log.Error("loading the session's journalist", "err", err)
 			}
 			h.fail(w, r, sid, http.StatusInternalServerError, "error.internal")
-			return
-		}
-		if j.Suspended {
-			// A suspended account can do nothing, whatever its roles
-			// (its session stays, refused, until an admin restores it).
-			h.fail(w, r, "", http.StatusForbidden, "team.suspended")
 			return
 		}
 		if tok := r.Header.Get(CSRFHeader); r.Method == http.MethodPost && tok != "" {
@@ -171,7 +188,7 @@ func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) h
 		// The page's menu needs the journalist too: it is in the context,
 		// not looked up again.
 		r = r.WithContext(context.WithValue(r.Context(), journalistKey{}, j))
-		next(w, r, request{j: j, sid: sid})
+		next(w, r, request{j: j, sid: sid, sess: sess})
 	}
 }
 

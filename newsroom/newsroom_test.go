@@ -255,7 +255,7 @@ func TestPermissions(t *testing.T) {
 
 func pad(id int64) string {
 	s := itoa(id)
-	return strings.Repeat("0", 10-len(s)) + s
+	return strings.Repeat("0", max(0, 10-len(s))) + s
 }
 
 type row struct{ unread, starred bool }
@@ -539,7 +539,7 @@ func TestLoginThrottled(t *testing.T) {
 		status int
 		key    string
 	}{
-		{"sixth attempt, right password and code", j, http.StatusTooManyRequests, "newsroom.login.throttled"},
+		{"sixth attempt, right password and code", j, http.StatusTooManyRequests, "auth.login.throttled"},
 		{"another account is not locked", other, http.StatusOK, ""},
 	}
 	for _, tt := range tests {

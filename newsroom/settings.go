@@ -86,19 +86,31 @@ func decodeBytes(s string, min, max int) []byte {
 	return b
 }
 
-// proveKey checks the authentication key of the logged-in journalist,
-// counting a wrong one against the login throttle: a stolen session
-// cannot guess the passphrase faster than a login could.
-func (h *Handler) proveKey(w http.ResponseWriter, r *http.Request, j pista.Journalist, auth string) bool {
-	if !h.Auth.Throttle.Attempt(j.Name) {
-		h.jsonError(w, r, http.StatusTooManyRequests, "newsroom.login.throttled")
+// proveKey checks the authentication key of the logged-in journalist
+// (changing the passphrase or the second factor asks for it again). A
+// wrong one is counted against the login throttle of the device the
+// session logged in from (or the account's, for unknown devices): a
+// stolen session cannot guess the passphrase faster than a login could.
+func (h *Handler) proveKey(w http.ResponseWriter, r *http.Request, q request, auth string) bool {
+	th := h.Auth.Throttle
+	if q.sess.Device != nil {
+		if !th.AttemptDevice(q.sess.Device) {
+			h.jsonError(w, r, http.StatusTooManyRequests, "auth.settings.throttled")
+			return false
+		}
+	} else if !th.AttemptAccount(q.j.Name) {
+		h.jsonError(w, r, http.StatusTooManyRequests, "auth.settings.throttled")
 		return false
 	}
-	if !keys.CheckAuth(j.Auth.Hash, decodeKey(auth, 32)) {
+	if !keys.CheckAuth(q.j.Auth.Hash, decodeKey(auth, 32)) {
 		h.jsonError(w, r, http.StatusForbidden, "nr-auth.settings.wrongpassphrase")
 		return false
 	}
-	h.Auth.Throttle.Succeed(j.Name)
+	if q.sess.Device != nil {
+		th.RefundDevice(q.sess.Device)
+	} else {
+		th.RefundAccount(q.j.Name)
+	}
 	return true
 }
 
@@ -135,7 +147,7 @@ func (h *Handler) changePassphrase(w http.ResponseWriter, r *http.Request, q req
 		h.jsonError(w, r, http.StatusBadRequest, "error.form")
 		return
 	}
-	if !h.proveKey(w, r, q.j, f.Get("old_auth")) {
+	if !h.proveKey(w, r, q, f.Get("old_auth")) {
 		return
 	}
 	a := pista.JournalistAuth{Salt: salt, KDF: f.Get("kdf"), Hash: keys.AuthHash(auth), WrappedIdentity: wrapped}
@@ -153,7 +165,7 @@ func (h *Handler) importIdentity(w http.ResponseWriter, r *http.Request, q reque
 		h.jsonError(w, r, http.StatusBadRequest, "error.form")
 		return
 	}
-	if !h.proveKey(w, r, q.j, f.Get("auth")) {
+	if !h.proveKey(w, r, q, f.Get("auth")) {
 		return
 	}
 	a := q.j.Auth

@@ -104,7 +104,7 @@ func (tm *team) session(id int64) *pistatest.Browser {
 	b := tm.in.Browser()
 	b.Base = tm.ts.URL
 	rec := httptest.NewRecorder()
-	if _, err := tm.h.Sessions.Start(rec, httptest.NewRequest(http.MethodGet, tm.ts.URL+"/newsroom/", nil), id); err != nil {
+	if _, err := tm.h.Sessions.Start(rec, httptest.NewRequest(http.MethodGet, tm.ts.URL+"/newsroom/", nil), newsroom.Session{Journalist: id}); err != nil {
 		tm.t.Fatal(err)
 	}
 	u, _ := url.Parse(tm.ts.URL + "/newsroom/")

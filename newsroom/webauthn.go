@@ -1,6 +1,7 @@
 package newsroom
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
@@ -23,16 +24,22 @@ import (
 // Security keys and passkeys (WebAuthn, go-webauthn) are a second factor
 // instead of a TOTP code:
 //
-//	POST /newsroom/settings/webauthn/begin    csrf → {"state","options"}
+//	POST /newsroom/settings/webauthn/begin    csrf, auth → {"state","options"}
 //	POST /newsroom/settings/webauthn/finish   csrf, state, name, credential → {"ok"}
-//	POST /newsroom/settings/webauthn/delete   csrf, id (a form; redirects)
+//	POST /newsroom/settings/webauthn/delete   csrf, id, auth → {"ok"}
 //	POST /newsroom/login/webauthn/begin       csrf, name, auth → {"state","options"}
 //	POST /newsroom/login/webauthn/finish      csrf, state, credential → {"next"}
 //
-// A login ceremony begins only after the authentication key was checked,
-// so a security key replaces the code, never the passphrase. The
-// challenge of each ceremony is held in memory (Ceremonies): one use,
-// five minutes, and at most maxCeremonies at once.
+// A security key replaces the code, never the passphrase: the login's
+// first step counts the attempt and checks the authentication key, but
+// answers the same whether it was right or not (and whether the name
+// exists: an account without security keys, or no account, gets made-up
+// credential IDs derived from the name, the same each time); the second
+// step refuses unless both the key and the assertion were right, with one
+// answer for either failure. Adding or removing a security key asks for
+// the passphrase again (auth). The challenge of each ceremony is held in
+// memory (Ceremonies): one use, five minutes, and at most maxCeremonies
+// at once.
 //
 // The relying party ID is Handler.RPID (pista serve --webauthn-rp-id) or
 // else the host name the browser asked for. WebAuthn needs a host name:
@@ -56,6 +63,7 @@ type Ceremonies struct {
 type ceremony struct {
 	journalist int64
 	login      bool
+	attempt    Attempt // a login's first factor
 	session    webauthn.SessionData
 	expires    time.Time
 }
@@ -184,35 +192,40 @@ func (h *Handler) webauthnFailed(w http.ResponseWriter, r *http.Request, err err
 	}
 }
 
-// beginWebAuthnLogin checks name and authentication key, then asks the
-// browser for an assertion of one of the account's security keys.
+// beginWebAuthnLogin counts the attempt and checks the authentication key
+// (keeping the result for the second step), then asks the browser for an
+// assertion of one of the account's security keys: the answer is the same
+// for a right and a wrong key.
 func (h *Handler) beginWebAuthnLogin(w http.ResponseWriter, r *http.Request) {
 	if !h.readForm(w, r, "") {
 		return
 	}
 	f := r.PostForm
-	j, err := h.Auth.CheckKey(r.Context(), f.Get("name"), decodeKey(f.Get("auth"), 32))
-	if errors.Is(err, ErrNeedsReset) {
-		err = ErrLoginFailed // a security key alone does not prove who asks
-	}
+	at, err := h.Auth.Begin(r.Context(), f.Get("name"), decodeKey(f.Get("auth"), 32), deviceCookie(r))
 	if err != nil {
 		h.loginError(w, r, err)
 		return
 	}
-	rp, u, ok := h.ceremonyParties(w, r, j)
-	if !ok {
+	rp, err := h.relyingParty(r)
+	if err != nil {
+		h.webauthnFailed(w, r, err)
+		return
+	}
+	// Unknown names ask the store too (for ID 0), to take the same time.
+	u, err := h.webauthnUser(r, at.Journalist())
+	if err != nil {
+		h.webauthnFailed(w, r, err)
 		return
 	}
 	if len(u.creds) == 0 {
-		h.jsonError(w, r, http.StatusUnauthorized, "nr-auth.webauthn.none")
-		return
+		u.creds = []webauthn.Credential{{ID: h.Auth.mac("pista/v1/fake-credential", at.Name())}}
 	}
 	assertion, session, err := rp.BeginLogin(u, webauthn.WithUserVerification(protocol.VerificationPreferred))
 	if err != nil {
 		h.webauthnFailed(w, r, err)
 		return
 	}
-	state, err := h.Ceremonies.put(ceremony{journalist: j.ID, login: true, session: *session})
+	state, err := h.Ceremonies.put(ceremony{journalist: at.Journalist().ID, login: true, attempt: at, session: *session})
 	if err != nil {
 		h.webauthnFailed(w, r, err)
 		return
@@ -220,7 +233,8 @@ func (h *Handler) beginWebAuthnLogin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"state": state, "options": assertion.Response})
 }
 
-// finishWebAuthnLogin checks the assertion and starts a session.
+// finishWebAuthnLogin checks the assertion and, if it and the first step's
+// authentication key were right, starts a session.
 func (h *Handler) finishWebAuthnLogin(w http.ResponseWriter, r *http.Request) {
 	if !h.readForm(w, r, "") {
 		return
@@ -232,42 +246,44 @@ func (h *Handler) finishWebAuthnLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	j, err := h.Journalists.JournalistByID(ctx, cer.journalist)
-	if err != nil || j.Suspended {
-		h.jsonError(w, r, http.StatusUnauthorized, "newsroom.login.failed")
-		return
+	var u *waUser
+	var cred *webauthn.Credential
+	if aj := cer.attempt.Journalist(); aj.ID != 0 {
+		rp, err := h.relyingParty(r)
+		if err != nil {
+			h.webauthnFailed(w, r, err)
+			return
+		}
+		if u, err = h.webauthnUser(r, aj); err != nil {
+			h.webauthnFailed(w, r, err)
+			return
+		}
+		if parsed, err := protocol.ParseCredentialRequestResponseBytes([]byte(f.Get("credential"))); err == nil && len(u.creds) > 0 {
+			cred, _ = rp.ValidateLogin(u, cer.session, parsed)
+		}
 	}
-	rp, u, ok := h.ceremonyParties(w, r, j)
-	if !ok {
-		return
-	}
-	parsed, err := protocol.ParseCredentialRequestResponseBytes([]byte(f.Get("credential")))
+	j, device, err := h.Auth.Finish(ctx, cer.attempt, cred != nil)
 	if err != nil {
-		h.Auth.Fail(ctx, j)
-		h.jsonError(w, r, http.StatusUnauthorized, "newsroom.login.failed")
-		return
-	}
-	cred, err := rp.ValidateLogin(u, cer.session, parsed)
-	if err != nil {
-		h.Auth.Fail(ctx, j)
-		h.jsonError(w, r, http.StatusUnauthorized, "newsroom.login.failed")
+		h.loginError(w, r, err)
 		return
 	}
 	for _, row := range u.rows {
 		if string(row.ID) == string(cred.ID) {
 			row.Data, _ = json.Marshal(cred)
-			if err := h.Team.UpdateCredential(ctx, row); err != nil {
-				h.webauthnFailed(w, r, err)
-				return
+			// The signature counter; on a full disk, the login goes on.
+			if err := h.Team.UpdateCredential(context.WithoutCancel(ctx), row); err != nil {
+				h.Log.Error("updating a security key's counter", "err", err)
 			}
 		}
 	}
-	h.Auth.Succeed(ctx, j)
-	h.startSession(w, r, j)
+	h.startSession(w, r, j, device)
 }
 
 // beginWebAuthnRegistration asks the browser to make a credential.
 func (h *Handler) beginWebAuthnRegistration(w http.ResponseWriter, r *http.Request, q request) {
+	if !h.proveKey(w, r, q, r.PostForm.Get("auth")) {
+		return
+	}
 	rp, u, ok := h.ceremonyParties(w, r, q.j)
 	if !ok {
 		return
@@ -341,22 +357,26 @@ func (h *Handler) finishWebAuthnRegistration(w http.ResponseWriter, r *http.Requ
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
-// deleteCredential removes one of the journalist's security keys.
+// deleteCredential removes one of the journalist's security keys, once
+// the passphrase was proved again (the page's script asks for it).
 func (h *Handler) deleteCredential(w http.ResponseWriter, r *http.Request, q request) {
 	id, err := base64.RawURLEncoding.DecodeString(r.PostForm.Get("id"))
 	if err != nil || len(id) == 0 || len(id) > 1023 {
-		h.fail(w, r, q.sid, http.StatusBadRequest, "error.form")
+		h.jsonError(w, r, http.StatusBadRequest, "error.form")
+		return
+	}
+	if !h.proveKey(w, r, q, r.PostForm.Get("auth")) {
 		return
 	}
 	ctx := r.Context()
 	if err := h.Team.DeleteCredential(ctx, q.j.ID, id); errors.Is(err, pista.ErrNotFound) {
-		h.fail(w, r, q.sid, http.StatusNotFound, "error.notfound")
+		h.jsonError(w, r, http.StatusNotFound, "error.notfound")
 		return
 	} else if err != nil {
 		h.Log.Error("deleting a security key", "err", err)
-		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
 	h.Team.AddAudit(ctx, pista.AuditEntry{ActorID: q.j.ID, ActorName: q.j.Name, Action: pista.AuditSecondFactor})
-	http.Redirect(w, r, ui.WithLang(r, "/newsroom/settings?done=key-removed"), http.StatusSeeOther)
+	writeJSON(w, http.StatusOK, map[string]string{"next": ui.WithLang(r, "/newsroom/settings?done=key-removed")})
 }

@@ -1,6 +1,7 @@
 package pulled
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -105,7 +106,19 @@ func openConversation(ids []age.Identity, in, out string, opt Options) (int, []s
 		}
 		items = append(items, itemFile{id: id, kind: kind, name: e.Name()})
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].id < items[j].id })
+	// Item IDs carry no order: items.jsonl lists them as they were pulled,
+	// oldest first (an item it does not list comes last, by ID).
+	order := pullOrder(in)
+	rank := func(id int64) int {
+		if r, ok := order[id]; ok {
+			return r
+		}
+		return len(order)
+	}
+	sort.Slice(items, func(i, j int) bool {
+		ri, rj := rank(items[i].id), rank(items[j].id)
+		return ri < rj || ri == rj && items[i].id < items[j].id
+	})
 	if err := os.MkdirAll(out, 0o700); err != nil {
 		return 0, nil, err
 	}
@@ -177,6 +190,8 @@ func describeScrub(r *pista.ScrubReport) string {
 		return fmt.Sprintf("%s, checked on arrival: no metadata found", r.Format)
 	case r.Scrubbed:
 		return fmt.Sprintf("%s, metadata removed on arrival: %s", r.Format, strings.Join(r.Found, ", "))
+	case r.TooComplex:
+		return "not scrubbed: too complex to clean safely; stored as sent, hidden metadata may remain (" + r.Format + ")"
 	default:
 		return "not scrubbed: " + r.Note
 	}
@@ -205,6 +220,9 @@ func scrubFile(path string) string {
 		os.Remove(tmp)
 		if errors.Is(err, scrub.ErrUnsupported) {
 			return "written as it is: pista open --scrub does not know its format"
+		}
+		if errors.Is(err, scrub.ErrTooComplex) {
+			return "written as it is: not scrubbed: too complex to clean safely; hidden metadata may remain"
 		}
 		return "written as it is: the scrubber could not read it"
 	}
@@ -301,4 +319,26 @@ func decryptTo(ids []age.Identity, src, dst string, size int64) error {
 		r = io.LimitReader(r, size)
 	}
 	return writeFile(dst, r)
+}
+
+// pullOrder reads the order items.jsonl lists a conversation's items in:
+// each ID's line number. A missing or damaged file gives what it can.
+func pullOrder(dir string) map[int64]int {
+	order := map[int64]int{}
+	f, err := os.Open(filepath.Join(dir, "items.jsonl"))
+	if err != nil {
+		return order
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, 64<<20))
+	for sc.Scan() {
+		var e Entry
+		if json.Unmarshal(sc.Bytes(), &e) != nil {
+			continue
+		}
+		if _, ok := order[e.ID]; !ok {
+			order[e.ID] = len(order)
+		}
+	}
+	return order
 }

@@ -21,6 +21,9 @@ import (
 // Client talks to a pista server's journalist API.
 type Client struct {
 	Server string // base URL, e.g. https://tips.example.org
+	// Device is the device token of this device's last login ("" if
+	// none), sent at Login, which replaces it with the new one to keep.
+	Device string
 	api    *apiclient.Client
 }
 
@@ -55,10 +58,10 @@ func (c *Client) Login(ctx context.Context, name, passphrase, code string) error
 		return fmt.Errorf("the server asks for key derivation parameters this version does not use: %w", err)
 	}
 	var lr api.LoginResponse
-	if err := c.api.PostJSON(ctx, "/api/v1/journalist/login", api.LoginRequest{Name: name, Auth: k.Auth, TOTP: code}, &lr); err != nil {
+	if err := c.api.PostJSON(ctx, "/api/v1/journalist/login", api.LoginRequest{Name: name, Auth: k.Auth, TOTP: code, Device: c.Device}, &lr); err != nil {
 		return err
 	}
-	c.api.Token = lr.Token
+	c.api.Token, c.Device = lr.Token, lr.Device
 	return nil
 }
 
@@ -113,7 +116,7 @@ func (c *Client) Pull(ctx context.Context, dir, user string) (Report, error) {
 			return rep, err
 		}
 		for _, it := range page.Items {
-			if _, _, _, ok := parseItemFile(ItemFile(it.ID, it.Kind, false)); !ok || !conversationDir(it.Conversation) || it.ID <= st.LastItem {
+			if _, _, _, ok := parseItemFile(ItemFile(it.ID, it.Kind, false)); !ok || !conversationDir(it.Conversation) || it.ID == st.LastItem {
 				return rep, fmt.Errorf("server sent a malformed item list")
 			}
 			if err := c.fetchItem(ctx, dir, it); err != nil {
@@ -197,10 +200,16 @@ func readState(dir string) (State, error) {
 	if err := json.Unmarshal(b, &st); err != nil || st.LastItem < 0 {
 		return st, fmt.Errorf("%s is damaged; pull into a new folder", filepath.Join(dir, StateFile))
 	}
+	if st.LastItem > 0 && !st.SealedIDs {
+		// Pulled before item IDs were sealed (server migration 0006): its
+		// last item's ID is no cursor the server knows any more.
+		return st, fmt.Errorf("%s was pulled from a server of an older version, whose item IDs have changed since; pull into a new folder", dir)
+	}
 	return st, nil
 }
 
 func writeState(dir string, st State) error {
+	st.SealedIDs = true
 	b, _ := json.MarshalIndent(st, "", "  ")
 	return writeFile(filepath.Join(dir, StateFile), bytes.NewReader(append(b, '\n')))
 }

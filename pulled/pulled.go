@@ -35,7 +35,10 @@ const StateFile = "pista-pull.json"
 type State struct {
 	Server   string `json:"server"`
 	User     string `json:"user"`
-	LastItem int64  `json:"last_item"`
+	LastItem int64  `json:"last_item"` // the cursor: the last item's ID
+	// SealedIDs is set by pulls from a server whose item IDs carry no
+	// order (sealed, server migration 0006); LastItem is a cursor then.
+	SealedIDs bool `json:"sealed_ids,omitempty"`
 }
 
 // Entry is one line of a conversation's items.jsonl.

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"compress/zlib"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"encoding/xml"
@@ -924,6 +925,10 @@ func docsBroken(t *testing.T, b []byte, name string) error {
 			t.Errorf("%s (%d bytes): reported as scrubbed", name, len(b))
 		}
 	case errors.Is(err, ErrUnsupported) && len(b) < 64:
+	case errors.Is(err, ErrTooComplex):
+		if rep.Scrubbed || !rep.TooComplex {
+			t.Errorf("%s (%d bytes): too complex, reported as %+v", name, len(b), rep)
+		}
 	default:
 		t.Errorf("%s (%d bytes): %v (%+v), want a FormatError", name, len(b), err, rep)
 	}
@@ -1012,7 +1017,7 @@ func TestDocsZipBomb(t *testing.T) {
 		{name: "mimetype", data: "application/vnd.oasis.opendocument.text"},
 		{name: "META-INF/manifest.xml", data: `<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"/>`},
 	}
-	big := int(docZipMaxInflate>>20) + 64 // MiB, past the limit
+	big := int(DefaultBudget.Memory>>20) + 16 // MiB, past the limit of a part
 	for _, c := range []struct {
 		name    string
 		members []docsMember
@@ -1026,7 +1031,11 @@ func TestDocsZipBomb(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b := docsBombZip(t, c.members, c.part, big, c.claim)
-			docsFormatError(t, b, c.name)
+			if c.claim > uint64(big)<<20 { // it says how big it is: too complex
+				docsTooComplex(t, b, c.name, DefaultBudget)
+			} else { // it lies: archive/zip stops where it said it ends
+				docsFormatError(t, b, c.name)
+			}
 		})
 	}
 	// A bomb in a member that is copied raw is never inflated: it passes
@@ -1044,8 +1053,6 @@ func TestDocsZipBomb(t *testing.T) {
 
 // The total inflated from one file is bounded, not only each part.
 func TestDocsInflateBudget(t *testing.T) {
-	defer func(p, all int64) { docZipMaxPart, docZipMaxInflate = p, all }(docZipMaxPart, docZipMaxInflate)
-	docZipMaxPart, docZipMaxInflate = 4<<10, 6<<10
 	members := []docsMember{
 		{name: "[Content_Types].xml", data: `<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>`},
 		{name: "_rels/.rels", data: `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"/>`},
@@ -1053,14 +1060,23 @@ func TestDocsInflateBudget(t *testing.T) {
 	for i := range 3 {
 		members = append(members, docsMember{name: fmt.Sprintf("word/part%d.xml", i), data: "<a>" + strings.Repeat(" ", 3<<10) + "</a>"})
 	}
-	docsFormatError(t, docsZip(t, members), "budget.docx")
+	// Parts of at most 4 KiB, 6 KiB of them in all.
+	docsTooComplex(t, docsZip(t, members), "budget.docx", Budget{Memory: 3 << 10, Inflate: 1 << 20, Time: time.Minute})
 }
 
 // A PDF larger than scrub reads is left as it is.
 func TestPDFTooLarge(t *testing.T) {
-	defer func(n int64) { pdfMaxBytes = n }(pdfMaxBytes)
-	pdfMaxBytes = 100
-	docsFormatError(t, docsTestPDF(), "memo.pdf")
+	docsTooComplex(t, docsTestPDF(), "memo.pdf", Budget{Memory: 400, Inflate: 1 << 20, Time: time.Minute})
+}
+
+// docsTooComplex scrubs b within budget: it must be too complex.
+func docsTooComplex(t *testing.T, b []byte, name string, budget Budget) {
+	t.Helper()
+	var out bytes.Buffer
+	rep, err := ScrubWithin(context.Background(), budget, bytes.NewReader(b), int64(len(b)), name, "", &out)
+	if !errors.Is(err, ErrTooComplex) || !rep.TooComplex || rep.Scrubbed || rep.Note != TooComplexNote {
+		t.Errorf("%s (%d bytes): %v, %+v; want too complex", name, len(b), err, rep)
+	}
 }
 
 // docsJPEGExif is a JPEG whose EXIF names its photographer.

@@ -85,9 +85,13 @@ func (s odfScrubber) Match(head []byte, name, contentType string) bool {
 	return docHasExt(name, s.exts) || s.mime != odfMimeAny && strings.HasPrefix(contentType, s.mime)
 }
 
-func (s odfScrubber) Scrub(r io.ReaderAt, size int64, w io.Writer) (rep Report, err error) {
+func (s odfScrubber) Scrub(r io.ReaderAt, size int64, w io.Writer) (Report, error) {
+	return s.scrubWithin(defaultMeter(), r, size, w)
+}
+
+func (s odfScrubber) scrubWithin(m *meter, r io.ReaderAt, size int64, w io.Writer) (rep Report, err error) {
 	defer docRecover(s.format, &err)
-	z, err := openDocZip(s.format, r, size)
+	z, err := openDocZip(m, s.format, r, size)
 	if err != nil {
 		return rep, err
 	}
@@ -97,7 +101,7 @@ func (s odfScrubber) Scrub(r io.ReaderAt, size int64, w io.Writer) (rep Report, 
 	}
 	thumb := func(name string) bool { return strings.HasPrefix(name, "Thumbnails/") || name == "Thumbnails" }
 
-	b, err := z.read(manifest, docZipMaxPart)
+	b, err := z.read(manifest)
 	if err != nil {
 		return rep, err
 	}
@@ -143,7 +147,7 @@ func (s odfScrubber) Scrub(r io.ReaderAt, size int64, w io.Writer) (rep Report, 
 		switch base := path.Base(f.Name); {
 		case strings.HasPrefix(f.Name, "META-INF/") || strings.HasSuffix(f.Name, "/"):
 		case base == "meta.xml":
-			b, err := z.read(f, docZipMaxPart)
+			b, err := z.read(f)
 			if err != nil {
 				return rep, err
 			}

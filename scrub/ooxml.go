@@ -24,15 +24,14 @@ import (
 )
 
 // Bounds on a ZIP-based document. A part that is parsed is decompressed
-// into memory, so the parts, and all of them together, are limited: a
-// member that claims or turns out to inflate past a limit fails the file
-// (a zip bomb is a FormatError, and costs at most the limit's worth of
-// inflating). Members that are copied raw are never decompressed.
+// into memory, so the parts, and all of them together, are limited by the
+// file's Budget: a member that claims or turns out to inflate past a
+// limit makes the file too complex to scrub (a zip bomb costs at most the
+// limit's worth of inflating, and is stored as sent). Members that are
+// copied raw are never decompressed.
 var (
-	docZipMaxMembers       = 10000     // members in one archive
-	docZipMaxPart    int64 = 64 << 20  // bytes of one decompressed XML part
-	docZipMaxInflate int64 = 256 << 20 // bytes decompressed from one file, all parts together
-	docXMLMaxDepth         = 1024      // nesting of XML elements
+	docZipMaxMembers = 10000 // members in one archive
+	docXMLMaxDepth   = 1024  // nesting of XML elements
 )
 
 // docZipDate is the MS-DOS date every rewritten member gets: 1980-01-01,
@@ -41,8 +40,15 @@ var (
 // extended-timestamp extra field, which ODF forbids on its mimetype.
 const docZipDate = 0x21
 
-// docBad is the FormatError of a ZIP-based document.
+// docBad is the FormatError of a ZIP-based document; if one of a is a
+// *TooComplexError, that error is returned as it is.
 func docBad(format, msg string, a ...any) error {
+	for _, v := range a {
+		var tc *TooComplexError
+		if err, ok := v.(error); ok && errors.As(err, &tc) {
+			return tc
+		}
+	}
 	return &FormatError{Format: format, Err: fmt.Errorf(msg, a...)}
 }
 
@@ -89,9 +95,14 @@ type docZip struct {
 	inflated int64 // bytes decompressed so far, of the parts parsed
 	media    int64 // bytes decompressed so far, of the embedded media
 	kept     int   // embedded media that could not be scrubbed
+	m        *meter
 }
 
-func openDocZip(format string, r io.ReaderAt, size int64) (*docZip, error) {
+func openDocZip(m *meter, format string, r io.ReaderAt, size int64) (*docZip, error) {
+	m.format = format
+	if err := docZipDirectory(m, r, size); err != nil {
+		return nil, err
+	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, docBad(format, "%v", err)
@@ -99,7 +110,7 @@ func openDocZip(format string, r io.ReaderAt, size int64) (*docZip, error) {
 	if len(zr.File) > docZipMaxMembers {
 		return nil, docBad(format, "%d members, more than the %d scrub reads", len(zr.File), docZipMaxMembers)
 	}
-	z := &docZip{format: format, zr: zr, byName: make(map[string]*zip.File, len(zr.File))}
+	z := &docZip{format: format, zr: zr, byName: make(map[string]*zip.File, len(zr.File)), m: m}
 	for _, f := range zr.File {
 		if _, dup := z.byName[f.Name]; dup {
 			return nil, docBad(format, "member %q appears twice", f.Name)
@@ -112,20 +123,57 @@ func openDocZip(format string, r io.ReaderAt, size int64) (*docZip, error) {
 	return z, nil
 }
 
-// read decompresses a member of at most max bytes, counting what it
-// inflates against the file's budget.
-func (z *docZip) read(f *zip.File, max int64) ([]byte, error) {
-	return z.readBudget(f, max, &z.inflated, docZipMaxInflate)
+// docZipDirectory checks, before archive/zip reads it, that the ZIP's
+// central directory (which archive/zip holds in memory, a few hundred
+// bytes per member) says it has at most docZipMaxMembers members in at
+// most an eighth of the memory budget. A ZIP64 directory (for more than
+// 65535 members or 4 GiB, which no office document needs) is too
+// complex. A file whose end record is not found is left to archive/zip,
+// which refuses it.
+func docZipDirectory(m *meter, r io.ReaderAt, size int64) error {
+	tail := make([]byte, min(size, 22+65535))
+	if _, err := r.ReadAt(tail, size-int64(len(tail))); err != nil && err != io.EOF {
+		return err
+	}
+	i := bytes.LastIndex(tail, []byte("PK\x05\x06"))
+	if i < 0 || len(tail)-i < 22 {
+		return nil
+	}
+	eocd := tail[i:]
+	count := binary.LittleEndian.Uint16(eocd[10:])
+	dirSize := binary.LittleEndian.Uint32(eocd[12:])
+	switch {
+	case count == 0xFFFF || dirSize == 0xFFFFFFFF:
+		return m.tooComplex("a ZIP64 archive")
+	case int(count) > docZipMaxMembers:
+		return m.tooComplex("%d members, more than the %d scrub reads", count, docZipMaxMembers)
+	case int64(dirSize) > m.part():
+		return m.tooComplex("a central directory of %d bytes, more than the %d scrub reads", dirSize, m.part())
+	}
+	return nil
+}
+
+// read decompresses a part to parse, of at most an eighth of the memory
+// budget, counting what it inflates against the parts' total (twice the
+// memory budget: each part is let go before the next is read, and
+// parsing costs time).
+func (z *docZip) read(f *zip.File) ([]byte, error) {
+	return z.readBudget(f, z.m.part(), &z.inflated, 2*z.m.b.Memory)
 }
 
 // readBudget decompresses a member of at most max bytes, adding what it
-// inflates to *spent, which may not pass budget.
+// inflates to *spent, which may not pass budget, and to the file's
+// inflated total. Past any of them, the file is too complex.
 func (z *docZip) readBudget(f *zip.File, max int64, spent *int64, budget int64) ([]byte, error) {
-	if f.UncompressedSize64 > uint64(max) {
-		return nil, docBad(z.format, "member %q claims %d bytes, more than the %d scrub reads", f.Name, f.UncompressedSize64, max)
+	if err := z.m.check(); err != nil {
+		return nil, err
 	}
+	if f.UncompressedSize64 > uint64(max) {
+		return nil, z.m.tooComplex("a member claims %d bytes, more than the %d scrub reads", f.UncompressedSize64, max)
+	}
+	whole := true
 	if left := budget - *spent; left < max {
-		max = left
+		max, whole = left, false
 	}
 	rc, err := f.Open()
 	if err != nil {
@@ -133,14 +181,20 @@ func (z *docZip) readBudget(f *zip.File, max int64, spent *int64, budget int64) 
 	}
 	defer rc.Close()
 	var buf bytes.Buffer
-	buf.Grow(int(min(f.UncompressedSize64, uint64(max), 1<<20)) + 1) // what a member claims is not yet known to be true
+	buf.Grow(int(min(f.UncompressedSize64, uint64(max))) + bytes.MinRead) // at most max: a claim past it was refused
 	n, err := buf.ReadFrom(io.LimitReader(rc, max+1))
 	*spent += n
 	if err != nil {
 		return nil, docBad(z.format, "member %q: %v", f.Name, err)
 	}
 	if n > max {
-		return nil, docBad(z.format, "member %q inflates past the %d bytes scrub reads (a zip bomb?)", f.Name, max)
+		if whole {
+			return nil, z.m.tooComplex("a member inflates past the %d bytes scrub reads (a zip bomb?)", max)
+		}
+		return nil, z.m.tooComplex("its members inflate past the %d bytes scrub reads in all", budget)
+	}
+	if err := z.m.inflate(n); err != nil {
+		return nil, err
 	}
 	return buf.Bytes(), nil
 }
@@ -194,10 +248,10 @@ func docZipWrite(zw *zip.Writer, name string, data []byte) error {
 // position) are scrubbed by the scrubber of their format, when scrub has
 // one; those it cannot scrub are kept as they are, and the report's note
 // says how many.
-var (
-	docMediaMax      int64 = 64 << 20 // bytes of one embedded media file scrubbed
-	docMediaMaxTotal int64 = 1 << 30  // bytes of all the embedded media of one file
-)
+// docMediaMax is the most of one embedded picture or media file that is
+// decompressed into memory to be scrubbed: half the memory budget. What
+// all of them inflate counts against the file's Inflate budget.
+func (z *docZip) mediaMax() int64 { return z.m.b.Memory / 2 }
 
 // docIsMedia reports whether a member (its lower-case name) is embedded
 // media.
@@ -222,7 +276,7 @@ func (z *docZip) copyMember(zw *zip.Writer, format string, f *zip.File, rules *x
 		}
 		return docZipCopy(zw, format, f)
 	}
-	b, err := z.read(f, docZipMaxPart)
+	b, err := z.read(f)
 	if err != nil {
 		return err
 	}
@@ -253,7 +307,10 @@ func (z *docZip) scrubMedia(zw *zip.Writer, f *zip.File, rep *Report) (bool, err
 	case nil, ooxmlScrubber, odfScrubber, pdfScrubber: // no scrubber; no documents within documents
 		return false, nil
 	}
-	data, err := z.readBudget(f, docMediaMax, &z.media, docMediaMaxTotal)
+	data, err := z.readBudget(f, z.mediaMax(), &z.media, z.m.b.Inflate)
+	if errors.Is(err, ErrTooComplex) && f.UncompressedSize64 <= uint64(z.mediaMax()) {
+		return false, err // a bomb, or past the time or the file's total
+	}
 	if err != nil {
 		z.kept++
 		return false, nil
@@ -331,6 +388,7 @@ func xmlEdit(src []byte, rules xmlRules) ([]byte, bool, error) {
 		changed  bool
 		root     bool
 	)
+	out.Grow(len(src)) // once, not by doubling: the copy is about as long
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {
@@ -687,9 +745,13 @@ func ooxmlIsRels(name string) bool {
 	return strings.HasSuffix(name, ".rels") && path.Base(path.Dir(name)) == "_rels"
 }
 
-func (s ooxmlScrubber) Scrub(r io.ReaderAt, size int64, w io.Writer) (rep Report, err error) {
+func (s ooxmlScrubber) Scrub(r io.ReaderAt, size int64, w io.Writer) (Report, error) {
+	return s.scrubWithin(defaultMeter(), r, size, w)
+}
+
+func (s ooxmlScrubber) scrubWithin(m *meter, r io.ReaderAt, size int64, w io.Writer) (rep Report, err error) {
 	defer docRecover(s.format, &err)
-	z, err := openDocZip(s.format, r, size)
+	z, err := openDocZip(m, s.format, r, size)
 	if err != nil {
 		return rep, err
 	}
@@ -712,7 +774,7 @@ func (s ooxmlScrubber) Scrub(r io.ReaderAt, size int64, w io.Writer) (rep Report
 		if !ooxmlIsRels(f.Name) {
 			continue
 		}
-		b, err := z.read(f, docZipMaxPart)
+		b, err := z.read(f)
 		if err != nil {
 			return rep, err
 		}
@@ -769,7 +831,7 @@ func (s ooxmlScrubber) Scrub(r io.ReaderAt, size int64, w io.Writer) (rep Report
 	}
 
 	// The content types: the overrides of dropped parts go.
-	types, err := z.read(typesFile, docZipMaxPart)
+	types, err := z.read(typesFile)
 	if err != nil {
 		return rep, err
 	}
@@ -825,7 +887,7 @@ func (s ooxmlScrubber) Scrub(r io.ReaderAt, size int64, w io.Writer) (rep Report
 		var kinds []string
 		switch emptied[lower] {
 		case "core", "app":
-			b, err := z.read(f, docZipMaxPart)
+			b, err := z.read(f)
 			if err != nil {
 				return rep, err
 			}

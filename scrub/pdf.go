@@ -10,11 +10,13 @@ package scrub
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/filter"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 )
@@ -23,9 +25,11 @@ import (
 // rewriting the file invalidates anyway.
 const KindPDFSignature = "digital signatures"
 
-// pdfMaxBytes bounds the PDFs scrub reads: pdfcpu holds the whole document
-// in memory. A larger file is left as it is (a FormatError).
-var pdfMaxBytes int64 = 256 << 20
+// pdfMax bounds the PDFs scrub reads: pdfcpu holds the whole document in
+// memory, with its decompressed object streams, then writes a copy and
+// reads that back. A larger file is too complex to scrub: a quarter of
+// the memory budget.
+func pdfMax(m *meter) int64 { return m.b.Memory / 4 }
 
 // pdfMarkup are the subtypes of markup annotations, whose /T is their
 // author's name. (A widget's /T is a form field's name, and stays.)
@@ -61,22 +65,38 @@ func pdfBad(msg string, a ...any) error {
 	return &FormatError{Format: "PDF", Err: fmt.Errorf(msg, a...)}
 }
 
-func (pdfScrubber) Scrub(r io.ReaderAt, size int64, w io.Writer) (rep Report, err error) {
+func (p pdfScrubber) Scrub(r io.ReaderAt, size int64, w io.Writer) (Report, error) {
+	return p.scrubWithin(defaultMeter(), r, size, w)
+}
+
+func (pdfScrubber) scrubWithin(m *meter, r io.ReaderAt, size int64, w io.Writer) (rep Report, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = pdfBad("pdfcpu failed: %v", p)
 		}
 	}()
-	if size > pdfMaxBytes {
-		return rep, pdfBad("%d bytes, more than the %d scrub reads", size, pdfMaxBytes)
+	m.format = "PDF"
+	if size > pdfMax(m) {
+		return rep, m.tooComplex("%d bytes, more than the %d scrub reads", size, pdfMax(m))
 	}
-	conf := pdfConfig()
+	// pdfcpu decompresses object streams while it parses, before scrub
+	// sees any object: measure first what its streams inflate to.
+	if err := pdfMeasure(m, r, size); err != nil {
+		return rep, err
+	}
+	conf := pdfConfigWithin(m)
 	conf.Cmd = model.OPTIMIZE    // the command for which pdfcpu drops encryption and signatures
 	conf.RemoveEncryption = true // an owner password's restrictions are not kept
 	conf.RemoveSignatures = true
 	ctx, err := api.ReadAndValidate(io.NewSectionReader(r, 0, size), conf)
 	if err != nil {
+		if errors.Is(err, filter.ErrDecodeLimitExceeded) {
+			return rep, m.tooComplex("a stream decodes past the %d bytes scrub reads", m.part())
+		}
 		return rep, pdfBad("%v", err)
+	}
+	if err := m.check(); err != nil {
+		return rep, err
 	}
 	if len(ctx.Signatures) > 0 {
 		rep.found(KindPDFSignature)
@@ -94,10 +114,13 @@ func (pdfScrubber) Scrub(r io.ReaderAt, size int64, w io.Writer) (rep Report, er
 	if err != nil {
 		return rep, err
 	}
+	if err := m.check(); err != nil {
+		return rep, err
+	}
 	// The scrubbed file replaces the original: it must be readable.
 	// (pdfcpu can write a broken file from a broken one, for instance when
 	// a page refers to an object that is missing.)
-	check := pdfConfig()
+	check := pdfConfigWithin(m)
 	check.Cmd = model.VALIDATE
 	if _, err := api.ReadAndValidate(bytes.NewReader(out), check); err != nil {
 		return rep, pdfBad("the rewritten file does not read back (%v); the original is left as it is", err)
@@ -106,19 +129,30 @@ func (pdfScrubber) Scrub(r io.ReaderAt, size int64, w io.Writer) (rep Report, er
 	return rep, err
 }
 
-// pdfConfig is how scrub has pdfcpu read a PDF.
-func pdfConfig() *model.Configuration {
+// pdfConfig is how scrub has pdfcpu read a PDF, within the default
+// budget.
+func pdfConfig() *model.Configuration { return pdfConfigWithin(defaultMeter()) }
+
+// pdfConfigWithin is how scrub has pdfcpu read a PDF within m's budget:
+// no stream decoded past an eighth of the memory budget, and no more
+// objects than a file of that size could sensibly hold (pdfcpu keeps a
+// few hundred bytes for each).
+func pdfConfigWithin(m *meter) *model.Configuration {
 	conf := model.NewDefaultConfiguration()
 	conf.Optimize = false // keep the objects as they are
 	conf.OptimizeBeforeWriting = false
 	conf.Offline = true // never fetch anything a document names
 	conf.ValidationMode = model.ValidationRelaxed
-	conf.Limits.MaxStreamBytes = pdfMaxBytes
-	conf.Limits.MaxDecodeBytes = pdfMaxBytes
-	conf.Limits.MaxImageBytes = pdfMaxBytes
-	conf.Limits.MaxObjectCount = 1_000_000
-	conf.Limits.MaxXRefEntries = 1_000_000
-	conf.Limits.MaxObjectStreamCount = 100_000
+	part := m.part()
+	objects := int(max(1024, m.b.Memory/256))
+	conf.Limits.MaxStreamBytes = pdfMax(m)
+	conf.Limits.MaxDecodeBytes = part
+	conf.Limits.MaxImageBytes = part
+	conf.Limits.MaxImagePixels = part
+	conf.Limits.MaxObjectCount = objects
+	conf.Limits.MaxXRefEntries = objects
+	conf.Limits.MaxObjectStreamCount = objects
+	conf.Limits.MaxObjectStreamFirst = part
 	conf.Limits.MaxRecursionDepth = 100
 	return conf
 }

@@ -18,6 +18,7 @@
 package scrub
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -67,6 +68,9 @@ type Report struct {
 	Scrubbed bool     `json:"scrubbed"` // the output has the metadata removed
 	Found    []string `json:"found"`    // the kinds of metadata found (and removed)
 	Note     string   `json:"note,omitempty"`
+	// TooComplex: the file would cost more than the budget to scrub,
+	// and is left as it is (Scrubbed is false).
+	TooComplex bool `json:"too_complex,omitempty"`
 }
 
 func (r *Report) found(kind string) {
@@ -111,11 +115,25 @@ func For(head []byte, name, contentType string) Scrubber {
 	return nil
 }
 
-// Scrub scrubs the file read from r (size bytes) into w. For an unknown
-// format it returns ErrUnsupported and writes nothing; for a file a
-// scrubber cannot read, a *FormatError — and w may have received part of
-// an output, which the caller must discard.
+// metered is a Scrubber that spends a budget: the documents' scrubbers.
+type metered interface {
+	scrubWithin(m *meter, r io.ReaderAt, size int64, w io.Writer) (Report, error)
+}
+
+// Scrub scrubs the file read from r (size bytes) into w within
+// DefaultBudget. For an unknown format it returns ErrUnsupported and
+// writes nothing; for a file a scrubber cannot read, a *FormatError; for
+// one over the budget, a *TooComplexError (errors.Is ErrTooComplex) and a
+// report whose TooComplex is true — and in those last two cases w may
+// have received part of an output, which the caller must discard.
 func Scrub(r io.ReaderAt, size int64, name, contentType string, w io.Writer) (Report, error) {
+	return ScrubWithin(context.Background(), DefaultBudget, r, size, name, contentType, w)
+}
+
+// ScrubWithin is Scrub within budget b; it gives up with ctx's error
+// when ctx ends (checked between a scrubber's steps, as the budget's
+// time is).
+func ScrubWithin(ctx context.Context, b Budget, r io.ReaderAt, size int64, name, contentType string, w io.Writer) (Report, error) {
 	head := make([]byte, 512)
 	n, err := r.ReadAt(head, 0)
 	if err != nil && err != io.EOF {
@@ -125,8 +143,21 @@ func Scrub(r io.ReaderAt, size int64, name, contentType string, w io.Writer) (Re
 	if s == nil {
 		return Report{}, ErrUnsupported
 	}
-	rep, err := s.Scrub(r, size, w)
+	var rep Report
+	if ms, ok := s.(metered); ok {
+		m := newMeter(ctx, b)
+		m.format = s.Format()
+		rep, err = ms.scrubWithin(m, r, size, w)
+	} else {
+		rep, err = s.Scrub(r, size, w)
+	}
 	rep.Format = s.Format()
+	if errors.Is(err, ErrTooComplex) {
+		return Report{Format: s.Format(), TooComplex: true, Note: TooComplexNote}, err
+	}
+	if err != nil && ctx.Err() != nil {
+		return Report{Format: s.Format()}, err
+	}
 	if err != nil {
 		var fe *FormatError
 		if !errors.As(err, &fe) {

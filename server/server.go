@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/api"
@@ -59,8 +60,17 @@ type Config struct {
 	// MaxPendingUploads bounds the resumable uploads that exist at once
 	// (0: upload.DefaultMaxPending).
 	MaxPendingUploads int
-	Log               *slog.Logger
+	// CoarsenEvery is how often the data folder's times are set back to
+	// pista.TimeGranularity (0: DefaultCoarsenEvery; see blob.CoarsenData).
+	CoarsenEvery time.Duration
+	Log          *slog.Logger
 }
+
+// DefaultCoarsenEvery bounds how long a folder or the database keeps the
+// exact time of its last change: the changes the object store makes are
+// coarsened at once, those of the database, the uploads and the pages'
+// spooled files within this.
+const DefaultCoarsenEvery = time.Minute
 
 // DefaultMinFreeDisk is the default floor of free disk space: room for
 // the database, the logs and the system to keep working.
@@ -84,7 +94,9 @@ type Stores struct {
 // DBFile is the database's name in the data folder.
 const DBFile = "pista.db"
 
-// OpenStores opens (creating) the stores of a data folder.
+// OpenStores opens (creating) the stores of a data folder. It takes no
+// lock and sweeps nothing, so that admin commands can use it beside a
+// running server; New does both.
 func OpenStores(ctx context.Context, dir string) (*Stores, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -144,10 +156,12 @@ type Server struct {
 	Uploads *upload.Store
 	Handler http.Handler
 	stop    context.CancelFunc // ends the uploads' expiry sweep
+	lock    *os.File           // the data folder's lock (lockData)
+	dir     string             // the data folder
 }
 
-// New opens the data folder, removes what a crash left behind and builds
-// the handler.
+// New locks the data folder (ErrInUse if another server holds it), opens
+// it, removes what a crash left behind and builds the handler.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -166,8 +180,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("archive recipient: %w", err)
 		}
 	}
+	// Lock first: a second server on this folder must change nothing,
+	// not even a migration or a sweep.
+	lock, err := lockData(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
 	st, err := OpenStores(ctx, cfg.Data)
 	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	// Only the server holding the lock sweeps: admin commands open the
+	// same stores beside it and must not touch its writes in flight.
+	if err := st.Blobs.RemoveTemp(); err != nil {
+		st.Close()
+		lock.Close()
 		return nil, err
 	}
 	switch {
@@ -185,11 +213,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	if err != nil {
 		st.Close()
+		lock.Close()
 		return nil, err
 	}
 	h, err := build(ctx, cfg, st, up)
 	if err != nil {
 		st.Close()
+		lock.Close()
 		return nil, err
 	}
 	if n, err := SweepOrphans(ctx, st.Tips, st.Blobs); err != nil {
@@ -197,15 +227,39 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	} else if n > 0 {
 		cfg.Log.Info("removed objects left by an interrupted write", "count", n)
 	}
+	blob.CoarsenData(cfg.Data)
 	sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	go up.Run(sweepCtx)
-	return &Server{Stores: st, Uploads: up, Handler: h, stop: stop}, nil
+	go coarsen(sweepCtx, cfg)
+	return &Server{Stores: st, Uploads: up, Handler: h, stop: stop, lock: lock, dir: cfg.Data}, nil
 }
 
-// Close stops the uploads' sweep and closes the stores.
+// Close stops the uploads' sweep, closes the stores and lets go of the
+// data folder.
 func (s *Server) Close() error {
 	s.stop()
-	return s.Stores.Close()
+	err := s.Stores.Close()
+	blob.CoarsenData(s.dir)
+	s.lock.Close()
+	return err
+}
+
+// coarsen runs blob.CoarsenData every cfg.CoarsenEvery until ctx ends.
+func coarsen(ctx context.Context, cfg Config) {
+	every := cfg.CoarsenEvery
+	if every <= 0 {
+		every = DefaultCoarsenEvery
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			blob.CoarsenData(cfg.Data)
+		}
+	}
 }
 
 func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.Handler, error) {
@@ -226,7 +280,7 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.
 	if err != nil {
 		return nil, err
 	}
-	auth := &newsroom.Auth{Journalists: st.Journalists, Throttle: newsroom.NewThrottle(), Secret: loginSecret, Team: st.Team}
+	auth := &newsroom.Auth{Journalists: st.Journalists, Throttle: newsroom.NewThrottle(), Secret: loginSecret, Team: st.Team, Log: cfg.Log}
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", ui.Static())
@@ -264,7 +318,8 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.
 
 // SweepOrphans deletes objects that no row refers to: what a crash between
 // writing an object and its row left behind. It runs at start-up, before
-// the server takes requests, so no write is in flight.
+// the server takes requests and holding the data folder's lock, so no
+// write is in flight: never call it on a folder another server holds.
 func SweepOrphans(ctx context.Context, tips pista.TipStore, blobs pista.BlobStore) (int, error) {
 	used, err := tips.ObjectKeys(ctx)
 	if err != nil {

@@ -76,7 +76,11 @@
 // sender or a recipient), no subject, no filename, no content, not even at
 // debug level. Errors of a malformed mail may quote it, so they are
 // never logged, only the fact of a refusal. go-smtp's own log, which
-// names peers, is discarded. Replies to the peer echo nothing it sent.
+// names peers, is discarded. Replies to the peer echo nothing it sent:
+// go-smtp's own replies to HELO/EHLO, MAIL, RCPT and unknown commands
+// repeat the peer's words, so pista builds with a copy of go-smtp whose
+// replies do not (smtp/internal/gosmtp, PISTA.md there; go.mod replaces
+// the module with it).
 //
 // # Limits, and why
 //
@@ -88,8 +92,13 @@
 //     octets (DATA; CHUNKING's BDAT has no lines), 20 mails per connection
 //     and 10 unknown recipients per connection (past either, 421 and the
 //     server hangs up).
-//   - 2 minutes to send a command, or the next bytes of a message, or to
-//     read a reply; 30 minutes for one message in all.
+//   - 2 minutes to send a command or to read a reply; an hour for a
+//     connection in all.
+//   - A message must arrive at 1 KiB/s on average: it starts with a
+//     minute of credit, each byte adds a millisecond (up to a minute) and
+//     waiting for the peer takes from it; when it is spent the transfer is
+//     cut (451 4.4.2) and the server hangs up, since what the peer sends
+//     next would be read as commands. 30 minutes for one message in all.
 //   - A header block (the mail's or a part's) of at most 10,000 fields and
 //     4 MiB, checked on the raw bytes before go-message holds it in memory
 //     (552 5.3.4); text held in memory bounded per mail; at most 8 mails
@@ -107,7 +116,18 @@
 // is answered 451 4.7.1 and the peer tries again later. Mail from a large
 // provider shares its servers with many senders; a temporary refusal makes
 // it queue and retry, so nothing is lost. Idle peers with full buckets are
-// forgotten.
+// forgotten: the key of a peer stays in memory while it has a
+// connection and until its bucket is full again (at most 10 minutes after
+// its last mail), then at the next sweep, which runs once a minute when
+// peers come and go.
+//
+// A peer may hold at most 2 of the 8 delivery slots (a mail being parsed
+// and encrypted as it arrives, slowly or not): a third mail of the peer at
+// once is answered 451 4.7.1 at the end of its DATA without waiting for or
+// taking a slot. Filling every slot thus takes four peers each sending at
+// 1 KiB/s at least, for at most 30 minutes per mail; the mail of others
+// waits up to a minute for a slot, then is refused with 451 and comes
+// again.
 //
 // # STARTTLS
 //

@@ -30,3 +30,11 @@ func (s *Server) SetPeerLimits(messages int, window time.Duration, conns int) {
 }
 
 const MaxMessagesPerConn = maxMessagesPerConn
+
+// SetDataRate sets the least rate of a message's transfer, and the
+// window it is averaged over; call it before Serve.
+func (s *Server) SetDataRate(rate int64, window time.Duration) {
+	s.lim.lim.dataRate, s.lim.lim.dataWindow = rate, window
+}
+
+var PeerDeliveries = defaultLimits.peerDeliveries

@@ -26,6 +26,10 @@ const (
 	// maxDataTime bounds one message's transfer however steadily it
 	// trickles in: 32 MiB at 20 kB/s.
 	maxDataTime = 30 * time.Minute
+	// maxConnTime bounds one connection's life, so that a peer that
+	// keeps its connections busy with commands (a NOOP a minute) gives
+	// its places back.
+	maxConnTime = time.Hour
 
 	// maxMessagesPerConn bounds the transactions of one connection.
 	maxMessagesPerConn = 20
@@ -81,6 +85,16 @@ type limits struct {
 	// peers bounds the peers remembered; past it, idle ones are forgotten
 	// first, and if none is idle new peers are refused until some are.
 	peers int
+	// peerDeliveries bounds the delivery slots (maxDeliveries in all) one
+	// peer may hold at once, so that a few peers sending slowly cannot
+	// hold them all: with 2 of 8, four peers are needed, each sending at
+	// least dataRate.
+	peerDeliveries int
+	// dataRate is the least average rate of a message's transfer, in
+	// bytes per second, over dataWindow: a message may stall that long,
+	// and must make up for it later, as for a web upload.
+	dataRate   int64
+	dataWindow time.Duration
 }
 
 var defaultLimits = limits{
@@ -89,4 +103,8 @@ var defaultLimits = limits{
 	peerConns:    5,
 	conns:        100,
 	peers:        100_000,
+
+	peerDeliveries: 2,
+	dataRate:       1 << 10,
+	dataWindow:     time.Minute,
 }

@@ -29,6 +29,8 @@ var (
 		Message: "Too busy, try again later"}
 	errPeerRate = &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 7, 1},
 		Message: "Too many messages from your address, try again later"}
+	errPeerDeliveries = &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 7, 1},
+		Message: "Too many messages from your address at once, try again later"}
 )
 
 // limiter counts connections and messages per peer, in memory only.
@@ -43,11 +45,13 @@ type limiter struct {
 	swept time.Time // the last sweep
 }
 
-// peerState is a peer's open connections and its token bucket.
+// peerState is a peer's open connections, the delivery slots it holds
+// and its token bucket.
 type peerState struct {
-	conns  int
-	tokens float64
-	last   time.Time // when tokens was last brought up to date
+	conns      int
+	deliveries int
+	tokens     float64
+	last       time.Time // when tokens was last brought up to date
 }
 
 func newLimiter(lim limits) *limiter {
@@ -149,9 +153,36 @@ func (l *limiter) close(k peerKey) {
 	l.conns--
 	if p := l.peers[k]; p != nil {
 		p.conns--
-		if now := l.now(); len(l.peers) > l.lim.peers/2 && now.Sub(l.swept) >= time.Minute {
+		// Once a minute whatever the number of peers, so that a peer's
+		// key is forgotten within a minute of its bucket filling again.
+		if now := l.now(); now.Sub(l.swept) >= time.Minute {
 			l.sweep(now)
 		}
+	}
+}
+
+// startDelivery counts a delivery slot taken by k, or refuses it if k
+// holds its share already.
+func (l *limiter) startDelivery(k peerKey) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.peers[k]
+	if p == nil {
+		return errBusy // only a peer with a connection delivers
+	}
+	if p.deliveries >= l.lim.peerDeliveries {
+		return errPeerDeliveries
+	}
+	p.deliveries++
+	return nil
+}
+
+// endDelivery gives k's delivery slot back.
+func (l *limiter) endDelivery(k peerKey) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if p := l.peers[k]; p != nil {
+		p.deliveries--
 	}
 }
 
@@ -190,7 +221,9 @@ func (ln *listener) Accept() (net.Conn, error) {
 			go refuseConn(c, err)
 			continue
 		}
-		return &peerConn{Conn: c, key: k, lim: ln.lim}, nil
+		pc := &peerConn{Conn: c, key: k, lim: ln.lim}
+		pc.life = time.AfterFunc(maxConnTime, func() { pc.Close() })
+		return pc, nil
 	}
 }
 
@@ -218,6 +251,7 @@ type peerConn struct {
 	key  peerKey
 	lim  *limiter
 	once sync.Once
+	life *time.Timer // closes the connection after maxConnTime
 
 	messages      atomic.Int32
 	badRecipients atomic.Int32
@@ -235,6 +269,9 @@ func (c *peerConn) Write(p []byte) (int, error) {
 }
 
 func (c *peerConn) Close() error {
-	c.once.Do(func() { c.lim.close(c.key) })
+	c.once.Do(func() {
+		c.life.Stop()
+		c.lim.close(c.key)
+	})
 	return c.Conn.Close()
 }

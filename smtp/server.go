@@ -251,6 +251,12 @@ func (ss *session) Data(r io.Reader) error {
 	if len(desks) == 0 { // go-smtp checks this already
 		return errNoRecipient
 	}
+	// The peer's share of the slots first, so that a peer over it waits
+	// for none of them (nor makes others wait).
+	if err := s.lim.startDelivery(ss.pc.key); err != nil {
+		return err
+	}
+	defer s.lim.endDelivery(ss.pc.key)
 	t := time.NewTimer(deliveryWait)
 	defer t.Stop()
 	select {
@@ -265,10 +271,17 @@ func (ss *session) Data(r io.Reader) error {
 		return errBusyData
 	}
 	defer s.busy.Done()
-	dr := &deadlineReader{r: r, conn: ss.c.Conn(), end: time.Now().Add(maxDataTime)}
+	now := time.Now()
+	dr := &rateReader{r: r, conn: ss.c.Conn(), end: now.Add(maxDataTime), credit: s.lim.lim.dataWindow,
+		rate: s.lim.lim.dataRate, window: s.lim.lim.dataWindow}
 	err := s.deliver(s.ctx, desks, from, dr)
 	if err == nil {
 		return nil
+	}
+	if isTransferError(err) {
+		// What the peer sends after a cut transfer would be read as
+		// commands: hang up once the reply is written.
+		ss.pc.hangUp.Store(true)
 	}
 	return s.reply(err)
 }
@@ -316,23 +329,43 @@ func isTransferError(err error) bool {
 		errors.Is(err, context.Canceled) || errors.Is(err, gosmtp.ErrDataReset) || errors.As(err, &ne)
 }
 
-// deadlineReader gives a message ioTimeout between reads, and maxDataTime
-// in all: go-smtp sets the read deadline only when it reads a command.
-type deadlineReader struct {
-	r    io.Reader
-	conn net.Conn
-	end  time.Time
-	last time.Time
+// rateReader holds a message's transfer to a least average rate, as
+// httpx.MinBodyRate does a web upload's: it starts with window of credit,
+// each byte adds 1/rate of a second (up to window), the time spent
+// waiting for the peer takes from it, and the read deadline is where the
+// credit ends; and maxDataTime in all. go-smtp sets the read deadline only
+// when it reads a command.
+type rateReader struct {
+	r      io.Reader
+	conn   net.Conn
+	end    time.Time
+	credit time.Duration
+	rate   int64
+	window time.Duration
 }
 
-func (d *deadlineReader) Read(p []byte) (int, error) {
-	if now := time.Now(); now.Sub(d.last) >= time.Second {
-		dl := now.Add(ioTimeout)
-		if dl.After(d.end) {
-			dl = d.end
-		}
-		d.conn.SetReadDeadline(dl)
-		d.last = now
+func (d *rateReader) Read(p []byte) (int, error) {
+	if d.credit <= 0 {
+		return 0, errTooSlow
 	}
-	return d.r.Read(p)
+	start := time.Now()
+	dl := start.Add(d.credit)
+	if dl.After(d.end) {
+		dl = d.end
+	}
+	d.conn.SetReadDeadline(dl)
+	n, err := d.r.Read(p)
+	d.credit -= time.Since(start)
+	d.credit = min(d.credit+time.Duration(n)*time.Second/time.Duration(d.rate), d.window)
+	return n, err
 }
+
+// errTooSlow is a transfer cut for its rate: a net.Error timing out, as
+// the read deadline's is.
+var errTooSlow error = tooSlow{}
+
+type tooSlow struct{}
+
+func (tooSlow) Error() string   { return "smtp: the message arrived too slowly" }
+func (tooSlow) Timeout() bool   { return true }
+func (tooSlow) Temporary() bool { return false }

@@ -32,6 +32,7 @@ var migrations embed.FS
 type DB struct {
 	write *sql.DB // one connection, BEGIN IMMEDIATE
 	read  *sql.DB // several connections, query_only
+	ids   *ids    // seals the numbers of items and audit entries (ids.go)
 }
 
 // pragmas are applied to every connection, in both pools.
@@ -61,6 +62,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		write.Close()
 		return nil, err
 	}
+	ids, err := loadIDs(ctx, write)
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
 
 	read, err := sql.Open("sqlite", path+"?"+q.Encode()+"&_query_only=1")
 	if err != nil {
@@ -75,7 +81,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
-	return &DB{write: write, read: read}, nil
+	return &DB{write: write, read: read, ids: ids}, nil
 }
 
 // Close closes both pools.
@@ -172,6 +178,20 @@ func isUnique(err error) bool {
 		return false
 	}
 	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// errDiskFull is what a write that found the disk full returns.
+var errDiskFull = fmt.Errorf("%w: the disk is full (the database could not grow)", pista.ErrStorageFull)
+
+// storageErr maps SQLite's "database or disk is full" to
+// pista.ErrStorageFull, so that a full disk is answered as one (507),
+// whatever statement met it; other errors pass unchanged.
+func storageErr(err error) error {
+	var e *msqlite.Error
+	if errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_FULL {
+		return fmt.Errorf("%w (%w)", errDiskFull, err)
+	}
+	return err
 }
 
 // isForeignKey reports whether err is a FOREIGN KEY constraint failure.

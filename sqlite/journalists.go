@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/pista-tips/pista"
 )
@@ -32,11 +33,11 @@ func (s *JournalistStore) CreateJournalist(ctx context.Context, j *pista.Journal
 	// password_hash (migration 0001) is read no more: passphrases are
 	// checked through Auth.
 	res, err := tx.ExecContext(ctx, `INSERT INTO journalists
-		(name, recipient, password_hash, totp_secret, totp_last_step,
+		(name, recipient, password_hash, totp_secret,
 		 notify_email, notify_webhook, notified_item,
 		 auth_salt, auth_kdf, auth_hash, wrapped_identity, admin, suspended, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		j.Name, j.Recipient, "", j.TOTPSecret, j.TOTPLastStep,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		j.Name, j.Recipient, "", j.TOTPSecret,
 		j.NotifyEmail, j.NotifyWebhook, j.NotifiedItem,
 		blob(j.Auth.Salt), j.Auth.KDF, blob(j.Auth.Hash), blob(j.Auth.WrappedIdentity), j.Admin, j.Suspended, created.Unix())
 	if isUnique(err) {
@@ -55,17 +56,22 @@ func (s *JournalistStore) CreateJournalist(ctx context.Context, j *pista.Journal
 	return nil
 }
 
-const journalistColumns = `id, name, recipient, totp_secret, totp_last_step,
+const journalistColumns = `id, name, recipient, totp_secret,
 	notify_email, notify_webhook, notified_item,
-	auth_salt, auth_kdf, auth_hash, wrapped_identity, admin, suspended, created`
+	auth_salt, auth_kdf, auth_hash, wrapped_identity, admin, suspended,
+	session_epoch, last_login, created`
 
 func scanJournalist(row interface{ Scan(...any) error }) (pista.Journalist, error) {
 	var j pista.Journalist
-	var created int64
-	err := row.Scan(&j.ID, &j.Name, &j.Recipient, &j.TOTPSecret, &j.TOTPLastStep,
+	var created, lastLogin int64
+	err := row.Scan(&j.ID, &j.Name, &j.Recipient, &j.TOTPSecret,
 		&j.NotifyEmail, &j.NotifyWebhook, &j.NotifiedItem,
-		&j.Auth.Salt, &j.Auth.KDF, &j.Auth.Hash, &j.Auth.WrappedIdentity, &j.Admin, &j.Suspended, &created)
+		&j.Auth.Salt, &j.Auth.KDF, &j.Auth.Hash, &j.Auth.WrappedIdentity, &j.Admin, &j.Suspended,
+		&j.SessionEpoch, &lastLogin, &created)
 	j.Created = unix(created)
+	if lastLogin != 0 {
+		j.LastLogin = unix(lastLogin)
+	}
 	for _, b := range []*[]byte{&j.Auth.Salt, &j.Auth.Hash, &j.Auth.WrappedIdentity} {
 		if len(*b) == 0 {
 			*b = nil
@@ -94,19 +100,25 @@ func (s *JournalistStore) JournalistByID(ctx context.Context, id int64) (pista.J
 	return j, nil
 }
 
-// UseTOTPStep records step as the journalist's last used TOTP step if it
-// is newer than the one recorded, in one statement, so that two logins
-// racing with the same code cannot both succeed. It answers false for a
-// replayed or older step, and for an unknown journalist.
-func (s *JournalistStore) UseTOTPStep(ctx context.Context, journalistID, step int64) (bool, error) {
-	res, err := s.db.write.ExecContext(ctx,
-		`UPDATE journalists SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`,
-		step, journalistID, step)
+// RecordLogin sets the journalist's last login to the hour of at. It
+// writes only when the hour changes, so that most logins write nothing
+// (and work on a full disk). It answers pista.ErrNotFound for an unknown
+// journalist.
+func (s *JournalistStore) RecordLogin(ctx context.Context, journalistID int64, at time.Time) error {
+	hour := stamp(at).Unix()
+	res, err := s.db.write.ExecContext(ctx, `UPDATE journalists SET last_login = ? WHERE id = ? AND last_login <> ?`,
+		hour, journalistID, hour)
 	if err != nil {
-		return false, fmt.Errorf("sqlite: use TOTP step: %w", err)
+		return fmt.Errorf("sqlite: record login: %w", err)
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	var one int
+	if err := s.db.read.QueryRowContext(ctx, `SELECT 1 FROM journalists WHERE id = ?`, journalistID).Scan(&one); err != nil {
+		return fmt.Errorf("journalist %d: %w", journalistID, notFound(err))
+	}
+	return nil
 }
 
 // SetNotify sets where the journalist is told of new tips ("" for none).
@@ -138,10 +150,10 @@ func (s *JournalistStore) SetAuth(ctx context.Context, journalistID int64, a pis
 		journalistID, blob(a.Salt), a.KDF, blob(a.Hash), blob(a.WrappedIdentity), journalistID)
 }
 
-// SetTOTP replaces the journalist's TOTP secret and forgets the last step
-// used. It answers pista.ErrNotFound for an unknown journalist.
+// SetTOTP replaces the journalist's TOTP secret. It answers
+// pista.ErrNotFound for an unknown journalist.
 func (s *JournalistStore) SetTOTP(ctx context.Context, journalistID int64, secret string) error {
-	return s.update(ctx, "set TOTP", `UPDATE journalists SET totp_secret = ?, totp_last_step = 0 WHERE id = ?`,
+	return s.update(ctx, "set TOTP", `UPDATE journalists SET totp_secret = ? WHERE id = ?`,
 		journalistID, secret, journalistID)
 }
 
@@ -150,10 +162,12 @@ func (s *JournalistStore) Journalists(ctx context.Context) ([]pista.Journalist, 
 	return s.list(ctx, `SELECT `+journalistColumns+` FROM journalists ORDER BY name`)
 }
 
-// SetSuspended suspends or restores an account. It answers
+// SetSuspended suspends or restores an account; suspending also moves its
+// session epoch on, which ends every session and token it has. It answers
 // pista.ErrNotFound for an unknown journalist.
 func (s *JournalistStore) SetSuspended(ctx context.Context, journalistID int64, suspended bool) error {
-	return s.update(ctx, "set suspended", `UPDATE journalists SET suspended = ? WHERE id = ?`,
+	return s.update(ctx, "set suspended", `UPDATE journalists
+		SET suspended = ?1, session_epoch = session_epoch + (CASE WHEN ?1 THEN 1 ELSE 0 END) WHERE id = ?2`,
 		journalistID, suspended, journalistID)
 }
 

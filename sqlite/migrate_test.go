@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/pista-tips/pista"
 )
@@ -62,7 +64,8 @@ func TestMigration0002(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(items) != 2 || items[0].ID != 1 || items[0].Object != "o1" || items[1].ID != 2 ||
+	seal := func(n int64) int64 { return db.ids.seal(domainItem, n) }
+	if len(items) != 2 || items[0].ID != seal(1) || items[0].Object != "o1" || items[1].ID != seal(2) ||
 		items[1].Kind != pista.KindReply || items[1].AuthorID != 1 || items[1].Size != 2 {
 		t.Errorf("items after the migration: %+v", items)
 	}
@@ -70,7 +73,7 @@ func TestMigration0002(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Channel != pista.ChannelWeb || c.LastItem != 2 || c.Items != 2 || c.Unread {
+	if c.Channel != pista.ChannelWeb || c.LastItem != seal(2) || c.Items != 2 || c.Unread {
 		t.Errorf("conversation after the migration: %+v", c)
 	}
 	j, err := NewJournalistStore(db).JournalistByID(ctx, 1)
@@ -82,7 +85,7 @@ func TestMigration0002(t *testing.T) {
 	if err := tips.AddItems(ctx, "c", added); err != nil {
 		t.Fatal(err)
 	}
-	if added[0].ID != 4 || added[1].ID != 5 {
+	if added[0].ID != seal(4) || added[1].ID != seal(5) {
 		t.Errorf("item IDs after the migration: %d, %d; want 4, 5 (3 was given before)", added[0].ID, added[1].ID)
 	}
 
@@ -146,5 +149,83 @@ func TestMigration0002Empty(t *testing.T) {
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMigration0006 applies 0006 to a database with invitations and a
+// journalist's notification watermark from before: invitations get random
+// IDs and an expiry at the hour (never later than given), items sealed
+// IDs, and the old watermark still works.
+func TestMigration0006(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pista.db")
+	old, err := sql.Open("sqlite", path+"?"+url.Values{"_pragma": pragmas}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.SetMaxOpenConns(1)
+	if _, err := old.ExecContext(ctx, `CREATE TABLE schema_migrations (
+		version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := filepath.Glob("migrations/000[1-4]_*.sql")
+	for i, name := range names {
+		if err := applyMigration(ctx, old, int64(i+1), "migrations/"+filepath.Base(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expires := int64(1_800_000_000 + 1234) // not at the hour
+	for _, q := range []string{
+		`INSERT INTO journalists (id, name, recipient, password_hash, totp_secret, created, notified_item) VALUES (1, 'alice', 'r', 'h', 's', 0, 1)`,
+		`INSERT INTO desks (id, slug, title, created) VALUES (1, 'americas', 'Americas', 0)`,
+		`INSERT INTO desk_keys (id, desk_id, recipient, created) VALUES (1, 1, 'r', 0)`,
+		`UPDATE desks SET key_id = 1`,
+		`INSERT INTO desk_members (desk_id, journalist_id) VALUES (1, 1)`,
+		`INSERT INTO sources (id, lookup, recipient, created) VALUES (1, x'01', 'r', 0)`,
+		`INSERT INTO conversations (id, desk_id, source_id, created, updated, last_item) VALUES ('c', 1, 1, 0, 0, 2)`,
+		`INSERT INTO items (conversation_id, kind, object, size, created) VALUES ('c', 'message', 'o1', 1, 0)`,
+		`INSERT INTO items (conversation_id, kind, object, size, created) VALUES ('c', 'message', 'o2', 2, 0)`,
+		`INSERT INTO invitations (id, token_hash, desk_id, role, created, expires) VALUES (1, x'01', 1, 'journalist', 0, ` + strconv.FormatInt(expires, 10) + `)`,
+		`INSERT INTO invitations (id, token_hash, desk_id, role, created, expires) VALUES (2, x'02', 1, 'journalist', 0, ` + strconv.FormatInt(expires, 10) + `)`,
+	} {
+		if _, err := old.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	invs, err := NewTeamStore(db).Invitations(ctx, 1, time.Unix(0, 0))
+	if err != nil || len(invs) != 2 {
+		t.Fatalf("Invitations = %+v, %v", invs, err)
+	}
+	for _, inv := range invs {
+		if inv.ID < sealBase || inv.ID >= 2*sealBase {
+			t.Errorf("invitation ID %d after the migration, want a random one in [2^52, 2^53)", inv.ID)
+		}
+		if inv.Expires.Unix() != expires-expires%3600 {
+			t.Errorf("invitation expires at %d, want %d", inv.Expires.Unix(), expires-expires%3600)
+		}
+	}
+	tips := NewTipStore(db)
+	items, err := tips.ItemsOfConversation(ctx, "c")
+	if err != nil || len(items) != 2 {
+		t.Fatalf("items = %+v, %v", items, err)
+	}
+	for _, it := range items {
+		if it.ID < sealBase {
+			t.Errorf("item ID %d after the migration: not sealed", it.ID)
+		}
+	}
+	// alice was told of item 1 before: item 2 is new to her.
+	n, newest, err := tips.NewSourceItems(ctx, 1, 1)
+	if err != nil || n != 1 || newest != items[1].ID {
+		t.Errorf("NewSourceItems(old watermark) = %d, %d, %v; want 1, %d", n, newest, err, items[1].ID)
 	}
 }

@@ -132,14 +132,29 @@ func (s *TeamStore) CreateInvitation(ctx context.Context, inv *pista.Invitation)
 	if inv.CreatedBy != 0 {
 		by = inv.CreatedBy
 	}
-	res, err := s.db.write.ExecContext(ctx, `INSERT INTO invitations (token_hash, desk_id, role, admin, created_by, created, expires)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, inv.TokenHash, desk, string(inv.Role), inv.Admin, by, created.Unix(), inv.Expires.Unix())
-	if err != nil {
-		return fmt.Errorf("sqlite: create invitation: %w", err)
+	// A random ID (invitations need no order), and the expiry at the
+	// hour, rounded down: an invitation never lasts longer than given.
+	expires := inv.Expires.UTC().Truncate(pista.TimeGranularity)
+	for {
+		id := randomID()
+		_, err := s.db.write.ExecContext(ctx, `INSERT INTO invitations (id, token_hash, desk_id, role, admin, created_by, created, expires)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, inv.TokenHash, desk, string(inv.Role), inv.Admin, by, created.Unix(), expires.Unix())
+		if isUnique(err) && !s.tokenTaken(ctx, inv.TokenHash) {
+			continue // the ID was taken: one chance in 2^52 per invitation
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: create invitation: %w", err)
+		}
+		inv.ID, inv.Created, inv.Expires = id, created, expires
+		return nil
 	}
-	inv.ID, err = res.LastInsertId()
-	inv.Created = created
-	return err
+}
+
+// tokenTaken reports whether an invitation has this token hash.
+func (s *TeamStore) tokenTaken(ctx context.Context, hash []byte) bool {
+	var n int
+	s.db.write.QueryRowContext(ctx, `SELECT count(*) FROM invitations WHERE token_hash = ?`, hash).Scan(&n)
+	return n > 0
 }
 
 const invitationColumns = `id, token_hash, coalesce(desk_id, 0), role, admin, coalesce(created_by, 0), created, expires`
@@ -439,8 +454,11 @@ func (s *TeamStore) Audit(ctx context.Context, q pista.AuditQuery) ([]pista.Audi
 	if limit <= 0 || limit > MaxAuditLimit {
 		limit = 100
 	}
-	before := q.Before
-	if before <= 0 {
+	before, ok := s.db.ids.cursor(domainAudit, q.Before)
+	if !ok {
+		return nil, nil // not a cursor this store made: no page
+	}
+	if before == 0 {
 		before = 1<<63 - 1
 	}
 	var where strings.Builder
@@ -472,7 +490,7 @@ func (s *TeamStore) Audit(ctx context.Context, q pista.AuditQuery) ([]pista.Audi
 			&e.ConversationID, &e.Subject); err != nil {
 			return nil, err
 		}
-		e.Created = unix(created)
+		e.Created, e.ID = unix(created), s.db.ids.seal(domainAudit, e.ID)
 		es = append(es, e)
 	}
 	return es, rows.Err()

@@ -55,7 +55,8 @@ func NewTipStore(db *DB) *TipStore { return &TipStore{db: db} }
 //
 // It answers pista.ErrExists if the conversation ID or the source's lookup
 // is taken, and pista.ErrNotFound for an unknown desk.
-func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
+func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) (err error) {
+	defer func() { err = storageErr(err) }()
 	c := &t.Conversation
 	switch {
 	case c.ID == "":
@@ -114,8 +115,8 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
 		return err
 	}
 	t.Source.ID, t.Source.Created = sourceID, sourceCreated
-	c.Channel, c.SourceID, c.Created, c.Updated, c.LastItem, c.Items = channel, sourceID, created, updated, last, len(ids)
-	setItems(t.Items, c.ID, ids, times)
+	c.Channel, c.SourceID, c.Created, c.Updated, c.LastItem, c.Items = channel, sourceID, created, updated, s.db.ids.seal(domainItem, last), len(ids)
+	setItems(s.db.ids, t.Items, c.ID, ids, times)
 	return nil
 }
 
@@ -123,7 +124,8 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
 // the conversation to the top of its desk's inbox. It sets each item's ID,
 // ConversationID and Created, and answers pista.ErrNotFound for an unknown
 // conversation.
-func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []pista.Item) error {
+func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []pista.Item) (err error) {
+	defer func() { err = storageErr(err) }()
 	tx, err := s.db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -149,7 +151,7 @@ func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	setItems(items, conversationID, ids, times)
+	setItems(s.db.ids, items, conversationID, ids, times)
 	return nil
 }
 
@@ -185,9 +187,10 @@ func insertItems(ctx context.Context, tx *sql.Tx, conversationID string, items [
 	return ids, times, nil
 }
 
-func setItems(items []pista.Item, conversationID string, ids []int64, times []time.Time) {
+// setItems sets the stored items' sealed IDs, conversation and times.
+func setItems(seal *ids, items []pista.Item, conversationID string, ids []int64, times []time.Time) {
 	for i := range items {
-		items[i].ID, items[i].ConversationID, items[i].Created = ids[i], conversationID, times[i]
+		items[i].ID, items[i].ConversationID, items[i].Created = seal.seal(domainItem, ids[i]), conversationID, times[i]
 		if items[i].EncryptedBy == "" {
 			items[i].EncryptedBy = "server"
 		}
@@ -245,7 +248,7 @@ const journalistViewJoins = `
 	LEFT JOIN reads r ON r.journalist_id = m.journalist_id AND r.conversation_id = c.id
 	LEFT JOIN stars s ON s.journalist_id = m.journalist_id AND s.conversation_id = c.id`
 
-func scanConversation(row interface{ Scan(...any) error }, view bool) (pista.Conversation, error) {
+func scanConversation(row interface{ Scan(...any) error }, seal *ids, view bool) (pista.Conversation, error) {
 	var c pista.Conversation
 	var created, updated int64
 	var tags string
@@ -255,7 +258,7 @@ func scanConversation(row interface{ Scan(...any) error }, view bool) (pista.Con
 		dest = append(dest, &c.Unread, &c.Starred)
 	}
 	err := row.Scan(dest...)
-	c.Created, c.Updated = unix(created), unix(updated)
+	c.Created, c.Updated, c.LastItem = unix(created), unix(updated), seal.seal(domainItem, c.LastItem)
 	if tags != "" {
 		c.Tags = strings.Fields(tags)
 		slices.Sort(c.Tags)
@@ -265,7 +268,7 @@ func scanConversation(row interface{ Scan(...any) error }, view bool) (pista.Con
 
 func queryConversations(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, view bool, query string, args ...any) ([]pista.Conversation, error) {
+}, seal *ids, view bool, query string, args ...any) ([]pista.Conversation, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -273,7 +276,7 @@ func queryConversations(ctx context.Context, q interface {
 	defer rows.Close()
 	var cs []pista.Conversation
 	for rows.Next() {
-		c, err := scanConversation(rows, view)
+		c, err := scanConversation(rows, seal, view)
 		if err != nil {
 			return nil, err
 		}
@@ -284,7 +287,7 @@ func queryConversations(ctx context.Context, q interface {
 
 // ConversationsOfSource lists a source's conversations, oldest first.
 func (s *TipStore) ConversationsOfSource(ctx context.Context, sourceID int64) ([]pista.Conversation, error) {
-	return queryConversations(ctx, s.db.read, false, `SELECT `+conversationColumns+`
+	return queryConversations(ctx, s.db.read, s.db.ids, false, `SELECT `+conversationColumns+`
 		FROM conversations c JOIN desks d ON d.id = c.desk_id
 		WHERE c.source_id = ?
 		ORDER BY c.created, c.rowid`, sourceID)
@@ -293,18 +296,18 @@ func (s *TipStore) ConversationsOfSource(ctx context.Context, sourceID int64) ([
 const itemColumns = `i.id, i.conversation_id, i.kind, i.object, i.meta, i.size, i.meta_size,
 	coalesce(i.author_id, 0), i.created, i.encrypted_by`
 
-func scanItem(row interface{ Scan(...any) error }) (pista.Item, error) {
+func scanItem(row interface{ Scan(...any) error }, seal *ids) (pista.Item, error) {
 	var it pista.Item
 	var created int64
 	err := row.Scan(&it.ID, &it.ConversationID, &it.Kind, &it.Object, &it.Meta, &it.Size, &it.MetaSize,
 		&it.AuthorID, &created, &it.EncryptedBy)
-	it.Created = unix(created)
+	it.Created, it.ID = unix(created), seal.seal(domainItem, it.ID)
 	return it, err
 }
 
 func queryItems(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, query string, args ...any) ([]pista.Item, error) {
+}, seal *ids, query string, args ...any) ([]pista.Item, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -312,7 +315,7 @@ func queryItems(ctx context.Context, q interface {
 	defer rows.Close()
 	var items []pista.Item
 	for rows.Next() {
-		it, err := scanItem(rows)
+		it, err := scanItem(rows, seal)
 		if err != nil {
 			return nil, err
 		}
@@ -324,7 +327,7 @@ func queryItems(ctx context.Context, q interface {
 // ItemsOfConversation lists a conversation's items, oldest first; none
 // for an unknown conversation.
 func (s *TipStore) ItemsOfConversation(ctx context.Context, conversationID string) ([]pista.Item, error) {
-	return queryItems(ctx, s.db.read, `SELECT `+itemColumns+` FROM items i
+	return queryItems(ctx, s.db.read, s.db.ids, `SELECT `+itemColumns+` FROM items i
 		WHERE i.conversation_id = ? ORDER BY i.id`, conversationID)
 }
 
@@ -332,7 +335,11 @@ func (s *TipStore) ItemsOfConversation(ctx context.Context, conversationID strin
 // answers pista.ErrNotFound unless itemID is a reply in that conversation.
 // The conversation's LastItem goes back to its newest remaining item; item
 // IDs are never reused.
-func (s *TipStore) DeleteReply(ctx context.Context, conversationID string, itemID int64) (pista.Item, error) {
+func (s *TipStore) DeleteReply(ctx context.Context, conversationID string, public int64) (pista.Item, error) {
+	itemID, ok := s.db.ids.unseal(domainItem, public)
+	if !ok {
+		return pista.Item{}, fmt.Errorf("reply: %w", pista.ErrNotFound)
+	}
 	tx, err := s.db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return pista.Item{}, err
@@ -340,9 +347,9 @@ func (s *TipStore) DeleteReply(ctx context.Context, conversationID string, itemI
 	defer tx.Rollback()
 
 	it, err := scanItem(tx.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items i
-		WHERE i.id = ? AND i.conversation_id = ? AND i.kind = ?`, itemID, conversationID, string(pista.KindReply)))
+		WHERE i.id = ? AND i.conversation_id = ? AND i.kind = ?`, itemID, conversationID, string(pista.KindReply)), s.db.ids)
 	if err != nil {
-		return pista.Item{}, fmt.Errorf("reply %d: %w", itemID, notFound(err))
+		return pista.Item{}, fmt.Errorf("reply: %w", notFound(err))
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM items WHERE id = ?`, itemID); err != nil {
 		return pista.Item{}, fmt.Errorf("sqlite: delete reply: %w", err)
@@ -373,8 +380,11 @@ func (s *TipStore) ConversationsFor(ctx context.Context, journalistID int64, p p
 		limit = DefaultInboxLimit
 	}
 	limit = min(limit, MaxInboxLimit)
-	before := p.Before
-	if before <= 0 {
+	before, ok := s.db.ids.cursor(domainItem, p.Before)
+	if !ok {
+		return nil, nil // not a cursor this store made: no page
+	}
+	if before == 0 {
 		before = math.MaxInt64
 	}
 
@@ -396,14 +406,16 @@ func (s *TipStore) ConversationsFor(ctx context.Context, journalistID int64, p p
 	var cs []pista.Conversation
 	for chunk := range slices.Chunk(desks, maxMergedDesks) {
 		query, args := inboxQuery(journalistID, chunk, before, limit, p)
-		page, err := queryConversations(ctx, tx, true, query, args...)
+		page, err := queryConversations(ctx, tx, s.db.ids, true, query, args...)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: inbox: %w", err)
 		}
 		cs = append(cs, page...)
 	}
 	if len(desks) > maxMergedDesks {
-		slices.SortFunc(cs, func(a, b pista.Conversation) int { return cmp.Compare(b.LastItem, a.LastItem) })
+		// Newest first: by the numbers behind the sealed IDs.
+		last := func(c pista.Conversation) int64 { n, _ := s.db.ids.unseal(domainItem, c.LastItem); return n }
+		slices.SortFunc(cs, func(a, b pista.Conversation) int { return cmp.Compare(last(b), last(a)) })
 		cs = cs[:min(len(cs), limit)]
 	}
 	return cs, tx.Commit()
@@ -488,7 +500,7 @@ func memberDesks(ctx context.Context, tx *sql.Tx, journalistID, deskID int64) ([
 // ConversationFor answers pista.ErrNotFound unless the journalist is a
 // member of the conversation's desk.
 func (s *TipStore) ConversationFor(ctx context.Context, journalistID int64, id string) (pista.Conversation, error) {
-	c, err := scanConversation(s.db.read.QueryRowContext(ctx, conversationForQuery, journalistID, id), true)
+	c, err := scanConversation(s.db.read.QueryRowContext(ctx, conversationForQuery, journalistID, id), s.db.ids, true)
 	if err != nil {
 		return pista.Conversation{}, fmt.Errorf("conversation: %w", notFound(err))
 	}
@@ -509,7 +521,11 @@ func (s *TipStore) ItemsFor(ctx context.Context, journalistID int64, after int64
 		limit = DefaultItemsLimit
 	}
 	limit = min(limit, MaxItemsLimit)
-	return queryItems(ctx, s.db.read, itemsForQuery, journalistID, after, limit)
+	n, ok := s.db.ids.cursor(domainItem, after)
+	if !ok {
+		return nil, nil // not a cursor this store made: nothing after it
+	}
+	return queryItems(ctx, s.db.read, s.db.ids, itemsForQuery, journalistID, n, limit)
 }
 
 // itemsForQuery takes a journalist, an item ID and a limit. CROSS JOIN
@@ -525,14 +541,28 @@ const itemsForQuery = `SELECT ` + itemColumns + `
 // have items from sources (anything but replies) with ID > after, and the
 // newest such item's ID, or after if there is none: what a notification
 // says.
+//
+// after is a sealed item ID, as it returns newest; a smaller number is a
+// watermark stored before migration 0006 (Journalist.NotifiedItem, never
+// shown), taken as the row number it then was.
 func (s *TipStore) NewSourceItems(ctx context.Context, journalistID, after int64) (int, int64, error) {
+	from, ok := s.db.ids.cursor(domainItem, after)
+	if !ok && after > 0 && after < sealBase {
+		from, ok = after, true
+	}
+	if !ok {
+		return 0, 0, fmt.Errorf("sqlite: new source items after %d: not an item ID", after)
+	}
 	var n int
 	var newest int64
-	if err := s.db.read.QueryRowContext(ctx, newSourceItemsQuery, journalistID, after, string(pista.KindReply)).
+	if err := s.db.read.QueryRowContext(ctx, newSourceItemsQuery, journalistID, from, string(pista.KindReply)).
 		Scan(&n, &newest); err != nil {
 		return 0, 0, fmt.Errorf("sqlite: new source items: %w", err)
 	}
-	return n, newest, nil
+	if newest == from {
+		return n, after, nil
+	}
+	return n, s.db.ids.seal(domainItem, newest), nil
 }
 
 // newSourceItemsQuery takes a journalist, an item ID and the reply kind.
@@ -549,14 +579,18 @@ const newSourceItemsQuery = `SELECT count(DISTINCT c.id), coalesce(max(i.id), ?2
 
 // ItemFor answers pista.ErrNotFound unless the item is in one of the
 // journalist's desks.
-func (s *TipStore) ItemFor(ctx context.Context, journalistID, itemID int64) (pista.Item, error) {
+func (s *TipStore) ItemFor(ctx context.Context, journalistID, public int64) (pista.Item, error) {
+	itemID, ok := s.db.ids.unseal(domainItem, public)
+	if !ok {
+		return pista.Item{}, fmt.Errorf("item: %w", pista.ErrNotFound)
+	}
 	it, err := scanItem(s.db.read.QueryRowContext(ctx, `SELECT `+itemColumns+`
 		FROM items i
 		JOIN conversations c ON c.id = i.conversation_id
 		JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = ?
-		WHERE i.id = ?`, journalistID, itemID))
+		WHERE i.id = ?`, journalistID, itemID), s.db.ids)
 	if err != nil {
-		return pista.Item{}, fmt.Errorf("item %d: %w", itemID, notFound(err))
+		return pista.Item{}, fmt.Errorf("item: %w", notFound(err))
 	}
 	return it, nil
 }
@@ -717,7 +751,7 @@ func (s *TipStore) DeleteConversation(ctx context.Context, journalistID int64, i
 	if err != nil {
 		return nil, err
 	}
-	items, err := queryItems(ctx, tx, `SELECT `+itemColumns+` FROM items i
+	items, err := queryItems(ctx, tx, s.db.ids, `SELECT `+itemColumns+` FROM items i
 		WHERE i.conversation_id = ? ORDER BY i.id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: delete conversation: %w", err)

@@ -32,17 +32,38 @@ func testJournalistAuth(t *testing.T, s Stores) {
 	if err := s.Journalists.SetTOTP(ctx, n.alice.ID, "NEWSECRET"); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := s.Journalists.UseTOTPStep(ctx, n.alice.ID, 5); err != nil || !ok {
-		t.Fatalf("UseTOTPStep = %v, %v", ok, err)
-	}
-	if err := s.Journalists.SetTOTP(ctx, n.alice.ID, "OTHER"); err != nil {
-		t.Fatal(err)
-	}
-	// A new secret starts afresh: step 5 works again with it.
-	if ok, err := s.Journalists.UseTOTPStep(ctx, n.alice.ID, 5); err != nil || !ok {
-		t.Errorf("UseTOTPStep after SetTOTP = %v, %v; want a fresh start", ok, err)
+	if got, err := s.Journalists.JournalistByID(ctx, n.alice.ID); err != nil || got.TOTPSecret != "NEWSECRET" {
+		t.Errorf("TOTP secret after SetTOTP = %q, %v", got.TOTPSecret, err)
 	}
 
+	// The last login is kept to the hour, no finer.
+	at := time.Date(2026, 3, 4, 5, 6, 7, 8, time.UTC)
+	if err := s.Journalists.RecordLogin(ctx, n.alice.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Journalists.RecordLogin(ctx, n.alice.ID, at.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Journalists.JournalistByID(ctx, n.alice.ID); err != nil || !got.LastLogin.Equal(at.Truncate(time.Hour)) {
+		t.Errorf("LastLogin = %v, %v; want %v", got.LastLogin, err, at.Truncate(time.Hour))
+	}
+	isNotFound(t, "RecordLogin(unknown)", s.Journalists.RecordLogin(ctx, 99999, at))
+
+	// Suspending moves the session epoch on; restoring does not move it
+	// back, so the sessions of before the suspension stay ended.
+	before, err := s.Journalists.JournalistByID(ctx, n.bob.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Journalists.SetSuspended(ctx, n.bob.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Journalists.SetSuspended(ctx, n.bob.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Journalists.JournalistByID(ctx, n.bob.ID); err != nil || got.Suspended || got.SessionEpoch == before.SessionEpoch {
+		t.Errorf("after suspend and restore: suspended %v, epoch %d → %d, %v", got.Suspended, before.SessionEpoch, got.SessionEpoch, err)
+	}
 	if err := s.Journalists.SetSuspended(ctx, n.bob.ID, true); err != nil {
 		t.Fatal(err)
 	}

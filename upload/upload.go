@@ -280,7 +280,8 @@ func (s *Store) storeError(what string, err error) error {
 	case errors.As(err, &herr):
 		return err
 	case errors.Is(err, pista.ErrStorageFull) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
-		s.cfg.Log.Warn("an upload was refused: the disk is at its floor of free space")
+		// The error says which: the disk is full, or at its floor.
+		s.cfg.Log.Warn("an upload was refused: no room on the disk", "err", err)
 		return errFull
 	}
 	s.cfg.Log.Error("upload: "+what, "err", err)

@@ -400,11 +400,20 @@ func readError(err error) *formError {
 		return refuse(http.StatusRequestEntityTooLarge, "error.toolarge", err)
 	}
 	if errors.Is(err, pista.ErrStorageFull) {
-		return refuse(http.StatusInsufficientStorage, "error.full", nil)
+		return refuse(http.StatusInsufficientStorage, "error.full", err)
 	}
 	if httpx.ClientFault(err) {
 		// Not logged: it may name the source's address or quote the form.
 		return refuse(http.StatusBadRequest, "error.form", nil)
+	}
+	return refuse(http.StatusInternalServerError, "error.internal", err)
+}
+
+// storeError turns an error of the tip store into the page to show: a
+// full disk (507, the database could not grow) or a failure.
+func storeError(err error) *formError {
+	if errors.Is(err, pista.ErrStorageFull) {
+		return refuse(http.StatusInsufficientStorage, "error.full", err)
 	}
 	return refuse(http.StatusInternalServerError, "error.internal", err)
 }

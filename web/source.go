@@ -191,7 +191,7 @@ func (h *Handler) submitFollowUp(w http.ResponseWriter, r *http.Request) {
 	if err := h.Tips.AddItems(context.WithoutCancel(ctx), conv.ID, s.batch.Items()); err != nil {
 		s.batch.Abort()
 		h.settle(context.WithoutCancel(ctx), s, false)
-		h.refused(w, r, refuse(http.StatusInternalServerError, "error.internal", err))
+		h.refused(w, r, storeError(err))
 		return
 	}
 	h.settle(context.WithoutCancel(ctx), s, true)

@@ -59,7 +59,7 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := h.Tips.CreateTip(context.WithoutCancel(ctx), tip); err != nil {
 		s.batch.Abort()
-		h.refused(w, r, refuse(http.StatusInternalServerError, "error.internal", err))
+		h.refused(w, r, storeError(err))
 		return
 	}
 	stored = true
@@ -74,7 +74,8 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 // server's side (never who sent it or what they sent).
 func (h *Handler) refused(w http.ResponseWriter, r *http.Request, ferr *formError) {
 	if ferr.status == http.StatusInsufficientStorage {
-		h.Log.Warn("a submission was refused: the disk is at its floor of free space")
+		// The error says which: the disk is full, or at its floor.
+		h.Log.Warn("a submission was refused: no room on the disk", "err", ferr.err)
 	} else if ferr.status >= 500 && ferr.err != nil {
 		h.Log.Error("submission failed", "err", ferr.err)
 	}

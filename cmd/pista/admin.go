@@ -38,10 +38,20 @@ stores the identity wrapped with the new passphrase.
 pista journalist notify sets where a journalist is told that their desks
 have new tips (see pista serve --help for the digest interval and relay).
 
+pista journalist suspend ends every access of an account at once: its
+web sessions and API tokens are refused from their next request, on a
+running server too (each request reads the account from the database),
+and it cannot log in. pista journalist unsuspend lets it log in again;
+the sessions and tokens of before stay ended. Both are recorded in the
+audit log. A suspended account stays a member of its desks: remove it
+from a desk (rotating the desk key) in the desk's page.
+
 Usage:
     pista journalist add --data DIR --name NAME (--recipient AGE1PQ… | --identity FILE) --password-file FILE [--admin]
     pista journalist passphrase --data DIR --name NAME --password-file FILE [--identity FILE]
     pista journalist notify --data DIR --name NAME [--email ADDRESS] [--webhook URL]
+    pista journalist suspend --data DIR --name NAME
+    pista journalist unsuspend --data DIR --name NAME
 
 Examples:
     $ pista keygen -o alice.key          (on Alice's computer)
@@ -51,6 +61,9 @@ Examples:
     $ pista journalist add --data ./pista-data --name bob --identity bob.key --password-file bob.pass --admin
     otpauth://totp/pista:bob?…
     $ pista journalist passphrase --data ./pista-data --name alice --password-file alice-new.pass --identity alice.key
+    $ pista journalist suspend --data ./pista-data --name bob       (works beside a running pista serve)
+    Suspended bob: every session and API token of the account has ended.
+    $ pista journalist unsuspend --data ./pista-data --name bob
 `
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
@@ -72,6 +85,7 @@ func dispatch(ctx context.Context, e env, args []string, help string, subs map[s
 func runJournalist(ctx context.Context, e env, args []string) error {
 	return dispatch(ctx, e, args, journalistHelp, map[string]command{
 		"add": runJournalistAdd, "passphrase": runJournalistPassphrase, "notify": runJournalistNotify,
+		"suspend": runJournalistSuspend(true), "unsuspend": runJournalistSuspend(false),
 	})
 }
 
@@ -213,6 +227,53 @@ func runJournalistPassphrase(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "Set %s's passphrase.\n", *name)
 	return nil
+}
+
+// runJournalistSuspend suspends an account (or lifts it): the stores
+// change the account's session epoch, which a running server compares on
+// every request.
+func runJournalistSuspend(suspend bool) command {
+	verb := map[bool]string{true: "suspend", false: "unsuspend"}[suspend]
+	return func(ctx context.Context, e env, args []string) error {
+		fs := newFlags(e, "journalist "+verb, journalistHelp)
+		data := fs.String("data", "./pista-data", "the server's data `DIR`")
+		name := fs.String("name", "", "the account's user `NAME`")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		if err := required(fs, "name"); err != nil {
+			return err
+		}
+		st, err := server.OpenStores(ctx, *data)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		j, err := journalistNamed(ctx, st, *name)
+		if err != nil {
+			return err
+		}
+		if j.Suspended == suspend {
+			fmt.Fprintf(e.stderr, "%s is already %sed.\n", *name, verb)
+			return nil
+		}
+		if err := st.Journalists.SetSuspended(ctx, j.ID, suspend); err != nil {
+			return err
+		}
+		subject := j.Name
+		if !suspend {
+			subject += " (lifted)"
+		}
+		if err := st.Team.AddAudit(ctx, pista.AuditEntry{ActorName: "(command line)", Action: pista.AuditSuspend, Subject: subject}); err != nil {
+			fmt.Fprintf(e.stderr, "pista: the audit log could not record it: %v\n", err)
+		}
+		if suspend {
+			fmt.Fprintf(e.stderr, "Suspended %s: every session and API token of the account has ended.\n", *name)
+		} else {
+			fmt.Fprintf(e.stderr, "Lifted the suspension of %s: they can log in again.\n", *name)
+		}
+		return nil
+	}
 }
 
 const deskHelp = `

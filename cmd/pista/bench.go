@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
+	"time"
 
 	"github.com/pista-tips/pista/benchmark"
 )
@@ -27,8 +30,27 @@ the file's bytes, in MiB/s; the table shows the medians of the runs and the
 ratio of each run. Machines are noisy: compare pista with the baseline of
 the same run, not with numbers of another day.
 
+With --goals it measures instead the memory goals of issue 11, each on
+a new "pista serve" process of its own (peak RSS, VmHWM), and prints each
+with PASS or OVER:
+
+    (a) one 1 GiB upload peaks within 4 MiB of one 1 MiB upload
+    (b) one upload: ≤ 64 MiB
+    (c) 16 new sources sending tips and 4 uploads at once: ≤ 128 MiB
+    (d) 4 hostile files (≤ 2 MB each, inflating to hundreds of MiB)
+        scrubbed at once: ≤ 128 MiB
+
+A server that passes 1 GiB of RSS is stopped there (a hostile file can
+take gigabytes). Then the throughput of new sources' tips (16 at once, no
+file) and the server's CPU time per tip, against Argon2id alone in the
+same run (its rate and its CPU time per derivation): on a machine busy
+with other work, CPU per tip is the steadier figure. --against measures
+another pista binary in the same runs, alternating (before and after a
+change). --check exits with status 1 when a goal is over.
+
 Usage:
     pista bench [--size SIZE] [--runs N] [--dir DIR] [flags]
+    pista bench --goals [--check] [--runs N] [--duration D] [--against FILE] [flags]
 
 The memory figures are those of the binary that runs: build it as a
 release is built (static, no C library) to measure what a server runs:
@@ -39,6 +61,8 @@ Examples:
     $ pista bench
     $ pista bench --size 256MiB --runs 5 --memory=false
     $ pista bench --runs 1 --memory=false --cpuprofile cpu.out && go tool pprof -top cpu.out
+    $ pista bench --goals --check --runs 1 --duration 5s
+    $ pista bench --goals --runs 5 --against ./pista-main
 `
 
 func runBench(ctx context.Context, e env, args []string) error {
@@ -55,8 +79,26 @@ func runBench(ctx context.Context, e env, args []string) error {
 	dir := fs.String("dir", os.TempDir(), "where the temporary data folders go (`DIR`): on the disk to measure")
 	memory := fs.Bool("memory", true, "also measure peak RSS, with the servers in processes of their own")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (the in-process servers and the clients) to `FILE`")
+	goals := fs.Bool("goals", false, "measure the memory goals and new sources' throughput instead")
+	check := fs.Bool("check", false, "with --goals: exit with status 1 if a goal is over")
+	large := fs.String("large", "1GiB", "with --goals: the `SIZE` of goal (a)'s large upload")
+	duration := fs.Duration("duration", 10*time.Second, "with --goals: how long new sources send tips, per measurement (`D`)")
+	against := fs.String("against", "", "with --goals: also measure this other pista binary (`FILE`) in the same runs")
+	serveExe := fs.String("serve", "", "with --goals: measure this pista binary (`FILE`; default: this one)")
+	hostile := fs.Bool("hostile", true, "with --goals: measure goal (d), hostile files")
+	only := fs.String("only", "", "with --goals: run only these scenarios (`LIST`, comma-separated: "+strings.Join(benchmark.Scenarios, ",")+")")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *goals {
+		var scenarios []string
+		if *only != "" {
+			scenarios = strings.Split(*only, ",")
+		}
+		return runGoals(ctx, e, *runs, *dir, *large, *duration, *serveExe, *against, *hostile, scenarios, *check)
+	}
+	if *check {
+		return hint(errors.New("--check goes with --goals"), "pista bench --goals --check")
 	}
 	n, err := parseSize(*size)
 	if err != nil {
@@ -94,6 +136,48 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if *memory && builtWithCgo() {
 		fmt.Fprintln(e.stdout, "note: this pista was built with cgo, so it loads the system's C library (for Go's DNS resolver),\n"+
 			"      about 1.6 MiB more resident than a release build: CGO_ENABLED=0 go build -trimpath ./cmd/pista")
+	}
+	return nil
+}
+
+// runGoals is pista bench --goals.
+func runGoals(ctx context.Context, e env, runs int, dir, large string, d time.Duration, serveExe, against string, hostile bool, only []string, check bool) error {
+	o := benchmark.DefaultGoalOptions()
+	var err error
+	if o.Large, err = parseSize(large); err != nil {
+		return hint(fmt.Errorf("--large: %w", err), "write a size such as 256MiB or 1GiB")
+	}
+	if runs < 1 {
+		return errors.New("--runs must be at least 1")
+	}
+	if d <= 0 {
+		return errors.New("--duration must be positive")
+	}
+	o.Runs, o.Dir, o.Duration, o.Hostile, o.Only, o.Progress = runs, dir, d, hostile, only, e.stderr
+	if serveExe != "" {
+		o.Exe, err = filepath.Abs(serveExe)
+	} else {
+		o.Exe, err = os.Executable()
+	}
+	if err != nil {
+		return hint(err, "build pista and run the binary")
+	}
+	if against != "" {
+		if o.Against, err = filepath.Abs(against); err != nil {
+			return err
+		}
+	}
+	rep, err := benchmark.MeasureGoals(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stderr)
+	met := rep.WriteTable(e.stdout)
+	if builtWithCgo() {
+		fmt.Fprintln(e.stdout, "note: this pista was built with cgo: about 1.6 MiB more resident than a release build (CGO_ENABLED=0)")
+	}
+	if check && !met {
+		return errors.New("a memory goal is over")
 	}
 	return nil
 }

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"filippo.io/age"
 
@@ -17,8 +20,15 @@ computer; carry the folder to an offline one and run pista open there.
 A second pull into the same folder fetches only what is new. Set
 ALL_PROXY=socks5://127.0.0.1:9050 to go through Tor.
 
+Each login answers a device token, which pull keeps in a file (by
+default the password file's name with .device added; --device-file
+chooses another) and sends at the next login: the server then lets this
+computer log in even while someone guessing at your account from
+elsewhere has spent the allowance of unknown devices. Keep it with the
+password file; alone, it opens nothing.
+
 Usage:
-    pista pull --server URL --user NAME --password-file FILE --totp CODE --out DIR
+    pista pull --server URL --user NAME --password-file FILE --totp CODE --out DIR [--device-file FILE]
 
 Examples:
     $ pista pull --server https://tips.example.org --user alice --password-file alice.pass --totp 492039 --out pulled
@@ -32,6 +42,7 @@ func runPull(ctx context.Context, e env, args []string) error {
 	pwFile := fs.String("password-file", "", "a `FILE` whose first line is your password")
 	code := fs.String("totp", "", "the current six-digit `CODE` of your authenticator app")
 	out := fs.String("out", "", "the `DIR` to pull into (made if missing)")
+	deviceFile := fs.String("device-file", "", "the `FILE` keeping this computer's device token (default: the password file's name + .device)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -46,8 +57,15 @@ func runPull(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *deviceFile == "" {
+		*deviceFile = *pwFile + ".device"
+	}
+	c.Device = readDeviceFile(*deviceFile)
 	if err := c.Login(ctx, *user, pw, *code); err != nil {
 		return hint(err, "check the user name, the password file and that the code is current (each code works once)")
+	}
+	if err := writeDeviceFile(*deviceFile, c.Device); err != nil {
+		fmt.Fprintf(e.stderr, "pista: could not keep the device token: %v\n", err)
 	}
 	defer c.Logout(context.WithoutCancel(ctx))
 	rep, err := c.Pull(ctx, *out, *user)
@@ -56,6 +74,52 @@ func runPull(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "pulled %d items (%d new keys) into %s\n", rep.Items, rep.Keys, *out)
 	return nil
+}
+
+// readDeviceFile reads a device token kept by an earlier login ("" if
+// there is none or it is not one).
+func readDeviceFile(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b := make([]byte, 1024)
+	n, _ := io.ReadFull(f, b)
+	tok := strings.TrimSpace(string(b[:n]))
+	if len(tok) > 256 || strings.ContainsAny(tok, " \n") {
+		return ""
+	}
+	return tok
+}
+
+// writeDeviceFile keeps a new device token, readable by its owner only,
+// replacing the file whole (a temporary file renamed over it).
+func writeDeviceFile(path, tok string) error {
+	if tok == "" {
+		return nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".pista-device-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(tok + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 const openHelp = `

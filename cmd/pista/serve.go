@@ -10,13 +10,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/notify"
 	"github.com/pista-tips/pista/server"
 	"github.com/pista-tips/pista/upload"
@@ -42,6 +42,7 @@ Examples:
     $ pista serve --data /var/lib/pista --listen 127.0.0.1:8080 --newsroom "El Diario"
     $ pista serve --tls-cert cert.pem --tls-key key.pem --listen :443
     $ pista serve --server-replies=false     # replies only encrypted in the browser
+    $ pista serve --shutdown-grace 2m        # let slow uploads finish on stop
     $ pista serve --smtp-listen :25 --mail-domain tips.example.org --tls-cert cert.pem --tls-key key.pem
     $ pista serve --notify-smtp mail.example.org:587 --notify-from pista@example.org \
           --notify-smtp-user pista --notify-smtp-password-file relay.pass --public-url https://tips.example.org
@@ -51,12 +52,19 @@ Examples:
 type serveFlags struct {
 	data, listen, newsroom, onion, maxUpload, tlsCert, tlsKey string
 	minFreeDisk                                               string
+	memoryLimit                                               string // --memory-limit (memory.go)
 	maxPendingUploads                                         int
 	archive                                                   multi
 	secureCookies                                             bool
 	noServerReplies                                           bool // --server-replies=false
 	publicURL                                                 string
 	webauthnRPID                                              string
+
+	// slow clients and shutdown
+	maxConns      int
+	minBodyRate   string
+	bodyWindow    time.Duration
+	shutdownGrace time.Duration
 
 	// notifications
 	notifyInterval                                   time.Duration
@@ -88,6 +96,10 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 		return err
 	})
 	fs.StringVar(&f.publicURL, "public-url", "", "the tip line's public `URL`, for links in notifications (default: the listen address)")
+	fs.IntVar(&f.maxConns, "max-connections", 0, "keep at most `N` connections open (default: half the open-file limit less 256, at most 512)")
+	fs.StringVar(&f.minBodyRate, "min-body-rate", "1KiB", "cut request bodies slower than `SIZE` per second on average (0: never)")
+	fs.DurationVar(&f.bodyWindow, "body-rate-window", httpx.DefaultBodyRateWindow, "over this `DURATION`: a body may stall that long")
+	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", defaultShutdownGrace, "on stop, give requests in flight this `DURATION` to end before cutting them")
 
 	fs.DurationVar(&f.notifyInterval, "notify-interval", notify.DefaultInterval, "send journalists a digest of new tips at most once per `INTERVAL`, on its boundary")
 	fs.StringVar(&f.notifySMTP, "notify-smtp", "", "send notification e-mail through this relay, `HOST:PORT` (STARTTLS required)")
@@ -101,6 +113,7 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.StringVar(&f.smtpCert, "smtp-tls-cert", "", "offer STARTTLS with this certificate `FILE` (PEM; default: --tls-cert)")
 	fs.StringVar(&f.smtpKey, "smtp-tls-key", "", "and this private key `FILE` (PEM; default: --tls-key)")
 	fs.StringVar(&f.smtpMaxSize, "smtp-max-size", "32MiB", "the largest e-mail taken (`SIZE`), announced with the SIZE extension")
+	addMemoryFlag(fs, f)
 	addTorFlags(fs, &f.tor)
 }
 
@@ -133,28 +146,30 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
+	lim, err := httpLimits(f)
+	if err != nil {
+		return err
+	}
 	onionPlan, err := planOnion(&f)
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: coarseTime}))
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// Each codename derivation allocates the instance's Argon2id
-		// memory (7 MiB, or 64 MiB on an instance made before the
-		// parameters were per instance, keys.InstanceKDF); a soft limit
-		// makes the collector return it promptly rather than let bursts
-		// of submissions pile it up.
-		debug.SetMemoryLimit(defaultMemoryLimit)
-	}
+	// A client's abort is not the server's failure: its traces are dropped.
+	logger := slog.New(httpx.QuietAborts(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: coarseTime})))
 	srv, err := server.New(ctx, server.Config{
 		Data: f.data, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload, MinFreeDisk: minFree,
 		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", WebAuthnRPID: f.webauthnRPID,
 		NoServerReplies: f.noServerReplies, MaxPendingUploads: f.maxPendingUploads, Log: logger,
 	})
-	if err != nil {
+	if errors.Is(err, server.ErrInUse) {
+		return hint(err, "stop the other server first, or give this one its own --data")
+	} else if err != nil {
 		return err
 	}
 	defer srv.Close()
+	if err := setMemoryLimit(ctx, f.memoryLimit, srv.Stores); err != nil {
+		return err
+	}
 	// Start-up (package inits, migrations, parsing templates) leaves a few
 	// MiB of freed heap that the background scavenger would return to the
 	// system only slowly: return it now, once, so a small server idles small.
@@ -164,25 +179,29 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	if err != nil {
 		return hint(err, "is another server using that address? choose another with --listen")
 	}
+	conns := httpx.NewConnLimit(lim.maxConns, logger)
+	ln = conns.Listener(ln)
+	drain := &httpx.Drain{Refuse: http.HandlerFunc(refuseStopping)}
+	clearnet, stopOnion, err := onionPlan.start(ctx, srv.Handler, onionHTTP{conns, func(h http.Handler) http.Handler { return drain.Handler(lim.rate.Handler(h)) }}, logger)
+	if err != nil {
+		return err
+	}
+	defer stopOnion()
 	scheme := "http"
 	if f.tlsCert != "" {
 		scheme = "https"
 	}
 	base := scheme + "://" + ln.Addr().String()
 	hs := &http.Server{
-		Handler:           srv.Handler,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		Handler:           drain.Handler(lim.rate.Handler(clearnet)),
+		ConnState:         conns.ConnState,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		HTTP2:             http2Limits,
 		// net/http's own messages name the client's address: drop them.
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
-	clearnet, stopOnion, err := onionPlan.start(ctx, srv.Handler, logger)
-	if err != nil {
-		return err
-	}
-	defer stopOnion()
-	hs.Handler = clearnet
 	desks, err := srv.Stores.Desks.Desks(ctx)
 	if err != nil {
 		return err
@@ -231,10 +250,7 @@ Or try everything at once with a ready demo desk: go run ./cmd/pista demo
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		hs.Shutdown(sctx)
-		return nil
+		return shutdown(hs, drain, f.shutdownGrace, logger)
 	}
 }
 
@@ -247,11 +263,6 @@ func coarseTime(groups []string, a slog.Attr) slog.Attr {
 	}
 	return a
 }
-
-// defaultMemoryLimit is the soft memory limit of pista serve unless
-// GOMEMLIMIT sets one: room for two codename derivations at once with the
-// legacy parameters (2 × 64 MiB), the uploads' buffers and the rest.
-const defaultMemoryLimit = 192 << 20
 
 // parseSize reads a size such as 4GiB, 500MB or 1048576.
 func parseSize(s string) (int64, error) {

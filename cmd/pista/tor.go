@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/onion"
 )
 
@@ -187,7 +188,7 @@ func readTorPassword(file string) ([]byte, error) {
 // the next start can add the same key again. If the connection ends while
 // pista runs (Tor restarted, or the tor pista started died), pista logs it
 // and publishes again, starting its tor again if it is its own.
-func (p *onionPlan) start(ctx context.Context, h http.Handler, logger *slog.Logger) (clearnet http.Handler, stop func(), err error) {
+func (p *onionPlan) start(ctx context.Context, h http.Handler, o onionHTTP, logger *slog.Logger) (clearnet http.Handler, stop func(), err error) {
 	if !p.f.enabled {
 		return h, func() {}, nil
 	}
@@ -206,11 +207,20 @@ func (p *onionPlan) start(ctx context.Context, h http.Handler, logger *slog.Logg
 		if err != nil {
 			return "", err
 		}
-		hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-			ErrorLog: log.New(io.Discard, "", 0)}
+		addr := ln.Addr().String()
+		ln = o.conns.Listener(ln)
+		hs := &http.Server{
+			Handler:           o.wrap(h),
+			ConnState:         o.conns.ConnState,
+			ReadHeaderTimeout: readHeaderTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			HTTP2:             http2Limits,
+			ErrorLog:          log.New(io.Discard, "", 0),
+		}
 		go hs.Serve(ln)
 		servers = append(servers, hs)
-		return ln.Addr().String(), nil
+		return addr, nil
 	}
 	if p.sourceTarget, err = listen(withoutNewsroomIf(p.newsroom != nil, h)); err != nil {
 		return nil, nil, err
@@ -228,7 +238,9 @@ func (p *onionPlan) start(ctx context.Context, h http.Handler, logger *slog.Logg
 	}
 	p.banner = p.describe()
 
-	kctx, cancel := context.WithCancel(ctx)
+	// The services stay up until stop, after serve's shutdown grace, so
+	// that uploads through Tor get the grace too.
+	kctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -239,6 +251,15 @@ func (p *onionPlan) start(ctx context.Context, h http.Handler, logger *slog.Logg
 		<-done
 		closeServers()
 	}, nil
+}
+
+// onionHTTP is how serve runs its listener, for the onion services'
+// listeners to run alike: the same connection bound (one budget of open
+// files), and the same handler wrapping (slow bodies cut, requests in
+// flight cut at the end of the shutdown grace).
+type onionHTTP struct {
+	conns *httpx.ConnLimit
+	wrap  func(http.Handler) http.Handler
 }
 
 // torSession is one control connection that publishes the services, and

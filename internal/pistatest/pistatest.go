@@ -235,6 +235,9 @@ func (in *Instance) StoreTip(desk pista.Desk) *pista.NewTip {
 
 // State is what a refused request must leave unchanged.
 type State struct {
+	// LastItem is how far the items visible to the journalists go: their
+	// number, which grows with each item stored. (Item IDs carry no order,
+	// so the newest one's ID would not tell.)
 	LastItem int64
 	Objects  []string
 }
@@ -246,6 +249,7 @@ func (in *Instance) Snapshot(js ...*Journalist) State {
 	t.Helper()
 	ctx := context.Background()
 	var s State
+	seen := map[int64]bool{}
 	for _, j := range js {
 		after := int64(0)
 		for {
@@ -256,10 +260,13 @@ func (in *Instance) Snapshot(js ...*Journalist) State {
 			if len(items) == 0 {
 				break
 			}
+			for _, it := range items {
+				seen[it.ID] = true
+			}
 			after = items[len(items)-1].ID
 		}
-		s.LastItem = max(s.LastItem, after)
 	}
+	s.LastItem = int64(len(seen))
 	keys, err := in.Srv.Stores.Blobs.Keys(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -92,7 +92,13 @@ function fileView(root, li, plain, meta, contentURL) {
   const scrub = meta.scrub
   if (scrub && typeof scrub === "object") {
     const found = Array.isArray(scrub.found) ? scrub.found.join(", ") : ""
-    plain.append(el("p", { class: "hint", text: scrub.scrubbed && found ? msg(root, "Scrubbed", { found }) : msg(root, "Notscrubbed") }))
+    if (scrub.scrubbed) {
+      plain.append(el("p", { class: "hint", text: found ? msg(root, "Scrubbed", { found }) : msg(root, "Notscrubbed") }))
+    } else {
+      // Stored as sent: too complex to scrub within the budget, or unreadable.
+      plain.append(el("p", { class: "hint warning", "data-scrub-report": scrub.too_complex ? "too-complex" : "unreadable",
+        text: scrub.too_complex ? msg(root, "Toocomplex") : msg(root, "Unreadable") }))
+    }
   } else {
     plain.append(el("p", { class: "hint warning", text: msg(root, "Kept") }))
   }
@@ -137,6 +143,10 @@ function fileView(root, li, plain, meta, contentURL) {
       const b = await content()
       out = await scrubFile(new Uint8Array(await b.arrayBuffer()), name, type)
     } catch (err) {
+      if (err && err.report && err.report.too_complex) {
+        status(root, msg(root, "Scrubtoocomplex"))
+        return
+      }
       status(root, msg(root, "Scrubfailed", { error: err && err.message ? err.message : String(err) }))
       return
     }

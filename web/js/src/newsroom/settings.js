@@ -127,16 +127,53 @@ function setup(root) {
     exportButton.disabled = false
   }
 
+  // Adding or removing a security key asks for the passphrase again: the
+  // server gets the authentication key it makes, as at login.
+  const confirmField = document.getElementById("confirm-passphrase")
+  async function confirmAuth(say) {
+    if (!confirmField.value) {
+      confirmField.focus()
+      throw new Error(d.confirm)
+    }
+    const p = await accountParams()
+    say(d.deriving)
+    const k = await deriveKeys(confirmField.value, b64decode(p.salt), p.kdf)
+    return b64encode(k.auth)
+  }
+
   const keyForm = document.getElementById("webauthn-form")
   if (keyForm && window.PublicKeyCredential) {
     handle(keyForm, async (say) => {
       const name = document.getElementById("key-name").value
-      const begin = await postForm("/newsroom/settings/webauthn/begin", { csrf })
+      const auth = await confirmAuth(say)
+      const begin = await postForm("/newsroom/settings/webauthn/begin", { csrf, auth })
       say(d.touch)
       const credential = await createCredential(begin.options)
       await postForm("/newsroom/settings/webauthn/finish", { csrf, state: begin.state, name, credential })
+      confirmField.value = ""
       setTimeout(() => location.reload(), 800)
       return d.added
+    })
+  }
+
+  const keysStatus = document.getElementById("keys-status")
+  for (const form of document.querySelectorAll("form.key-delete")) {
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault()
+      const button = form.querySelector("button")
+      button.disabled = true
+      const say = (text, isError) => {
+        keysStatus.textContent = text
+        keysStatus.classList.toggle("error", !!isError)
+      }
+      try {
+        const auth = await confirmAuth(say)
+        const r = await postForm("/newsroom/settings/webauthn/delete", { csrf, id: form.elements.id.value, auth })
+        location.assign(r.next)
+      } catch (err) {
+        say((err && err.message) || d.failed, true)
+        button.disabled = false
+      }
     })
   }
 
