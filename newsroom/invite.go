@@ -17,7 +17,6 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"html/template"
 	"net/http"
 	"regexp"
@@ -25,10 +24,10 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"github.com/boombuler/barcode/qr"
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/keys"
+	"github.com/pista-tips/pista/ui"
 )
 
 // nameRE is what a journalist's user name may be (the same rule as
@@ -228,25 +227,5 @@ func (h *Handler) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 	h.jsonResult(w, r, http.StatusOK, next, "")
 }
 
-// qrSVG draws text as a QR code in SVG, to put in the page itself: the
-// page's CSP allows no data: images, and the secret must not be in a URL.
-func qrSVG(text string) (template.HTML, error) {
-	code, err := qr.Encode(text, qr.M, qr.Auto)
-	if err != nil {
-		return "", err
-	}
-	b := code.Bounds()
-	const quiet = 4
-	var path strings.Builder
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			if r, _, _, _ := code.At(x, y).RGBA(); r == 0 {
-				fmt.Fprintf(&path, "M%d %dh1v1h-1z", x-b.Min.X+quiet, y-b.Min.Y+quiet)
-			}
-		}
-	}
-	n := b.Dx() + 2*quiet
-	// Only numbers go into this markup.
-	return template.HTML(fmt.Sprintf(`<svg class="qr" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" role="img" aria-labelledby="qr-label" shape-rendering="crispEdges"><rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="%s"/></svg>`,
-		n, n, n, n, path.String())), nil
-}
+// qrSVG draws text as a QR code in SVG, labelled by the page's qr-label.
+func qrSVG(text string) (template.HTML, error) { return ui.QRSVG(text, "qr-label") }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html/template"
 	"net/http"
 	"strings"
 
@@ -11,8 +12,9 @@ import (
 )
 
 type landingData struct {
-	Onion string // the onion address, if the tip line has one
-	Desks []pista.Desk
+	Onion   string        // the onion address, if the tip line has one
+	OnionQR template.HTML // and its URL as a QR code
+	Desks   []pista.Desk
 	// Recipients are, by desk slug, the keys the page's script encrypts
 	// to: the desk's and the archive's, separated by spaces.
 	Recipients      map[string]string
@@ -51,7 +53,7 @@ func (h *Handler) showLanding(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := h.formLimits()
-	d.Onion = h.Onion
+	d.Onion, d.OnionQR = h.Onion, onionQR(h.Onion)
 	p := h.page(r, "landing.title")
 	p.CSRF = h.CSRF.Token("") // see submitTip
 	d.Desks = h.localize(r.Context(), p.L.Tag, desks...)

@@ -105,7 +105,7 @@ func startServer(t *testing.T, data string, opts ...func(*serveFlags)) (string, 
 	case addr = <-ready:
 	case err := <-done:
 		t.Fatalf("serve: %v\n%s", err, logs.String())
-	case <-time.After(30 * time.Second):
+	case <-time.After(2 * time.Minute): // with --tor, a tor starts too; CI's -race on 2 cores is slow
 		t.Fatal("server did not start")
 	}
 	t.Cleanup(func() {

@@ -74,6 +74,8 @@ type serveFlags struct {
 
 	// e-mail intake
 	smtpListen, mailDomain, smtpCert, smtpKey, smtpMaxSize string
+
+	tor torFlags // onion services (tor.go)
 }
 
 func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
@@ -114,6 +116,7 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.StringVar(&f.smtpKey, "smtp-tls-key", "", "and this private key `FILE` (PEM; default: --tls-key)")
 	fs.StringVar(&f.smtpMaxSize, "smtp-max-size", "32MiB", "the largest e-mail taken (`SIZE`), announced with the SIZE extension")
 	addMemoryFlag(fs, f)
+	addTorFlags(fs, &f.tor)
 }
 
 func runServe(ctx context.Context, e env, args []string) error {
@@ -153,6 +156,10 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	if err != nil {
 		return err
 	}
+	onionPlan, err := planOnion(&f)
+	if err != nil {
+		return err
+	}
 	// A client's abort is not the server's failure: its traces are dropped.
 	logger := slog.New(httpx.QuietAborts(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: coarseTime})))
 	srv, err := server.New(ctx, server.Config{
@@ -181,13 +188,18 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	conns := httpx.NewConnLimit(lim.maxConns, logger)
 	ln = conns.Listener(ln)
 	drain := &httpx.Drain{Refuse: http.HandlerFunc(refuseStopping)}
+	clearnet, stopOnion, err := onionPlan.start(ctx, srv.Handler, onionHTTP{conns, func(h http.Handler) http.Handler { return drain.Handler(lim.rate.Handler(h)) }}, logger)
+	if err != nil {
+		return err
+	}
+	defer stopOnion()
 	scheme := "http"
 	if f.tlsCert != "" {
 		scheme = "https"
 	}
 	base := scheme + "://" + ln.Addr().String()
 	hs := &http.Server{
-		Handler:           drain.Handler(lim.rate.Handler(srv.Handler)),
+		Handler:           drain.Handler(lim.rate.Handler(clearnet)),
 		ConnState:         conns.ConnState,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
@@ -201,6 +213,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 		return err
 	}
 	fmt.Fprintf(e.stderr, "pista is running.\n  Sources:     %s/\n  Journalists: %s/newsroom/\n  Data folder: %s\n", base, base, f.data)
+	fmt.Fprint(e.stderr, onionPlan.banner)
 	if len(desks) == 0 {
 		fmt.Fprintf(e.stderr, `
 No desk can receive tips yet. To open the tip line from the browser:
