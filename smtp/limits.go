@@ -68,6 +68,12 @@ const (
 	// maxHeaderTextBytes bounds a subject or an address line kept in an
 	// item.
 	maxHeaderTextBytes = 4096
+	// maxHeaderRawBytes bounds the raw value of a field that is decoded
+	// (a subject, an address line, a file name): decoding costs per
+	// encoded word, and what is kept is cut at maxHeaderTextBytes or
+	// maxFilenameBytes anyway. Four times the text kept leaves room for
+	// base64 and for the words' charset labels.
+	maxHeaderRawBytes = 4 * maxHeaderTextBytes
 )
 
 // limits are the per-peer and per-process limits. They are a struct, not
