@@ -83,7 +83,9 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 	}
 	// multipart reads through a 4 KiB buffer: without a larger one in
 	// front, a file arrives in 4 KiB reads of the socket.
-	mr := multipart.NewReader(bufio.NewReaderSize(r.Body, 64<<10), params["boundary"])
+	guard := &partHeaderGuard{r: r.Body, left: -1}
+	mr := multipart.NewReader(bufio.NewReaderSize(guard, 64<<10), params["boundary"])
+	var part *multipart.Part
 	s = &submission{desk: spec.desk}
 	var csrfOK, deskOK bool
 	if spec.deskFor == nil {
@@ -118,9 +120,20 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 		if parts >= httpx.MaxParts {
 			return s, refuse(http.StatusRequestEntityTooLarge, "error.toolarge", nil)
 		}
-		part, err := mr.NextPart()
+		if part != nil {
+			// What NextPart would skip, read before its header is bounded.
+			if _, err := io.Copy(io.Discard, part); err != nil {
+				return s, readError(err)
+			}
+		}
+		guard.left = maxNextPartRead + int64(len(params["boundary"]))
+		part, err = mr.NextPart()
+		guard.left = -1
 		if err == io.EOF {
 			break
+		}
+		if errors.Is(err, errPartHeader) {
+			return s, refuse(http.StatusBadRequest, "error.form", nil)
 		}
 		if err != nil {
 			return s, readError(err)
