@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -81,11 +80,9 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 			return nil, readError(err)
 		}
 	}
-	// multipart reads through a 4 KiB buffer: without a larger one in
-	// front, a file arrives in 4 KiB reads of the socket.
-	guard := &partHeaderGuard{r: r.Body, left: -1}
-	mr := multipart.NewReader(bufio.NewReaderSize(guard, 64<<10), params["boundary"])
-	var part *multipart.Part
+	// Through a 64 KiB buffer (multipart alone reads the socket 4 KiB at
+	// a time), each part's header bounded while it is read.
+	mr := intake.NewPartReader(r.Body, params["boundary"])
 	s = &submission{desk: spec.desk}
 	var csrfOK, deskOK bool
 	if spec.deskFor == nil {
@@ -120,19 +117,11 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 		if parts >= httpx.MaxParts {
 			return s, refuse(http.StatusRequestEntityTooLarge, "error.toolarge", nil)
 		}
-		if part != nil {
-			// What NextPart would skip, read before its header is bounded.
-			if _, err := io.Copy(io.Discard, part); err != nil {
-				return s, readError(err)
-			}
-		}
-		guard.left = maxNextPartRead + int64(len(params["boundary"]))
-		part, err = mr.NextPart()
-		guard.left = -1
+		part, err := mr.NextPart()
 		if err == io.EOF {
 			break
 		}
-		if errors.Is(err, errPartHeader) {
+		if errors.Is(err, intake.ErrPartHeader) {
 			return s, refuse(http.StatusBadRequest, "error.form", nil)
 		}
 		if err != nil {
