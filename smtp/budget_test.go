@@ -76,7 +76,7 @@ func headerBombs() map[string][]byte {
 // allocate, garbage included: reading a header block costs go-message
 // about 8 times its size, decoding a field's first maxHeaderRawBytes a
 // little more.
-func headerAllocLimit(n int) uint64 { return 32 * uint64(n) }
+func headerAllocLimit(n int) uint64 { return raceFactor * 32 * uint64(n) }
 
 // A message whose header fields are made of thousands of tiny encoded
 // words, sent over a socket, is stored at a cost proportional to its
@@ -117,7 +117,7 @@ func (c *countingBlobs) Put(ctx context.Context, r io.Reader) (string, int64, er
 // extracted, costs go-message about 70 bytes per byte), and encryption to
 // a post-quantum key per object. A bomb costs thousands of times its size.
 func deliverAllocLimit(n int, objects int64) uint64 {
-	return 1<<20 + 96*uint64(n) + 256<<10*uint64(objects)
+	return raceFactor * (1<<20 + 96*uint64(n) + 256<<10*uint64(objects))
 }
 
 // FuzzDeliverBudget feeds arbitrary messages to the intake path and fails
