@@ -33,7 +33,6 @@ package api
 // source's ID and conversation, never a key.
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -272,7 +271,7 @@ type sealedForm struct {
 // readParts reads the sealed parts of a multipart body, after the tip part
 // if any: message, contact, file each followed by its file_meta. Each is
 // stored as it arrives; the caller aborts the batch on error.
-func (h *Handler) readParts(ctx context.Context, mr *multipart.Reader, f *sealedForm) *apiError {
+func (h *Handler) readParts(ctx context.Context, mr *intake.PartReader, f *sealedForm) *apiError {
 	pendingFile := false
 	for {
 		part, aerr := nextPart(mr, &f.parts)
@@ -332,13 +331,16 @@ func (h *Handler) readParts(ctx context.Context, mr *multipart.Reader, f *sealed
 }
 
 // nextPart returns the next part, nil at the end.
-func nextPart(mr *multipart.Reader, parts *int) (*multipart.Part, *apiError) {
+func nextPart(mr *intake.PartReader, parts *int) (*multipart.Part, *apiError) {
 	if *parts++; *parts > httpx.MaxParts {
 		return nil, refuse(http.StatusRequestEntityTooLarge, "too_large", "too many parts: at most "+strconv.Itoa(httpx.MaxParts))
 	}
 	part, err := mr.NextPart()
 	if err == io.EOF {
 		return nil, nil
+	}
+	if errors.Is(err, intake.ErrPartHeader) {
+		return nil, refuse(http.StatusBadRequest, "bad_request", "a part's headers are too long")
 	}
 	if err != nil {
 		return nil, sealedError("", err)
@@ -395,15 +397,15 @@ func sealedError(part string, err error) *apiError {
 }
 
 // multipartReader checks the request's type and bounds its body.
-func (h *Handler) multipartReader(w http.ResponseWriter, r *http.Request) (*multipart.Reader, *apiError) {
+func (h *Handler) multipartReader(w http.ResponseWriter, r *http.Request) (*intake.PartReader, *apiError) {
 	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || ct != "multipart/form-data" || params["boundary"] == "" {
 		return nil, refuse(http.StatusBadRequest, "bad_request", "the body must be multipart/form-data")
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, sealedBodyLimit(h.MaxUpload))
-	// multipart reads through a 4 KiB buffer; a larger one in front saves
-	// reading big files from the socket 4 KiB at a time.
-	return multipart.NewReader(bufio.NewReaderSize(r.Body, 64<<10), params["boundary"]), nil
+	// Through a 64 KiB buffer (multipart alone reads the socket 4 KiB at
+	// a time), each part's header bounded while it is read.
+	return intake.NewPartReader(r.Body, params["boundary"]), nil
 }
 
 // submitTip takes a new tip of sealed items: the tip part, then the items.
@@ -455,7 +457,7 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 }
 
 // readTipPart reads and checks the first part of a new tip.
-func (h *Handler) readTipPart(ctx context.Context, mr *multipart.Reader, parts *int) (TipPart, pista.Desk, *apiError) {
+func (h *Handler) readTipPart(ctx context.Context, mr *intake.PartReader, parts *int) (TipPart, pista.Desk, *apiError) {
 	var tip TipPart
 	part, aerr := nextPart(mr, parts)
 	if aerr != nil {

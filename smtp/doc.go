@@ -100,9 +100,11 @@
 //     cut (451 4.4.2) and the server hangs up, since what the peer sends
 //     next would be read as commands. 30 minutes for one message in all.
 //   - A header block (the mail's or a part's) of at most 10,000 fields and
-//     4 MiB, checked on the raw bytes before go-message holds it in memory
-//     (552 5.3.4); text held in memory bounded per mail; at most 8 mails
-//     parsed at once, the others waiting up to a minute (then 451).
+//     1 MiB, checked on the raw bytes before go-message holds it in
+//     memory (552 5.3.4); a field is decoded from its first 16 KiB only,
+//     each RFC 2047 word at the cost of its size; text held in memory
+//     bounded per mail; at most 8 mails parsed at once, the others waiting
+//     up to a minute (then 451).
 //
 // # Rate limits
 //

@@ -31,6 +31,8 @@ func (s *Server) SetPeerLimits(messages int, window time.Duration, conns int) {
 
 const MaxMessagesPerConn = maxMessagesPerConn
 
+const MaxHeaderBytes = maxHeaderBytes
+
 // SetDataRate sets the least rate of a message's transfer, and the
 // window it is averaged over; call it before Serve.
 func (s *Server) SetDataRate(rate int64, window time.Duration) {

@@ -13,8 +13,7 @@ import (
 // headerText is a header field decoded from RFC 2047 (or its raw value
 // if a charset is unknown), on one line.
 func headerText(h mail.Header, key string) string {
-	s, _ := h.Text(key)
-	return oneLine(s, maxHeaderTextBytes)
+	return oneLine(decodeWords(h.Get(key)), maxHeaderTextBytes)
 }
 
 // oneLine is s as valid UTF-8 on one line, without control characters,
@@ -80,7 +79,7 @@ func contact(h mail.Header, envelope, subject string) string {
 // address; for a header that does not parse, its decoded text and no
 // address.
 func addressLine(h mail.Header, key string) (line, first string) {
-	addrs, err := h.AddressList(key)
+	addrs, err := addressList(h.Header, key)
 	if err != nil || len(addrs) == 0 {
 		return headerText(h, key), ""
 	}

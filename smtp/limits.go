@@ -60,14 +60,27 @@ const (
 	maxDepth = 10
 	// maxHeaderFields and maxHeaderBytes bound one header block (the
 	// message's or a part's): go-message keeps a whole header in memory,
-	// several times over, and a mail needs a few hundred fields at most.
+	// about twice over, and the headers of the nested multiparts being
+	// read are held together. At 4 MiB, one mail of headers nested seven
+	// deep held 70 MiB (eight mails at once, half a gigabyte); at 1 MiB,
+	// ten deep hold 20 MiB. Postfix keeps at most 100 KiB of a header
+	// (header_size_limit); a mail needs a few hundred fields. The guard
+	// also sees bodies: a text sent unencoded with more than 1 MiB of
+	// consecutive "name: value" lines is refused too, as one of more than
+	// 10,000 such lines was already.
 	maxHeaderFields = 10_000
-	maxHeaderBytes  = 4 << 20
+	maxHeaderBytes  = 1 << 20
 	// maxFilenameBytes bounds an attachment's name, as the web form does.
 	maxFilenameBytes = 1024
 	// maxHeaderTextBytes bounds a subject or an address line kept in an
 	// item.
 	maxHeaderTextBytes = 4096
+	// maxHeaderRawBytes bounds the raw value of a field that is decoded
+	// (a subject, an address line, a file name): decoding costs per
+	// encoded word, and what is kept is cut at maxHeaderTextBytes or
+	// maxFilenameBytes anyway. Four times the text kept leaves room for
+	// base64 and for the words' charset labels.
+	maxHeaderRawBytes = 4 * maxHeaderTextBytes
 )
 
 // limits are the per-peer and per-process limits. They are a struct, not

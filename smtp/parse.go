@@ -87,10 +87,9 @@ func (d *delivery) walk(h message.Header, body io.Reader, depth int) (text, erro
 		return joinTexts(kids), nil
 	}
 	disposition, _, _ := mime.ParseMediaType(h.Get("Content-Disposition"))
-	ah := mail.AttachmentHeader{Header: h}
-	name, _ := ah.Filename()
+	name := filename(h)
 	if (mediaType == "text/plain" || mediaType == "text/html") && disposition != "attachment" && name == "" {
-		return d.readText(h, body, mediaType == "text/html")
+		return d.readText(bodyHeader(h, mediaType, params), body, mediaType == "text/html")
 	}
 	return text{}, d.addFile(h, body, mediaType, name)
 }
@@ -112,7 +111,8 @@ func contentType(h message.Header) (string, map[string]string) {
 	return t, params
 }
 
-// readText reads a text part, decoded to UTF-8, within the text budget.
+// readText reads a text part, decoded to UTF-8, within the text budget;
+// h is its bodyHeader.
 func (d *delivery) readText(h message.Header, body io.Reader, html bool) (text, error) {
 	e, err := message.New(h, body)
 	if message.IsUnknownEncoding(err) {

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -81,9 +80,9 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 			return nil, readError(err)
 		}
 	}
-	// multipart reads through a 4 KiB buffer: without a larger one in
-	// front, a file arrives in 4 KiB reads of the socket.
-	mr := multipart.NewReader(bufio.NewReaderSize(r.Body, 64<<10), params["boundary"])
+	// Through a 64 KiB buffer (multipart alone reads the socket 4 KiB at
+	// a time), each part's header bounded while it is read.
+	mr := intake.NewPartReader(r.Body, params["boundary"])
 	s = &submission{desk: spec.desk}
 	var csrfOK, deskOK bool
 	if spec.deskFor == nil {
@@ -121,6 +120,9 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 		part, err := mr.NextPart()
 		if err == io.EOF {
 			break
+		}
+		if errors.Is(err, intake.ErrPartHeader) {
+			return s, refuse(http.StatusBadRequest, "error.form", nil)
 		}
 		if err != nil {
 			return s, readError(err)
