@@ -366,7 +366,9 @@ type JournalistStore interface {
 	// SetNotified records the newest item a notification covered.
 	SetNotified(ctx context.Context, journalistID, item int64) error
 	// SetAuth replaces a journalist's passphrase check and wrapped
-	// identity (a passphrase change, or an identity imported from a file).
+	// identity (a passphrase change, or an identity imported from a file),
+	// and changes SessionEpoch, which ends every session and token of the
+	// account: whoever holds an old passphrase loses what it opened.
 	SetAuth(ctx context.Context, journalistID int64, a JournalistAuth) error
 	// SetTOTP replaces the TOTP secret.
 	SetTOTP(ctx context.Context, journalistID int64, secret string) error

@@ -428,6 +428,12 @@ func (h *Handler) getItem(w http.ResponseWriter, r *http.Request, q request) {
 const CodeObjectMissing = "object_missing"
 
 func (h *Handler) internal(w http.ResponseWriter, err error) {
+	if newsroom.StorageFull(err) {
+		// A write the disk (or the database that could not grow) had no
+		// room for: the client is told so (507), not "the server failed".
+		h.refused(w, storageFull(err))
+		return
+	}
 	h.Log.Error("api", "err", err)
 	writeError(w, http.StatusInternalServerError, "internal", "the server failed; try again")
 }

@@ -34,7 +34,10 @@
 // have not sent their headers within StaleNew, and new ones closed
 // unanswered if there is neither; 30 seconds for a request's headers, 64 KiB
 // of them; two minutes idle between requests; and MinBodyRate on every
-// body, 1 KiB/s averaged over a minute. A client's abort is its own
+// body, 1 KiB/s averaged over a minute; and MinResponseRate on every
+// response, the same rate for the client taking it, so that a client that
+// asks for a large page or download and then reads nothing frees its
+// connection and handler within the window. A client's abort is its own
 // business: handlers answer it without logging (ClientFault), and
 // QuietAborts drops any log record whose error is a cancelled context.
 // Drain lets the server, on stop, cut the requests still in flight after a

@@ -141,6 +141,24 @@ func (s *Sessions[T]) EndToken(id string) {
 	s.mu.Unlock()
 }
 
+// Update replaces the value of a live session, found by its ID or token,
+// keeping its ID and times; it reports whether the session was live.
+func (s *Sessions[T]) Update(id string, v T) bool {
+	if id == "" || len(id) > MaxSmallField {
+		return false
+	}
+	now := time.Now()
+	k := hashID(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[k]
+	if !ok || s.expired(e, now) {
+		return false
+	}
+	e.value = v
+	return true
+}
+
 // EndWhere ends every session whose value matches, such as all sessions of
 // a deleted source.
 func (s *Sessions[T]) EndWhere(match func(T) bool) {

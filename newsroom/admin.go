@@ -170,7 +170,7 @@ func (h *Handler) createDesk(w http.ResponseWriter, r *http.Request, q request) 
 		return
 	} else if err != nil {
 		h.Log.Error("creating a desk", "err", err)
-		h.jsonResult(w, r, http.StatusInternalServerError, "", "error.internal")
+		h.jsonResult(w, r, writeStatus(err), "", writeErrorKey(err))
 		return
 	}
 	h.auditTeam(ctx, q.j, pista.AuditCreateDesk, d, "")

@@ -57,7 +57,7 @@ func (h *Handler) conversation(w http.ResponseWriter, r *http.Request, q request
 		return c, false
 	} else if err != nil {
 		h.Log.Error("loading a conversation", "err", err)
-		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 		return c, false
 	}
 	return c, true
@@ -74,25 +74,25 @@ func (h *Handler) showConversation(w http.ResponseWriter, r *http.Request, q req
 	items, err := h.Tips.ItemsOfConversation(ctx, c.ID)
 	if err != nil {
 		h.Log.Error("listing items", "err", err)
-		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	desk, err := h.Desks.DeskByID(ctx, c.DeskID)
 	if err != nil {
 		h.Log.Error("loading a desk", "err", err)
-		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	src, err := h.Tips.SourceByID(ctx, c.SourceID)
 	if err != nil {
 		h.Log.Error("loading a source", "err", err)
-		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	members, err := h.Team.Members(ctx, c.DeskID)
 	if err != nil {
 		h.Log.Error("listing members", "err", err)
-		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	if err := h.Tips.MarkRead(ctx, q.j.ID, c.ID); err != nil {
@@ -149,7 +149,7 @@ func (h *Handler) downloadItem(w http.ResponseWriter, r *http.Request, q request
 	obj, err := h.Blobs.Open(r.Context(), key)
 	if err != nil {
 		h.Log.Error("opening an object", "err", err)
-		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	defer obj.Close()
@@ -171,7 +171,7 @@ func (h *Handler) downloadConversation(w http.ResponseWriter, r *http.Request, q
 	items, err := h.Tips.ItemsOfConversation(ctx, c.ID)
 	if err != nil {
 		h.Log.Error("listing items", "err", err)
-		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	h.auditDownload(ctx, q, c)
@@ -217,7 +217,7 @@ func (h *Handler) starConversation(w http.ResponseWriter, r *http.Request, q req
 	}
 	if err := h.Tips.SetStar(r.Context(), q.j.ID, c.ID, r.PostForm.Get("star") == "1"); err != nil {
 		h.Log.Error("starring", "err", err)
-		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	h.back(w, r, c, "starred")
@@ -230,7 +230,7 @@ func (h *Handler) markUnread(w http.ResponseWriter, r *http.Request, q request) 
 	}
 	if err := h.Tips.MarkUnread(r.Context(), q.j.ID, c.ID); err != nil {
 		h.Log.Error("marking unread", "err", err)
-		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	http.Redirect(w, r, ui.WithLang(r, "/newsroom/?done=unread"), http.StatusSeeOther)
@@ -259,7 +259,7 @@ func (h *Handler) replyToSource(w http.ResponseWriter, r *http.Request, q reques
 	}
 	if err := h.Reply(r.Context(), c, q.j.ID, text); err != nil {
 		h.Log.Error("storing a reply", "err", err)
-		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	h.Log.Info("journalist replied", "journalist", q.j.Name)
@@ -312,7 +312,7 @@ func (h *Handler) deleteConversation(w http.ResponseWriter, r *http.Request, q r
 		return
 	} else if err != nil {
 		h.Log.Error("deleting a conversation", "err", err)
-		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	for _, it := range items {
@@ -344,7 +344,7 @@ func (h *Handler) setStatus(w http.ResponseWriter, r *http.Request, q request) {
 	}
 	if err := h.Tips.SetStatus(r.Context(), q.j.ID, c.ID, s); err != nil {
 		h.Log.Error("setting a status", "err", err)
-		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	h.audit(r.Context(), q, pista.AuditStatus, c)
@@ -387,7 +387,7 @@ func (h *Handler) setTags(w http.ResponseWriter, r *http.Request, q request) {
 	}
 	if err := h.Tips.SetTags(r.Context(), q.j.ID, c.ID, tags); err != nil {
 		h.Log.Error("setting tags", "err", err)
-		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	h.audit(r.Context(), q, pista.AuditTags, c)
@@ -418,7 +418,7 @@ func (h *Handler) assign(w http.ResponseWriter, r *http.Request, q request) {
 			return
 		} else if err != nil {
 			h.Log.Error("checking a membership", "err", err)
-			h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+			h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 			return
 		}
 	}
@@ -429,7 +429,7 @@ func (h *Handler) assign(w http.ResponseWriter, r *http.Request, q request) {
 		return
 	} else if err != nil {
 		h.Log.Error("assigning", "err", err)
-		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	e := h.auditEntry(q, pista.AuditAssign, c)
@@ -460,7 +460,7 @@ func (h *Handler) replySealed(w http.ResponseWriter, r *http.Request, q request)
 		return
 	} else if err != nil {
 		h.Log.Error("loading a conversation", "err", err)
-		h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
+		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxSealedReply)
@@ -476,7 +476,7 @@ func (h *Handler) replySealed(w http.ResponseWriter, r *http.Request, q request)
 			h.jsonError(w, r, http.StatusBadRequest, "newsroom.reply.malformed")
 		default:
 			h.Log.Error("storing a sealed reply", "err", err)
-			h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
+			h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
 		}
 		return
 	}
@@ -486,7 +486,7 @@ func (h *Handler) replySealed(w http.ResponseWriter, r *http.Request, q request)
 	if err := h.Tips.AddItems(context.WithoutCancel(ctx), c.ID, items); err != nil {
 		b.Abort()
 		h.Log.Error("storing a sealed reply", "err", err)
-		h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
+		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	h.Log.Info("journalist replied", "journalist", q.j.Name, "encrypted_by", "browser")

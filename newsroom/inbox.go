@@ -137,7 +137,7 @@ func (h *Handler) inboxPage(w http.ResponseWriter, r *http.Request, q request, r
 	desks, err := h.Desks.DesksOf(ctx, q.j.ID)
 	if err != nil {
 		h.Log.Error("inbox", "err", err)
-		respond(http.StatusInternalServerError, "error.internal")
+		respond(writeStatus(err), writeErrorKey(err))
 		return nil, filter{}, nil, 0, false
 	}
 	p, f, status, key := h.readPage(r, q, desks)
@@ -148,7 +148,7 @@ func (h *Handler) inboxPage(w http.ResponseWriter, r *http.Request, q request, r
 	convs, err := h.Tips.ConversationsFor(ctx, q.j.ID, p)
 	if err != nil {
 		h.Log.Error("inbox", "err", err)
-		respond(http.StatusInternalServerError, "error.internal")
+		respond(writeStatus(err), writeErrorKey(err))
 		return nil, f, nil, 0, false
 	}
 	var next int64
@@ -217,7 +217,7 @@ func (h *Handler) listConversationsJSON(w http.ResponseWriter, r *http.Request, 
 		items, err := h.Tips.ItemsOfConversation(r.Context(), c.ID)
 		if err != nil {
 			h.Log.Error("listing items", "err", err)
-			respond(http.StatusInternalServerError, "error.internal")
+			respond(writeStatus(err), writeErrorKey(err))
 			return
 		}
 		jc := jsonConversation{ID: c.ID, Desk: c.DeskSlug, URL: "/newsroom/c/" + c.ID, Updated: c.Updated, Items: []jsonItem{}}

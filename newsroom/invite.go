@@ -87,7 +87,7 @@ func (h *Handler) inviteFail(w http.ResponseWriter, r *http.Request, err error) 
 		return
 	}
 	h.Log.Error("loading an invitation", "err", err)
-	h.Render.Error(w, h.page(r, "", "error.title"), http.StatusInternalServerError, "error.internal", "")
+	h.Render.Error(w, h.page(r, "", "error.title"), writeStatus(err), writeErrorKey(err), "")
 }
 
 // showInvitation is the form to make an account from an invitation.
@@ -195,7 +195,7 @@ func (h *Handler) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if err != nil {
 		h.Log.Error("loading an invitation", "err", err)
-		h.jsonResult(w, r, http.StatusInternalServerError, "", "error.internal")
+		h.jsonResult(w, r, writeStatus(err), "", writeErrorKey(err))
 		return
 	}
 	a, bad := readNewAccount(r.PostForm, time.Now())
@@ -214,7 +214,7 @@ func (h *Handler) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		h.Log.Error("accepting an invitation", "err", err)
-		h.jsonResult(w, r, http.StatusInternalServerError, "", "error.internal")
+		h.jsonResult(w, r, writeStatus(err), "", writeErrorKey(err))
 		return
 	}
 	h.Auth.UseTOTPStep(a.j, a.step) // the code that confirmed the authenticator does not log in

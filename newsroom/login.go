@@ -58,7 +58,7 @@ func (h *Handler) loginParams(w http.ResponseWriter, r *http.Request) {
 	p, err := h.Auth.Params(r.Context(), r.PostForm.Get("name"))
 	if err != nil {
 		h.Log.Error("login params", "err", err)
-		h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
+		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, p)

@@ -164,7 +164,7 @@ func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) h
 			if r.Context().Err() == nil {
 				h.Log.Error("loading the session's journalist", "err", err)
 			}
-			h.fail(w, r, sid, http.StatusInternalServerError, "error.internal")
+			h.fail(w, r, sid, writeStatus(err), writeErrorKey(err))
 			return
 		}
 		if tok := r.Header.Get(CSRFHeader); r.Method == http.MethodPost && tok != "" {

@@ -101,6 +101,6 @@ func (h *Handler) allowed(w http.ResponseWriter, r *http.Request, q request, a A
 		return false
 	}
 	h.Log.Error("checking a permission", "err", err)
-	h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+	h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 	return false
 }

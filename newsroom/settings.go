@@ -53,7 +53,7 @@ func (h *Handler) showSettings(w http.ResponseWriter, r *http.Request, q request
 	creds, err := h.Team.Credentials(r.Context(), q.j.ID)
 	if err != nil {
 		h.Log.Error("settings", "err", err)
-		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	d := settingsData{Name: q.j.Name, Recipient: q.j.Recipient, HasIdentity: len(q.j.Auth.WrappedIdentity) > 0}
@@ -117,11 +117,20 @@ func (h *Handler) proveKey(w http.ResponseWriter, r *http.Request, q request, au
 // saveAuth stores j's new passphrase check and wrapped identity, records
 // it in the audit log as a passphrase change and answers {"ok": true}.
 // what names the change in the log if it fails.
-func (h *Handler) saveAuth(w http.ResponseWriter, r *http.Request, j pista.Journalist, a pista.JournalistAuth, what string) {
+func (h *Handler) saveAuth(w http.ResponseWriter, r *http.Request, q request, a pista.JournalistAuth, what string) {
+	j := q.j
 	if err := h.Journalists.SetAuth(r.Context(), j.ID, a); err != nil {
 		h.Log.Error(what, "err", err)
-		h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
+		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
 		return
+	}
+	// SetAuth ended every session and token of the account, this one too:
+	// the session that made the change goes on, at the new epoch.
+	if now, err := h.Journalists.JournalistByID(r.Context(), j.ID); err == nil {
+		q.sess.Epoch = now.SessionEpoch
+		h.Sessions.Update(q.sid, q.sess)
+	} else {
+		h.Log.Error(what+": reading the account back", "err", err)
 	}
 	h.Team.AddAudit(r.Context(), pista.AuditEntry{ActorID: j.ID, ActorName: j.Name, Action: pista.AuditPassphrase})
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
@@ -151,7 +160,7 @@ func (h *Handler) changePassphrase(w http.ResponseWriter, r *http.Request, q req
 		return
 	}
 	a := pista.JournalistAuth{Salt: salt, KDF: f.Get("kdf"), Hash: keys.AuthHash(auth), WrappedIdentity: wrapped}
-	h.saveAuth(w, r, q.j, a, "changing a passphrase")
+	h.saveAuth(w, r, q, a, "changing a passphrase")
 }
 
 // importIdentity stores an identity the browser read from a file and
@@ -170,7 +179,7 @@ func (h *Handler) importIdentity(w http.ResponseWriter, r *http.Request, q reque
 	}
 	a := q.j.Auth
 	a.WrappedIdentity = wrapped
-	h.saveAuth(w, r, q.j, a, "importing an identity")
+	h.saveAuth(w, r, q, a, "importing an identity")
 }
 
 // accountParams tells the browser how to stretch the current passphrase.
@@ -178,7 +187,7 @@ func (h *Handler) accountParams(w http.ResponseWriter, r *http.Request, q reques
 	p, err := h.Auth.Params(r.Context(), q.j.Name)
 	if err != nil {
 		h.Log.Error("settings params", "err", err)
-		h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
+		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, p)
@@ -218,13 +227,13 @@ func (h *Handler) listMyKeys(w http.ResponseWriter, r *http.Request, q request) 
 	wraps, err := h.Desks.WrapsFor(ctx, q.j.ID)
 	if err != nil {
 		h.Log.Error("listing keys", "err", err)
-		h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
+		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	desks, err := h.Desks.DesksOf(ctx, q.j.ID)
 	if err != nil {
 		h.Log.Error("listing keys", "err", err)
-		h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
+		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	bySlug := map[string]pista.Desk{}

@@ -72,7 +72,7 @@ func (h *Handler) desk(w http.ResponseWriter, r *http.Request, q request) (pista
 		return d, false
 	} else if err != nil {
 		h.Log.Error("loading a desk", "err", err)
-		h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+		h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 		return d, false
 	}
 	return d, true
@@ -149,7 +149,7 @@ func (h *Handler) renderDesk(w http.ResponseWriter, r *http.Request, q request, 
 
 func (h *Handler) internal(w http.ResponseWriter, r *http.Request, q request, what string, err error) {
 	h.Log.Error(what, "err", err)
-	h.fail(w, r, q.sid, http.StatusInternalServerError, "error.internal")
+	h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 }
 
 // auditTeam records what a journalist did to a desk or an account; a failure is logged, and does not
@@ -309,7 +309,7 @@ func (h *Handler) readNewDeskKey(w http.ResponseWriter, r *http.Request, slug st
 				return "", nil, false
 			} else if err != nil {
 				h.Log.Error("checking a new desk key's holder", "err", err)
-				h.jsonResult(w, r, http.StatusInternalServerError, "", "error.internal")
+				h.jsonResult(w, r, writeStatus(err), "", writeErrorKey(err))
 				return "", nil, false
 			}
 		}
@@ -382,7 +382,7 @@ func (h *Handler) approveMember(w http.ResponseWriter, r *http.Request, q reques
 		return
 	} else if err != nil {
 		h.Log.Error("approving a member", "err", err)
-		h.jsonResult(w, r, http.StatusInternalServerError, "", "error.internal")
+		h.jsonResult(w, r, writeStatus(err), "", writeErrorKey(err))
 		return
 	}
 	h.auditTeam(ctx, q.j, pista.AuditApprove, d, m.Name)
@@ -489,7 +489,7 @@ func (h *Handler) rotateDeskKey(w http.ResponseWriter, r *http.Request, q reques
 		return
 	} else if err != nil {
 		h.Log.Error("rotating a desk key", "err", err)
-		h.jsonResult(w, r, http.StatusInternalServerError, "", "error.internal")
+		h.jsonResult(w, r, writeStatus(err), "", writeErrorKey(err))
 		return
 	}
 	done := "rotated"

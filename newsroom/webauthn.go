@@ -188,7 +188,7 @@ func (h *Handler) webauthnFailed(w http.ResponseWriter, r *http.Request, err err
 		h.jsonError(w, r, http.StatusServiceUnavailable, "error.busy")
 	default:
 		h.Log.Error("webauthn", "err", err)
-		h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
+		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
 	}
 }
 
@@ -374,7 +374,7 @@ func (h *Handler) deleteCredential(w http.ResponseWriter, r *http.Request, q req
 		return
 	} else if err != nil {
 		h.Log.Error("deleting a security key", "err", err)
-		h.jsonError(w, r, http.StatusInternalServerError, "error.internal")
+		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	h.Team.AddAudit(ctx, pista.AuditEntry{ActorID: q.j.ID, ActorName: q.j.Name, Action: pista.AuditSecondFactor})

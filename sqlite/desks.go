@@ -21,7 +21,8 @@ func NewDeskStore(db *DB) *DeskStore { return &DeskStore{db: db} }
 // CreateDesk stores d, its first key (d.Recipient) and that key's wraps,
 // and makes each wrap's journalist a member. On success it sets d.ID,
 // d.KeyID and d.Created, and each wrap's DeskKeyID and DeskSlug.
-func (s *DeskStore) CreateDesk(ctx context.Context, d *pista.Desk, wraps []pista.KeyWrap) error {
+func (s *DeskStore) CreateDesk(ctx context.Context, d *pista.Desk, wraps []pista.KeyWrap) (err error) {
+	defer func() { err = storageErr(err) }()
 	if d.Slug == "" || d.Recipient == "" {
 		return errors.New("sqlite: desk needs a slug and a recipient")
 	}
@@ -173,7 +174,8 @@ const deskByAddressQuery = `SELECT ` + deskColumns + `
 // AddAlias gives a desk another mail address, stored lowercase. It answers
 // pista.ErrExists if local, lowercase, is already a desk's slug or alias,
 // and pista.ErrNotFound for an unknown desk.
-func (s *DeskStore) AddAlias(ctx context.Context, deskID int64, local string) error {
+func (s *DeskStore) AddAlias(ctx context.Context, deskID int64, local string) (err error) {
+	defer func() { err = storageErr(err) }()
 	alias := strings.ToLower(local)
 	if alias == "" {
 		return errors.New("sqlite: empty desk alias")

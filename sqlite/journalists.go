@@ -19,7 +19,8 @@ func NewJournalistStore(db *DB) *JournalistStore { return &JournalistStore{db: d
 
 // CreateJournalist stores j and sets j.ID and j.Created. It answers
 // pista.ErrExists if the name is taken.
-func (s *JournalistStore) CreateJournalist(ctx context.Context, j *pista.Journalist) error {
+func (s *JournalistStore) CreateJournalist(ctx context.Context, j *pista.Journalist) (err error) {
+	defer func() { err = storageErr(err) }()
 	if j.Name == "" {
 		return errors.New("sqlite: journalist needs a name")
 	}
@@ -104,7 +105,8 @@ func (s *JournalistStore) JournalistByID(ctx context.Context, id int64) (pista.J
 // writes only when the hour changes, so that most logins write nothing
 // (and work on a full disk). It answers pista.ErrNotFound for an unknown
 // journalist.
-func (s *JournalistStore) RecordLogin(ctx context.Context, journalistID int64, at time.Time) error {
+func (s *JournalistStore) RecordLogin(ctx context.Context, journalistID int64, at time.Time) (err error) {
+	defer func() { err = storageErr(err) }()
 	hour := stamp(at).Unix()
 	res, err := s.db.write.ExecContext(ctx, `UPDATE journalists SET last_login = ? WHERE id = ? AND last_login <> ?`,
 		hour, journalistID, hour)
@@ -142,11 +144,14 @@ func (s *JournalistStore) SetNotified(ctx context.Context, journalistID, item in
 		journalistID, item, journalistID)
 }
 
-// SetAuth replaces the journalist's passphrase check and wrapped identity.
+// SetAuth replaces the journalist's passphrase check and wrapped identity,
+// and moves the session epoch on, which ends every session and token the
+// account has (the caller keeps its own by moving it to the new epoch).
 // It answers pista.ErrNotFound for an unknown journalist.
 func (s *JournalistStore) SetAuth(ctx context.Context, journalistID int64, a pista.JournalistAuth) error {
 	return s.update(ctx, "set auth", `UPDATE journalists
-		SET auth_salt = ?, auth_kdf = ?, auth_hash = ?, wrapped_identity = ? WHERE id = ?`,
+		SET auth_salt = ?, auth_kdf = ?, auth_hash = ?, wrapped_identity = ?,
+			session_epoch = session_epoch + 1 WHERE id = ?`,
 		journalistID, blob(a.Salt), a.KDF, blob(a.Hash), blob(a.WrappedIdentity), journalistID)
 }
 
@@ -205,7 +210,8 @@ func blob(b []byte) []byte {
 
 // update runs an UPDATE of one journalist's row, answering
 // pista.ErrNotFound if there is no such row.
-func (s *JournalistStore) update(ctx context.Context, what, query string, journalistID int64, args ...any) error {
+func (s *JournalistStore) update(ctx context.Context, what, query string, journalistID int64, args ...any) (err error) {
+	defer func() { err = storageErr(err) }()
 	res, err := s.db.write.ExecContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", what, err)

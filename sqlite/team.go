@@ -58,7 +58,8 @@ func (s *TeamStore) Membership(ctx context.Context, deskID, journalistID int64) 
 }
 
 // SetRole changes an active member's role.
-func (s *TeamStore) SetRole(ctx context.Context, deskID, journalistID int64, r pista.Role) error {
+func (s *TeamStore) SetRole(ctx context.Context, deskID, journalistID int64, r pista.Role) (err error) {
+	defer func() { err = storageErr(err) }()
 	if !r.Valid() {
 		return fmt.Errorf("sqlite: role %q is not journalist or coordinator", r)
 	}
@@ -120,7 +121,8 @@ func insertWraps(ctx context.Context, tx *sql.Tx, deskID, journalistID int64, wr
 }
 
 // CreateInvitation stores inv and sets its ID and Created.
-func (s *TeamStore) CreateInvitation(ctx context.Context, inv *pista.Invitation) error {
+func (s *TeamStore) CreateInvitation(ctx context.Context, inv *pista.Invitation) (err error) {
+	defer func() { err = storageErr(err) }()
 	if len(inv.TokenHash) == 0 || (inv.DeskID == 0 && !inv.Admin) || !inv.Role.Valid() {
 		return errors.New("sqlite: an invitation needs a token hash, a role, and a desk unless it makes an admin")
 	}
@@ -241,7 +243,8 @@ func (s *TeamStore) Invitations(ctx context.Context, deskID int64, now time.Time
 }
 
 // DeleteInvitation withdraws an invitation.
-func (s *TeamStore) DeleteInvitation(ctx context.Context, id int64) error {
+func (s *TeamStore) DeleteInvitation(ctx context.Context, id int64) (err error) {
+	defer func() { err = storageErr(err) }()
 	res, err := s.db.write.ExecContext(ctx, `DELETE FROM invitations WHERE id = ?`, id)
 	return affected(res, err, "delete invitation")
 }
@@ -265,7 +268,8 @@ func (s *TeamStore) ApproveMember(ctx context.Context, deskID, journalistID int6
 }
 
 // RejectMember forgets a pending member.
-func (s *TeamStore) RejectMember(ctx context.Context, deskID, journalistID int64) error {
+func (s *TeamStore) RejectMember(ctx context.Context, deskID, journalistID int64) (err error) {
+	defer func() { err = storageErr(err) }()
 	res, err := s.db.write.ExecContext(ctx, `DELETE FROM pending_members WHERE desk_id = ? AND journalist_id = ?`,
 		deskID, journalistID)
 	return affected(res, err, "reject member")
@@ -374,12 +378,13 @@ func (s *TeamStore) DeskKeys(ctx context.Context, deskID int64) ([]pista.DeskKey
 
 // AddCredential stores a WebAuthn credential; pista.ErrExists if its ID is
 // already registered.
-func (s *TeamStore) AddCredential(ctx context.Context, c *pista.WebAuthnCredential) error {
+func (s *TeamStore) AddCredential(ctx context.Context, c *pista.WebAuthnCredential) (err error) {
+	defer func() { err = storageErr(err) }()
 	if len(c.ID) == 0 || len(c.Data) == 0 {
 		return errors.New("sqlite: a credential needs an ID and data")
 	}
 	created := stamp(c.Created)
-	_, err := s.db.write.ExecContext(ctx, `INSERT INTO webauthn_credentials (id, journalist_id, name, data, created)
+	_, err = s.db.write.ExecContext(ctx, `INSERT INTO webauthn_credentials (id, journalist_id, name, data, created)
 		VALUES (?, ?, ?, ?, ?)`, c.ID, c.JournalistID, c.Name, c.Data, created.Unix())
 	if isUnique(err) {
 		return fmt.Errorf("credential: %w", pista.ErrExists)
@@ -412,21 +417,24 @@ func (s *TeamStore) Credentials(ctx context.Context, journalistID int64) ([]pist
 }
 
 // UpdateCredential replaces a credential's data.
-func (s *TeamStore) UpdateCredential(ctx context.Context, c pista.WebAuthnCredential) error {
+func (s *TeamStore) UpdateCredential(ctx context.Context, c pista.WebAuthnCredential) (err error) {
+	defer func() { err = storageErr(err) }()
 	res, err := s.db.write.ExecContext(ctx, `UPDATE webauthn_credentials SET data = ? WHERE id = ? AND journalist_id = ?`,
 		c.Data, c.ID, c.JournalistID)
 	return affected(res, err, "update credential")
 }
 
 // DeleteCredential removes one of a journalist's credentials.
-func (s *TeamStore) DeleteCredential(ctx context.Context, journalistID int64, id []byte) error {
+func (s *TeamStore) DeleteCredential(ctx context.Context, journalistID int64, id []byte) (err error) {
+	defer func() { err = storageErr(err) }()
 	res, err := s.db.write.ExecContext(ctx, `DELETE FROM webauthn_credentials WHERE id = ? AND journalist_id = ?`,
 		id, journalistID)
 	return affected(res, err, "delete credential")
 }
 
 // AddAudit appends an entry to the audit log.
-func (s *TeamStore) AddAudit(ctx context.Context, e pista.AuditEntry) error {
+func (s *TeamStore) AddAudit(ctx context.Context, e pista.AuditEntry) (err error) {
+	defer func() { err = storageErr(err) }()
 	if e.ActorName == "" || e.Action == "" {
 		return errors.New("sqlite: an audit entry needs an actor and an action")
 	}
@@ -437,7 +445,7 @@ func (s *TeamStore) AddAudit(ctx context.Context, e pista.AuditEntry) error {
 	if e.DeskID != 0 {
 		desk = e.DeskID
 	}
-	_, err := s.db.write.ExecContext(ctx, `INSERT INTO audit (created, actor_id, actor_name, action, desk_id, conversation_id, subject)
+	_, err = s.db.write.ExecContext(ctx, `INSERT INTO audit (created, actor_id, actor_name, action, desk_id, conversation_id, subject)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, stamp(e.Created).Unix(), actor, e.ActorName, string(e.Action), desk, e.ConversationID, e.Subject)
 	if err != nil {
 		return fmt.Errorf("sqlite: audit: %w", err)
@@ -496,7 +504,8 @@ func (s *TeamStore) Audit(ctx context.Context, q pista.AuditQuery) ([]pista.Audi
 	return es, rows.Err()
 }
 
-func (s *TeamStore) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+func (s *TeamStore) inTx(ctx context.Context, f func(*sql.Tx) error) (err error) {
+	defer func() { err = storageErr(err) }()
 	tx, err := s.db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -10,7 +10,8 @@ import (
 )
 
 // SetDeskText sets a desk's title and description in one language.
-func (s *DeskStore) SetDeskText(ctx context.Context, deskID int64, t pista.DeskText) error {
+func (s *DeskStore) SetDeskText(ctx context.Context, deskID int64, t pista.DeskText) (err error) {
+	defer func() { err = storageErr(err) }()
 	if t.Lang == "" || t.Title == "" {
 		return errors.New("sqlite: a desk text needs a language and a title")
 	}
@@ -60,11 +61,12 @@ func (s *Settings) NewsroomText(ctx context.Context, lang string) (pista.Newsroo
 }
 
 // SetNewsroomText sets the newsroom's texts in one language.
-func (s *Settings) SetNewsroomText(ctx context.Context, t pista.NewsroomText) error {
+func (s *Settings) SetNewsroomText(ctx context.Context, t pista.NewsroomText) (err error) {
+	defer func() { err = storageErr(err) }()
 	if t.Lang == "" {
 		return errors.New("sqlite: a newsroom text needs a language")
 	}
-	_, err := s.db.write.ExecContext(ctx, `INSERT INTO newsroom_texts (lang, name, intro) VALUES (?, ?, ?)
+	_, err = s.db.write.ExecContext(ctx, `INSERT INTO newsroom_texts (lang, name, intro) VALUES (?, ?, ?)
 		ON CONFLICT (lang) DO UPDATE SET name = excluded.name, intro = excluded.intro`, t.Lang, t.Name, t.Intro)
 	if err != nil {
 		return fmt.Errorf("sqlite: newsroom text: %w", err)

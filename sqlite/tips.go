@@ -628,7 +628,8 @@ func (s *TipStore) SetAssignee(ctx context.Context, journalistID int64, id strin
 }
 
 // SetTags replaces the tags of a conversation the journalist may see.
-func (s *TipStore) SetTags(ctx context.Context, journalistID int64, id string, tags []string) error {
+func (s *TipStore) SetTags(ctx context.Context, journalistID int64, id string, tags []string) (err error) {
+	defer func() { err = storageErr(err) }()
 	if len(tags) > pista.MaxTags {
 		return fmt.Errorf("sqlite: %d tags, at most %d", len(tags), pista.MaxTags)
 	}
@@ -659,7 +660,8 @@ func (s *TipStore) SetTags(ctx context.Context, journalistID int64, id string, t
 // change runs an UPDATE of a conversation the journalist may see; it
 // answers pista.ErrNotFound if the conversation is not visible or the
 // update matched no row.
-func (s *TipStore) change(ctx context.Context, journalistID int64, id, what, query string, args ...any) error {
+func (s *TipStore) change(ctx context.Context, journalistID int64, id, what, query string, args ...any) (err error) {
+	defer func() { err = storageErr(err) }()
 	tx, err := s.db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -682,7 +684,8 @@ func (s *TipStore) change(ctx context.Context, journalistID int64, id, what, que
 
 // MarkRead records that the journalist has seen the conversation up to its
 // newest item; it is unread again when an item is added.
-func (s *TipStore) MarkRead(ctx context.Context, journalistID int64, id string) error {
+func (s *TipStore) MarkRead(ctx context.Context, journalistID int64, id string) (err error) {
+	defer func() { err = storageErr(err) }()
 	tx, err := s.db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -701,7 +704,8 @@ func (s *TipStore) MarkRead(ctx context.Context, journalistID int64, id string) 
 }
 
 // MarkUnread forgets that the journalist has read the conversation.
-func (s *TipStore) MarkUnread(ctx context.Context, journalistID int64, id string) error {
+func (s *TipStore) MarkUnread(ctx context.Context, journalistID int64, id string) (err error) {
+	defer func() { err = storageErr(err) }()
 	tx, err := s.db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -718,7 +722,8 @@ func (s *TipStore) MarkUnread(ctx context.Context, journalistID int64, id string
 }
 
 // SetStar stars or unstars a conversation for the journalist.
-func (s *TipStore) SetStar(ctx context.Context, journalistID int64, id string, starred bool) error {
+func (s *TipStore) SetStar(ctx context.Context, journalistID int64, id string, starred bool) (err error) {
+	defer func() { err = storageErr(err) }()
 	tx, err := s.db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -33,7 +33,9 @@ authenticator app (or turn it into a QR code).
 pista journalist passphrase sets a new passphrase for an account (also for
 accounts made before passphrases were stretched on the journalist's
 device, which must be reset this way once); with --identity it also
-stores the identity wrapped with the new passphrase.
+stores the identity wrapped with the new passphrase. It ends every web
+session and API token of the account, on a running server too, as
+changing the passphrase in the settings page ends the other ones.
 
 pista journalist notify sets where a journalist is told that their desks
 have new tips (see pista serve --help for the digest interval and relay).

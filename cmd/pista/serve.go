@@ -65,6 +65,8 @@ type serveFlags struct {
 	maxConns      int
 	minBodyRate   string
 	bodyWindow    time.Duration
+	minRespRate   string
+	respWindow    time.Duration
 	shutdownGrace time.Duration
 
 	// notifications
@@ -101,6 +103,8 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.IntVar(&f.maxConns, "max-connections", 0, "keep at most `N` connections open (default: half the open-file limit less 256, at most 512)")
 	fs.StringVar(&f.minBodyRate, "min-body-rate", "1KiB", "cut request bodies slower than `SIZE` per second on average (0: never)")
 	fs.DurationVar(&f.bodyWindow, "body-rate-window", httpx.DefaultBodyRateWindow, "over this `DURATION`: a body may stall that long")
+	fs.StringVar(&f.minRespRate, "min-response-rate", "1KiB", "cut responses a client takes slower than `SIZE` per second on average (0: never)")
+	fs.DurationVar(&f.respWindow, "response-rate-window", httpx.DefaultResponseRateWindow, "over this `DURATION`: a client may stop reading that long")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", defaultShutdownGrace, "on stop, give requests in flight this `DURATION` to end before cutting them")
 
 	fs.DurationVar(&f.notifyInterval, "notify-interval", notify.DefaultInterval, "send journalists a digest of new tips at most once per `INTERVAL`, on its boundary")
@@ -188,7 +192,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	conns := httpx.NewConnLimit(lim.maxConns, logger)
 	ln = conns.Listener(ln)
 	drain := &httpx.Drain{Refuse: http.HandlerFunc(refuseStopping)}
-	clearnet, stopOnion, err := onionPlan.start(ctx, srv.Handler, onionHTTP{conns, func(h http.Handler) http.Handler { return drain.Handler(lim.rate.Handler(h)) }}, logger)
+	clearnet, stopOnion, err := onionPlan.start(ctx, srv.Handler, onionHTTP{conns, func(h http.Handler) http.Handler { return drain.Handler(lim.write.Handler(lim.rate.Handler(h))) }}, logger)
 	if err != nil {
 		return err
 	}
@@ -199,7 +203,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	}
 	base := scheme + "://" + ln.Addr().String()
 	hs := &http.Server{
-		Handler:           drain.Handler(lim.rate.Handler(clearnet)),
+		Handler:           drain.Handler(lim.write.Handler(lim.rate.Handler(clearnet))),
 		ConnState:         conns.ConnState,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,

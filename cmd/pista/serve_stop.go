@@ -52,6 +52,7 @@ const handlerStopWait = 15 * time.Second
 type httpServerLimits struct {
 	maxConns int
 	rate     httpx.MinBodyRate
+	write    httpx.MinResponseRate
 }
 
 // httpLimits reads the flags on connections and body rate. It raises the
@@ -87,6 +88,16 @@ func httpLimits(f serveFlags) (httpServerLimits, error) {
 			return l, hint(errors.New("--body-rate-window must be positive"), "the default is "+httpx.DefaultBodyRateWindow.String())
 		}
 		l.rate = httpx.MinBodyRate{BytesPerSecond: r, Window: f.bodyWindow}
+	}
+	if f.minRespRate != "" && f.minRespRate != "0" {
+		r, err := parseSize(f.minRespRate)
+		if err != nil {
+			return l, hint(fmt.Errorf("--min-response-rate: %w", err), "write a size per second such as 1KiB")
+		}
+		if f.respWindow <= 0 {
+			return l, hint(errors.New("--response-rate-window must be positive"), "the default is "+httpx.DefaultResponseRateWindow.String())
+		}
+		l.write = httpx.MinResponseRate{BytesPerSecond: r, Window: f.respWindow}
 	}
 	return l, nil
 }

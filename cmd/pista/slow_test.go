@@ -50,7 +50,7 @@ func startSlowServer(t testing.TB, opts ...func(*serveFlags)) *slowServer {
 	ready := make(chan string, 1)
 	go func() {
 		f := serveFlags{data: data, listen: "127.0.0.1:0", newsroom: "The Test Gazette", maxUpload: "64MiB",
-			notifyInterval: time.Hour, smtpMaxSize: "32MiB", minBodyRate: "1KiB", bodyWindow: time.Minute,
+			notifyInterval: time.Hour, smtpMaxSize: "32MiB", minBodyRate: "1KiB", bodyWindow: time.Minute, minRespRate: "1KiB", respWindow: time.Minute,
 			shutdownGrace: defaultShutdownGrace}
 		for _, o := range opts {
 			o(&f)
