@@ -140,9 +140,11 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	if err != nil {
 		return hint(fmt.Errorf("--max-upload: %w", err), "write a size such as 500MB or 4GiB")
 	}
-	scrubMemory, err := parseSize(f.scrubMemory)
-	if err != nil || scrubMemory < 4<<20 {
-		return hint(fmt.Errorf("--scrub-memory %q: not a size of at least 4MiB", f.scrubMemory), "write a size such as 32MiB or 256MiB")
+	var scrubMemory int64 // 0: the default budget
+	if f.scrubMemory != "" {
+		if scrubMemory, err = parseSize(f.scrubMemory); err != nil || scrubMemory < 4<<20 {
+			return hint(fmt.Errorf("--scrub-memory %q: not a size of at least 4MiB", f.scrubMemory), "write a size such as 32MiB or 256MiB")
+		}
 	}
 	minFree := int64(-1)
 	if f.minFreeDisk != "" && f.minFreeDisk != "0" {
