@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/pista-tips/pista/internal/pistatest"
 )
 
 // chromiumNames are the commands looked for on PATH, in order.
@@ -31,19 +33,6 @@ func findChromium() (string, error) {
 	return "", errors.New("none of " + strings.Join(chromiumNames, ", ") + " is on PATH (or set PISTA_CHROMIUM to the browser's path)")
 }
 
-// required reports whether $PISTA_TEST_REQUIRE asks for tool: it is "all",
-// or a comma-separated list that names tool. A required tool that is
-// missing fails the tests instead of skipping them.
-func required(tool string) bool {
-	for _, s := range strings.Split(os.Getenv("PISTA_TEST_REQUIRE"), ",") {
-		s = strings.ToLower(strings.TrimSpace(s))
-		if s == "all" || s == tool {
-			return true
-		}
-	}
-	return false
-}
-
 // needChromium returns the path of the browser, or skips t when there is
 // none (fails it when PISTA_TEST_REQUIRE requires chromium).
 func needChromium(t testing.TB) string {
@@ -52,32 +41,9 @@ func needChromium(t testing.TB) string {
 	if err == nil {
 		return path
 	}
-	if required("chromium") {
+	if pistatest.Required("chromium") {
 		t.Fatalf("Chromium is required (PISTA_TEST_REQUIRE=%q) but not found: %v. Install it: apt-get install -y chromium", os.Getenv("PISTA_TEST_REQUIRE"), err)
 	}
 	t.Skipf("skipping browser test: no Chromium found: %v. Install it (apt-get install -y chromium) or set PISTA_TEST_REQUIRE=chromium to make this a failure", err)
 	return ""
-}
-
-func TestRequired(t *testing.T) {
-	tests := []struct {
-		env  string
-		want bool
-	}{
-		{"", false},
-		{"all", true},
-		{"chromium", true},
-		{"tor, chromium", true},
-		{"Chromium", true},
-		{"tor,minio", false},
-		{"chromium-browser", false},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%q", tt.env), func(t *testing.T) {
-			t.Setenv("PISTA_TEST_REQUIRE", tt.env)
-			if got := required("chromium"); got != tt.want {
-				t.Errorf("required(chromium) with PISTA_TEST_REQUIRE=%q = %v, want %v", tt.env, got, tt.want)
-			}
-		})
-	}
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/internal/hostile"
 	"github.com/pista-tips/pista/internal/pistatest"
-	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/pulled"
 	"github.com/pista-tips/pista/server"
 )
@@ -34,7 +33,7 @@ import (
 func TestHostileFilesAtOnce(t *testing.T) {
 	in := pistatest.New(t, server.Config{})
 	j := in.Journalist("alice")
-	desk, deskID := deskWithIdentity(t, in, "americas", j)
+	desk, deskID := in.DeskWithIdentity("americas", j)
 
 	files := []struct {
 		name       string
@@ -141,29 +140,6 @@ func TestHostileFilesAtOnce(t *testing.T) {
 	if left := in.TempFiles(); len(left) > 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
-}
-
-// deskWithIdentity makes a desk as Instance.Desk does, and keeps its
-// identity to decrypt what is stored.
-func deskWithIdentity(t *testing.T, in *pistatest.Instance, slug string, members ...*pistatest.Journalist) (pista.Desk, *age.HybridIdentity) {
-	t.Helper()
-	id, err := age.GenerateHybridIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wraps []pista.KeyWrap
-	for _, m := range members {
-		w, err := keys.Wrap(id, m.Recipient)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wraps = append(wraps, pista.KeyWrap{JournalistID: m.ID, Wrapped: w})
-	}
-	d := pista.Desk{Slug: slug, Title: "Desk " + slug, Recipient: id.Recipient().String()}
-	if err := in.Srv.Stores.Desks.CreateDesk(context.Background(), &d, wraps); err != nil {
-		t.Fatal(err)
-	}
-	return d, id
 }
 
 func decrypt(t *testing.T, in *pistatest.Instance, id age.Identity, key string) []byte {

@@ -3,57 +3,21 @@ package intake_test
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/internal/hostile"
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/pulled"
 	"github.com/pista-tips/pista/server"
 )
 
-// largePDF is an ordinary PDF of about size bytes, the most of it one
-// uncompressed image (as a scanner makes them), with an author in its
-// Info dictionary.
-func largePDF(size int) []byte {
-	pixels := make([]byte, size)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range pixels {
-		pixels[i] = byte(rng.Uint32())
-	}
-	side := 1024
-	rows := size / side
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n")
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /XObject << /Im1 4 0 R >> >> /Contents 5 0 R >>",
-		fmt.Sprintf("<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8 /Length %d >>\nstream\n%s\nendstream", side, rows, side*rows, pixels[:side*rows]),
-		"<< /Length 29 >>\nstream\nq 612 0 0 792 0 0 cm /Im1 Do Q\nendstream",
-		"<< /Author (A Source) /Producer (scanner) >>",
-	}
-	offsets := make([]int, len(objs))
-	for i, o := range objs {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
-}
-
 // A 12 MB scanned PDF is over the default budget of a file scrubbed on
 // arrival: stored as sent and flagged too complex. A server given more
 // memory for scrubbing (pista serve --scrub-memory 64MiB) scrubs it.
 func TestScrubMemoryTakesLargerPDFs(t *testing.T) {
-	pdf := largePDF(12 << 20)
+	pdf := hostile.ScannedPDF(12 << 20)
 	for _, tc := range []struct {
 		name     string
 		memory   int64
@@ -65,7 +29,7 @@ func TestScrubMemoryTakesLargerPDFs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := pistatest.New(t, server.Config{ScrubMemory: tc.memory})
 			j := in.Journalist("alice")
-			desk, deskID := deskWithIdentity(t, in, "americas", j)
+			desk, deskID := in.DeskWithIdentity("americas", j)
 			r := in.Browser().Submit(desk.Slug, "the scan", pistatest.Part{Name: "files", Filename: "scan.pdf", Value: string(pdf)})
 			if r.Status != 200 {
 				t.Fatalf("submit: %d", r.Status)

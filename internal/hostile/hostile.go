@@ -212,6 +212,37 @@ func PDFStreamsBomb(streams, size int) []byte {
 		objs = append(objs, fmt.Sprintf("<< %s/Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream", dict, len(data), data))
 	}
 	objs[2] = "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << >> /Contents [" + contents.String() + " ] >>"
+	return plainPDF(objs, 4)
+}
+
+// ScannedPDF returns an ordinary PDF of about size bytes, not hostile at
+// all: one page whose image is size bytes of uncompressed grey pixels (as
+// a scanner makes them), and an author in its Info dictionary. A scrubber
+// needs memory in proportion to it.
+func ScannedPDF(size int) []byte {
+	const side = 1024
+	rows := max(1, size/side)
+	pixels := make([]byte, side*rows)
+	var x uint32 = 2463534242
+	for i := range pixels { // xorshift: noise that does not compress
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		pixels[i] = byte(x)
+	}
+	return plainPDF([]string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /XObject << /Im1 4 0 R >> >> /Contents 5 0 R >>",
+		fmt.Sprintf("<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8 /Length %d >>\nstream\n%s\nendstream", side, rows, len(pixels), pixels),
+		"<< /Length 29 >>\nstream\nq 612 0 0 792 0 0 cm /Im1 Do Q\nendstream",
+		"<< /Author (A Source) /Producer (scanner) >>",
+	}, 6)
+}
+
+// plainPDF writes objects 1…n (1 the catalog, info the Info dictionary)
+// with a classic cross-reference table.
+func plainPDF(objs []string, info int) []byte {
 	var b bytes.Buffer
 	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 	offsets := make([]int, len(objs))
@@ -224,6 +255,6 @@ func PDFStreamsBomb(streams, size int) []byte {
 	for _, off := range offsets {
 		fmt.Fprintf(&b, "%010d 00000 n \n", off)
 	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info 4 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, info, xref)
 	return b.Bytes()
 }

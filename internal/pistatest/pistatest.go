@@ -181,6 +181,14 @@ func (j *Journalist) Code(t testing.TB) string {
 
 // Desk makes a desk whose key is wrapped to its members.
 func (in *Instance) Desk(slug string, members ...*Journalist) pista.Desk {
+	in.T.Helper()
+	d, _ := in.DeskWithIdentity(slug, members...)
+	return d
+}
+
+// DeskWithIdentity is Desk, and also returns the desk's identity, for
+// tests that decrypt what the server stored.
+func (in *Instance) DeskWithIdentity(slug string, members ...*Journalist) (pista.Desk, *age.HybridIdentity) {
 	t := in.T
 	t.Helper()
 	id, err := age.GenerateHybridIdentity()
@@ -199,7 +207,7 @@ func (in *Instance) Desk(slug string, members ...*Journalist) pista.Desk {
 	if err := in.Srv.Stores.Desks.CreateDesk(context.Background(), &d, wraps); err != nil {
 		t.Fatalf("CreateDesk: %v", err)
 	}
-	return d
+	return d, id
 }
 
 // StoreTip stores a tip with a message straight through the stores, for
