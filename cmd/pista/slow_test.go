@@ -49,7 +49,7 @@ func startSlowServer(t testing.TB, opts ...func(*serveFlags)) *slowServer {
 	s := &slowServer{data: data, logs: &syncBuffer{}, stop: cancel, done: make(chan error, 1)}
 	ready := make(chan string, 1)
 	go func() {
-		f := serveFlags{data: data, listen: "127.0.0.1:0", newsroom: "The Test Gazette", maxUpload: "64MiB",
+		f := serveFlags{data: data, listen: "127.0.0.1:0", newsroom: "The Test Gazette", maxUpload: "64MiB", scrubMemory: "32MiB",
 			notifyInterval: time.Hour, smtpMaxSize: "32MiB", minBodyRate: "1KiB", bodyWindow: time.Minute,
 			shutdownGrace: defaultShutdownGrace}
 		for _, o := range opts {
