@@ -94,7 +94,7 @@ func startServer(t *testing.T, data string, opts ...func(*serveFlags)) (string, 
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		f := serveFlags{data: data, listen: "127.0.0.1:0", newsroom: "The Test Gazette", maxUpload: "64MiB", notifyInterval: time.Hour, smtpMaxSize: "32MiB"}
+		f := serveFlags{data: data, listen: "127.0.0.1:0", newsroom: "The Test Gazette", maxUpload: "64MiB", scrubMemory: "32MiB", notifyInterval: time.Hour, smtpMaxSize: "32MiB"}
 		for _, o := range opts {
 			o(&f)
 		}
