@@ -58,7 +58,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, write); err != nil {
+	if err := migrateWhenFree(ctx, write); err != nil {
 		write.Close()
 		return nil, err
 	}
@@ -94,7 +94,11 @@ func (db *DB) Close() error {
 // write lock taken by BEGIN IMMEDIATE makes two processes opening the same
 // file at once apply each migration once.
 func migrate(ctx context.Context, db *sql.DB) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	// In a transaction of its own: BEGIN IMMEDIATE waits for the write
+	// lock (busy_timeout), where a bare statement that starts as a read
+	// may be told SQLITE_BUSY at once by a second process creating the
+	// table too.
+	if err := inTx(ctx, db, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY,
 		applied INTEGER NOT NULL
 	)`); err != nil {
@@ -210,3 +214,41 @@ func notFound(err error) error {
 
 // nullID stores 0 as NULL, for optional references.
 func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+// inTx runs one statement in a write transaction.
+func inTx(ctx context.Context, db *sql.DB, stmt string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, stmt); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// migrateWhenFree migrates, trying again while another process opening
+// the same new file holds it: SQLite answers SQLITE_BUSY at once, without
+// waiting for busy_timeout, to a connection that finds the file switching
+// to WAL under another (seen with four opens of one new file at once).
+func migrateWhenFree(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := migrate(ctx, db)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var e *msqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
+}
