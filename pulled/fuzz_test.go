@@ -29,7 +29,7 @@ func FuzzParseState(f *testing.F) {
 			t.Fatalf("accepted %+v", st)
 		}
 		for _, it := range st.Missing {
-			if !conversationDir(it.Conversation) || it.ID > st.LastItem || it.Size <= 0 {
+			if !conversationDir(it.Conversation) || it.ID <= 0 || it.Size <= 0 { // IDs carry no order: a missing item may be past the cursor
 				t.Fatalf("accepted a missing item %+v", it)
 			}
 			if _, _, _, ok := parseItemFile(ItemFile(it.ID, it.Kind, false)); !ok {
