@@ -5,20 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"runtime/metrics"
 	"strings"
 	"testing"
 
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/server"
 )
-
-// allocated is the bytes the process has allocated on the heap so far.
-func allocated() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
 
 // A sealed submission's part whose header goes on for megabytes is
 // refused before it is held in memory (mime/multipart alone holds up to
@@ -39,9 +31,9 @@ func TestSealedPartHeaderIsBounded(t *testing.T) {
 		fmt.Fprintf(&body, "X-%d: %s\r\n", i, strings.Repeat("y", 900))
 	}
 	fmt.Fprintf(&body, "\r\nhello\r\n--B--\r\n")
-	start := allocated()
+	start := pistatest.Allocated()
 	r := b.Do(b.Request(http.MethodPost, "/api/v1/source/tips", &body, "multipart/form-data; boundary=B"))
-	got := allocated() - start
+	got := pistatest.Allocated() - start
 	if r.Status != http.StatusBadRequest || !strings.Contains(r.Body, "headers are too long") {
 		t.Errorf("a 9 MiB part header: %d %s, want 400 and why", r.Status, r.Body)
 	}

@@ -4,20 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"runtime/metrics"
 	"strings"
 	"testing"
 
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/server"
 )
-
-// allocated is the bytes the process has allocated on the heap so far.
-func allocated() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
 
 // A form part whose header goes on for megabytes is refused before it is
 // held in memory: mime/multipart reads up to 10 MiB of a part's header
@@ -40,9 +32,9 @@ func TestPartHeaderIsBounded(t *testing.T) {
 		return &body
 	}
 	body := form(9 << 20)
-	start := allocated()
+	start := pistatest.Allocated()
 	r := b.Do(b.Request(http.MethodPost, "/submit", body, "multipart/form-data; boundary=B"))
-	got := allocated() - start
+	got := pistatest.Allocated() - start
 	if r.Status != http.StatusBadRequest {
 		t.Errorf("a 9 MiB part header: status %d, want 400", r.Status)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime/metrics"
 	"strings"
 	"testing"
 )
@@ -61,4 +62,12 @@ func SmallDisk(t testing.TB, size int64) string {
 		os.Remove(dir)
 	})
 	return dir
+}
+
+// Allocated is the bytes the process has allocated on the heap so far,
+// for tests that bound what one request costs.
+func Allocated() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
