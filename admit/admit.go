@@ -38,7 +38,8 @@ const (
 	LoginProven             // a returning source's login with a proof of work
 	New                     // a new tip without (no JavaScript)
 	Login                   // a returning source's login without
-	lanes
+	// Lanes is the number of lanes.
+	Lanes
 )
 
 func (l Lane) String() string {
@@ -50,7 +51,7 @@ func (l Lane) String() string {
 var schedule = [...]Lane{NewProven, LoginProven, New, NewProven, LoginProven, Login}
 
 // weight is how many times a lane appears in schedule.
-var weight = func() (w [lanes]int) {
+var weight = func() (w [Lanes]int) {
 	for _, l := range schedule {
 		w[l]++
 	}
@@ -71,11 +72,11 @@ type Gate struct {
 
 	mu     sync.Mutex
 	busy   int
-	queue  [lanes][]*waiter
+	queue  [Lanes][]*waiter
 	turn   int           // position in schedule
 	avg    time.Duration // moving average of how long work takes
-	served [lanes]uint64
-	shed   [lanes]uint64
+	served [Lanes]uint64
+	shed   [Lanes]uint64
 }
 
 type waiter struct {
@@ -192,7 +193,7 @@ func (g *Gate) grantLocked() {
 // being its weight among the lanes that have requests waiting.
 func (g *Gate) capacityLocked(l Lane) int {
 	total := weight[l]
-	for k := range lanes {
+	for k := range Lanes {
 		if Lane(k) != l && len(g.queue[k]) > 0 {
 			total += weight[k]
 		}
@@ -220,7 +221,7 @@ func (g *Gate) Waiting() int {
 
 // Stats are a gate's counters since it started.
 type Stats struct {
-	Served, Shed [lanes]uint64 // by lane: started, and told to retry
+	Served, Shed [Lanes]uint64 // by lane: started, and told to retry
 	Average      time.Duration // how long the work takes lately
 }
 

@@ -71,7 +71,7 @@ func TestScheduleSharesTurns(t *testing.T) {
 		}
 	}
 	release()
-	var got [lanes]int
+	var got [Lanes]int
 	for range 24 {
 		got[<-order]++
 	}
@@ -141,7 +141,7 @@ func TestNeverMoreThanSlots(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := g.Do(context.Background(), Lane(k%int(lanes)), func() {
+			err := g.Do(context.Background(), Lane(k%int(Lanes)), func() {
 				n := running.Add(1)
 				for {
 					m := most.Load()

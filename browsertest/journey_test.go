@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/pista-tips/pista/admit"
 	"github.com/pista-tips/pista/i18n"
 	"github.com/pista-tips/pista/keys"
 )
@@ -98,6 +99,7 @@ func runJourney(t *testing.T, in *instance, ctx context.Context, tag string, js 
 	onPage("landing")
 
 	// Write the tip and send it.
+	lanes := in.srv.Gate.Stats().Served
 	do(t, ctx, "filling in and sending the form",
 		chromedp.Click(chromedp.CSS("input[name=desk][value="+journeyDesk+"]")),
 		chromedp.SendKeys(chromedp.CSS("textarea#message"), first.message),
@@ -107,6 +109,9 @@ func runJourney(t *testing.T, in *instance, ctx context.Context, tag string, js 
 		chromedp.WaitVisible(chromedp.CSS("p#codename")),
 		loaded())
 	checkLangDir(t, ctx, "receipt", l)
+	// With JavaScript, the page proved work and its tip was served in the
+	// priority lane; without, in the ordinary one.
+	checkLane(t, in, lanes, admit.New, js)
 	wantText(t, ctx, "#receipt-h", l.T("receipt.heading"))
 	codename := nonDigit.ReplaceAllString(text(t, ctx, "p#codename"), "")
 	if len(codename) != keys.CodenameDigits {
@@ -132,12 +137,14 @@ func runJourney(t *testing.T, in *instance, ctx context.Context, tag string, js 
 		loaded())
 	checkLangDir(t, ctx, "landing page, back from the receipt", l)
 	onPage("login")
+	lanes = in.srv.Gate.Stats().Served
 	do(t, ctx, "logging in with the codename "+typed,
 		chromedp.SendKeys(chromedp.CSS("input#codename"), typed),
 		chromedp.Click(chromedp.CSS(`form[action^="/login"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS("#more-h")),
 		loaded())
 	checkLangDir(t, ctx, "source page", l)
+	checkLane(t, in, lanes, admit.Login, js)
 	wantText(t, ctx, "main h1", l.T("source.heading"))
 	wantText(t, ctx, "#replies-h", l.T("source.replies"))
 	wantText(t, ctx, "section[aria-labelledby=replies-h] > p", l.T("source.noreplies"))
@@ -224,6 +231,23 @@ func TestSourceJourney(t *testing.T) {
 			t.Run(tag+"/"+jsMode(js), func(t *testing.T) {
 				runJourney(t, in, b.tab(t, js), tag, js, nil)
 			})
+		}
+	}
+}
+
+// checkLane checks that one request was served in lane l since before,
+// or in its priority lane when the page ran its script (js).
+func checkLane(t *testing.T, in *instance, before [admit.Lanes]uint64, l admit.Lane, js bool) {
+	t.Helper()
+	want := l
+	if js {
+		want = map[admit.Lane]admit.Lane{admit.New: admit.NewProven, admit.Login: admit.LoginProven}[l]
+	}
+	after := in.srv.Gate.Stats().Served
+	for _, lane := range []admit.Lane{admit.NewProven, admit.LoginProven, admit.New, admit.Login} {
+		n := after[lane] - before[lane]
+		if lane == want && n != 1 || lane != want && n != 0 {
+			t.Errorf("lane %v served %d request(s), want the request in lane %v", lane, n, want)
 		}
 	}
 }

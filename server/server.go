@@ -168,9 +168,12 @@ type Server struct {
 	Stores  *Stores
 	Uploads *upload.Store
 	Handler http.Handler
-	stop    context.CancelFunc // ends the uploads' expiry sweep
-	lock    *os.File           // the data folder's lock (lockData)
-	dir     string             // the data folder
+	// Gate admits the key stretching of sources' codenames; its Stats
+	// say how many were served and told to retry, lane by lane.
+	Gate *admit.Gate
+	stop context.CancelFunc // ends the uploads' expiry sweep
+	lock *os.File           // the data folder's lock (lockData)
+	dir  string             // the data folder
 }
 
 // New locks the data folder (ErrInUse if another server holds it), opens
@@ -229,7 +232,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		lock.Close()
 		return nil, err
 	}
-	h, err := build(ctx, cfg, st, up)
+	gate := admit.NewGate(keys.MaxConcurrentArgon, cfg.StretchWait)
+	h, err := build(ctx, cfg, st, up, gate)
 	if err != nil {
 		st.Close()
 		lock.Close()
@@ -244,7 +248,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	go up.Run(sweepCtx)
 	go coarsen(sweepCtx, cfg)
-	return &Server{Stores: st, Uploads: up, Handler: h, stop: stop, lock: lock, dir: cfg.Data}, nil
+	return &Server{Stores: st, Uploads: up, Handler: h, Gate: gate, stop: stop, lock: lock, dir: cfg.Data}, nil
 }
 
 // Close stops the uploads' sweep, closes the stores and lets go of the
@@ -275,7 +279,7 @@ func coarsen(ctx context.Context, cfg Config) {
 	}
 }
 
-func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.Handler, error) {
+func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store, gate *admit.Gate) (http.Handler, error) {
 	salt, err := st.CodenameSalt(ctx)
 	if err != nil {
 		return nil, err
@@ -297,9 +301,7 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.
 	if err != nil {
 		return nil, err
 	}
-	// One gate for the key stretching of every source's codename, and
-	// the puzzle whose difficulty follows its queue.
-	gate := admit.NewGate(keys.MaxConcurrentArgon, cfg.StretchWait)
+	// The puzzle's difficulty follows the queue of key stretching.
 	puzzle := pow.NewIssuer(powKey)
 	puzzle.Base, puzzle.Load = cfg.PoWBits, gate.Waiting
 	auth := &newsroom.Auth{Journalists: st.Journalists, Throttle: newsroom.NewThrottle(), Secret: loginSecret, Team: st.Team, Log: cfg.Log}
