@@ -104,17 +104,17 @@ func initialHash(password, salt, secret, data []byte, time, memory, lanes, keyLe
 func fill(B []block, time, memory, lanes uint32) {
 	laneLen := memory / lanes
 	segLen := laneLen / syncPoints
-	for pass := range time {
-		for slice := range uint32(syncPoints) {
-			s := segment{B: B, pass: pass, slice: slice, time: time, memory: memory,
-				lanes: lanes, laneLen: laneLen, segLen: segLen}
+	s := segment{B: B, time: time, memory: memory, lanes: lanes, laneLen: laneLen, segLen: segLen}
+	for s.pass = range time {
+		for s.slice = range uint32(syncPoints) {
 			if lanes == 1 {
 				s.fill(0)
 				continue
 			}
 			var wg sync.WaitGroup
 			for l := uint32(1); l < lanes; l++ {
-				wg.Go(func() { s.fill(l) })
+				sl := s
+				wg.Go(func() { sl.fill(l) })
 			}
 			s.fill(0)
 			wg.Wait()

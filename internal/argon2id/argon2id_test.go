@@ -218,3 +218,21 @@ func BenchmarkKey(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkCompress(b *testing.B) {
+	saved := impl
+	defer func() { impl = saved }()
+	var out, prev, ref, tmp block
+	for i := range prev {
+		prev[i], ref[i] = uint64(i)*0x9e3779b97f4a7c15, uint64(i)*0xc2b2ae3d27d4eb4f
+	}
+	for _, i := range implementations() {
+		impl = i
+		b.Run(implName(i), func(b *testing.B) {
+			b.SetBytes(1024)
+			for b.Loop() {
+				compress(&out, &prev, &ref, &tmp, true)
+			}
+		})
+	}
+}
