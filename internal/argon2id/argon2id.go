@@ -59,6 +59,7 @@ func deriveKey(password, salt, secret, data []byte, time, memoryKiB uint32, thre
 			fromBytes(&B[l*laneLen+i], &b)
 		}
 	}
+	clear(h0[:])
 	fill(B, time, memory, lanes)
 
 	final := B[memory-1]
