@@ -3,7 +3,6 @@ package argon2id
 import (
 	"bytes"
 	"encoding/hex"
-	"fmt"
 	"runtime"
 	"sync"
 	"testing"
@@ -192,23 +191,31 @@ func FuzzKey(f *testing.F) {
 	})
 }
 
+// BenchmarkKey derives at pista's codename parameters with this package
+// and with x/crypto, one at a time and two at once (with GOMAXPROCS=2):
+//
+//	go test ./internal/argon2id -run XXX -bench Key -cpu 2 -count 5 | tee b.txt
+//	benchstat -col /impl b.txt
 func BenchmarkKey(b *testing.B) {
-	const m, tm, p = 7 * 1024, 5, 1 // pista's codename parameters
+	const m, tm, p = 7 * 1024, 5, 1
 	salt := make([]byte, 32)
-	for _, f := range []struct {
+	impls := []struct {
 		name string
 		key  func() []byte
 	}{
 		{"pista", func() []byte { return Key([]byte("ceiling"), salt, tm, m, p, 32) }},
 		{"xcrypto", func() []byte { return argon2.IDKey([]byte("ceiling"), salt, tm, m, p, 32) }},
-	} {
-		b.Run(f.name, func(b *testing.B) {
+	}
+	for _, f := range impls {
+		b.Run("single/impl="+f.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				f.key()
 			}
 		})
-		b.Run(fmt.Sprintf("%s/parallel", f.name), func(b *testing.B) {
+	}
+	for _, f := range impls {
+		b.Run("parallel/impl="+f.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
