@@ -243,3 +243,30 @@ func BenchmarkCompress(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkKeyImpl derives at pista's codename parameters with each
+// compression function this CPU runs, and at a legacy instance's.
+func BenchmarkKeyImpl(b *testing.B) {
+	saved := impl
+	defer func() { impl = saved }()
+	salt := make([]byte, 32)
+	for _, i := range implementations() {
+		b.Run("impl="+implName(i), func(b *testing.B) {
+			impl = i
+			for b.Loop() {
+				Key([]byte("ceiling"), salt, 5, 7*1024, 1, 32)
+			}
+		})
+	}
+	impl = saved
+	b.Run("legacy/impl=pista", func(b *testing.B) {
+		for b.Loop() {
+			Key([]byte("ceiling"), salt, 3, 64*1024, 2, 32)
+		}
+	})
+	b.Run("legacy/impl=xcrypto", func(b *testing.B) {
+		for b.Loop() {
+			argon2.IDKey([]byte("ceiling"), salt, 3, 64*1024, 2, 32)
+		}
+	})
+}
