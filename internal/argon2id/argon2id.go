@@ -23,7 +23,9 @@ var zeroBlock block
 // Key derives keyLen bytes from password and salt with Argon2id (no secret
 // key, no associated data), exactly as x/crypto's argon2.IDKey does with
 // the same arguments: time passes over memoryKiB KiB in threads lanes,
-// lanes computed in parallel. It panics if time, threads or keyLen is 0.
+// lanes computed in parallel. Its block memory comes from, and returns
+// to, a small pool (see the package doc). It panics if time, threads or
+// keyLen is 0.
 func Key(password, salt []byte, time, memoryKiB uint32, threads uint8, keyLen uint32) []byte {
 	return deriveKey(password, salt, nil, nil, time, memoryKiB, threads, keyLen)
 }
@@ -50,11 +52,11 @@ func deriveKey(password, salt, secret, data []byte, time, memoryKiB uint32, thre
 	B := buffers.get(int(memory))
 	defer buffers.put(B)
 	laneLen := memory / lanes
+	var b [1024]byte
 	for l := range lanes {
 		binary.LittleEndian.PutUint32(h0[blake2b.Size+4:], l)
 		for i := range uint32(2) {
 			binary.LittleEndian.PutUint32(h0[blake2b.Size:], i)
-			var b [1024]byte
 			hashLong(b[:], h0[:])
 			fromBytes(&B[l*laneLen+i], &b)
 		}
@@ -69,7 +71,6 @@ func deriveKey(password, salt, secret, data []byte, time, memoryKiB uint32, thre
 			final[i] ^= last[i]
 		}
 	}
-	var b [1024]byte
 	toBytes(&b, &final)
 	key := make([]byte, keyLen)
 	hashLong(key, b[:])
