@@ -8,8 +8,8 @@
 // compressAVX2:
 // A BLAKE2b round works on 16 words seen as four rows A, B, C, D of four,
 // one YMM register each; two rounds run interleaved (Y0-Y3 and Y4-Y7) so
-// that one fills the other's latencies. Y8, Y9 are scratch; with AVX2,
-// Y10 and Y11 hold the byte shuffles that rotate by 24 and 16.
+// that one fills the other's latencies. Y8, Y9 are scratch; Y10 and Y11
+// hold the byte shuffles that rotate by 24 and 16.
 //
 // Pass 1 takes rows of the block (16 consecutive words, 128 bytes: the
 // four registers load straight from memory) two at a time, stores
@@ -198,7 +198,8 @@ TEXT ·compressAVX2(SB), NOSPLIT, $0-33
 
 // compressAVX512 holds the whole block in Z0-Z15 and runs the four
 // BLAKE2b rounds of each pass interleaved, each on two rows or two
-// columns (a 256-bit half each) of the block; Z16-Z19 are scratch.
+// columns (a 256-bit half each) of the block; Z16-Z19 are scratch, and
+// tmp is not used.
 //
 // Pass 1 takes rows 2k and 2k+1 in Z4k..Z4k+3 (A, B, C, D), laid out so
 // that each 128-bit lane is a column pair of one row:
