@@ -62,6 +62,10 @@ func TestMatchesXCrypto(t *testing.T) {
 		{100, 2, 1, 65},
 		{640, 3, 3, 31},
 		{1000, 1, 4, 1},
+		{128, 2, 8, 32},
+		{100, 3, 7, 32},
+		{256, 1, 16, 32}, // keys.MaxCodenameLanes
+		{1024, 2, 16, 32},
 	}
 	for _, kl := range []uint32{4, 5, 31, 32, 48, 63, 64, 65, 96, 127, 128} {
 		cases = append(cases, params{64, 2, 2, kl})
