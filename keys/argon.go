@@ -53,7 +53,7 @@ func (k KDF) String() string {
 }
 
 // MaxConcurrentArgon bounds how many Argon2id computations run at once:
-// each allocates its memory parameter (7 MiB for a new instance's
+// each needs its memory parameter (7 MiB for a new instance's
 // codenames, 64 MiB for a legacy one's), so a burst of new sources must
 // not exhaust memory, and more at once than a small server has cores
 // would only add memory, not speed. Two keep both cores of a small server
