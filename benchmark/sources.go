@@ -16,8 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/crypto/argon2"
-
+	"github.com/pista-tips/pista/internal/argon2id"
 	"github.com/pista-tips/pista/keys"
 )
 
@@ -37,7 +36,7 @@ func ArgonRate(d time.Duration) (float64, time.Duration) {
 	start := time.Now()
 	parallel(runtime.GOMAXPROCS(0), func(int) error {
 		for time.Now().Before(deadline) {
-			argon2.IDKey([]byte("ceiling"), salt, k.Time, k.Memory, k.Threads, keys.MasterSize)
+			argon2id.Key([]byte("ceiling"), salt, k.Time, k.Memory, k.Threads, keys.MasterSize)
 			n.Add(1)
 		}
 		return nil

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"golang.org/x/crypto/argon2"
+	argon "github.com/pista-tips/pista/internal/argon2id"
 )
 
 // The codename parameters (see the package doc, "Derivations").
@@ -53,7 +53,7 @@ func (k KDF) String() string {
 }
 
 // MaxConcurrentArgon bounds how many Argon2id computations run at once:
-// each allocates its memory parameter (7 MiB for a new instance's
+// each needs its memory parameter (7 MiB for a new instance's
 // codenames, 64 MiB for a legacy one's), so a burst of new sources must
 // not exhaust memory, and more at once than a small server has cores
 // would only add memory, not speed. Two keep both cores of a small server
@@ -61,18 +61,25 @@ func (k KDF) String() string {
 // peaks well under 128 MiB (`pista bench --goals`, goal (c)).
 const MaxConcurrentArgon = 2
 
+// Compile-time check: internal/argon2id keeps as many idle buffers
+// (argon.MaxIdle) as derivations run here at once.
+const _ = uint(argon.MaxIdle-MaxConcurrentArgon) + uint(MaxConcurrentArgon-argon.MaxIdle)
+
 var argonSlots = make(chan struct{}, MaxConcurrentArgon)
 
 // argon2id runs one Argon2id computation with parameters k when a slot is
 // free, or returns the context's error if it ends first.
 //
-// Its memory is left to the garbage collector, which reuses it for the
-// next derivation; returning it to the system after each one
-// (debug.FreeOSMemory, as pista did to keep one upload under 32 MiB) cost
-// two full collections per codename and cut new sources' tips per second
-// by half or more. `pista serve` sets a soft memory limit instead
-// (--memory-limit), so the collector works harder only when memory is
-// short.
+// It runs internal/argon2id (the output of x/crypto's argon2.IDKey,
+// computed with AVX2 or AVX-512 where the CPU has them), which keeps the
+// block memory of at most MaxConcurrentArgon derivations between calls
+// and gives it back after 30 s unused, so a burst of new sources
+// allocates nothing per codename. Returning memory to the system after
+// each derivation (debug.FreeOSMemory, as pista once did to keep one
+// upload under 32 MiB) cost two full collections per codename and cut
+// new sources' tips per second by half or more. `pista serve` sets a
+// soft memory limit (--memory-limit), so the collector works harder
+// only when memory is short.
 func argon2id(ctx context.Context, k KDF, secret, salt []byte, n uint32) ([]byte, error) {
 	select {
 	case argonSlots <- struct{}{}:
@@ -80,5 +87,5 @@ func argon2id(ctx context.Context, k KDF, secret, salt []byte, n uint32) ([]byte
 		return nil, ctx.Err()
 	}
 	defer func() { <-argonSlots }()
-	return argon2.IDKey(secret, salt, k.Time, k.Memory, k.Threads, n), nil
+	return argon.Key(secret, salt, k.Time, k.Memory, k.Threads, n), nil
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/argon2"
 )
 
 // BenchmarkDerive is the codename path's key stretching as the server
@@ -69,5 +71,22 @@ func TestDeriveWaitsForASlot(t *testing.T) {
 	}
 	for range MaxConcurrentArgon - 1 {
 		<-argonSlots
+	}
+}
+
+// TestArgonMatchesXCrypto checks that codenames stretch to what
+// x/crypto's argon2.IDKey gives, at both codename parameters: the keys
+// of every source ever made depend on it.
+func TestArgonMatchesXCrypto(t *testing.T) {
+	for _, k := range []KDF{CodenameKDF, LegacyCodenameKDF} {
+		salt := bytes.Repeat([]byte{9}, SaltSize)
+		got, err := argon2id(context.Background(), k, []byte("1234 5678 9012 3456 7890 1234 5678"), salt, MasterSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := argon2.IDKey([]byte("1234 5678 9012 3456 7890 1234 5678"), salt, k.Time, k.Memory, k.Threads, MasterSize)
+		if !bytes.Equal(got, want) {
+			t.Errorf("%v: %x, want x/crypto's %x", k, got, want)
+		}
 	}
 }

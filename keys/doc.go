@@ -79,6 +79,9 @@
 // Journalists' passphrases are stretched on their own devices, never on
 // the server: see journalist.go.
 //
-// Argon2id allocates its memory parameter for each computation, so at
-// most MaxConcurrentArgon run at once; further callers wait their turn.
+// Argon2id needs its memory parameter for each computation, so at most
+// MaxConcurrentArgon run at once; further callers wait their turn. It is
+// computed by internal/argon2id (x/crypto's output, with AVX2 or AVX-512
+// where the CPU has them), which keeps the memory of that many
+// computations for the next ones and gives it back after 30 s unused.
 package keys

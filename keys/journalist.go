@@ -14,7 +14,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/pista-tips/pista"
-	"golang.org/x/crypto/argon2"
+	argon "github.com/pista-tips/pista/internal/argon2id"
 )
 
 // A journalist's passphrase never reaches the server. Their device (the
@@ -109,7 +109,7 @@ func DeriveJournalist(ctx context.Context, passphrase string, salt []byte, kdf s
 	if err := ctx.Err(); err != nil {
 		return JournalistKeys{}, err
 	}
-	master := argon2.IDKey([]byte(passphrase), salt, k.Time, k.Memory, k.Threads, 32)
+	master := argon.Key([]byte(passphrase), salt, k.Time, k.Memory, k.Threads, 32)
 	auth, err := hkdf.Key(sha256.New, master, nil, JournalistAuthLabel, 32)
 	if err != nil {
 		return JournalistKeys{}, err
