@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"NewSourceItems", testNewSourceItems},
 		{"DeleteReply", testDeleteReply},
 		{"DeleteConversation", testDeleteConversation},
+		{"SourceSessions", testSourceSessions},
 		{"ObjectKeys", testObjectKeys},
 		{"TimesAreCoarse", testCoarseTimes},
 		{"ConcurrentWrites", testConcurrentWrites},
