@@ -285,6 +285,20 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.
 	if err != nil {
 		return nil, err
 	}
+	// Sources' sessions and tokens are sealed under this key, so that
+	// every instance sharing the database opens them, after a restart too.
+	sourceKey, err := st.Settings.Secret(ctx, "source-session-key", 32)
+	if err != nil {
+		return nil, err
+	}
+	sourceSessions, err := web.NewSessions(sourceKey, st.Tips, cfg.SecureCookies)
+	if err != nil {
+		return nil, err
+	}
+	sourceTokens, err := api.NewSourceTokens(sourceKey, st.Tips)
+	if err != nil {
+		return nil, err
+	}
 	auth := &newsroom.Auth{Journalists: st.Journalists, Throttle: newsroom.NewThrottle(), Secret: loginSecret, Team: st.Team, Log: cfg.Log}
 
 	mux := http.NewServeMux()
@@ -294,7 +308,7 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	(&web.Handler{
 		Desks: st.Desks, Tips: st.Tips, Settings: st.Settings, Blobs: st.Blobs, CSRF: csrf, Render: render, Log: cfg.Log,
-		Sessions: web.NewSessions(cfg.SecureCookies),
+		Sessions: sourceSessions,
 		Newsroom: cfg.Newsroom, Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload, ExitURL: cfg.ExitURL,
 		SpoolDir: st.Blobs.TempDir(), Onion: cfg.Onion, Uploads: up, ScrubBudget: scrubBudget(cfg.ScrubMemory),
 	}).Register(mux)
@@ -308,7 +322,7 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.
 	}).Register(mux)
 	(&api.Handler{
 		Auth: auth, Desks: st.Desks, Tips: st.Tips, Blobs: st.Blobs, Tokens: api.NewTokens(), Log: cfg.Log,
-		SourceTokens: api.NewSourceTokens(), Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload,
+		SourceTokens: sourceTokens, Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload,
 	}).Register(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		render.Error(w, ui.NewPage(r, cfg.Newsroom, "error.title"), http.StatusNotFound, "error.notfound", "/")
