@@ -128,12 +128,18 @@ func (h *Handler) showSource(w http.ResponseWriter, r *http.Request) {
 			d.Recipients = h.recipientList(desk)
 		}
 	}
+	id, err := sess.Identity()
+	if err != nil {
+		h.Log.Error("a source's identity", "err", err)
+		h.fail(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
 	for _, it := range items {
 		if it.Kind != pista.KindReply {
 			d.Sent = append(d.Sent, sentView{Kind: it.Kind, Size: it.Size, Created: it.Created})
 			continue
 		}
-		text, err := h.openReply(r.Context(), it, sess.Identity)
+		text, err := h.openReply(r.Context(), it, id)
 		if err != nil {
 			h.Log.Error("decrypting a reply for its source", "err", err)
 			continue
@@ -246,15 +252,18 @@ func (h *Handler) deleteReply(w http.ResponseWriter, r *http.Request) {
 // cookie.
 func (h *Handler) logoutSource(w http.ResponseWriter, r *http.Request) {
 	sess, sid, err := h.Sessions.Get(nil, r)
-	if err != nil && !errors.Is(err, httpx.ErrNoSession) {
+	switch {
+	case errors.Is(err, httpx.ErrNoSession):
+		// Nothing to end (the page's session ended meanwhile) and nothing
+		// for a forged request to do but clear a dead cookie.
+	case err != nil:
 		h.Log.Error("source logout", "err", err)
 		h.fail(w, r, http.StatusInternalServerError, "error.internal")
 		return
-	}
-	if !h.parseForm(w, r, sid) {
-		return
-	}
-	if err == nil {
+	default:
+		if !h.parseForm(w, r, sid) {
+			return
+		}
 		if err := h.Tips.EndSourceSessions(r.Context(), sess.SourceID); err != nil && !errors.Is(err, pista.ErrNotFound) {
 			h.Log.Error("source logout", "err", err)
 			h.fail(w, r, http.StatusInternalServerError, "error.internal")
