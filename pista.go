@@ -456,6 +456,10 @@ type Settings interface {
 	// Secret returns the named random secret, creating it with n random
 	// bytes the first time.
 	Secret(ctx context.Context, name string, n int) ([]byte, error)
+	// DeleteSecrets deletes every secret whose name sorts at or after
+	// from and before to (the keys of sources' sessions once no session
+	// can need them).
+	DeleteSecrets(ctx context.Context, from, to string) error
 	// NewsroomText returns the newsroom's texts in lang (empty fields for
 	// a language without texts).
 	NewsroomText(ctx context.Context, lang string) (NewsroomText, error)

@@ -68,11 +68,7 @@ func TestSourceTokensHoldNoMemory(t *testing.T) {
 	existing, tip := storedSource(in, desk)
 	early, _ := sourceLogin(b, existing)
 
-	key, err := in.Srv.Stores.Settings.Secret(ctx, "source-session-key", 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := api.NewSourceTokens(key, in.Srv.Stores.Tips)
+	tokens, err := api.NewSourceTokens(server.SourceSessionKeys(in.Srv.Stores.Settings), in.Srv.Stores.Tips)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,8 +28,8 @@ package api
 // # Source tokens
 //
 // Logging in gives a bearer token that holds the session itself, sealed
-// (httpx.Sealed, under a key of the database's settings, bound to its
-// purpose so that a web cookie does not stand for one): the source's ID
+// (httpx.Sealed, under an hourly key of the database's settings, bound
+// to its purpose so that a web cookie does not stand for one): the source's ID
 // and conversation and the source's session epoch, never a key. The
 // server keeps no table of them, so no number of sources can lock another
 // out, and tokens outlive a restart. A token lasts two hours from login;
@@ -91,13 +91,13 @@ type SourceSession struct {
 // cookie, sealed under the same key, does not open as one.
 const tokenPurpose = "pista source api token"
 
-// NewSourceTokens seals the sources' tokens under key: two hours from
+// NewSourceTokens seals the sources' tokens with keys: two hours from
 // login, the web pages' sessions' lifetime. They have no idle expiry: a
 // bearer token cannot slide without the client taking a new one at every
 // answer, and the API is used from a source's own device, where an app
 // can forget it. Every request checks the source's session epoch in tips.
-func NewSourceTokens(key []byte, tips pista.TipStore) (*httpx.Sealed[SourceSession], error) {
-	s, err := httpx.NewSealed[SourceSession](key, tokenPurpose)
+func NewSourceTokens(keys *httpx.KeyRing, tips pista.TipStore) (*httpx.Sealed[SourceSession], error) {
+	s, err := httpx.NewSealed[SourceSession](keys, tokenPurpose)
 	if err != nil {
 		return nil, err
 	}

@@ -14,10 +14,13 @@
 // Sources' sessions (Sealed) are kept by no one but the source: anyone
 // can become a source, so a table of their sessions is one anyone can
 // fill. The session is sealed into the cookie or token itself with
-// XChaCha20-Poly1305, under a key of the database's settings that every
-// instance shares (so sessions outlive restarts), with the purpose — web
-// cookie or API token — in the additional data, so that neither stands
-// for the other. It carries a random 16-byte session ID (what CSRF tokens
+// XChaCha20-Poly1305, with the purpose — web cookie or API token — in the
+// additional data, so that neither stands for the other. The keys
+// (KeyRing) are in the database's settings, which every instance shares,
+// so sessions outlive restarts; a new one is made every hour and each is
+// deleted once no live session can need it, so that a cookie copied from
+// a source's computer cannot be opened later, not even with the
+// database. It carries a random 16-byte session ID (what CSRF tokens
 // are bound to: the cookie's value changes each time the cookie is sealed
 // again), its created and last-used times, the source's session epoch and
 // the caller's value. A web session holds the seed of the source's age

@@ -2,7 +2,6 @@ package httpx
 
 import (
 	"context"
-	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
@@ -24,11 +23,12 @@ var ErrNoSession = errors.New("no live session")
 
 // Sizes of a sealed session. A token is
 //
-//	base64url(version ‖ nonce ‖ XChaCha20-Poly1305(key, nonce,
+//	base64url(version ‖ window ‖ nonce ‖ XChaCha20-Poly1305(key of window, nonce,
 //	          session ID ‖ created ‖ used ‖ epoch ‖ value,
-//	          additional data: label ‖ version ‖ purpose))
+//	          additional data: label ‖ version ‖ window ‖ purpose))
 //
-// with the times in unix seconds and the epoch as 8 bytes each.
+// with the window (of the KeyRing) as 4 bytes, the times in unix seconds
+// and the epoch as 8 bytes each.
 const (
 	sealedVersion = 1
 	// SealedIDSize is the size of a session's ID: random, the same for
@@ -38,7 +38,8 @@ const (
 	// MaxSealedValue bounds the caller's value, so that a token stays
 	// within MaxSmallField once sealed and encoded (checked by a test).
 	MaxSealedValue = 96
-	sealedOverhead = 1 + chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
+	sealedPrefix   = 1 + 4 + chacha20poly1305.NonceSizeX
+	sealedOverhead = sealedPrefix + chacha20poly1305.Overhead
 	// maxSealedToken is the longest token Open reads: longer ones are
 	// refused before any decoding.
 	maxSealedToken = (sealedOverhead + sealedHeader + MaxSealedValue + 2) / 3 * 4
@@ -53,9 +54,10 @@ const refreshAfter = time.Minute
 
 // Sealed keeps sessions in their cookie or bearer token rather than on the
 // server: the session is sealed with XChaCha20-Poly1305 under a key every
-// instance sharing the database holds (settings), so the server holds
-// nothing per session, nobody can fill a table, and sessions survive a
-// restart. A session carries a random ID, its created and last-used
+// instance sharing the database holds (a KeyRing, whose keys change every
+// window and are deleted once no live session can need them), so the
+// server holds nothing per session, nobody can fill a table, and sessions
+// survive a restart. A session carries a random ID, its created and last-used
 // times, the epoch of its owner when it began and a value the caller
 // encodes; the purpose (web cookie, API token) is bound in as additional
 // data, so that one cannot stand for the other.
@@ -80,22 +82,27 @@ type Sealed[T any] struct {
 	// wrapping pista.ErrNotFound if the owner is gone.
 	Epoch func(ctx context.Context, v T) (int64, error)
 
-	aead cipher.AEAD
-	ad   []byte
+	keys    *KeyRing
+	purpose string
 }
 
-// NewSealed makes a Sealed for purpose under a 32-byte key; the caller
-// sets its other fields before use.
-func NewSealed[T any](key []byte, purpose string) (*Sealed[T], error) {
-	aead, err := chacha20poly1305.NewX(key)
-	if err != nil {
-		return nil, fmt.Errorf("httpx: sealed sessions: %w", err)
+// NewSealed makes a Sealed for purpose with the keys of ring (which
+// several Sealed may share); the caller sets its other fields before use.
+func NewSealed[T any](ring *KeyRing, purpose string) (*Sealed[T], error) {
+	if ring == nil || ring.Window < time.Second || ring.Keep < 1 || ring.Secret == nil || ring.Forget == nil {
+		return nil, errors.New("httpx: sealed sessions need a key ring")
 	}
 	if purpose == "" {
 		return nil, errors.New("httpx: sealed sessions need a purpose")
 	}
+	return &Sealed[T]{keys: ring, purpose: purpose}, nil
+}
+
+// ad is the additional data of a token of window w.
+func (s *Sealed[T]) ad(w uint32) []byte {
 	ad := append([]byte(sealedLabel), sealedVersion)
-	return &Sealed[T]{aead: aead, ad: append(ad, purpose...)}, nil
+	ad = binary.BigEndian.AppendUint32(ad, w)
+	return append(ad, s.purpose...)
 }
 
 // sealedState is what a token holds besides the value.
@@ -107,50 +114,64 @@ type sealedState struct {
 
 func (st *sealedState) sid() string { return base64.RawURLEncoding.EncodeToString(st.id[:]) }
 
-// seal makes the token of state st and encoded value b.
-func (s *Sealed[T]) seal(st sealedState, b []byte) string {
+// seal makes the token of state st and encoded value b, with the key of
+// the window of now.
+func (s *Sealed[T]) seal(ctx context.Context, st sealedState, b []byte, now time.Time) (string, error) {
+	w := s.keys.window(now)
+	aead, err := s.keys.aead(ctx, w, w)
+	if err != nil {
+		return "", err
+	}
 	plain := make([]byte, sealedHeader, sealedHeader+len(b))
 	copy(plain, st.id[:])
 	binary.BigEndian.PutUint64(plain[16:], uint64(st.created.Unix()))
 	binary.BigEndian.PutUint64(plain[24:], uint64(st.used.Unix()))
 	binary.BigEndian.PutUint64(plain[32:], uint64(st.epoch))
 	plain = append(plain, b...)
-	out := make([]byte, 1+chacha20poly1305.NonceSizeX, sealedOverhead+len(plain))
+	out := make([]byte, sealedPrefix, sealedOverhead+len(plain))
 	out[0] = sealedVersion
-	rand.Read(out[1:])
-	out = s.aead.Seal(out, out[1:], plain, s.ad)
-	return base64.RawURLEncoding.EncodeToString(out)
+	binary.BigEndian.PutUint32(out[1:], uint32(w))
+	rand.Read(out[5:])
+	out = aead.Seal(out, out[5:], plain, s.ad(uint32(w)))
+	return base64.RawURLEncoding.EncodeToString(out), nil
 }
 
-// open checks and opens a token, refusing all but live sealed sessions of
-// this key and purpose (the epoch is checked by the caller).
-func (s *Sealed[T]) open(token string, now time.Time) (sealedState, []byte, bool) {
+// open checks and opens a token, refusing (ErrNoSession) all but live
+// sealed sessions of a kept key and this purpose (the epoch is checked by
+// the caller); other errors are the key ring's.
+func (s *Sealed[T]) open(ctx context.Context, token string, now time.Time) (sealedState, []byte, error) {
 	var st sealedState
 	if len(token) > maxSealedToken || len(token) < base64.RawURLEncoding.EncodedLen(sealedOverhead+sealedHeader) {
-		return st, nil, false
+		return st, nil, ErrNoSession
 	}
 	// One encoding per token: strict (no stray bits) and no line breaks,
 	// which the decoder would skip.
 	if strings.ContainsAny(token, "\r\n") {
-		return st, nil, false
+		return st, nil, ErrNoSession
 	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(raw) < sealedOverhead+sealedHeader || raw[0] != sealedVersion {
-		return st, nil, false
+		return st, nil, ErrNoSession
 	}
-	nonce := raw[1 : 1+chacha20poly1305.NonceSizeX]
-	plain, err := s.aead.Open(nil, nonce, raw[1+chacha20poly1305.NonceSizeX:], s.ad)
+	w := binary.BigEndian.Uint32(raw[1:])
+	aead, err := s.keys.aead(ctx, int64(w), s.keys.window(now))
+	if errors.Is(err, errNoKey) {
+		return st, nil, ErrNoSession
+	} else if err != nil {
+		return st, nil, err
+	}
+	plain, err := aead.Open(nil, raw[5:sealedPrefix], raw[sealedPrefix:], s.ad(w))
 	if err != nil || len(plain) < sealedHeader || len(plain) > sealedHeader+MaxSealedValue {
-		return st, nil, false
+		return st, nil, ErrNoSession
 	}
 	copy(st.id[:], plain)
 	st.created = time.Unix(int64(binary.BigEndian.Uint64(plain[16:])), 0)
 	st.used = time.Unix(int64(binary.BigEndian.Uint64(plain[24:])), 0)
 	st.epoch = int64(binary.BigEndian.Uint64(plain[32:]))
 	if !s.live(st, now) {
-		return st, nil, false
+		return st, nil, ErrNoSession
 	}
-	return st, plain[sealedHeader:], true
+	return st, plain[sealedHeader:], nil
 }
 
 // live checks a session's times. A little clock skew between instances
@@ -168,6 +189,9 @@ func (s *Sealed[T]) live(st sealedState, now time.Time) bool {
 
 // start seals a new session holding v.
 func (s *Sealed[T]) start(ctx context.Context, v T) (string, string, error) {
+	if time.Duration(s.keys.Keep-1)*s.keys.Window < s.Lifetime {
+		return "", "", fmt.Errorf("httpx: keys kept %d×%v do not last a session's lifetime, %v", s.keys.Keep, s.keys.Window, s.Lifetime)
+	}
 	b, err := s.Encode(v)
 	if err != nil {
 		return "", "", err
@@ -182,7 +206,8 @@ func (s *Sealed[T]) start(ctx context.Context, v T) (string, string, error) {
 	now := time.Now()
 	st := sealedState{created: now, used: now, epoch: epoch}
 	rand.Read(st.id[:])
-	return s.seal(st, b), st.sid(), nil
+	tok, err := s.seal(ctx, st, b, now)
+	return tok, st.sid(), err
 }
 
 // Start begins a session holding v and sets its cookie. It returns the
@@ -219,7 +244,9 @@ func (s *Sealed[T]) Get(w http.ResponseWriter, r *http.Request) (v T, sid string
 	}
 	if w != nil && s.Idle > 0 && now.Sub(st.used) > refreshAfter {
 		st.used = now
-		s.setCookie(w, r, s.seal(st, b), 0)
+		if tok, err := s.seal(r.Context(), st, b, now); err == nil {
+			s.setCookie(w, r, tok, 0)
+		} // else the cookie stays as it is, live until its idle time
 	}
 	return v, st.sid(), nil
 }
@@ -235,9 +262,9 @@ func (s *Sealed[T]) Lookup(ctx context.Context, token string) (v T, sid string, 
 }
 
 func (s *Sealed[T]) lookup(ctx context.Context, token string, now time.Time) (v T, st sealedState, b []byte, err error) {
-	st, b, ok := s.open(token, now)
-	if !ok {
-		return v, st, nil, ErrNoSession
+	st, b, err = s.open(ctx, token, now)
+	if err != nil {
+		return v, st, nil, err
 	}
 	v, err = s.Decode(b)
 	if err != nil {

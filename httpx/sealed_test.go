@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,11 +46,51 @@ func (o *owners) remove(v string) {
 	o.mu.Unlock()
 }
 
-var testSealedKey = bytes.Repeat([]byte{1}, 32)
+// testKeys is a database of window keys: key w is 32 bytes of seed+w.
+type testKeys struct {
+	seed byte
 
-func newTestSealed(t testing.TB, key []byte, purpose string, o *owners) *Sealed[string] {
+	mu     sync.Mutex
+	keys   map[int64][]byte
+	made   []int64 // windows whose keys Secret was asked for
+	forgot []int64 // Forget's arguments
+}
+
+func (k *testKeys) secret(_ context.Context, w int64) ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.made = append(k.made, w)
+	if k.keys == nil {
+		k.keys = map[int64][]byte{}
+	}
+	if _, ok := k.keys[w]; !ok {
+		k.keys[w] = bytes.Repeat([]byte{k.seed + byte(w)}, 32)
+	}
+	return k.keys[w], nil
+}
+
+func (k *testKeys) forget(_ context.Context, before int64) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.forgot = append(k.forgot, before)
+	for w := range k.keys {
+		if w < before {
+			delete(k.keys, w)
+		}
+	}
+	return nil
+}
+
+// ring is a KeyRing of hour windows, kept three hours, over k.
+func (k *testKeys) ring() *KeyRing {
+	return &KeyRing{Window: time.Hour, Keep: 3, Secret: k.secret, Forget: k.forget}
+}
+
+var testRing = (&testKeys{seed: 1}).ring()
+
+func newTestSealed(t testing.TB, ring *KeyRing, purpose string, o *owners) *Sealed[string] {
 	t.Helper()
-	s, err := NewSealed[string](key, purpose)
+	s, err := NewSealed[string](ring, purpose)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +127,7 @@ func cookieOf(t testing.TB, w *httptest.ResponseRecorder, name string) *http.Coo
 
 func TestSealedRoundTrip(t *testing.T) {
 	o := newOwners("alice")
-	s := newTestSealed(t, testSealedKey, "web", o)
+	s := newTestSealed(t, testRing, "web", o)
 	w := httptest.NewRecorder()
 	r := requestWith(nil)
 	r.TLS = &tls.ConnectionState{}
@@ -135,12 +176,16 @@ func sealAt(t testing.TB, s *Sealed[string], v string, created, used time.Time) 
 	}
 	st := sealedState{created: created, used: used, epoch: e}
 	st.id[0] = 7
-	return s.seal(st, []byte(v))
+	tok, err := s.seal(context.Background(), st, []byte(v), used)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 func TestSealedRefused(t *testing.T) {
 	o := newOwners("alice", "gone")
-	s := newTestSealed(t, testSealedKey, "web", o)
+	s := newTestSealed(t, testRing, "web", o)
 	ctx := context.Background()
 	good, err := s.StartToken(ctx, "alice")
 	if err != nil {
@@ -152,8 +197,8 @@ func TestSealedRefused(t *testing.T) {
 	o.set("alice", 1) // logout: ends good and ended
 	good, _ = s.StartToken(ctx, "alice")
 
-	otherKey, _ := newTestSealed(t, bytes.Repeat([]byte{2}, 32), "web", o).StartToken(ctx, "alice")
-	otherPurpose, _ := newTestSealed(t, testSealedKey, "api", o).StartToken(ctx, "alice")
+	otherKey, _ := newTestSealed(t, (&testKeys{seed: 100}).ring(), "web", o).StartToken(ctx, "alice")
+	otherPurpose, _ := newTestSealed(t, testRing, "api", o).StartToken(ctx, "alice")
 	now := time.Now()
 	flip := func(tok string, i int) string {
 		b := []byte(tok)
@@ -165,6 +210,13 @@ func TestSealedRefused(t *testing.T) {
 		return string(b)
 	}
 	raw := []byte(good)
+	sealed := func(st sealedState, b []byte, at time.Time) string {
+		tok, err := s.seal(ctx, st, b, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
 	tests := []struct{ name, token string }{
 		{"empty", ""},
 		{"not base64", strings.Repeat("!", len(good))},
@@ -185,8 +237,10 @@ func TestSealedRefused(t *testing.T) {
 		{"used before it began", sealAt(t, s, "alice", now, now.Add(-time.Second))},
 		{"an ended epoch", ended},
 		{"an owner who is gone", gone},
-		{"an empty value", s.seal(sealedState{created: now, used: now, epoch: 1}, nil)},
-		{"a value over the limit", s.seal(sealedState{created: now, used: now, epoch: 1}, bytes.Repeat([]byte("a"), MaxSealedValue+1))},
+		{"an empty value", sealed(sealedState{created: now, used: now, epoch: 1}, nil, now)},
+		{"a value over the limit", sealed(sealedState{created: now, used: now, epoch: 1}, bytes.Repeat([]byte("a"), MaxSealedValue+1), now)},
+		{"a window too old", sealed(sealedState{created: now, used: now, epoch: 1}, []byte("alice"), now.Add(-3*time.Hour))},
+		{"a window too far ahead", sealed(sealedState{created: now, used: now, epoch: 1}, []byte("alice"), now.Add(2*time.Hour))},
 		{"the raw bytes", string(raw[:len(raw)/2])},
 	}
 	for _, tt := range tests {
@@ -215,7 +269,7 @@ func TestSealedRefused(t *testing.T) {
 // session that ended.
 func TestSealedEpochError(t *testing.T) {
 	o := newOwners("alice")
-	s := newTestSealed(t, testSealedKey, "api", o)
+	s := newTestSealed(t, testRing, "api", o)
 	tok, _ := s.StartToken(context.Background(), "alice")
 	broken := errors.New("database is locked")
 	s.Epoch = func(context.Context, string) (int64, error) { return 0, broken }
@@ -229,7 +283,7 @@ func TestSealedEpochError(t *testing.T) {
 
 func TestSealedRefresh(t *testing.T) {
 	o := newOwners("alice")
-	s := newTestSealed(t, testSealedKey, "web", o)
+	s := newTestSealed(t, testRing, "web", o)
 	now := time.Now()
 	stale := &http.Cookie{Name: "src", Value: sealAt(t, s, "alice", now.Add(-time.Hour), now.Add(-5*time.Minute))}
 	_, sid, _ := s.Get(nil, requestWith(stale))
@@ -242,15 +296,15 @@ func TestSealedRefresh(t *testing.T) {
 	if fresh == nil || fresh.Value == stale.Value {
 		t.Fatalf("a cookie used 5 minutes ago was not sealed again: %+v", fresh)
 	}
-	st, _, ok := s.open(fresh.Value, time.Now())
-	if !ok || st.sid() != sid || st.created.Unix() != now.Add(-time.Hour).Unix() || time.Since(st.used) > time.Minute {
+	st, _, err := s.open(context.Background(), fresh.Value, time.Now())
+	if err != nil || st.sid() != sid || st.created.Unix() != now.Add(-time.Hour).Unix() || time.Since(st.used) > time.Minute {
 		t.Errorf("refreshed session: ID %q (want %q), created %v, used %v", st.sid(), sid, st.created, st.used)
 	}
 	// Idle expiry slides: the fresh cookie outlives the stale one.
-	if _, _, ok := s.open(fresh.Value, now.Add(19*time.Minute)); !ok {
+	if _, _, err := s.open(context.Background(), fresh.Value, now.Add(19*time.Minute)); err != nil {
 		t.Error("the refreshed cookie expired with the old one's idle time")
 	}
-	if _, _, ok := s.open(stale.Value, now.Add(19*time.Minute)); ok {
+	if _, _, err := s.open(context.Background(), stale.Value, now.Add(19*time.Minute)); err == nil {
 		t.Error("the stale cookie outlived its idle time")
 	}
 
@@ -265,7 +319,7 @@ func TestSealedRefresh(t *testing.T) {
 
 func TestSealedTokenSize(t *testing.T) {
 	o := newOwners(strings.Repeat("v", MaxSealedValue))
-	s := newTestSealed(t, testSealedKey, "web", o)
+	s := newTestSealed(t, testRing, "web", o)
 	tok, err := s.StartToken(context.Background(), strings.Repeat("v", MaxSealedValue))
 	if err != nil {
 		t.Fatal(err)
@@ -280,10 +334,10 @@ func TestSealedTokenSize(t *testing.T) {
 	if _, err := s.StartToken(context.Background(), strings.Repeat("v", MaxSealedValue+1)); err == nil {
 		t.Error("a value over MaxSealedValue was sealed")
 	}
-	if _, err := NewSealed[string](testSealedKey[:16], "web"); err == nil {
-		t.Error("NewSealed took a 16-byte key")
+	if _, err := NewSealed[string](nil, "web"); err == nil {
+		t.Error("NewSealed took no key ring")
 	}
-	if _, err := NewSealed[string](testSealedKey, ""); err == nil {
+	if _, err := NewSealed[string](testRing, ""); err == nil {
 		t.Error("NewSealed took no purpose")
 	}
 }
@@ -291,7 +345,7 @@ func TestSealedTokenSize(t *testing.T) {
 // TestSealedConcurrent runs under -race: one Sealed serves many requests.
 func TestSealedConcurrent(t *testing.T) {
 	o := newOwners("a", "b")
-	s := newTestSealed(t, testSealedKey, "web", o)
+	s := newTestSealed(t, testRing, "web", o)
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
@@ -320,7 +374,7 @@ func TestSealedConcurrent(t *testing.T) {
 
 func FuzzSealedOpen(f *testing.F) {
 	o := newOwners("alice")
-	s := newTestSealed(f, testSealedKey, "web", o)
+	s := newTestSealed(f, testRing, "web", o)
 	good, _ := s.StartToken(context.Background(), "alice")
 	f.Add(good)
 	f.Add("")
@@ -346,12 +400,91 @@ func FuzzSealedOpen(f *testing.F) {
 
 func BenchmarkSealedLookup(b *testing.B) {
 	o := newOwners("alice")
-	s := newTestSealed(b, testSealedKey, "web", o)
+	s := newTestSealed(b, testRing, "web", o)
 	tok, _ := s.StartToken(context.Background(), "alice")
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, _, err := s.Lookup(context.Background(), tok); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestKeyRing: each window has its key; the first use of a window deletes
+// the keys that fell out of the ring, from the database and from memory;
+// a token of a window out of the ring is refused without the database
+// being asked (no token makes the server create a key); a failing Forget
+// does not stop sessions and is tried again.
+func TestKeyRing(t *testing.T) {
+	ctx := context.Background()
+	o := newOwners("alice")
+	k := &testKeys{seed: 1}
+	ring := k.ring()
+	s := newTestSealed(t, ring, "web", o)
+	now := time.Now()
+	c := ring.window(now)
+
+	old := sealAt(t, s, "alice", now.Add(-3*time.Hour), now.Add(-3*time.Hour))
+	if _, ok := k.keys[c-3]; !ok {
+		t.Fatalf("no key of window %d after sealing in it", c-3)
+	}
+	tok, err := s.StartToken(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.mu.Lock()
+	_, kept := k.keys[c-3]
+	forgot := slices.Contains(k.forgot, c-2)
+	k.made = nil
+	k.mu.Unlock()
+	if kept || !forgot {
+		t.Errorf("after a use of window %d: key of window %d kept %v, Forget(%d) called %v (%v)", c, c-3, kept, c-2, forgot, k.forgot)
+	}
+	ring.mu.Lock()
+	_, cached := ring.aeads[c-3]
+	ring.mu.Unlock()
+	if cached {
+		t.Error("the forgotten key is still in memory")
+	}
+	if _, _, err := s.Lookup(ctx, old); !errors.Is(err, ErrNoSession) {
+		t.Errorf("a token of a forgotten window: %v", err)
+	}
+	// Sealed elsewhere with the same keys, by a clock 3 hours ahead.
+	ahead := sealAt(t, newTestSealed(t, (&testKeys{seed: 1}).ring(), "web", o), "alice", now.Add(3*time.Hour), now.Add(3*time.Hour))
+	if _, _, err := s.Lookup(ctx, ahead); !errors.Is(err, ErrNoSession) {
+		t.Errorf("a token of a window 3 hours ahead: %v", err)
+	}
+	if _, _, err := s.Lookup(ctx, tok); err != nil {
+		t.Errorf("a token of the current window: %v", err)
+	}
+	k.mu.Lock()
+	if len(k.made) != 0 {
+		t.Errorf("keys asked for while opening: %v", k.made)
+	}
+	k.mu.Unlock()
+
+	// A window still in the ring opens (a token without idle expiry).
+	s.Idle = 0
+	recent := sealAt(t, s, "alice", now.Add(-time.Hour), now.Add(-time.Hour))
+	if _, _, err := s.Lookup(ctx, recent); err != nil {
+		t.Errorf("a token of the previous window: %v", err)
+	}
+
+	failing := &testKeys{seed: 7}
+	calls := 0
+	fr := &KeyRing{Window: time.Hour, Keep: 3, Secret: failing.secret, Forget: func(context.Context, int64) error {
+		calls++
+		return errors.New("database is locked")
+	}}
+	fs := newTestSealed(t, fr, "web", o)
+	for range 2 {
+		if tok, err := fs.StartToken(ctx, "alice"); err != nil {
+			t.Fatalf("StartToken with a failing Forget: %v", err)
+		} else if _, _, err := fs.Lookup(ctx, tok); err != nil {
+			t.Fatalf("Lookup with a failing Forget: %v", err)
+		}
+	}
+	if calls < 2 {
+		t.Errorf("a failed Forget was not tried again: %d calls", calls)
 	}
 }

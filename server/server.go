@@ -285,17 +285,12 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.
 	if err != nil {
 		return nil, err
 	}
-	// Sources' sessions and tokens are sealed under this key, so that
-	// every instance sharing the database opens them, after a restart too.
-	sourceKey, err := st.Settings.Secret(ctx, "source-session-key", 32)
+	sourceKeys := SourceSessionKeys(st.Settings)
+	sourceSessions, err := web.NewSessions(sourceKeys, st.Tips, cfg.SecureCookies)
 	if err != nil {
 		return nil, err
 	}
-	sourceSessions, err := web.NewSessions(sourceKey, st.Tips, cfg.SecureCookies)
-	if err != nil {
-		return nil, err
-	}
-	sourceTokens, err := api.NewSourceTokens(sourceKey, st.Tips)
+	sourceTokens, err := api.NewSourceTokens(sourceKeys, st.Tips)
 	if err != nil {
 		return nil, err
 	}
@@ -333,6 +328,33 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.
 		render.Error(w, ui.NewPage(r, cfg.Newsroom, "error.title"), http.StatusForbidden, "error.csrf", "/")
 	}))
 	return httpx.Headers(cop.Handler(mux), cfg.Onion), nil
+}
+
+// sourceKeyPrefix names the keys of sources' sessions in settings, one
+// per hour: sourceKeyPrefix and the hour since 1970, in 12 digits, so
+// that names sort as their hours.
+const sourceKeyPrefix = "source-session-key/"
+
+func sourceKeyName(hour int64) string { return fmt.Sprintf("%s%012d", sourceKeyPrefix, hour) }
+
+// SourceSessionKeys is the key ring sources' web sessions and API tokens
+// are sealed with: a key an hour, in settings, so that every instance
+// sharing the database opens every session and sessions survive a
+// restart; kept three hours (a session's two-hour lifetime and the hour
+// it began in), then deleted, so that a cookie copied from a source's
+// computer cannot be opened later, even with the database: the cookie
+// holds the seed of the source's identity.
+func SourceSessionKeys(settings pista.Settings) *httpx.KeyRing {
+	return &httpx.KeyRing{
+		Window: time.Hour,
+		Keep:   3,
+		Secret: func(ctx context.Context, hour int64) ([]byte, error) {
+			return settings.Secret(ctx, sourceKeyName(hour), 32)
+		},
+		Forget: func(ctx context.Context, before int64) error {
+			return settings.DeleteSecrets(ctx, sourceKeyPrefix, sourceKeyName(before))
+		},
+	}
 }
 
 // SweepOrphans deletes objects that no row refers to: what a crash between

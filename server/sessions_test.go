@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -106,11 +107,20 @@ func TestSealedSourceSessions(t *testing.T) {
 		t.Errorf("the cookie on another instance: %d", r.Status)
 	}
 
-	// A restart on the same data folder keeps both.
+	// A restart on the same data folder keeps both, and forgets the keys
+	// of hours no session can need.
+	const oldKey = "source-session-key/000000000001"
+	stale, err := in.Srv.Stores.Settings.Secret(ctx, oldKey, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
 	in.TS.Close()
 	if err := in.Srv.Close(); err != nil {
 		t.Fatal(err)
 	}
 	again := pistatest.New(t, server.Config{Data: in.Data})
 	works(again, "after a restart")
+	if v, err := again.Srv.Stores.Settings.Secret(ctx, oldKey, 32); err != nil || bytes.Equal(v, stale) {
+		t.Errorf("the key of an hour long past is still stored (%v)", err)
+	}
 }

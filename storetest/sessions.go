@@ -58,3 +58,34 @@ func testSourceSessions(t *testing.T, s Stores) {
 		func() error { _, err := s.Tips.SourceSessionEpoch(ctx, src, conv); return err }())
 	isNotFound(t, "EndSourceSessions(deleted source)", s.Tips.EndSourceSessions(ctx, src))
 }
+
+// testDeleteSecrets: DeleteSecrets deletes the names in [from, to) and no
+// other; a deleted secret is made anew.
+func testDeleteSecrets(t *testing.T, s Stores) {
+	ctx := context.Background()
+	names := []string{"k", "k/0001", "k/0002", "k/0003", "k0", "csrf-key"}
+	before := map[string][]byte{}
+	for _, n := range names {
+		v, err := s.Settings.Secret(ctx, n, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[n] = v
+	}
+	if err := s.Settings.DeleteSecrets(ctx, "k/", "k/0003"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		v, err := s.Settings.Secret(ctx, n, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deleted := n == "k/0001" || n == "k/0002"
+		if same := string(v) == string(before[n]); same == deleted {
+			t.Errorf("secret %q: deleted %v, want %v", n, !same, deleted)
+		}
+	}
+	if err := s.Settings.DeleteSecrets(ctx, "none/", "none/9"); err != nil {
+		t.Errorf("deleting nothing: %v", err)
+	}
+}

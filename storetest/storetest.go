@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"DeskAliases", testDeskAliases},
 		{"Notify", testNotify},
 		{"Settings", testSettings},
+		{"DeleteSecrets", testDeleteSecrets},
 		{"CreateTip", testCreateTip},
 		{"CreateTipFailureLeavesNothing", testCreateTipFailure},
 		{"Channels", testChannels},

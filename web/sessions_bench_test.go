@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"net/http"
@@ -35,7 +34,6 @@ func BenchmarkSessionGet(b *testing.B) {
 		b.Fatal(err)
 	}
 	d := keys.Derived{Identity: id, Seed: seed}
-	key := bytes.Repeat([]byte{1}, 32)
 
 	st, err := server.OpenStores(ctx, b.TempDir())
 	if err != nil {
@@ -63,7 +61,7 @@ func BenchmarkSessionGet(b *testing.B) {
 		{"open+sqlite", st.Tips},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			s, err := web.NewSessions(key, bc.tips, false)
+			s, err := web.NewSessions(server.SourceSessionKeys(st.Settings), bc.tips, false)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -167,13 +167,13 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, key s
 // token, sealed under the same key, does not open as one.
 const sessionPurpose = "pista source web session"
 
-// NewSessions seals the sources' sessions into their cookie under key:
+// NewSessions seals the sources' sessions into their cookie with keys:
 // twenty minutes idle, two hours at most. Short, because a source may
 // leave a shared computer. Every request checks the source's session
 // epoch in tips (pista.TipStore.SourceSessionEpoch): logging out, or the
 // conversation's deletion, ends every copy of the cookie.
-func NewSessions(key []byte, tips pista.TipStore, secure bool) (*httpx.Sealed[Session], error) {
-	s, err := httpx.NewSealed[Session](key, sessionPurpose)
+func NewSessions(keys *httpx.KeyRing, tips pista.TipStore, secure bool) (*httpx.Sealed[Session], error) {
+	s, err := httpx.NewSealed[Session](keys, sessionPurpose)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -48,7 +47,7 @@ func TestWriteOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	salt, _ := st.CodenameSalt(ctx)
-	sessions, err := web.NewSessions(bytes.Repeat([]byte{1}, 32), st.Tips, false)
+	sessions, err := web.NewSessions(server.SourceSessionKeys(st.Settings), st.Tips, false)
 	if err != nil {
 		t.Fatal(err)
 	}
