@@ -74,7 +74,7 @@ type Sealed[T any] struct {
 	Secure   bool          // set the Secure flag even without TLS (behind a TLS proxy)
 
 	// Encode and Decode turn a value into at most MaxSealedValue bytes
-	// and back; Decode sees only what Encode made under this key and
+	// and back; Decode sees only what Encode made under these keys and
 	// purpose, but must still refuse what it cannot read.
 	Encode func(T) ([]byte, error)
 	Decode func([]byte) (T, error)
