@@ -393,6 +393,16 @@ type TipStore interface {
 	SourceByID(ctx context.Context, id int64) (Source, error)
 	// ConversationsOfSource lists a source's conversations, oldest first.
 	ConversationsOfSource(ctx context.Context, sourceID int64) ([]Conversation, error)
+	// SourceSessionEpoch answers the session epoch of a source's
+	// conversation: a source's session or token carries the epoch it
+	// began under and is live only while the store still answers the
+	// same. ErrNotFound if the source, or that conversation of it, is
+	// gone: deleting a conversation ends its sessions at once.
+	SourceSessionEpoch(ctx context.Context, sourceID int64, conversationID string) (int64, error)
+	// EndSourceSessions changes the source's session epoch, which ends
+	// every session and token it has (logging out). ErrNotFound for an
+	// unknown source.
+	EndSourceSessions(ctx context.Context, sourceID int64) error
 	// ItemsOfConversation lists a conversation's items, oldest first.
 	// Callers must have checked that the conversation is visible.
 	ItemsOfConversation(ctx context.Context, conversationID string) ([]Item, error)
@@ -446,6 +456,10 @@ type Settings interface {
 	// Secret returns the named random secret, creating it with n random
 	// bytes the first time.
 	Secret(ctx context.Context, name string, n int) ([]byte, error)
+	// DeleteSecrets deletes every secret whose name sorts at or after
+	// from and before to (the keys of sources' sessions once no session
+	// can need them).
+	DeleteSecrets(ctx context.Context, from, to string) error
 	// NewsroomText returns the newsroom's texts in lang (empty fields for
 	// a language without texts).
 	NewsroomText(ctx context.Context, lang string) (NewsroomText, error)

@@ -72,9 +72,8 @@ type Handler struct {
 	// Auth.Team: made by Register).
 	reads *newsroom.ReadAudit
 
-	// SourceTokens are the sources' tokens, a table of their own (nil: a
-	// new NewSourceTokens table).
-	SourceTokens *httpx.Sessions[SourceSession]
+	// SourceTokens seals the sources' tokens (NewSourceTokens); required.
+	SourceTokens *httpx.Sealed[SourceSession]
 	Salt         []byte   // the instance's codename salt (keys.Derive)
 	Archive      []string // archive recipients every item is also encrypted to
 	MaxUpload    int64    // bytes a whole submission may carry (0: httpx.DefaultMaxUpload)
@@ -136,7 +135,7 @@ func Routes() []string {
 // Register adds the API routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	if h.SourceTokens == nil {
-		h.SourceTokens = NewSourceTokens()
+		panic("api: Handler.SourceTokens is nil (NewSourceTokens)")
 	}
 	if h.MaxUpload <= 0 {
 		h.MaxUpload = httpx.DefaultMaxUpload

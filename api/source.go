@@ -27,14 +27,21 @@ package api
 //
 // # Source tokens
 //
-// Logging in gives a bearer token: a server-side session in memory (a
-// table of its own, separate from journalists' tokens), twenty minutes
-// idle and two hours at most, like the web pages' sessions. It holds the
-// source's ID and conversation, never a key.
+// Logging in gives a bearer token that holds the session itself, sealed
+// (httpx.Sealed, under an hourly key of the database's settings, bound
+// to its purpose so that a web cookie does not stand for one): the source's ID
+// and conversation and the source's session epoch, never a key. The
+// server keeps no table of them, so no number of sources can lock another
+// out, and tokens outlive a restart. A token lasts two hours from login;
+// every request checks the epoch, so logging out (from the API or the web
+// pages) ends every token of the source at once, and so does the deletion
+// of its conversation. Logging in again ends none: a source may follow
+// its conversation from several devices.
 
 import (
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
@@ -42,6 +49,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pista-tips/pista"
@@ -79,10 +87,37 @@ type SourceSession struct {
 	ConversationID string
 }
 
-// NewSourceTokens is the sources' token table: twenty minutes idle, two
-// hours at most, as for the web pages' sessions.
-func NewSourceTokens() *httpx.Sessions[SourceSession] {
-	return &httpx.Sessions[SourceSession]{Idle: 20 * time.Minute, Lifetime: 2 * time.Hour}
+// tokenPurpose binds the sources' API tokens to the API: a web session
+// cookie, sealed under the same key, does not open as one.
+const tokenPurpose = "pista source api token"
+
+// NewSourceTokens seals the sources' tokens with keys: two hours from
+// login, the web pages' sessions' lifetime. They have no idle expiry: a
+// bearer token cannot slide without the client taking a new one at every
+// answer, and the API is used from a source's own device, where an app
+// can forget it. Every request checks the source's session epoch in tips.
+func NewSourceTokens(keys *httpx.KeyRing, tips pista.TipStore) (*httpx.Sealed[SourceSession], error) {
+	s, err := httpx.NewSealed[SourceSession](keys, tokenPurpose)
+	if err != nil {
+		return nil, err
+	}
+	s.Lifetime = 2 * time.Hour
+	s.Encode = func(v SourceSession) ([]byte, error) {
+		if v.ConversationID == "" {
+			return nil, errors.New("api: a token needs a conversation")
+		}
+		return append(binary.BigEndian.AppendUint64(nil, uint64(v.SourceID)), v.ConversationID...), nil
+	}
+	s.Decode = func(b []byte) (SourceSession, error) {
+		if len(b) <= 8 {
+			return SourceSession{}, errors.New("api: a sealed token too short")
+		}
+		return SourceSession{SourceID: int64(binary.BigEndian.Uint64(b)), ConversationID: string(b[8:])}, nil
+	}
+	s.Epoch = func(ctx context.Context, v SourceSession) (int64, error) {
+		return tips.SourceSessionEpoch(ctx, v.SourceID, v.ConversationID)
+	}
+	return s, nil
 }
 
 // DesksResponse answers GET /api/v1/desks.
@@ -540,12 +575,9 @@ func (h *Handler) loginSource(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, err)
 		return
 	}
-	// One live token per source: logging in again ends the last one, so
-	// that one source cannot fill the table and lock the others out.
-	h.SourceTokens.EndWhere(func(s SourceSession) bool { return s.SourceID == src.ID })
-	tok, err := h.SourceTokens.StartToken(SourceSession{SourceID: src.ID, ConversationID: convs[0].ID})
+	tok, err := h.SourceTokens.StartToken(ctx, SourceSession{SourceID: src.ID, ConversationID: convs[0].ID})
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "busy", "too many sessions; try again later")
+		h.internal(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, SourceLoginResponse{Token: tok, Desk: desk.Slug})
@@ -553,19 +585,32 @@ func (h *Handler) loginSource(w http.ResponseWriter, r *http.Request) {
 
 type sourceRequest struct {
 	SourceSession
-	token string
 }
 
+// sourceAuth opens the request's source token, or answers 401: no token,
+// or one that is not a live source token of this instance (malformed,
+// expired, logged out, its conversation deleted, a web cookie).
 func (h *Handler) sourceAuth(next func(http.ResponseWriter, *http.Request, sourceRequest)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s, tok, ok := bearer(w, r, h.SourceTokens, "/api/v1/source/login"); ok {
-			next(w, r, sourceRequest{SourceSession: s, token: tok})
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		s, _, err := h.SourceTokens.Lookup(r.Context(), tok)
+		if errors.Is(err, httpx.ErrNoSession) {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "log in first: POST /api/v1/source/login")
+			return
+		} else if err != nil {
+			h.internal(w, err)
+			return
 		}
+		next(w, r, sourceRequest{SourceSession: s})
 	}
 }
 
+// logoutSource ends every token and web session of the source.
 func (h *Handler) logoutSource(w http.ResponseWriter, r *http.Request, q sourceRequest) {
-	h.SourceTokens.EndToken(q.token)
+	if err := h.Tips.EndSourceSessions(r.Context(), q.SourceID); err != nil && !errors.Is(err, pista.ErrNotFound) {
+		h.internal(w, err)
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -651,8 +696,8 @@ func (h *Handler) submitFollowUp(w http.ResponseWriter, r *http.Request, q sourc
 	ctx := r.Context()
 	desk, err := h.deskOf(ctx, q.SourceSession)
 	if errors.Is(err, pista.ErrNotFound) {
-		// The newsroom deleted the conversation.
-		h.SourceTokens.EndToken(q.token)
+		// The newsroom deleted the conversation since the token was
+		// checked.
 		writeError(w, http.StatusUnauthorized, "unauthorized", "this conversation no longer exists")
 		return
 	} else if err != nil {

@@ -4,15 +4,35 @@
 //
 // # Sessions
 //
-// Sessions live in the server's memory only. A session ID is 32 random
-// bytes, sent once in a cookie (HttpOnly, SameSite=Strict, Secure behind
-// TLS) and kept on the server only as its SHA-256, so lookups by map key
-// reveal nothing through timing and a memory dump holds no usable cookie.
-// A source's session also holds the source's age identity, derived from the
-// codename at login, so that replies can be decrypted for each page view
-// without the codename being kept anywhere; it is gone when the session
-// ends or the process stops. Sessions expire after an idle time and an
-// absolute lifetime, whichever comes first.
+// Journalists' sessions (Sessions) live in the server's memory only. A
+// session ID is 32 random bytes, sent once in a cookie (HttpOnly,
+// SameSite=Strict, Secure behind TLS) or as a bearer token, and kept on
+// the server only as its SHA-256, so lookups by map key reveal nothing
+// through timing and a memory dump holds no usable cookie. The table is
+// bounded; only journalists can add to it.
+//
+// Sources' sessions (Sealed) are kept by no one but the source: anyone
+// can become a source, so a table of their sessions is one anyone can
+// fill. The session is sealed into the cookie or token itself with
+// XChaCha20-Poly1305, with the purpose — web cookie or API token — in the
+// additional data, so that neither stands for the other. The keys
+// (KeyRing) are in the database's settings, which every instance shares,
+// so sessions outlive restarts; a new one is made every hour and each is
+// deleted once no live session can need it, so that a cookie copied from
+// a source's computer cannot be opened later, not even with the
+// database. It carries a random 16-byte session ID (what CSRF tokens
+// are bound to: the cookie's value changes each time the cookie is sealed
+// again), its created and last-used times, the source's session epoch and
+// the caller's value. A web session holds the seed of the source's age
+// identity, derived from the codename at login, so that replies can be
+// decrypted for each page view without the codename being kept anywhere;
+// the identity is rebuilt from it on each request. Sessions expire after
+// an idle time (cookies: sliding, the cookie sealed again at most once a
+// minute) and an absolute lifetime, whichever comes first. What the
+// server cannot take back it revokes by epoch: each request reads the
+// source's epoch (one indexed read) and refuses a session of another, so
+// a logout ends every copy of every session of the source, and a deleted
+// conversation ends its sessions too.
 //
 // # CSRF
 //

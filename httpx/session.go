@@ -14,10 +14,12 @@ import (
 var ErrTooManySessions = errors.New("too many sessions")
 
 // maxSessions bounds the memory sessions take: each is well under a
-// kilobyte (a source's holds an age identity), so this is tens of MiB.
+// kilobyte, so this is tens of MiB. Only journalists can start one;
+// sources' sessions are Sealed, in no table.
 const maxSessions = 50_000
 
-// Sessions is an in-memory table of sessions holding a value of type T.
+// Sessions is an in-memory table of sessions holding a value of type T:
+// the journalists'.
 type Sessions[T any] struct {
 	Cookie   string        // cookie name
 	Path     string        // cookie path

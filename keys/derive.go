@@ -55,11 +55,12 @@ const (
 
 // Derived is what a codename yields: the source's authentication key, the
 // lookup hash of it that the server stores, and the source's age identity,
-// which lives only in memory.
+// which lives only in memory (or sealed in the source's session cookie).
 type Derived struct {
 	Auth     []byte // proves knowledge of the codename; never stored
 	Lookup   []byte // LookupHash(Auth): stored, finds the source
 	Identity *age.HybridIdentity
+	Seed     []byte // the identity's seed: IdentityFromSeed(Seed) is Identity
 }
 
 // LookupHash is what the server stores of a source's authentication key:
@@ -108,7 +109,7 @@ func DeriveWith(ctx context.Context, c Codename, salt []byte, k KDF) (Derived, e
 	if err != nil {
 		return Derived{}, err
 	}
-	return Derived{Auth: auth, Lookup: LookupHash(auth), Identity: id}, nil
+	return Derived{Auth: auth, Lookup: LookupHash(auth), Identity: id, Seed: seed}, nil
 }
 
 // IdentityFromSeed makes the age hybrid identity whose ML-KEM-768-X25519

@@ -304,6 +304,15 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store, gate *
 	// The puzzle's difficulty follows the queue of key stretching.
 	puzzle := pow.NewIssuer(powKey)
 	puzzle.Base, puzzle.Load = cfg.PoWBits, gate.Waiting
+	sourceKeys := SourceSessionKeys(st.Settings)
+	sourceSessions, err := web.NewSessions(sourceKeys, st.Tips, cfg.SecureCookies)
+	if err != nil {
+		return nil, err
+	}
+	sourceTokens, err := api.NewSourceTokens(sourceKeys, st.Tips)
+	if err != nil {
+		return nil, err
+	}
 	auth := &newsroom.Auth{Journalists: st.Journalists, Throttle: newsroom.NewThrottle(), Secret: loginSecret, Team: st.Team, Log: cfg.Log}
 
 	mux := http.NewServeMux()
@@ -313,7 +322,7 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store, gate *
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	(&web.Handler{
 		Desks: st.Desks, Tips: st.Tips, Settings: st.Settings, Blobs: st.Blobs, CSRF: csrf, Render: render, Log: cfg.Log,
-		Sessions: web.NewSessions(cfg.SecureCookies),
+		Sessions: sourceSessions,
 		Newsroom: cfg.Newsroom, Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload, ExitURL: cfg.ExitURL,
 		SpoolDir: st.Blobs.TempDir(), Onion: cfg.Onion, Uploads: up, ScrubBudget: scrubBudget(cfg.ScrubMemory),
 		Gate: gate, PoW: puzzle,
@@ -329,7 +338,7 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store, gate *
 	}).Register(mux)
 	(&api.Handler{
 		Auth: auth, Desks: st.Desks, Tips: st.Tips, Blobs: st.Blobs, Tokens: api.NewTokens(), Log: cfg.Log,
-		SourceTokens: api.NewSourceTokens(), Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload,
+		SourceTokens: sourceTokens, Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload,
 		PoW: puzzle,
 	}).Register(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -341,6 +350,33 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store, gate *
 		render.Error(w, ui.NewPage(r, cfg.Newsroom, "error.title"), http.StatusForbidden, "error.csrf", "/")
 	}))
 	return httpx.Headers(cop.Handler(mux), cfg.Onion), nil
+}
+
+// sourceKeyPrefix names the keys of sources' sessions in settings, one
+// per hour: sourceKeyPrefix and the hour since 1970, in 12 digits, so
+// that names sort as their hours.
+const sourceKeyPrefix = "source-session-key/"
+
+func sourceKeyName(hour int64) string { return fmt.Sprintf("%s%012d", sourceKeyPrefix, hour) }
+
+// SourceSessionKeys is the key ring sources' web sessions and API tokens
+// are sealed with: a key an hour, in settings, so that every instance
+// sharing the database opens every session and sessions survive a
+// restart; kept three hours (a session's two-hour lifetime and the hour
+// it began in), then deleted, so that a cookie copied from a source's
+// computer cannot be opened later, even with the database: the cookie
+// holds the seed of the source's identity.
+func SourceSessionKeys(settings pista.Settings) *httpx.KeyRing {
+	return &httpx.KeyRing{
+		Window: time.Hour,
+		Keep:   3,
+		Secret: func(ctx context.Context, hour int64) ([]byte, error) {
+			return settings.Secret(ctx, sourceKeyName(hour), 32)
+		},
+		Forget: func(ctx context.Context, before int64) error {
+			return settings.DeleteSecrets(ctx, sourceKeyPrefix, sourceKeyName(before))
+		},
+	}
 }
 
 // SweepOrphans deletes objects that no row refers to: what a crash between

@@ -51,6 +51,10 @@ func TestQueryPlans(t *testing.T) {
 			"SEARCH d USING INDEX sqlite_autoindex_desks_1 (slug=?)",
 			"SEARCH a USING PRIMARY KEY (alias=?)",
 		}},
+		{"source session", sourceSessionQuery, []any{"x", 1}, []string{
+			"SEARCH c USING INDEX sqlite_autoindex_conversations_1 (id=?)",
+			"SEARCH s USING INTEGER PRIMARY KEY (rowid=?)",
+		}},
 		{"conversation", conversationForQuery, []any{1, "x"}, []string{
 			"SEARCH c USING INDEX sqlite_autoindex_conversations_1 (id=?)",
 		}},

@@ -18,6 +18,14 @@ var _ pista.Settings = (*Settings)(nil)
 // NewSettings returns the settings of db.
 func NewSettings(db *DB) *Settings { return &Settings{db: db} }
 
+// DeleteSecrets deletes the secrets named from from to to (not included).
+func (s *Settings) DeleteSecrets(ctx context.Context, from, to string) error {
+	if _, err := s.db.write.ExecContext(ctx, `DELETE FROM settings WHERE name >= ? AND name < ?`, from, to); err != nil {
+		return fmt.Errorf("sqlite: delete secrets: %w", err)
+	}
+	return nil
+}
+
 // Secret returns the named secret, creating it with n bytes from
 // crypto/rand the first time. Creation is INSERT OR IGNORE then SELECT in
 // one write transaction, so concurrent first callers, in this process or

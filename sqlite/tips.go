@@ -217,6 +217,35 @@ func (s *TipStore) SourceByID(ctx context.Context, id int64) (pista.Source, erro
 	return s.source(ctx, `id = ?`, id)
 }
 
+// sourceSessionQuery is run on every request of a logged-in source.
+const sourceSessionQuery = `SELECT s.session_epoch FROM conversations c
+	JOIN sources s ON s.id = c.source_id WHERE c.id = ? AND c.source_id = ?`
+
+// SourceSessionEpoch answers pista.ErrNotFound unless the conversation
+// is the source's: one read by primary key of each table.
+func (s *TipStore) SourceSessionEpoch(ctx context.Context, sourceID int64, conversationID string) (int64, error) {
+	var epoch int64
+	err := s.db.read.QueryRowContext(ctx, sourceSessionQuery, conversationID, sourceID).Scan(&epoch)
+	if err != nil {
+		return 0, fmt.Errorf("source session: %w", notFound(err))
+	}
+	return epoch, nil
+}
+
+// EndSourceSessions answers pista.ErrNotFound for an unknown source.
+func (s *TipStore) EndSourceSessions(ctx context.Context, sourceID int64) error {
+	res, err := s.db.write.ExecContext(ctx, `UPDATE sources SET session_epoch = session_epoch + 1 WHERE id = ?`, sourceID)
+	if err != nil {
+		return fmt.Errorf("sqlite: end source sessions: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("source: %w", pista.ErrNotFound)
+	}
+	return nil
+}
+
 func (s *TipStore) source(ctx context.Context, where string, arg any) (pista.Source, error) {
 	var src pista.Source
 	var created int64

@@ -54,7 +54,7 @@ func (h *Handler) showLanding(w http.ResponseWriter, r *http.Request) {
 	}
 	d := h.formLimits()
 	d.Onion, d.OnionQR = h.Onion, onionQR(h.Onion)
-	p := h.page(r, "landing.title")
+	p := h.page(r, "", "landing.title")
 	p.CSRF = h.CSRF.Token("") // see submitTip
 	d.Desks = h.localize(r.Context(), p.L.Tag, desks...)
 	d.Recipients = map[string]string{}

@@ -73,9 +73,11 @@ func (h *Handler) loginSource(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
-	h.Sessions.End(w, r)
-	if _, err := h.Sessions.Start(w, r, Session{SourceID: src.ID, ConversationID: convs[0].ID, Identity: d.Identity}); err != nil {
-		h.fail(w, r, http.StatusServiceUnavailable, "error.busy")
+	// Logging in ends no other session: the source may follow the
+	// conversation from more than one device. Logging out ends them all.
+	if _, err := h.Sessions.Start(w, r, NewSession(src.ID, convs[0].ID, d)); err != nil {
+		h.Log.Error("source login", "err", err)
+		h.fail(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
 	http.Redirect(w, r, ui.WithLang(r, "/source"), http.StatusSeeOther)
@@ -114,9 +116,8 @@ const maxReplyBytes = httpx.MaxMessageBytes
 // showSource shows a logged-in source the replies, decrypted in memory
 // with the identity their codename derived, and what they have sent.
 func (h *Handler) showSource(w http.ResponseWriter, r *http.Request) {
-	sess, _, ok := h.Sessions.Get(r)
+	sess, sid, ok := h.session(w, r)
 	if !ok {
-		h.fail(w, r, http.StatusUnauthorized, "error.session")
 		return
 	}
 	items, err := h.Tips.ItemsOfConversation(r.Context(), sess.ConversationID)
@@ -131,19 +132,25 @@ func (h *Handler) showSource(w http.ResponseWriter, r *http.Request) {
 			d.Recipients = h.recipientList(desk)
 		}
 	}
+	id, err := sess.Identity()
+	if err != nil {
+		h.Log.Error("a source's identity", "err", err)
+		h.fail(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
 	for _, it := range items {
 		if it.Kind != pista.KindReply {
 			d.Sent = append(d.Sent, sentView{Kind: it.Kind, Size: it.Size, Created: it.Created})
 			continue
 		}
-		text, err := h.openReply(r.Context(), it, sess.Identity)
+		text, err := h.openReply(r.Context(), it, id)
 		if err != nil {
 			h.Log.Error("decrypting a reply for its source", "err", err)
 			continue
 		}
 		d.Replies = append(d.Replies, replyView{ID: it.ID, Created: it.Created, Text: text})
 	}
-	p := h.page(r, "source.title")
+	p := h.page(r, sid, "source.title")
 	p.Private = true
 	p.Data = d
 	h.Render.Render(w, http.StatusOK, "source/source", p)
@@ -168,9 +175,8 @@ func (h *Handler) openReply(ctx context.Context, it pista.Item, id *age.HybridId
 
 // submitFollowUp adds a message and files to the source's conversation.
 func (h *Handler) submitFollowUp(w http.ResponseWriter, r *http.Request) {
-	sess, sid, ok := h.Sessions.Get(r)
+	sess, sid, ok := h.session(w, r)
 	if !ok {
-		h.fail(w, r, http.StatusUnauthorized, "error.session")
 		return
 	}
 	ctx := r.Context()
@@ -218,9 +224,8 @@ func (h *Handler) conversation(ctx context.Context, s Session) (pista.Conversati
 // deleteReply deletes one reply, its row and its object, at the source's
 // request.
 func (h *Handler) deleteReply(w http.ResponseWriter, r *http.Request) {
-	sess, sid, ok := h.Sessions.Get(r)
+	sess, sid, ok := h.session(w, r)
 	if !ok {
-		h.fail(w, r, http.StatusUnauthorized, "error.session")
 		return
 	}
 	if !h.parseForm(w, r, sid) {
@@ -246,11 +251,28 @@ func (h *Handler) deleteReply(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, ui.WithLang(r, "/source?done=deleted"), http.StatusSeeOther)
 }
 
-// logoutSource ends the source's session.
+// logoutSource ends every session of the source, on every device and
+// every copy of the cookie (its session epoch changes), and clears the
+// cookie.
 func (h *Handler) logoutSource(w http.ResponseWriter, r *http.Request) {
-	_, sid, _ := h.Sessions.Get(r)
-	if !h.parseForm(w, r, sid) {
+	sess, sid, err := h.Sessions.Get(nil, r)
+	switch {
+	case errors.Is(err, httpx.ErrNoSession):
+		// Nothing to end (the page's session ended meanwhile) and nothing
+		// for a forged request to do but clear a dead cookie.
+	case err != nil:
+		h.Log.Error("source logout", "err", err)
+		h.fail(w, r, http.StatusInternalServerError, "error.internal")
 		return
+	default:
+		if !h.parseForm(w, r, sid) {
+			return
+		}
+		if err := h.Tips.EndSourceSessions(r.Context(), sess.SourceID); err != nil && !errors.Is(err, pista.ErrNotFound) {
+			h.Log.Error("source logout", "err", err)
+			h.fail(w, r, http.StatusInternalServerError, "error.internal")
+			return
+		}
 	}
 	h.Sessions.End(w, r)
 	http.Redirect(w, r, ui.WithLang(r, "/"), http.StatusSeeOther)

@@ -70,7 +70,7 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stored = true
-	p := h.page(r, "receipt.title")
+	p := h.page(r, "", "receipt.title")
 	p.Private = true
 	desk := h.localize(ctx, p.L.Tag, s.desk)[0]
 	p.Data = receiptData{Desk: desk.Title, Groups: codename.Groups()}

@@ -15,7 +15,10 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -25,19 +28,33 @@ import (
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/admit"
 	"github.com/pista-tips/pista/httpx"
+	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/pow"
 	"github.com/pista-tips/pista/scrub"
 	"github.com/pista-tips/pista/ui"
 	"github.com/pista-tips/pista/upload"
 )
 
-// Session is what a source's session holds: who they are and the identity
-// derived from their codename, in memory only.
+// Session is what a source's session holds: who they are and the seed of
+// the identity derived from their codename. It is sealed into the source's
+// cookie (httpx.Sealed), never kept on the server.
 type Session struct {
 	SourceID       int64
 	ConversationID string
-	Identity       *age.HybridIdentity
+	seed           []byte // of the source's identity (keys.IdentityFromSeed)
 }
+
+// NewSession is the session of a source who logged in to conversationID
+// with the keys d their codename derived.
+func NewSession(sourceID int64, conversationID string, d keys.Derived) Session {
+	return Session{SourceID: sourceID, ConversationID: conversationID, seed: d.Seed}
+}
+
+// Identity rebuilds the source's age identity from the session's seed,
+// for the pages that decrypt replies: it costs about a tenth of a
+// millisecond (ML-KEM-768 and X25519 keys from the seed), which the
+// other requests need not pay.
+func (s Session) Identity() (*age.HybridIdentity, error) { return keys.IdentityFromSeed(s.seed) }
 
 // Handler serves the source pages.
 type Handler struct {
@@ -45,7 +62,7 @@ type Handler struct {
 	Tips     pista.TipStore
 	Settings pista.Settings
 	Blobs    pista.BlobStore
-	Sessions *httpx.Sessions[Session]
+	Sessions *httpx.Sealed[Session] // NewSessions
 	CSRF     *httpx.CSRF
 	Render   *ui.Renderer
 	Log      *slog.Logger
@@ -86,10 +103,10 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /pow", h.showChallenge)
 }
 
-// page starts a page for r with the CSRF token of its session, if any.
-func (h *Handler) page(r *http.Request, title string) *ui.Page {
+// page starts a page for r with the CSRF token of its session sid, if
+// any ("": an anonymous token).
+func (h *Handler) page(r *http.Request, sid, title string) *ui.Page {
 	p := ui.NewPage(r, h.Newsroom, title)
-	_, sid, _ := h.Sessions.Get(r)
 	p.CSRF = h.CSRF.Token(sid)
 	p.ExitURL = h.ExitURL
 	if t, err := h.Settings.NewsroomText(r.Context(), p.L.Tag); err != nil {
@@ -101,6 +118,27 @@ func (h *Handler) page(r *http.Request, title string) *ui.Page {
 		p.Intro = t.Intro
 	}
 	return p
+}
+
+// session returns the request's live session and its ID, sealing its
+// cookie again if it was last used over a minute ago; or it answers the
+// request (the session page for a session that ended, whose cookie it
+// clears) and returns false.
+func (h *Handler) session(w http.ResponseWriter, r *http.Request) (Session, string, bool) {
+	s, sid, err := h.Sessions.Get(w, r)
+	switch {
+	case errors.Is(err, httpx.ErrNoSession):
+		if _, cerr := r.Cookie(h.Sessions.Cookie); cerr == nil {
+			h.Sessions.End(w, r)
+		}
+		h.fail(w, r, http.StatusUnauthorized, "error.session")
+		return s, "", false
+	case err != nil:
+		h.Log.Error("source session", "err", err)
+		h.fail(w, r, http.StatusInternalServerError, "error.internal")
+		return s, "", false
+	}
+	return s, sid, true
 }
 
 // localize gives desks their title and description in lang, where the
@@ -125,18 +163,58 @@ func (h *Handler) localize(ctx context.Context, lang string, desks ...pista.Desk
 // fail renders the error page with a message key.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, key string) {
 	back := "/"
-	if _, _, ok := h.Sessions.Get(r); ok {
+	_, sid, err := h.Sessions.Get(nil, r)
+	if err == nil {
 		back = "/source"
 	}
-	p := h.page(r, "error.title")
+	p := h.page(r, sid, "error.title")
 	p.Private = r.URL.Path != "/"
 	h.Render.Error(w, p, status, key, back)
 }
 
-// NewSessions is the sources' session table: twenty minutes idle, two
-// hours at most. Short, because a source may leave a shared computer.
-func NewSessions(secure bool) *httpx.Sessions[Session] {
-	return &httpx.Sessions[Session]{Cookie: "pista_source", Path: "/", Idle: 20 * time.Minute, Lifetime: 2 * time.Hour, Secure: secure}
+// sessionPurpose binds the web's sealed sessions to their cookie: an API
+// token, sealed under the same key, does not open as one.
+const sessionPurpose = "pista source web session"
+
+// NewSessions seals the sources' sessions into their cookie with keys:
+// twenty minutes idle, two hours at most. Short, because a source may
+// leave a shared computer. Every request checks the source's session
+// epoch in tips (pista.TipStore.SourceSessionEpoch): logging out, or the
+// conversation's deletion, ends every copy of the cookie.
+func NewSessions(keys *httpx.KeyRing, tips pista.TipStore, secure bool) (*httpx.Sealed[Session], error) {
+	s, err := httpx.NewSealed[Session](keys, sessionPurpose)
+	if err != nil {
+		return nil, err
+	}
+	s.Cookie, s.Path, s.Secure = "pista_source", "/", secure
+	s.Idle, s.Lifetime = 20*time.Minute, 2*time.Hour
+	s.Encode, s.Decode = encodeSession, decodeSession
+	s.Epoch = func(ctx context.Context, v Session) (int64, error) {
+		return tips.SourceSessionEpoch(ctx, v.SourceID, v.ConversationID)
+	}
+	return s, nil
+}
+
+// encodeSession writes the source ID (8 bytes), the identity's seed and
+// the conversation ID.
+func encodeSession(s Session) ([]byte, error) {
+	if len(s.seed) != keys.SeedSize || s.ConversationID == "" {
+		return nil, errors.New("web: a session needs a seed and a conversation")
+	}
+	b := binary.BigEndian.AppendUint64(nil, uint64(s.SourceID))
+	b = append(b, s.seed...)
+	return append(b, s.ConversationID...), nil
+}
+
+func decodeSession(b []byte) (Session, error) {
+	if len(b) <= 8+keys.SeedSize {
+		return Session{}, errors.New("web: a sealed session too short")
+	}
+	return Session{
+		SourceID:       int64(binary.BigEndian.Uint64(b)),
+		ConversationID: string(b[8+keys.SeedSize:]),
+		seed:           bytes.Clone(b[8 : 8+keys.SeedSize]),
+	}, nil
 }
 
 func (h *Handler) scrubBudget() scrub.Budget {

@@ -47,9 +47,13 @@ func TestWriteOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	salt, _ := st.CodenameSalt(ctx)
+	sessions, err := web.NewSessions(server.SourceSessionKeys(st.Settings), st.Tips, false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := &web.Handler{
 		Desks: st.Desks, Tips: crashingTips{st.Tips}, Settings: st.Settings, Blobs: st.Blobs,
-		Sessions: web.NewSessions(false), CSRF: httpx.NewCSRF([]byte("test key")), Render: render,
+		Sessions: sessions, CSRF: httpx.NewCSRF([]byte("test key")), Render: render,
 		Log: slog.New(slog.DiscardHandler), Salt: salt, MaxUpload: 1 << 20,
 	}
 	mux := http.NewServeMux()
