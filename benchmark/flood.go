@@ -128,6 +128,8 @@ type FloodPhase struct {
 	// of this one (the real sources) over the phase.
 	ServerCPU, BenchCPU time.Duration
 	Wall                time.Duration
+	// Cut is set when the run's bound ended the phase's last requests.
+	Cut bool
 }
 
 // FloodRun is one run's numbers.
@@ -187,7 +189,10 @@ func (r FloodRun) summary() string {
 func measureFloodRun(ctx context.Context, o FloodOptions, i int) (FloodRun, error) {
 	var run FloodRun
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, o.RunBound())
+	// The real sources' requests end in time for the flood and the
+	// server to stop within the run's bound: one still waiting then is
+	// counted as unanswered.
+	ctx, cancel := context.WithTimeout(ctx, o.RunBound()-stopTime)
 	defer cancel()
 	dir, err := os.MkdirTemp(o.Dir, "pista-flood-*")
 	if err != nil {
@@ -211,6 +216,9 @@ func measureFloodRun(ctx context.Context, o FloodOptions, i int) (FloodRun, erro
 	fmt.Fprintf(o.Progress, "run %d: unflooded, %s\n", i+1, o.Duration)
 	if run.Baseline, err = rs.phase(ctx, o, p.PID); err != nil {
 		return run, err
+	}
+	if run.Baseline.Cut {
+		return run, fmt.Errorf("the unflooded phase did not end within the run's bound (%s): is the machine busy?", o.RunBound())
 	}
 	if _, run.PeakBaseline, err = MemStatus(p.PID); err != nil {
 		return run, fmt.Errorf("the server ended: %w\n%s", err, p.out)
@@ -243,6 +251,10 @@ func measureFloodRun(ctx context.Context, o FloodOptions, i int) (FloodRun, erro
 	run.Wall = time.Since(start)
 	return run, nil
 }
+
+// stopTime is what a run keeps of its bound to stop the flood and the
+// server.
+const stopTime = 3 * time.Second
 
 // realSources are the measuring clients: sources without JavaScript, with
 // the proof of work (a page's script, `pista submit`), and a returning
@@ -319,9 +331,7 @@ func (rs *realSources) phase(ctx context.Context, o FloodOptions, pid int) (Floo
 	if b1, err := CPUTime(os.Getpid()); err == nil && berr == nil {
 		ph.BenchCPU = b1 - b0
 	}
-	if ctx.Err() != nil {
-		return ph, fmt.Errorf("the run took longer than its bound (%s)", o.RunBound())
-	}
+	ph.Cut = ctx.Err() != nil
 	return ph, nil
 }
 
@@ -403,6 +413,9 @@ func (rs *realSources) tip(ctx context.Context, withPoW bool, t *Tally) string {
 	status, answer, hdr, took, err := send(c, req)
 	t.Times = append(t.Times, took)
 	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("no answer within the run's bound, after %.1f s", took.Seconds())
+		}
 		t.fail(fmt.Errorf("POST /submit: %w", err))
 		return ""
 	}
@@ -452,6 +465,9 @@ func (rs *realSources) login(ctx context.Context, withPoW bool, t *Tally) {
 	status, answer, hdr, took, err := send(c, req)
 	t.Times = append(t.Times, took)
 	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("no answer within the run's bound, after %.1f s", took.Seconds())
+		}
 		t.fail(fmt.Errorf("POST /login: %w", err))
 		return
 	}

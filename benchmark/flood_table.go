@@ -141,13 +141,16 @@ func (rep *FloodReport) WriteTable(w io.Writer) bool {
 		t := r.Flooded.NoJS
 		fmt.Fprintf(w, "  run %d, flooded: %d stored, %d told to retry, %d other; time to answer p95 %s, longest %s (unflooded: longest %s)\n",
 			i+1, t.OK, t.Retry, t.Other+t.TooMany, sec(t.P95()), sec(t.Max()), sec(r.Baseline.NoJS.Max()))
+		if r.Flooded.Cut {
+			fmt.Fprintf(w, "      the run's bound (%s) ended its last requests unanswered\n", o.RunBound())
+		}
 	}
 	fmt.Fprintf(w, "new sources with the PoW, receipts: unflooded P0 %s, flooded P1 %s\n",
 		rate(func(r FloodRun) Tally { return r.Baseline.PoW }), rate(func(r FloodRun) Tally { return r.Flooded.PoW }))
 	for i, r := range rep.Runs {
 		b, f := r.Baseline.PoW, r.Flooded.PoW
-		fmt.Fprintf(w, "  run %d: puzzle %s unflooded, %s flooded; flooded: %d stored, %d told to retry, %d other, longest %s\n",
-			i+1, solveText(b), solveText(f), f.OK, f.Retry, f.Other+f.TooMany, sec(f.Max()))
+		fmt.Fprintf(w, "  run %d: puzzle %s unflooded, %s flooded; flooded: %d stored, %d told to retry, %d other, POST p95 %s, longest %s\n",
+			i+1, solveText(b), solveText(f), f.OK, f.Retry, f.Other+f.TooMany, sec(f.P95()), sec(f.Max()))
 	}
 	fmt.Fprintln(w, "returning source (a real codename), flooded:")
 	for i, r := range rep.Runs {
