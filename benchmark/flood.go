@@ -83,7 +83,10 @@ type Tally struct {
 	Elapsed time.Duration
 	// NoPoW are requests meant to carry a proof of work for which the
 	// server offered no challenge.
-	NoPoW     int
+	NoPoW int
+	// PageMax is the longest load of the landing page (GET /), which a
+	// source makes before the request timed.
+	PageMax   time.Duration
 	Solved    int
 	SolveTime time.Duration
 	MaxBits   int
@@ -182,8 +185,8 @@ func MeasureFlood(ctx context.Context, o FloodOptions) (*FloodReport, error) {
 
 func (r FloodRun) summary() string {
 	b, f := r.Baseline, r.Flooded
-	return fmt.Sprintf("unflooded %.1f + %.1f tips/s (no JS + PoW); flooded no JS %d stored, %d retry, %d other, max %.2f s; PoW %.1f tips/s; peak RSS %s; %d flood requests answered",
-		b.NoJS.Rate(), b.PoW.Rate(), f.NoJS.OK, f.NoJS.Retry, f.NoJS.Other+f.NoJS.TooMany, f.NoJS.Max().Seconds(), f.PoW.Rate(), RSS(r.Peak), r.Flood.sum(0))
+	return fmt.Sprintf("unflooded %.1f + %.1f tips/s (no JS + PoW); flooded no JS %d stored, %d retry, %d other, max %.2f s; PoW %.1f tips/s; peak RSS %s; %d flood requests",
+		b.NoJS.Rate(), b.PoW.Rate(), f.NoJS.OK, f.NoJS.Retry, f.NoJS.Other+f.NoJS.TooMany, f.NoJS.Max().Seconds(), f.PoW.Rate(), RSS(r.Peak), r.Flood.sent())
 }
 
 func measureFloodRun(ctx context.Context, o FloodOptions, i int) (FloodRun, error) {
@@ -342,6 +345,7 @@ func (t *Tally) add(o Tally) {
 	t.Other += o.Other
 	t.Times = append(t.Times, o.Times...)
 	t.NoPoW += o.NoPoW
+	t.PageMax = max(t.PageMax, o.PageMax)
 	t.Solved += o.Solved
 	t.SolveTime += o.SolveTime
 	t.MaxBits = max(t.MaxBits, o.MaxBits)
@@ -355,6 +359,17 @@ func (t *Tally) fail(err error) {
 	if t.FirstErr == "" {
 		t.FirstErr = err.Error()
 	}
+}
+
+// page loads the landing page for its CSRF token, and counts the time.
+func (rs *realSources) page(ctx context.Context, c *http.Client, t *Tally) (string, error) {
+	start := time.Now()
+	token, err := csrfToken(ctx, c, rs.url+"/")
+	t.PageMax = max(t.PageMax, time.Since(start))
+	if err != nil {
+		t.fail(err)
+	}
+	return token, err
 }
 
 // prove fetches and solves a challenge of the source pages for a real
@@ -384,9 +399,8 @@ var codenameRe = regexp.MustCompile(`(?s)id="codename"[^>]*>(.*?)</p>`)
 func (rs *realSources) tip(ctx context.Context, withPoW bool, t *Tally) string {
 	c, done := rs.client()
 	defer done()
-	token, err := csrfToken(ctx, c, rs.url+"/")
+	token, err := rs.page(ctx, c, t)
 	if err != nil {
-		t.fail(err)
 		return ""
 	}
 	fields := []field{{"csrf", token}, {"desk", rs.desk}, {"message", "A real source's tip, sent by pista bench --flood."}, {"contact", ""}}
@@ -441,9 +455,8 @@ func (rs *realSources) tip(ctx context.Context, withPoW bool, t *Tally) string {
 func (rs *realSources) login(ctx context.Context, withPoW bool, t *Tally) {
 	c, done := rs.client()
 	defer done()
-	token, err := csrfToken(ctx, c, rs.url+"/")
+	token, err := rs.page(ctx, c, t)
 	if err != nil {
-		t.fail(err)
 		return
 	}
 	form := url.Values{"csrf": {token}, "codename": {rs.codename}}

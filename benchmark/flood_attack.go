@@ -560,15 +560,11 @@ func readFloodOutput(r io.Reader, ready chan<- struct{}) (FloodCounts, error) {
 	return counts, sc.Err()
 }
 
-// sum adds up every kind's answers with status, or all answers if 0.
-func (c FloodCounts) sum(status int) int {
+// sent is how many requests the flood started.
+func (c FloodCounts) sent() int {
 	n := 0
 	for _, k := range c {
-		for s, m := range k.Answers {
-			if status == 0 || s == status {
-				n += m
-			}
-		}
+		n += k.Sent
 	}
 	return n
 }

@@ -139,8 +139,8 @@ func (rep *FloodReport) WriteTable(w io.Writer) bool {
 		rate(func(r FloodRun) Tally { return r.Baseline.NoJS }), rate(func(r FloodRun) Tally { return r.Flooded.NoJS }))
 	for i, r := range rep.Runs {
 		t := r.Flooded.NoJS
-		fmt.Fprintf(w, "  run %d, flooded: %d stored, %d told to retry, %d other; time to answer p95 %s, longest %s (unflooded: longest %s)\n",
-			i+1, t.OK, t.Retry, t.Other+t.TooMany, sec(t.P95()), sec(t.Max()), sec(r.Baseline.NoJS.Max()))
+		fmt.Fprintf(w, "  run %d, flooded: %d stored, %d told to retry, %d other; time to answer p95 %s, longest %s (unflooded: longest %s); landing page longest %s\n",
+			i+1, t.OK, t.Retry, t.Other+t.TooMany, sec(t.P95()), sec(t.Max()), sec(r.Baseline.NoJS.Max()), sec(t.PageMax))
 		if r.Flooded.Cut {
 			fmt.Fprintf(w, "      the run's bound (%s) ended its last requests unanswered\n", o.RunBound())
 		}
