@@ -56,6 +56,7 @@ import (
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/newsroom"
+	"github.com/pista-tips/pista/pow"
 )
 
 // Handler serves the API.
@@ -77,6 +78,9 @@ type Handler struct {
 	Salt         []byte   // the instance's codename salt (keys.Derive)
 	Archive      []string // archive recipients every item is also encrypted to
 	MaxUpload    int64    // bytes a whole submission may carry (0: httpx.DefaultMaxUpload)
+	// PoW checks the proofs of work that new tips and sources' logins
+	// carry (nil: none are asked for).
+	PoW *pow.Issuer
 }
 
 // NewTokens is the API's token table: an hour idle, twelve hours at most.
@@ -107,6 +111,7 @@ func (h *Handler) routes() []route {
 		{"GET", "/api/v1/journalist/items/{id}/meta", h.auth(h.getItem)},
 
 		{"GET", "/api/v1/desks", h.listDesks},
+		{"GET", "/api/v1/source/challenge", h.getChallenge},
 		{"POST", "/api/v1/source/tips", h.submitTip},
 		{"POST", "/api/v1/source/login", h.loginSource},
 		{"POST", "/api/v1/source/logout", h.sourceAuth(h.logoutSource)},

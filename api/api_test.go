@@ -28,7 +28,15 @@ func call(b *pistatest.Browser, method, path, token, body string) *pistatest.Res
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	prove(b, req)
 	return b.Do(req)
+}
+
+// prove adds a proof of work to the requests that need one.
+func prove(b *pistatest.Browser, req *http.Request) {
+	if req.Method == http.MethodPost && (req.URL.Path == "/api/v1/source/tips" || req.URL.Path == "/api/v1/source/login") {
+		req.Header.Set(api.PoWHeader, b.Prove())
+	}
 }
 
 // apiLogin logs j in to the API and returns the token.

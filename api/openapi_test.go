@@ -165,6 +165,8 @@ func TestOpenAPIAnswers(t *testing.T) {
 	msg := sealedPart{"message", seal(t, []byte("a tip"), to...)}
 	file := []sealedPart{{"file", seal(t, []byte("%PDF-1.7"), to...)}, {"file_meta", seal(t, []byte(`{"name":"a.pdf","type":"application/pdf"}`), to...)}}
 	contact := sealedPart{"contact", seal(t, []byte("signal"), to...)}
+	expect(call(b, http.MethodGet, "/api/v1/source/challenge", "", ""), 200)
+	expect(b.Do(b.Request(http.MethodPost, "/api/v1/source/tips", strings.NewReader("--B--"), "multipart/form-data; boundary=B")), 428)
 	expect(sendSealed(b, "/api/v1/source/tips", "", tipFor("americas", src), msg, file[0], file[1], contact), 201)
 	expect(sendSealed(b, "/api/v1/source/tips", "", tipFor("americas", src), msg), 409)
 	expect(sendSealed(b, "/api/v1/source/tips", "", tipFor("americas", appSource(t)), sealedPart{"message", []byte("not age")}), 400)

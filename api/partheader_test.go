@@ -32,7 +32,9 @@ func TestSealedPartHeaderIsBounded(t *testing.T) {
 	}
 	fmt.Fprintf(&body, "\r\nhello\r\n--B--\r\n")
 	start := pistatest.Allocated()
-	r := b.Do(b.Request(http.MethodPost, "/api/v1/source/tips", &body, "multipart/form-data; boundary=B"))
+	req := b.Request(http.MethodPost, "/api/v1/source/tips", &body, "multipart/form-data; boundary=B")
+	prove(b, req)
+	r := b.Do(req)
 	got := pistatest.Allocated() - start
 	if r.Status != http.StatusBadRequest || !strings.Contains(r.Body, "headers are too long") {
 		t.Errorf("a 9 MiB part header: %d %s, want 400 and why", r.Status, r.Body)

@@ -410,6 +410,9 @@ func (h *Handler) multipartReader(w http.ResponseWriter, r *http.Request) (*inta
 
 // submitTip takes a new tip of sealed items: the tip part, then the items.
 func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
+	if !h.proved(w, r) {
+		return
+	}
 	ctx := r.Context()
 	mr, aerr := h.multipartReader(w, r)
 	if aerr != nil {
@@ -497,6 +500,9 @@ func (h *Handler) readTipPart(ctx context.Context, mr *intake.PartReader, parts 
 // key, well-formed or not, gets the same answer after the same work: one
 // hash and one indexed lookup.
 func (h *Handler) loginSource(w http.ResponseWriter, r *http.Request) {
+	if !h.proved(w, r) {
+		return
+	}
 	var req SourceLoginRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxLoginBody))
 	dec.DisallowUnknownFields()

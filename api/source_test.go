@@ -88,6 +88,7 @@ func sendSealed(b *pistatest.Browser, path, token string, tip any, parts ...seal
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	prove(b, req)
 	return b.Do(req)
 }
 

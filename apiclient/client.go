@@ -148,9 +148,16 @@ func Printable(s string, max int) string {
 // Do sends a request with the session's token, if any. An answer other
 // than 2xx is returned as an *Error.
 func (c *Client) Do(ctx context.Context, method, path string, body io.Reader, contentType string) (*http.Response, error) {
+	return c.do(ctx, method, path, body, contentType, nil)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body io.Reader, contentType string, header http.Header) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.Server+path, body)
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -191,6 +198,10 @@ func (c *Client) GetJSONMax(ctx context.Context, path string, max int64, v any) 
 // PostJSON posts in as JSON (nil: no body) and decodes the answer into out
 // (nil: ignore it).
 func (c *Client) PostJSON(ctx context.Context, path string, in, out any) error {
+	return c.postJSON(ctx, path, in, out, nil)
+}
+
+func (c *Client) postJSON(ctx context.Context, path string, in, out any, header http.Header) error {
 	var body io.Reader
 	ct := ""
 	if in != nil {
@@ -200,7 +211,7 @@ func (c *Client) PostJSON(ctx context.Context, path string, in, out any) error {
 		}
 		body, ct = bytes.NewReader(b), "application/json"
 	}
-	resp, err := c.Do(ctx, http.MethodPost, path, body, ct)
+	resp, err := c.do(ctx, http.MethodPost, path, body, ct, header)
 	if err != nil {
 		return err
 	}

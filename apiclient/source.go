@@ -19,6 +19,7 @@ import (
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/api"
 	"github.com/pista-tips/pista/keys"
+	"github.com/pista-tips/pista/pow"
 )
 
 // Desks fetches the desks and the codename parameters.
@@ -93,7 +94,11 @@ type Sealed struct {
 // public key.
 func (c *Client) SubmitTip(ctx context.Context, desk string, d keys.Derived, to []age.Recipient, s Sealed) error {
 	tip := &api.TipPart{Desk: desk, Lookup: d.Lookup, Recipient: d.Recipient()}
-	return c.postSealed(ctx, "/api/v1/source/tips", tip, to, s)
+	proof, err := c.Prove(ctx)
+	if err != nil {
+		return err
+	}
+	return c.postSealed(ctx, "/api/v1/source/tips", tip, to, s, proof)
 }
 
 // FollowUp adds items to the logged-in source's conversation.
@@ -101,12 +106,12 @@ func (c *Client) FollowUp(ctx context.Context, to []age.Recipient, s Sealed) err
 	if s.Contact != "" {
 		return errors.New("contact details go with a new tip only")
 	}
-	return c.postSealed(ctx, "/api/v1/source/followups", nil, to, s)
+	return c.postSealed(ctx, "/api/v1/source/followups", nil, to, s, nil)
 }
 
 // postSealed streams a multipart body of sealed parts: nothing is held in
 // memory or written to disk but age's 64 KiB chunks.
-func (c *Client) postSealed(ctx context.Context, path string, tip *api.TipPart, to []age.Recipient, s Sealed) error {
+func (c *Client) postSealed(ctx context.Context, path string, tip *api.TipPart, to []age.Recipient, s Sealed, header http.Header) error {
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	done := make(chan error, 1)
@@ -115,7 +120,7 @@ func (c *Client) postSealed(ctx context.Context, path string, tip *api.TipPart, 
 		pw.CloseWithError(err)
 		done <- err
 	}()
-	resp, err := c.Do(ctx, http.MethodPost, path, pr, mw.FormDataContentType())
+	resp, err := c.do(ctx, http.MethodPost, path, pr, mw.FormDataContentType(), header)
 	// The server may answer before reading everything (a refusal): stop
 	// the writer.
 	pr.CloseWithError(errRequestEnded)
@@ -220,7 +225,11 @@ func sealPart(mw *multipart.Writer, name string, to []age.Recipient, write func(
 func (c *Client) LoginSource(ctx context.Context, auth []byte) (desk string, err error) {
 	var lr api.SourceLoginResponse
 	req := api.SourceLoginRequest{Auth: base64.StdEncoding.EncodeToString(auth)}
-	if err := c.PostJSON(ctx, "/api/v1/source/login", req, &lr); err != nil {
+	proof, err := c.Prove(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := c.postJSON(ctx, "/api/v1/source/login", req, &lr, proof); err != nil {
 		return "", err
 	}
 	c.Token = lr.Token
@@ -296,4 +305,23 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// Prove asks the server for a proof-of-work challenge and solves it (a
+// fraction of a second at the most the server may ask, pow.MaxBits), for
+// the header of a new tip or a login. A server that asks for none (404)
+// gets none.
+func (c *Client) Prove(ctx context.Context) (http.Header, error) {
+	var ch api.ChallengeResponse
+	if err := c.GetJSONMax(ctx, "/api/v1/source/challenge", 4<<10, &ch); err != nil {
+		if e, ok := errors.AsType[*Error](err); ok && e.Status == http.StatusNotFound {
+			return nil, nil
+		}
+		return nil, err
+	}
+	sol, err := pow.Solve(ctx, ch.Challenge)
+	if err != nil {
+		return nil, err
+	}
+	return http.Header{api.PoWHeader: {sol}}, nil
 }

@@ -22,12 +22,14 @@ import (
 	"time"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/admit"
 	"github.com/pista-tips/pista/api"
 	"github.com/pista-tips/pista/blob"
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/newsroom"
+	"github.com/pista-tips/pista/pow"
 	"github.com/pista-tips/pista/scrub"
 	"github.com/pista-tips/pista/sqlite"
 	"github.com/pista-tips/pista/ui"
@@ -68,7 +70,13 @@ type Config struct {
 	// CoarsenEvery is how often the data folder's times are set back to
 	// pista.TimeGranularity (0: DefaultCoarsenEvery; see blob.CoarsenData).
 	CoarsenEvery time.Duration
-	Log          *slog.Logger
+	// PoWBits is the proof of work's difficulty on an idle server (0:
+	// pow.DefaultBits); it rises with the queue of key stretching.
+	PoWBits int
+	// StretchWait is how long a source's request may wait for key
+	// stretching before being told to retry (0: admit.DefaultMaxWait).
+	StretchWait time.Duration
+	Log         *slog.Logger
 }
 
 // DefaultCoarsenEvery bounds how long a folder or the database keeps the
@@ -285,6 +293,15 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.
 	if err != nil {
 		return nil, err
 	}
+	powKey, err := st.Settings.Secret(ctx, "pow-key", 32)
+	if err != nil {
+		return nil, err
+	}
+	// One gate for the key stretching of every source's codename, and
+	// the puzzle whose difficulty follows its queue.
+	gate := admit.NewGate(keys.MaxConcurrentArgon, cfg.StretchWait)
+	puzzle := pow.NewIssuer(powKey)
+	puzzle.Base, puzzle.Load = cfg.PoWBits, gate.Waiting
 	auth := &newsroom.Auth{Journalists: st.Journalists, Throttle: newsroom.NewThrottle(), Secret: loginSecret, Team: st.Team, Log: cfg.Log}
 
 	mux := http.NewServeMux()
@@ -297,6 +314,7 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.
 		Sessions: web.NewSessions(cfg.SecureCookies),
 		Newsroom: cfg.Newsroom, Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload, ExitURL: cfg.ExitURL,
 		SpoolDir: st.Blobs.TempDir(), Onion: cfg.Onion, Uploads: up, ScrubBudget: scrubBudget(cfg.ScrubMemory),
+		Gate: gate, PoW: puzzle,
 	}).Register(mux)
 	if err := up.Register(mux); err != nil {
 		return nil, err
@@ -309,6 +327,7 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.
 	(&api.Handler{
 		Auth: auth, Desks: st.Desks, Tips: st.Tips, Blobs: st.Blobs, Tokens: api.NewTokens(), Log: cfg.Log,
 		SourceTokens: api.NewSourceTokens(), Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload,
+		PoW: puzzle,
 	}).Register(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		render.Error(w, ui.NewPage(r, cfg.Newsroom, "error.title"), http.StatusNotFound, "error.notfound", "/")

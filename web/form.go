@@ -50,6 +50,9 @@ type submission struct {
 	// claims are the uploads the form named (field "upload"), locked
 	// until the submission is stored or refused (Handler.settle).
 	claims []*upload.Claimed
+	// pow is the proof of work the page's script sent, if any (package
+	// pow); checked when the codename is stretched.
+	pow string
 }
 
 // formSpec says what a form expects.
@@ -207,6 +210,12 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 				return s, refuse(http.StatusRequestEntityTooLarge, "error.contact.toolong", nil)
 			}
 			s.contact = v
+		case powField:
+			v, ferr := readField(part, httpx.MaxSmallField, "error.form")
+			if ferr != nil {
+				return s, ferr
+			}
+			s.pow = v
 		case "keep_metadata":
 			if _, ferr := readField(part, httpx.MaxSmallField, "error.form"); ferr != nil {
 				return s, ferr

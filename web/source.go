@@ -12,6 +12,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/admit"
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/ui"
@@ -45,8 +46,11 @@ func (h *Handler) loginSource(w http.ResponseWriter, r *http.Request) {
 	if perr != nil {
 		c = wrongCodename
 	}
-	d, err := keys.Derive(ctx, c, h.Salt)
-	if err != nil {
+	d, err := h.derive(ctx, c, admit.Login, r.PostForm.Get(powField))
+	if errors.Is(err, errBusy) {
+		h.busy(w, r, "error.retry.login")
+		return
+	} else if err != nil {
 		h.fail(w, r, http.StatusServiceUnavailable, "error.busy")
 		return
 	}

@@ -2,11 +2,13 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"filippo.io/age"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/admit"
 	"github.com/pista-tips/pista/keys"
 )
 
@@ -46,8 +48,13 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 	stored := false
 	defer func() { h.settle(context.WithoutCancel(ctx), s, stored) }()
 	codename := keys.NewCodename()
-	d, err := keys.Derive(ctx, codename, h.Salt)
-	if err != nil {
+	d, err := h.derive(ctx, codename, admit.New, s.pow)
+	if errors.Is(err, errBusy) {
+		// Nothing is kept: the source sends it again.
+		s.batch.Abort()
+		h.busy(w, r, "error.retry.tip")
+		return
+	} else if err != nil {
 		s.batch.Abort()
 		h.refused(w, r, refuse(http.StatusServiceUnavailable, "error.busy", err))
 		return

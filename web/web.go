@@ -23,7 +23,9 @@ import (
 	"filippo.io/age"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/admit"
 	"github.com/pista-tips/pista/httpx"
+	"github.com/pista-tips/pista/pow"
 	"github.com/pista-tips/pista/scrub"
 	"github.com/pista-tips/pista/ui"
 	"github.com/pista-tips/pista/upload"
@@ -64,6 +66,12 @@ type Handler struct {
 	// (tus), for the forms that name them; nil if resumable uploads are
 	// off.
 	Uploads *upload.Store
+	// Gate admits the key stretching of new tips and logins (nil: one
+	// of keys.MaxConcurrentArgon slots, as a gate of its own).
+	Gate *admit.Gate
+	// PoW checks the proofs of work that buy the priority lanes (nil:
+	// none are asked for or accepted).
+	PoW *pow.Issuer
 }
 
 // Register adds the source routes to mux.
@@ -75,6 +83,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /source/submit", h.submitFollowUp)
 	mux.HandleFunc("POST /source/replies/{id}/delete", h.deleteReply)
 	mux.HandleFunc("POST /logout", h.logoutSource)
+	mux.HandleFunc("GET /pow", h.showChallenge)
 }
 
 // page starts a page for r with the CSRF token of its session, if any.

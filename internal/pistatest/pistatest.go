@@ -41,6 +41,7 @@ import (
 	"github.com/pista-tips/pista/i18n"
 	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/keys"
+	"github.com/pista-tips/pista/pow"
 	"github.com/pista-tips/pista/server"
 )
 
@@ -79,6 +80,11 @@ func New(t testing.TB, cfg server.Config) *Instance {
 	t.Helper()
 	if cfg.Data == "" {
 		cfg.Data = t.TempDir()
+	}
+	if cfg.PoWBits == 0 {
+		// The easiest puzzle: 256 hashes, cheap even under the race
+		// detector. Tests of the difficulty set their own.
+		cfg.PoWBits = pow.MinBits
 	}
 	log := &LogBuffer{}
 	cfg.Log = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -405,6 +411,21 @@ func (b *Browser) Request(method, path string, body io.Reader, contentType strin
 		req.Header.Set("Content-Type", contentType)
 	}
 	return req
+}
+
+// Prove solves a proof-of-work challenge of the instance, for the
+// Pista-PoW header of the API or the pow field of the pages' forms.
+func (b *Browser) Prove() string {
+	b.T.Helper()
+	r := b.Get("/pow")
+	if r.Status != http.StatusOK {
+		b.T.Fatalf("GET /pow: %d %s", r.Status, r.Body)
+	}
+	sol, err := pow.Solve(context.Background(), r.Body)
+	if err != nil {
+		b.T.Fatalf("solving %q: %v", r.Body, err)
+	}
+	return sol
 }
 
 // Get fetches path.

@@ -21,6 +21,7 @@
 
 import { Encrypter } from "age-encryption"
 import { Upload } from "tus-js-client"
+import { sha256 } from "@noble/hashes/sha2.js"
 
 function recipientsOf(form) {
   const desk = form.querySelector('input[name="desk"]:checked')
@@ -332,12 +333,82 @@ async function sendResumable(form, button) {
   }
   keepMetadata(form, out)
   progress.show(progress.total, true)
+  await addProof(form, out)
   setStatus(form, form.dataset.msgUploaded || "")
   document.body.append(out)
   HTMLFormElement.prototype.submit.call(out)
 }
 
+// maxBits is the hardest proof of work this script does (pow.MaxBits):
+// a server that asks more is not followed.
+const maxBits = 22
+
+// leadingZeros counts the zero bits at the start of a digest.
+function leadingZeros(d) {
+  let n = 0
+  for (const b of d) {
+    if (b === 0) {
+      n += 8
+      continue
+    }
+    return n + Math.clz32(b) - 24
+  }
+  return n
+}
+
+// prove solves a proof-of-work challenge from the server (package pow):
+// a nonce such that SHA-256 of "CHALLENGE.NONCE" begins with the
+// challenge's number of zero bits. It buys the request a place in the
+// priority lane of a busy server. It yields to the page now and then, and
+// answers "" if anything fails: the form then goes in the ordinary lane,
+// as without JavaScript.
+async function prove(form) {
+  if (!form.dataset.pow) return ""
+  try {
+    const resp = await fetch(form.dataset.pow, { cache: "no-store", credentials: "same-origin" })
+    if (!resp.ok) return ""
+    const challenge = (await resp.text()).trim()
+    const bits = Number(challenge.split(".")[1])
+    if (!(bits >= 1 && bits <= maxBits) || challenge.length > 112) return ""
+    const enc = new TextEncoder()
+    const prefix = enc.encode(challenge + ".")
+    const buf = new Uint8Array(prefix.length + 16)
+    buf.set(prefix)
+    for (let n = 0; n < 2 ** 40; n++) {
+      const hex = n.toString(16)
+      const tail = enc.encode(hex)
+      buf.set(tail, prefix.length)
+      const msg = buf.subarray(0, prefix.length + tail.length)
+      if (leadingZeros(sha256(msg)) >= bits) return challenge + "." + hex
+      if (n % 8192 === 8191) await new Promise((r) => setTimeout(r, 0))
+    }
+  } catch (err) {
+    return ""
+  }
+  return ""
+}
+
+// addProof solves a challenge for form and adds it to target, the form
+// that is sent.
+async function addProof(form, target) {
+  if (!form.dataset.pow) return
+  setStatus(form, form.dataset.msgProving || "")
+  const proof = await prove(form)
+  if (proof) hidden(target, "pow", proof)
+}
+
 for (const note of document.querySelectorAll("[data-js-only]")) note.hidden = false
+
+// Forms that only need a proof of work (the returning source's login).
+for (const form of document.querySelectorAll("form[data-pow]:not([data-encrypt])")) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault()
+    const button = form.querySelector('button[type="submit"]')
+    if (button) button.disabled = true
+    await addProof(form, form)
+    HTMLFormElement.prototype.submit.call(form)
+  })
+}
 
 for (const form of document.querySelectorAll("form[data-encrypt]")) {
   form.addEventListener("submit", async (event) => {
@@ -359,6 +430,7 @@ for (const form of document.querySelectorAll("form[data-encrypt]")) {
       } catch (err) {
         if (err instanceof UploadFailed) return
         // Encryption failed: the server encrypts on arrival instead.
+        await addProof(form, form)
         setStatus(form, form.dataset.msgFallback || "")
         HTMLFormElement.prototype.submit.call(form)
       }
@@ -369,10 +441,12 @@ for (const form of document.querySelectorAll("form[data-encrypt]")) {
       out = await seal(form)
     } catch (err) {
       // The server encrypts on arrival instead.
+      await addProof(form, form)
       setStatus(form, form.dataset.msgFallback || "")
       HTMLFormElement.prototype.submit.call(form)
       return
     }
+    await addProof(form, out)
     setStatus(form, form.dataset.msgSending || "")
     document.body.append(out)
     HTMLFormElement.prototype.submit.call(out)
