@@ -304,25 +304,22 @@ func (rs *realSources) phase(ctx context.Context, o FloodOptions, pid int) (Floo
 		loop(&ph.NoJS, func(t *Tally) { rs.tip(ctx, false, t) })
 		loop(&ph.PoW, func(t *Tally) { rs.tip(ctx, true, t) })
 	}
-	// The returning source logs in without, then with, the proof of work,
-	// a few times over the phase.
-	wg.Go(func() {
-		for k := 0; time.Now().Before(end) && ctx.Err() == nil; k++ {
-			var one Tally
-			t := &ph.Login
-			if k%2 == 1 {
-				t = &ph.LoginPoW
-			}
-			rs.login(ctx, k%2 == 1, &one)
-			mu.Lock()
-			t.add(one)
-			mu.Unlock()
+	// The returning source logs in without the proof of work (a page
+	// without JavaScript) and with it (the page's script), a few times
+	// over the phase: two browsers.
+	for _, withPoW := range []bool{false, true} {
+		t := &ph.Login
+		if withPoW {
+			t = &ph.LoginPoW
+		}
+		loop(t, func(one *Tally) {
+			rs.login(ctx, withPoW, one)
 			select {
 			case <-time.After(250 * time.Millisecond):
 			case <-ctx.Done():
 			}
-		}
-	})
+		})
+	}
 	wg.Wait()
 	ph.Wall = time.Since(start)
 	for _, t := range []*Tally{&ph.NoJS, &ph.PoW, &ph.Login, &ph.LoginPoW} {
@@ -506,7 +503,7 @@ func send(c *http.Client, req *http.Request) (int, string, http.Header, time.Dur
 // classify counts an answer that is neither a receipt nor a login.
 func (t *Tally) classify(what string, status int, answer string, hdr http.Header) {
 	switch {
-	case tooManySessions(status, []byte(answer)):
+	case tooManySessions(status, hdr, []byte(answer)):
 		t.TooMany++
 		if t.FirstErr == "" {
 			t.FirstErr = what + ": too many sessions"

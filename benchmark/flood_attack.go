@@ -205,7 +205,7 @@ type flood struct {
 }
 
 // record counts one request's outcome.
-func (f *flood) record(kind string, status int, body []byte, err error) {
+func (f *flood) record(kind string, status int, hdr http.Header, body []byte, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k := f.counts[kind]
@@ -218,7 +218,7 @@ func (f *flood) record(kind string, status int, body []byte, err error) {
 		return
 	}
 	k.Answers[status]++
-	if tooManySessions(status, body) {
+	if tooManySessions(status, hdr, body) {
 		k.TooMany++
 	}
 }
@@ -233,14 +233,14 @@ func (f *flood) solved(kind string, bits int, d time.Duration) {
 }
 
 // do sends a request and reads at most floodPage of the answer.
-func (f *flood) do(ctx context.Context, kind string, req *http.Request) (int, []byte, error) {
+func (f *flood) do(ctx context.Context, req *http.Request) (int, http.Header, []byte, error) {
 	resp, err := f.c.Do(req.WithContext(ctx))
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, floodPage))
-	return resp.StatusCode, b, err
+	return resp.StatusCode, resp.Header, b, err
 }
 
 // pause waits a moment after a failure, so that a client that cannot
@@ -290,12 +290,12 @@ func (f *flood) login(ctx context.Context) {
 		req, _ := http.NewRequest(http.MethodPost, f.plan.URL+"/login", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		rctx, cancel := context.WithTimeout(ctx, floodRequestTimeout)
-		status, body, err := f.do(rctx, FloodLogin, req)
+		status, hdr, body, err := f.do(rctx, req)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		f.record(FloodLogin, status, body, err)
+		f.record(FloodLogin, status, hdr, body, err)
 		if err != nil {
 			pause(ctx)
 		}
@@ -308,7 +308,7 @@ func (f *flood) prepareAPI(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(ctx, floodRequestTimeout)
 	defer cancel()
 	req, _ := http.NewRequest(http.MethodGet, f.plan.URL+"/api/v1/desks", nil)
-	status, body, err := f.do(rctx, FloodAPI, req)
+	status, _, body, err := f.do(rctx, req)
 	if err != nil || status != http.StatusOK {
 		return fmt.Errorf("flood: GET /api/v1/desks: %d %v", status, err)
 	}
@@ -434,7 +434,7 @@ func (f *flood) api(ctx context.Context) {
 			return
 		}
 		if err != nil {
-			f.record(FloodAPI, 0, nil, err)
+			f.record(FloodAPI, 0, nil, nil, err)
 			pause(ctx)
 			continue
 		}
@@ -443,7 +443,7 @@ func (f *flood) api(ctx context.Context) {
 		}
 		body, ct, err := f.apiTipBody()
 		if err != nil {
-			f.record(FloodAPI, 0, nil, err)
+			f.record(FloodAPI, 0, nil, nil, err)
 			return
 		}
 		req, _ := http.NewRequest(http.MethodPost, f.plan.URL+"/api/v1/source/tips", body)
@@ -452,12 +452,12 @@ func (f *flood) api(ctx context.Context) {
 			req.Header.Set(PoWHeader, sol)
 		}
 		rctx, cancel := context.WithTimeout(ctx, floodRequestTimeout)
-		status, answer, err := f.do(rctx, FloodAPI, req)
+		status, hdr, answer, err := f.do(rctx, req)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		f.record(FloodAPI, status, answer, err)
+		f.record(FloodAPI, status, hdr, answer, err)
 		if err != nil {
 			pause(ctx)
 		}
@@ -507,23 +507,24 @@ func (f *flood) slow(ctx context.Context) {
 		req, _ := http.NewRequest(http.MethodPost, f.plan.URL+"/submit", io.MultiReader(bytes.NewReader(head.Bytes()), t))
 		req.ContentLength = slowBody
 		req.Header.Set("Content-Type", ct)
-		status, body, err := f.do(ctx, FloodSlow, req)
+		status, hdr, body, err := f.do(ctx, req)
 		t.tick.Stop()
 		if ctx.Err() != nil {
 			// The flood ended while the body trickled: it held its place
 			// the whole time, which is what it was for.
-			f.record(FloodSlow, 0, nil, nil)
+			f.record(FloodSlow, 0, nil, nil, nil)
 			return
 		}
-		f.record(FloodSlow, status, body, err)
+		f.record(FloodSlow, status, hdr, body, err)
 		pause(ctx)
 	}
 }
 
 // tooManySessions reports whether an answer says the server had too many
-// sessions: the old session table's refusal, in a page or as the API's
-// error code "busy".
-func tooManySessions(status int, body []byte) bool {
+// sessions: the old session table's refusal, in a page, or as the API's
+// error code "busy" without Retry-After (the API also says "busy", with
+// Retry-After, when it cannot remember more proofs of work).
+func tooManySessions(status int, hdr http.Header, body []byte) bool {
 	if status != http.StatusServiceUnavailable {
 		return false
 	}
@@ -531,7 +532,7 @@ func tooManySessions(status int, body []byte) bool {
 		return true
 	}
 	var e api.Error
-	return json.Unmarshal(body, &e) == nil && e.Code == "busy"
+	return json.Unmarshal(body, &e) == nil && e.Code == "busy" && hdr.Get("Retry-After") == ""
 }
 
 // readFloodOutput reads a flood process's output: the "flooding" line

@@ -2,6 +2,7 @@ package benchmark
 
 import (
 	"context"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -155,17 +156,21 @@ func TestFloodVerdicts(t *testing.T) {
 // TestTooManySessions checks what counts as the old session table's
 // refusal: a 503 saying so, in a page or as the API's code "busy".
 func TestTooManySessions(t *testing.T) {
+	retry := http.Header{"Retry-After": {"60"}}
 	for _, c := range []struct {
 		status int
+		hdr    http.Header
 		body   string
 		want   bool
 	}{
-		{503, `<p>too many sessions; try again later</p>`, true},
-		{503, `{"error":"busy","message":"too many sessions; try again later"}`, true},
-		{503, `<p>The tip line is very busy. Please try again in a minute.</p>`, false},
-		{200, `too many sessions`, false},
+		{503, nil, `<p>too many sessions; try again later</p>`, true},
+		{503, nil, `{"error":"busy","message":"too many sessions; try again later"}`, true},
+		{503, nil, `{"error":"busy","message":"try again later"}`, true},
+		{503, retry, `{"error":"busy","message":"the server is very busy; try again in a minute"}`, false},
+		{503, retry, `<p>The tip line is very busy. Please try again in a minute.</p>`, false},
+		{200, nil, `too many sessions`, false},
 	} {
-		if got := tooManySessions(c.status, []byte(c.body)); got != c.want {
+		if got := tooManySessions(c.status, c.hdr, []byte(c.body)); got != c.want {
 			t.Errorf("%d %s: %v, want %v", c.status, c.body, got, c.want)
 		}
 	}
