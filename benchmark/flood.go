@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -133,6 +134,9 @@ type FloodPhase struct {
 	Wall                time.Duration
 	// Cut is set when the run's bound ended the phase's last requests.
 	Cut bool
+	// Load is the machine's load average over the last minute at the
+	// phase's end (-1: unknown): other work on the machine shows there.
+	Load float64
 }
 
 // FloodRun is one run's numbers.
@@ -265,6 +269,9 @@ const stopTime = 3 * time.Second
 type realSources struct {
 	url, desk string
 	codename  string // the returning source's
+	// end is the current phase's: a proof of work still being solved
+	// then is abandoned, and not counted (no request was made).
+	end time.Time
 }
 
 // realTimeout bounds each real request: past it, the source gave up.
@@ -287,6 +294,7 @@ func (rs *realSources) phase(ctx context.Context, o FloodOptions, pid int) (Floo
 	b0, berr := CPUTime(os.Getpid())
 	start := time.Now()
 	end := start.Add(o.Duration)
+	rs.end = end
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	loop := func(t *Tally, f func(*Tally)) {
@@ -332,7 +340,25 @@ func (rs *realSources) phase(ctx context.Context, o FloodOptions, pid int) (Floo
 		ph.BenchCPU = b1 - b0
 	}
 	ph.Cut = ctx.Err() != nil
+	ph.Load = loadAverage()
 	return ph, nil
+}
+
+// loadAverage is the machine's load average over the last minute, or -1.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	x, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return x
 }
 
 func (t *Tally) add(o Tally) {
@@ -372,8 +398,16 @@ func (rs *realSources) page(ctx context.Context, c *http.Client, t *Tally) (stri
 // prove fetches and solves a challenge of the source pages for a real
 // source, and counts it.
 func (rs *realSources) prove(ctx context.Context, c *http.Client, t *Tally) (string, bool) {
-	sol, bits, took, err := solve(ctx, c, rs.url, PoWPath)
+	sctx, cancel := ctx, func() {}
+	if !rs.end.IsZero() {
+		sctx, cancel = context.WithDeadline(ctx, rs.end)
+	}
+	defer cancel()
+	sol, bits, took, err := solve(sctx, c, rs.url, PoWPath)
 	if err != nil {
+		if sctx.Err() != nil && ctx.Err() == nil {
+			return "", false // the phase ended
+		}
 		t.fail(fmt.Errorf("proof of work: %w", err))
 		return "", false
 	}
