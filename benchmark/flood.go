@@ -85,6 +85,9 @@ type Tally struct {
 	// NoPoW are requests meant to carry a proof of work for which the
 	// server offered no challenge.
 	NoPoW int
+	// Abandoned are proofs of work still being solved when the phase
+	// ended: no request was made.
+	Abandoned int
 	// PageMax is the longest load of the landing page (GET /), which a
 	// source makes before the request timed.
 	PageMax   time.Duration
@@ -368,6 +371,7 @@ func (t *Tally) add(o Tally) {
 	t.Other += o.Other
 	t.Times = append(t.Times, o.Times...)
 	t.NoPoW += o.NoPoW
+	t.Abandoned += o.Abandoned
 	t.PageMax = max(t.PageMax, o.PageMax)
 	t.Solved += o.Solved
 	t.SolveTime += o.SolveTime
@@ -406,7 +410,8 @@ func (rs *realSources) prove(ctx context.Context, c *http.Client, t *Tally) (str
 	sol, bits, took, err := solve(sctx, c, rs.url, PoWPath)
 	if err != nil {
 		if sctx.Err() != nil && ctx.Err() == nil {
-			return "", false // the phase ended
+			t.Abandoned++ // the phase ended
+			return "", false
 		}
 		t.fail(fmt.Errorf("proof of work: %w", err))
 		return "", false

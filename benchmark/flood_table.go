@@ -196,11 +196,18 @@ func solveText(t Tally) string {
 		}
 		return "none solved"
 	}
-	return fmt.Sprintf("%d bits at most, %.2f s each", t.MaxBits, t.SolveTime.Seconds()/float64(t.Solved))
+	s := fmt.Sprintf("%d solved, %d bits at most, %.2f s each", t.Solved, t.MaxBits, t.SolveTime.Seconds()/float64(t.Solved))
+	if t.Abandoned > 0 {
+		s += fmt.Sprintf(", %d unsolved at the phase's end", t.Abandoned)
+	}
+	return s
 }
 
 func loginText(t Tally) string {
 	if t.Attempts() == 0 {
+		if t.Abandoned > 0 {
+			return fmt.Sprintf("no attempt: %d puzzle(s) still unsolved at the phase's end", t.Abandoned)
+		}
 		return "no attempt"
 	}
 	s := fmt.Sprintf("%d logged in, %d told to retry", t.OK, t.Retry)
@@ -212,6 +219,12 @@ func loginText(t Tally) string {
 	}
 	if t.NoPoW > 0 {
 		s += ", PoW not offered"
+	}
+	if t.Solved > 0 {
+		s += fmt.Sprintf(", puzzles of up to %d bits, %.2f s each", t.MaxBits, t.SolveTime.Seconds()/float64(t.Solved))
+	}
+	if t.Abandoned > 0 {
+		s += fmt.Sprintf(", %d unsolved at the phase's end", t.Abandoned)
 	}
 	return s + fmt.Sprintf(", longest %.2f s", t.Max().Seconds())
 }

@@ -43,8 +43,9 @@ func TestFlood(t *testing.T) {
 		"flooded no-JS": r.Flooded.NoJS, "flooded PoW": r.Flooded.PoW,
 		"flooded login": r.Flooded.Login, "flooded login with PoW": r.Flooded.LoginPoW,
 	} {
-		if tl.Attempts() == 0 || len(tl.Times) == 0 || tl.PageMax <= 0 {
-			t.Errorf("%s: %d attempts, %d times", name, tl.Attempts(), len(tl.Times))
+		// A busy machine may leave a puzzle unsolved for a whole phase.
+		if tl.Attempts() == 0 && tl.Abandoned == 0 || tl.Attempts() > 0 && (len(tl.Times) == 0 || tl.PageMax <= 0) {
+			t.Errorf("%s: %d attempts, %d unsolved puzzles, %d times, landing page %s", name, tl.Attempts(), tl.Abandoned, len(tl.Times), tl.PageMax)
 		}
 		if tl.Other > 0 || tl.TooMany > 0 {
 			t.Errorf("%s: %d other answers, %d too many sessions; the first: %s", name, tl.Other, tl.TooMany, tl.FirstErr)
