@@ -149,8 +149,9 @@ func (rep *FloodReport) WriteTable(w io.Writer) bool {
 		rate(func(r FloodRun) Tally { return r.Baseline.PoW }), rate(func(r FloodRun) Tally { return r.Flooded.PoW }))
 	for i, r := range rep.Runs {
 		b, f := r.Baseline.PoW, r.Flooded.PoW
-		fmt.Fprintf(w, "  run %d: puzzle %s unflooded, %s flooded; flooded: %d stored, %d told to retry, %d other, POST p95 %s, longest %s\n",
-			i+1, solveText(b), solveText(f), f.OK, f.Retry, f.Other+f.TooMany, sec(f.P95()), sec(f.Max()))
+		fmt.Fprintf(w, "  run %d, flooded: %d stored, %d told to retry, %d other; POST p95 %s, longest %s\n",
+			i+1, f.OK, f.Retry, f.Other+f.TooMany, sec(f.P95()), sec(f.Max()))
+		fmt.Fprintf(w, "      puzzles unflooded: %s; flooded: %s\n", solveText(b), solveText(f))
 	}
 	fmt.Fprintln(w, "returning source (a real codename), flooded:")
 	for i, r := range rep.Runs {
@@ -196,9 +197,9 @@ func solveText(t Tally) string {
 		}
 		return "none solved"
 	}
-	s := fmt.Sprintf("%d solved, %d bits at most, %.2f s each", t.Solved, t.MaxBits, t.SolveTime.Seconds()/float64(t.Solved))
+	s := fmt.Sprintf("%d solved (up to %d bits, %.2f s each)", t.Solved, t.MaxBits, t.SolveTime.Seconds()/float64(t.Solved))
 	if t.Abandoned > 0 {
-		s += fmt.Sprintf(", %d unsolved at the phase's end", t.Abandoned)
+		s += fmt.Sprintf(", %d unsolved at the end", t.Abandoned)
 	}
 	return s
 }
