@@ -50,8 +50,10 @@ type FloodOptions struct {
 	// Duration is how long the real sources send tips, unflooded and then
 	// flooded.
 	Duration time.Duration
-	// Concurrency is the number of flood clients (FloodMix splits them).
+	// Concurrency is the number of flood clients, and Mix their kinds
+	// (percent; nil: DefaultFloodMix).
 	Concurrency int
+	Mix         map[string]int
 	// Sources is the number of real sources of each kind (without and
 	// with the proof of work) sending tips at once.
 	Sources int
@@ -571,7 +573,7 @@ type floodResult struct {
 
 // startFlood starts the flood process and waits until it floods.
 func startFlood(ctx context.Context, o FloodOptions, p *Process) (*floodProcess, error) {
-	plan, err := json.Marshal(FloodPlan{URL: p.URL, Desk: p.Desk, Clients: FloodMix(o.Concurrency), Max: 2*o.Duration + 30*time.Second, Nice: o.Nice})
+	plan, err := json.Marshal(FloodPlan{URL: p.URL, Desk: p.Desk, Clients: FloodMix(o.Concurrency, o.Mix), Max: 2*o.Duration + 30*time.Second, Nice: o.Nice})
 	if err != nil {
 		return nil, err
 	}

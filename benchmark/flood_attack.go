@@ -59,10 +59,11 @@ const (
 	FloodLogin = "login" // wrong codenames, no proof of work
 	FloodAPI   = "api"   // new sources through the API, which pay the proof of work
 	FloodSlow  = "slow"  // submissions whose bodies trickle in
+	FloodTip   = "tip"   // new tips without JavaScript (no proof of work): stored, as spam
 )
 
 // FloodKinds are the kinds of flood client, in the order they are shown.
-var FloodKinds = []string{FloodLogin, FloodAPI, FloodSlow}
+var FloodKinds = []string{FloodLogin, FloodAPI, FloodSlow, FloodTip}
 
 // FloodPlan is what a flood process does.
 type FloodPlan struct {
@@ -76,13 +77,61 @@ type FloodPlan struct {
 	Nice int `json:"nice"`
 }
 
-// FloodMix splits n clients between the kinds: a tenth of them new
-// sources through the API, a tenth slow submissions, the rest (most)
-// wrong-codename logins, the cheapest way to ask for an Argon2id
-// derivation.
-func FloodMix(n int) map[string]int {
-	api, slow := n/10, n/10
-	return map[string]int{FloodLogin: n - api - slow, FloodAPI: api, FloodSlow: slow}
+// DefaultFloodMix is the share of each kind of flood client, in percent:
+// most of them wrong-codename logins, the cheapest way to ask for an
+// Argon2id derivation; a tenth new sources through the API, a tenth slow
+// submissions.
+var DefaultFloodMix = map[string]int{FloodLogin: 80, FloodAPI: 10, FloodSlow: 10}
+
+// ParseFloodMix reads a mix such as "login=70,api=10,slow=10,tip=10"
+// (percent; kinds left out get none).
+func ParseFloodMix(s string) (map[string]int, error) {
+	mix := map[string]int{}
+	total := 0
+	for _, f := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(f), "=")
+		n, err := strconv.Atoi(v)
+		if !ok || err != nil || n < 0 || !slices.Contains(FloodKinds, k) {
+			return nil, fmt.Errorf("%q is not KIND=PERCENT with a kind among %s", f, strings.Join(FloodKinds, ", "))
+		}
+		mix[k] = n
+		total += n
+	}
+	if total != 100 {
+		return nil, fmt.Errorf("the shares add up to %d, not 100", total)
+	}
+	return mix, nil
+}
+
+// FloodMix splits n clients between the kinds by mix (percent); logins
+// take what rounding leaves.
+func FloodMix(n int, mix map[string]int) map[string]int {
+	if mix == nil {
+		mix = DefaultFloodMix
+	}
+	split := map[string]int{}
+	left := n
+	for _, k := range FloodKinds {
+		if k != FloodLogin {
+			split[k] = n * mix[k] / 100
+			left -= split[k]
+		}
+	}
+	split[FloodLogin] = left
+	return split
+}
+
+// MixText writes a split as "320 wrong-codename logins, 40 API…".
+func MixText(split map[string]int) string {
+	names := map[string]string{FloodLogin: "wrong-codename logins", FloodAPI: "API sources paying the PoW",
+		FloodSlow: "slow submissions", FloodTip: "no-JS tips (spam)"}
+	var parts []string
+	for _, k := range FloodKinds {
+		if split[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", split[k], names[k]))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // KindCounts are what one kind of flood client did.
@@ -177,7 +226,7 @@ func Flood(ctx context.Context, plan FloodPlan, started func()) (FloodCounts, er
 	}
 	var wg sync.WaitGroup
 	for _, kind := range FloodKinds {
-		run := map[string]func(context.Context){FloodLogin: f.login, FloodAPI: f.api, FloodSlow: f.slow}[kind]
+		run := map[string]func(context.Context){FloodLogin: f.login, FloodAPI: f.api, FloodSlow: f.slow, FloodTip: f.tip}[kind]
 		for range plan.Clients[kind] {
 			wg.Go(func() { run(ctx) })
 		}
@@ -296,6 +345,36 @@ func (f *flood) login(ctx context.Context) {
 			return
 		}
 		f.record(FloodLogin, status, hdr, body, err)
+		if err != nil {
+			pause(ctx)
+		}
+	}
+}
+
+// tip sends new tips as a page without JavaScript does, without the
+// proof of work: each is stored (spam in the journalists' inbox) and
+// costs the server an Argon2id derivation, in the lane of the real
+// sources without JavaScript.
+func (f *flood) tip(ctx context.Context) {
+	token, ok := f.token(ctx)
+	if !ok {
+		return
+	}
+	var body bytes.Buffer
+	if err := writeForm(&body, []field{{"csrf", token}, {"desk", f.plan.Desk}, {"message", "A flood's tip."}, {"contact", ""}}, nil); err != nil {
+		f.record(FloodTip, 0, nil, nil, err)
+		return
+	}
+	for ctx.Err() == nil {
+		req, _ := http.NewRequest(http.MethodPost, f.plan.URL+"/submit", bytes.NewReader(body.Bytes()))
+		req.Header.Set("Content-Type", "multipart/form-data; boundary="+boundary)
+		rctx, cancel := context.WithTimeout(ctx, floodRequestTimeout)
+		status, hdr, answer, err := f.do(rctx, req)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		f.record(FloodTip, status, hdr, answer, err)
 		if err != nil {
 			pause(ctx)
 		}

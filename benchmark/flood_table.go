@@ -110,9 +110,8 @@ func (rep *FloodReport) WriteTable(w io.Writer) bool {
 		return false
 	}
 	o := rep.Options
-	mix := FloodMix(o.Concurrency)
-	fmt.Fprintf(w, "flood goals (issue 12): %d flood clients (%d wrong-codename logins, %d API sources paying the PoW, %d slow submissions) beside %d real sources of each kind, %s a phase, median of %d run(s)\n",
-		o.Concurrency, mix[FloodLogin], mix[FloodAPI], mix[FloodSlow], o.Sources, o.Duration, n)
+	fmt.Fprintf(w, "flood goals (issue 12): %d flood clients (%s) beside %d real sources of each kind, %s a phase, median of %d run(s)\n",
+		o.Concurrency, MixText(FloodMix(o.Concurrency, o.Mix)), o.Sources, o.Duration, n)
 	ok := true
 	for _, g := range rep.Goals() {
 		if !g.Measured {
@@ -166,7 +165,7 @@ func (rep *FloodReport) WriteTable(w io.Writer) bool {
 		var parts []string
 		for _, k := range FloodKinds {
 			c := r.Flood[k]
-			if c == nil {
+			if c == nil || c.Sent == 0 {
 				continue
 			}
 			s := fmt.Sprintf("%s %s", k, c.answers())

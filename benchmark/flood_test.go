@@ -71,8 +71,11 @@ func TestFlood(t *testing.T) {
 	if r.FloodCPU <= 0 {
 		t.Errorf("flood CPU %s", r.FloodCPU)
 	}
-	for _, k := range FloodKinds {
+	for k, n := range FloodMix(o.Concurrency, nil) {
 		c := r.Flood[k]
+		if n == 0 {
+			continue
+		}
 		if c == nil || c.Sent == 0 {
 			t.Errorf("flood %s: %+v", k, c)
 			continue
@@ -173,6 +176,26 @@ func TestTooManySessions(t *testing.T) {
 	} {
 		if got := tooManySessions(c.status, c.hdr, []byte(c.body)); got != c.want {
 			t.Errorf("%d %s: %v, want %v", c.status, c.body, got, c.want)
+		}
+	}
+}
+
+// TestFloodMix checks --flood-mix: shares in percent that add up to 100,
+// logins taking what rounding leaves.
+func TestFloodMix(t *testing.T) {
+	if got := FloodMix(400, nil); got[FloodLogin] != 320 || got[FloodAPI] != 40 || got[FloodSlow] != 40 || got[FloodTip] != 0 {
+		t.Errorf("default mix of 400: %v", got)
+	}
+	mix, err := ParseFloodMix("login=70, api=10,slow=10,tip=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := FloodMix(45, mix); got[FloodLogin] != 33 || got[FloodAPI] != 4 || got[FloodTip] != 4 {
+		t.Errorf("mix of 45: %v", got)
+	}
+	for _, bad := range []string{"login=90", "login=80,api=10,foo=10", "login=110,api=-10", "login"} {
+		if _, err := ParseFloodMix(bad); err == nil {
+			t.Errorf("%q: no error", bad)
 		}
 	}
 }

@@ -54,7 +54,9 @@ without JavaScript and 4 with the proof of work (GET /pow), and a
 returning source logs in; then the same beside a flood of
 --flood-concurrency clients (most of them wrong-codename logins, a tenth
 new sources through the API paying its proof of work, a tenth
-submissions trickling a few bytes a second). The flood runs in a process
+submissions trickling a few bytes a second; --flood-mix changes that,
+and can add new tips without JavaScript, spam in the inbox that competes
+with the real sources' lane). The flood runs in a process
 of its own at a lower priority (nice 10), so that its clients do not
 starve the measuring ones of CPU; the table gives the CPU time of the
 server, of the real sources and of the flood. Goals:
@@ -70,7 +72,7 @@ A run takes at most 3 × --duration + 10 s.
 Usage:
     pista bench [--size SIZE] [--runs N] [--dir DIR] [flags]
     pista bench --goals [--check] [--runs N] [--duration D] [--against FILE] [flags]
-    pista bench --flood [--check] [--runs N] [--duration D] [--flood-concurrency N]
+    pista bench --flood [--check] [--runs N] [--duration D] [--flood-concurrency N] [--flood-mix MIX]
 
 The memory figures are those of the binary that runs: build it as a
 release is built (static, no C library) to measure what a server runs:
@@ -84,6 +86,7 @@ Examples:
     $ pista bench --goals --check --runs 1 --duration 5s
     $ pista bench --goals --runs 5 --against ./pista-main
     $ pista bench --flood --check --runs 1 --duration 5s
+    $ pista bench --flood --flood-mix login=60,api=10,slow=10,tip=20
 `
 
 func runBench(ctx context.Context, e env, args []string) error {
@@ -111,6 +114,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	check := fs.Bool("check", false, "with --goals or --flood: exit with status 1 if a goal is not met")
 	flood := fs.Bool("flood", false, "measure the flood goals (issue 12) instead")
 	floodClients := fs.Int("flood-concurrency", 400, "with --flood: how many flood clients at once (`N`)")
+	floodMix := fs.String("flood-mix", "login=80,api=10,slow=10", "with --flood: the kinds of flood client, in percent (`MIX` of login, api, slow and tip: new tips without JavaScript)")
 	large := fs.String("large", "1GiB", "with --goals: the `SIZE` of goal (a)'s large upload")
 	duration := fs.Duration("duration", 10*time.Second, "with --goals or --flood: how long new sources send tips, per measurement (`D`)")
 	against := fs.String("against", "", "with --goals: also measure this other pista binary (`FILE`) in the same runs")
@@ -124,7 +128,11 @@ func runBench(ctx context.Context, e env, args []string) error {
 		if *goals {
 			return hint(errors.New("--flood and --goals are separate measurements"), "run one, then the other")
 		}
-		return runFlood(ctx, e, *runs, *dir, *duration, *floodClients, *serveExe, *check)
+		mix, err := benchmark.ParseFloodMix(*floodMix)
+		if err != nil {
+			return hint(fmt.Errorf("--flood-mix: %w", err), "write shares such as login=70,api=10,slow=10,tip=10")
+		}
+		return runFlood(ctx, e, *runs, *dir, *duration, *floodClients, mix, *serveExe, *check)
 	}
 	if *goals {
 		var scenarios []string
@@ -219,7 +227,7 @@ func runGoals(ctx context.Context, e env, runs int, dir, large string, d time.Du
 }
 
 // runFlood is pista bench --flood.
-func runFlood(ctx context.Context, e env, runs int, dir string, d time.Duration, clients int, serveExe string, check bool) error {
+func runFlood(ctx context.Context, e env, runs int, dir string, d time.Duration, clients int, mix map[string]int, serveExe string, check bool) error {
 	o := benchmark.DefaultFloodOptions()
 	if runs < 1 {
 		return errors.New("--runs must be at least 1")
@@ -230,7 +238,7 @@ func runFlood(ctx context.Context, e env, runs int, dir string, d time.Duration,
 	if clients < 0 {
 		return errors.New("--flood-concurrency must not be negative")
 	}
-	o.Runs, o.Dir, o.Duration, o.Concurrency, o.Progress = runs, dir, d, clients, e.stderr
+	o.Runs, o.Dir, o.Duration, o.Concurrency, o.Mix, o.Progress = runs, dir, d, clients, mix, e.stderr
 	var err error
 	if o.Client, err = os.Executable(); err != nil {
 		return hint(err, "build pista and run the binary")
