@@ -56,10 +56,10 @@ returning source logs in; then the same beside a flood of
 new sources through the API paying its proof of work, a tenth
 submissions trickling a few bytes a second; --flood-mix changes that,
 and can add new tips without JavaScript, spam in the inbox that competes
-with the real sources' lane). The flood runs in a process
-of its own at a lower priority (nice 10), so that its clients do not
-starve the measuring ones of CPU; the table gives the CPU time of the
-server, of the real sources and of the flood. Goals:
+with the real sources' lane). The flood runs in a process of its own at
+a lower priority (nice 10), so that its clients do not starve the
+measuring ones of CPU; the table gives the CPU time of the server, of
+the real sources and of the flood. Goals:
 
     a tip without JavaScript is answered (a receipt, or "try again")
         within 5 s, the longest of a run
