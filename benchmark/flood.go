@@ -260,8 +260,9 @@ func measureFloodRun(ctx context.Context, o FloodOptions, i int) (FloodRun, erro
 		return run, fmt.Errorf("the server ended under the flood: %w\n%s", merr, p.out)
 	}
 	run.Peak = hwm
+	err = p.Stop()
 	run.Wall = time.Since(start)
-	return run, nil
+	return run, err
 }
 
 // stopTime is what a run keeps of its bound to stop the flood and the

@@ -182,9 +182,9 @@ func (rep *FloodReport) WriteTable(w io.Writer) bool {
 	fmt.Fprintf(w, "CPU time (the clients share the machine's %s): unflooded / flooded phase\n", cores())
 	for i, r := range rep.Runs {
 		b, f := r.Baseline, r.Flooded
-		fmt.Fprintf(w, "  run %d: server %.1f / %.1f s, bench (real sources, their PoW included) %.1f / %.1f s, flood process (nice %d) %.1f s; phases %.1f / %.1f s of wall time; machine load %s / %s; peak RSS unflooded %s\n",
+		fmt.Fprintf(w, "  run %d: server %.1f / %.1f s, bench (real sources, their PoW included) %.1f / %.1f s, flood process (nice %d) %.1f s; phases %.1f / %.1f s of wall time (the run %.1f s, bound %s); machine load %s / %s; peak RSS unflooded %s\n",
 			i+1, b.ServerCPU.Seconds(), f.ServerCPU.Seconds(), b.BenchCPU.Seconds(), f.BenchCPU.Seconds(), o.Nice, r.FloodCPU.Seconds(),
-			b.Wall.Seconds(), f.Wall.Seconds(), loadText(b.Load), loadText(f.Load), RSS(r.PeakBaseline))
+			b.Wall.Seconds(), f.Wall.Seconds(), r.Wall.Seconds(), o.RunBound(), loadText(b.Load), loadText(f.Load), RSS(r.PeakBaseline))
 	}
 	return ok
 }
