@@ -143,6 +143,8 @@ type KindCounts struct {
 	Solved    int           `json:"solved,omitempty"`
 	SolveTime time.Duration `json:"solve_time,omitempty"`
 	MaxBits   int           `json:"max_bits,omitempty"`
+	// Unsolved are puzzles still being solved when the flood ended.
+	Unsolved int `json:"unsolved,omitempty"`
 	// TooMany are answers that said the server had too many sessions.
 	TooMany  int    `json:"too_many,omitempty"`
 	FirstErr string `json:"first_err,omitempty"`
@@ -510,6 +512,11 @@ func (f *flood) api(ctx context.Context) {
 	for ctx.Err() == nil {
 		sol, bits, took, err := solve(ctx, f.c, f.plan.URL, ChallengePath)
 		if ctx.Err() != nil {
+			if err != nil {
+				f.mu.Lock()
+				f.counts[FloodAPI].Unsolved++
+				f.mu.Unlock()
+			}
 			return
 		}
 		if err != nil {
@@ -668,7 +675,7 @@ func (k *KindCounts) answers() string {
 		parts = append(parts, fmt.Sprintf("no answer×%d", k.Errors))
 	}
 	if len(parts) == 0 {
-		return "none"
+		return "no request"
 	}
 	return strings.Join(parts, ", ")
 }

@@ -163,14 +163,18 @@ func (rep *FloodReport) WriteTable(w io.Writer) bool {
 			continue
 		}
 		var parts []string
+		split := FloodMix(o.Concurrency, o.Mix)
 		for _, k := range FloodKinds {
 			c := r.Flood[k]
-			if c == nil || c.Sent == 0 {
+			if c == nil || split[k] == 0 {
 				continue
 			}
 			s := fmt.Sprintf("%s %s", k, c.answers())
 			if c.Solved > 0 {
 				s += fmt.Sprintf(" (%d puzzles solved, %.2f s each, up to %d bits)", c.Solved, c.SolveTime.Seconds()/float64(c.Solved), c.MaxBits)
+			}
+			if c.Unsolved > 0 {
+				s += fmt.Sprintf(" (%d puzzles unsolved at the end)", c.Unsolved)
 			}
 			if c.TooMany > 0 {
 				s += fmt.Sprintf(" (%d \"too many sessions\")", c.TooMany)
