@@ -12,7 +12,7 @@ import (
 // challenge from GET /api/v1/source/challenge. New tips and sources'
 // logins through the API need one: a source made through the API costs
 // its maker work, as it costs the server.
-const PoWHeader = "Pista-PoW"
+const PoWHeader = pow.Header
 
 // ChallengeResponse is a proof-of-work challenge: find a nonce (at most
 // 16 lowercase hexadecimal digits) such that SHA-256 of

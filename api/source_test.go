@@ -24,6 +24,7 @@ import (
 	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/keys"
+	"github.com/pista-tips/pista/pow"
 	"github.com/pista-tips/pista/server"
 )
 
@@ -524,5 +525,55 @@ func TestSealedRefusals(t *testing.T) {
 	// A good submission still goes through, and its message reads.
 	if r := sendSealed(b, "/api/v1/source/tips", "", tip, good...); r.Status != http.StatusCreated {
 		t.Fatalf("good tip: %d %s", r.Status, r.Body)
+	}
+}
+
+// Sources made or logged in through the API pay a proof of work: without
+// one, or with one already used, the server refuses before it reads the
+// body, and stores nothing.
+func TestSourcesPayProofOfWork(t *testing.T) {
+	in := pistatest.New(t, server.Config{})
+	alice := in.Journalist("alice")
+	in.Desk("americas", alice)
+	b := in.Browser()
+	to := recipientsOf(b, "americas")
+	before := in.Snapshot(alice)
+
+	var ch api.ChallengeResponse
+	r := call(b, http.MethodGet, "/api/v1/source/challenge", "", "")
+	if err := json.Unmarshal([]byte(r.Body), &ch); err != nil || r.Status != http.StatusOK || ch.Bits != pow.MinBits {
+		t.Fatalf("challenge: %d %s (%v)", r.Status, r.Body, err)
+	}
+	src := appSource(t)
+	body, ct := sealedBody(t, tipFor("americas", src), sealedPart{"message", seal(t, []byte("hi"), to...)})
+	req := b.Request(http.MethodPost, "/api/v1/source/tips", body, ct)
+	if r := b.Do(req); r.Status != http.StatusPreconditionRequired || apiError(t, r).Code != "proof_of_work_required" {
+		t.Fatalf("a tip without proof: %d %s", r.Status, r.Body)
+	}
+	in.CheckUnchanged(t, before, alice)
+
+	proof := b.Prove()
+	send := func(src keys.Derived) *pistatest.Response {
+		body, ct := sealedBody(t, tipFor("americas", src), sealedPart{"message", seal(t, []byte("hi"), to...)})
+		req := b.Request(http.MethodPost, "/api/v1/source/tips", body, ct)
+		req.Header.Set(api.PoWHeader, proof)
+		return b.Do(req)
+	}
+	if r := send(src); r.Status != http.StatusCreated {
+		t.Fatalf("a proven tip: %d %s", r.Status, r.Body)
+	}
+	mid := in.Snapshot(alice)
+	if r := send(appSource(t)); r.Status != http.StatusPreconditionRequired {
+		t.Fatalf("a second tip with the same proof: %d %s", r.Status, r.Body)
+	}
+	in.CheckUnchanged(t, mid, alice)
+
+	login, _ := json.Marshal(api.SourceLoginRequest{Auth: base64.StdEncoding.EncodeToString(src.Auth)})
+	req = b.Request(http.MethodPost, "/api/v1/source/login", strings.NewReader(string(login)), "application/json")
+	if r := b.Do(req); r.Status != http.StatusPreconditionRequired {
+		t.Fatalf("a login without proof: %d %s", r.Status, r.Body)
+	}
+	if r := call(b, http.MethodPost, "/api/v1/source/login", "", string(login)); r.Status != http.StatusOK {
+		t.Fatalf("a proven login: %d %s", r.Status, r.Body)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/internal/pistatest"
+	"github.com/pista-tips/pista/pow"
 	"github.com/pista-tips/pista/server"
 	tus "github.com/pista-tips/pista/upload"
 )
@@ -67,6 +69,7 @@ func TestUploadFailsAndRetries(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, in.url+tus.BasePath, nil)
 	req.Header.Set("Tus-Resumable", "1.0.0")
 	req.Header.Set("Upload-Length", "100")
+	req.Header.Set(pow.Header, pistatest.Prove(t, in.url))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != http.StatusCreated {
 		t.Fatalf("creating the upload that fills the cap: %v %v", resp, err)

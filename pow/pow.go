@@ -70,6 +70,10 @@ const (
 	MaxSpent = 200_000
 )
 
+// Header is the HTTP header a client sends its solution in (the API, the
+// uploads); the pages' forms send it in a field named "pow".
+const Header = "Pista-PoW"
+
 // Errors of Verify.
 var (
 	ErrMalformed = errors.New("pow: malformed solution")

@@ -316,6 +316,7 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store) (http.
 		SpoolDir: st.Blobs.TempDir(), Onion: cfg.Onion, Uploads: up, ScrubBudget: scrubBudget(cfg.ScrubMemory),
 		Gate: gate, PoW: puzzle,
 	}).Register(mux)
+	up.RequireProof(func(sol string) error { _, err := puzzle.Verify(sol); return err })
 	if err := up.Register(mux); err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/internal/pistatest"
+	"github.com/pista-tips/pista/pow"
 	"github.com/pista-tips/pista/server"
 	"github.com/pista-tips/pista/upload"
 )
@@ -101,6 +102,7 @@ func TestTimesAreCoarse(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, in.TS.URL+upload.BasePath, nil)
 	req.Header.Set("Tus-Resumable", "1.0.0")
 	req.Header.Set("Upload-Length", "100000")
+	req.Header.Set(pow.Header, pistatest.Prove(t, in.TS.URL))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != http.StatusCreated {
 		t.Fatalf("upload: %v %v", resp, err)

@@ -37,9 +37,15 @@
 //     free disk (the upload, then its copy as an object); while data
 //     arrives, the floor is checked again every few megabytes. Either
 //     refusal answers 507 and keeps nothing of the refused request.
-//   - At most MaxPending uploads exist at once (503 past it).
+//   - At most MaxPending uploads exist at once (503 past it), and each
+//     costs its maker a proof of work (RequireProof; the page's script
+//     solves one per file): holding every place takes work, not a loop of
+//     empty POSTs.
+//   - An upload that has received no byte for EmptyExpiry (15 min) since
+//     the sweep first saw it empty is removed: a browser sends the first
+//     bytes at once, so places held empty go back to sources quickly.
 //   - Uploads older than Expiry (24 h), finished or not, claimed or not,
-//     are removed at start and by a sweep every hour.
+//     are removed at start and by the sweep, every five minutes.
 //
 // tusd logs every request with its path and more: it is given a logger
 // that discards everything, and errors of the store are answered with a
@@ -67,6 +73,7 @@ import (
 	expslog "golang.org/x/exp/slog"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/pow"
 )
 
 // BasePath is where the uploads are served.
@@ -84,8 +91,11 @@ const DefaultExpiry = 24 * time.Hour
 // carry at most httpx.MaxFiles.
 const DefaultMaxPending = 1000
 
+// DefaultEmptyExpiry is how long an upload may stay empty.
+const DefaultEmptyExpiry = 15 * time.Minute
+
 // sweepEvery is how often the expiry sweep runs.
-const sweepEvery = time.Hour
+const sweepEvery = 5 * time.Minute
 
 // checkEvery is how often, in bytes, an upload in progress checks the free
 // disk space (as the blob store does for its own writes).
@@ -111,6 +121,7 @@ var (
 	errBusy     = handler.NewError("ERR_TOO_MANY_UPLOADS", "too many uploads are in progress; try again later", http.StatusServiceUnavailable)
 	errInternal = handler.NewError("ERR_INTERNAL", "the upload failed on the server", http.StatusInternalServerError)
 	errDeferred = handler.NewError("ERR_LENGTH_REQUIRED", "an upload must declare its length", http.StatusBadRequest)
+	errProof    = handler.NewError("ERR_PROOF_OF_WORK_REQUIRED", "a new upload needs a proof of work in the "+pow.Header+" header (GET /pow)", http.StatusPreconditionRequired)
 )
 
 // Config is what a Store is told.
@@ -121,6 +132,9 @@ type Config struct {
 	MaxPending int
 	// Expiry is how long an upload is kept (0: DefaultExpiry).
 	Expiry time.Duration
+	// EmptyExpiry is how long an upload may stay empty (0:
+	// DefaultEmptyExpiry).
+	EmptyExpiry time.Duration
 	// Room, if not nil, answers pista.ErrStorageFull unless n more bytes
 	// fit above the floor of free disk: the blob store's (pista.Roomer).
 	Room pista.Roomer
@@ -136,7 +150,16 @@ type Store struct {
 	// create serializes the count of pending uploads and the creation of
 	// one, so that the cap holds.
 	create sync.Mutex
+	// prove checks a new upload's proof of work (nil: none is needed).
+	prove func(solution string) error
+	// empty holds when the sweep first saw each empty upload empty.
+	sweeping sync.Mutex
+	empty    map[string]time.Time
 }
+
+// RequireProof makes every new upload carry a proof of work in the
+// pow.Header header, checked by verify. Call it before Register.
+func (s *Store) RequireProof(verify func(solution string) error) { s.prove = verify }
 
 // Open opens (creating) the uploads folder dir and removes what has
 // expired or what a crash left half made.
@@ -146,6 +169,9 @@ func Open(dir string, cfg Config) (*Store, error) {
 	}
 	if cfg.Expiry <= 0 {
 		cfg.Expiry = DefaultExpiry
+	}
+	if cfg.EmptyExpiry <= 0 {
+		cfg.EmptyExpiry = DefaultEmptyExpiry
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -239,6 +265,12 @@ func (s *Store) beforeCreate(ev handler.HookEvent) (handler.HTTPResponse, handle
 	}
 	if info.IsPartial || info.IsFinal {
 		return handler.HTTPResponse{}, handler.FileInfoChanges{}, handler.ErrConcatenationUnsupported
+	}
+	if s.prove != nil {
+		sol := ev.HTTPRequest.Header.Get(pow.Header)
+		if sol == "" || s.prove(sol) != nil {
+			return handler.HTTPResponse{}, handler.FileInfoChanges{}, errProof
+		}
 	}
 	if s.cfg.Room != nil {
 		// The upload, then its copy as an object until the upload goes.
@@ -481,7 +513,7 @@ func (c *Claimed) Delete(ctx context.Context) error {
 	return c.s.files.AsTerminatableUpload(u).Terminate(ctx)
 }
 
-// Run sweeps expired uploads every hour until ctx ends.
+// Run sweeps expired uploads every five minutes until ctx ends.
 func (s *Store) Run(ctx context.Context) {
 	t := time.NewTicker(sweepEvery)
 	defer t.Stop()
@@ -508,6 +540,8 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 // sweep removes what has expired; at start (all), also every stray file,
 // whatever its age: no request can be making one.
 func (s *Store) sweep(ctx context.Context, now time.Time, all bool) (int, error) {
+	s.sweeping.Lock()
+	defer s.sweeping.Unlock()
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return 0, err
@@ -523,13 +557,16 @@ func (s *Store) sweep(ctx context.Context, now time.Time, all bool) (int, error)
 	}
 	n := 0
 	var errs []error
+	var live []string
+	defer func() { s.forgetEmpty(live) }()
 	for _, e := range entries {
 		name := e.Name()
 		id, isInfo := strings.CutSuffix(name, ".info")
 		switch {
 		case isInfo && validID(id) && names[id] && !e.IsDir():
 			// An upload: its .info is written when it is made.
-			if !old(name) {
+			live = append(live, id)
+			if !old(name) && !s.emptyTooLong(id, now) {
 				continue
 			}
 			gone, err := s.expire(ctx, id)
@@ -551,6 +588,39 @@ func (s *Store) sweep(ctx context.Context, now time.Time, all bool) (int, error)
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// emptyTooLong reports whether upload id has been seen empty for
+// EmptyExpiry, and notes when it is first seen empty. Times are kept in
+// memory: the files' own are coarsened to the hour.
+func (s *Store) emptyTooLong(id string, now time.Time) bool {
+	fi, err := os.Lstat(filepath.Join(s.dir, id))
+	if err != nil || fi.Size() > 0 {
+		delete(s.empty, id)
+		return false
+	}
+	if s.empty == nil {
+		s.empty = map[string]time.Time{}
+	}
+	first, ok := s.empty[id]
+	if !ok {
+		s.empty[id] = now
+		return false
+	}
+	return now.Sub(first) >= s.cfg.EmptyExpiry
+}
+
+// forgetEmpty drops what the sweep noted of uploads that are gone.
+func (s *Store) forgetEmpty(live []string) {
+	keep := make(map[string]bool, len(live))
+	for _, id := range live {
+		keep[id] = true
+	}
+	for id := range s.empty {
+		if !keep[id] {
+			delete(s.empty, id)
+		}
+	}
 }
 
 // expire removes one upload, interrupting a request that writes to it,

@@ -220,3 +220,79 @@ func TestCiphertextSize(t *testing.T) {
 		}
 	}
 }
+
+// Places held by empty uploads go back: an upload that has received no
+// byte for EmptyExpiry since the sweep first saw it empty is removed,
+// while one that has received data stays for the day.
+func TestEmptyUploadsGoBack(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, base := newStore(t, dir, upload.Config{MaxSize: 1 << 20, MaxPending: 2})
+	empty := create(t, base, 100, 0)
+	started := create(t, base, 100, 1)
+	if r := request(t, http.MethodPost, base+upload.BasePath, nil, "Upload-Length", "10"); r.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("past the cap: %d, want 503", r.StatusCode)
+	}
+	now := time.Now()
+	for _, at := range []time.Duration{0, upload.DefaultEmptyExpiry - time.Second} {
+		if n, err := s.Sweep(ctx, now.Add(at)); err != nil || n != 0 {
+			t.Fatalf("sweep at +%v: %d, %v; want nothing removed yet", at, n, err)
+		}
+	}
+	if n, err := s.Sweep(ctx, now.Add(upload.DefaultEmptyExpiry)); err != nil || n != 1 {
+		t.Fatalf("sweep after the empty expiry: %d, %v; want the empty upload removed", n, err)
+	}
+	got := files(t, dir)
+	if slices.Contains(got, empty) || !slices.Contains(got, started) {
+		t.Fatalf("left %v; want only %s", got, started)
+	}
+	// Its place is free again.
+	create(t, base, 10, 0)
+}
+
+// With RequireProof, a new upload needs a proof of work that verify
+// accepts; without one it is refused (428) and nothing is made. Writing
+// to an upload needs none.
+func TestUploadsNeedProof(t *testing.T) {
+	dir := t.TempDir()
+	s, err := upload.Open(dir, upload.Config{MaxSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	s.RequireProof(func(sol string) error {
+		if sol != "good" && sol != "also good" || used[sol] {
+			return errors.New("no")
+		}
+		used[sol] = true
+		return nil
+	})
+	mux := http.NewServeMux()
+	if err := s.Register(mux); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	for _, proof := range []string{"", "bad"} {
+		r := request(t, http.MethodPost, ts.URL+upload.BasePath, nil, "Upload-Length", "10", "Pista-PoW", proof)
+		if r.StatusCode != http.StatusPreconditionRequired {
+			t.Errorf("proof %q: %d, want 428", proof, r.StatusCode)
+		}
+	}
+	if got := files(t, dir); len(got) != 0 {
+		t.Fatalf("refused uploads left %v", got)
+	}
+	r := request(t, http.MethodPost, ts.URL+upload.BasePath, nil, "Upload-Length", "10", "Pista-PoW", "good")
+	if r.StatusCode != http.StatusCreated {
+		t.Fatalf("with a proof: %d", r.StatusCode)
+	}
+	loc := r.Header.Get("Location")
+	r = request(t, http.MethodPatch, ts.URL+upload.BasePath+loc[strings.LastIndex(loc, "/")+1:], make([]byte, 10),
+		"Content-Type", "application/offset+octet-stream", "Upload-Offset", "0")
+	if r.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH without a proof: %d", r.StatusCode)
+	}
+	if r := request(t, http.MethodPost, ts.URL+upload.BasePath, nil, "Upload-Length", "10", "Pista-PoW", "good"); r.StatusCode != http.StatusPreconditionRequired {
+		t.Errorf("a used proof: %d, want 428", r.StatusCode)
+	}
+}

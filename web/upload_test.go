@@ -18,6 +18,7 @@ import (
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/keys"
+	"github.com/pista-tips/pista/pow"
 	"github.com/pista-tips/pista/server"
 	"github.com/pista-tips/pista/upload"
 )
@@ -51,7 +52,7 @@ func (c tusClient) do(method, path string, body []byte, header map[string]string
 // status if the server refused it.
 func (c tusClient) create(n int64, header map[string]string) (string, int) {
 	c.t.Helper()
-	h := map[string]string{"Upload-Length": strconv.FormatInt(n, 10)}
+	h := map[string]string{"Upload-Length": strconv.FormatInt(n, 10), pow.Header: pistatest.Prove(c.t, c.base)}
 	for k, v := range header {
 		h[k] = v
 	}

@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/admit"
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/notify"
+	"github.com/pista-tips/pista/pow"
 	"github.com/pista-tips/pista/server"
 	"github.com/pista-tips/pista/upload"
 )
@@ -43,6 +45,7 @@ Examples:
     $ pista serve --tls-cert cert.pem --tls-key key.pem --listen :443
     $ pista serve --server-replies=false     # replies only encrypted in the browser
     $ pista serve --shutdown-grace 2m        # let slow uploads finish on stop
+    $ pista serve --pow-bits 18              # a harder proof of work for scripts and apps
     $ pista serve --smtp-listen :25 --mail-domain tips.example.org --tls-cert cert.pem --tls-key key.pem
     $ pista serve --notify-smtp mail.example.org:587 --notify-from pista@example.org \
           --notify-smtp-user pista --notify-smtp-password-file relay.pass --public-url https://tips.example.org
@@ -68,6 +71,8 @@ type serveFlags struct {
 	minRespRate   string
 	respWindow    time.Duration
 	shutdownGrace time.Duration
+	powBits       int
+	stretchWait   time.Duration
 
 	// notifications
 	notifyInterval                                   time.Duration
@@ -106,6 +111,8 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.StringVar(&f.minRespRate, "min-response-rate", "1KiB", "cut responses a client takes slower than `SIZE` per second on average (0: never)")
 	fs.DurationVar(&f.respWindow, "response-rate-window", httpx.DefaultResponseRateWindow, "over this `DURATION`: a client may stop reading that long")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", defaultShutdownGrace, "on stop, give requests in flight this `DURATION` to end before cutting them")
+	fs.IntVar(&f.powBits, "pow-bits", pow.DefaultBits, fmt.Sprintf("the proof of work asked of clients that run code, in zero `BITS` of SHA-256 on an idle server (%d–%d); it rises by one bit for each doubling of the queue of key stretching", pow.MinBits, pow.MaxBits))
+	fs.DurationVar(&f.stretchWait, "stretch-wait", admit.DefaultMaxWait, "tell a source to try again in a minute rather than make them wait longer than this `DURATION` for key stretching")
 
 	fs.DurationVar(&f.notifyInterval, "notify-interval", notify.DefaultInterval, "send journalists a digest of new tips at most once per `INTERVAL`, on its boundary")
 	fs.StringVar(&f.notifySMTP, "notify-smtp", "", "send notification e-mail through this relay, `HOST:PORT` (STARTTLS required)")
@@ -155,6 +162,12 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	if f.maxPendingUploads < 0 {
 		return hint(errors.New("--max-pending-uploads cannot be negative"), "the default is "+strconv.Itoa(upload.DefaultMaxPending))
 	}
+	if f.powBits != 0 && (f.powBits < pow.MinBits || f.powBits > pow.MaxBits) {
+		return hint(fmt.Errorf("--pow-bits %d is out of range", f.powBits), fmt.Sprintf("choose from %d to %d; the default is %d", pow.MinBits, pow.MaxBits, pow.DefaultBits))
+	}
+	if f.stretchWait < 0 {
+		return errors.New("--stretch-wait cannot be negative")
+	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
@@ -172,6 +185,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 		Data: f.data, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload, MinFreeDisk: minFree, ScrubMemory: scrubMemory,
 		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", WebAuthnRPID: f.webauthnRPID,
 		NoServerReplies: f.noServerReplies, MaxPendingUploads: f.maxPendingUploads, Log: logger,
+		PoWBits: f.powBits, StretchWait: f.stretchWait,
 	})
 	if errors.Is(err, server.ErrInUse) {
 		return hint(err, "stop the other server first, or give this one its own --data")

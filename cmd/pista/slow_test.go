@@ -21,6 +21,7 @@ import (
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/internal/pistatest"
+	"github.com/pista-tips/pista/pow"
 	"github.com/pista-tips/pista/server"
 )
 
@@ -256,7 +257,7 @@ func TestAbortIsNotLogged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(c, "POST /uploads/ HTTP/1.1\r\nHost: %s\r\nTus-Resumable: 1.0.0\r\nUpload-Length: 100000\r\nContent-Length: 0\r\n\r\n", s.addr)
+	fmt.Fprintf(c, "POST /uploads/ HTTP/1.1\r\nHost: %s\r\nTus-Resumable: 1.0.0\r\nUpload-Length: 100000\r\n%s: %s\r\nContent-Length: 0\r\n\r\n", s.addr, pow.Header, pistatest.Prove(t, "http://"+s.addr))
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -457,7 +458,7 @@ func TestSlowResumableUploadIsCut(t *testing.T) {
 	}
 	defer c.Close()
 	br := bufio.NewReader(c)
-	fmt.Fprintf(c, "POST /uploads/ HTTP/1.1\r\nHost: %s\r\nTus-Resumable: 1.0.0\r\nUpload-Length: 100000\r\nContent-Length: 0\r\n\r\n", s.addr)
+	fmt.Fprintf(c, "POST /uploads/ HTTP/1.1\r\nHost: %s\r\nTus-Resumable: 1.0.0\r\nUpload-Length: 100000\r\n%s: %s\r\nContent-Length: 0\r\n\r\n", s.addr, pow.Header, pistatest.Prove(t, "http://"+s.addr))
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatal(err)

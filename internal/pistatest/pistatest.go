@@ -417,13 +417,25 @@ func (b *Browser) Request(method, path string, body io.Reader, contentType strin
 // Pista-PoW header of the API or the pow field of the pages' forms.
 func (b *Browser) Prove() string {
 	b.T.Helper()
-	r := b.Get("/pow")
-	if r.Status != http.StatusOK {
-		b.T.Fatalf("GET /pow: %d %s", r.Status, r.Body)
-	}
-	sol, err := pow.Solve(context.Background(), r.Body)
+	return Prove(b.T, b.Base)
+}
+
+// Prove solves a proof-of-work challenge of the server at base (GET
+// /pow), for a client without a Browser.
+func Prove(t testing.TB, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/pow")
 	if err != nil {
-		b.T.Fatalf("solving %q: %v", r.Body, err)
+		t.Fatalf("GET /pow: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /pow: %d %s", resp.StatusCode, body)
+	}
+	sol, err := pow.Solve(context.Background(), string(body))
+	if err != nil {
+		t.Fatalf("solving %q: %v", body, err)
 	}
 	return sol
 }

@@ -275,6 +275,12 @@ function upload(form, blob, progress) {
       storeFingerprintForResuming: false,
       urlStorage: noStorage,
       metadata: {},
+      // A new upload costs a proof of work, as a new tip does.
+      async onBeforeRequest(req) {
+        if (req.getMethod() !== "POST") return
+        const proof = await prove(form)
+        if (proof) req.setHeader("Pista-PoW", proof)
+      },
       onShouldRetry(err) {
         if (!retryable(err)) return false
         setStatus(form, form.dataset.msgResuming || "")
