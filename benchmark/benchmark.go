@@ -17,8 +17,18 @@
 // at once under 128 MiB; with the throughput of new sources' tips, which
 // comes first within them.
 //
+// The flood goals of issue 12 (flood.go) are measured on a `pista serve`
+// process too: real sources, without JavaScript and with the proof of
+// work, unflooded and then beside a flood (flood_attack.go) of
+// wrong-codename logins, API sources paying the proof of work and slow
+// submissions, run from a process of its own at a lower priority. A
+// source without JavaScript hears back (a receipt or "try again") within
+// 5 s, sources with the proof of work keep half their throughput, the
+// server stays under 128 MiB, and no one is told "too many sessions".
+//
 // `pista bench` (cmd/pista/bench.go) runs everything and prints a table
-// (`pista bench --goals` for the memory goals); BenchmarkUpload and
+// (`pista bench --goals` for the memory goals, `pista bench --flood` for
+// the flood goals); BenchmarkUpload and
 // BenchmarkNewSourceTip in this package measure the throughput parts for
 // benchstat.
 package benchmark

@@ -48,9 +48,31 @@ with other work, CPU per tip is the steadier figure. --against measures
 another pista binary in the same runs, alternating (before and after a
 change). --check exits with status 1 when a goal is over.
 
+With --flood it measures instead the flood goals of issue 12, on a new
+"pista serve" process a run: real sources send tips for --duration, 4
+without JavaScript and 4 with the proof of work (GET /pow), and a
+returning source logs in; then the same beside a flood of
+--flood-concurrency clients (most of them wrong-codename logins, a tenth
+new sources through the API paying its proof of work, a tenth
+submissions trickling a few bytes a second; --flood-mix changes that,
+and can add new tips without JavaScript, spam in the inbox that competes
+with the real sources' lane). The flood runs in a process of its own at
+a lower priority (nice 10), so that its clients do not starve the
+measuring ones of CPU; the table gives the CPU time of the server, of
+the real sources and of the flood. Goals:
+
+    a tip without JavaScript is answered (a receipt, or "try again")
+        within 5 s, the longest of a run
+    tips with the proof of work keep half their unflooded rate
+    the server's peak RSS stays ≤ 128 MiB
+    no request is told "too many sessions"
+
+A run takes at most 3 × --duration + 10 s.
+
 Usage:
     pista bench [--size SIZE] [--runs N] [--dir DIR] [flags]
     pista bench --goals [--check] [--runs N] [--duration D] [--against FILE] [flags]
+    pista bench --flood [--check] [--runs N] [--duration D] [--flood-concurrency N] [--flood-mix MIX]
 
 The memory figures are those of the binary that runs: build it as a
 release is built (static, no C library) to measure what a server runs:
@@ -63,6 +85,8 @@ Examples:
     $ pista bench --runs 1 --memory=false --cpuprofile cpu.out && go tool pprof -top cpu.out
     $ pista bench --goals --check --runs 1 --duration 5s
     $ pista bench --goals --runs 5 --against ./pista-main
+    $ pista bench --flood --check --runs 1 --duration 5s
+    $ pista bench --flood --flood-mix login=60,api=10,slow=10,tip=20
 `
 
 func runBench(ctx context.Context, e env, args []string) error {
@@ -73,6 +97,13 @@ func runBench(ctx context.Context, e env, args []string) error {
 		}
 		return benchmark.ServeBaseline(ctx, args[1], e.stderr)
 	}
+	if len(args) > 0 && args[0] == benchmark.FloodClientFlag {
+		// Hidden: the flood alone, in a process of its own (--flood).
+		if len(args) != 2 {
+			return fmt.Errorf("usage: pista bench %s PLAN", benchmark.FloodClientFlag)
+		}
+		return benchmark.RunFloodClient(ctx, args[1], e.stdin, e.stdout)
+	}
 	fs := newFlags(e, "bench", benchHelp)
 	size := fs.String("size", "1GiB", "the `SIZE` of the file of each upload (64MiB, 1GiB…)")
 	runs := fs.Int("runs", 3, "how many times to measure everything (`N`); the table shows medians")
@@ -80,15 +111,28 @@ func runBench(ctx context.Context, e env, args []string) error {
 	memory := fs.Bool("memory", true, "also measure peak RSS, with the servers in processes of their own")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (the in-process servers and the clients) to `FILE`")
 	goals := fs.Bool("goals", false, "measure the memory goals and new sources' throughput instead")
-	check := fs.Bool("check", false, "with --goals: exit with status 1 if a goal is over")
+	check := fs.Bool("check", false, "with --goals or --flood: exit with status 1 if a goal is not met")
+	flood := fs.Bool("flood", false, "measure the flood goals (issue 12) instead")
+	floodClients := fs.Int("flood-concurrency", 400, "with --flood: how many flood clients at once (`N`)")
+	floodMix := fs.String("flood-mix", "login=80,api=10,slow=10", "with --flood: the kinds of flood client, in percent (`MIX` of login, api, slow and tip: new tips without JavaScript)")
 	large := fs.String("large", "1GiB", "with --goals: the `SIZE` of goal (a)'s large upload")
-	duration := fs.Duration("duration", 10*time.Second, "with --goals: how long new sources send tips, per measurement (`D`)")
+	duration := fs.Duration("duration", 10*time.Second, "with --goals or --flood: how long new sources send tips, per measurement (`D`)")
 	against := fs.String("against", "", "with --goals: also measure this other pista binary (`FILE`) in the same runs")
-	serveExe := fs.String("serve", "", "with --goals: measure this pista binary (`FILE`; default: this one)")
+	serveExe := fs.String("serve", "", "with --goals or --flood: measure this pista binary (`FILE`; default: this one)")
 	hostile := fs.Bool("hostile", true, "with --goals: measure goal (d), hostile files")
 	only := fs.String("only", "", "with --goals: run only these scenarios (`LIST`, comma-separated: "+strings.Join(benchmark.Scenarios, ",")+")")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *flood {
+		if *goals {
+			return hint(errors.New("--flood and --goals are separate measurements"), "run one, then the other")
+		}
+		mix, err := benchmark.ParseFloodMix(*floodMix)
+		if err != nil {
+			return hint(fmt.Errorf("--flood-mix: %w", err), "write shares such as login=70,api=10,slow=10,tip=10")
+		}
+		return runFlood(ctx, e, *runs, *dir, *duration, *floodClients, mix, *serveExe, *check)
 	}
 	if *goals {
 		var scenarios []string
@@ -98,7 +142,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 		return runGoals(ctx, e, *runs, *dir, *large, *duration, *serveExe, *against, *hostile, scenarios, *check)
 	}
 	if *check {
-		return hint(errors.New("--check goes with --goals"), "pista bench --goals --check")
+		return hint(errors.New("--check goes with --goals or --flood"), "pista bench --goals --check")
 	}
 	n, err := parseSize(*size)
 	if err != nil {
@@ -178,6 +222,42 @@ func runGoals(ctx context.Context, e env, runs int, dir, large string, d time.Du
 	}
 	if check && !met {
 		return errors.New("a memory goal is over")
+	}
+	return nil
+}
+
+// runFlood is pista bench --flood.
+func runFlood(ctx context.Context, e env, runs int, dir string, d time.Duration, clients int, mix map[string]int, serveExe string, check bool) error {
+	o := benchmark.DefaultFloodOptions()
+	if runs < 1 {
+		return errors.New("--runs must be at least 1")
+	}
+	if d <= 0 {
+		return errors.New("--duration must be positive")
+	}
+	if clients < 0 {
+		return errors.New("--flood-concurrency must not be negative")
+	}
+	o.Runs, o.Dir, o.Duration, o.Concurrency, o.Mix, o.Progress = runs, dir, d, clients, mix, e.stderr
+	var err error
+	if o.Client, err = os.Executable(); err != nil {
+		return hint(err, "build pista and run the binary")
+	}
+	o.Exe = o.Client
+	if serveExe != "" {
+		if o.Exe, err = filepath.Abs(serveExe); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(e.stderr, "at most %s in all (%d runs of at most %s)\n", time.Duration(runs)*o.RunBound(), runs, o.RunBound())
+	rep, err := benchmark.MeasureFlood(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stderr)
+	met := rep.WriteTable(e.stdout)
+	if check && !met {
+		return errors.New("a flood goal is not met")
 	}
 	return nil
 }
