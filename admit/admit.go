@@ -219,6 +219,15 @@ func (g *Gate) Waiting() int {
 	return g.waitingLocked()
 }
 
+// WaitingProven is the number of requests waiting in the proven lanes:
+// what the proof of work prices. A flood in the ordinary lanes (requests
+// without a proof) does not make the puzzle of those with one harder.
+func (g *Gate) WaitingProven() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.queue[NewProven]) + len(g.queue[LoginProven])
+}
+
 // Stats are a gate's counters since it started.
 type Stats struct {
 	Served, Shed [Lanes]uint64 // by lane: started, and told to retry

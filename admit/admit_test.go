@@ -171,3 +171,18 @@ func TestNeverMoreThanSlots(t *testing.T) {
 		t.Errorf("left %d waiting, %d busy", g.Waiting(), g.busy)
 	}
 }
+
+// Only the proven lanes' queue prices the proof of work.
+func TestWaitingProven(t *testing.T) {
+	g := NewGate(1, time.Minute)
+	release := hold(t, g)
+	defer release()
+	order := make(chan Lane, 16)
+	for range 3 {
+		enqueue(t, g, Login, order, nil)
+	}
+	enqueue(t, g, NewProven, order, nil)
+	if w, p := g.Waiting(), g.WaitingProven(); w != 4 || p != 1 {
+		t.Errorf("waiting %d, proven %d; want 4 and 1", w, p)
+	}
+}

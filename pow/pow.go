@@ -92,8 +92,8 @@ var b64 = base64.RawURLEncoding.Strict()
 type Issuer struct {
 	key []byte
 	now func() time.Time
-	// Load, when set, is the number of key-stretching requests waiting
-	// (admit.Gate.Waiting); Difficulty rises with it.
+	// Load, when set, is the number of requests waiting for what the
+	// puzzle buys (admit.Gate.WaitingProven); Difficulty rises with it.
 	Load func() int
 	// Base is the difficulty of an idle server (0: DefaultBits).
 	Base int

@@ -301,9 +301,10 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store, gate *
 	if err != nil {
 		return nil, err
 	}
-	// The puzzle's difficulty follows the queue of key stretching.
+	// The puzzle's difficulty follows the queue of the lanes it buys a
+	// place in.
 	puzzle := pow.NewIssuer(powKey)
-	puzzle.Base, puzzle.Load = cfg.PoWBits, gate.Waiting
+	puzzle.Base, puzzle.Load = cfg.PoWBits, gate.WaitingProven
 	sourceKeys := SourceSessionKeys(st.Settings)
 	sourceSessions, err := web.NewSessions(sourceKeys, st.Tips, cfg.SecureCookies)
 	if err != nil {

@@ -395,9 +395,10 @@ async function prove(form) {
 }
 
 // addProof solves a challenge for form and adds it to target, the form
-// that is sent.
+// that is sent. A follow-up needs none (data-pow-submit="no"): only its
+// uploads do.
 async function addProof(form, target) {
-  if (!form.dataset.pow) return
+  if (!form.dataset.pow || form.dataset.powSubmit === "no") return
   setStatus(form, form.dataset.msgProving || "")
   const proof = await prove(form)
   if (proof) hidden(target, "pow", proof)
