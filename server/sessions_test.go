@@ -69,7 +69,9 @@ func TestSealedSourceSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(api.SourceLoginRequest{Auth: base64.StdEncoding.EncodeToString(d.Auth)})
-	r := b.Do(b.Request(http.MethodPost, "/api/v1/source/login", strings.NewReader(string(body)), "application/json"))
+	req := b.Request(http.MethodPost, "/api/v1/source/login", strings.NewReader(string(body)), "application/json")
+	req.Header.Set(api.PoWHeader, b.Prove())
+	r := b.Do(req)
 	var lr api.SourceLoginResponse
 	if r.Status != http.StatusOK || json.Unmarshal([]byte(r.Body), &lr) != nil {
 		t.Fatalf("API login: %d %s", r.Status, r.Body)
