@@ -14,6 +14,12 @@
 //     served twice as often as the ordinary one; the ordinary lanes, where
 //     sources without JavaScript wait, are never starved: they get one
 //     turn in three when every lane is full.
+//   - While requests with a proof are coming (one in the last ReserveFor),
+//     requests without use at most all slots but one (of a gate with two
+//     or more): a flood in the ordinary lanes takes one core of a small
+//     server, and the rest stays free for requests with a proof and for
+//     everything else their sources do (pages, uploads, storing). When no
+//     one proves work, the ordinary lanes may use every slot.
 //   - A request that cannot start within MaxWait is told at once (ErrBusy)
 //     rather than queued: each lane holds only what its share of the
 //     slots can serve in that time, measured from how long the work has
@@ -72,6 +78,8 @@ type Gate struct {
 
 	mu     sync.Mutex
 	busy   int
+	plain  int       // of busy, requests of the ordinary lanes
+	proven time.Time // when the last request with a proof arrived
 	queue  [Lanes][]*waiter
 	turn   int           // position in schedule
 	avg    time.Duration // moving average of how long work takes
@@ -104,16 +112,49 @@ func (g *Gate) Do(ctx context.Context, l Lane, work func()) error {
 		return err
 	}
 	start := time.Now()
-	defer func() { g.release(time.Since(start)) }()
+	defer func() { g.release(l, time.Since(start)) }()
 	work()
 	return nil
 }
 
+// ordinary reports whether l is a lane of requests without a proof.
+func ordinary(l Lane) bool { return l == New || l == Login }
+
+// ReserveFor is how long after a request with a proof a slot stays
+// reserved for such requests.
+const ReserveFor = 2 * time.Second
+
+// plainSlots is how many slots the ordinary lanes may hold at once.
+func (g *Gate) plainSlots() int {
+	if time.Since(g.proven) < ReserveFor {
+		return max(1, g.slots-1)
+	}
+	return g.slots
+}
+
+// canStartLocked reports whether a request of lane l may take a free slot.
+func (g *Gate) canStartLocked(l Lane) bool {
+	return g.busy < g.slots && (!ordinary(l) || g.plain < g.plainSlots())
+}
+
+// startLocked takes a slot for a request of lane l.
+func (g *Gate) startLocked(l Lane) {
+	g.busy++
+	if ordinary(l) {
+		g.plain++
+	}
+	g.served[l]++
+}
+
 func (g *Gate) acquire(ctx context.Context, l Lane) error {
 	g.mu.Lock()
-	if g.busy < g.slots && g.waitingLocked() == 0 {
-		g.busy++
-		g.served[l]++
+	if !ordinary(l) {
+		g.proven = time.Now()
+	}
+	// Whoever waits could not take a free slot (each release hands them
+	// on at once), so a free slot this lane may use is this request's.
+	if g.canStartLocked(l) && len(g.queue[l]) == 0 {
+		g.startLocked(l)
 		g.mu.Unlock()
 		return nil
 	}
@@ -141,7 +182,8 @@ func (g *Gate) acquire(ctx context.Context, l Lane) error {
 	defer g.mu.Unlock()
 	if w.granted {
 		// Granted as it gave up: hand the slot on.
-		g.busy--
+		g.stopLocked(l)
+		g.served[l]--
 		g.grantLocked()
 		return err
 	}
@@ -156,13 +198,21 @@ func (g *Gate) acquire(ctx context.Context, l Lane) error {
 	return err
 }
 
-func (g *Gate) release(took time.Duration) {
+func (g *Gate) release(l Lane, took time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	// An average over the last eight or so.
 	g.avg += (took - g.avg) / 8
-	g.busy--
+	g.stopLocked(l)
 	g.grantLocked()
+}
+
+// stopLocked gives back the slot of a request of lane l.
+func (g *Gate) stopLocked(l Lane) {
+	g.busy--
+	if ordinary(l) {
+		g.plain--
+	}
 }
 
 // grantLocked hands free slots to waiters, lane by lane in schedule order.
@@ -171,18 +221,17 @@ func (g *Gate) grantLocked() {
 		var w *waiter
 		for k := range schedule {
 			l := schedule[(g.turn+k)%len(schedule)]
-			if len(g.queue[l]) > 0 {
+			if len(g.queue[l]) > 0 && g.canStartLocked(l) {
 				w = g.queue[l][0]
 				g.queue[l] = g.queue[l][1:]
 				g.turn = (g.turn + k + 1) % len(schedule)
-				g.served[l]++
+				g.startLocked(l)
 				break
 			}
 		}
 		if w == nil {
 			return
 		}
-		g.busy++
 		w.granted = true
 		close(w.ready)
 	}
@@ -200,7 +249,11 @@ func (g *Gate) capacityLocked(l Lane) int {
 	}
 	avg := max(g.avg, time.Millisecond)
 	perSlot := float64(g.maxWait) / float64(avg)
-	return max(1, int(perSlot*float64(g.slots)*float64(weight[l])/float64(total)))
+	slots := g.slots
+	if ordinary(l) {
+		slots = g.plainSlots()
+	}
+	return max(1, int(perSlot*float64(slots)*float64(weight[l])/float64(total)))
 }
 
 func (g *Gate) waitingLocked() int {

@@ -15,9 +15,14 @@ func hold(t *testing.T, g *Gate) (release func()) {
 	t.Helper()
 	stop := make(chan struct{})
 	var started sync.WaitGroup
-	for range g.slots {
+	for k := range g.slots {
 		started.Add(1)
-		go g.Do(context.Background(), New, func() { started.Done(); <-stop })
+		// The ordinary lanes may hold all slots but one.
+		l := New
+		if k > 0 {
+			l = NewProven
+		}
+		go g.Do(context.Background(), l, func() { started.Done(); <-stop })
 	}
 	started.Wait()
 	return sync.OnceFunc(func() { close(stop) })
@@ -185,4 +190,59 @@ func TestWaitingProven(t *testing.T) {
 	if w, p := g.Waiting(), g.WaitingProven(); w != 4 || p != 1 {
 		t.Errorf("waiting %d, proven %d; want 4 and 1", w, p)
 	}
+}
+
+// While requests with a proof come, requests without hold at most all
+// slots but one: a request with a proof starts at once beside a flood of
+// ordinary ones.
+func TestOrdinaryLanesLeaveASlot(t *testing.T) {
+	g := NewGate(2, time.Minute)
+	g.proven = time.Now() // a request with a proof came just now
+	stop := make(chan struct{})
+	defer close(stop)
+	var running, most atomic.Int64
+	for k := range 6 {
+		go g.Do(context.Background(), []Lane{Login, New}[k%2], func() {
+			n := running.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			<-stop
+			running.Add(-1)
+		})
+	}
+	for g.Waiting() < 5 {
+		time.Sleep(time.Millisecond)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Do(context.Background(), LoginProven, func() {}) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a proven request did not start beside the ordinary flood")
+	}
+	if most.Load() != 1 {
+		t.Errorf("%d ordinary requests ran at once in a gate of 2", most.Load())
+	}
+}
+
+// When no one proves work, the ordinary lanes may use every slot.
+func TestOrdinaryLanesUseEverySlotAlone(t *testing.T) {
+	g := NewGate(2, time.Minute)
+	stop := make(chan struct{})
+	var started sync.WaitGroup
+	for range 2 {
+		started.Add(1)
+		go g.Do(context.Background(), Login, func() { started.Done(); <-stop })
+	}
+	both := make(chan struct{})
+	go func() { started.Wait(); close(both) }()
+	select {
+	case <-both:
+	case <-time.After(5 * time.Second):
+		t.Error("two ordinary requests could not run at once with no proof in sight")
+	}
+	close(stop)
 }
