@@ -9,9 +9,7 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/api"
-	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/internal/pistatest"
-	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
 )
 
@@ -27,26 +25,9 @@ func liveHeap() uint64 {
 // storedSource stores a source with a tip through the stores (quicker than
 // the API for many) and returns the authentication key it logs in with.
 func storedSource(in *pistatest.Instance, desk pista.Desk) ([]byte, *pista.NewTip) {
-	t := in.T
-	t.Helper()
-	ctx := context.Background()
-	rs, err := keys.ParseRecipients(desk.Recipient)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := intake.NewBatch(in.Srv.Stores.Blobs, rs, -1)
-	if err := b.AddText(ctx, pista.KindMessage, "a tip"); err != nil {
-		t.Fatal(err)
-	}
-	src := appSource(t)
-	tip := &pista.NewTip{
-		Source:       pista.Source{Lookup: src.Lookup, Recipient: src.Recipient()},
-		Conversation: pista.Conversation{ID: pista.NewConversationID(), Channel: pista.ChannelAPI, DeskID: desk.ID},
-		Items:        b.Items(),
-	}
-	if err := in.Srv.Stores.Tips.CreateTip(ctx, tip); err != nil {
-		t.Fatal(err)
-	}
+	in.T.Helper()
+	src := appSource(in.T)
+	tip := in.StoreSourceTip(desk, pista.Source{Lookup: src.Lookup, Recipient: src.Recipient()}, pista.ChannelAPI, "a tip")
 	return src.Auth, tip
 }
 

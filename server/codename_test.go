@@ -11,7 +11,6 @@ import (
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/api"
 	"github.com/pista-tips/pista/apiclient"
-	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
@@ -153,23 +152,7 @@ func TestCodenameSaltOfUnknownSize(t *testing.T) {
 
 func storeSourceTip(t *testing.T, in *pistatest.Instance, desk pista.Desk, d keys.Derived) {
 	t.Helper()
-	ctx := context.Background()
-	rs, err := keys.ParseRecipients(desk.Recipient)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := intake.NewBatch(in.Srv.Stores.Blobs, rs, -1)
-	if err := b.AddText(ctx, pista.KindMessage, "a tip sent before"); err != nil {
-		t.Fatal(err)
-	}
-	tip := &pista.NewTip{
-		Source:       pista.Source{Lookup: d.Lookup, Recipient: d.Recipient()},
-		Conversation: pista.Conversation{ID: pista.NewConversationID(), Channel: pista.ChannelWeb, DeskID: desk.ID},
-		Items:        b.Items(),
-	}
-	if err := in.Srv.Stores.Tips.CreateTip(ctx, tip); err != nil {
-		t.Fatalf("CreateTip: %v", err)
-	}
+	in.StoreSourceTip(desk, pista.Source{Lookup: d.Lookup, Recipient: d.Recipient()}, pista.ChannelWeb, "a tip sent before")
 }
 
 func publishedParams(t *testing.T, in *pistatest.Instance) api.Codename {

@@ -221,24 +221,33 @@ func (in *Instance) DeskWithIdentity(slug string, members ...*Journalist) (pista
 func (in *Instance) StoreTip(desk pista.Desk) *pista.NewTip {
 	t := in.T
 	t.Helper()
-	ctx := context.Background()
-	rs, err := keys.ParseRecipients(desk.Recipient)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := intake.NewBatch(in.Srv.Stores.Blobs, rs, -1)
-	if err := b.AddText(ctx, pista.KindMessage, "a tip"); err != nil {
-		t.Fatal(err)
-	}
 	src, err := age.GenerateHybridIdentity()
 	if err != nil {
 		t.Fatal(err)
 	}
 	lookup := make([]byte, 32)
 	rand.Read(lookup)
+	return in.StoreSourceTip(desk, pista.Source{Lookup: lookup, Recipient: src.Recipient().String()}, "", "a tip")
+}
+
+// StoreSourceTip stores a tip with message from the source src (its
+// lookup hash and public key) through channel ch, straight through the
+// stores.
+func (in *Instance) StoreSourceTip(desk pista.Desk, src pista.Source, ch pista.Channel, message string) *pista.NewTip {
+	t := in.T
+	t.Helper()
+	ctx := context.Background()
+	rs, err := keys.ParseRecipients(desk.Recipient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := intake.NewBatch(in.Srv.Stores.Blobs, rs, -1)
+	if err := b.AddText(ctx, pista.KindMessage, message); err != nil {
+		t.Fatal(err)
+	}
 	tip := &pista.NewTip{
-		Source:       pista.Source{Lookup: lookup, Recipient: src.Recipient().String()},
-		Conversation: pista.Conversation{ID: pista.NewConversationID(), DeskID: desk.ID},
+		Source:       src,
+		Conversation: pista.Conversation{ID: pista.NewConversationID(), Channel: ch, DeskID: desk.ID},
 		Items:        b.Items(),
 	}
 	if err := in.Srv.Stores.Tips.CreateTip(ctx, tip); err != nil {
