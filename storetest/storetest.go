@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"ReadPerJournalist", testReadPerJournalist},
 		{"StarPerJournalist", testStars},
 		{"ItemsForIncremental", testItemsFor},
+		{"PullSkipsNothing", testPullSkipsNothing},
 		{"NewSourceItems", testNewSourceItems},
 		{"DeleteReply", testDeleteReply},
 		{"DeleteConversation", testDeleteConversation},

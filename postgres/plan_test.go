@@ -1,0 +1,121 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/pista-tips/pista"
+)
+
+// planFixture fills a schema with enough rows (three desks, 30,000
+// conversations and items, reads for half, stars and tags) and statistics that the
+// planner chooses as it would on a real instance: on empty tables any
+// plan is cheap, and a sequential scan often the cheapest.
+const planFixture = `
+INSERT INTO journalists (name, recipient, totp_secret, created) VALUES ('alice', 'r', 's', 0);
+INSERT INTO desks (slug, title, created) SELECT 'desk' || g, 'Desk', 0 FROM generate_series(1, 3) g;
+INSERT INTO desk_keys (desk_id, recipient, created) SELECT id, 'r', 0 FROM desks;
+UPDATE desks SET key_id = k.id FROM desk_keys k WHERE k.desk_id = desks.id;
+INSERT INTO desk_members (desk_id, journalist_id) SELECT id, 1 FROM desks;
+INSERT INTO sources (lookup, recipient, created) SELECT int8send(g), 'r', 0 FROM generate_series(1, 30000) g;
+INSERT INTO conversations (id, desk_id, source_id, created, updated, last_item, status)
+	SELECT 'c' || g, g % 3 + 1, g, 0, 0, g, CASE WHEN g % 10 = 0 THEN 'closed' ELSE 'new' END
+	FROM generate_series(1, 30000) g;
+INSERT INTO items (conversation_id, kind, object, size, created)
+	SELECT 'c' || g, 'message', 'o' || g, 1, 0 FROM generate_series(1, 30000) g;
+INSERT INTO reads (journalist_id, conversation_id, seen_item) SELECT 1, 'c' || g, g FROM generate_series(1, 30000, 2) g;
+INSERT INTO stars (journalist_id, conversation_id) SELECT 1, 'c' || g FROM generate_series(1, 30000, 7) g;
+INSERT INTO conversation_tags (conversation_id, tag) SELECT 'c' || g, 'budget' FROM generate_series(1, 30000, 3) g;
+INSERT INTO conversation_tags (conversation_id, tag) SELECT 'c' || g, 'urgent' FROM generate_series(1, 30000, 5) g;
+ANALYZE;
+`
+
+// TestQueryPlans guards the indexes the hot queries rely on, as
+// sqlite's TestQueryPlans does: the inbox is a walk of each desk's index
+// from the cursor, never a scan of the desk's conversations and a sort.
+func TestQueryPlans(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	if _, err := db.pool.Exec(ctx, planFixture); err != nil {
+		t.Fatal(err)
+	}
+	desks := []int64{1, 2, 3}
+	inbox, inboxArgs := inboxQuery(1, desks, 20000, 50, pista.Page{})
+	deep, deepArgs := inboxQuery(1, desks, 300, 50, pista.Page{})
+	byStatus, byStatusArgs := inboxQuery(1, desks, 20000, 50, pista.Page{Status: pista.StatusClosed})
+	byTag, byTagArgs := inboxQuery(1, desks, 20000, 50, pista.Page{Tag: "budget"})
+	unread, unreadArgs := inboxQuery(1, desks, 20000, 50, pista.Page{Unread: true})
+	plans := []struct {
+		name  string
+		query string
+		args  []any
+		want  []string // substrings of the plan
+	}{
+		{"inbox", inbox, inboxArgs, []string{
+			"Index Scan Backward using conversations_desk_last on conversations c",
+			"Index Cond: ((desk_id = k.desk_id) AND (last_item < ",
+			"Index Only Scan using items_conversation on items i",
+		}},
+		{"inbox deep page", deep, deepArgs, []string{
+			"Index Scan Backward using conversations_desk_last on conversations c",
+		}},
+		{"inbox by status", byStatus, byStatusArgs, []string{
+			"Index Scan Backward using conversations_desk_status_last on conversations c",
+		}},
+		{"inbox by tag", byTag, byTagArgs, []string{
+			"Index Scan Backward using conversations_desk_last on conversations c",
+			"conversation_tags_pkey",
+		}},
+		{"inbox unread", unread, unreadArgs, []string{
+			"Index Scan Backward using conversations_desk_last on conversations c",
+			"Nested Loop Anti Join",
+			"Index Scan using reads_",
+		}},
+		{"pull", itemsForQuery, []any{1, 0, 10}, []string{
+			"Index Scan using items_pkey on items i",
+		}},
+		// Notifications ask what is new since the last one: a few items.
+		{"new source items", newSourceItemsQuery, []any{1, 29990, "reply"}, []string{
+			"conversations_desk_last",
+		}},
+		// Either index of conversations finds the one row.
+		{"source session", sourceSessionQuery, []any{"c1", 1}, []string{
+			"Index Scan using conversations_",
+			"sources_pkey",
+		}},
+		{"conversation", conversationForQuery, []any{1, "c1"}, []string{
+			"conversations_pkey",
+		}},
+	}
+	for _, p := range plans {
+		t.Run(p.name, func(t *testing.T) {
+			rows, err := db.pool.Query(ctx, "EXPLAIN "+p.query, p.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var plan []string
+			for rows.Next() {
+				var line string
+				if err := rows.Scan(&line); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, line)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			text := strings.Join(plan, "\n")
+			for _, w := range p.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("plan lacks %q:\n%s", w, text)
+				}
+			}
+			for _, table := range []string{"conversations", "items", "reads", "stars", "conversation_tags", "sources"} {
+				if strings.Contains(text, "Seq Scan on "+table+" ") {
+					t.Errorf("plan scans %s:\n%s", table, text)
+				}
+			}
+		})
+	}
+}
