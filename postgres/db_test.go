@@ -1,4 +1,4 @@
-package postgres
+package postgres_test
 
 import (
 	"context"
@@ -8,14 +8,15 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/internal/pgtest"
+	"github.com/pista-tips/pista/postgres"
 )
 
 func migrationCount(t *testing.T) int {
-	ms, err := migrationFiles()
+	n, err := postgres.MigrationFiles()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(ms)
+	return n
 }
 
 // TestOpenConcurrently opens one new schema from several goroutines at
@@ -25,11 +26,11 @@ func TestOpenConcurrently(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.URL(t)
 	const instances = 4
-	dbs := make([]*DB, instances)
+	dbs := make([]*postgres.DB, instances)
 	var wg sync.WaitGroup
 	for i := range instances {
 		wg.Go(func() {
-			db, err := Open(ctx, url)
+			db, err := postgres.Open(ctx, url)
 			if err != nil {
 				t.Error(err)
 				return
@@ -47,14 +48,14 @@ func TestOpenConcurrently(t *testing.T) {
 		}
 	}()
 	var versions, distinct int
-	if err := dbs[0].pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT version) FROM schema_migrations`).Scan(&versions, &distinct); err != nil {
+	if err := dbs[0].Pool().QueryRow(ctx, `SELECT count(*), count(DISTINCT version) FROM schema_migrations`).Scan(&versions, &distinct); err != nil {
 		t.Fatal(err)
 	}
 	if want := migrationCount(t); versions != want || distinct != want {
 		t.Errorf("%d migrations recorded (%d distinct), want %d", versions, distinct, want)
 	}
 	for i, db := range dbs[1:] {
-		if a, b := dbs[0].ids.seal(domainItem, 1), db.ids.seal(domainItem, 1); a != b {
+		if a, b := dbs[0].SealItem(1), db.SealItem(1); a != b {
 			t.Errorf("instance %d seals item 1 as %d, instance 0 as %d: not one ID key", i+1, b, a)
 		}
 	}
@@ -65,40 +66,40 @@ func TestOpenConcurrently(t *testing.T) {
 func TestOpenTwice(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.URL(t)
-	db, err := Open(ctx, url)
+	db, err := postgres.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	j := pista.Journalist{Name: "alice", Recipient: "r", TOTPSecret: "s"}
-	if err := NewJournalistStore(db).CreateJournalist(ctx, &j); err != nil {
+	if err := postgres.NewJournalistStore(db).CreateJournalist(ctx, &j); err != nil {
 		t.Fatal(err)
 	}
-	secret, err := NewSettings(db).Secret(ctx, "csrf", 32)
+	secret, err := postgres.NewSettings(db).Secret(ctx, "csrf", 32)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed := db.ids.seal(domainItem, 7)
+	sealed := db.SealItem(7)
 	db.Close()
 
-	db, err = Open(ctx, url)
+	db, err = postgres.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	var n int
-	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if want := migrationCount(t); n != want {
 		t.Errorf("%d migrations recorded, want %d", n, want)
 	}
-	if got, err := NewJournalistStore(db).JournalistByName(ctx, "alice"); err != nil || got.ID != j.ID {
+	if got, err := postgres.NewJournalistStore(db).JournalistByName(ctx, "alice"); err != nil || got.ID != j.ID {
 		t.Errorf("JournalistByName = %+v, %v", got, err)
 	}
-	if got, err := NewSettings(db).Secret(ctx, "csrf", 32); err != nil || string(got) != string(secret) {
+	if got, err := postgres.NewSettings(db).Secret(ctx, "csrf", 32); err != nil || string(got) != string(secret) {
 		t.Errorf("the secret changed")
 	}
-	if got := db.ids.seal(domainItem, 7); got != sealed {
+	if got := db.SealItem(7); got != sealed {
 		t.Errorf("the ID key changed: item 7 sealed as %d, then %d", sealed, got)
 	}
 }
@@ -115,7 +116,7 @@ func TestCheckURL(t *testing.T) {
 		{"mysql://pista@db.example/pista", "postgres://"},
 		{"/var/lib/pista.db", "postgres://"},
 	} {
-		err := CheckURL(tt.url)
+		err := postgres.CheckURL(tt.url)
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("CheckURL(%q) = %v, want nil", tt.url, err)
@@ -125,7 +126,7 @@ func TestCheckURL(t *testing.T) {
 			t.Errorf("CheckURL(%q) repeats the password: %v", tt.url, err)
 		}
 	}
-	if _, err := Open(context.Background(), "postgres://pista:hunter2@127.0.0.1/pista"); err == nil {
+	if _, err := postgres.Open(context.Background(), "postgres://pista:hunter2@127.0.0.1/pista"); err == nil {
 		t.Error("Open took a URL with a password")
 	}
 }

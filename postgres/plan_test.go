@@ -1,4 +1,4 @@
-package postgres
+package postgres_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/postgres"
 )
 
 // planFixture fills a schema with enough rows (three desks, 30,000
@@ -37,15 +38,15 @@ ANALYZE;
 func TestQueryPlans(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t)
-	if _, err := db.pool.Exec(ctx, planFixture); err != nil {
+	if _, err := db.Pool().Exec(ctx, planFixture); err != nil {
 		t.Fatal(err)
 	}
 	desks := []int64{1, 2, 3}
-	inbox, inboxArgs := inboxQuery(1, desks, 20000, 50, pista.Page{})
-	deep, deepArgs := inboxQuery(1, desks, 300, 50, pista.Page{})
-	byStatus, byStatusArgs := inboxQuery(1, desks, 20000, 50, pista.Page{Status: pista.StatusClosed})
-	byTag, byTagArgs := inboxQuery(1, desks, 20000, 50, pista.Page{Tag: "budget"})
-	unread, unreadArgs := inboxQuery(1, desks, 20000, 50, pista.Page{Unread: true})
+	inbox, inboxArgs := postgres.InboxQuery(1, desks, 20000, 50, pista.Page{})
+	deep, deepArgs := postgres.InboxQuery(1, desks, 300, 50, pista.Page{})
+	byStatus, byStatusArgs := postgres.InboxQuery(1, desks, 20000, 50, pista.Page{Status: pista.StatusClosed})
+	byTag, byTagArgs := postgres.InboxQuery(1, desks, 20000, 50, pista.Page{Tag: "budget"})
+	unread, unreadArgs := postgres.InboxQuery(1, desks, 20000, 50, pista.Page{Unread: true})
 	plans := []struct {
 		name  string
 		query string
@@ -72,25 +73,25 @@ func TestQueryPlans(t *testing.T) {
 			"Nested Loop Anti Join",
 			"Index Scan using reads_",
 		}},
-		{"pull", itemsForQuery, []any{1, 0, 10}, []string{
+		{"pull", postgres.ItemsForQuery, []any{1, 0, 10}, []string{
 			"Index Scan using items_pkey on items i",
 		}},
 		// Notifications ask what is new since the last one: a few items.
-		{"new source items", newSourceItemsQuery, []any{1, 29990, "reply"}, []string{
+		{"new source items", postgres.NewSourceItemsQuery, []any{1, 29990, "reply"}, []string{
 			"conversations_desk_last",
 		}},
 		// Either index of conversations finds the one row.
-		{"source session", sourceSessionQuery, []any{"c1", 1}, []string{
+		{"source session", postgres.SourceSessionQuery, []any{"c1", 1}, []string{
 			"Index Scan using conversations_",
 			"sources_pkey",
 		}},
-		{"conversation", conversationForQuery, []any{1, "c1"}, []string{
+		{"conversation", postgres.ConversationForQuery, []any{1, "c1"}, []string{
 			"conversations_pkey",
 		}},
 	}
 	for _, p := range plans {
 		t.Run(p.name, func(t *testing.T) {
-			rows, err := db.pool.Query(ctx, "EXPLAIN "+p.query, p.args...)
+			rows, err := db.Pool().Query(ctx, "EXPLAIN "+p.query, p.args...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,18 +1,19 @@
-package postgres
+package postgres_test
 
 import (
 	"context"
 	"testing"
 
 	"github.com/pista-tips/pista/internal/pgtest"
+	"github.com/pista-tips/pista/postgres"
 	"github.com/pista-tips/pista/storetest"
 )
 
 // openTest opens a new, empty schema on the test server, closed and
 // dropped when t ends.
-func openTest(t testing.TB) *DB {
+func openTest(t testing.TB) *postgres.DB {
 	t.Helper()
-	db, err := Open(context.Background(), pgtest.URL(t))
+	db, err := postgres.Open(context.Background(), pgtest.URL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,13 +21,13 @@ func openTest(t testing.TB) *DB {
 	return db
 }
 
-func stores(db *DB) storetest.Stores {
+func stores(db *postgres.DB) storetest.Stores {
 	return storetest.Stores{
-		Desks:       NewDeskStore(db),
-		Journalists: NewJournalistStore(db),
-		Tips:        NewTipStore(db),
-		Settings:    NewSettings(db),
-		Team:        NewTeamStore(db),
+		Desks:       postgres.NewDeskStore(db),
+		Journalists: postgres.NewJournalistStore(db),
+		Tips:        postgres.NewTipStore(db),
+		Settings:    postgres.NewSettings(db),
+		Team:        postgres.NewTeamStore(db),
 	}
 }
 
@@ -39,8 +40,6 @@ func TestContract(t *testing.T) {
 // merged in Go, as for journalists in more than maxMergedDesks desks.
 func TestContractManyDesks(t *testing.T) {
 	pgtest.Server(t)
-	saved := maxMergedDesks
-	maxMergedDesks = 1
-	t.Cleanup(func() { maxMergedDesks = saved })
+	postgres.SetMaxMergedDesks(t, 1)
 	storetest.Run(t, func(t *testing.T) storetest.Stores { return stores(openTest(t)) })
 }

@@ -5,7 +5,9 @@
 // The data folder holds pista.db (SQLite, WAL), the encrypted objects
 // (objects/, tmp/) and the resumable uploads in progress (uploads/, files
 // the browser encrypted; package upload). Nothing in it is plaintext of a
-// tip.
+// tip. With Config.Database the rows live in PostgreSQL instead (package
+// postgres) and the folder keeps the objects and uploads; OpenStoresOn is
+// the one place that knows which backend runs.
 //
 // There is no access log: the server logs what failed and what journalists
 // did, never a request's address, user agent or anything a source sent.
@@ -15,6 +17,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -29,6 +33,7 @@ import (
 	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/newsroom"
+	"github.com/pista-tips/pista/postgres"
 	"github.com/pista-tips/pista/pow"
 	"github.com/pista-tips/pista/scrub"
 	"github.com/pista-tips/pista/sqlite"
@@ -39,10 +44,17 @@ import (
 
 // Config is what `pista serve` is told.
 type Config struct {
-	Data      string   // data folder
-	Newsroom  string   // the newsroom's name, shown on every page
-	Archive   []string // archive recipients (age1pq1…), every item is also encrypted to them
-	MaxUpload int64    // bytes one submission may carry
+	Data string // data folder
+	// Database, if set, is a PostgreSQL URL (postgres://USER@HOST/DB):
+	// the stores' rows are there, while the objects and uploads stay in
+	// Data. It may not hold a password (postgres.CheckURL).
+	Database string
+	// DatabasePassword is the database role's password, if it has one
+	// and $PGPASSWORD (or ~/.pgpass) does not give it.
+	DatabasePassword string
+	Newsroom         string   // the newsroom's name, shown on every page
+	Archive          []string // archive recipients (age1pq1…), every item is also encrypted to them
+	MaxUpload        int64    // bytes one submission may carry
 	// MinFreeDisk is the floor of free space on the data folder's disk
 	// that uploads keep (0: DefaultMinFreeDisk; negative: none).
 	MinFreeDisk int64
@@ -93,45 +105,91 @@ const DefaultMinFreeDisk = 256 << 20
 // site so common that a visit says nothing.
 const DefaultExitURL = "https://www.wikipedia.org/"
 
-// Stores are the stores of a data folder.
+// Stores are the stores of a data folder, or of a PostgreSQL database
+// and a data folder.
 type Stores struct {
-	DB          *sqlite.DB
-	Desks       *sqlite.DeskStore
-	Journalists *sqlite.JournalistStore
-	Tips        *sqlite.TipStore
-	Settings    *sqlite.Settings
-	Team        *sqlite.TeamStore
+	Desks       pista.DeskStore
+	Journalists pista.JournalistStore
+	Tips        pista.TipStore
+	Settings    pista.Settings
+	Team        pista.TeamStore
 	Blobs       *blob.Local
+	db          io.Closer
 }
 
 // DBFile is the database's name in the data folder.
 const DBFile = "pista.db"
 
-// OpenStores opens (creating) the stores of a data folder. It takes no
-// lock and sweeps nothing, so that admin commands can use it beside a
-// running server; New does both.
+// PostgresMark is the file that says a data folder's rows are in
+// PostgreSQL: SQLite is then refused on it, since an empty pista.db
+// would make every object an orphan to sweep.
+const PostgresMark = "ROWS-IN-POSTGRESQL"
+
+// Database says where the rows of a data folder's stores live.
+type Database struct {
+	URL      string // "": SQLite, pista.db in the data folder; else postgres://…
+	Password string // the PostgreSQL role's password, if any (not in URL)
+}
+
+// OpenStores opens (creating) the stores of a data folder, on SQLite. It
+// takes no lock and sweeps nothing, so that admin commands can use it
+// beside a running server; New does both.
 func OpenStores(ctx context.Context, dir string) (*Stores, error) {
+	return OpenStoresOn(ctx, dir, Database{})
+}
+
+// OpenStoresOn opens (creating) the stores of a data folder, their rows
+// on SQLite in the folder or in the PostgreSQL database db names. A folder
+// is used with one or the other: pista.db beside PostgreSQL, or
+// PostgresMark beside SQLite, is refused.
+func OpenStoresOn(ctx context.Context, dir string, db Database) (*Stores, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(dir, DBFile))
-	if err != nil {
-		return nil, err
+	var st *Stores
+	if db.URL == "" {
+		if _, err := os.Stat(filepath.Join(dir, PostgresMark)); err == nil {
+			return nil, fmt.Errorf("the data folder %s keeps the objects of a PostgreSQL database (%s): give its --database", dir, PostgresMark)
+		}
+		lite, err := sqlite.Open(ctx, filepath.Join(dir, DBFile))
+		if err != nil {
+			return nil, err
+		}
+		st = &Stores{
+			db: lite, Desks: sqlite.NewDeskStore(lite), Journalists: sqlite.NewJournalistStore(lite),
+			Tips: sqlite.NewTipStore(lite), Settings: sqlite.NewSettings(lite), Team: sqlite.NewTeamStore(lite),
+		}
+	} else {
+		if err := postgres.CheckURL(db.URL); err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(filepath.Join(dir, DBFile)); !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("the data folder %s has the SQLite database %s: its objects belong to it, not to PostgreSQL; use another folder", dir, DBFile)
+		}
+		pg, err := postgres.OpenWith(ctx, db.URL, postgres.Options{Password: db.Password})
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, PostgresMark), []byte("The rows of this folder's objects are in a PostgreSQL database (pista serve --database).\n"), 0o600); err != nil {
+			pg.Close()
+			return nil, err
+		}
+		st = &Stores{
+			db: pg, Desks: postgres.NewDeskStore(pg), Journalists: postgres.NewJournalistStore(pg),
+			Tips: postgres.NewTipStore(pg), Settings: postgres.NewSettings(pg), Team: postgres.NewTeamStore(pg),
+		}
 	}
 	blobs, err := blob.OpenLocal(dir)
 	if err != nil {
-		db.Close()
+		st.db.Close()
 		return nil, err
 	}
-	return &Stores{
-		DB: db, Blobs: blobs,
-		Desks: sqlite.NewDeskStore(db), Journalists: sqlite.NewJournalistStore(db),
-		Tips: sqlite.NewTipStore(db), Settings: sqlite.NewSettings(db), Team: sqlite.NewTeamStore(db),
-	}, nil
+	st.Blobs = blobs
+	return st, nil
 }
 
 // Close closes the database.
-func (s *Stores) Close() error { return s.DB.Close() }
+func (s *Stores) Close() error { return s.db.Close() }
 
 // CodenameSalt returns the instance's codename salt, made on first use.
 //
@@ -202,7 +260,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := OpenStores(ctx, cfg.Data)
+	st, err := OpenStoresOn(ctx, cfg.Data, Database{URL: cfg.Database, Password: cfg.DatabasePassword})
 	if err != nil {
 		lock.Close()
 		return nil, err

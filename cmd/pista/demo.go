@@ -37,6 +37,9 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if f.database != "" {
+		return errors.New("pista demo runs on SQLite in its --data folder: --database is for pista serve")
+	}
 	if f.newsroom == "pista" {
 		f.newsroom = "pista demo newsroom"
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/pista-tips/pista/admit"
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/notify"
+	"github.com/pista-tips/pista/postgres"
 	"github.com/pista-tips/pista/pow"
 	"github.com/pista-tips/pista/server"
 	"github.com/pista-tips/pista/upload"
@@ -27,7 +28,8 @@ import (
 const serveHelp = `
 pista serve runs the tip line: the source pages at /, the journalists'
 inbox at /newsroom/ and the API at /api/v1/, on SQLite and a local data
-folder. It keeps no access log and never logs or stores a visitor's
+folder, or on PostgreSQL (--database) and a local data folder for the
+encrypted objects. It keeps no access log and never logs or stores a visitor's
 address, browser, codename, message or file name.
 
 Usage:
@@ -42,6 +44,7 @@ arrival like any other.
 Examples:
     $ pista serve
     $ pista serve --data /var/lib/pista --listen 127.0.0.1:8080 --newsroom "El Diario"
+    $ PGPASSWORD=… pista serve --database postgres://pista@db.example/pista --data /var/lib/pista
     $ pista serve --tls-cert cert.pem --tls-key key.pem --listen :443
     $ pista serve --server-replies=false     # replies only encrypted in the browser
     $ pista serve --shutdown-grace 2m        # let slow uploads finish on stop
@@ -54,6 +57,7 @@ Examples:
 // serveFlags are the flags serve and demo share.
 type serveFlags struct {
 	data, listen, newsroom, onion, maxUpload, tlsCert, tlsKey string
+	database, databasePWFile                                  string // --database, --database-password-file
 	minFreeDisk                                               string
 	scrubMemory                                               string
 	memoryLimit                                               string // --memory-limit (memory.go)
@@ -87,6 +91,8 @@ type serveFlags struct {
 
 func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.StringVar(&f.data, "data", dataDefault, "the data `DIR`: database and encrypted objects")
+	fs.StringVar(&f.database, "database", "", "keep the rows in this PostgreSQL database, `postgres://USER@HOST/DB` (objects stay in --data; default: SQLite in --data)")
+	fs.StringVar(&f.databasePWFile, "database-password-file", "", "the database role's password, on the first line of `FILE` (default: $PGPASSWORD or ~/.pgpass)")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "the `ADDR`ess to listen on")
 	fs.StringVar(&f.newsroom, "newsroom", "pista", "the newsroom's `NAME`, shown on every page")
 	fs.StringVar(&f.onion, "onion", "", "the tip line's onion `ADDRESS` (…onion), announced with an Onion-Location header")
@@ -179,10 +185,14 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	if err != nil {
 		return err
 	}
+	dbPassword, err := databasePassword(f)
+	if err != nil {
+		return err
+	}
 	// A client's abort is not the server's failure: its traces are dropped.
 	logger := slog.New(httpx.QuietAborts(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: coarseTime})))
 	srv, err := server.New(ctx, server.Config{
-		Data: f.data, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload, MinFreeDisk: minFree, ScrubMemory: scrubMemory,
+		Data: f.data, Database: f.database, DatabasePassword: dbPassword, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload, MinFreeDisk: minFree, ScrubMemory: scrubMemory,
 		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", WebAuthnRPID: f.webauthnRPID,
 		NoServerReplies: f.noServerReplies, MaxPendingUploads: f.maxPendingUploads, Log: logger,
 		PoWBits: f.powBits, StretchWait: f.stretchWait,
@@ -233,6 +243,9 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 		return err
 	}
 	fmt.Fprintf(e.stderr, "pista is running.\n  Sources:     %s/\n  Journalists: %s/newsroom/\n  Data folder: %s\n", base, base, f.data)
+	if f.database != "" {
+		fmt.Fprintf(e.stderr, "  Database:    %s\n", f.database)
+	}
 	fmt.Fprint(e.stderr, onionPlan.banner)
 	if len(desks) == 0 {
 		fmt.Fprintf(e.stderr, `
@@ -309,4 +322,29 @@ func parseSize(s string) (int64, error) {
 		return 0, errors.New("not a size")
 	}
 	return n * mult, nil
+}
+
+// databasePassword checks --database and returns the password of
+// --database-password-file, if given. A password never comes on the
+// command line, where every user of the machine can read it (ps, shell
+// histories): a URL holding one is refused.
+func databasePassword(f serveFlags) (string, error) {
+	if f.database == "" {
+		if f.databasePWFile != "" {
+			return "", errors.New("--database-password-file goes with --database")
+		}
+		return "", nil
+	}
+	if err := postgres.CheckURL(f.database); err != nil {
+		return "", hint(fmt.Errorf("--database: %w", err),
+			"write postgres://USER@HOST/DB and put the password in $PGPASSWORD or in a file given with --database-password-file")
+	}
+	if f.databasePWFile == "" {
+		return "", nil
+	}
+	pw, err := readSecretFile(f.databasePWFile)
+	if err != nil {
+		return "", fmt.Errorf("--database-password-file: %w", err)
+	}
+	return pw, nil
 }
