@@ -148,6 +148,9 @@ func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []
 			ids[len(ids)-1], latest(unix(updated), times).Unix(), conversationID); err != nil {
 			return fmt.Errorf("postgres: add items: %w", err)
 		}
+		if err := tagsFollow(ctx, tx, conversationID); err != nil {
+			return fmt.Errorf("postgres: add items: %w", err)
+		}
 		return nil
 	})
 	if err != nil {
@@ -157,6 +160,14 @@ func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []
 		setItems(s.db.ids, items, conversationID, ids, times)
 	}
 	return nil
+}
+
+// tagsFollow copies a conversation's last_item to its tags' rows
+// (migration 0002), in the transaction that moved it.
+func tagsFollow(ctx context.Context, tx pgx.Tx, conversationID string) error {
+	_, err := tx.Exec(ctx, `UPDATE conversation_tags t SET last_item = c.last_item
+		FROM conversations c WHERE c.id = $1 AND t.conversation_id = $1 AND t.last_item <> c.last_item`, conversationID)
+	return err
 }
 
 // checkItems refuses items a store cannot take, before any transaction.
@@ -374,6 +385,9 @@ func (s *TipStore) DeleteReply(ctx context.Context, conversationID string, publi
 			WHERE id = $1`, conversationID); err != nil {
 			return fmt.Errorf("postgres: delete reply: %w", err)
 		}
+		if err := tagsFollow(ctx, tx, conversationID); err != nil {
+			return fmt.Errorf("postgres: delete reply: %w", err)
+		}
 		return nil
 	})
 	if err != nil {
@@ -452,9 +466,6 @@ func inboxQuery(journalistID int64, desks []int64, before int64, limit int, p pi
 	if p.Assignee != 0 {
 		where.WriteString(` AND c.assignee_id = ` + arg(p.Assignee))
 	}
-	if p.Tag != "" {
-		where.WriteString(` AND EXISTS (SELECT 1 FROM conversation_tags t WHERE t.conversation_id = c.id AND t.tag = ` + arg(p.Tag) + `)`)
-	}
 	if p.Unread {
 		where.WriteString(` AND NOT EXISTS (SELECT 1 FROM reads r WHERE r.journalist_id = $4
 			AND r.conversation_id = c.id AND r.seen_item >= c.last_item)`)
@@ -462,14 +473,21 @@ func inboxQuery(journalistID int64, desks []int64, before int64, limit int, p pi
 	if p.Starred {
 		where.WriteString(` AND EXISTS (SELECT 1 FROM stars s WHERE s.journalist_id = $4 AND s.conversation_id = c.id)`)
 	}
+	// Each desk's walk: its conversations newest first, or, with a tag,
+	// its conversations with the tag newest first (migration 0002).
+	walk := `SELECT c.id, c.last_item FROM conversations c
+			WHERE c.desk_id = k.desk_id AND c.last_item < $2` + where.String() + `
+			ORDER BY c.last_item DESC LIMIT $3`
+	if p.Tag != "" {
+		walk = `SELECT c.id, c.last_item FROM conversation_tags t
+			JOIN conversations c ON c.id = t.conversation_id
+			WHERE t.tag = ` + arg(p.Tag) + ` AND t.desk_id = k.desk_id AND t.last_item < $2` + where.String() + `
+			ORDER BY t.last_item DESC LIMIT $3`
+	}
 	return `WITH page AS (
 		SELECT w.id, w.last_item
 		FROM unnest($1::bigint[]) AS k (desk_id)
-		CROSS JOIN LATERAL (
-			SELECT c.id, c.last_item FROM conversations c
-			WHERE c.desk_id = k.desk_id AND c.last_item < $2` + where.String() + `
-			ORDER BY c.last_item DESC LIMIT $3
-		) w
+		CROSS JOIN LATERAL (` + walk + `) w
 		ORDER BY w.last_item DESC LIMIT $3)
 	SELECT ` + journalistViewColumns + `
 	FROM page p
@@ -626,8 +644,9 @@ func (s *TipStore) SetTags(ctx context.Context, journalistID int64, id string, t
 		if len(tags) == 0 {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO conversation_tags (conversation_id, tag)
-			SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING`, id, tags); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO conversation_tags (conversation_id, tag, desk_id, last_item)
+			SELECT c.id, t, c.desk_id, c.last_item FROM conversations c, unnest($2::text[]) AS t
+			WHERE c.id = $1 ON CONFLICT DO NOTHING`, id, tags); err != nil {
 			return fmt.Errorf("postgres: set tags: %w", err)
 		}
 		return nil

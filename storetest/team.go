@@ -487,6 +487,21 @@ func testInboxFilters(t *testing.T, s Stores) {
 	if got := page(pista.Page{Tag: "mayor", Limit: 1, Before: first[0].LastItem}); !slices.Equal(got, []string{convs[2]}) {
 		t.Errorf("second filtered page = %v, want %v", got, convs[2])
 	}
+	// A new item moves a tagged conversation to the top of its tag's list
+	// too, and deleting it (a reply) moves it back.
+	reply := n.add(t, convs[2], pista.Item{Kind: pista.KindReply, Object: "tagged-reply", Size: 1, AuthorID: n.bob.ID})
+	if got := page(pista.Page{Tag: "mayor"}); !slices.Equal(got, []string{convs[2], convs[4]}) {
+		t.Errorf("tag mayor after an item on %s: %v", convs[2], got)
+	}
+	if got := page(pista.Page{Tag: "mayor", Limit: 1}); !slices.Equal(got, []string{convs[2]}) {
+		t.Errorf("tag mayor, first page of one, after an item on %s: %v", convs[2], got)
+	}
+	if _, err := s.Tips.DeleteReply(ctx, convs[2], reply[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := page(pista.Page{Tag: "mayor"}); !slices.Equal(got, rev(convs[2], convs[4])) {
+		t.Errorf("tag mayor after the reply is deleted: %v", got)
+	}
 	// Bob's stars and reads are his own.
 	if cs, _ := s.Tips.ConversationsFor(ctx, n.bob.ID, pista.Page{Starred: true}); len(cs) != 0 {
 		t.Errorf("bob sees alice's star: %v", cs)
