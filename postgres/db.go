@@ -312,11 +312,22 @@ const (
 	lockAddresses
 )
 
-// xactLock takes one of the locks above, in pista's namespace of
-// two-key advisory locks.
+// lockSpace is the first key of pista's two-key advisory locks ("pist").
+const lockSpace int32 = 0x70697374
+
+// xactLock takes one of the locks above for the rest of tx.
 func xactLock(ctx context.Context, tx pgx.Tx, which int32) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(0x70697374), which) // "pist"
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockSpace, which)
 	return err
+}
+
+// constraint names the constraint err violated, if any.
+func constraint(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.ConstraintName
+	}
+	return ""
 }
 
 // collect reads every row with scan; nil if there is none, as SQLite's

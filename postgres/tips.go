@@ -76,48 +76,45 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
 	if !channel.Valid() {
 		return fmt.Errorf("postgres: tip from unknown channel %q", channel)
 	}
-	if err := checkItems(t.Items); err != nil {
-		return err
-	}
-	sourceCreated, created := stamp(t.Source.Created), stamp(c.Created)
-	var sourceID int64
-	var ids []int64
-	var times []time.Time
-	var updated time.Time
-	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO sources (lookup, recipient, created) VALUES ($1, $2, $3) RETURNING id`,
-			t.Source.Lookup, t.Source.Recipient, sourceCreated.Unix()).Scan(&sourceID)
-		if isUnique(err) {
-			return fmt.Errorf("source: %w", pista.ErrExists)
-		} else if err != nil {
-			return fmt.Errorf("postgres: create source: %w", err)
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO conversations (id, channel, desk_id, source_id, created, updated)
-			VALUES ($1, $2, $3, $4, $5, $5)`, c.ID, string(channel), c.DeskID, sourceID, created.Unix())
-		switch {
-		case isUnique(err):
-			return fmt.Errorf("conversation: %w", pista.ErrExists)
-		case isForeignKey(err):
-			return fmt.Errorf("desk %d: %w", c.DeskID, pista.ErrNotFound)
-		case err != nil:
-			return fmt.Errorf("postgres: create conversation: %w", err)
-		}
-		if ids, times, err = insertItems(ctx, tx, c.ID, t.Items); err != nil {
-			return err
-		}
-		updated = latest(created, times)
-		if _, err := tx.Exec(ctx, `UPDATE conversations SET last_item = $1, updated = $2 WHERE id = $3`,
-			ids[len(ids)-1], updated.Unix(), c.ID); err != nil {
-			return fmt.Errorf("postgres: create conversation: %w", err)
-		}
-		return nil
-	})
+	rows, times, err := itemRows(t.Items)
 	if err != nil {
 		return err
 	}
+	sourceCreated, created := stamp(t.Source.Created), stamp(c.Created)
+	updated := latest(created, times)
+
+	// One batch, one round trip, one implicit transaction: a failure
+	// leaves nothing. The items lock is held only from its statement to
+	// the commit.
+	b := &pgx.Batch{}
+	var sourceID int64
+	b.Queue(`WITH s AS (INSERT INTO sources (lookup, recipient, created) VALUES ($1, $2, $3) RETURNING id)
+		INSERT INTO conversations (id, channel, desk_id, source_id, created, updated)
+		SELECT $4, $5, $6, s.id, $7, $7 FROM s RETURNING source_id`,
+		t.Source.Lookup, t.Source.Recipient, sourceCreated.Unix(), c.ID, string(channel), c.DeskID, created.Unix()).
+		QueryRow(func(r pgx.Row) error {
+			err := r.Scan(&sourceID)
+			switch {
+			case isUnique(err) && constraint(err) == "sources_lookup_key":
+				return fmt.Errorf("source: %w", pista.ErrExists)
+			case isUnique(err):
+				return fmt.Errorf("conversation: %w", pista.ErrExists)
+			case isForeignKey(err):
+				return fmt.Errorf("desk %d: %w", c.DeskID, pista.ErrNotFound)
+			case err != nil:
+				return fmt.Errorf("postgres: create tip: %w", err)
+			}
+			return nil
+		})
+	ids := queueItems(b, c.ID, rows)
+	b.Queue(`UPDATE conversations SET last_item = (SELECT max(id) FROM items WHERE conversation_id = $1), updated = $2
+		WHERE id = $1`, c.ID, updated.Unix())
+	if err := s.db.pool.SendBatch(ctx, b).Close(); err != nil {
+		return storageErr(err)
+	}
 	t.Source.ID, t.Source.Created = sourceID, sourceCreated
-	c.Channel, c.SourceID, c.Created, c.Updated, c.LastItem, c.Items = channel, sourceID, created, updated, s.db.ids.seal(domainItem, ids[len(ids)-1]), len(ids)
-	setItems(s.db.ids, t.Items, c.ID, ids, times)
+	c.Channel, c.SourceID, c.Created, c.Updated, c.LastItem, c.Items = channel, sourceID, created, updated, s.db.ids.seal(domainItem, (*ids)[len(*ids)-1]), len(*ids)
+	setItems(s.db.ids, t.Items, c.ID, *ids, times)
 	return nil
 }
 
@@ -126,89 +123,95 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
 // ConversationID and Created, and answers pista.ErrNotFound for an unknown
 // conversation.
 func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []pista.Item) error {
-	if err := checkItems(items); err != nil {
-		return err
-	}
-	var ids []int64
-	var times []time.Time
-	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
-		var updated int64
-		// Locked: additions to one conversation take turns.
-		err := tx.QueryRow(ctx, `SELECT updated FROM conversations WHERE id = $1 FOR NO KEY UPDATE`, conversationID).Scan(&updated)
-		if err != nil {
-			return fmt.Errorf("conversation: %w", notFound(err))
-		}
-		if len(items) == 0 {
-			return nil
-		}
-		if ids, times, err = insertItems(ctx, tx, conversationID, items); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE conversations SET last_item = $1, updated = $2 WHERE id = $3`,
-			ids[len(ids)-1], latest(unix(updated), times).Unix(), conversationID); err != nil {
-			return fmt.Errorf("postgres: add items: %w", err)
-		}
-		if err := tagsFollow(ctx, tx, conversationID); err != nil {
-			return fmt.Errorf("postgres: add items: %w", err)
-		}
-		return nil
-	})
+	rows, times, err := itemRows(items)
 	if err != nil {
 		return err
 	}
-	if len(items) > 0 {
-		setItems(s.db.ids, items, conversationID, ids, times)
+	if len(items) == 0 {
+		var one int
+		if err := s.db.pool.QueryRow(ctx, `SELECT 1 FROM conversations WHERE id = $1`, conversationID).Scan(&one); err != nil {
+			return fmt.Errorf("conversation: %w", notFound(err))
+		}
+		return nil
 	}
+	// One batch, as CreateTip's. An unknown (or deleted) conversation
+	// fails the items' foreign key.
+	b := &pgx.Batch{}
+	ids := queueItems(b, conversationID, rows)
+	b.Queue(`UPDATE conversations SET last_item = (SELECT max(id) FROM items WHERE conversation_id = $1),
+		updated = greatest(updated, $2) WHERE id = $1`, conversationID, latest(time.Time{}, times).Unix())
+	b.Queue(tagsFollowQuery, conversationID)
+	if err := s.db.pool.SendBatch(ctx, b).Close(); isForeignKey(err) {
+		return fmt.Errorf("conversation: %w", pista.ErrNotFound)
+	} else if err != nil {
+		return fmt.Errorf("postgres: add items: %w", storageErr(err))
+	}
+	setItems(s.db.ids, items, conversationID, *ids, times)
 	return nil
 }
 
-// tagsFollow copies a conversation's last_item to its tags' rows
+// tagsFollowQuery copies a conversation's last_item to its tags' rows
 // (migration 0002), in the transaction that moved it.
-func tagsFollow(ctx context.Context, tx pgx.Tx, conversationID string) error {
-	_, err := tx.Exec(ctx, `UPDATE conversation_tags t SET last_item = c.last_item
-		FROM conversations c WHERE c.id = $1 AND t.conversation_id = $1 AND t.last_item <> c.last_item`, conversationID)
-	return err
+const tagsFollowQuery = `UPDATE conversation_tags t SET last_item = c.last_item
+	FROM conversations c WHERE c.id = $1 AND t.conversation_id = $1 AND t.last_item <> c.last_item`
+
+// itemColumnsIn are the columns of items, as arrays, that queueItems
+// inserts.
+type itemColumnsIn struct {
+	kind, object, meta, by  []string
+	size, metaSize, created []int64
+	author                  []*int64
 }
 
-// checkItems refuses items a store cannot take, before any transaction.
-func checkItems(items []pista.Item) error {
-	for _, it := range items {
-		if !it.Kind.Valid() {
-			return fmt.Errorf("postgres: item of unknown kind %q", it.Kind)
-		}
-		if it.Object == "" {
-			return errors.New("postgres: item without an object")
-		}
-	}
-	return nil
-}
-
-// insertItems inserts items into a conversation, in order, and returns
-// their IDs and recorded times. It takes lockItems first, which the
-// transaction holds until it ends: item IDs become visible in order. It
-// leaves items unchanged, so that a transaction that fails later does not
-// leave IDs behind in them.
-func insertItems(ctx context.Context, tx pgx.Tx, conversationID string, items []pista.Item) ([]int64, []time.Time, error) {
-	if err := xactLock(ctx, tx, lockItems); err != nil {
-		return nil, nil, err
-	}
-	ids := make([]int64, len(items))
+// itemRows checks items and returns them as columns, with the times
+// each will be recorded with.
+func itemRows(items []pista.Item) (itemColumnsIn, []time.Time, error) {
+	var r itemColumnsIn
 	times := make([]time.Time, len(items))
 	for i, it := range items {
-		times[i] = stamp(it.Created)
+		if !it.Kind.Valid() {
+			return r, nil, fmt.Errorf("postgres: item of unknown kind %q", it.Kind)
+		}
+		if it.Object == "" {
+			return r, nil, errors.New("postgres: item without an object")
+		}
 		by := it.EncryptedBy
 		if by == "" {
 			by = "server"
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO items
-			(conversation_id, kind, object, meta, size, meta_size, author_id, created, encrypted_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-			conversationID, string(it.Kind), it.Object, it.Meta, it.Size, it.MetaSize, nullID(it.AuthorID), times[i].Unix(), by).
-			Scan(&ids[i]); err != nil {
-			return nil, nil, fmt.Errorf("postgres: insert item: %w", err)
-		}
+		times[i] = stamp(it.Created)
+		r.kind, r.object, r.meta, r.by = append(r.kind, string(it.Kind)), append(r.object, it.Object), append(r.meta, it.Meta), append(r.by, by)
+		r.size, r.metaSize, r.created = append(r.size, it.Size), append(r.metaSize, it.MetaSize), append(r.created, times[i].Unix())
+		r.author = append(r.author, nullID(it.AuthorID))
 	}
-	return ids, times, nil
+	return r, times, nil
+}
+
+// queueItems queues, in b, lockItems and the insertion of rows into a
+// conversation, in order; the returned slice holds their IDs, in order,
+// once the batch has run. The lock, held until the batch's transaction
+// ends, makes item IDs visible in their order.
+func queueItems(b *pgx.Batch, conversationID string, r itemColumnsIn) *[]int64 {
+	ids := new([]int64)
+	b.Queue(`SELECT pg_advisory_xact_lock($1, $2)`, lockSpace, int32(lockItems))
+	b.Queue(`INSERT INTO items (conversation_id, kind, object, meta, size, meta_size, author_id, created, encrypted_by)
+		SELECT $1, x.kind, x.object, x.meta, x.size, x.meta_size, x.author_id, x.created, x.by
+		FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[])
+			WITH ORDINALITY AS x (kind, object, meta, size, meta_size, author_id, created, by, n)
+		ORDER BY x.n
+		RETURNING id`,
+		conversationID, r.kind, r.object, r.meta, r.size, r.metaSize, r.author, r.created, r.by).
+		Query(func(rows pgx.Rows) error {
+			got, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+			if err != nil {
+				return err
+			}
+			// IDs are taken as the rows are inserted, in the order of n.
+			slices.Sort(got)
+			*ids = got
+			return nil
+		})
+	return ids
 }
 
 // setItems sets the stored items' sealed IDs, conversation and times.
@@ -385,7 +388,7 @@ func (s *TipStore) DeleteReply(ctx context.Context, conversationID string, publi
 			WHERE id = $1`, conversationID); err != nil {
 			return fmt.Errorf("postgres: delete reply: %w", err)
 		}
-		if err := tagsFollow(ctx, tx, conversationID); err != nil {
+		if _, err := tx.Exec(ctx, tagsFollowQuery, conversationID); err != nil {
 			return fmt.Errorf("postgres: delete reply: %w", err)
 		}
 		return nil
