@@ -109,7 +109,7 @@ func (in *inbox) before(b testing.TB, deskIDs []int64, n, limit int, where ...st
 	if err := in.db.read.QueryRow(query, args...).Scan(&before); err != nil {
 		b.Fatal(err)
 	}
-	return before
+	return in.db.ids.seal(domainItem, before) // cursors are sealed IDs (migration 0006)
 }
 
 // BenchmarkInboxPage measures an inbox page of 50 among 100,000
