@@ -4,7 +4,8 @@
 // DeskStore, JournalistStore, TipStore, Settings and TeamStore, each
 // built on a *DB from Open, and passes the same contract suite
 // (storetest). `pista serve --database postgres://USER@HOST/DB` runs on
-// it, with the encrypted objects still in the data folder.
+// it, with the encrypted objects still in the data folder, which then
+// names the database (server.PostgresMark) for the admin commands.
 //
 // # The same guarantees as SQLite
 //

@@ -128,17 +128,32 @@ func TestPostgresFolderMismatch(t *testing.T) {
 		t.Errorf("PostgreSQL on a SQLite folder: %v, want a refusal naming %s", err, server.DBFile)
 	}
 
+	// A folder of PostgreSQL: admin commands (--data only) reach its
+	// database through the mark; another database is refused.
 	pg := t.TempDir()
 	st, err = server.OpenStoresOn(ctx, pg, server.Database{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
-	if _, err := server.OpenStores(ctx, pg); err == nil || !strings.Contains(err.Error(), "--database") {
-		t.Errorf("SQLite on a PostgreSQL folder: %v, want a refusal asking for --database", err)
+	secret, err := st.Settings.Secret(ctx, "x", 16)
+	if err != nil {
+		t.Fatal(err)
 	}
+	st.Close()
+	st, err = server.OpenStores(ctx, pg)
+	if err != nil {
+		t.Fatalf("OpenStores on a folder of PostgreSQL: %v", err)
+	}
+	if again, err := st.Settings.Secret(ctx, "x", 16); err != nil || string(again) != string(secret) {
+		t.Errorf("OpenStores on a folder of PostgreSQL does not reach its database: %x, %v", again, err)
+	}
+	st.Close()
 	if _, err := os.Stat(filepath.Join(pg, server.DBFile)); !os.IsNotExist(err) {
-		t.Errorf("the refused SQLite left %s: %v", server.DBFile, err)
+		t.Errorf("OpenStores on a folder of PostgreSQL made %s: %v", server.DBFile, err)
+	}
+	other := pgtest.URL(t)
+	if _, err := server.New(ctx, server.Config{Data: pg, Database: other}); err == nil || !strings.Contains(err.Error(), server.PostgresMark) {
+		t.Errorf("another database on the folder: %v, want a refusal naming %s", err, server.PostgresMark)
 	}
 
 	if _, err := server.New(ctx, server.Config{Data: t.TempDir(), Database: "postgres://pista:hunter2@127.0.0.1/x"}); err == nil || strings.Contains(err.Error(), "hunter2") {

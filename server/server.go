@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pista-tips/pista"
@@ -121,17 +122,21 @@ type Stores struct {
 const DBFile = "pista.db"
 
 // PostgresMark is the file that says a data folder's rows are in
-// PostgreSQL: SQLite is then refused on it, since an empty pista.db
-// would make every object an orphan to sweep.
+// PostgreSQL. Its first line is the database's URL (never with a
+// password): admin commands given only --data open that database (the
+// password from $PGPASSWORD or ~/.pgpass), and a server is refused
+// another database on the folder, whose rows would make every object
+// here an orphan to sweep.
 const PostgresMark = "ROWS-IN-POSTGRESQL"
 
 // Database says where the rows of a data folder's stores live.
 type Database struct {
-	URL      string // "": SQLite, pista.db in the data folder; else postgres://…
+	URL      string // "": the folder's (PostgresMark), or SQLite's pista.db in it; else postgres://…
 	Password string // the PostgreSQL role's password, if any (not in URL)
 }
 
-// OpenStores opens (creating) the stores of a data folder, on SQLite. It
+// OpenStores opens (creating) the stores of a data folder: SQLite's
+// pista.db in it, or the PostgreSQL database its PostgresMark names. It
 // takes no lock and sweeps nothing, so that admin commands can use it
 // beside a running server; New does both.
 func OpenStores(ctx context.Context, dir string) (*Stores, error) {
@@ -139,18 +144,29 @@ func OpenStores(ctx context.Context, dir string) (*Stores, error) {
 }
 
 // OpenStoresOn opens (creating) the stores of a data folder, their rows
-// on SQLite in the folder or in the PostgreSQL database db names. A folder
-// is used with one or the other: pista.db beside PostgreSQL, or
-// PostgresMark beside SQLite, is refused.
+// on SQLite in the folder or in the PostgreSQL database db names (by
+// default, the one the folder's PostgresMark names). A folder is used
+// with one database: pista.db beside PostgreSQL, or another PostgreSQL
+// database than the mark's, is refused.
 func OpenStoresOn(ctx context.Context, dir string, db Database) (*Stores, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
+	markPath := filepath.Join(dir, PostgresMark)
+	mark, err := os.ReadFile(markPath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	marked, _, _ := strings.Cut(string(mark), "\n")
+	switch {
+	case db.URL == "":
+		db.URL = marked
+	case marked != "" && marked != db.URL:
+		return nil, fmt.Errorf("the data folder %s keeps the objects of the database %s, not %s (if it is the same database under another URL, write the new one on the first line of %s)",
+			dir, marked, db.URL, markPath)
+	}
 	var st *Stores
 	if db.URL == "" {
-		if _, err := os.Stat(filepath.Join(dir, PostgresMark)); err == nil {
-			return nil, fmt.Errorf("the data folder %s keeps the objects of a PostgreSQL database (%s): give its --database", dir, PostgresMark)
-		}
 		lite, err := sqlite.Open(ctx, filepath.Join(dir, DBFile))
 		if err != nil {
 			return nil, err
@@ -170,9 +186,13 @@ func OpenStoresOn(ctx context.Context, dir string, db Database) (*Stores, error)
 		if err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(filepath.Join(dir, PostgresMark), []byte("The rows of this folder's objects are in a PostgreSQL database (pista serve --database).\n"), 0o600); err != nil {
-			pg.Close()
-			return nil, err
+		if marked == "" {
+			note := db.URL + "\n\nThe rows of this folder's objects are in the PostgreSQL database above (pista serve --database):\n" +
+				"admin commands given this folder (--data) use it, with the password in $PGPASSWORD or ~/.pgpass.\n"
+			if err := os.WriteFile(markPath, []byte(note), 0o600); err != nil {
+				pg.Close()
+				return nil, err
+			}
 		}
 		st = &Stores{
 			db: pg, Desks: postgres.NewDeskStore(pg), Journalists: postgres.NewJournalistStore(pg),

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pista-tips/pista/internal/pgtest"
 )
 
 // A password never comes on the command line: `pista serve --database`
@@ -56,5 +59,29 @@ func TestServeDatabaseFlags(t *testing.T) {
 	pw, err := databasePassword(serveFlags{database: "postgres://pista@db.example/pista", databasePWFile: pwFile})
 	if err != nil || pw != "s3cret-from-file" {
 		t.Errorf("databasePassword = %q, %v; want the file's first line", pw, err)
+	}
+}
+
+// `pista serve --database` on PostgreSQL, and the admin commands beside
+// it given only --data: they reach the server's database through the
+// folder, and the running server shows what they made.
+func TestServeOnPostgres(t *testing.T) {
+	url := pgtest.URL(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	base, _ := startServer(t, data, func(f *serveFlags) { f.database = url })
+	addJournalist(t, dir, data, "alice")
+	runPista(t, "desk", "add", "--data", data, "--name", "americas", "--title", "Americas Desk", "--member", "alice")
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "Americas Desk") {
+		t.Errorf("the landing page does not offer the desk made beside the server:\n%.1500s", body)
+	}
+	if _, err := os.Stat(filepath.Join(data, "pista.db")); !os.IsNotExist(err) {
+		t.Errorf("a pista.db was made beside PostgreSQL: %v", err)
 	}
 }
