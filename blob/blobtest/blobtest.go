@@ -24,7 +24,7 @@ func Run(t *testing.T, open func(t *testing.T) pista.BlobStore) {
 	t.Run("RoundTrip", func(t *testing.T) {
 		s := open(t)
 		// Sizes around S3's 5 MiB part and across several parts.
-		for _, size := range []int{0, 1, 25, 64<<10 + 16, 5<<20 - 1, 5 << 20, 5<<20 + 1, 12<<20 + 7} {
+		for _, size := range []int{0, 1, 25, 64 << 10, 64<<10 + 16, 5<<20 - 1, 5 << 20, 5<<20 + 1, 12<<20 + 7} {
 			want := make([]byte, size)
 			rand.Read(want)
 			// A reader that hands out one byte at a time for the small

@@ -42,6 +42,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -64,6 +65,7 @@ type Store struct {
 	core   minio.Core
 	bucket string
 	prefix string
+	tls    bool
 }
 
 var _ pista.BlobStore = (*Store)(nil)
@@ -86,7 +88,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3: %w", err)
 	}
-	s := &Store{core: minio.Core{Client: c}, bucket: cfg.Bucket, prefix: cfg.Prefix}
+	s := &Store{core: minio.Core{Client: c}, bucket: cfg.Bucket, prefix: cfg.Prefix, tls: cfg.TLS}
 	ok, err := c.BucketExists(ctx, cfg.Bucket)
 	if err != nil {
 		return nil, fmt.Errorf("s3: reaching bucket %q at %s: %w", cfg.Bucket, cfg.Endpoint, err)
@@ -99,6 +101,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 
 // parts are the part buffers of uploads, reused from one to the next.
 var parts = sync.Pool{New: func() any { b := make([]byte, PartSize); return &b }}
+
+// smallSize is what Put reads before it takes a part buffer: most
+// objects (messages, metadata, replies) are smaller, and sixteen of them
+// written at once must not hold sixteen parts.
+const smallSize = 64 << 10
+
+var smalls = sync.Pool{New: func() any { b := make([]byte, smallSize); return &b }}
 
 // newKey makes a key for an object written at t.
 func newKey(t time.Time) string {
@@ -131,16 +140,28 @@ func (s *Store) name(key string) string { return s.prefix + key }
 // key, and a multipart upload already begun is aborted.
 func (s *Store) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 	key := newKey(pista.Now())
-	bp := parts.Get().(*[]byte)
-	defer parts.Put(bp)
-	buf := *bp
-	n, err := io.ReadFull(r, buf)
+	sp := smalls.Get().(*[]byte)
+	n, err := io.ReadFull(r, *sp)
+	buf := *sp
+	if err == nil {
+		// Larger than a small object: on into a part buffer.
+		bp := parts.Get().(*[]byte)
+		defer parts.Put(bp)
+		buf = *bp
+		copy(buf, (*sp)[:n])
+		smalls.Put(sp)
+		var m int
+		m, err = io.ReadFull(r, buf[n:])
+		n += m
+	} else {
+		defer smalls.Put(sp)
+	}
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		// Shorter than a part: one request.
 		if err := ctx.Err(); err != nil {
 			return "", 0, err
 		}
-		_, err := s.core.PutObject(ctx, s.bucket, s.name(key), bytes.NewReader(buf[:n]), int64(n), "", "", putOptions)
+		_, err := s.core.PutObject(ctx, s.bucket, s.name(key), bytes.NewReader(buf[:n]), int64(n), "", s.payloadHash(buf[:n]), putOptions)
 		if err != nil {
 			return "", 0, fmt.Errorf("s3: writing object: %w", err)
 		}
@@ -157,8 +178,32 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 }
 
 // putOptions are every write's: the objects are already encrypted and
-// never change.
-var putOptions = minio.PutObjectOptions{ContentType: "application/octet-stream"}
+// never change. The payload is signed by its SHA-256 (payloadHash), not
+// by minio-go's streaming signature, which would copy every 64 KiB chunk
+// through a new buffer.
+var putOptions = minio.PutObjectOptions{ContentType: "application/octet-stream", DisableContentSha256: true}
+
+// payloadHash is the SHA-256 a request's signature covers, over plain
+// HTTP: a network in between could otherwise swap the object for another
+// age file encrypted to the same desk key (anyone can make one). Over
+// HTTPS, which already protects the payload, it is left out ("": the
+// request says UNSIGNED-PAYLOAD) and costs nothing.
+func (s *Store) payloadHash(p []byte) string {
+	if s.tls {
+		return ""
+	}
+	h := sha256.Sum256(p)
+	return hex.EncodeToString(h[:])
+}
+
+func (s *Store) putPart(ctx context.Context, key, id string, number int, p []byte) (minio.CompletePart, error) {
+	part, err := s.core.PutObjectPart(ctx, s.bucket, s.name(key), id, number, bytes.NewReader(p), int64(len(p)),
+		minio.PutObjectPartOptions{Sha256Hex: s.payloadHash(p), DisableContentSha256: true})
+	if err != nil {
+		return minio.CompletePart{}, fmt.Errorf("s3: writing part %d: %w", number, err)
+	}
+	return minio.CompletePart{PartNumber: part.PartNumber, ETag: part.ETag}, nil
+}
 
 // putMultipart sends buf, which is full, then the rest of r, one part at
 // a time through buf.
@@ -182,11 +227,11 @@ func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, buf [
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
-		p, err := s.core.PutObjectPart(ctx, s.bucket, s.name(key), id, len(done)+1, bytes.NewReader(buf[:n]), int64(n), minio.PutObjectPartOptions{})
+		p, err := s.putPart(ctx, key, id, len(done)+1, buf[:n])
 		if err != nil {
-			return 0, fmt.Errorf("s3: writing part %d: %w", len(done)+1, err)
+			return 0, err
 		}
-		done = append(done, minio.CompletePart{PartNumber: p.PartNumber, ETag: p.ETag})
+		done = append(done, p)
 		size += int64(n)
 		var rerr error
 		n, rerr = io.ReadFull(r, buf)
@@ -204,11 +249,11 @@ func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, buf [
 			if err := ctx.Err(); err != nil {
 				return 0, err
 			}
-			p, err := s.core.PutObjectPart(ctx, s.bucket, s.name(key), id, len(done)+1, bytes.NewReader(buf[:n]), int64(n), minio.PutObjectPartOptions{})
+			p, err := s.putPart(ctx, key, id, len(done)+1, buf[:n])
 			if err != nil {
-				return 0, fmt.Errorf("s3: writing part %d: %w", len(done)+1, err)
+				return 0, err
 			}
-			done = append(done, minio.CompletePart{PartNumber: p.PartNumber, ETag: p.ETag})
+			done = append(done, p)
 			size += int64(n)
 			break
 		}

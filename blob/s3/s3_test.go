@@ -2,6 +2,7 @@ package s3_test
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -12,9 +13,10 @@ import (
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/blob/blobtest"
 	"github.com/pista-tips/pista/blob/s3"
+	"github.com/pista-tips/pista/internal/pistatest"
 )
 
-func open(t *testing.T, m *blobtest.MinIOServer, url string) *s3.Store {
+func open(t testing.TB, m *blobtest.MinIOServer, url string) *s3.Store {
 	t.Helper()
 	cfg, err := s3.ParseURL(url)
 	if err != nil {
@@ -131,3 +133,41 @@ func TestKeysBetween(t *testing.T) {
 		}
 	}
 }
+
+// A Put holds one part buffer whatever the object's size, reused from
+// one Put to the next, and a small object none: what a Put allocates
+// does not grow with the object.
+func TestPutMemory(t *testing.T) {
+	m := blobtest.MinIO(t)
+	s := open(t, m, m.URL(m.Bucket(t)))
+	ctx := context.Background()
+	put := func(size int64) {
+		t.Helper()
+		if _, _, err := s.Put(ctx, io.LimitReader(zeros{}, size)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(1 << 10)
+	put(12 << 20)
+	for _, tc := range []struct {
+		name  string
+		size  int64
+		times int
+		max   uint64
+	}{
+		{"16 messages", 2 << 10, 16, 16 * 256 << 10},
+		{"64 MiB", 64 << 20, 1, s3.PartSize + 2<<20}, // the pool may have lost its buffer to a GC
+	} {
+		before := pistatest.Allocated()
+		for range tc.times {
+			put(tc.size)
+		}
+		if got := pistatest.Allocated() - before; got > tc.max {
+			t.Errorf("%s: %d KiB allocated, want at most %d KiB", tc.name, got>>10, tc.max>>10)
+		}
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
