@@ -7,9 +7,10 @@
 //
 // # Write order and memory
 //
-// Put streams: it reads at most PartSize bytes into one buffer, sends
-// them and reuses the buffer, so an upload holds one part in memory
-// whatever its size (a 5 MiB part: 10,000 parts, S3's limit, make
+// Put streams: it reads at most PartSize bytes into one buffer (mapped
+// outside the Go heap, see buffers.go; an object under 64 KiB takes a
+// small one instead), sends them and reuses the buffer, so an upload
+// holds one part in memory whatever its size (a 5 MiB part: 10,000 parts, S3's limit, make
 // objects of up to 48 GiB). An object shorter than a part goes in one
 // request; a longer one as a multipart upload that becomes visible only
 // when completed, so that, as with blob.Local's rename, a crash never
@@ -99,9 +100,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// parts are the part buffers of uploads, reused from one to the next.
-var parts = sync.Pool{New: func() any { b := make([]byte, PartSize); return &b }}
-
 // smallSize is what Put reads before it takes a part buffer: most
 // objects (messages, metadata, replies) are smaller, and sixteen of them
 // written at once must not hold sixteen parts.
@@ -145,9 +143,8 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 	buf := *sp
 	if err == nil {
 		// Larger than a small object: on into a part buffer.
-		bp := parts.Get().(*[]byte)
-		defer parts.Put(bp)
-		buf = *bp
+		buf = getPart()
+		defer putPart(buf)
 		copy(buf, (*sp)[:n])
 		smalls.Put(sp)
 		var m int
