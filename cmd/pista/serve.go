@@ -30,6 +30,12 @@ inbox at /newsroom/ and the API at /api/v1/, on SQLite and a local data
 folder. It keeps no access log and never logs or stores a visitor's
 address, browser, codename, message or file name.
 
+With --objects s3://BUCKET?endpoint=HOST:PORT the encrypted objects go to
+an S3-compatible bucket (AWS, MinIO, Ceph RGW, Garage…) instead; the
+data folder keeps the database and the encrypted temporary files. The
+bucket's keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or
+from --objects-credentials-file, never from the command line.
+
 Usage:
     pista serve [--data DIR] [--listen ADDR] [flags]
 
