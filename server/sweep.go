@@ -33,6 +33,10 @@ import (
 // written in them, not the bucket's size. An instance stopped longer
 // than SweepBack while no other ran leaves the orphans of its crash for
 // good: unreadable ciphertext, which costs space only.
+//
+// Each sweep also aborts the multipart uploads begun more than
+// OrphanGrace ago: a crash in the middle of a large Put leaves parts
+// that S3 keeps, unlisted, until then.
 
 // OrphanGrace is how old an object must be before a sweep of a bucket
 // may delete it for want of a row: longer than any submission takes to
@@ -51,6 +55,12 @@ const firstSweepAfter = time.Minute
 type RecentKeyer interface {
 	pista.BlobStore
 	KeysBetween(ctx context.Context, from, to time.Time) ([]string, error)
+}
+
+// staleUploads is a store that can abort the writes a crash left
+// unfinished (s3.Store).
+type staleUploads interface {
+	AbortStaleUploads(ctx context.Context, before time.Time) (int, error)
 }
 
 // SweepRecentOrphans deletes the objects written from hour from to hour
@@ -95,6 +105,15 @@ func sweepRecent(ctx context.Context, log *slog.Logger, tips pista.TipStore, blo
 		to := time.Now().Add(-OrphanGrace).Truncate(time.Hour).Add(-time.Hour) // the last whole hour old enough
 		if from.IsZero() {
 			from = to.Add(-SweepBack)
+		}
+		if a, ok := blobs.(staleUploads); ok {
+			// The parts of uploads a crash cut short, which no listing of
+			// objects shows.
+			if n, err := a.AbortStaleUploads(ctx, time.Now().Add(-OrphanGrace)); err != nil {
+				log.Error("aborting unfinished uploads in the bucket", "err", err)
+			} else if n > 0 {
+				log.Info("aborted uploads left by an interrupted write", "count", n)
+			}
 		}
 		if !to.Before(from) {
 			n, err := SweepRecentOrphans(ctx, tips, blobs, from, to)

@@ -49,6 +49,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -360,4 +361,36 @@ func (s *Store) list(ctx context.Context, startAfter, token string, each func(st
 // String names the store for logs: bucket and prefix, no credentials.
 func (s *Store) String() string {
 	return "s3://" + s.bucket + "/" + s.prefix + " at " + s.core.EndpointURL().Host
+}
+
+// maxAbortsPerSweep bounds one AbortStaleUploads: a later sweep goes on.
+const maxAbortsPerSweep = 10000
+
+// AbortStaleUploads aborts the multipart uploads of this store begun
+// before before: what a crash in the middle of a Put left, parts that
+// S3 keeps, unlisted and billed, until they are aborted. An upload in
+// progress is younger than any sensible before (server.OrphanGrace).
+func (s *Store) AbortStaleUploads(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	keyMarker, idMarker := "", ""
+	for n < maxAbortsPerSweep {
+		page, err := s.core.ListMultipartUploads(ctx, s.bucket, s.prefix, keyMarker, idMarker, "", 1000)
+		if err != nil {
+			return n, fmt.Errorf("s3: listing uploads: %w", err)
+		}
+		for _, u := range page.Uploads {
+			if !u.Initiated.Before(before) || !strings.HasPrefix(u.Key, s.prefix) || !validKey(u.Key[len(s.prefix):]) {
+				continue
+			}
+			if err := s.core.AbortMultipartUpload(ctx, s.bucket, u.Key, u.UploadID); err != nil && !notFound(err) {
+				return n, fmt.Errorf("s3: aborting an upload: %w", err)
+			}
+			n++
+		}
+		if !page.IsTruncated || page.NextKeyMarker == "" && page.NextUploadIDMarker == "" {
+			return n, nil
+		}
+		keyMarker, idMarker = page.NextKeyMarker, page.NextUploadIDMarker
+	}
+	return n, nil
 }

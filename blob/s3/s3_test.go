@@ -171,3 +171,26 @@ func TestPutMemory(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// What a crash in the middle of a multipart Put leaves (an upload never
+// completed nor aborted) is aborted once older than the bound given.
+func TestAbortStaleUploads(t *testing.T) {
+	m := blobtest.MinIO(t)
+	b := m.Bucket(t)
+	s := open(t, m, m.URL(b))
+	ctx := context.Background()
+	core := minio.Core{Client: m.Client}
+	key := "0123456789abcdef0123456789abcdef"
+	if _, err := core.NewMultipartUpload(ctx, b, key, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.AbortStaleUploads(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("AbortStaleUploads before the upload began = %d, %v; want 0", n, err)
+	}
+	if n, err := s.AbortStaleUploads(ctx, time.Now().Add(time.Minute)); err != nil || n != 1 {
+		t.Fatalf("AbortStaleUploads = %d, %v; want 1", n, err)
+	}
+	for u := range m.Client.ListIncompleteUploads(ctx, b, "", true) {
+		t.Errorf("upload %s still there (%v)", u.Key, u.Err)
+	}
+}
