@@ -264,7 +264,7 @@ func TestUploadResumes(t *testing.T) {
 	// What was stored: the file, byte for byte, encrypted by the browser.
 	in.checkStored(t, in.conversationOf(t, codename), journeyDesk, "browser", sub)
 	// And the upload is gone, claimed by the form.
-	left, err := os.ReadDir(filepath.Join(in.srv.Stores.Blobs.TempDir(), "..", tus.Dir))
+	left, err := os.ReadDir(filepath.Join(in.srv.Stores.Local.TempDir(), "..", tus.Dir))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}

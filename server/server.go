@@ -30,6 +30,7 @@ import (
 	"github.com/pista-tips/pista/admit"
 	"github.com/pista-tips/pista/api"
 	"github.com/pista-tips/pista/blob"
+	"github.com/pista-tips/pista/blob/s3"
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/keys"
@@ -89,7 +90,15 @@ type Config struct {
 	// StretchWait is how long a source's request may wait for key
 	// stretching before being told to retry (0: admit.DefaultMaxWait).
 	StretchWait time.Duration
-	Log         *slog.Logger
+	// Objects, when set, keeps the encrypted objects in an S3 bucket
+	// (s3://BUCKET[/PREFIX]?endpoint=HOST:PORT&region=…&tls=false; see
+	// s3.ParseURL) rather than in the data folder, which keeps the
+	// database and the encrypted temporary files. The bucket's keys come
+	// from ObjectsCredentialsFile, or else from $AWS_ACCESS_KEY_ID and
+	// $AWS_SECRET_ACCESS_KEY (s3.Credentials).
+	Objects                string
+	ObjectsCredentialsFile string
+	Log                    *slog.Logger
 }
 
 // DefaultCoarsenEvery bounds how long a folder or the database keeps the
@@ -114,8 +123,14 @@ type Stores struct {
 	Tips        pista.TipStore
 	Settings    pista.Settings
 	Team        pista.TeamStore
-	Blobs       *blob.Local
-	db          io.Closer
+	// Blobs keeps the encrypted objects: Local, or an S3 bucket
+	// (UseObjects).
+	Blobs pista.BlobStore
+	// Local is the data folder's object store: its tmp/ holds the
+	// encrypted spools and writes in progress, and its floor of free
+	// disk space bounds uploads, wherever the objects go.
+	Local *blob.Local
+	db    io.Closer
 }
 
 // DBFile is the database's name in the data folder.
@@ -204,12 +219,44 @@ func OpenStoresOn(ctx context.Context, dir string, db Database) (*Stores, error)
 		st.db.Close()
 		return nil, err
 	}
-	st.Blobs = blobs
+	st.Blobs, st.Local = blobs, blobs
 	return st, nil
 }
 
 // Close closes the database.
 func (s *Stores) Close() error { return s.db.Close() }
+
+// UseObjects moves the stores' objects to the S3 bucket rawURL names
+// (Config.Objects), with the keys from credentialsFile or the
+// environment. The data folder keeps the temporary files.
+func (s *Stores) UseObjects(ctx context.Context, rawURL, credentialsFile string) error {
+	cfg, err := s3.ParseURL(rawURL)
+	if err != nil {
+		return fmt.Errorf("--objects: %w", err)
+	}
+	cfg.Creds, err = s3.Credentials(credentialsFile, os.Getenv)
+	if err != nil {
+		return err
+	}
+	store, err := s3.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	s.Blobs = bucket{store, s.Local}
+	return nil
+}
+
+// bucket is the objects' S3 store, with the data folder's floor of free
+// disk for the spools the source pages write there before the objects
+// leave for the bucket. Asked for room for the objects and a spool
+// (web's readForm asks for twice a request's size), it checks the local
+// disk for both: more than the spool needs, never less.
+type bucket struct {
+	*s3.Store
+	local *blob.Local
+}
+
+func (b bucket) Room(n int64) error { return b.local.Room(n) }
 
 // CodenameSalt returns the instance's codename salt, made on first use.
 //
@@ -287,22 +334,29 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	// Only the server holding the lock sweeps: admin commands open the
 	// same stores beside it and must not touch its writes in flight.
-	if err := st.Blobs.RemoveTemp(); err != nil {
+	if err := st.Local.RemoveTemp(); err != nil {
 		st.Close()
 		lock.Close()
 		return nil, err
 	}
 	switch {
 	case cfg.MinFreeDisk == 0:
-		st.Blobs.MinFree = DefaultMinFreeDisk
+		st.Local.MinFree = DefaultMinFreeDisk
 	case cfg.MinFreeDisk > 0:
-		st.Blobs.MinFree = cfg.MinFreeDisk
+		st.Local.MinFree = cfg.MinFreeDisk
+	}
+	if cfg.Objects != "" {
+		if err := st.UseObjects(ctx, cfg.Objects, cfg.ObjectsCredentialsFile); err != nil {
+			st.Close()
+			lock.Close()
+			return nil, err
+		}
 	}
 	// An upload is at most the ciphertext of a file at the form's limit.
 	up, err := upload.Open(filepath.Join(cfg.Data, upload.Dir), upload.Config{
 		MaxSize:    upload.CiphertextSize(cfg.MaxUpload, intake.MaxSealedHeader),
 		MaxPending: cfg.MaxPendingUploads,
-		Room:       st.Blobs,
+		Room:       st.Local,
 		Log:        cfg.Log,
 	})
 	if err != nil {
@@ -317,13 +371,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		lock.Close()
 		return nil, err
 	}
-	if n, err := SweepOrphans(ctx, st.Tips, st.Blobs); err != nil {
+	sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	if recent, ok := st.Blobs.(RecentKeyer); ok {
+		// A bucket other instances may be writing to: swept in the
+		// background, an hour at a time (SweepRecentOrphans).
+		go sweepRecent(sweepCtx, cfg.Log, st.Tips, recent)
+	} else if n, err := SweepOrphans(ctx, st.Tips, st.Blobs); err != nil {
 		cfg.Log.Error("sweeping orphan objects", "err", err)
 	} else if n > 0 {
 		cfg.Log.Info("removed objects left by an interrupted write", "count", n)
 	}
 	blob.CoarsenData(cfg.Data)
-	sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	go up.Run(sweepCtx)
 	go coarsen(sweepCtx, cfg)
 	return &Server{Stores: st, Uploads: up, Handler: h, Gate: gate, stop: stop, lock: lock, dir: cfg.Data}, nil
@@ -403,7 +461,7 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store, gate *
 		Desks: st.Desks, Tips: st.Tips, Settings: st.Settings, Blobs: st.Blobs, CSRF: csrf, Render: render, Log: cfg.Log,
 		Sessions: sourceSessions,
 		Newsroom: cfg.Newsroom, Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload, ExitURL: cfg.ExitURL,
-		SpoolDir: st.Blobs.TempDir(), Onion: cfg.Onion, Uploads: up, ScrubBudget: scrubBudget(cfg.ScrubMemory),
+		SpoolDir: st.Local.TempDir(), Onion: cfg.Onion, Uploads: up, ScrubBudget: scrubBudget(cfg.ScrubMemory),
 		Gate: gate, PoW: puzzle,
 	}).Register(mux)
 	up.RequireProof(func(sol string) error { _, err := puzzle.Verify(sol); return err })

@@ -377,7 +377,7 @@ func TestUploadCreationLimits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		free, err := st.Blobs.Free()
+		free, err := st.Local.Free()
 		st.Close()
 		if err != nil {
 			t.Fatal(err)

@@ -32,6 +32,12 @@ folder, or on PostgreSQL (--database) and a local data folder for the
 encrypted objects. It keeps no access log and never logs or stores a visitor's
 address, browser, codename, message or file name.
 
+With --objects s3://BUCKET?endpoint=HOST:PORT the encrypted objects go to
+an S3-compatible bucket (AWS, MinIO, Ceph RGW, Garage…) instead; the
+data folder keeps the database and the encrypted temporary files. The
+bucket's keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or
+from --objects-credentials-file, never from the command line.
+
 Usage:
     pista serve [--data DIR] [--listen ADDR] [flags]
 
@@ -48,6 +54,7 @@ Examples:
     $ pista serve --tls-cert cert.pem --tls-key key.pem --listen :443
     $ pista serve --server-replies=false     # replies only encrypted in the browser
     $ pista serve --shutdown-grace 2m        # let slow uploads finish on stop
+    $ AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… pista serve --objects 's3://tips?endpoint=127.0.0.1:9000&tls=false'
     $ pista serve --pow-bits 18              # a harder proof of work for scripts and apps
     $ pista serve --smtp-listen :25 --mail-domain tips.example.org --tls-cert cert.pem --tls-key key.pem
     $ pista serve --notify-smtp mail.example.org:587 --notify-from pista@example.org \
@@ -67,6 +74,7 @@ type serveFlags struct {
 	noServerReplies                                           bool // --server-replies=false
 	publicURL                                                 string
 	webauthnRPID                                              string
+	objects, objectsCredentials                               string // --objects, --objects-credentials-file
 
 	// slow clients and shutdown
 	maxConns      int
@@ -96,6 +104,8 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "the `ADDR`ess to listen on")
 	fs.StringVar(&f.newsroom, "newsroom", "pista", "the newsroom's `NAME`, shown on every page")
 	fs.StringVar(&f.onion, "onion", "", "the tip line's onion `ADDRESS` (…onion), announced with an Onion-Location header")
+	fs.StringVar(&f.objects, "objects", "", "keep the encrypted objects in an S3 bucket, `URL` s3://BUCKET[/PREFIX]?endpoint=HOST:PORT[&region=R][&tls=false], with keys from $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY (default: in the data folder)")
+	fs.StringVar(&f.objectsCredentials, "objects-credentials-file", "", "read the bucket's keys from this `FILE` (AWS credentials format: [default], aws_access_key_id, aws_secret_access_key) rather than the environment")
 	fs.StringVar(&f.maxUpload, "max-upload", "4GiB", "the most one submission may carry, files included (`SIZE`: 500MB, 4GiB…)")
 	fs.StringVar(&f.minFreeDisk, "min-free-disk", "256MiB", "refuse uploads that would leave less free disk than `SIZE` (0: no floor)")
 	fs.StringVar(&f.scrubMemory, "scrub-memory", "32MiB", "memory scrubbing one file on arrival may take (two at once; a PDF may be a quarter of it): a file that needs more is stored as sent, flagged \"not scrubbed: too complex\"")
@@ -196,6 +206,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", WebAuthnRPID: f.webauthnRPID,
 		NoServerReplies: f.noServerReplies, MaxPendingUploads: f.maxPendingUploads, Log: logger,
 		PoWBits: f.powBits, StretchWait: f.stretchWait,
+		Objects: f.objects, ObjectsCredentialsFile: f.objectsCredentials,
 	})
 	if errors.Is(err, server.ErrInUse) {
 		return hint(err, "stop the other server first, or give this one its own --data")
