@@ -22,6 +22,12 @@ const (
 	// DefaultBodyRateWindow is the time over which it is averaged: a body
 	// may stall this long, and must make up for it later.
 	DefaultBodyRateWindow = time.Minute
+	// MaxBodyTime is the longest a body may take, whatever its rate: a
+	// submission writes its objects as it arrives and its rows at the
+	// end, and the sweep of a bucket's orphans (server, OrphanGrace)
+	// must not take the objects of one still arriving. 24 hours carry
+	// 4 GiB at 50 KiB/s, a slow Tor circuit's pace.
+	MaxBodyTime = 24 * time.Hour
 )
 
 // MinBodyRate cuts request bodies that arrive slower than BytesPerSecond
@@ -36,9 +42,13 @@ const (
 // data arrives (http.ResponseController), so a client that sends nothing
 // is cut even while a read waits; and checked after every read, for the
 // handlers that set deadlines of their own (tusd's, in upload/).
+//
+// A body must also be whole within MaxTime (0: MaxBodyTime), however fast
+// it comes.
 type MinBodyRate struct {
 	BytesPerSecond int64
 	Window         time.Duration
+	MaxTime        time.Duration
 }
 
 // Handler wraps next so that every request body keeps the rate.
@@ -48,7 +58,11 @@ func (m MinBodyRate) Handler(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = &rateReader{ReadCloser: r.Body, ctx: r.Context(), rc: http.NewResponseController(w), m: m, credit: m.Window}
+			end := time.Now().Add(MaxBodyTime)
+			if m.MaxTime > 0 {
+				end = time.Now().Add(m.MaxTime)
+			}
+			r.Body = &rateReader{ReadCloser: r.Body, ctx: r.Context(), rc: http.NewResponseController(w), m: m, credit: m.Window, end: end}
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -61,6 +75,7 @@ type rateReader struct {
 	rc     *http.ResponseController
 	m      MinBodyRate
 	credit time.Duration
+	end    time.Time // the body must be whole by then
 	done   bool
 }
 
@@ -82,15 +97,19 @@ func (b *rateReader) Read(p []byte) (int, error) {
 	if b.done {
 		return b.ReadCloser.Read(p)
 	}
-	if b.credit <= 0 || b.ctx.Err() != nil {
+	start := time.Now()
+	if b.credit <= 0 || b.ctx.Err() != nil || !start.Before(b.end) {
 		// Spent, or the request was cancelled (Drain.Cut) between two
 		// reads: the deadline set below would outlive the cut's.
 		return 0, b.cut()
 	}
-	start := time.Now()
 	// Not all writers support deadlines (a test's recorder): then the
 	// check after the read is the only one.
-	b.rc.SetReadDeadline(start.Add(b.credit))
+	deadline := start.Add(b.credit)
+	if b.end.Before(deadline) {
+		deadline = b.end
+	}
+	b.rc.SetReadDeadline(deadline)
 	n, err := b.ReadCloser.Read(p)
 	b.credit -= time.Since(start)
 	b.credit = min(b.credit+time.Duration(n)*time.Second/time.Duration(b.m.BytesPerSecond), b.m.Window)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/httpx"
 )
 
 // # Orphans in a bucket
@@ -39,9 +40,10 @@ import (
 // that S3 keeps, unlisted, until then.
 
 // OrphanGrace is how old an object must be before a sweep of a bucket
-// may delete it for want of a row: longer than any submission takes to
-// arrive (4 GiB through Tor at a slow 100 KiB/s is 12 hours).
-const OrphanGrace = 48 * time.Hour
+// may delete it for want of a row: twice the longest a request body may
+// take (httpx.MaxBodyTime, after which it is cut), so no submission still
+// arriving can lose its objects.
+const OrphanGrace = 2 * httpx.MaxBodyTime
 
 // SweepBack is how many hours before OrphanGrace the first sweep after
 // start looks at.
