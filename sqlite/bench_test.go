@@ -74,14 +74,22 @@ func newInbox(b testing.TB) *inbox {
 		if _, err := tx.ExecContext(ctx, `UPDATE conversations SET last_item = ? WHERE id = ?`, item, id); err != nil {
 			b.Fatal(err)
 		}
-		// A conversation in five is closed, one in twenty tagged.
+		// A conversation in five is closed; one in 1,000 is tagged
+		// mayor (rare), one in twenty budget, one in two port (common).
 		if i%5 == 0 {
 			if _, err := tx.ExecContext(ctx, `UPDATE conversations SET status = 'closed' WHERE id = ?`, id); err != nil {
 				b.Fatal(err)
 			}
 		}
-		if i%20 == 0 {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO conversation_tags (conversation_id, tag) VALUES (?, 'budget')`, id); err != nil {
+		for _, tag := range []struct {
+			name  string
+			every int
+		}{{"mayor", 1000}, {"budget", 20}, {"port", 2}} {
+			if i%tag.every != 0 {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO conversation_tags (conversation_id, tag, desk_id, last_item)
+				VALUES (?, ?, ?, ?)`, id, tag.name, desk, item); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -116,7 +124,8 @@ func (in *inbox) before(b testing.TB, deskIDs []int64, n, limit int, where ...st
 // conversations: the first page and page 1,000 (keyset), for all of a
 // journalist's desks (two, merged) and for one desk; and filtered, by
 // status (20,000 closed: page 250 is as deep as it goes), by unread and
-// by tag (5,000 tagged: page 60).
+// by tag: budget on 5,000 (page 60), mayor on 100 (rare: two pages) and
+// port on 50,000 (common: 40,000 in alice's desks, page 800 is the last).
 //
 //	go test ./sqlite/ -run '^$' -bench BenchmarkInboxPage -benchtime 2000x
 func BenchmarkInboxPage(b *testing.B) {
@@ -141,6 +150,10 @@ func BenchmarkInboxPage(b *testing.B) {
 		{"tagged/first page", false, pista.Page{Tag: "budget"}},
 		{"tagged/page 60", false, pista.Page{Tag: "budget", Before: in.before(b, []int64{americas, europe}, 60, 50,
 			"id IN (SELECT conversation_id FROM conversation_tags WHERE tag = 'budget')")}},
+		{"rare tag/first page", false, pista.Page{Tag: "mayor"}},
+		{"common tag/first page", false, pista.Page{Tag: "port"}},
+		{"common tag/page 800", false, pista.Page{Tag: "port", Before: in.before(b, []int64{americas, europe}, 800, 50,
+			"id IN (SELECT conversation_id FROM conversation_tags WHERE tag = 'port')")}},
 		{"query per desk/first page", true, pista.Page{}},
 		{"query per desk/page 1000", true, pista.Page{Before: in.before(b, []int64{americas, europe}, 1000, 50)}},
 	}

@@ -49,6 +49,12 @@
 // journalist's desks from it, merges them and only then joins the page's
 // rows with their desk, reads, stars and item counts. Page 1,000 of
 // 100,000 conversations costs what page 1 does (BenchmarkInboxPage).
+// Filtered by a tag, a desk's walk is of the tag's rows instead: each
+// carries its conversation's desk and last_item (migration 0008; the
+// store moves it in the transactions that move the conversation's), so
+// the index on (tag, desk_id, last_item) gives a desk's conversations
+// with the tag newest first, whether the tag is on ten conversations or
+// on most.
 // Read state is a row per journalist and conversation holding the
 // last_item they saw, so a new item makes a conversation unread again
 // without touching anyone's row.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -227,5 +228,152 @@ func TestMigration0006(t *testing.T) {
 	n, newest, err := tips.NewSourceItems(ctx, 1, 1)
 	if err != nil || n != 1 || newest != items[1].ID {
 		t.Errorf("NewSourceItems(old watermark) = %d, %d, %v; want 1, %d", n, newest, err, items[1].ID)
+	}
+}
+
+// TestMigration0008 applies 0008 to a database of 0007 with tagged
+// conversations on two desks: the tags' rows take their conversations'
+// desk and last item, the tag's old index gives way to the new one, and
+// the inbox by tag lists them newest first, each desk's apart.
+func TestMigration0008(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pista.db")
+	old, err := sql.Open("sqlite", path+"?"+url.Values{"_pragma": pragmas}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.SetMaxOpenConns(1)
+	if _, err := old.ExecContext(ctx, `CREATE TABLE schema_migrations (
+		version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := filepath.Glob("migrations/000[1-7]_*.sql")
+	if len(names) != 7 {
+		t.Fatalf("migrations 0001 to 0007: %v", names)
+	}
+	for i, name := range names {
+		if err := applyMigration(ctx, old, int64(i+1), "migrations/"+filepath.Base(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`INSERT INTO journalists (id, name, recipient, password_hash, totp_secret, created) VALUES (1, 'alice', 'r', 'h', 's', 0)`,
+		`INSERT INTO desks (id, slug, title, created) VALUES (1, 'americas', 'Americas', 0), (2, 'europe', 'Europe', 0)`,
+		`INSERT INTO desk_keys (id, desk_id, recipient, created) VALUES (1, 1, 'r', 0), (2, 2, 'r', 0)`,
+		`UPDATE desks SET key_id = id`,
+		`INSERT INTO desk_members (desk_id, journalist_id) VALUES (1, 1), (2, 1)`,
+		`INSERT INTO sources (id, lookup, recipient, created) VALUES (1, x'01', 'r', 0), (2, x'02', 'r', 0), (3, x'03', 'r', 0)`,
+		`INSERT INTO conversations (id, desk_id, source_id, created, updated) VALUES
+			('old', 1, 1, 0, 0), ('new', 1, 2, 0, 0), ('far', 2, 3, 0, 0)`,
+		`INSERT INTO items (conversation_id, kind, object, size, created) VALUES
+			('old', 'message', 'o1', 1, 0), ('far', 'message', 'o2', 1, 0), ('new', 'message', 'o3', 1, 0),
+			('old', 'message', 'o4', 1, 0)`,
+		`DELETE FROM items WHERE object = 'o4'`, // old's last item goes back to o1
+		`UPDATE conversations SET last_item = (SELECT max(id) FROM items i WHERE i.conversation_id = conversations.id)`,
+		`INSERT INTO conversation_tags (conversation_id, tag) VALUES
+			('old', 'mayor'), ('new', 'mayor'), ('new', 'port'), ('far', 'mayor')`,
+	} {
+		if _, err := old.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.read.QueryContext(ctx, `SELECT t.conversation_id, t.tag, t.desk_id, t.last_item, c.desk_id, c.last_item
+		FROM conversation_tags t JOIN conversations c ON c.id = t.conversation_id ORDER BY t.conversation_id, t.tag`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var id, tag string
+		var desk, last, cDesk, cLast int64
+		if err := rows.Scan(&id, &tag, &desk, &last, &cDesk, &cLast); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, id+" "+tag)
+		if desk != cDesk || last != cLast || last == 0 {
+			t.Errorf("tag %s of %s: desk %d, last item %d; its conversation's are %d, %d", tag, id, desk, last, cDesk, cLast)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	if want := []string{"far mayor", "new mayor", "new port", "old mayor"}; !slices.Equal(got, want) {
+		t.Errorf("tags after 0008: %v, want %v", got, want)
+	}
+
+	var indexes []string
+	rows, err = db.read.QueryContext(ctx, `SELECT name FROM sqlite_schema
+		WHERE type = 'index' AND tbl_name = 'conversation_tags' AND sql IS NOT NULL ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		indexes = append(indexes, name)
+	}
+	rows.Close()
+	if want := []string{"conversation_tags_tag_desk_last"}; !slices.Equal(indexes, want) {
+		t.Errorf("indexes of conversation_tags: %v, want %v", indexes, want)
+	}
+	var ok string
+	if err := db.read.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
+		t.Errorf("integrity_check: %s, %v", ok, err)
+	}
+	fk, err := db.read.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fk.Next() {
+		t.Error("foreign key violations after the migration")
+	}
+	fk.Close()
+
+	tips := NewTipStore(db)
+	inbox := func(p pista.Page) []string {
+		t.Helper()
+		cs, err := tips.ConversationsFor(ctx, 1, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, c := range cs {
+			ids = append(ids, c.ID)
+		}
+		return ids
+	}
+	if got, want := inbox(pista.Page{Tag: "mayor"}), []string{"new", "far", "old"}; !slices.Equal(got, want) {
+		t.Errorf("tag mayor after 0008: %v, want %v", got, want)
+	}
+	if got, want := inbox(pista.Page{Tag: "mayor", DeskID: 1}), []string{"new", "old"}; !slices.Equal(got, want) {
+		t.Errorf("tag mayor on americas after 0008: %v, want %v", got, want)
+	}
+	// The copied rows follow their conversation as new ones do.
+	if err := tips.AddItems(ctx, "old", []pista.Item{{Kind: pista.KindMessage, Object: "o5", Size: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := inbox(pista.Page{Tag: "mayor"}), []string{"old", "new", "far"}; !slices.Equal(got, want) {
+		t.Errorf("tag mayor after an item on old: %v, want %v", got, want)
+	}
+	// The rebuilt table's foreign key still cascades.
+	if _, err := tips.DeleteConversation(ctx, 1, "new"); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM conversation_tags WHERE conversation_id = 'new'`).
+		Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d tags left after deleting their conversation (%v)", left, err)
 	}
 }

@@ -148,12 +148,20 @@ func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []
 		ids[len(ids)-1], latest(unix(updated), times).Unix(), conversationID); err != nil {
 		return fmt.Errorf("sqlite: add items: %w", err)
 	}
+	if _, err := tx.ExecContext(ctx, tagsFollowQuery, conversationID); err != nil {
+		return fmt.Errorf("sqlite: add items: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
 	setItems(s.db.ids, items, conversationID, ids, times)
 	return nil
 }
+
+// tagsFollowQuery copies a conversation's last_item to its tags' rows
+// (migration 0008), in the transaction that moved it.
+const tagsFollowQuery = `UPDATE conversation_tags AS t SET last_item = c.last_item
+	FROM conversations c WHERE c.id = ?1 AND t.conversation_id = ?1 AND t.last_item <> c.last_item`
 
 // insertItems inserts items into a conversation, in order, and returns
 // their IDs and recorded times. It leaves items unchanged, so that a
@@ -388,6 +396,9 @@ func (s *TipStore) DeleteReply(ctx context.Context, conversationID string, publi
 		WHERE id = ?1`, conversationID); err != nil {
 		return pista.Item{}, fmt.Errorf("sqlite: delete reply: %w", err)
 	}
+	if _, err := tx.ExecContext(ctx, tagsFollowQuery, conversationID); err != nil {
+		return pista.Item{}, fmt.Errorf("sqlite: delete reply: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return pista.Item{}, err
 	}
@@ -399,9 +410,10 @@ func (s *TipStore) DeleteReply(ctx context.Context, conversationID string, publi
 // first, with LastItem < p.Before if p.Before is set.
 //
 // Each desk's conversations are read newest first from the index on
-// (desk_id, last_item), at most one page per desk, and merged; only the
-// page's rows are then joined with their desk, reads, stars and item
-// counts. A page thus costs the same whatever its position and however
+// (desk_id, last_item) (or (desk_id, status, last_item), or, by tag,
+// conversation_tags' on (tag, desk_id, last_item)), at most one page per
+// desk, and merged; only the page's rows are then joined with their desk,
+// reads, stars and item counts. A page thus costs the same whatever its position and however
 // many conversations the desks hold.
 func (s *TipStore) ConversationsFor(ctx context.Context, journalistID int64, p pista.Page) ([]pista.Conversation, error) {
 	limit := p.Limit
@@ -461,12 +473,16 @@ func inboxQuery(journalistID int64, desks []int64, before int64, limit int, p pi
 		if i > 0 {
 			query.WriteString(` UNION ALL `)
 		}
+		// The desk's walk: its conversations newest first, or, with a
+		// tag, its conversations with the tag newest first, from the
+		// tag's rows (migration 0008), whether the tag is rare or
+		// common. last is the column walked.
+		last := "conversations.last_item"
 		if p.Tag != "" {
-			// Tagged conversations are few: start from the tag's index
-			// rather than walk the desk's whole list looking for them.
-			query.WriteString(`SELECT id, last_item FROM (SELECT conversations.id, conversations.last_item
+			last = "t.last_item"
+			query.WriteString(`SELECT id, last_item FROM (SELECT t.conversation_id AS id, t.last_item
 				FROM conversation_tags t CROSS JOIN conversations ON conversations.id = t.conversation_id
-				WHERE t.tag = ? AND desk_id = ?`)
+				WHERE t.tag = ? AND t.desk_id = ?`)
 			args = append(args, p.Tag, desk)
 		} else {
 			query.WriteString(`SELECT id, last_item FROM (SELECT id, last_item FROM conversations
@@ -474,10 +490,10 @@ func inboxQuery(journalistID int64, desks []int64, before int64, limit int, p pi
 			args = append(args, desk)
 		}
 		if p.Status != "" {
-			query.WriteString(` AND status = ?`)
+			query.WriteString(` AND conversations.status = ?`)
 			args = append(args, string(p.Status))
 		}
-		query.WriteString(` AND last_item < ?`)
+		query.WriteString(` AND ` + last + ` < ?`)
 		args = append(args, before)
 		if p.Assignee != 0 {
 			query.WriteString(` AND assignee_id = ?`)
@@ -493,7 +509,7 @@ func inboxQuery(journalistID int64, desks []int64, before int64, limit int, p pi
 				AND s.conversation_id = conversations.id)`)
 			args = append(args, journalistID)
 		}
-		query.WriteString(` ORDER BY conversations.last_item DESC LIMIT ?)`)
+		query.WriteString(` ORDER BY ` + last + ` DESC LIMIT ?)`)
 		args = append(args, limit)
 	}
 	query.WriteString(` ORDER BY last_item DESC LIMIT ?)
@@ -679,7 +695,8 @@ func (s *TipStore) SetTags(ctx context.Context, journalistID int64, id string, t
 		return fmt.Errorf("sqlite: set tags: %w", err)
 	}
 	for _, t := range tags {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO conversation_tags (conversation_id, tag) VALUES (?, ?)`, id, t); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO conversation_tags (conversation_id, tag, desk_id, last_item)
+			SELECT id, ?, desk_id, last_item FROM conversations WHERE id = ?`, t, id); err != nil {
 			return fmt.Errorf("sqlite: set tags: %w", err)
 		}
 	}
@@ -790,7 +807,7 @@ func (s *TipStore) DeleteConversation(ctx context.Context, journalistID int64, i
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: delete conversation: %w", err)
 	}
-	// Items, reads and stars go by ON DELETE CASCADE.
+	// Items, reads, stars and tags go by ON DELETE CASCADE.
 	if _, err := tx.ExecContext(ctx, `DELETE FROM conversations WHERE id = ?`, id); err != nil {
 		return nil, fmt.Errorf("sqlite: delete conversation: %w", err)
 	}
