@@ -413,8 +413,8 @@ func (s *TipStore) DeleteReply(ctx context.Context, conversationID string, publi
 // (desk_id, last_item) (or (desk_id, status, last_item), or, by tag,
 // conversation_tags' on (tag, desk_id, last_item)), at most one page per
 // desk, and merged; only the page's rows are then joined with their desk,
-// reads, stars and item counts. A page thus costs the same whatever its position and however
-// many conversations the desks hold.
+// reads, stars and item counts. A page thus costs the same whatever its
+// position and however many conversations the desks hold.
 func (s *TipStore) ConversationsFor(ctx context.Context, journalistID int64, p pista.Page) ([]pista.Conversation, error) {
 	limit := p.Limit
 	if limit <= 0 {
