@@ -55,8 +55,15 @@ func ParseAddress(s string) (addr string, pub []byte, err error) {
 	if len(host) != addressLen {
 		return "", nil, ErrAddressLength
 	}
+	// Base32 decoders skip line breaks: check every character first, so
+	// that 56 characters are 35 bytes.
+	for _, c := range []byte(host) {
+		if !('a' <= c && c <= 'z' || '2' <= c && c <= '7') {
+			return "", nil, ErrAddressChars
+		}
+	}
 	raw, err := b32.DecodeString(strings.ToUpper(host))
-	if err != nil {
+	if err != nil || len(raw) != 35 {
 		return "", nil, ErrAddressChars
 	}
 	pub, sum, ver := raw[:32], raw[32:34], raw[34]

@@ -51,6 +51,7 @@ func TestParseAddress(t *testing.T) {
 		{"very long", strings.Repeat("a", 1000) + ".onion", "", ErrAddressLength},
 		{"digit 1", "1" + host[1:] + ".onion", "", ErrAddressChars},
 		{"digit 0", host[:10] + "0" + host[11:] + ".onion", "", ErrAddressChars},
+		{"line breaks inside", host[:20] + "\n\n" + host[22:] + ".onion", "", ErrAddressChars},
 		{"typo in key", flip(host, 5) + ".onion", "", ErrAddressChecksum},
 		{"typo in checksum", flip(host, 52) + ".onion", "", ErrAddressChecksum},
 		{"version 2", withVersion(2), "", ErrAddressVersion},
