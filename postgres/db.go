@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/internal/sealedid"
 )
 
 //go:embed migrations/*.sql
@@ -28,7 +29,7 @@ var migrations embed.FS
 // DB is an open pista database on a PostgreSQL server: a pgx pool.
 type DB struct {
 	pool *pgxpool.Pool
-	ids  *ids // seals the numbers of items and audit entries (ids.go)
+	ids  *sealedid.Sealer // seals the numbers of items and audit entries (ids.go)
 }
 
 // Options are what Open may be told besides the URL.
@@ -209,7 +210,7 @@ func applyMigration(ctx context.Context, conn *pgx.Conn, version int64, name str
 
 // loadIDs reads the instance's ID key, making it on first use: instances
 // starting together all read the one that was stored.
-func loadIDs(ctx context.Context, pool *pgxpool.Pool) (*ids, error) {
+func loadIDs(ctx context.Context, pool *pgxpool.Pool) (*sealedid.Sealer, error) {
 	fresh := make([]byte, 32)
 	rand.Read(fresh)
 	if _, err := pool.Exec(ctx, `INSERT INTO settings (name, value) VALUES ('id-key', $1) ON CONFLICT (name) DO NOTHING`, fresh); err != nil {

@@ -5,6 +5,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pista-tips/pista/internal/sealedid"
 )
 
 // What the external tests (package postgres_test, which may import
@@ -12,7 +14,7 @@ import (
 
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
-func (db *DB) SealItem(n int64) int64 { return db.ids.seal(domainItem, n) }
+func (db *DB) SealItem(n int64) int64 { return db.ids.Seal(sealedid.Item, n) }
 
 var (
 	InboxQuery           = inboxQuery

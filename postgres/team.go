@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/internal/sealedid"
 )
 
 // TeamStore implements pista.TeamStore.
@@ -137,7 +138,7 @@ func (s *TeamStore) CreateInvitation(ctx context.Context, inv *pista.Invitation)
 	// hour, rounded down: an invitation never lasts longer than given.
 	expires := inv.Expires.UTC().Truncate(pista.TimeGranularity)
 	for {
-		id := randomID()
+		id := sealedid.Random()
 		tag, err := s.db.pool.Exec(ctx, `INSERT INTO invitations (id, token_hash, desk_id, role, admin, created_by, created, expires)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
 			id, inv.TokenHash, nullID(inv.DeskID), string(inv.Role), inv.Admin, nullID(inv.CreatedBy), created.Unix(), expires.Unix())
@@ -416,7 +417,7 @@ func (s *TeamStore) Audit(ctx context.Context, q pista.AuditQuery) ([]pista.Audi
 	if limit <= 0 || limit > MaxAuditLimit {
 		limit = 100
 	}
-	before, ok := s.db.ids.cursor(domainAudit, q.Before)
+	before, ok := s.db.ids.Cursor(sealedid.Audit, q.Before)
 	if !ok {
 		return nil, nil // not a cursor this store made: no page
 	}
@@ -445,7 +446,7 @@ func (s *TeamStore) Audit(ctx context.Context, q pista.AuditQuery) ([]pista.Audi
 		var created int64
 		err := r.Scan(&e.ID, &created, &e.ActorID, &e.ActorName, &e.Action, &e.DeskID, &e.DeskSlug,
 			&e.ConversationID, &e.Subject)
-		e.Created, e.ID = unix(created), s.db.ids.seal(domainAudit, e.ID)
+		e.Created, e.ID = unix(created), s.db.ids.Seal(sealedid.Audit, e.ID)
 		return e, err
 	})
 }

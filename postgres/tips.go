@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/internal/sealedid"
 )
 
 // Inbox and pull page sizes, as in package sqlite.
@@ -113,7 +114,7 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
 		return storageErr(err)
 	}
 	t.Source.ID, t.Source.Created = sourceID, sourceCreated
-	c.Channel, c.SourceID, c.Created, c.Updated, c.LastItem, c.Items = channel, sourceID, created, updated, s.db.ids.seal(domainItem, (*ids)[len(*ids)-1]), len(*ids)
+	c.Channel, c.SourceID, c.Created, c.Updated, c.LastItem, c.Items = channel, sourceID, created, updated, s.db.ids.Seal(sealedid.Item, (*ids)[len(*ids)-1]), len(*ids)
 	setItems(s.db.ids, t.Items, c.ID, *ids, times)
 	return nil
 }
@@ -215,9 +216,9 @@ func queueItems(b *pgx.Batch, conversationID string, r itemColumnsIn) *[]int64 {
 }
 
 // setItems sets the stored items' sealed IDs, conversation and times.
-func setItems(seal *ids, items []pista.Item, conversationID string, ids []int64, times []time.Time) {
+func setItems(seal *sealedid.Sealer, items []pista.Item, conversationID string, ids []int64, times []time.Time) {
 	for i := range items {
-		items[i].ID, items[i].ConversationID, items[i].Created = seal.seal(domainItem, ids[i]), conversationID, times[i]
+		items[i].ID, items[i].ConversationID, items[i].Created = seal.Seal(sealedid.Item, ids[i]), conversationID, times[i]
 		if items[i].EncryptedBy == "" {
 			items[i].EncryptedBy = "server"
 		}
@@ -301,7 +302,7 @@ const journalistViewJoins = `
 	LEFT JOIN reads r ON r.journalist_id = m.journalist_id AND r.conversation_id = c.id
 	LEFT JOIN stars s ON s.journalist_id = m.journalist_id AND s.conversation_id = c.id`
 
-func scanConversation(row pgx.Row, seal *ids, view bool) (pista.Conversation, error) {
+func scanConversation(row pgx.Row, seal *sealedid.Sealer, view bool) (pista.Conversation, error) {
 	var c pista.Conversation
 	var created, updated, items int64
 	var tags string
@@ -311,7 +312,7 @@ func scanConversation(row pgx.Row, seal *ids, view bool) (pista.Conversation, er
 		dest = append(dest, &c.Unread, &c.Starred)
 	}
 	err := row.Scan(dest...)
-	c.Created, c.Updated, c.LastItem, c.Items = unix(created), unix(updated), seal.seal(domainItem, c.LastItem), int(items)
+	c.Created, c.Updated, c.LastItem, c.Items = unix(created), unix(updated), seal.Seal(sealedid.Item, c.LastItem), int(items)
 	if tags != "" {
 		c.Tags = strings.Fields(tags)
 		slices.Sort(c.Tags)
@@ -319,7 +320,7 @@ func scanConversation(row pgx.Row, seal *ids, view bool) (pista.Conversation, er
 	return c, err
 }
 
-func queryConversations(ctx context.Context, q querier, seal *ids, view bool, query string, args ...any) ([]pista.Conversation, error) {
+func queryConversations(ctx context.Context, q querier, seal *sealedid.Sealer, view bool, query string, args ...any) ([]pista.Conversation, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -338,16 +339,16 @@ func (s *TipStore) ConversationsOfSource(ctx context.Context, sourceID int64) ([
 const itemColumns = `i.id, i.conversation_id, i.kind, i.object, i.meta, i.size, i.meta_size,
 	coalesce(i.author_id, 0), i.created, i.encrypted_by`
 
-func scanItem(row pgx.Row, seal *ids) (pista.Item, error) {
+func scanItem(row pgx.Row, seal *sealedid.Sealer) (pista.Item, error) {
 	var it pista.Item
 	var created int64
 	err := row.Scan(&it.ID, &it.ConversationID, &it.Kind, &it.Object, &it.Meta, &it.Size, &it.MetaSize,
 		&it.AuthorID, &created, &it.EncryptedBy)
-	it.Created, it.ID = unix(created), seal.seal(domainItem, it.ID)
+	it.Created, it.ID = unix(created), seal.Seal(sealedid.Item, it.ID)
 	return it, err
 }
 
-func queryItems(ctx context.Context, q querier, seal *ids, query string, args ...any) ([]pista.Item, error) {
+func queryItems(ctx context.Context, q querier, seal *sealedid.Sealer, query string, args ...any) ([]pista.Item, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -367,7 +368,7 @@ func (s *TipStore) ItemsOfConversation(ctx context.Context, conversationID strin
 // The conversation's LastItem goes back to its newest remaining item; item
 // IDs are never reused.
 func (s *TipStore) DeleteReply(ctx context.Context, conversationID string, public int64) (pista.Item, error) {
-	itemID, ok := s.db.ids.unseal(domainItem, public)
+	itemID, ok := s.db.ids.Unseal(sealedid.Item, public)
 	if !ok {
 		return pista.Item{}, fmt.Errorf("reply: %w", pista.ErrNotFound)
 	}
@@ -415,7 +416,7 @@ func (s *TipStore) ConversationsFor(ctx context.Context, journalistID int64, p p
 		limit = DefaultInboxLimit
 	}
 	limit = min(limit, MaxInboxLimit)
-	before, ok := s.db.ids.cursor(domainItem, p.Before)
+	before, ok := s.db.ids.Cursor(sealedid.Item, p.Before)
 	if !ok {
 		return nil, nil // not a cursor this store made: no page
 	}
@@ -449,7 +450,7 @@ func (s *TipStore) ConversationsFor(ctx context.Context, journalistID int64, p p
 	}
 	if len(desks) > maxMergedDesks {
 		// Newest first: by the numbers behind the sealed IDs.
-		last := func(c pista.Conversation) int64 { n, _ := s.db.ids.unseal(domainItem, c.LastItem); return n }
+		last := func(c pista.Conversation) int64 { n, _ := s.db.ids.Unseal(sealedid.Item, c.LastItem); return n }
 		slices.SortFunc(cs, func(a, b pista.Conversation) int { return cmp.Compare(last(b), last(a)) })
 		cs = cs[:min(len(cs), limit)]
 	}
@@ -523,7 +524,7 @@ func (s *TipStore) ItemsFor(ctx context.Context, journalistID int64, after int64
 		limit = DefaultItemsLimit
 	}
 	limit = min(limit, MaxItemsLimit)
-	n, ok := s.db.ids.cursor(domainItem, after)
+	n, ok := s.db.ids.Cursor(sealedid.Item, after)
 	if !ok {
 		return nil, nil // not a cursor this store made: nothing after it
 	}
@@ -543,8 +544,8 @@ const itemsForQuery = `SELECT ` + itemColumns + `
 // newest such item's ID, or after if there is none: what a notification
 // says. after is a sealed item ID, as it returns newest.
 func (s *TipStore) NewSourceItems(ctx context.Context, journalistID, after int64) (int, int64, error) {
-	from, ok := s.db.ids.cursor(domainItem, after)
-	if !ok && after > 0 && after < sealBase {
+	from, ok := s.db.ids.Cursor(sealedid.Item, after)
+	if !ok && after > 0 && after < sealedid.Base {
 		// A watermark from before SQLite's migration 0006 (never shown),
 		// in a database moved here: the row number it then was.
 		from, ok = after, true
@@ -561,7 +562,7 @@ func (s *TipStore) NewSourceItems(ctx context.Context, journalistID, after int64
 	if newest == from {
 		return n, after, nil
 	}
-	return n, s.db.ids.seal(domainItem, newest), nil
+	return n, s.db.ids.Seal(sealedid.Item, newest), nil
 }
 
 // newSourceItemsQuery takes a journalist, an item ID and the reply kind.
@@ -578,7 +579,7 @@ const newSourceItemsQuery = `SELECT count(DISTINCT c.id), coalesce(max(i.id), $2
 // ItemFor answers pista.ErrNotFound unless the item is in one of the
 // journalist's desks.
 func (s *TipStore) ItemFor(ctx context.Context, journalistID, public int64) (pista.Item, error) {
-	itemID, ok := s.db.ids.unseal(domainItem, public)
+	itemID, ok := s.db.ids.Unseal(sealedid.Item, public)
 	if !ok {
 		return pista.Item{}, fmt.Errorf("item: %w", pista.ErrNotFound)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/internal/sealedid"
 )
 
 // inbox is a database of 100,000 conversations, one item each: 60% on
@@ -117,7 +118,7 @@ func (in *inbox) before(b testing.TB, deskIDs []int64, n, limit int, where ...st
 	if err := in.db.read.QueryRow(query, args...).Scan(&before); err != nil {
 		b.Fatal(err)
 	}
-	return in.db.ids.seal(domainItem, before) // cursors are sealed IDs (migration 0006)
+	return in.db.ids.Seal(sealedid.Item, before) // cursors are sealed IDs (migration 0006)
 }
 
 // BenchmarkInboxPage measures an inbox page of 50 among 100,000

@@ -19,6 +19,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/internal/sealedid"
 )
 
 //go:embed migrations/*.sql
@@ -30,9 +31,9 @@ var migrations embed.FS
 // with SQLITE_BUSY; reads go through a pool of read-only connections, which
 // WAL lets run alongside the writer.
 type DB struct {
-	write *sql.DB // one connection, BEGIN IMMEDIATE
-	read  *sql.DB // several connections, query_only
-	ids   *ids    // seals the numbers of items and audit entries (ids.go)
+	write *sql.DB          // one connection, BEGIN IMMEDIATE
+	read  *sql.DB          // several connections, query_only
+	ids   *sealedid.Sealer // seals the numbers of items and audit entries (ids.go)
 }
 
 // pragmas are applied to every connection, in both pools.

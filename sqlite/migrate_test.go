@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/internal/sealedid"
 )
 
 // TestMigration0002 applies 0002 to a database of 0001 with data in it:
@@ -65,7 +66,7 @@ func TestMigration0002(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seal := func(n int64) int64 { return db.ids.seal(domainItem, n) }
+	seal := func(n int64) int64 { return db.ids.Seal(sealedid.Item, n) }
 	if len(items) != 2 || items[0].ID != seal(1) || items[0].Object != "o1" || items[1].ID != seal(2) ||
 		items[1].Kind != pista.KindReply || items[1].AuthorID != 1 || items[1].Size != 2 {
 		t.Errorf("items after the migration: %+v", items)
@@ -207,7 +208,7 @@ func TestMigration0006(t *testing.T) {
 		t.Fatalf("Invitations = %+v, %v", invs, err)
 	}
 	for _, inv := range invs {
-		if inv.ID < sealBase || inv.ID >= 2*sealBase {
+		if inv.ID < sealedid.Base || inv.ID >= 2*sealedid.Base {
 			t.Errorf("invitation ID %d after the migration, want a random one in [2^52, 2^53)", inv.ID)
 		}
 		if inv.Expires.Unix() != expires-expires%3600 {
@@ -220,7 +221,7 @@ func TestMigration0006(t *testing.T) {
 		t.Fatalf("items = %+v, %v", items, err)
 	}
 	for _, it := range items {
-		if it.ID < sealBase {
+		if it.ID < sealedid.Base {
 			t.Errorf("item ID %d after the migration: not sealed", it.ID)
 		}
 	}

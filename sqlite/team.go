@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/internal/sealedid"
 )
 
 // TeamStore implements pista.TeamStore.
@@ -138,7 +139,7 @@ func (s *TeamStore) CreateInvitation(ctx context.Context, inv *pista.Invitation)
 	// hour, rounded down: an invitation never lasts longer than given.
 	expires := inv.Expires.UTC().Truncate(pista.TimeGranularity)
 	for {
-		id := randomID()
+		id := sealedid.Random()
 		_, err := s.db.write.ExecContext(ctx, `INSERT INTO invitations (id, token_hash, desk_id, role, admin, created_by, created, expires)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, inv.TokenHash, desk, string(inv.Role), inv.Admin, by, created.Unix(), expires.Unix())
 		if isUnique(err) && !s.tokenTaken(ctx, inv.TokenHash) {
@@ -462,7 +463,7 @@ func (s *TeamStore) Audit(ctx context.Context, q pista.AuditQuery) ([]pista.Audi
 	if limit <= 0 || limit > MaxAuditLimit {
 		limit = 100
 	}
-	before, ok := s.db.ids.cursor(domainAudit, q.Before)
+	before, ok := s.db.ids.Cursor(sealedid.Audit, q.Before)
 	if !ok {
 		return nil, nil // not a cursor this store made: no page
 	}
@@ -498,7 +499,7 @@ func (s *TeamStore) Audit(ctx context.Context, q pista.AuditQuery) ([]pista.Audi
 			&e.ConversationID, &e.Subject); err != nil {
 			return nil, err
 		}
-		e.Created, e.ID = unix(created), s.db.ids.seal(domainAudit, e.ID)
+		e.Created, e.ID = unix(created), s.db.ids.Seal(sealedid.Audit, e.ID)
 		es = append(es, e)
 	}
 	return es, rows.Err()

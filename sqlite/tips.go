@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/internal/sealedid"
 )
 
 // Inbox and pull page sizes.
@@ -115,7 +116,7 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) (err error) {
 		return err
 	}
 	t.Source.ID, t.Source.Created = sourceID, sourceCreated
-	c.Channel, c.SourceID, c.Created, c.Updated, c.LastItem, c.Items = channel, sourceID, created, updated, s.db.ids.seal(domainItem, last), len(ids)
+	c.Channel, c.SourceID, c.Created, c.Updated, c.LastItem, c.Items = channel, sourceID, created, updated, s.db.ids.Seal(sealedid.Item, last), len(ids)
 	setItems(s.db.ids, t.Items, c.ID, ids, times)
 	return nil
 }
@@ -196,9 +197,9 @@ func insertItems(ctx context.Context, tx *sql.Tx, conversationID string, items [
 }
 
 // setItems sets the stored items' sealed IDs, conversation and times.
-func setItems(seal *ids, items []pista.Item, conversationID string, ids []int64, times []time.Time) {
+func setItems(seal *sealedid.Sealer, items []pista.Item, conversationID string, ids []int64, times []time.Time) {
 	for i := range items {
-		items[i].ID, items[i].ConversationID, items[i].Created = seal.seal(domainItem, ids[i]), conversationID, times[i]
+		items[i].ID, items[i].ConversationID, items[i].Created = seal.Seal(sealedid.Item, ids[i]), conversationID, times[i]
 		if items[i].EncryptedBy == "" {
 			items[i].EncryptedBy = "server"
 		}
@@ -285,7 +286,7 @@ const journalistViewJoins = `
 	LEFT JOIN reads r ON r.journalist_id = m.journalist_id AND r.conversation_id = c.id
 	LEFT JOIN stars s ON s.journalist_id = m.journalist_id AND s.conversation_id = c.id`
 
-func scanConversation(row interface{ Scan(...any) error }, seal *ids, view bool) (pista.Conversation, error) {
+func scanConversation(row interface{ Scan(...any) error }, seal *sealedid.Sealer, view bool) (pista.Conversation, error) {
 	var c pista.Conversation
 	var created, updated int64
 	var tags string
@@ -295,7 +296,7 @@ func scanConversation(row interface{ Scan(...any) error }, seal *ids, view bool)
 		dest = append(dest, &c.Unread, &c.Starred)
 	}
 	err := row.Scan(dest...)
-	c.Created, c.Updated, c.LastItem = unix(created), unix(updated), seal.seal(domainItem, c.LastItem)
+	c.Created, c.Updated, c.LastItem = unix(created), unix(updated), seal.Seal(sealedid.Item, c.LastItem)
 	if tags != "" {
 		c.Tags = strings.Fields(tags)
 		slices.Sort(c.Tags)
@@ -305,7 +306,7 @@ func scanConversation(row interface{ Scan(...any) error }, seal *ids, view bool)
 
 func queryConversations(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, seal *ids, view bool, query string, args ...any) ([]pista.Conversation, error) {
+}, seal *sealedid.Sealer, view bool, query string, args ...any) ([]pista.Conversation, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -333,18 +334,18 @@ func (s *TipStore) ConversationsOfSource(ctx context.Context, sourceID int64) ([
 const itemColumns = `i.id, i.conversation_id, i.kind, i.object, i.meta, i.size, i.meta_size,
 	coalesce(i.author_id, 0), i.created, i.encrypted_by`
 
-func scanItem(row interface{ Scan(...any) error }, seal *ids) (pista.Item, error) {
+func scanItem(row interface{ Scan(...any) error }, seal *sealedid.Sealer) (pista.Item, error) {
 	var it pista.Item
 	var created int64
 	err := row.Scan(&it.ID, &it.ConversationID, &it.Kind, &it.Object, &it.Meta, &it.Size, &it.MetaSize,
 		&it.AuthorID, &created, &it.EncryptedBy)
-	it.Created, it.ID = unix(created), seal.seal(domainItem, it.ID)
+	it.Created, it.ID = unix(created), seal.Seal(sealedid.Item, it.ID)
 	return it, err
 }
 
 func queryItems(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, seal *ids, query string, args ...any) ([]pista.Item, error) {
+}, seal *sealedid.Sealer, query string, args ...any) ([]pista.Item, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -373,7 +374,7 @@ func (s *TipStore) ItemsOfConversation(ctx context.Context, conversationID strin
 // The conversation's LastItem goes back to its newest remaining item; item
 // IDs are never reused.
 func (s *TipStore) DeleteReply(ctx context.Context, conversationID string, public int64) (pista.Item, error) {
-	itemID, ok := s.db.ids.unseal(domainItem, public)
+	itemID, ok := s.db.ids.Unseal(sealedid.Item, public)
 	if !ok {
 		return pista.Item{}, fmt.Errorf("reply: %w", pista.ErrNotFound)
 	}
@@ -421,7 +422,7 @@ func (s *TipStore) ConversationsFor(ctx context.Context, journalistID int64, p p
 		limit = DefaultInboxLimit
 	}
 	limit = min(limit, MaxInboxLimit)
-	before, ok := s.db.ids.cursor(domainItem, p.Before)
+	before, ok := s.db.ids.Cursor(sealedid.Item, p.Before)
 	if !ok {
 		return nil, nil // not a cursor this store made: no page
 	}
@@ -455,7 +456,7 @@ func (s *TipStore) ConversationsFor(ctx context.Context, journalistID int64, p p
 	}
 	if len(desks) > maxMergedDesks {
 		// Newest first: by the numbers behind the sealed IDs.
-		last := func(c pista.Conversation) int64 { n, _ := s.db.ids.unseal(domainItem, c.LastItem); return n }
+		last := func(c pista.Conversation) int64 { n, _ := s.db.ids.Unseal(sealedid.Item, c.LastItem); return n }
 		slices.SortFunc(cs, func(a, b pista.Conversation) int { return cmp.Compare(last(b), last(a)) })
 		cs = cs[:min(len(cs), limit)]
 	}
@@ -566,7 +567,7 @@ func (s *TipStore) ItemsFor(ctx context.Context, journalistID int64, after int64
 		limit = DefaultItemsLimit
 	}
 	limit = min(limit, MaxItemsLimit)
-	n, ok := s.db.ids.cursor(domainItem, after)
+	n, ok := s.db.ids.Cursor(sealedid.Item, after)
 	if !ok {
 		return nil, nil // not a cursor this store made: nothing after it
 	}
@@ -591,8 +592,8 @@ const itemsForQuery = `SELECT ` + itemColumns + `
 // watermark stored before migration 0006 (Journalist.NotifiedItem, never
 // shown), taken as the row number it then was.
 func (s *TipStore) NewSourceItems(ctx context.Context, journalistID, after int64) (int, int64, error) {
-	from, ok := s.db.ids.cursor(domainItem, after)
-	if !ok && after > 0 && after < sealBase {
+	from, ok := s.db.ids.Cursor(sealedid.Item, after)
+	if !ok && after > 0 && after < sealedid.Base {
 		from, ok = after, true
 	}
 	if !ok {
@@ -607,7 +608,7 @@ func (s *TipStore) NewSourceItems(ctx context.Context, journalistID, after int64
 	if newest == from {
 		return n, after, nil
 	}
-	return n, s.db.ids.seal(domainItem, newest), nil
+	return n, s.db.ids.Seal(sealedid.Item, newest), nil
 }
 
 // newSourceItemsQuery takes a journalist, an item ID and the reply kind.
@@ -625,7 +626,7 @@ const newSourceItemsQuery = `SELECT count(DISTINCT c.id), coalesce(max(i.id), ?2
 // ItemFor answers pista.ErrNotFound unless the item is in one of the
 // journalist's desks.
 func (s *TipStore) ItemFor(ctx context.Context, journalistID, public int64) (pista.Item, error) {
-	itemID, ok := s.db.ids.unseal(domainItem, public)
+	itemID, ok := s.db.ids.Unseal(sealedid.Item, public)
 	if !ok {
 		return pista.Item{}, fmt.Errorf("item: %w", pista.ErrNotFound)
 	}
