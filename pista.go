@@ -298,6 +298,21 @@ type Page struct {
 	Assignee int64 // conversations assigned to this journalist
 }
 
+// Inbox and pull page sizes, which every TipStore applies.
+const (
+	// DefaultInboxLimit is the inbox page size when Page.Limit is not set.
+	DefaultInboxLimit = 50
+	// MaxInboxLimit bounds Page.Limit: each row of a page costs a count of
+	// its items, and no screen shows more.
+	MaxInboxLimit = 200
+	// DefaultItemsLimit is ItemsFor's page size when limit is not positive.
+	DefaultItemsLimit = 100
+	// MaxItemsLimit bounds ItemsFor's limit, so one request of `pista pull`
+	// cannot make the server hold the whole history in memory; pull asks
+	// again, after the last item it got, until it gets no item.
+	MaxItemsLimit = 1000
+)
+
 // NewTip is what a submission stores: a conversation and its first items.
 type NewTip struct {
 	Conversation Conversation

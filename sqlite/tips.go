@@ -15,21 +15,6 @@ import (
 	"github.com/pista-tips/pista/internal/sealedid"
 )
 
-// Inbox and pull page sizes.
-const (
-	// DefaultInboxLimit is the inbox page size when Page.Limit is not set.
-	DefaultInboxLimit = 50
-	// MaxInboxLimit bounds Page.Limit: each row of a page costs a count of
-	// its items, and no screen shows more.
-	MaxInboxLimit = 200
-	// DefaultItemsLimit is ItemsFor's page size when limit is not positive.
-	DefaultItemsLimit = 100
-	// MaxItemsLimit bounds ItemsFor's limit, so one request of `pista pull`
-	// cannot make the server hold the whole history in memory; pull asks
-	// again, after the last item it got, until it gets no item.
-	MaxItemsLimit = 1000
-)
-
 // maxMergedDesks is how many desks one inbox query merges, with one
 // indexed branch per desk (SQLite allows 500 branches in a compound
 // SELECT). The inbox of a journalist in more desks takes a query per
@@ -419,9 +404,9 @@ func (s *TipStore) DeleteReply(ctx context.Context, conversationID string, publi
 func (s *TipStore) ConversationsFor(ctx context.Context, journalistID int64, p pista.Page) ([]pista.Conversation, error) {
 	limit := p.Limit
 	if limit <= 0 {
-		limit = DefaultInboxLimit
+		limit = pista.DefaultInboxLimit
 	}
-	limit = min(limit, MaxInboxLimit)
+	limit = min(limit, pista.MaxInboxLimit)
 	before, ok := s.db.ids.Cursor(sealedid.Item, p.Before)
 	if !ok {
 		return nil, nil // not a cursor this store made: no page
@@ -559,14 +544,14 @@ const conversationForQuery = `SELECT ` + journalistViewColumns + `
 	JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = ?` + journalistViewJoins + `
 	WHERE c.id = ?`
 
-// ItemsFor lists, oldest first, up to limit (at most MaxItemsLimit) items
+// ItemsFor lists, oldest first, up to limit (at most pista.MaxItemsLimit) items
 // with ID > after in the conversations of the journalist's desks. It walks
 // items in ID order from after, so an incremental pull costs what is new.
 func (s *TipStore) ItemsFor(ctx context.Context, journalistID int64, after int64, limit int) ([]pista.Item, error) {
 	if limit <= 0 {
-		limit = DefaultItemsLimit
+		limit = pista.DefaultItemsLimit
 	}
-	limit = min(limit, MaxItemsLimit)
+	limit = min(limit, pista.MaxItemsLimit)
 	n, ok := s.db.ids.Cursor(sealedid.Item, after)
 	if !ok {
 		return nil, nil // not a cursor this store made: nothing after it
