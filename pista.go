@@ -499,3 +499,50 @@ type BlobStore interface {
 	// Keys lists every stored key.
 	Keys(ctx context.Context) ([]string, error)
 }
+
+// Shared is short-lived state that every instance serving one tip line
+// must see alike: journalists' sessions and API tokens, login allowances,
+// WebAuthn challenges, used TOTP steps and proofs of work, uploads in
+// progress. PostgreSQL keeps it when several instances share a database;
+// the embedded default keeps each of these in the process's memory
+// instead, which is faster and forgets them at a restart.
+//
+// An entry is named by a kind (what it is) and a key, holds bytes or a
+// number, and lives until it expires: an expired entry is as if absent,
+// and Sweep removes it. Keys of secrets (session IDs, tokens) are hashes,
+// never the secrets themselves.
+type Shared interface {
+	// Put stores value under (kind, key) until expires, replacing any
+	// entry there.
+	Put(ctx context.Context, kind string, key, value []byte, expires time.Time) error
+	// Add stores value under (kind, key) until expires unless a live
+	// entry is there; it reports whether it stored it.
+	Add(ctx context.Context, kind string, key, value []byte, expires time.Time) (bool, error)
+	// Get returns a live entry's value; ok is false if there is none.
+	Get(ctx context.Context, kind string, key []byte) (value []byte, ok bool, err error)
+	// Take returns a live entry's value and deletes it, at most once
+	// for any number of concurrent callers.
+	Take(ctx context.Context, kind string, key []byte) (value []byte, ok bool, err error)
+	// Delete deletes an entry, if any.
+	Delete(ctx context.Context, kind string, key []byte) error
+	// DeleteIf deletes an entry only if it holds value, and reports
+	// whether it did (releasing a lock only its holder may release).
+	DeleteIf(ctx context.Context, kind string, key, value []byte) (bool, error)
+	// Count counts the live entries of a kind.
+	Count(ctx context.Context, kind string) (int, error)
+	// Keys lists the keys of the live entries of a kind, at most limit.
+	Keys(ctx context.Context, kind string, limit int) ([][]byte, error)
+	// Advance sets the number of (kind, key) to n, keeping it until
+	// expires, if it has no live number yet or a smaller one; it reports
+	// whether it did (a TOTP step used once, in order).
+	Advance(ctx context.Context, kind string, key []byte, n int64, expires time.Time) (bool, error)
+	// Spend takes one attempt from the allowance of (kind, key): Burst
+	// attempts at once, one more per interval, kept as GCRA's theoretical
+	// arrival time in nanoseconds (httpx.Throttle's rule). It reports
+	// whether the attempt was allowed.
+	Spend(ctx context.Context, kind string, key []byte, now time.Time, interval time.Duration, burst int) (bool, error)
+	// Refund gives back one attempt Spend took.
+	Refund(ctx context.Context, kind string, key []byte, interval time.Duration) error
+	// Sweep deletes the entries expired at now and says how many.
+	Sweep(ctx context.Context, now time.Time) (int, error)
+}

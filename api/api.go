@@ -237,7 +237,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", "the server could not check the login; try again")
 		return
 	}
-	tok, err := h.Tokens.StartToken(newsroom.NewSession(j, device))
+	tok, err := h.Tokens.StartToken(r.Context(), newsroom.NewSession(j, device))
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "busy", "too many sessions; try again later")
 		return
@@ -266,7 +266,7 @@ func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) h
 			writeError(w, http.StatusForbidden, "suspended", newsroom.ErrSuspended.Error())
 			return
 		case errors.Is(err, newsroom.ErrSessionEnded):
-			h.Tokens.EndToken(tok)
+			h.Tokens.EndToken(r.Context(), tok)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "the session has ended; log in again: POST /api/v1/journalist/login")
 			return
 		case err != nil:
@@ -281,7 +281,7 @@ func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, request)) h
 // with where to log in.
 func bearer[T any](w http.ResponseWriter, r *http.Request, tokens *httpx.Sessions[T], login string) (T, string, bool) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	v, live := tokens.Lookup(tok)
+	v, live := tokens.Lookup(r.Context(), tok)
 	if !ok || !live {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "log in first: POST "+login)
 		return v, "", false
@@ -290,7 +290,7 @@ func bearer[T any](w http.ResponseWriter, r *http.Request, tokens *httpx.Session
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, q request) {
-	h.Tokens.EndToken(q.token)
+	h.Tokens.EndToken(r.Context(), q.token)
 	w.WriteHeader(http.StatusNoContent)
 }
 

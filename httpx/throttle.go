@@ -1,12 +1,15 @@
 package httpx
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"sync"
 	"time"
+
+	"github.com/pista-tips/pista"
 )
 
 // Throttle limits passphrase guesses the way OWASP's "device cookies"
@@ -44,6 +47,12 @@ type Throttle struct {
 	Key []byte
 	// Now is the clock (nil: time.Now); tests move it.
 	Now func() time.Time
+	// Shared, if set, keeps the slots there instead of in this process,
+	// for every instance of a tip line to count the same attempts (with
+	// the same Key on each). A slot is then a row, made when first used:
+	// still at most twice throttleSlots of them, whatever the traffic. An
+	// error of Shared refuses the attempt.
+	Shared pista.Shared
 
 	once     sync.Once
 	mu       sync.Mutex
@@ -59,8 +68,10 @@ const throttleSlots = 1 << 16
 
 func (t *Throttle) init() {
 	t.once.Do(func() {
-		t.accounts = make([]int64, throttleSlots)
-		t.devices = make([]int64, throttleSlots)
+		if t.Shared == nil {
+			t.accounts = make([]int64, throttleSlots)
+			t.devices = make([]int64, throttleSlots)
+		}
 		if t.Key == nil {
 			t.Key = make([]byte, 32)
 			rand.Read(t.Key)
@@ -87,29 +98,40 @@ func (t *Throttle) slot(kind string, key []byte) int {
 // unknown device may be tried now, and if so counts it.
 func (t *Throttle) AttemptAccount(name string) bool {
 	t.init()
-	return t.attempt(t.accounts, t.slot("account", []byte(name)))
+	return t.attempt("account", t.accounts, t.slot("account", []byte(name)))
 }
 
 // AttemptDevice reports whether an attempt from a known device (its ID
 // from a verified device token) may be tried now, and if so counts it.
 func (t *Throttle) AttemptDevice(device []byte) bool {
 	t.init()
-	return t.attempt(t.devices, t.slot("device", device))
+	return t.attempt("device", t.devices, t.slot("device", device))
 }
 
 // RefundAccount gives back an attempt of AttemptAccount that succeeded.
 func (t *Throttle) RefundAccount(name string) {
 	t.init()
-	t.refund(t.accounts, t.slot("account", []byte(name)))
+	t.refund("account", t.accounts, t.slot("account", []byte(name)))
 }
 
 // RefundDevice gives back an attempt of AttemptDevice that succeeded.
 func (t *Throttle) RefundDevice(device []byte) {
 	t.init()
-	t.refund(t.devices, t.slot("device", device))
+	t.refund("device", t.devices, t.slot("device", device))
 }
 
-func (t *Throttle) attempt(table []int64, i int) bool {
+// sharedKind names a table's slots in Shared.
+func sharedKind(table string) string { return "throttle/" + table }
+
+func slotKey(i int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(i)) }
+
+func (t *Throttle) attempt(name string, table []int64, i int) bool {
+	if t.Shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ok, err := t.Shared.Spend(ctx, sharedKind(name), slotKey(i), t.now(), t.Interval, t.Burst)
+		return ok && err == nil
+	}
 	now := t.now().UnixNano()
 	interval := int64(t.Interval)
 	t.mu.Lock()
@@ -122,7 +144,13 @@ func (t *Throttle) attempt(table []int64, i int) bool {
 	return true
 }
 
-func (t *Throttle) refund(table []int64, i int) {
+func (t *Throttle) refund(name string, table []int64, i int) {
+	if t.Shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		t.Shared.Refund(ctx, sharedKind(name), slotKey(i), t.Interval)
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	table[i] = max(table[i]-int64(t.Interval), 0)

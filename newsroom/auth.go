@@ -76,8 +76,15 @@ type Auth struct {
 	// Log gets what could not be recorded (nil: slog.Default()).
 	Log *slog.Logger
 
+	// Shared, if set, keeps the used TOTP steps there, for every
+	// instance of a tip line to refuse a code used on another.
+	Shared pista.Shared
+
 	steps usedSteps
 }
+
+// totpKind names the last TOTP step each account used, in Shared.
+const totpKind = "totp-step"
 
 // NewThrottle is the login throttle: five attempts at once, then one per
 // twelve minutes (at most ten an hour), per account for unknown devices
@@ -392,6 +399,18 @@ type usedSteps struct {
 // UseTOTPStep records that j used the TOTP step, and answers false,
 // recording nothing, if the step may have been used before (a replay).
 func (a *Auth) UseTOTPStep(j pista.Journalist, step int64) bool {
+	if a.Shared != nil {
+		// A step is accepted up to one period after its own: once that is
+		// past, the entry has no use.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		expires := time.Unix((step+3)*keys.TOTPPeriod, 0)
+		ok, err := a.Shared.Advance(ctx, totpKind, binary.BigEndian.AppendUint64(nil, uint64(j.ID)), step, expires)
+		if err != nil {
+			a.log().Error("recording a used TOTP step", "err", err)
+		}
+		return ok && err == nil
+	}
 	s := &a.steps
 	now := time.Now()
 	s.once.Do(func() {

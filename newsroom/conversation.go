@@ -517,7 +517,14 @@ func (h *Handler) audit(ctx context.Context, q request, a pista.AuditAction, c p
 // search fetches every text item, so one entry stands for a journalist's
 // downloads from one conversation within downloadAuditWindow.
 func (h *Handler) auditDownload(ctx context.Context, q request, c pista.Conversation) {
-	if h.downloads.seen(q.j.ID, c.ID, time.Now()) {
+	if h.Shared != nil {
+		// One entry per window for the whole tip line, whichever
+		// instance served the downloads.
+		k := strconv.FormatInt(q.j.ID, 10) + "/" + c.ID
+		if fresh, err := h.Shared.Add(ctx, "download-audit", []byte(k), nil, time.Now().Add(downloadAuditWindow)); err == nil && !fresh {
+			return
+		}
+	} else if h.downloads.seen(q.j.ID, c.ID, time.Now()) {
 		return
 	}
 	h.audit(ctx, q, pista.AuditDownload, c)

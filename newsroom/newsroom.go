@@ -69,6 +69,11 @@ type Handler struct {
 	// replies are then only encrypted in the journalist's browser.
 	NoServerReplies bool
 
+	// Shared, if set, keeps what several instances must see alike
+	// (WebAuthn ceremonies, the window of download audit entries); the
+	// sessions and Auth are given theirs by the caller.
+	Shared pista.Shared
+
 	// RPID is the WebAuthn relying party ID ("": the request's host name).
 	RPID       string
 	Ceremonies Ceremonies
@@ -84,6 +89,7 @@ func NewSessions(secure bool) *httpx.Sessions[Session] {
 
 // Register adds the inbox routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
+	h.Ceremonies.Shared = h.Shared
 	mux.HandleFunc("GET /newsroom/login", h.showLogin)
 	mux.HandleFunc("POST /newsroom/login", h.login)
 	mux.HandleFunc("POST /newsroom/login/params", h.loginParams)

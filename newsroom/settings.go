@@ -128,7 +128,7 @@ func (h *Handler) saveAuth(w http.ResponseWriter, r *http.Request, q request, a 
 	// the session that made the change goes on, at the new epoch.
 	if now, err := h.Journalists.JournalistByID(r.Context(), j.ID); err == nil {
 		q.sess.Epoch = now.SessionEpoch
-		h.Sessions.Update(q.sid, q.sess)
+		h.Sessions.Update(r.Context(), q.sid, q.sess)
 	} else {
 		h.Log.Error(what+": reading the account back", "err", err)
 	}

@@ -3,6 +3,7 @@ package newsroom
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -54,10 +55,28 @@ const (
 	maxCredJSON    = 8 << 10 // a browser's answer; real ones are under 2 KiB
 )
 
-// Ceremonies holds the WebAuthn challenges in progress.
+// Ceremonies holds the WebAuthn challenges in progress: in memory, or in
+// Shared when several instances serve one tip line (a ceremony begun on
+// one instance finishes on another).
 type Ceremonies struct {
+	Shared pista.Shared
+
 	mu sync.Mutex
 	m  map[string]ceremony
+}
+
+// ceremonyKind names the ceremonies in Shared.
+const ceremonyKind = "webauthn"
+
+// sharedCeremony is a ceremony as Shared keeps it: the attempt's account
+// by its ID, read again when the ceremony ends.
+type sharedCeremony struct {
+	Journalist int64
+	Login      bool
+	Name       string
+	KeyOK      bool
+	Device     []byte
+	Session    webauthn.SessionData
 }
 
 type ceremony struct {
@@ -70,7 +89,10 @@ type ceremony struct {
 
 var errTooMany = errors.New("too many WebAuthn ceremonies in progress")
 
-func (c *Ceremonies) put(cer ceremony) (string, error) {
+func (c *Ceremonies) put(ctx context.Context, cer ceremony) (string, error) {
+	if c.Shared != nil {
+		return c.putShared(ctx, cer)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -93,8 +115,60 @@ func (c *Ceremonies) put(cer ceremony) (string, error) {
 	return id, nil
 }
 
-// take returns and forgets a ceremony (each works once).
-func (c *Ceremonies) take(id string, login bool) (ceremony, bool) {
+func (c *Ceremonies) putShared(ctx context.Context, cer ceremony) (string, error) {
+	n, err := c.Shared.Count(ctx, ceremonyKind)
+	if err != nil {
+		return "", err
+	}
+	if n >= maxCeremonies {
+		return "", errTooMany
+	}
+	b, err := json.Marshal(sharedCeremony{
+		Journalist: cer.journalist, Login: cer.login, Session: cer.session,
+		Name: cer.attempt.name, KeyOK: cer.attempt.keyOK, Device: cer.attempt.device,
+	})
+	if err != nil {
+		return "", err
+	}
+	id := make([]byte, 24)
+	rand.Read(id)
+	state := base64.RawURLEncoding.EncodeToString(id)
+	if err := c.Shared.Put(ctx, ceremonyKind, ceremonyKey(state), b, time.Now().Add(ceremonyLife)); err != nil {
+		return "", err
+	}
+	return state, nil
+}
+
+// ceremonyKey is the key of a ceremony in Shared: a hash of its state,
+// which is the capability to finish it.
+func ceremonyKey(state string) []byte {
+	h := sha256.Sum256([]byte(state))
+	return h[:]
+}
+
+// take returns and forgets a ceremony (each works once). A shared
+// ceremony's account is read again from journalists.
+func (c *Ceremonies) take(ctx context.Context, id string, login bool, journalists pista.JournalistStore) (ceremony, bool) {
+	if c.Shared != nil {
+		if id == "" || len(id) > 64 {
+			return ceremony{}, false
+		}
+		b, ok, err := c.Shared.Take(ctx, ceremonyKind, ceremonyKey(id))
+		var sc sharedCeremony
+		if err != nil || !ok || json.Unmarshal(b, &sc) != nil {
+			return ceremony{}, false
+		}
+		cer := ceremony{journalist: sc.Journalist, login: sc.Login, session: sc.Session,
+			attempt: Attempt{name: sc.Name, keyOK: sc.KeyOK, device: sc.Device}}
+		if sc.Journalist != 0 {
+			j, err := journalists.JournalistByID(ctx, sc.Journalist)
+			if err != nil {
+				return ceremony{}, false
+			}
+			cer.attempt.j = j
+		}
+		return cer, cer.login == login
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cer, ok := c.m[id]
@@ -225,7 +299,7 @@ func (h *Handler) beginWebAuthnLogin(w http.ResponseWriter, r *http.Request) {
 		h.webauthnFailed(w, r, err)
 		return
 	}
-	state, err := h.Ceremonies.put(ceremony{journalist: at.Journalist().ID, login: true, attempt: at, session: *session})
+	state, err := h.Ceremonies.put(r.Context(), ceremony{journalist: at.Journalist().ID, login: true, attempt: at, session: *session})
 	if err != nil {
 		h.webauthnFailed(w, r, err)
 		return
@@ -240,7 +314,7 @@ func (h *Handler) finishWebAuthnLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	cer, ok := h.Ceremonies.take(f.Get("state"), true)
+	cer, ok := h.Ceremonies.take(r.Context(), f.Get("state"), true, h.Journalists)
 	if !ok || len(f.Get("credential")) > maxCredJSON {
 		h.jsonError(w, r, http.StatusUnauthorized, "newsroom.login.failed")
 		return
@@ -307,7 +381,7 @@ func (h *Handler) beginWebAuthnRegistration(w http.ResponseWriter, r *http.Reque
 		h.webauthnFailed(w, r, err)
 		return
 	}
-	state, err := h.Ceremonies.put(ceremony{journalist: q.j.ID, session: *session})
+	state, err := h.Ceremonies.put(r.Context(), ceremony{journalist: q.j.ID, session: *session})
 	if err != nil {
 		h.webauthnFailed(w, r, err)
 		return
@@ -318,7 +392,7 @@ func (h *Handler) beginWebAuthnRegistration(w http.ResponseWriter, r *http.Reque
 // finishWebAuthnRegistration checks the new credential and stores it.
 func (h *Handler) finishWebAuthnRegistration(w http.ResponseWriter, r *http.Request, q request) {
 	f := r.PostForm
-	cer, ok := h.Ceremonies.take(f.Get("state"), false)
+	cer, ok := h.Ceremonies.take(r.Context(), f.Get("state"), false, h.Journalists)
 	if !ok || cer.journalist != q.j.ID {
 		h.jsonError(w, r, http.StatusBadRequest, "nr-auth.webauthn.expired")
 		return

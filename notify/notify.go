@@ -78,7 +78,14 @@ type Notifier struct {
 	Backoff  time.Duration
 	// Timeout bounds one delivery attempt.
 	Timeout time.Duration
+	// Shared, if set, is where instances of one tip line agree on who
+	// sends each round: the first to claim an interval's boundary sends
+	// it, the others skip it, so a journalist is told once.
+	Shared pista.Shared
 }
+
+// roundKind names the last round claimed, in Shared.
+const roundKind = "notify-round"
 
 func (n *Notifier) defaults() {
 	if n.Interval <= 0 {
@@ -112,8 +119,24 @@ func (n *Notifier) Run(ctx context.Context) {
 			return
 		case <-time.After(next.Sub(now)):
 		}
+		if !n.claim(ctx, next) {
+			continue
+		}
 		n.RunOnce(ctx)
 	}
+}
+
+// claim reports whether this instance sends the round of boundary: always
+// without Shared; with it, only if no other instance claimed it first.
+func (n *Notifier) claim(ctx context.Context, boundary time.Time) bool {
+	if n.Shared == nil {
+		return true
+	}
+	ok, err := n.Shared.Advance(ctx, roundKind, []byte("round"), boundary.Unix(), boundary.Add(2*n.Interval))
+	if err != nil {
+		n.Log.Error("notifications: claiming the round", "err", err)
+	}
+	return ok && err == nil
 }
 
 // RunOnce sends one round: every journalist with something new on their

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/internal/pgtest"
 	"github.com/pista-tips/pista/postgres"
 	"github.com/pista-tips/pista/storetest"
@@ -42,4 +43,9 @@ func TestContractManyDesks(t *testing.T) {
 	pgtest.Server(t)
 	postgres.SetMaxMergedDesks(t, 1)
 	storetest.Run(t, func(t *testing.T) storetest.Stores { return stores(openTest(t)) })
+}
+
+func TestSharedContract(t *testing.T) {
+	pgtest.Server(t)
+	storetest.RunShared(t, func(t *testing.T) pista.Shared { return postgres.NewShared(openTest(t)) })
 }

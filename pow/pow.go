@@ -47,6 +47,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pista-tips/pista"
 )
 
 // Limits of the puzzle. MinBits keeps even an idle server's puzzle from
@@ -97,6 +99,10 @@ type Issuer struct {
 	Load func() int
 	// Base is the difficulty of an idle server (0: DefaultBits).
 	Base int
+	// Shared, if set, remembers the spent challenges instead of this
+	// process, so that a solution spent on one instance is refused by
+	// every other. A challenge is a row until it expires (Life).
+	Shared pista.Shared
 
 	mu    sync.Mutex
 	spent [2]map[[16]byte]struct{}
@@ -209,6 +215,18 @@ func (i *Issuer) Verify(solution string) (Challenge, error) {
 	}
 	if ZeroBits(sha256.Sum256([]byte(solution))) < c.Bits {
 		return c, ErrTooEasy
+	}
+	if i.Shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		fresh, err := i.Shared.Add(ctx, "pow-spent", c.random[:], nil, c.Expires)
+		switch {
+		case err != nil:
+			return c, fmt.Errorf("pow: recording the solution: %w", err)
+		case !fresh:
+			return c, ErrSpent
+		}
+		return c, nil
 	}
 	return c, i.spend(c.random, now)
 }

@@ -126,6 +126,11 @@ type Stores struct {
 	// Blobs keeps the encrypted objects: Local, or an S3 bucket
 	// (UseObjects).
 	Blobs pista.BlobStore
+	// Shared is what several instances on one database must see alike
+	// (sessions, login allowances, challenges, uploads in progress): the
+	// database's on PostgreSQL; nil on SQLite, whose single instance
+	// keeps these in memory.
+	Shared pista.Shared
 	// Local is the data folder's object store: its tmp/ holds the
 	// encrypted spools and writes in progress, and its floor of free
 	// disk space bounds uploads, wherever the objects go.
@@ -212,6 +217,7 @@ func OpenStoresOn(ctx context.Context, dir string, db Database) (*Stores, error)
 		st = &Stores{
 			db: pg, Desks: postgres.NewDeskStore(pg), Journalists: postgres.NewJournalistStore(pg),
 			Tips: postgres.NewTipStore(pg), Settings: postgres.NewSettings(pg), Team: postgres.NewTeamStore(pg),
+			Shared: postgres.NewShared(pg),
 		}
 	}
 	blobs, err := blob.OpenLocal(dir)
@@ -353,12 +359,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	// An upload is at most the ciphertext of a file at the form's limit.
-	up, err := upload.Open(filepath.Join(cfg.Data, upload.Dir), upload.Config{
+	upCfg := upload.Config{
 		MaxSize:    upload.CiphertextSize(cfg.MaxUpload, intake.MaxSealedHeader),
 		MaxPending: cfg.MaxPendingUploads,
 		Room:       st.Local,
 		Log:        cfg.Log,
-	})
+	}
+	var up *upload.Store
+	if cfg.Objects != "" && st.Shared != nil {
+		// Several instances may serve this tip line: an upload begun on
+		// one resumes and is claimed on any.
+		up, err = upload.OpenShared(st.Shared, st.Blobs, upCfg)
+	} else {
+		up, err = upload.Open(filepath.Join(cfg.Data, upload.Dir), upCfg)
+	}
 	if err != nil {
 		st.Close()
 		lock.Close()
@@ -384,6 +398,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	blob.CoarsenData(cfg.Data)
 	go up.Run(sweepCtx)
 	go coarsen(sweepCtx, cfg)
+	if st.Shared != nil {
+		go sweepShared(sweepCtx, cfg.Log, st.Shared)
+	}
 	return &Server{Stores: st, Uploads: up, Handler: h, Gate: gate, stop: stop, lock: lock, dir: cfg.Data}, nil
 }
 
@@ -395,6 +412,23 @@ func (s *Server) Close() error {
 	blob.CoarsenData(s.dir)
 	s.lock.Close()
 	return err
+}
+
+// sweepShared deletes expired shared entries every five minutes until
+// ctx ends: every instance does, which costs an indexed DELETE each.
+func sweepShared(ctx context.Context, log *slog.Logger, shared pista.Shared) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if _, err := shared.Sweep(ctx, now); err != nil && ctx.Err() == nil {
+				log.Error("sweeping expired shared state", "err", err)
+			}
+		}
+	}
 }
 
 // coarsen runs blob.CoarsenData every cfg.CoarsenEvery until ctx ends.
@@ -440,7 +474,7 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store, gate *
 	// The puzzle's difficulty follows the queue of the lanes it buys a
 	// place in.
 	puzzle := pow.NewIssuer(powKey)
-	puzzle.Base, puzzle.Load = cfg.PoWBits, gate.WaitingProven
+	puzzle.Base, puzzle.Load, puzzle.Shared = cfg.PoWBits, gate.WaitingProven, st.Shared
 	sourceKeys := SourceSessionKeys(st.Settings)
 	sourceSessions, err := web.NewSessions(sourceKeys, st.Tips, cfg.SecureCookies)
 	if err != nil {
@@ -450,7 +484,18 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store, gate *
 	if err != nil {
 		return nil, err
 	}
-	auth := &newsroom.Auth{Journalists: st.Journalists, Throttle: newsroom.NewThrottle(), Secret: loginSecret, Team: st.Team, Log: cfg.Log}
+	throttle := newsroom.NewThrottle()
+	journalistSessions, apiTokens := newsroom.NewSessions(cfg.SecureCookies), api.NewTokens()
+	if st.Shared != nil {
+		// Every instance counts the same attempts in the same slots.
+		if throttle.Key, err = st.Settings.Secret(ctx, "throttle-key", 32); err != nil {
+			return nil, err
+		}
+		throttle.Shared = st.Shared
+		journalistSessions.Shared, journalistSessions.Kind = st.Shared, "session/newsroom"
+		apiTokens.Shared, apiTokens.Kind = st.Shared, "session/api"
+	}
+	auth := &newsroom.Auth{Journalists: st.Journalists, Throttle: throttle, Secret: loginSecret, Team: st.Team, Log: cfg.Log, Shared: st.Shared}
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", ui.Static())
@@ -470,11 +515,11 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store, gate *
 	}
 	(&newsroom.Handler{
 		Auth: auth, Journalists: st.Journalists, Desks: st.Desks, Tips: st.Tips, Team: st.Team, Blobs: st.Blobs, RPID: cfg.WebAuthnRPID,
-		Sessions: newsroom.NewSessions(cfg.SecureCookies), CSRF: csrf, Render: render, Log: cfg.Log,
+		Sessions: journalistSessions, CSRF: csrf, Render: render, Log: cfg.Log, Shared: st.Shared,
 		Newsroom: cfg.Newsroom, Archive: cfg.Archive, NoServerReplies: cfg.NoServerReplies,
 	}).Register(mux)
 	(&api.Handler{
-		Auth: auth, Desks: st.Desks, Tips: st.Tips, Blobs: st.Blobs, Tokens: api.NewTokens(), Log: cfg.Log,
+		Auth: auth, Desks: st.Desks, Tips: st.Tips, Blobs: st.Blobs, Tokens: apiTokens, Log: cfg.Log,
 		SourceTokens: sourceTokens, Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload,
 		PoW: puzzle,
 	}).Register(mux)

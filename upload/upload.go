@@ -146,7 +146,10 @@ type Store struct {
 	cfg    Config
 	dir    string
 	files  filestore.FileStore
-	locker *memorylocker.MemoryLocker
+	locker handler.Locker
+	// shared, if set, keeps the uploads in a bucket and pista.Shared
+	// instead of the folder (OpenShared); files and dir are then unused.
+	shared *sharedUploads
 	// create serializes the count of pending uploads and the creation of
 	// one, so that the cap holds.
 	create sync.Mutex
@@ -272,13 +275,13 @@ func (s *Store) beforeCreate(ev handler.HookEvent) (handler.HTTPResponse, handle
 			return handler.HTTPResponse{}, handler.FileInfoChanges{}, errProof
 		}
 	}
-	if s.cfg.Room != nil {
+	if s.cfg.Room != nil && s.shared == nil {
 		// The upload, then its copy as an object until the upload goes.
 		if err := s.cfg.Room.Room(2 * info.Size); err != nil {
 			return handler.HTTPResponse{}, handler.FileInfoChanges{}, s.storeError("checking free disk", err)
 		}
 	}
-	n, err := s.pending()
+	n, err := s.pending(ev.Context)
 	if err != nil {
 		return handler.HTTPResponse{}, handler.FileInfoChanges{}, s.storeError("counting uploads", err)
 	}
@@ -289,8 +292,11 @@ func (s *Store) beforeCreate(ev handler.HookEvent) (handler.HTTPResponse, handle
 	return handler.HTTPResponse{}, handler.FileInfoChanges{MetaData: handler.MetaData{}}, nil
 }
 
-// pending counts the uploads in the folder.
-func (s *Store) pending() (int, error) {
+// pending counts the uploads.
+func (s *Store) pending(ctx context.Context) (int, error) {
+	if s.shared != nil {
+		return s.shared.state.Count(ctx, recordKind)
+	}
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return 0, err
@@ -328,8 +334,11 @@ type dataStore struct{ s *Store }
 func (d dataStore) NewUpload(ctx context.Context, info handler.FileInfo) (handler.Upload, error) {
 	d.s.create.Lock()
 	defer d.s.create.Unlock()
+	if d.s.shared != nil {
+		return d.s.newShared(ctx, info)
+	}
 	// Counted again under the lock: beforeCreate's count was a first look.
-	if n, err := d.s.pending(); err != nil {
+	if n, err := d.s.pending(ctx); err != nil {
 		return nil, d.s.storeError("counting uploads", err)
 	} else if n >= d.s.cfg.MaxPending {
 		return nil, errBusy
@@ -346,6 +355,9 @@ func (d dataStore) GetUpload(ctx context.Context, id string) (handler.Upload, er
 	if !validID(id) {
 		return nil, handler.ErrNotFound
 	}
+	if d.s.shared != nil {
+		return d.s.getShared(ctx, id)
+	}
 	u, err := d.s.files.GetUpload(ctx, id)
 	if err != nil {
 		if errors.Is(err, handler.ErrNotFound) {
@@ -357,15 +369,25 @@ func (d dataStore) GetUpload(ctx context.Context, id string) (handler.Upload, er
 }
 
 func (d dataStore) AsTerminatableUpload(u handler.Upload) handler.TerminatableUpload {
-	return terminatable{d.s.files.AsTerminatableUpload(u.(*fileUpload).Upload), d.s}
+	if su, ok := u.(*sharedUpload); ok {
+		return terminatable{s: d.s, id: su.id}
+	}
+	return terminatable{t: d.s.files.AsTerminatableUpload(u.(*fileUpload).Upload), s: d.s}
 }
 
 type terminatable struct {
-	t handler.TerminatableUpload
-	s *Store
+	t  handler.TerminatableUpload
+	s  *Store
+	id string // a shared upload's
 }
 
 func (t terminatable) Terminate(ctx context.Context) error {
+	if t.t == nil {
+		if err := t.s.removeShared(ctx, t.id); err != nil {
+			return t.s.storeError("removing an upload", err)
+		}
+		return nil
+	}
 	if err := t.t.Terminate(ctx); err != nil {
 		return t.s.storeError("removing an upload", err)
 	}
@@ -441,7 +463,7 @@ func (s *Store) Claim(ctx context.Context, id string) (*Claimed, error) {
 		return nil, fmt.Errorf("upload: locking: %w", err)
 	}
 	c := &Claimed{s: s, id: id, lock: lock}
-	u, err := s.files.GetUpload(ctx, id)
+	u, err := s.getUpload(ctx, id)
 	if err != nil {
 		c.Release()
 		if errors.Is(err, handler.ErrNotFound) {
@@ -474,7 +496,7 @@ func (c *Claimed) Size() int64 { return c.size }
 
 // Open reads the upload's bytes.
 func (c *Claimed) Open(ctx context.Context) (io.ReadCloser, error) {
-	u, err := c.s.files.GetUpload(ctx, c.id)
+	u, err := c.s.getUpload(ctx, c.id)
 	if err != nil {
 		return nil, fmt.Errorf("upload: %w", err)
 	}
@@ -504,6 +526,9 @@ func (c *Claimed) Delete(ctx context.Context) error {
 		return nil
 	}
 	defer c.Release()
+	if c.s.shared != nil {
+		return c.s.removeShared(ctx, c.id)
+	}
 	u, err := c.s.files.GetUpload(ctx, c.id)
 	if errors.Is(err, handler.ErrNotFound) {
 		return nil
@@ -511,6 +536,18 @@ func (c *Claimed) Delete(ctx context.Context) error {
 		return fmt.Errorf("upload: %w", err)
 	}
 	return c.s.files.AsTerminatableUpload(u).Terminate(ctx)
+}
+
+// getUpload returns upload id of the folder or of the shared store.
+func (s *Store) getUpload(ctx context.Context, id string) (handler.Upload, error) {
+	if s.shared != nil {
+		r, err := s.load(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return &sharedUpload{s: s, id: id, r: r}, nil
+	}
+	return s.files.GetUpload(ctx, id)
 }
 
 // Run sweeps expired uploads every five minutes until ctx ends.
@@ -542,6 +579,9 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 func (s *Store) sweep(ctx context.Context, now time.Time, all bool) (int, error) {
 	s.sweeping.Lock()
 	defer s.sweeping.Unlock()
+	if s.shared != nil {
+		return s.sweepShared(ctx, now)
+	}
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return 0, err
@@ -637,6 +677,12 @@ func (s *Store) expire(ctx context.Context, id string) (bool, error) {
 		return false, nil
 	}
 	defer lock.Unlock()
+	if s.shared != nil {
+		if err := s.removeShared(ctx, id); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
 	for _, p := range []string{filepath.Join(s.dir, id), filepath.Join(s.dir, id+".info")} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return false, err

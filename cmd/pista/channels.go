@@ -15,7 +15,7 @@ func startChannels(ctx context.Context, e env, f serveFlags, srv *server.Server,
 	ctx, cancel := context.WithCancel(ctx)
 	n := &notify.Notifier{
 		Journalists: srv.Stores.Journalists, Tips: srv.Stores.Tips,
-		InboxURL: public + "/newsroom/", Interval: f.notifyInterval, Log: log,
+		InboxURL: public + "/newsroom/", Interval: f.notifyInterval, Log: log, Shared: srv.Stores.Shared,
 	}
 	if f.notifySMTP != "" {
 		if f.notifyFrom == "" {
