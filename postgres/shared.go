@@ -155,7 +155,7 @@ func (s *Shared) Sweep(ctx context.Context, now time.Time) (int, error) {
 	return int(tag.RowsAffected()), nil
 }
 
-// nonNil stores an empty value as ” rather than NULL.
+// nonNil stores an empty value as an empty bytea rather than NULL.
 func nonNil(b []byte) []byte {
 	if b == nil {
 		return []byte{}
