@@ -107,12 +107,17 @@ type fixture struct {
 }
 
 func setUp(t *testing.T) *fixture {
-	ctx := context.Background()
-	st, err := server.OpenStores(ctx, t.TempDir())
+	st, err := server.OpenStores(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return setUpOn(t, st)
+}
+
+// setUpOn makes the fixture's journalists and desks in st.
+func setUpOn(t *testing.T, st *server.Stores) *fixture {
+	ctx := context.Background()
 	f := &fixture{st: st}
 	for _, name := range []string{"alice", "omar"} {
 		id, _ := age.GenerateHybridIdentity()
