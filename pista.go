@@ -518,6 +518,10 @@ type Shared interface {
 	// Add stores value under (kind, key) until expires unless a live
 	// entry is there; it reports whether it stored it.
 	Add(ctx context.Context, kind string, key, value []byte, expires time.Time) (bool, error)
+	// Replace replaces the value and expiry of a live entry, only if
+	// there is one and, when old is not nil, it holds old; it reports
+	// whether it did (a session touched after its logout stays ended).
+	Replace(ctx context.Context, kind string, key, old, value []byte, expires time.Time) (bool, error)
 	// Get returns a live entry's value; ok is false if there is none.
 	Get(ctx context.Context, kind string, key []byte) (value []byte, ok bool, err error)
 	// Take returns a live entry's value and deletes it, at most once

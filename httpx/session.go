@@ -76,7 +76,7 @@ func (s *Sessions[T]) create(ctx context.Context, v T) (string, error) {
 	now := time.Now()
 	if s.Shared != nil {
 		k := hashID(id)
-		if err := s.put(ctx, k[:], sharedSession[T]{Value: v, Created: now, Used: now}); err != nil {
+		if err := s.put(ctx, k[:], sharedSession[T]{Value: v, Created: now, Used: now}, false); err != nil {
 			return "", err
 		}
 		return id, nil
@@ -139,7 +139,7 @@ func (s *Sessions[T]) Lookup(ctx context.Context, id string) (v T, ok bool) {
 		// not on every request.
 		if now.Sub(e.Used) >= touchEvery {
 			e.Used = now
-			s.put(ctx, k[:], e)
+			s.put(ctx, k[:], e, true)
 		}
 		return e.Value, true
 	}
@@ -194,7 +194,7 @@ func (s *Sessions[T]) Update(ctx context.Context, id string, v T) bool {
 			return false
 		}
 		e.Value = v
-		return s.put(ctx, k[:], e) == nil
+		return s.put(ctx, k[:], e, true) == nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -218,8 +218,9 @@ type sharedSession[T any] struct {
 }
 
 // put stores e until it would expire, whichever comes first of its idle
-// time and its lifetime.
-func (s *Sessions[T]) put(ctx context.Context, k []byte, e sharedSession[T]) error {
+// time and its lifetime. An existing session is replaced only if it is
+// still there: one ended meanwhile, on any instance, stays ended.
+func (s *Sessions[T]) put(ctx context.Context, k []byte, e sharedSession[T], existing bool) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -228,7 +229,14 @@ func (s *Sessions[T]) put(ctx context.Context, k []byte, e sharedSession[T]) err
 	if end := e.Created.Add(s.Lifetime); end.Before(expires) {
 		expires = end
 	}
-	return s.Shared.Put(ctx, s.Kind, k, b, expires)
+	if !existing {
+		return s.Shared.Put(ctx, s.Kind, k, b, expires)
+	}
+	ok, err := s.Shared.Replace(ctx, s.Kind, k, nil, b, expires)
+	if err == nil && !ok {
+		err = errors.New("the session has ended")
+	}
+	return err
 }
 
 // get returns the live shared session under k.

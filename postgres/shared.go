@@ -60,6 +60,16 @@ func (s *Shared) one(ctx context.Context, op, sql string, args ...any) (bool, er
 	return true, nil
 }
 
+// Replace implements pista.Shared.
+func (s *Shared) Replace(ctx context.Context, kind string, key, old, value []byte, expires time.Time) (bool, error) {
+	if old == nil {
+		return s.one(ctx, "replace", `UPDATE shared SET value = $3, n = 0, expires = $4
+			WHERE kind = $1 AND key = $2 AND expires > $5 RETURNING 1`, kind, key, nonNil(value), expires, time.Now())
+	}
+	return s.one(ctx, "replace", `UPDATE shared SET value = $3, n = 0, expires = $4
+		WHERE kind = $1 AND key = $2 AND expires > $5 AND value = $6 RETURNING 1`, kind, key, nonNil(value), expires, time.Now(), old)
+}
+
 // Get implements pista.Shared.
 func (s *Shared) Get(ctx context.Context, kind string, key []byte) ([]byte, bool, error) {
 	return s.value(ctx, "get", `SELECT value FROM shared WHERE kind = $1 AND key = $2 AND expires > $3`, kind, key)

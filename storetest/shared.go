@@ -136,6 +136,33 @@ func RunShared(t *testing.T, open func(t *testing.T) pista.Shared) {
 		}
 	})
 
+	t.Run("Replace", func(t *testing.T) {
+		s := open(t)
+		if ok, _ := s.Replace(ctx, "r", key, nil, []byte("v"), later()); ok {
+			t.Fatal("Replace made an entry that was not there")
+		}
+		if _, ok, _ := s.Get(ctx, "r", key); ok {
+			t.Fatal("a Replace of nothing left an entry")
+		}
+		must(t, s.Put(ctx, "r", key, []byte("v1"), later()))
+		if ok, _ := s.Replace(ctx, "r", key, []byte("other"), []byte("v2"), later()); ok {
+			t.Fatal("Replace with the wrong old value replaced")
+		}
+		if ok, err := s.Replace(ctx, "r", key, []byte("v1"), []byte("v2"), later()); err != nil || !ok {
+			t.Fatalf("Replace with the right old value = %v, %v", ok, err)
+		}
+		if ok, _ := s.Replace(ctx, "r", key, nil, []byte("v3"), later()); !ok {
+			t.Fatal("Replace of any value did not replace")
+		}
+		if v, _, _ := s.Get(ctx, "r", key); string(v) != "v3" {
+			t.Fatalf("Get = %q after the Replaces", v)
+		}
+		must(t, s.Put(ctx, "r", []byte("old"), []byte("v"), time.Now().Add(-time.Second)))
+		if ok, _ := s.Replace(ctx, "r", []byte("old"), nil, []byte("v"), later()); ok {
+			t.Fatal("Replace revived an expired entry")
+		}
+	})
+
 	t.Run("Advance", func(t *testing.T) {
 		s := open(t)
 		for _, c := range []struct {

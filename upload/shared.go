@@ -400,9 +400,7 @@ func (l *lease) hold(requestUnlock func()) {
 				requestUnlock()
 			}
 		case <-renew.C:
-			if v, ok, err := st.Get(ctx, lockKind, l.key); err == nil && ok && string(v) == string(l.token) {
-				st.Put(ctx, lockKind, l.key, l.token, time.Now().Add(leaseTime))
-			}
+			st.Replace(ctx, lockKind, l.key, l.token, l.token, time.Now().Add(leaseTime))
 		}
 	}
 }
