@@ -20,7 +20,9 @@
 //
 // # What the folder holds
 //
-// Uploads live in the data folder's uploads/: for each, a file of
+// On one machine (Open), uploads live in the data folder's uploads/; when
+// several instances share a database and a bucket (OpenShared), in the
+// bucket and the database, as shared.go says. In the folder: for each, a file of
 // ciphertext named by its ID and a small <id>.info (tusd's JSON: ID,
 // length, and the file's path). Nothing else: no metadata a client sends is
 // kept (Upload-Metadata is dropped on creation), no address, no browser,
