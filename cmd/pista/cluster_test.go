@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	mrand "math/rand/v2"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -335,6 +336,16 @@ func TestThreeInstancesShareOneTipLine(t *testing.T) {
 	lateSealed := []byte(sealFor(t, lateLanding, padded(late)))
 	lateID := up.create(b, len(lateSealed), c)
 	up.patch(b, lateID, 0, lateSealed[:1<<20])
+	// A second PATCH to B, under way when B is killed: B holds the
+	// upload's lease, and never gives it back.
+	held, err := net.Dial("tcp", strings.TrimPrefix(b, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	fmt.Fprintf(held, "PATCH %s%s HTTP/1.1\r\nHost: %s\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n"+
+		"Upload-Offset: %d\r\nContent-Length: %d\r\n\r\n", upload.BasePath, lateID, strings.TrimPrefix(b, "http://"), 1<<20, len(lateSealed)-1<<20)
+	held.Write(lateSealed[1<<20 : 1<<20+512<<10])
 
 	var (
 		mu    sync.Mutex
@@ -371,10 +382,13 @@ func TestThreeInstancesShareOneTipLine(t *testing.T) {
 	wg.Wait()
 	t.Logf("acknowledged %d tips, %d cut by the kill", len(acked), cut)
 
-	// The upload B held: C takes it over once B's lease runs out.
+	// The upload B held: C takes it over once B's lease runs out. The
+	// piece B was receiving is lost with B; the client sends it again.
+	start := time.Now()
 	if off := up.offset(c, lateID); off != 1<<20 {
 		t.Fatalf("C reads offset %d of the upload B had taken %d bytes of", off, 1<<20)
 	}
+	t.Logf("C took over the upload B held %v after asking", time.Since(start).Round(time.Millisecond))
 	up.patch(c, lateID, 1<<20, lateSealed[1<<20:])
 	lb.base = a
 	lateMeta := fmt.Sprintf(`{"name":"late.bin","type":"application/octet-stream","size":%d}`, len(late))
