@@ -316,6 +316,15 @@ class DeskIndex {
       set.add(conv)
     }
     this.liveConvs.add(conv)
+    this.searcher().addLive(conv)
+  }
+  // searcher is the Searcher of the segments and what is live.
+  searcher() {
+    if (!this.cache) {
+      this.cache = new idx.Searcher(this.segments.map((s) => s.seg))
+      for (const c of this.liveConvs) this.cache.addLive(c)
+    }
+    return this.cache
   }
   async send(map, header, replaces, token) {
     const plain = idx.encodeSegment(map, { desk: this.desk, ...header })
@@ -339,6 +348,7 @@ class DeskIndex {
     this.segments.push(s)
     this.live = new Map()
     this.liveConvs = new Set()
+    this.cache = null
   }
   // compact merges the smallest segments, up to a quarter of the bound,
   // into one that replaces them.
@@ -358,6 +368,7 @@ class DeskIndex {
     const merged = await this.send(idx.merge(parts.map((p) => p.seg)), { gen: head.gen, cursor: head.cursor }, parts.map((p) => p.id), token)
     this.segments = this.segments.filter((s) => !parts.includes(s))
     this.segments.push(merged)
+    this.cache = null
   }
   // catchUp indexes the desk's items after the cursor.
   async catchUp(d, token, progress) {
@@ -409,17 +420,20 @@ function setupSearch(form) {
     const terms = idx.parseQuery(input.value)
     results.replaceChildren()
     if (terms.length === 0) return
-    const found = []
+    let count = 0
+    const shown = []
     for (const di of desks) {
-      for (const c of idx.search(di.segments.map((s) => s.seg), [di.live], terms)) found.push([c, di.desk])
+      const r = di.searcher().search(terms, di.live, maxShown - shown.length)
+      count += r.count
+      for (const c of r.ids) shown.push([c, di.desk])
     }
-    for (const [c, desk] of found.slice(0, maxShown)) {
+    for (const [c, desk] of shown) {
       results.append(el("li", {}, el("a", { href: "/newsroom/c/" + c + lang, text: c.slice(0, 8) }), " · ", desk))
     }
-    let text = msg(form, "Found", { count: found.length })
-    if (found.length > maxShown) text += " " + msg(form, "More", { shown: maxShown })
+    let text = msg(form, "Found", { count })
+    if (count > shown.length) text += " " + msg(form, "More", { shown: shown.length })
     say(text)
-    form.dataset.searched = String(found.length)
+    form.dataset.searched = String(count)
   }
   form.addEventListener("submit", (event) => {
     event.preventDefault()

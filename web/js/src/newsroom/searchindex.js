@@ -265,61 +265,127 @@ export async function open(decrypter, sealed) {
   return new Segment(await gunzip(await decrypter.decrypt(sealed)))
 }
 
-// search finds the conversations of the segments and of the live maps
-// (Map word → Set of IDs, not yet in a segment) that match every term.
-// It starts from the term with the fewest conversations and checks the
-// others by position, so that a common word costs little.
-export function search(segments, lives, terms) {
-  if (terms.length === 0) return new Set()
-  const plans = terms.map((term) => {
-    let est = 0
-    const hits = segments.map((seg) => {
-      const es = seg.matching(term)
-      for (const e of es) est += e[1]
-      return es
-    })
-    const live = []
-    for (const m of lives) {
-      for (const [w, set] of m) {
-        if (term.prefix ? w.startsWith(term.word) : w === term.word) {
-          live.push(set)
-          est += set.size
-        }
-      }
-    }
-    return { term, hits, live, est }
-  })
-  plans.sort((a, b) => a.est - b.est)
-  const first = plans[0]
-  let cands = new Set()
-  first.hits.forEach((es, s) => {
-    for (const e of es) for (const i of segments[s].postings(e)) cands.add(segments[s].id(i))
-  })
-  for (const set of first.live) for (const c of set) cands.add(c)
-  for (const plan of plans.slice(1)) {
-    if (cands.size === 0) break
-    // Each segment's positions of this term, as one sorted list.
-    const lists = plan.hits.map((es, s) => {
-      if (es.length === 0) return null
-      if (es.length === 1) return segments[s].postings(es[0])
-      const all = new Set()
-      for (const e of es) for (const i of segments[s].postings(e)) all.add(i)
-      return Int32Array.from(all).sort()
-    })
-    const next = new Set()
-    for (const c of cands) {
-      let ok = plan.live.some((set) => set.has(c))
-      for (let s = 0; !ok && s < segments.length; s++) {
-        const list = lists[s]
-        if (!list) continue
-        const p = segments[s].position(c)
-        if (p >= 0 && binaryHas(list, p)) ok = true
-      }
-      if (ok) next.add(c)
-    }
-    cands = next
+// Searcher searches one desk's segments and what is indexed but not yet
+// in a segment (live: Map word → Set of IDs). A conversation is in one
+// segment, unless it got items after it was indexed: such conversations
+// (found by merging the segments' sorted tables, and those of live) are
+// checked one by one across segments; every other is matched inside its
+// segment by intersecting sorted position lists, so that a word in a
+// million conversations costs a pass over its postings, not a million
+// strings.
+export class Searcher {
+  constructor(segments) {
+    this.segments = segments
+    this.multi = new Map() // ID → [[segment, position]…]
+    this.flags = segments.map((seg) => new Uint8Array(seg.n))
+    this.liveOnly = new Set()
+    if (segments.length > 1) this.findShared()
   }
-  return cands
+  findShared() {
+    // A k-way merge of the sorted tables, comparing bytes.
+    const segs = this.segments
+    const at = segs.map(() => 0)
+    const cmp = (a, i, b, j) => {
+      const x = segs[a].bytes, y = segs[b].bytes
+      const p = segs[a].idsAt + i * ID_LEN, q = segs[b].idsAt + j * ID_LEN
+      for (let k = 0; k < ID_LEN; k++) if (x[p + k] !== y[q + k]) return x[p + k] - y[q + k]
+      return 0
+    }
+    for (;;) {
+      let min = -1
+      for (let s = 0; s < segs.length; s++) {
+        if (at[s] < segs[s].n && (min < 0 || cmp(s, at[s], min, at[min]) < 0)) min = s
+      }
+      if (min < 0) return
+      const same = []
+      for (let s = 0; s < segs.length; s++) {
+        if (at[s] < segs[s].n && (s === min || cmp(s, at[s], min, at[min]) === 0)) same.push([s, at[s]])
+      }
+      if (same.length > 1) {
+        this.multi.set(segs[min].id(at[min]), same)
+        for (const [s, i] of same) this.flags[s][i] = 1
+      }
+      for (const [s] of same) at[s]++
+    }
+  }
+  // addLive records that conversation c is in live now.
+  addLive(c) {
+    if (this.multi.has(c) || this.liveOnly.has(c)) return
+    const locs = []
+    this.segments.forEach((seg, s) => {
+      const p = seg.position(c)
+      if (p >= 0) locs.push([s, p])
+    })
+    if (locs.length === 0) {
+      this.liveOnly.add(c)
+      return
+    }
+    this.multi.set(c, locs)
+    for (const [s, i] of locs) this.flags[s][i] = 1
+  }
+  // search answers {count, ids: the first max IDs} of the conversations
+  // that match every term.
+  search(terms, live, max) {
+    const out = { count: 0, ids: [] }
+    if (terms.length === 0) return out
+    const hit = (c) => {
+      out.count++
+      if (out.ids.length < max) out.ids.push(c)
+    }
+    // lists[t][s]: the sorted positions of term t in segment s, or null.
+    const lists = terms.map((term) =>
+      this.segments.map((seg) => {
+        const es = seg.matching(term)
+        if (es.length === 0) return null
+        if (es.length === 1) return seg.postings(es[0])
+        const all = new Set()
+        for (const e of es) for (const i of seg.postings(e)) all.add(i)
+        return Int32Array.from(all).sort()
+      }),
+    )
+    this.segments.forEach((seg, s) => {
+      const ls = lists.map((l) => l[s])
+      if (ls.some((l) => l === null)) return
+      ls.sort((a, b) => a.length - b.length)
+      const flags = this.flags[s]
+      for (const p of intersect(ls)) {
+        if (flags[p]) continue
+        out.count++
+        if (out.ids.length < max) out.ids.push(seg.id(p))
+      }
+    })
+    const liveHas = (c, term) => {
+      if (!term.prefix) {
+        const set = live.get(term.word)
+        return !!set && set.has(c)
+      }
+      for (const [w, set] of live) if (w.startsWith(term.word) && set.has(c)) return true
+      return false
+    }
+    for (const [c, locs] of this.multi) {
+      if (terms.every((term, t) => liveHas(c, term) || locs.some(([s, p]) => lists[t][s] && binaryHas(lists[t][s], p)))) hit(c)
+    }
+    for (const c of this.liveOnly) if (terms.every((term) => liveHas(c, term))) hit(c)
+    return out
+  }
+}
+
+// intersect is the positions in every sorted list (shortest first).
+function intersect(ls) {
+  let cur = ls[0]
+  for (let k = 1; k < ls.length && cur.length > 0; k++) {
+    const other = ls[k]
+    const next = []
+    let j = 0
+    for (let i = 0; i < cur.length; i++) {
+      const x = cur[i]
+      while (j < other.length && other[j] < x) j++
+      if (j === other.length) break
+      if (other[j] === x) next.push(x)
+    }
+    cur = next
+  }
+  return cur
 }
 
 function binaryHas(list, x) {
