@@ -99,7 +99,7 @@ func TestSearchIndexInBrowser(t *testing.T) {
 		{"élections " + strings.ToUpper(marker), []string{fr}},
 		{"senor PUERTO", []string{es}},
 		{"alcal*", []string{es}},
-		{"ميناء", []string{ar}},  // the article and the vowels, folded
+		{"ميناء", []string{ar}},   // the article and the vowels, folded
 		{"الميناء", []string{ar}}, // with the article
 		{"الحاويات المدينة", []string{ar}},
 		{"montreal alcalde", nil},
