@@ -460,10 +460,58 @@ type TipStore interface {
 	// too, if it has no other conversation) and returns the items, so the
 	// caller can delete their objects.
 	DeleteConversation(ctx context.Context, journalistID int64, id string) ([]Item, error)
-	// ObjectKeys lists every object key referenced by an item, for the
-	// start-up sweep of objects whose rows never got written.
+	// ObjectKeys lists every object key referenced by an item or by a
+	// search index segment, for the start-up sweep of objects whose rows
+	// never got written.
 	ObjectKeys(ctx context.Context) (map[string]bool, error)
+
+	// DeskItemsFor is ItemsFor narrowed to one desk: what a journalist's
+	// browser still has to add to the desk's search index. ErrNotFound
+	// unless the journalist is a member of the desk.
+	DeskItemsFor(ctx context.Context, journalistID, deskID, after int64, limit int) ([]Item, error)
+	// IndexSegments lists the segments of a desk's search index, oldest
+	// first. ErrNotFound unless the journalist is a member of the desk.
+	IndexSegments(ctx context.Context, journalistID, deskID int64) ([]IndexSegment, error)
+	// AddIndexSegment stores s (its object already in the BlobStore) in
+	// s.DeskID's index, setting s.ID and s.Created, and in the same
+	// transaction removes the segments whose IDs are in replaces (a
+	// compaction), which it returns so that the caller deletes their
+	// objects. ErrNotFound unless the journalist is a member of the desk,
+	// or if a segment of replaces is not one of the desk's (another
+	// browser compacted first): then nothing changes. ErrIndexFull if the
+	// desk would have more than MaxIndexSegments segments.
+	AddIndexSegment(ctx context.Context, journalistID int64, s *IndexSegment, replaces []string) ([]IndexSegment, error)
 }
+
+// IndexSegment is one piece of a desk's search index: an age file that a
+// journalist's browser encrypted to the desk's keys, mapping normalized
+// words to the desk's conversation IDs. The server keeps it as it came and
+// cannot read it; its row says only which desk, how big, who uploaded it
+// and when (at TimeGranularity).
+type IndexSegment struct {
+	ID       string // random, like a conversation's
+	DeskID   int64
+	Object   string // the age file's key in the BlobStore
+	Size     int64
+	AuthorID int64 // the journalist whose browser uploaded it; 0 if gone
+	Created  time.Time
+}
+
+// Bounds of a desk's search index. A segment of 32 MiB holds the words of
+// a few hundred thousand conversations, and 64 of them the words of
+// millions: browsers merge small segments into bigger ones (a compaction)
+// long before, and the bounds only stop a broken or hostile browser from
+// filling the disk.
+const (
+	MaxIndexSegmentSize = 32 << 20
+	MaxIndexSegments    = 64
+	// MaxIndexReplaces bounds how many segments one compaction replaces.
+	MaxIndexReplaces = MaxIndexSegments
+)
+
+// ErrIndexFull: a desk's search index has MaxIndexSegments segments; a
+// browser must compact it before it adds one.
+var ErrIndexFull = errors.New("the search index has too many segments")
 
 // Settings keeps instance-wide values such as the secret that signs CSRF
 // tokens and the salt of codename derivations.

@@ -13,6 +13,7 @@
 //	POST /newsroom/c/{id}/{star,unread,reply,delete}
 //	POST /newsroom/c/{id}/{status,tags,assign}   the desk's work on it
 //	POST /newsroom/c/{id}/reply/sealed           a reply encrypted by the browser
+//	GET, POST /newsroom/search…                  the desks' encrypted search indexes (search.go)
 //
 // A journalist sees the conversations of their desks only; any other is a
 // 404, exactly like one that does not exist. The server never decrypts an
@@ -117,6 +118,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /newsroom/c/{id}/delete", h.auth(h.deleteConversation))
 	h.registerInboxWork(mux)
 	h.registerTeam(mux)
+	h.registerSearch(mux)
 }
 
 // CSRFHeader carries the page's CSRF token in the script's requests.

@@ -77,6 +77,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"StatusAssigneeTags", testStatusAssigneeTags},
 		{"InboxFilters", testInboxFilters},
 		{"OpaqueIDs", testOpaqueIDs},
+		{"IndexSegments", testIndexSegments},
+		{"DeskItemsFor", testDeskItemsFor},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })

@@ -17,16 +17,18 @@
 // text. If that fails, nothing is sent: there is no falling back to the
 // form the server encrypts.
 //
-// The inbox's search (form#search[data-search]): the words typed stay in
-// this page. The script walks the pages of conversations.json (with the
-// inbox's filters), decrypts each conversation's texts and file names,
-// and lists the conversations that match, as it goes.
+// The inbox's search (form#search[data-search-index]): the words typed
+// stay in this page. The desks' search indexes are downloaded, decrypted
+// and searched here (searchindex.js), and kept up to date by this page:
+// what is newer than an index's cursor is decrypted here and uploaded as
+// a new encrypted segment.
 
 import { Decrypter, Encrypter } from "age-encryption"
 // keys.js (the login's module) unwraps the journalist's identity and
 // desk keys on this device.
 import * as keys from "./keys.js"
 import { scrubFile } from "./scrub.js"
+import * as idx from "./searchindex.js"
 
 // previewTypes are shown in the sandboxed frame; everything else is only
 // downloaded.
@@ -257,79 +259,232 @@ function sealReply(form, token) {
   })
 }
 
-// search decrypts the listed conversations' texts and file names and
-// lists those that contain every typed word, ignoring case.
+// The search: the desks' encrypted indexes (searchindex.js), downloaded,
+// decrypted and searched in this page; the words typed never leave it.
+// Once the index is loaded, the page adds what is newer than each desk's
+// cursor (the items route), in the background, and uploads it as a new
+// segment every uploadEvery conversations and at the end; then merges
+// small segments when a desk has more than compactAt.
+const uploadEvery = 2000
+const compactAt = 8
+const fetchers = 6
+const maxShown = 100
+
+async function getJSON(url, signal) {
+  const resp = await fetch(url, { credentials: "same-origin", signal, headers: { Accept: "application/json" } })
+  if (!resp.ok) throw new Error(`the server answered ${resp.status}`)
+  return resp.json()
+}
+
+// itemText is what an item adds to the index: a text's words, a file's
+// name; "" for what this device cannot open.
+async function itemText(d, it) {
+  try {
+    if (it.kind === "file") {
+      if (!it.meta) return ""
+      const meta = JSON.parse(await d.decrypt(await fetchBytes(it.meta), "text"))
+      return typeof meta.name === "string" ? meta.name : ""
+    }
+    if (it.size > maxSearchText) return ""
+    return await d.decrypt(await fetchBytes(it.url), "text")
+  } catch (err) {
+    if (err && /server answered|fetch/i.test(String(err.message))) throw err
+    return "" // not for a key of this device
+  }
+}
+
+class DeskIndex {
+  constructor(info) {
+    this.desk = info.desk
+    this.recipients = info.recipients || []
+    this.upload = info.upload
+    this.items = info.items
+    this.segments = [] // {id, size, seg}
+    this.live = new Map() // what is indexed and not yet uploaded
+    this.liveConvs = new Set()
+  }
+  // head is the segment to resume after: the highest gen.
+  head() {
+    let best = null
+    for (const s of this.segments) if (!best || s.seg.gen > best.seg.gen) best = s
+    return best ? best.seg : null
+  }
+  add(conv, text) {
+    for (const w of idx.words(text)) {
+      let set = this.live.get(w)
+      if (!set) this.live.set(w, (set = new Set()))
+      set.add(conv)
+    }
+    this.liveConvs.add(conv)
+    this.searcher().addLive(conv)
+  }
+  // searcher is the Searcher of the segments and what is live.
+  searcher() {
+    if (!this.cache) {
+      this.cache = new idx.Searcher(this.segments.map((s) => s.seg))
+      for (const c of this.liveConvs) this.cache.addLive(c)
+    }
+    return this.cache
+  }
+  async send(map, header, replaces, token) {
+    const plain = idx.encodeSegment(map, { desk: this.desk, ...header })
+    const body = await idx.seal(plain, this.recipients)
+    const q = replaces.length ? "?replaces=" + replaces.map(encodeURIComponent).join(",") : ""
+    const resp = await fetch(this.upload + q, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/octet-stream", "X-CSRF-Token": token },
+      body,
+    })
+    const answer = await resp.json().catch(() => ({}))
+    if (!resp.ok || typeof answer.id !== "string") throw new Error(answer.error || `the server answered ${resp.status}`)
+    return { id: answer.id, size: body.length, seg: new idx.Segment(plain) }
+  }
+  // flush uploads what is live, as covering the desk up to cursor.
+  async flush(cursor, token) {
+    if (this.liveConvs.size === 0) return
+    const head = this.head()
+    const s = await this.send(this.live, { gen: (head ? head.gen : 0) + 1, cursor }, [], token)
+    this.segments.push(s)
+    this.live = new Map()
+    this.liveConvs = new Set()
+    this.cache = null
+  }
+  // compact merges the smallest segments, up to a quarter of the bound,
+  // into one that replaces them.
+  async compact(maxSize, token) {
+    if (this.segments.length <= compactAt) return
+    const bySize = [...this.segments].sort((a, b) => a.size - b.size)
+    const parts = []
+    let total = 0
+    for (const s of bySize) {
+      if (total + s.size > maxSize / 4) break
+      parts.push(s)
+      total += s.size
+    }
+    if (parts.length < 2) return
+    let head = parts[0].seg
+    for (const p of parts) if (p.seg.gen > head.gen) head = p.seg
+    const merged = await this.send(idx.merge(parts.map((p) => p.seg)), { gen: head.gen, cursor: head.cursor }, parts.map((p) => p.id), token)
+    this.segments = this.segments.filter((s) => !parts.includes(s))
+    this.segments.push(merged)
+    this.cache = null
+  }
+  // catchUp indexes the desk's items after the cursor.
+  async catchUp(d, token, progress) {
+    const head = this.head()
+    let after = head ? head.cursor : 0
+    let done = after
+    for (;;) {
+      const page = await getJSON(this.items + "?after=" + encodeURIComponent(after))
+      const items = page.items || []
+      for (let i = 0; i < items.length; i += fetchers) {
+        const chunk = items.slice(i, i + fetchers)
+        const texts = await Promise.all(chunk.map((it) => itemText(d, it)))
+        chunk.forEach((it, k) => this.add(it.conversation, texts[k]))
+        done = chunk[chunk.length - 1].id
+        progress()
+        if (this.liveConvs.size >= uploadEvery) await this.flush(done, token)
+      }
+      if (!page.next) break
+      after = page.next
+    }
+    await this.flush(done, token)
+  }
+  convs() {
+    let n = this.liveConvs.size
+    for (const s of this.segments) n += s.seg.n
+    return n
+  }
+}
+
 function setupSearch(form) {
   const input = form.querySelector("#search-q")
-  const stop = form.querySelector("[data-search-stop]")
   const results = form.querySelector("[data-search-results]")
   const say = (t) => {
     form.querySelector("[data-search-status]").textContent = t
   }
+  const token = (keys.csrfToken && keys.csrfToken()) || ""
   const l = new URLSearchParams(location.search).get("lang")
   const lang = l ? "?lang=" + encodeURIComponent(l) : ""
-  let running = null
-  stop.addEventListener("click", () => running && running.abort())
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault()
-    if (running) running.abort()
-    const words = input.value.toLocaleLowerCase().normalize("NFC").split(/\s+/).filter(Boolean)
+  const desks = []
+  let state = "loading"
+  const total = () => desks.reduce((n, di) => n + di.convs(), 0)
+  const show = () => {
+    if (state === "loading") say(msg(form, "Loading"))
+    else if (state === "building") say(msg(form, "Building", { count: total() }))
+    else if (state === "ready") say(msg(form, "Ready", { count: total() }))
+  }
+
+  const run = () => {
+    const terms = idx.parseQuery(input.value)
     results.replaceChildren()
-    if (words.length === 0) {
-      say("")
+    if (terms.length === 0) return
+    let count = 0
+    const shown = []
+    for (const di of desks) {
+      const r = di.searcher().search(terms, di.live, maxShown - shown.length)
+      count += r.count
+      for (const c of r.ids) shown.push([c, di.desk])
+    }
+    for (const [c, desk] of shown) {
+      results.append(el("li", {}, el("a", { href: "/newsroom/c/" + c + lang, text: c.slice(0, 8) }), " · ", desk))
+    }
+    let text = msg(form, "Found", { count })
+    if (count > shown.length) text += " " + msg(form, "More", { shown: shown.length })
+    say(text)
+    form.dataset.searched = String(count)
+  }
+  form.addEventListener("submit", (event) => {
+    event.preventDefault()
+    if (state === "nokey" || state === "failed") return
+    if (state === "loading") {
+      form.dataset.pending = "1"
       return
     }
-    const ctl = new AbortController()
-    running = ctl
-    stop.hidden = false
-    let count = 0
-    say(msg(form, "Searching", { count }))
-    try {
-      const d = await decrypter()
-      if (!d) {
-        say(msg(form, "Nokey"))
-        return
-      }
-      let next = form.dataset.search
-      while (next && !ctl.signal.aborted) {
-        const resp = await fetch(next, { credentials: "same-origin", signal: ctl.signal, headers: { Accept: "application/json" } })
-        if (!resp.ok) throw new Error(`the server answered ${resp.status}`)
-        const page = await resp.json()
-        for (const c of page.conversations || []) {
-          if (ctl.signal.aborted) break
-          const texts = []
-          for (const it of c.items || []) {
-            try {
-              if (it.kind === "file" && it.meta) {
-                const meta = JSON.parse(await d.decrypt(await fetchBytes(it.meta, ctl.signal), "text"))
-                if (typeof meta.name === "string") texts.push(meta.name)
-              } else if (it.kind !== "file" && it.size <= maxSearchText) {
-                texts.push(await d.decrypt(await fetchBytes(it.url, ctl.signal), "text"))
-              }
-            } catch (err) {
-              if (ctl.signal.aborted) break
-              // An item this device cannot open is skipped.
-            }
-          }
-          const hay = texts.join("\n").toLocaleLowerCase().normalize("NFC")
-          if (texts.length > 0 && words.every((w) => hay.includes(w))) {
-            count++
-            const a = el("a", { href: c.url + lang, text: c.id.slice(0, 8) })
-            const i = hay.indexOf(words[0])
-            const snippet = texts.join("\n").slice(Math.max(0, i - 40), i + 80)
-            results.append(el("li", {}, a, " · ", c.desk, el("br"), el("small", { text: snippet })))
-            say(msg(form, "Searching", { count }))
-          }
-        }
-        next = page.next
-      }
-      say(msg(form, ctl.signal.aborted ? "Stopped" : "Done", { count }))
-    } catch (err) {
-      say(ctl.signal.aborted ? msg(form, "Stopped", { count }) : msg(form, "Failed"))
-    } finally {
-      if (running === ctl) running = null
-      stop.hidden = true
+    run()
+  })
+
+  ;(async () => {
+    show()
+    const d = await decrypter()
+    if (!d) {
+      state = "nokey"
+      say(msg(form, "Nokey"))
+      return
     }
+    const listing = await getJSON(form.dataset.searchIndex)
+    for (const info of listing.desks || []) {
+      const di = new DeskIndex(info)
+      for (const s of info.segments || []) {
+        try {
+          di.segments.push({ id: s.id, size: s.size, seg: await idx.open(d, await fetchBytes(s.url)) })
+        } catch {
+          // a segment this device cannot open (a desk key it lacks) is left out
+        }
+      }
+      desks.push(di)
+    }
+    state = "building"
+    show()
+    if (form.dataset.pending) run()
+    for (const di of desks) {
+      try {
+        await di.compact(listing.max_segment_size, token)
+        await di.catchUp(d, token, show)
+        await di.compact(listing.max_segment_size, token)
+      } catch {
+        // another browser compacted first, or the network failed: what
+        // was uploaded stays, the rest is indexed next time
+      }
+    }
+    state = "ready"
+    form.dataset.indexReady = "1"
+    if (form.dataset.pending || input.value) run()
+    else show()
+  })().catch(() => {
+    state = "failed"
+    say(msg(form, "Failed"))
   })
 }
 
@@ -344,7 +499,7 @@ if (conversation) {
   }
 }
 
-const search = document.querySelector("form#search[data-search]")
+const search = document.querySelector("form#search[data-search-index]")
 if (search) {
   search.hidden = false
   setupSearch(search)
