@@ -89,6 +89,31 @@ func (r *record) offset() int64 {
 type sharedUploads struct {
 	state pista.Shared
 	blobs pista.BlobStore
+
+	// writing holds the uploads this process is writing to (in
+	// WriteChunk): a lease asks tusd to stop a request only then (see
+	// hold).
+	mu      sync.Mutex
+	writing map[string]bool
+}
+
+func (sh *sharedUploads) setWriting(id string, on bool) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if on {
+		if sh.writing == nil {
+			sh.writing = map[string]bool{}
+		}
+		sh.writing[id] = true
+	} else {
+		delete(sh.writing, id)
+	}
+}
+
+func (sh *sharedUploads) isWriting(id string) bool {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.writing[id]
 }
 
 // OpenShared returns uploads kept in shared (records and leases) and
@@ -218,6 +243,8 @@ func (u *sharedUpload) WriteChunk(ctx context.Context, offset int64, src io.Read
 	if offset != u.r.offset() {
 		return 0, handler.ErrMismatchOffset
 	}
+	u.s.shared.setWriting(u.id, true)
+	defer u.s.shared.setWriting(u.id, false)
 	var written int64
 	for written < u.r.Size-offset {
 		lr := &io.LimitedReader{R: src, N: min(pieceSize, u.r.Size-offset-written)}
@@ -335,12 +362,13 @@ func (l sharedLocker) NewLock(id string) (handler.Lock, error) {
 	}
 	token := make([]byte, 16)
 	rand.Read(token)
-	return &lease{sh: l.sh, key: recordKey(id), token: token}, nil
+	return &lease{sh: l.sh, id: id, key: recordKey(id), token: token}, nil
 }
 
 // lease is one request's hold on an upload.
 type lease struct {
 	sh    *sharedUploads
+	id    string
 	key   []byte
 	token []byte
 	stop  chan struct{}
@@ -382,6 +410,13 @@ func (l *lease) Lock(ctx context.Context, requestUnlock func()) error {
 }
 
 // hold renews the lease and listens for requests to let go until Unlock.
+// It passes a request on to tusd only while the upload is being written
+// to: tusd's handler sets up the request's body just before WriteChunk,
+// and reads it from another goroutine when asked to stop, with nothing
+// ordering the two (the race detector sees it); going through the
+// writing set, locked by WriteChunk, orders them. A request that holds
+// the lease without writing (a HEAD, a PATCH being checked) lets go by
+// itself within moments.
 func (l *lease) hold(requestUnlock func()) {
 	defer l.done.Done()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -391,12 +426,18 @@ func (l *lease) hold(requestUnlock func()) {
 	renew := time.NewTicker(renewEvery)
 	defer renew.Stop()
 	st := l.sh.state
+	wanted, asked := false, false
 	for {
 		select {
 		case <-l.stop:
 			return
 		case <-want.C:
-			if _, ok, err := st.Take(ctx, wantKind, l.key); err == nil && ok {
+			if !wanted {
+				_, ok, err := st.Take(ctx, wantKind, l.key)
+				wanted = ok && err == nil
+			}
+			if wanted && !asked && l.sh.isWriting(l.id) {
+				asked = true
 				requestUnlock()
 			}
 		case <-renew.C:
