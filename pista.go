@@ -30,6 +30,17 @@ import (
 )
 
 // Errors returned by stores. Callers compare with errors.Is.
+// NewerSchemaError is the refusal to open a database that a newer pista
+// migrated: this binary would not know its tables. Nothing is changed.
+type NewerSchemaError struct {
+	Have, Know int64 // the database's schema version, and this binary's newest
+}
+
+func (e *NewerSchemaError) Error() string {
+	return fmt.Sprintf("the database is at schema version %d, made by a newer pista than this one (which knows up to %d): "+
+		"install that newer pista again, or restore a backup made with this version; nothing was changed", e.Have, e.Know)
+}
+
 var (
 	// ErrNotFound: no such row, or one the caller may not see.
 	ErrNotFound = errors.New("not found")

@@ -141,6 +141,15 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	)`); err != nil {
 		return fmt.Errorf("postgres: migrations table: %w", err)
 	}
+	// A database a newer pista migrated is refused before anything is
+	// written to it.
+	var have int64
+	if err := conn.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return fmt.Errorf("postgres: migrations table: %w", err)
+	}
+	if know := ms[len(ms)-1].version; have > know {
+		return &pista.NewerSchemaError{Have: have, Know: know}
+	}
 	for _, m := range ms {
 		if err := applyMigration(ctx, conn.Conn(), m.version, m.name); err != nil {
 			return err

@@ -99,12 +99,6 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	// lock (busy_timeout), where a bare statement that starts as a read
 	// may be told SQLITE_BUSY at once by a second process creating the
 	// table too.
-	if err := inTx(ctx, db, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY,
-		applied INTEGER NOT NULL
-	)`); err != nil {
-		return fmt.Errorf("sqlite: migrations table: %w", err)
-	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return err
@@ -129,6 +123,22 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		ms = append(ms, migration{v, name})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	// A database a newer pista migrated is refused before anything is
+	// written to it.
+	var have int64
+	err = db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have)
+	if err != nil && !strings.Contains(err.Error(), "no such table") {
+		return fmt.Errorf("sqlite: migrations table: %w", err)
+	}
+	if know := ms[len(ms)-1].version; have > know {
+		return &pista.NewerSchemaError{Have: have, Know: know}
+	}
+	if err := inTx(ctx, db, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY,
+		applied INTEGER NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("sqlite: migrations table: %w", err)
+	}
 	for _, m := range ms {
 		if err := applyMigration(ctx, db, m.version, m.name); err != nil {
 			return err
