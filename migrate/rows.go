@@ -536,6 +536,11 @@ func convert(v any, pgType string) (any, error) {
 	case "bytea":
 		switch x := v.(type) {
 		case []byte:
+			if x == nil {
+				// An empty BLOB (the driver answers nil), not a NULL
+				// (nil itself, above): pgx would send nil as NULL.
+				return []byte{}, nil
+			}
 			return x, nil
 		case string:
 			return []byte(x), nil

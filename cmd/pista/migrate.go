@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pista-tips/pista/migrate"
@@ -109,11 +110,20 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 %s is unchanged: keep it until the new setup has run well, as a way back.
 Next, start the server on the new database and bucket with a new, empty data folder
 (it keeps only temporary files there):
-    pista serve --data %s --database %s --objects '%s'
+    pista serve --data %s --database %s --objects %s
 with the same password and keys as here (--database-password-file, --objects-credentials-file
 or the environment). Never start pista serve on %s again while the new one runs.
-`, data, next, database, objects, data)
+`, data, shellQuote(next), shellQuote(database), shellQuote(objects), data)
 	return nil
+}
+
+// shellQuote quotes s for a POSIX shell where it needs it (an URL's & and
+// ?), so that the command printed can be pasted.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // migrateHint adds to err what to do about it.

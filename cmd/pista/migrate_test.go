@@ -14,6 +14,20 @@ import (
 	"github.com/pista-tips/pista/internal/pgtest"
 )
 
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"/var/lib/pista":                   "/var/lib/pista",
+		"postgres://pista@db/pista":        "postgres://pista@db/pista",
+		"s3://tips?endpoint=h:9&tls=false": "'s3://tips?endpoint=h:9&tls=false'",
+		"it's":                             `'it'\''s'`,
+		"":                                 "''",
+	} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
 // pista migrate refuses, with what to do, a password on the command line,
 // missing flags and a folder a server runs on.
 func TestMigrateFlags(t *testing.T) {
@@ -76,7 +90,7 @@ func TestMigrateCommand(t *testing.T) {
 		t.Fatalf("pista migrate: exit %d\n%s", code, errb.String())
 	}
 	said := errb.String()
-	for _, s := range []string{"copying rows", "journalists", "Done:", "pista serve --data " + data + "-pg --database " + db + " --objects '" + m.URL(bucket) + "'"} {
+	for _, s := range []string{"copying rows", "journalists", "Done:", "pista serve --data " + data + "-pg --database '" + db + "' --objects '" + m.URL(bucket) + "'"} {
 		if !strings.Contains(said, s) {
 			t.Errorf("pista migrate does not say %q:\n%s", s, said)
 		}
