@@ -9,7 +9,9 @@
 // does, without making or touching the lock file (server.HoldStopped), so
 // no server runs meanwhile; it reads pista.db through SQLite's immutable,
 // read-only open, which writes no journal, no shared memory and no lock;
-// and it reads objects without moving their access times. A folder whose
+// and it reads objects with O_NOATIME. (Reading moves the access times of
+// pista.db and of the folders it lists, unless the disk is mounted
+// noatime: their contents, modes and modification times stay.) A folder whose
 // pista.db has a write-ahead log beside it (a server or command that did
 // not stop cleanly) is refused: an immutable open would not see the log's
 // transactions, and any other open of the database may write.
@@ -25,6 +27,14 @@
 //     the copied IDs (and past SQLite's AUTOINCREMENT counters, so no item
 //     ID is ever given twice), and each table's row count is compared
 //     with SQLite's before the transaction commits.
+//
+// Before the commit, pista.db must still be as it was (size, inode,
+// change time, no log beside it): admin commands take no lock, and one
+// run meanwhile fails the move (ErrChanged).
+//
+// Memory stays bounded by one object part (s3.PartSize) and one row at a
+// time, but for the list of object keys (about 100 bytes an object) and
+// the few rows of a circle of foreign keys (one per desk).
 //
 // A failure anywhere rolls the rows back: the database stays empty and
 // the objects already copied stay in the bucket, named by no row. Running

@@ -456,6 +456,27 @@ func TestMigrateInterruptedThenAgain(t *testing.T) {
 	if !reflect.DeepEqual(convs, src.convs) || !reflect.DeepEqual(items, src.items) {
 		t.Errorf("after the run after: %d conversations, %d items; want %d, %d", len(convs), len(items), len(src.convs), len(src.items))
 	}
+
+	// An admin command (they take no lock) writes to the folder during a
+	// run into another database: nothing is committed.
+	other := &target{m: tg.m, bucket: tg.bucket, db: pgtest.URL(t)}
+	cfg := other.config(src.data)
+	cfg.Progress = func(p migrate.Progress) {
+		if p.Phase == migrate.PhaseObjects && p.Done == 1 {
+			st, err := server.OpenStores(context.Background(), src.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Settings.Secret(context.Background(), "written-meanwhile", 8)
+			st.Close()
+		}
+	}
+	if _, err := migrate.Run(context.Background(), cfg); !errors.Is(err, migrate.ErrChanged) {
+		t.Fatalf("a write to the folder during the run: %v, want ErrChanged", err)
+	}
+	if n := other.rows(t); n != 0 {
+		t.Errorf("%d rows committed from a folder that changed during the run", n)
+	}
 }
 
 // What the command refuses before it reads anything, each with a folder

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/pista-tips/pista/blob/blobtest"
 	"github.com/pista-tips/pista/internal/pgtest"
+	"github.com/pista-tips/pista/migrate"
+	"github.com/pista-tips/pista/server"
 )
 
 func TestShellQuote(t *testing.T) {
@@ -34,7 +37,7 @@ func TestMigrateFlags(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	addJournalist(t, dir, data, "alice")
-	migrate := func(args ...string) string {
+	refused := func(args ...string) string {
 		return runPistaFails(t, "", append([]string{"migrate"}, args...)...)
 	}
 	for _, tc := range []struct {
@@ -49,7 +52,7 @@ func TestMigrateFlags(t *testing.T) {
 			[]string{"no pista.db", "hint:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			stderr := migrate(tc.args...)
+			stderr := refused(tc.args...)
 			for _, s := range tc.says {
 				if !strings.Contains(stderr, s) {
 					t.Errorf("stderr lacks %q:\n%s", s, stderr)
@@ -61,7 +64,7 @@ func TestMigrateFlags(t *testing.T) {
 		})
 	}
 	startServer(t, data)
-	stderr := migrate("--data", data, "--to-database", "postgres://pista@127.0.0.1/pista", "--to-objects", "s3://tips")
+	stderr := refused("--data", data, "--to-database", "postgres://pista@127.0.0.1/pista", "--to-objects", "s3://tips")
 	if !strings.Contains(stderr, "in use by another pista server") || !strings.Contains(stderr, "stop the pista serve") {
 		t.Errorf("with a server running:\n%s", stderr)
 	}
@@ -113,5 +116,26 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data+"-pg", "pista.db")); !os.IsNotExist(err) {
 		t.Errorf("the new folder has a pista.db: %v", err)
+	}
+}
+
+// Each refusal of the migrate package comes with what to do.
+func TestMigrateHints(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		says string
+	}{
+		{server.ErrInUse, "stop the pista serve"},
+		{migrate.ErrJournal, "start pista serve --data DIR once and stop it cleanly"},
+		{migrate.ErrNoDatabase, "the folder pista serve used"},
+		{migrate.ErrMoved, "already on PostgreSQL"},
+		{migrate.ErrNotEmpty, "an empty database only"},
+		{migrate.ErrSchema, "brings the database up to date"},
+		{migrate.ErrChanged, "run pista migrate again"},
+	} {
+		got := migrateHint(fmt.Errorf("DIR: %w", tc.err), "DIR").Error()
+		if !strings.Contains(got, "hint: ") || !strings.Contains(got, tc.says) {
+			t.Errorf("%v: %q does not say %q", tc.err, got, tc.says)
+		}
 	}
 }
