@@ -272,8 +272,8 @@ func checkSame(t *testing.T, before, after map[string]string) {
 // codename and read the reply, and takes new tips without reusing an
 // ID. A second run into the filled database is refused.
 func TestMigrate(t *testing.T) {
+	tg := newTarget(t) // first: skips without PostgreSQL or MinIO
 	src := embedded(t)
-	tg := newTarget(t)
 	ctx := context.Background()
 	if _, err := os.Stat(filepath.Join(src.data, server.DBFile+"-wal")); err == nil {
 		t.Fatalf("a server stopped cleanly left %s-wal", server.DBFile)
@@ -419,8 +419,8 @@ func checkSequences(t *testing.T, data, db string) {
 // leaves the database without a row; a run after it succeeds, sending
 // only what the bucket lacks.
 func TestMigrateInterruptedThenAgain(t *testing.T) {
+	tg := newTarget(t) // first: skips without PostgreSQL or MinIO
 	src := embedded(t)
-	tg := newTarget(t)
 	before := folderState(t, src.data)
 	for _, at := range []migrate.Phase{migrate.PhaseObjects, migrate.PhaseRows} {
 		ctx, cancel := context.WithCancel(context.Background())

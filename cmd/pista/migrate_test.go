@@ -102,6 +102,11 @@ func TestMigrateCommand(t *testing.T) {
 		t.Errorf("pista migrate repeats a secret:\n%s", said)
 	}
 
+	again := runPistaFails(t, "", args...)
+	if !strings.Contains(again, "not empty") || !strings.Contains(again, "hint: pista migrate fills an empty database only") {
+		t.Errorf("a second pista migrate into the database:\n%s", again)
+	}
+
 	base, _ := startServer(t, data+"-pg", func(f *serveFlags) {
 		f.database, f.databasePWFile, f.objects, f.objectsCredentials = db, pw, m.URL(bucket), creds
 	})
