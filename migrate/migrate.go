@@ -32,8 +32,8 @@
 // change time, no log beside it): admin commands take no lock, and one
 // run meanwhile fails the move (ErrChanged).
 //
-// Memory stays bounded by one object part (s3.PartSize) and one row at a
-// time, but for the list of object keys (about 100 bytes an object) and
+// Memory stays bounded by one object part (s3.PartSize) per object copied
+// at once (Config.Workers) and one row at a time, but for the list of object keys (about 100 bytes an object) and
 // the few rows of a circle of foreign keys (one per desk).
 //
 // A failure anywhere rolls the rows back: the database stays empty and
@@ -78,9 +78,16 @@ type Config struct {
 	ObjectsCredentialsFile string
 	Getenv                 func(string) string // nil: os.Getenv
 	// Progress, if set, is told of each object copied or checked and each
-	// table copied.
+	// table copied, one at a time.
 	Progress func(Progress)
+	// Workers is how many objects are copied at once (0: DefaultWorkers).
+	// Each holds at most one part (s3.PartSize) in memory.
+	Workers int
 }
+
+// DefaultWorkers is how many objects are copied at once by default: a
+// bucket's round trip, not the bytes, bounds how fast small objects go.
+const DefaultWorkers = 4
 
 // Phase names a step of the move.
 type Phase string
@@ -142,6 +149,9 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	}
 	if cfg.Progress == nil {
 		cfg.Progress = func(Progress) {}
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
 	}
 	dir := cfg.Data
 	if fi, err := os.Stat(dir); err != nil {
@@ -219,7 +229,11 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 				err, sum.Objects, bucket)
 		}
 	}()
-	if err := copyObjects(ctx, src, dir, bucket, &sum, cfg.Progress); err != nil {
+	named, err := objectKeys(ctx, src)
+	if err != nil {
+		return sum, err
+	}
+	if err := copyObjects(ctx, named, dir, bucket, cfg.Workers, &sum, cfg.Progress); err != nil {
 		return sum, err
 	}
 	tx, err := conn.Begin(ctx)

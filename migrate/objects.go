@@ -11,21 +11,20 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"syscall"
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/blob/s3"
 )
 
-// copyObjects copies every object a row names to the bucket, under its
-// key, then reads back each one it sent: the same size and SHA-256, or
-// an error. One object at a time, each streamed (s3.Store.PutKey holds
-// one part in memory).
-func copyObjects(ctx context.Context, src *sql.DB, dir string, bucket *s3.Store, sum *Summary, progress func(Progress)) error {
-	named, err := objectKeys(ctx, src)
-	if err != nil {
-		return err
-	}
+// copyObjects copies every object named (the keys the rows name) from
+// the folder to the bucket, under its key, then reads back each one it
+// sent: the same size and SHA-256, or an error. Objects go workers at a
+// time, each streamed (s3.Store.PutKey holds at most one part in memory):
+// a bucket far away answers each request after a round trip, and an
+// instance has mostly small objects.
+func copyObjects(ctx context.Context, named []string, dir string, bucket *s3.Store, workers int, sum *Summary, progress func(Progress)) error {
 	local, err := localObjects(dir)
 	if err != nil {
 		return err
@@ -40,39 +39,104 @@ func copyObjects(ctx context.Context, src *sql.DB, dir string, bucket *s3.Store,
 	}
 	sum.Orphans = len(local) - len(todo)
 
-	type sent struct {
-		key  string
-		sum  [sha256.Size]byte
-		size int64
+	type copied struct {
+		sum     [sha256.Size]byte
+		size    int64
+		present bool
 	}
-	var check []sent
-	for i, k := range todo {
+	res := make([]copied, len(todo))
+	done := 0
+	err = inParallel(ctx, len(todo), workers, func(ctx context.Context, i int) error {
+		k := todo[i]
 		h, n, present, err := copyObject(ctx, bucket, objectPath(dir, k), k)
 		if err != nil {
 			return fmt.Errorf("copying object %s: %w", k, err)
 		}
-		if present {
+		res[i] = copied{h, n, present}
+		return nil
+	}, func(i int) {
+		if res[i].present {
 			sum.Present++
 		} else {
 			sum.Objects++
-			check = append(check, sent{k, h, n})
 		}
-		sum.Bytes += n
-		progress(Progress{Phase: PhaseObjects, Done: i + 1, Total: len(todo), Bytes: sum.Bytes})
+		sum.Bytes += res[i].size
+		done++
+		progress(Progress{Phase: PhaseObjects, Done: done, Total: len(todo), Bytes: sum.Bytes})
+	})
+	if err != nil {
+		return err
+	}
+
+	var check []int // what was sent: the rest was compared already
+	for i := range todo {
+		if !res[i].present {
+			check = append(check, i)
+		}
 	}
 	var bytes int64
-	for i, c := range check {
-		h, n, err := hashObject(ctx, bucket, c.key)
+	done = 0
+	return inParallel(ctx, len(check), workers, func(ctx context.Context, j int) error {
+		k, want := todo[check[j]], res[check[j]]
+		h, n, err := hashObject(ctx, bucket, k)
 		if err != nil {
-			return fmt.Errorf("reading object %s back from the bucket: %w", c.key, err)
+			return fmt.Errorf("reading object %s back from the bucket: %w", k, err)
 		}
-		if n != c.size || h != c.sum {
-			return fmt.Errorf("object %s reads back from the bucket as %d bytes with SHA-256 %x, not as the file's %d bytes with %x", c.key, n, h, c.size, c.sum)
+		if n != want.size || h != want.sum {
+			return fmt.Errorf("object %s reads back from the bucket as %d bytes with SHA-256 %x, not as the file's %d bytes with %x", k, n, h, want.size, want.sum)
 		}
-		bytes += n
-		progress(Progress{Phase: PhaseVerify, Done: i + 1, Total: len(check), Bytes: bytes})
+		return nil
+	}, func(j int) {
+		bytes += res[check[j]].size
+		done++
+		progress(Progress{Phase: PhaseVerify, Done: done, Total: len(check), Bytes: bytes})
+	})
+}
+
+// inParallel runs do(ctx, i) for each i in [0, n), workers at a time,
+// and then(i) after each that succeeds, one at a time. The first error
+// stops the others (their context ends) and is returned; so is ctx's
+// end.
+func inParallel(ctx context.Context, n, workers int, do func(context.Context, int) error, then func(int)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	jobs := make(chan int)
+	for range max(1, min(workers, n)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				err := do(ctx, i)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+					cancel()
+				} else if err == nil && first == nil {
+					then(i)
+				}
+				mu.Unlock()
+			}
+		}()
 	}
-	return nil
+feed:
+	for i := range n {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
 }
 
 // copyObject sends the file at path to the bucket under key, unless the
