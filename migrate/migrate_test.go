@@ -381,6 +381,18 @@ func TestMigrate(t *testing.T) {
 		t.Errorf("a second run: %v, want ErrNotEmpty naming items", err)
 	}
 	checkSame(t, before, folderState(t, src.data))
+
+	// An object lost before the move (a row names it, the folder has it
+	// not): the rest moves, and the summary names it.
+	lost := src.items[0].Object
+	if err := os.Remove(filepath.Join(src.data, "objects", lost[:2], lost)); err != nil {
+		t.Fatal(err)
+	}
+	other := &target{m: tg.m, bucket: tg.m.Bucket(t), db: pgtest.URL(t)}
+	sum, err = migrate.Run(ctx, other.config(src.data))
+	if err != nil || !reflect.DeepEqual(sum.Missing, []string{lost}) || sum.Objects != 6 {
+		t.Errorf("with an object lost before: %+v, %v; want it missing and the 6 others sent", sum, err)
+	}
 }
 
 // checkSequences: PostgreSQL's item sequence is where SQLite's counter
