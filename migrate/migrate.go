@@ -223,8 +223,9 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	sum.Uploads = countUploads(dir)
 
 	// Objects first, read back; then the rows.
+	committing := false
 	defer func() {
-		if err != nil && sum.Objects > 0 {
+		if err != nil && sum.Objects > 0 && !committing {
 			err = fmt.Errorf("%w\nnothing was written to the database (the rows were rolled back); the %d objects copied to %s stay there, named by no row: running pista migrate again once the cause is fixed is safe (objects already there with the same contents are not sent again)",
 				err, sum.Objects, bucket)
 		}
@@ -264,8 +265,10 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	if _, err := os.Stat(dbPath + "-wal"); err == nil {
 		return sum, fmt.Errorf("%s: %w (%s was opened for writing)", dir, ErrChanged, server.DBFile)
 	}
+	committing = true
 	if err := tx.Commit(ctx); err != nil {
-		return sum, fmt.Errorf("postgres: committing the rows: %w", err)
+		// The connection may have failed after the server committed.
+		return sum, fmt.Errorf("postgres: committing the rows: %w\nwhether the database has the rows is not known: if it has none, run pista migrate again (a database with rows is refused)", err)
 	}
 	return sum, nil
 }

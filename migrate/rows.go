@@ -364,7 +364,15 @@ func (p *plan) order(ctx context.Context, conn querier, byName map[string]*table
 // copyRows copies every table of p into tx, then moves the sequences
 // past the copied IDs and compares each table's rows with SQLite's.
 func copyRows(ctx context.Context, src *sql.DB, tx pgx.Tx, p *plan, sum *Summary, progress func(Progress)) error {
-	// Again in the transaction: nothing came in since the first look.
+	// No one else writes to these tables until the commit (a server
+	// started on the target meanwhile waits), and they are still empty.
+	names := make([]string, len(p.tables))
+	for i, t := range p.tables {
+		names[i] = pgx.Identifier{t.name}.Sanitize()
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(names, ", ")+` IN EXCLUSIVE MODE`); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
 	if err := checkEmpty(ctx, tx, p); err != nil {
 		return err
 	}
