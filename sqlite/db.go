@@ -147,6 +147,21 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
+// SchemaVersion is the version of the newest embedded migration: a
+// database whose schema_migrations reaches it has this build's schema
+// (pista migrate reads such a database only, without migrating it).
+func SchemaVersion() int64 {
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	var v int64
+	for _, name := range names {
+		num, _, _ := strings.Cut(path.Base(name), "_")
+		if n, err := strconv.ParseInt(num, 10, 64); err == nil && n > v {
+			v = n
+		}
+	}
+	return v
+}
+
 func applyMigration(ctx context.Context, db *sql.DB, version int64, name string) error {
 	body, err := migrations.ReadFile(name)
 	if err != nil {

@@ -139,6 +139,26 @@ func (s *Store) name(key string) string { return s.prefix + key }
 // key, and a multipart upload already begun is aborted.
 func (s *Store) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 	key := newKey(pista.Now())
+	n, err := s.put(ctx, key, r)
+	if err != nil {
+		return "", 0, err
+	}
+	return key, n, nil
+}
+
+// PutKey streams r to the object key, as Put does (one part in memory,
+// nothing left under the key on error), replacing an object already
+// there. It is for objects that have a key already, moved from another
+// store (pista migrate keeps blob.Local's keys); new objects go through
+// Put, which makes theirs.
+func (s *Store) PutKey(ctx context.Context, key string, r io.Reader) (int64, error) {
+	if !validKey(key) {
+		return 0, errors.New("s3: not an object key")
+	}
+	return s.put(ctx, key, r)
+}
+
+func (s *Store) put(ctx context.Context, key string, r io.Reader) (int64, error) {
 	sp := smalls.Get().(*[]byte)
 	n, err := io.ReadFull(r, *sp)
 	buf := *sp
@@ -157,22 +177,18 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		// Shorter than a part: one request.
 		if err := ctx.Err(); err != nil {
-			return "", 0, err
+			return 0, err
 		}
 		_, err := s.core.PutObject(ctx, s.bucket, s.name(key), bytes.NewReader(buf[:n]), int64(n), "", s.payloadHash(buf[:n]), putOptions)
 		if err != nil {
-			return "", 0, fmt.Errorf("s3: writing object: %w", err)
+			return 0, fmt.Errorf("s3: writing object: %w", err)
 		}
-		return key, int64(n), nil
+		return int64(n), nil
 	}
 	if err != nil {
-		return "", 0, fmt.Errorf("s3: reading object: %w", err)
+		return 0, fmt.Errorf("s3: reading object: %w", err)
 	}
-	size, err := s.putMultipart(ctx, key, r, buf)
-	if err != nil {
-		return "", 0, err
-	}
-	return key, size, nil
+	return s.putMultipart(ctx, key, r, buf)
 }
 
 // putOptions are every write's: the objects are already encrypted and

@@ -194,3 +194,43 @@ func TestAbortStaleUploads(t *testing.T) {
 		t.Errorf("upload %s still there (%v)", u.Key, u.Err)
 	}
 }
+
+// PutKey writes under the key it is given, small or in parts, replaces
+// what was there, and refuses a name that is not a key.
+func TestPutKey(t *testing.T) {
+	m := blobtest.MinIO(t)
+	s := open(t, m, "s3://"+m.Bucket(t)+"/tips?endpoint="+m.Endpoint+"&tls=false")
+	ctx := context.Background()
+	key := "0123456789abcdef0123456789abcdef"
+	read := func() string {
+		t.Helper()
+		r, err := s.Open(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	big := strings.Repeat("x", s3.PartSize+10)
+	for _, body := range []string{"a small object", big, "replaced"} {
+		n, err := s.PutKey(ctx, key, strings.NewReader(body))
+		if err != nil || n != int64(len(body)) {
+			t.Fatalf("PutKey of %d bytes = %d, %v", len(body), n, err)
+		}
+		if got := read(); got != body {
+			t.Fatalf("read back %d bytes, want %d", len(got), len(body))
+		}
+	}
+	if keys, err := s.Keys(ctx); err != nil || len(keys) != 1 || keys[0] != key {
+		t.Errorf("Keys = %q, %v", keys, err)
+	}
+	for _, bad := range []string{"", "../0123456789abcdef0123456789ab", "0123456789ABCDEF0123456789ABCDEF"} {
+		if _, err := s.PutKey(ctx, bad, strings.NewReader("x")); err == nil {
+			t.Errorf("PutKey(%q) succeeded", bad)
+		}
+	}
+}

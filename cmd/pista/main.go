@@ -32,6 +32,7 @@ Usage:
     pista submit --server URL --desk SLUG --message-file FILE [--file F]…   send a tip, encrypted here
     pista follow --server URL [--message-file FILE] [--file F]…   codename on stdin: read replies, send more
     pista bench [--size SIZE] [--runs N]          measure uploads: throughput against a baseline, peak memory
+    pista migrate --data DIR --to-database URL --to-objects URL   move a stopped instance to PostgreSQL and S3
 
 Run "pista COMMAND --help" for a command's flags and examples.
 
@@ -62,6 +63,7 @@ var commands = map[string]command{
 	"follow":     runFollow,
 	"bench":      runBench,
 	"invite":     runInvite,
+	"migrate":    runMigrate,
 }
 
 // errUsage marks an error whose message is the whole story; flag has

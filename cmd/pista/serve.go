@@ -340,22 +340,28 @@ func parseSize(s string) (int64, error) {
 // command line, where every user of the machine can read it (ps, shell
 // histories): a URL holding one is refused.
 func databasePassword(f serveFlags) (string, error) {
-	if f.database == "" {
-		if f.databasePWFile != "" {
-			return "", errors.New("--database-password-file goes with --database")
+	return databasePasswordOf("--database", f.database, f.databasePWFile)
+}
+
+// databasePasswordOf is databasePassword for the flag name (--database,
+// migrate's --to-database) and its -password-file.
+func databasePasswordOf(flag, database, pwFile string) (string, error) {
+	if database == "" {
+		if pwFile != "" {
+			return "", fmt.Errorf("%s-password-file goes with %s", flag, flag)
 		}
 		return "", nil
 	}
-	if err := postgres.CheckURL(f.database); err != nil {
-		return "", hint(fmt.Errorf("--database: %w", err),
-			"write postgres://USER@HOST/DB and put the password in $PGPASSWORD or in a file given with --database-password-file")
+	if err := postgres.CheckURL(database); err != nil {
+		return "", hint(fmt.Errorf("%s: %w", flag, err),
+			"write postgres://USER@HOST/DB and put the password in $PGPASSWORD or in a file given with "+flag+"-password-file")
 	}
-	if f.databasePWFile == "" {
+	if pwFile == "" {
 		return "", nil
 	}
-	pw, err := readSecretFile(f.databasePWFile)
+	pw, err := readSecretFile(pwFile)
 	if err != nil {
-		return "", fmt.Errorf("--database-password-file: %w", err)
+		return "", fmt.Errorf("%s-password-file: %w", flag, err)
 	}
 	return pw, nil
 }
