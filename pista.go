@@ -463,6 +463,10 @@ type TipStore interface {
 	// ObjectKeys lists every object key referenced by an item, for the
 	// start-up sweep of objects whose rows never got written.
 	ObjectKeys(ctx context.Context) (map[string]bool, error)
+	// ObjectsInUse says which of keys an item refers to (as object or
+	// meta): the orphan sweep's check, whose memory follows len(keys),
+	// not the number of items.
+	ObjectsInUse(ctx context.Context, keys []string) (map[string]bool, error)
 }
 
 // Settings keeps instance-wide values such as the secret that signs CSRF
