@@ -492,6 +492,10 @@ type TipStore interface {
 	// browser compacted first): then nothing changes. ErrIndexFull if the
 	// desk would have more than MaxIndexSegments segments.
 	AddIndexSegment(ctx context.Context, journalistID int64, s *IndexSegment, replaces []string) ([]IndexSegment, error)
+	// ObjectsInUse says which of keys an item refers to (as object or
+	// meta): the orphan sweep's check, whose memory follows len(keys),
+	// not the number of items.
+	ObjectsInUse(ctx context.Context, keys []string) (map[string]bool, error)
 }
 
 // IndexSegment is one piece of a desk's search index: an age file that a

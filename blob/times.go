@@ -71,7 +71,10 @@ func openNoAtime(name string) (*os.File, error) {
 
 // CoarsenData coarsens the times of a data folder: the folder, every file
 // and folder directly in it (the database and its journal, the lock),
-// objects/ and each objects/xx/, tmp/ and its files, uploads/ and its
+// objects/ and each folder directly in it (ten days' folders, see
+// local.go; not the hours' folders below them, whose number grows with
+// the instance's age: each change and each listing coarsens the folder it
+// touched), tmp/ and its files, uploads/ and its
 // files (whose expiry reads their modification time: an upload is kept
 // 23 to 24 hours after its last write rather than 24). Errors are
 // ignored: a file may come and go while it runs.
@@ -97,5 +100,18 @@ func CoarsenData(dir string) {
 	}
 	// Listing them moved their access times.
 	Coarsen(dir)
+	Coarsen(objects)
+}
+
+// coarsenObjects coarsens every folder under dir's objects/, after a
+// listing of them all (Local.Keys).
+func coarsenObjects(dir string) {
+	objects := filepath.Join(dir, "objects")
+	filepath.WalkDir(objects, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && p != objects {
+			Coarsen(p)
+		}
+		return nil
+	})
 	Coarsen(objects)
 }

@@ -301,10 +301,11 @@ type Server struct {
 	Handler http.Handler
 	// Gate admits the key stretching of sources' codenames; its Stats
 	// say how many were served and told to retry, lane by lane.
-	Gate *admit.Gate
-	stop context.CancelFunc // ends the uploads' expiry sweep
-	lock *os.File           // the data folder's lock (lockData)
-	dir  string             // the data folder
+	Gate  *admit.Gate
+	stop  context.CancelFunc // ends the uploads' expiry sweep
+	lock  *os.File           // the data folder's lock (lockData)
+	dir   string             // the data folder
+	swept chan struct{}      // closed when the start-up sweep is done (Swept)
 }
 
 // New locks the data folder (ErrInUse if another server holds it), opens
@@ -385,29 +386,36 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		lock.Close()
 		return nil, err
 	}
-	sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	if recent, ok := st.Blobs.(RecentKeyer); ok {
-		// A bucket other instances may be writing to: swept in the
-		// background, an hour at a time (SweepRecentOrphans).
-		go sweepRecent(sweepCtx, cfg.Log, st.Tips, recent)
-	} else if n, err := SweepOrphans(ctx, st.Tips, st.Blobs); err != nil {
-		cfg.Log.Error("sweeping orphan objects", "err", err)
-	} else if n > 0 {
-		cfg.Log.Info("removed objects left by an interrupted write", "count", n)
+	// Orphan objects are swept in the background, only the hours that
+	// can hold one (sweep.go); in the data folder they are listed now,
+	// before the server takes a request.
+	sweep, err := newSweeper(cfg.Log, st.Tips, st.Blobs)
+	if err != nil {
+		st.Close()
+		lock.Close()
+		return nil, err
 	}
+	sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	go sweep.run(sweepCtx)
 	blob.CoarsenData(cfg.Data)
 	go up.Run(sweepCtx)
 	go coarsen(sweepCtx, cfg)
 	if st.Shared != nil {
 		go sweepShared(sweepCtx, cfg.Log, st.Shared)
 	}
-	return &Server{Stores: st, Uploads: up, Handler: h, Gate: gate, stop: stop, lock: lock, dir: cfg.Data}, nil
+	return &Server{Stores: st, Uploads: up, Handler: h, Gate: gate, stop: stop, lock: lock, dir: cfg.Data, swept: sweep.swept}, nil
 }
+
+// Swept is closed once the objects a crash left in the data folder
+// before this server started are swept (or the sweep ended with an error
+// or Close); at once on a bucket, whose sweeps wait for OrphanGrace.
+func (s *Server) Swept() <-chan struct{} { return s.swept }
 
 // Close stops the uploads' sweep, closes the stores and lets go of the
 // data folder.
 func (s *Server) Close() error {
 	s.stop()
+	<-s.swept // a sweep cut short by stop leaves the rest to the next start
 	err := s.Stores.Close()
 	blob.CoarsenData(s.dir)
 	s.lock.Close()
@@ -562,9 +570,9 @@ func SourceSessionKeys(settings pista.Settings) *httpx.KeyRing {
 }
 
 // SweepOrphans deletes objects that no row refers to: what a crash between
-// writing an object and its row left behind. It runs at start-up, before
-// the server takes requests and holding the data folder's lock, so no
-// write is in flight: never call it on a folder another server holds.
+// writing an object and its row left behind, listing every object and
+// every row (New sweeps only recent hours, see sweep.go). No write may be
+// in flight: never call it on a folder a server holds.
 func SweepOrphans(ctx context.Context, tips pista.TipStore, blobs pista.BlobStore) (int, error) {
 	used, err := tips.ObjectKeys(ctx)
 	if err != nil {

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"DeleteConversation", testDeleteConversation},
 		{"SourceSessions", testSourceSessions},
 		{"ObjectKeys", testObjectKeys},
+		{"ObjectsInUse", testObjectsInUse},
 		{"TimesAreCoarse", testCoarseTimes},
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"DeskTexts", testDeskTexts},

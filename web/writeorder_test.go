@@ -82,6 +82,7 @@ func TestWriteOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
+	<-srv.Swept()
 	if keys, _ := srv.Stores.Blobs.Keys(ctx); len(keys) != len(before.Objects) {
 		t.Fatalf("after a restart %d objects remain, want %d (the orphan %s removed)", len(keys), len(before.Objects), key)
 	}

@@ -69,10 +69,22 @@ the real sources and of the flood. Goals:
 
 A run takes at most 3 × --duration + 10 s.
 
+With --scale it measures instead an instance of --scale-items
+conversations (default 1,000,000, built in bulk straight into the
+database, with an object each) on SQLite, on PostgreSQL (a schema of
+its own on the --database server, dropped afterwards) or both
+(--scale-backend): the start-up time and peak RSS of "pista serve" on
+it, every inbox filter at the first page and deep, over HTTP, logged
+in (goal ≤ 10 ms each), new sources' tips per second, PostgreSQL's
+against SQLite's (goal ≥ 0.8), and with --objects a 1 GiB upload to the
+bucket against age streaming into the same bucket (goal ≥ 0.9). It needs
+about 5 GiB free on --dir at 1,000,000 items.
+
 Usage:
     pista bench [--size SIZE] [--runs N] [--dir DIR] [flags]
     pista bench --goals [--check] [--runs N] [--duration D] [--against FILE] [flags]
     pista bench --flood [--check] [--runs N] [--duration D] [--flood-concurrency N] [--flood-mix MIX]
+    pista bench --scale [--check] [--scale-items N] [--scale-backend sqlite|postgres|both] [--database URL] [--objects URL]
 
 The memory figures are those of the binary that runs: build it as a
 release is built (static, no C library) to measure what a server runs:
@@ -87,6 +99,8 @@ Examples:
     $ pista bench --goals --runs 5 --against ./pista-main
     $ pista bench --flood --check --runs 1 --duration 5s
     $ pista bench --flood --flood-mix login=60,api=10,slow=10,tip=20
+    $ pista bench --scale --scale-items 100000 --scale-backend sqlite
+    $ AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… pista bench --scale --objects 's3://bench?endpoint=127.0.0.1:9000&tls=false'
 `
 
 func runBench(ctx context.Context, e env, args []string) error {
@@ -121,8 +135,19 @@ func runBench(ctx context.Context, e env, args []string) error {
 	serveExe := fs.String("serve", "", "with --goals or --flood: measure this pista binary (`FILE`; default: this one)")
 	hostile := fs.Bool("hostile", true, "with --goals: measure goal (d), hostile files")
 	only := fs.String("only", "", "with --goals: run only these scenarios (`LIST`, comma-separated: "+strings.Join(benchmark.Scenarios, ",")+")")
+	scale := fs.Bool("scale", false, "measure an instance of --scale-items conversations instead")
+	scaleItems := fs.Int("scale-items", 1000000, "with --scale: how many conversations (`N`)")
+	scaleBackend := fs.String("scale-backend", "both", "with --scale: `sqlite`, postgres or both")
+	database := fs.String("database", benchmark.DefaultScaleDatabase, "with --scale: the PostgreSQL server (`URL`); a schema is made in it and dropped")
+	objects := fs.String("objects", "", "with --scale: an S3 bucket (`URL`, as pista serve --objects) for the upload to a bucket")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *scale {
+		if *goals || *flood {
+			return hint(errors.New("--scale, --goals and --flood are separate measurements"), "run one, then the other")
+		}
+		return runScale(ctx, e, *scaleItems, *scaleBackend, *database, *objects, *dir, *size, *duration, *serveExe, *check)
 	}
 	if *flood {
 		if *goals {
@@ -258,6 +283,47 @@ func runFlood(ctx context.Context, e env, runs int, dir string, d time.Duration,
 	met := rep.WriteTable(e.stdout)
 	if check && !met {
 		return errors.New("a flood goal is not met")
+	}
+	return nil
+}
+
+// runScale is pista bench --scale.
+func runScale(ctx context.Context, e env, items int, backend, database, objects, dir, size string, d time.Duration, serveExe string, check bool) error {
+	o := benchmark.DefaultScaleOptions()
+	if items < 10 {
+		return errors.New("--scale-items must be at least 10")
+	}
+	switch backend {
+	case "sqlite", "postgres":
+		o.Backends = []string{backend}
+	case "both":
+	default:
+		return hint(fmt.Errorf("--scale-backend %q", backend), "write sqlite, postgres or both")
+	}
+	var err error
+	if o.Upload, err = parseSize(size); err != nil {
+		return hint(fmt.Errorf("--size: %w", err), "write a size such as 64MiB or 1GiB")
+	}
+	if d <= 0 {
+		return errors.New("--duration must be positive")
+	}
+	o.Items, o.Database, o.Objects, o.Dir, o.TipTime, o.Progress = items, database, objects, dir, d, e.stderr
+	if serveExe != "" {
+		o.Exe, err = filepath.Abs(serveExe)
+	} else {
+		o.Exe, err = os.Executable()
+	}
+	if err != nil {
+		return hint(err, "build pista and run the binary")
+	}
+	rep, err := benchmark.MeasureScale(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stderr)
+	met := rep.WriteTable(e.stdout)
+	if check && !met {
+		return benchmark.ErrScaleGoal
 	}
 	return nil
 }

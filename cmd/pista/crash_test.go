@@ -326,6 +326,13 @@ func TestKillDuringUploadsLosesNoAcknowledgedTip(t *testing.T) {
 	// The last restart sweeps what the kills left; the server then stops
 	// cleanly and nothing is held.
 	c := startChild(t, data)
+	// The sweep runs in the background: stop once it has.
+	for i := 0; !strings.Contains(c.log.String(), "swept the objects written before start"); i++ {
+		if i == 600 {
+			t.Fatalf("the restart did not sweep within a minute\n%s", c.log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	c.stop(t)
 	if strings.Contains(c.log.String(), "level=ERROR") {
 		t.Errorf("the restart logged an error:\n%s", c.log.String())

@@ -93,6 +93,9 @@ func New(t testing.TB, cfg server.Config) *Instance {
 		t.Fatalf("server.New: %v", err)
 	}
 	t.Cleanup(func() { srv.Close() })
+	// What the last run left is swept in the background: tests see the
+	// folder after it, as a server's does a moment after start.
+	<-srv.Swept()
 	ts := httptest.NewServer(srv.Handler)
 	t.Cleanup(ts.Close)
 	return &Instance{T: t, Cfg: cfg, Srv: srv, TS: ts, Log: log, Data: cfg.Data}
