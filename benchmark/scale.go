@@ -176,7 +176,10 @@ func measureBackend(ctx context.Context, o ScaleOptions, backend string, rep *Sc
 	if err != nil {
 		return 0, err
 	}
-	defer os.RemoveAll(dir)
+	if os.Getenv("PISTA_SCALE_KEEP") == "" {
+		// PISTA_SCALE_KEEP=1 keeps the data folder, to look at its plans.
+		defer os.RemoveAll(dir)
+	}
 	start := time.Now()
 	d, err := buildScale(ctx, o, backend, dir)
 	if d != nil && d.drop != nil {
@@ -405,8 +408,8 @@ var bulkStatements = []string{
 		FROM conversations c`,
 	`INSERT INTO reads (journalist_id, conversation_id, seen_item)
 		SELECT $j, c.id, c.last_item FROM conversations c WHERE c.last_item % 20 <> 0`,
-	`INSERT INTO stars (journalist_id, conversation_id)
-		SELECT $j, c.id FROM conversations c WHERE c.last_item % 50 = 3`,
+	`INSERT INTO stars (journalist_id, conversation_id, desk_id, last_item)
+		SELECT $j, c.id, c.desk_id, c.last_item FROM conversations c WHERE c.last_item % 50 = 3`,
 	`INSERT INTO conversation_tags (conversation_id, tag, desk_id, last_item)
 		SELECT c.id, 'lead', c.desk_id, c.last_item FROM conversations c WHERE c.last_item % 3 = 0`,
 	`INSERT INTO conversation_tags (conversation_id, tag, desk_id, last_item)

@@ -26,7 +26,7 @@ INSERT INTO conversations (id, desk_id, source_id, created, updated, last_item, 
 INSERT INTO items (conversation_id, kind, object, size, created)
 	SELECT 'c' || g, 'message', 'o' || g, 1, 0 FROM generate_series(1, 30000) g;
 INSERT INTO reads (journalist_id, conversation_id, seen_item) SELECT 1, 'c' || g, g FROM generate_series(1, 30000, 2) g;
-INSERT INTO stars (journalist_id, conversation_id) SELECT 1, 'c' || g FROM generate_series(1, 30000, 7) g;
+INSERT INTO stars (journalist_id, conversation_id, desk_id, last_item) SELECT 1, 'c' || g, g % 3 + 1, g FROM generate_series(1, 30000, 7) g;
 INSERT INTO conversation_tags (conversation_id, tag, desk_id, last_item) SELECT 'c' || g, 'budget', g % 3 + 1, g FROM generate_series(1, 30000, 3) g;
 INSERT INTO conversation_tags (conversation_id, tag, desk_id, last_item) SELECT 'c' || g, 'urgent', g % 3 + 1, g FROM generate_series(1, 30000, 5) g;
 ANALYZE;

@@ -128,6 +128,7 @@ func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []
 	b.Queue(`UPDATE conversations SET last_item = (SELECT max(id) FROM items WHERE conversation_id = $1),
 		updated = greatest(updated, $2) WHERE id = $1`, conversationID, latest(time.Time{}, times).Unix())
 	b.Queue(tagsFollowQuery, conversationID)
+	b.Queue(starsFollowQuery, conversationID)
 	if err := s.db.pool.SendBatch(ctx, b).Close(); isForeignKey(err) {
 		return fmt.Errorf("conversation: %w", pista.ErrNotFound)
 	} else if err != nil {
@@ -141,6 +142,10 @@ func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []
 // (migration 0002), in the transaction that moved it.
 const tagsFollowQuery = `UPDATE conversation_tags t SET last_item = c.last_item
 	FROM conversations c WHERE c.id = $1 AND t.conversation_id = $1 AND t.last_item <> c.last_item`
+
+// starsFollowQuery does the same for the conversation's stars (0006).
+const starsFollowQuery = `UPDATE stars s SET last_item = c.last_item
+	FROM conversations c WHERE c.id = $1 AND s.conversation_id = $1 AND s.last_item <> c.last_item`
 
 // itemColumnsIn are the columns of items, as arrays, that queueItems
 // inserts.
@@ -378,6 +383,9 @@ func (s *TipStore) DeleteReply(ctx context.Context, conversationID string, publi
 		if _, err := tx.Exec(ctx, tagsFollowQuery, conversationID); err != nil {
 			return fmt.Errorf("postgres: delete reply: %w", err)
 		}
+		if _, err := tx.Exec(ctx, starsFollowQuery, conversationID); err != nil {
+			return fmt.Errorf("postgres: delete reply: %w", err)
+		}
 		return nil
 	})
 	if err != nil {
@@ -460,7 +468,7 @@ func inboxQuery(journalistID int64, desks []int64, before int64, limit int, p pi
 		where.WriteString(` AND NOT EXISTS (SELECT 1 FROM reads r WHERE r.journalist_id = $4
 			AND r.conversation_id = c.id AND r.seen_item >= c.last_item)`)
 	}
-	if p.Starred {
+	if p.Starred && p.Tag != "" {
 		where.WriteString(` AND EXISTS (SELECT 1 FROM stars s WHERE s.journalist_id = $4 AND s.conversation_id = c.id)`)
 	}
 	// Each desk's walk: its conversations newest first, or, with a tag,
@@ -468,7 +476,14 @@ func inboxQuery(journalistID int64, desks []int64, before int64, limit int, p pi
 	walk := `SELECT c.id, c.last_item FROM conversations c
 			WHERE c.desk_id = k.desk_id AND c.last_item < $2` + where.String() + `
 			ORDER BY c.last_item DESC LIMIT $3`
-	if p.Tag != "" {
+	switch {
+	case p.Starred && p.Tag == "":
+		// From the journalist's stars of the desk (migration 0006).
+		walk = `SELECT c.id, c.last_item FROM stars s
+			JOIN conversations c ON c.id = s.conversation_id
+			WHERE s.journalist_id = $4 AND s.desk_id = k.desk_id AND s.last_item < $2` + where.String() + `
+			ORDER BY s.last_item DESC LIMIT $3`
+	case p.Tag != "":
 		walk = `SELECT c.id, c.last_item FROM conversation_tags t
 			JOIN conversations c ON c.id = t.conversation_id
 			WHERE t.tag = ` + arg(p.Tag) + ` AND t.desk_id = k.desk_id AND t.last_item < $2` + where.String() + `
@@ -695,7 +710,8 @@ func (s *TipStore) SetStar(ctx context.Context, journalistID int64, id string, s
 		}
 		query := `DELETE FROM stars WHERE journalist_id = $1 AND conversation_id = $2`
 		if starred {
-			query = `INSERT INTO stars (journalist_id, conversation_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`
+			query = `INSERT INTO stars (journalist_id, conversation_id, desk_id, last_item)
+				SELECT $1, id, desk_id, last_item FROM conversations WHERE id = $2 ON CONFLICT DO NOTHING`
 		}
 		if _, err := tx.Exec(ctx, query, journalistID, id); err != nil {
 			return fmt.Errorf("postgres: star: %w", err)

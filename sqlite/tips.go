@@ -137,6 +137,9 @@ func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []
 	if _, err := tx.ExecContext(ctx, tagsFollowQuery, conversationID); err != nil {
 		return fmt.Errorf("sqlite: add items: %w", err)
 	}
+	if _, err := tx.ExecContext(ctx, starsFollowQuery, conversationID); err != nil {
+		return fmt.Errorf("sqlite: add items: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
@@ -148,6 +151,10 @@ func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []
 // (migration 0008), in the transaction that moved it.
 const tagsFollowQuery = `UPDATE conversation_tags AS t SET last_item = c.last_item
 	FROM conversations c WHERE c.id = ?1 AND t.conversation_id = ?1 AND t.last_item <> c.last_item`
+
+// starsFollowQuery does the same for the conversation's stars (0012).
+const starsFollowQuery = `UPDATE stars AS s SET last_item = c.last_item
+	FROM conversations c WHERE c.id = ?1 AND s.conversation_id = ?1 AND s.last_item <> c.last_item`
 
 // insertItems inserts items into a conversation, in order, and returns
 // their IDs and recorded times. It leaves items unchanged, so that a
@@ -385,6 +392,9 @@ func (s *TipStore) DeleteReply(ctx context.Context, conversationID string, publi
 	if _, err := tx.ExecContext(ctx, tagsFollowQuery, conversationID); err != nil {
 		return pista.Item{}, fmt.Errorf("sqlite: delete reply: %w", err)
 	}
+	if _, err := tx.ExecContext(ctx, starsFollowQuery, conversationID); err != nil {
+		return pista.Item{}, fmt.Errorf("sqlite: delete reply: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return pista.Item{}, err
 	}
@@ -464,13 +474,26 @@ func inboxQuery(journalistID int64, desks []int64, before int64, limit int, p pi
 		// tag's rows (migration 0008), whether the tag is rare or
 		// common. last is the column walked.
 		last := "conversations.last_item"
-		if p.Tag != "" {
+		switch {
+		case p.Starred && p.Tag == "":
+			// From the journalist's stars of the desk (migration 0012).
+			last = "s.last_item"
+			query.WriteString(`SELECT id, last_item FROM (SELECT s.conversation_id AS id, s.last_item
+				FROM stars s CROSS JOIN conversations ON conversations.id = s.conversation_id
+				WHERE s.journalist_id = ? AND s.desk_id = ?`)
+			args = append(args, journalistID, desk)
+		case p.Tag != "":
 			last = "t.last_item"
 			query.WriteString(`SELECT id, last_item FROM (SELECT t.conversation_id AS id, t.last_item
 				FROM conversation_tags t CROSS JOIN conversations ON conversations.id = t.conversation_id
 				WHERE t.tag = ? AND t.desk_id = ?`)
 			args = append(args, p.Tag, desk)
-		} else {
+		case p.Assignee != 0:
+			// From the assignee's conversations of the desk (0012).
+			query.WriteString(`SELECT id, last_item FROM (SELECT id, last_item FROM conversations INDEXED BY conversations_assignee_desk_last
+				WHERE assignee_id = ? AND desk_id = ?`)
+			args = append(args, p.Assignee, desk)
+		default:
 			query.WriteString(`SELECT id, last_item FROM (SELECT id, last_item FROM conversations
 				WHERE desk_id = ?`)
 			args = append(args, desk)
@@ -490,7 +513,7 @@ func inboxQuery(journalistID int64, desks []int64, before int64, limit int, p pi
 				AND r.conversation_id = conversations.id AND r.seen_item >= conversations.last_item)`)
 			args = append(args, journalistID)
 		}
-		if p.Starred {
+		if p.Starred && p.Tag != "" {
 			query.WriteString(` AND EXISTS (SELECT 1 FROM stars s WHERE s.journalist_id = ?
 				AND s.conversation_id = conversations.id)`)
 			args = append(args, journalistID)
@@ -766,7 +789,8 @@ func (s *TipStore) SetStar(ctx context.Context, journalistID int64, id string, s
 	}
 	query := `DELETE FROM stars WHERE journalist_id = ? AND conversation_id = ?`
 	if starred {
-		query = `INSERT OR IGNORE INTO stars (journalist_id, conversation_id) VALUES (?, ?)`
+		query = `INSERT OR IGNORE INTO stars (journalist_id, conversation_id, desk_id, last_item)
+			SELECT ?1, id, desk_id, last_item FROM conversations WHERE id = ?2`
 	}
 	if _, err := tx.ExecContext(ctx, query, journalistID, id); err != nil {
 		return fmt.Errorf("sqlite: star: %w", err)

@@ -502,6 +502,26 @@ func testInboxFilters(t *testing.T, s Stores) {
 	if got := page(pista.Page{Tag: "mayor"}); !slices.Equal(got, rev(convs[2], convs[4])) {
 		t.Errorf("tag mayor after the reply is deleted: %v", got)
 	}
+	// Stars follow their conversations the same way, and a star of
+	// another desk's journalist or a paged walk does not mix them up.
+	must(s.Tips.SetStar(ctx, n.alice.ID, convs[0], true))
+	if got := page(pista.Page{Starred: true}); !slices.Equal(got, []string{convs[5], convs[0]}) {
+		t.Errorf("starred, two: %v", got)
+	}
+	reply = n.add(t, convs[0], pista.Item{Kind: pista.KindReply, Object: "starred-reply", Size: 1, AuthorID: n.bob.ID})
+	if got := page(pista.Page{Starred: true, Limit: 1}); !slices.Equal(got, []string{convs[0]}) {
+		t.Errorf("starred, first page of one, after an item on %s: %v", convs[0], got)
+	}
+	if _, err := s.Tips.DeleteReply(ctx, convs[0], reply[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := page(pista.Page{Starred: true}); !slices.Equal(got, []string{convs[5], convs[0]}) {
+		t.Errorf("starred after the reply is deleted: %v", got)
+	}
+	if got := page(pista.Page{Starred: true, Status: pista.StatusClosed}); !slices.Equal(got, []string{convs[0]}) {
+		t.Errorf("starred and closed: %v", got)
+	}
+	must(s.Tips.SetStar(ctx, n.alice.ID, convs[0], false))
 	// Bob's stars and reads are his own.
 	if cs, _ := s.Tips.ConversationsFor(ctx, n.bob.ID, pista.Page{Starred: true}); len(cs) != 0 {
 		t.Errorf("bob sees alice's star: %v", cs)
