@@ -3,12 +3,15 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/i18n"
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/server"
 )
@@ -153,4 +156,36 @@ func containsAll(have, want []string) bool {
 		}
 	}
 	return true
+}
+
+// TestSourceToldRetention: the source's page says how long the
+// conversation is kept after its last message, in the source's language.
+func TestSourceToldRetention(t *testing.T) {
+	ctx := context.Background()
+	in := pistatest.New(t, server.Config{})
+	ana := in.Journalist("ana")
+	desk := in.Desk("americas", ana)
+	src := in.Browser()
+	codename := src.Submit("americas", "a tip").Codename(t)
+	login := func(lang string) {
+		t.Helper()
+		q := "?lang=" + lang
+		if r := src.Post("/login"+q, url.Values{"csrf": {src.Get("/" + q).CSRF(t)}, "codename": {codename}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("source login: %d", r.Status)
+		}
+	}
+	login("en")
+	if body := src.Get("/source?lang=en").Text(); !strings.Contains(body, pistatest.En("source.retention.keep")) {
+		t.Errorf("en, no retention: the page does not say the conversation is kept")
+	}
+	if err := in.Srv.Stores.Desks.SetRetention(ctx, desk.ID, 90); err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"en", "ar", "es", "fr"} {
+		l, _ := i18n.Get(lang)
+		want := l.T("source.retention.days", "n", 90)
+		if body := src.Get("/source?lang=" + lang).Text(); !strings.Contains(body, want) {
+			t.Errorf("%s: the page does not say %q", lang, want)
+		}
+	}
 }
