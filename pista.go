@@ -71,7 +71,11 @@ type Desk struct {
 	// current key; every item of the desk's tips is encrypted to it.
 	Recipient string
 	KeyID     int64 // the current DeskKey
-	Created   time.Time
+	// RetentionDays is how long the desk keeps a conversation after its
+	// last activity; 0 keeps it until someone deletes it (see Retention
+	// in retention.go).
+	RetentionDays int
+	Created       time.Time
 }
 
 // DeskKey is one generation of a desk's age identity. The identity itself
@@ -280,6 +284,9 @@ type Conversation struct {
 	// Per journalist, filled by ConversationsFor and ConversationFor.
 	Unread  bool
 	Starred bool
+	// Held conversations are kept whatever their desk's retention,
+	// until released.
+	Held bool
 }
 
 // Status is where a desk is with a conversation.
@@ -367,6 +374,10 @@ type DeskStore interface {
 	// SetDeskText sets a desk's title and description in one language.
 	// ErrNotFound for an unknown desk.
 	SetDeskText(ctx context.Context, deskID int64, t DeskText) error
+	// SetRetention sets how many days the desk keeps a conversation after
+	// its last activity (0: until deleted). ErrNotFound for an unknown
+	// desk; an error for days outside ValidRetention.
+	SetRetention(ctx context.Context, deskID int64, days int) error
 	// DeskTexts returns every desk's texts in lang, by desk ID; desks
 	// without texts in lang are missing from the map.
 	DeskTexts(ctx context.Context, lang string) (map[int64]DeskText, error)
@@ -496,6 +507,8 @@ type TipStore interface {
 	// meta): the orphan sweep's check, whose memory follows len(keys),
 	// not the number of items.
 	ObjectsInUse(ctx context.Context, keys []string) (map[string]bool, error)
+
+	RetentionStore
 }
 
 // IndexSegment is one piece of a desk's search index: an age file that a

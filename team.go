@@ -77,7 +77,18 @@ const (
 	AuditTags           AuditAction = "tags"
 	AuditCreateDesk     AuditAction = "create_desk"
 	AuditExportIdentity AuditAction = "export_identity"
+	// Retention (retention.go).
+	AuditRetention      AuditAction = "retention"       // changed a desk's retention; Subject: the days
+	AuditAuditRetention AuditAction = "audit_retention" // changed the audit log's retention; Subject: the days
+	AuditHold           AuditAction = "hold"            // held a conversation
+	AuditRelease        AuditAction = "release"         // released a held conversation
+	AuditExpire         AuditAction = "expire"          // the server deleted an expired conversation (actor: AuditSystem)
+	AuditBulkDelete     AuditAction = "bulk_delete"     // deleted a conversation in a bulk deletion, one entry each
 )
+
+// AuditSystem is the actor name of what the server does on its own
+// (expiry); "(command line)" is that of the admin commands.
+const AuditSystem = "(pista)"
 
 // AuditEntry is one line of the audit log. It names journalists, desks and
 // conversation IDs (random, meaningless outside pista), never anything a
@@ -165,6 +176,14 @@ type TeamStore interface {
 
 	AddAudit(ctx context.Context, e AuditEntry) error
 	Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+	// DeleteAuditBefore deletes the audit entries created before before,
+	// and answers how many.
+	DeleteAuditBefore(ctx context.Context, before time.Time) (int, error)
+	// AuditRetention is how many days audit entries are kept (0: for
+	// ever): DefaultAuditRetentionDays until SetAuditRetention is called.
+	AuditRetention(ctx context.Context) (int, error)
+	// SetAuditRetention sets it; an error for days outside ValidRetention.
+	SetAuditRetention(ctx context.Context, days int) error
 }
 
 // MaxTags bounds the tags of one conversation.

@@ -119,6 +119,13 @@ func TestEveryPageEveryLanguage(t *testing.T) {
 		{"desk audit log", "newsroom/audit", 200, func(q string) *pistatest.Response { return nb.Get("/newsroom/desks/americas/audit" + q) }, "team.audit.hint"},
 		{"invitation", "newsroom/invite", 200, func(q string) *pistatest.Response { return in.Browser().Get("/newsroom/invite/" + inviteToken + q) }, "team.join.private"},
 		{"invitation gone", "error", 410, func(q string) *pistatest.Response { return in.Browser().Get("/newsroom/invite/nothing" + q) }, "team.invite.gone"},
+		{"bulk deletion, confirmation", "newsroom/bulkdelete", 200, func(q string) *pistatest.Response {
+			return nb.Post("/newsroom/bulk-delete"+q, url.Values{"csrf": {ntok}, "id": {conv}})
+		}, "retention.bulk.only"},
+		{"inbox, bulk deletion offered", "newsroom/inbox", 200, func(q string) *pistatest.Response { return nb.Get("/newsroom/" + q + "&done=held") }, "retention.bulk.button"},
+		{"conversation, held", "newsroom/conversation", 200, func(q string) *pistatest.Response { return nb.Get("/newsroom/c/" + conv + q + "&done=held") }, "retention.held.notice"},
+		{"desk, retention set", "newsroom/desk", 200, func(q string) *pistatest.Response { return nb.Get("/newsroom/desks/americas" + q + "&done=retention") }, "retention.set"},
+		{"source page, retention", "source/source", 200, func(q string) *pistatest.Response { return src.Get("/source" + q) }, "source.retention.keep"},
 		{"newsroom not found", "error", 404, func(q string) *pistatest.Response { return nb.Get("/newsroom/c/nothing" + q) }, "error.notfound"},
 	}
 

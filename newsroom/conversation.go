@@ -46,6 +46,8 @@ type conversationData struct {
 	// ServerReplies: the form without JavaScript may send a reply for the
 	// server to encrypt.
 	ServerReplies bool
+	// Keep says how long the conversation is kept.
+	Keep keepView
 }
 
 // conversation loads the conversation of the URL if the journalist may
@@ -101,7 +103,8 @@ func (h *Handler) showConversation(w http.ResponseWriter, r *http.Request, q req
 	h.audit(ctx, q, pista.AuditRead, c)
 	d := conversationData{Name: q.j.Name, Conversation: c, DeskTitle: desk.Title, MaxReplyChars: httpx.MaxMessageChars,
 		Notice: notices[r.URL.Query().Get("done")], Statuses: statuses, TagsText: strings.Join(c.Tags, " "), MaxTags: pista.MaxTags,
-		Recipients: strings.Join(append([]string{src.Recipient, desk.Recipient}, h.Archive...), " "), ServerReplies: !h.NoServerReplies}
+		Recipients: strings.Join(append([]string{src.Recipient, desk.Recipient}, h.Archive...), " "), ServerReplies: !h.NoServerReplies,
+		Keep: keepOf(c, desk.RetentionDays, pista.Now())}
 	for _, m := range members {
 		if !m.Pending && !m.Suspended {
 			d.Members = append(d.Members, m)
@@ -315,15 +318,8 @@ func (h *Handler) deleteConversation(w http.ResponseWriter, r *http.Request, q r
 		h.fail(w, r, q.sid, writeStatus(err), writeErrorKey(err))
 		return
 	}
-	for _, it := range items {
-		for _, k := range []string{it.Object, it.Meta} {
-			if k == "" {
-				continue
-			}
-			if err := h.Blobs.Delete(ctx, k); err != nil {
-				h.Log.Error("deleting an object", "err", err)
-			}
-		}
+	if _, err := pista.DeleteObjects(ctx, h.Blobs, items); err != nil {
+		h.Log.Error("deleting an object", "err", err)
 	}
 	h.Log.Info("journalist deleted a conversation", "journalist", q.j.Name)
 	h.audit(ctx, q, pista.AuditDelete, c)

@@ -117,6 +117,13 @@ type inboxData struct {
 	Conversations []pista.Conversation
 	NextURL       string // the next page with the same filters, "" if none
 	SearchURL     string // the first page of conversations.json with the same filters
+	// Keep says how long each conversation is kept, by ID.
+	Keep map[string]keepView
+	// Coordinates holds the IDs of the desks whose conversations the
+	// journalist may delete in bulk; the page offers checkboxes if any.
+	Coordinates map[int64]bool
+	MaxBulk     int
+	BulkDeleted int // how many a bulk deletion just deleted
 }
 
 var notices = map[string]string{
@@ -127,6 +134,8 @@ var notices = map[string]string{
 	"status":   "newsroom.status.notice",
 	"tags":     "newsroom.tags.notice",
 	"assigned": "newsroom.assign.notice",
+	"held":     "retention.held.notice",
+	"released": "retention.released.notice",
 }
 
 // page reads a filtered page of the journalist's inbox: the
@@ -172,6 +181,24 @@ func (h *Handler) showInbox(w http.ResponseWriter, r *http.Request, q request) {
 		Notice: notices[r.URL.Query().Get("done")], SearchURL: "/newsroom/conversations.json" + f.query(0, "")}
 	if next != 0 {
 		d.NextURL = "/newsroom/" + f.query(next, p.Lang)
+	}
+	retention := map[int64]int{}
+	for _, desk := range desks {
+		retention[desk.ID] = desk.RetentionDays
+	}
+	now := pista.Now()
+	d.Keep = make(map[string]keepView, len(convs))
+	for _, c := range convs {
+		d.Keep[c.ID] = keepOf(c, retention[c.DeskID], now)
+	}
+	coordinates, err := h.coordinatedDesks(r.Context(), q.j)
+	if err != nil {
+		h.internal(w, r, q, "checking a permission", err)
+		return
+	}
+	d.Coordinates, d.MaxBulk = coordinates, pista.MaxBulkDelete
+	if r.URL.Query().Get("done") == "bulkdeleted" {
+		d.BulkDeleted, _ = strconv.Atoi(r.URL.Query().Get("n"))
 	}
 	p.Data = d
 	h.Render.Render(w, http.StatusOK, "newsroom/inbox", p)

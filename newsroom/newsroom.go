@@ -119,6 +119,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerInboxWork(mux)
 	h.registerTeam(mux)
 	h.registerSearch(mux)
+	h.registerRetention(mux)
 }
 
 // CSRFHeader carries the page's CSRF token in the script's requests.

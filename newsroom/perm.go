@@ -20,6 +20,9 @@ import (
 //	invite to a desk                its coordinators; instance admins
 //	approve, reject, remove, rotate its coordinators (their browser holds the desk key)
 //	change a role on a desk         its coordinators
+//	set a desk's retention          its coordinators
+//	delete conversations in bulk    its coordinators (of each conversation's desk)
+//	hold or release a conversation  its members (like starring or tagging)
 //	view a desk's audit log         its coordinators; instance admins
 //	view the whole audit log        instance admins
 //	list, suspend accounts, admins  instance admins
@@ -43,6 +46,8 @@ const (
 	ActAccounts // list accounts, suspend, make admin
 	ActCreateDesk
 	ActInviteAdmin
+	ActRetention  // set the desk's retention period
+	ActBulkDelete // delete the desk's conversations many at a time
 )
 
 // instanceActions need no desk: they are the instance admin's.
@@ -80,7 +85,7 @@ func (h *Handler) may(ctx context.Context, j pista.Journalist, a Action, deskID 
 		ok = member || j.Admin
 	case ActInvite, ActDeskAudit:
 		ok = coordinator || j.Admin
-	case ActApprove, ActRemove, ActSetRole:
+	case ActApprove, ActRemove, ActSetRole, ActRetention, ActBulkDelete:
 		ok = coordinator
 	}
 	if !ok {

@@ -96,6 +96,19 @@ func TestPermissionMatrix(t *testing.T) {
 			c, _ := conv(d)
 			return post(b, tok, "/newsroom/c/"+c+"/delete", url.Values{"confirm": {"1"}})
 		}},
+		{"hold", func(b *pistatest.Browser, tok string, d pista.Desk) int {
+			c, _ := conv(d)
+			return post(b, tok, "/newsroom/c/"+c+"/hold", url.Values{"hold": {"1"}})
+		}},
+		{"set retention", func(b *pistatest.Browser, tok string, d pista.Desk) int {
+			return post(b, tok, "/newsroom/desks/"+d.Slug+"/retention", url.Values{"days": {"0"}})
+		}},
+		// A coordinator of another desk gets through, and deletes nothing
+		// of this one (TestBulkDelete).
+		{"bulk delete", func(b *pistatest.Browser, tok string, d pista.Desk) int {
+			c, _ := conv(d)
+			return post(b, tok, "/newsroom/bulk-delete", url.Values{"id": {c}, "confirm": {"1"}})
+		}},
 		{"invite", func(b *pistatest.Browser, tok string, d pista.Desk) int {
 			return post(b, tok, "/newsroom/desks/"+d.Slug+"/invite", url.Values{"role": {"journalist"}})
 		}},
@@ -190,12 +203,16 @@ func TestPermissionMatrix(t *testing.T) {
 			"suspend account": {no, no}, "create desk": {no, no},
 		},
 	}
-	// Status, tags and assignment go like the star.
+	// Status, tags, assignment and holds go like the star; a desk's
+	// retention like a role change.
 	for _, w := range want {
-		for _, a := range []string{"set status", "set tags", "assign"} {
+		for _, a := range []string{"set status", "set tags", "assign", "hold"} {
 			w[a] = w["star"]
 		}
+		w["set retention"] = w["change role"]
+		w["bulk delete"] = cell{no, no}
 	}
+	want["coordinator of A"]["bulk delete"] = cell{see, see}
 	// A suspended coordinator of A can do nothing at all.
 	all := map[string]cell{}
 	for _, a := range actions {

@@ -90,15 +90,19 @@ type deskData struct {
 	Self        int64
 	Coordinator bool
 	CanInvite   bool
+	// CanRetain: the journalist may set the desk's retention.
+	CanRetain bool
+	MaxDays   int
 }
 
 var teamNotices = map[string]string{
-	"approved": "team.approved",
-	"rejected": "team.rejected",
-	"removed":  "team.removed",
-	"rotated":  "team.rotated",
-	"role":     "team.role.changed",
-	"created":  "team.desk.created",
+	"approved":  "team.approved",
+	"rejected":  "team.rejected",
+	"removed":   "team.removed",
+	"rotated":   "team.rotated",
+	"role":      "team.role.changed",
+	"created":   "team.desk.created",
+	"retention": "retention.set",
 }
 
 // showDesk is a desk's members page: who is on it, who waits for
@@ -128,6 +132,7 @@ func (h *Handler) renderDesk(w http.ResponseWriter, r *http.Request, q request, 
 	}
 	dd.Coordinator = h.may(ctx, q.j, ActApprove, d.ID) == nil
 	dd.CanInvite = h.may(ctx, q.j, ActInvite, d.ID) == nil
+	dd.CanRetain, dd.MaxDays = h.may(ctx, q.j, ActRetention, d.ID) == nil, pista.MaxRetentionDays
 	if dd.CanInvite {
 		if dd.Invitations, err = h.Team.Invitations(ctx, d.ID, pista.Now()); err != nil {
 			h.internal(w, r, q, "listing invitations", err)

@@ -87,12 +87,12 @@ func (s *DeskStore) CreateDesk(ctx context.Context, d *pista.Desk, wraps []pista
 	return nil
 }
 
-const deskColumns = `d.id, d.slug, d.title, d.description, k.recipient, d.key_id, d.created`
+const deskColumns = `d.id, d.slug, d.title, d.description, k.recipient, d.key_id, d.created, d.retention_days`
 
 func scanDesk(row pgx.Row) (pista.Desk, error) {
 	var d pista.Desk
 	var created int64
-	err := row.Scan(&d.ID, &d.Slug, &d.Title, &d.Description, &d.Recipient, &d.KeyID, &created)
+	err := row.Scan(&d.ID, &d.Slug, &d.Title, &d.Description, &d.Recipient, &d.KeyID, &created, &d.RetentionDays)
 	d.Created = unix(created)
 	return d, err
 }

@@ -280,7 +280,8 @@ const conversationColumns = `c.id, c.channel, c.desk_id, d.slug, c.source_id, c.
 	(SELECT count(*) FROM items i WHERE i.conversation_id = c.id),
 	c.status, coalesce(c.assignee_id, 0),
 	coalesce((SELECT a.name FROM journalists a WHERE a.id = c.assignee_id), ''),
-	coalesce((SELECT string_agg(t.tag, ' ' ORDER BY t.tag) FROM conversation_tags t WHERE t.conversation_id = c.id), '')`
+	coalesce((SELECT string_agg(t.tag, ' ' ORDER BY t.tag) FROM conversation_tags t WHERE t.conversation_id = c.id), ''),
+	c.held`
 
 const journalistViewColumns = conversationColumns + `,
 	r.seen_item IS NULL OR r.seen_item < c.last_item,
@@ -298,7 +299,7 @@ func scanConversation(row pgx.Row, seal *sealedid.Sealer, view bool) (pista.Conv
 	var created, updated, items int64
 	var tags string
 	dest := []any{&c.ID, &c.Channel, &c.DeskID, &c.DeskSlug, &c.SourceID, &created, &updated, &c.LastItem, &items,
-		&c.Status, &c.Assignee, &c.AssigneeName, &tags}
+		&c.Status, &c.Assignee, &c.AssigneeName, &tags, &c.Held}
 	if view {
 		dest = append(dest, &c.Unread, &c.Starred)
 	}
@@ -731,19 +732,8 @@ func (s *TipStore) DeleteConversation(ctx context.Context, journalistID int64, i
 		if err != nil {
 			return err
 		}
-		if items, err = queryItems(ctx, tx, s.db.ids, `SELECT `+itemColumns+` FROM items i
-			WHERE i.conversation_id = $1 ORDER BY i.id`, id); err != nil {
-			return fmt.Errorf("postgres: delete conversation: %w", err)
-		}
-		// Items, reads, stars and tags go by ON DELETE CASCADE.
-		if _, err := tx.Exec(ctx, `DELETE FROM conversations WHERE id = $1`, id); err != nil {
-			return fmt.Errorf("postgres: delete conversation: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM sources WHERE id = $1
-			AND NOT EXISTS (SELECT 1 FROM conversations WHERE source_id = $1)`, sourceID); err != nil {
-			return fmt.Errorf("postgres: delete source: %w", err)
-		}
-		return nil
+		items, err = deleteConversationRows(ctx, tx, s.db.ids, id, sourceID)
+		return err
 	})
 	if err != nil {
 		return nil, err

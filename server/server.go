@@ -400,6 +400,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	blob.CoarsenData(cfg.Data)
 	go up.Run(sweepCtx)
 	go coarsen(sweepCtx, cfg)
+	go expire(sweepCtx, cfg.Log, st)
 	if st.Shared != nil {
 		go sweepShared(sweepCtx, cfg.Log, st.Shared)
 	}

@@ -265,7 +265,8 @@ const conversationColumns = `c.id, c.channel, c.desk_id, d.slug, c.source_id, c.
 	(SELECT count(*) FROM items i WHERE i.conversation_id = c.id),
 	c.status, coalesce(c.assignee_id, 0),
 	coalesce((SELECT a.name FROM journalists a WHERE a.id = c.assignee_id), ''),
-	coalesce((SELECT group_concat(t.tag, ' ') FROM conversation_tags t WHERE t.conversation_id = c.id), '')`
+	coalesce((SELECT group_concat(t.tag, ' ') FROM conversation_tags t WHERE t.conversation_id = c.id), ''),
+	c.held <> 0`
 
 const journalistViewColumns = conversationColumns + `,
 	r.seen_item IS NULL OR r.seen_item < c.last_item,
@@ -283,7 +284,7 @@ func scanConversation(row interface{ Scan(...any) error }, seal *sealedid.Sealer
 	var created, updated int64
 	var tags string
 	dest := []any{&c.ID, &c.Channel, &c.DeskID, &c.DeskSlug, &c.SourceID, &created, &updated, &c.LastItem, &c.Items,
-		&c.Status, &c.Assignee, &c.AssigneeName, &tags}
+		&c.Status, &c.Assignee, &c.AssigneeName, &tags, &c.Held}
 	if view {
 		dest = append(dest, &c.Unread, &c.Starred)
 	}
@@ -812,18 +813,9 @@ func (s *TipStore) DeleteConversation(ctx context.Context, journalistID int64, i
 	if err != nil {
 		return nil, err
 	}
-	items, err := queryItems(ctx, tx, s.db.ids, `SELECT `+itemColumns+` FROM items i
-		WHERE i.conversation_id = ? ORDER BY i.id`, id)
+	items, err := deleteConversationRows(ctx, tx, s.db.ids, id, sourceID)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: delete conversation: %w", err)
-	}
-	// Items, reads, stars and tags go by ON DELETE CASCADE.
-	if _, err := tx.ExecContext(ctx, `DELETE FROM conversations WHERE id = ?`, id); err != nil {
-		return nil, fmt.Errorf("sqlite: delete conversation: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM sources WHERE id = ?1
-		AND NOT EXISTS (SELECT 1 FROM conversations WHERE source_id = ?1)`, sourceID); err != nil {
-		return nil, fmt.Errorf("sqlite: delete source: %w", err)
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err

@@ -80,6 +80,12 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"OpaqueIDs", testOpaqueIDs},
 		{"IndexSegments", testIndexSegments},
 		{"DeskItemsFor", testDeskItemsFor},
+		{"RetentionSetting", testRetentionSetting},
+		{"Hold", testHold},
+		{"DeleteExpired", testDeleteExpired},
+		{"ExpiryFollowsActivity", testExpiryFollowsActivity},
+		{"DeleteConversations", testDeleteConversations},
+		{"AuditRetention", testAuditRetention},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })

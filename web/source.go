@@ -108,6 +108,9 @@ type sourceData struct {
 	Notice     string
 	Replies    []replyView
 	Sent       []sentView
+	// RetentionDays is how long the desk keeps the conversation after its
+	// last message (0: until the newsroom deletes it).
+	RetentionDays int
 }
 
 // maxReplyBytes bounds how much of a reply is decrypted for display.
@@ -130,6 +133,7 @@ func (h *Handler) showSource(w http.ResponseWriter, r *http.Request) {
 	if conv, err := h.conversation(r.Context(), sess); err == nil {
 		if desk, err := h.Desks.DeskByID(r.Context(), conv.DeskID); err == nil {
 			d.Recipients = h.recipientList(desk)
+			d.RetentionDays = desk.RetentionDays
 		}
 	}
 	id, err := sess.Identity()

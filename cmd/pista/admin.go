@@ -293,20 +293,28 @@ mail to SLUG@DOMAIN always does.
 pista desk text gives a desk its title and description in another
 language of the source pages.
 
+pista desk retention sets how many days the desk keeps a conversation
+after its last message or reply (0, the default: until someone deletes
+it). A running server deletes expired conversations within the hour,
+rows and encrypted files; held conversations are kept. Coordinators can
+also set it on the desk's page.
+
 Usage:
     pista desk add --data DIR --name SLUG --title TITLE --member NAME [--member NAME…] [--coordinator NAME…] [--alias NAME…]
     pista desk text --data DIR --name SLUG --lang LANG --title TITLE [--description TEXT]
+    pista desk retention --data DIR --name SLUG --days N
 
 Examples:
     $ pista desk add --data ./pista-data --name americas --title "Americas" --coordinator alice --member bob
     $ pista desk add --data ./pista-data --name maghreb --title "Maghreb" --member karim,leila --alias afrique-du-nord
     $ pista desk text --data ./pista-data --name maghreb --lang ar --title "المغرب العربي"
+    $ pista desk retention --data ./pista-data --name americas --days 180
 `
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 
 func runDesk(ctx context.Context, e env, args []string) error {
-	return dispatch(ctx, e, args, deskHelp, map[string]command{"add": runDeskAdd, "text": runDeskText})
+	return dispatch(ctx, e, args, deskHelp, map[string]command{"add": runDeskAdd, "text": runDeskText, "retention": runDeskRetention})
 }
 
 func runDeskAdd(ctx context.Context, e env, args []string) error {

@@ -25,6 +25,8 @@ Usage:
     pista desk add --data DIR --name SLUG --title TITLE --member NAME…
     pista desk text --data DIR --name SLUG --lang LANG --title TITLE   a desk's title in another language
     pista newsroom text --data DIR --lang LANG --name NAME             the newsroom's name in another language
+    pista desk retention --data DIR --name SLUG --days N               delete a desk's conversations N days after their last activity
+    pista audit retention --data DIR --days N                          keep the audit log N days (default 365)
     pista journalist notify --data DIR --name NAME --email ADDRESS     tell a journalist of new tips
     pista pull --server URL --user NAME --password-file FILE --totp CODE --out DIR
     pista open --identity FILE --in DIR --out DIR
@@ -55,6 +57,7 @@ var commands = map[string]command{
 	"keygen":     runKeygen,
 	"journalist": runJournalist,
 	"desk":       runDesk,
+	"audit":      runAudit,
 	"newsroom":   runNewsroom,
 	"pull":       runPull,
 	"open":       runOpen,
