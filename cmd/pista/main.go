@@ -32,6 +32,7 @@ Usage:
     pista submit --server URL --desk SLUG --message-file FILE [--file F]…   send a tip, encrypted here
     pista follow --server URL [--message-file FILE] [--file F]…   codename on stdin: read replies, send more
     pista bench [--size SIZE] [--runs N]          measure uploads: throughput against a baseline, peak memory
+    pista backup --data DIR --out FILE --recipient AGE1… [--since FILE.catalog]   online encrypted backup; pista restore --in FILE --identity KEY --data DIR
 
 Run "pista COMMAND --help" for a command's flags and examples.
 
