@@ -285,3 +285,23 @@ func TestPostgresFolderIsRefused(t *testing.T) {
 		t.Errorf("backup of a PostgreSQL folder: %v", err)
 	}
 }
+
+// An object a row names that is not in the folder (objects kept in S3,
+// or lost) is named in the error, not taken for one deleted meanwhile.
+func TestMissingObjectIsNamed(t *testing.T) {
+	f := newFixture(t, 2)
+	ctx := context.Background()
+	items, err := f.in.Srv.Stores.Tips.ItemsFor(ctx, f.j.ID, 0, 1)
+	if err != nil || len(items) != 1 {
+		t.Fatal(err)
+	}
+	f.in.Srv.Stores.Blobs.Delete(ctx, items[0].Object)
+	out := filepath.Join(f.dir, "b.age")
+	_, err = backup.Create(ctx, backup.Options{Data: f.in.Data, Out: out, Recipients: []age.Recipient{f.admin.Recipient()}})
+	if err == nil || !strings.Contains(err.Error(), items[0].Object) {
+		t.Errorf("backup with an object missing: %v", err)
+	}
+	if left, _ := filepath.Glob(out + "*"); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}

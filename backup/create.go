@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -159,11 +160,13 @@ func Create(ctx context.Context, o Options) (_ *Result, err error) {
 			return nil, err
 		}
 		err = nil
+		missing := ""
 		for _, k := range snap.keys {
 			if had(k) {
 				continue
 			}
 			if err = w.object(ctx, objects, k); err != nil {
+				missing = k
 				break
 			}
 		}
@@ -175,7 +178,15 @@ func Create(ctx context.Context, o Options) (_ *Result, err error) {
 			return nil, err
 		}
 		// Deleted (with its rows) since the snapshot began: a newer
-		// snapshot does not name it.
+		// snapshot does not name it. Unless the rows still do.
+		live, err := objectKeys(ctx, db)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", dbPath, err)
+		}
+		if _, named := slices.BinarySearch(live, missing); named {
+			return nil, fmt.Errorf("a row names the object %s, which is not in %s: if the objects are in an S3 bucket (--objects), back the bucket up with its versioning; pista backup reads only the data folder's",
+				missing, filepath.Join(o.Data, "objects"))
+		}
 		if try == snapshotRetries {
 			return nil, fmt.Errorf("objects were deleted while each of %d snapshots was copied; try again when fewer conversations are being deleted", try+1)
 		}
