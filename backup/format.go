@@ -264,7 +264,7 @@ const catalogMagic = "pista-backup-catalog"
 // CatalogFile is the catalog's name beside a backup file.
 func CatalogFile(backupFile string) string { return backupFile + ".catalog" }
 
-// WriteTo writes the catalog, its keys sorted.
+// write writes the catalog with the keys given (sorted).
 func (c *Catalog) write(w io.Writer, sorted []string) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "%s %d\nchain %s\n", catalogMagic, Format, strings.Join(c.Chain, " "))
