@@ -823,11 +823,16 @@ func (s *TipStore) DeleteConversation(ctx context.Context, journalistID int64, i
 	return items, nil
 }
 
+// ObjectKeysQuery selects every object key a row names: what ObjectKeys
+// lists, and what a backup (package backup) must carry with the rows. A
+// table that comes to name objects belongs in it.
+const ObjectKeysQuery = `SELECT object FROM items UNION SELECT meta FROM items WHERE meta <> ''
+		UNION SELECT object FROM index_segments`
+
 // ObjectKeys lists every object key referenced by an item (objects and
 // file metadata) or by a search index segment.
 func (s *TipStore) ObjectKeys(ctx context.Context) (map[string]bool, error) {
-	rows, err := s.db.read.QueryContext(ctx, `SELECT object FROM items UNION SELECT meta FROM items WHERE meta <> ''
-		UNION SELECT object FROM index_segments`)
+	rows, err := s.db.read.QueryContext(ctx, ObjectKeysQuery)
 	if err != nil {
 		return nil, err
 	}

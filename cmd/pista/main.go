@@ -35,6 +35,7 @@ Usage:
     pista follow --server URL [--message-file FILE] [--file F]…   codename on stdin: read replies, send more
     pista bench [--size SIZE] [--runs N]          measure uploads: throughput against a baseline, peak memory
     pista migrate --data DIR --to-database URL --to-objects URL   move a stopped instance to PostgreSQL and S3
+    pista backup --data DIR --out FILE --recipient AGE1… [--since FILE.catalog]   online encrypted backup; pista restore --in FILE --identity KEY --data DIR
 
 Run "pista COMMAND --help" for a command's flags and examples.
 

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/keys"
+	"github.com/pista-tips/pista/server"
+)
+
+// The issue's test (issue 14): a backup taken while 50 sources submit,
+// restored into a fresh folder that a server then runs on, holds every
+// tip acknowledged before the backup began, each decrypting with the
+// desk's key to what was sent. A damaged and a cut backup are refused
+// with a clear message, and the target folder is not created. An
+// incremental backup copies only the new objects, and the chain
+// restores everything.
+func TestBackupWhileSourcesSubmit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("50 sources submitting")
+	}
+	const sources = 50
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	alice := addJournalist(t, dir, data, "alice")
+	runPista(t, "desk", "add", "--data", data, "--name", "americas", "--title", "Americas", "--member", "alice")
+	adminKey := filepath.Join(dir, "admin.key")
+	admin := strings.TrimSpace(runPista(t, "keygen", "-o", adminKey))
+	base, _ := startServer(t, data)
+
+	var (
+		mu    sync.Mutex
+		acked []sent
+		fails int
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			jar, _ := cookiejar.New(nil)
+			client := &http.Client{Jar: jar, Timeout: 2 * time.Minute}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				file := make([]byte, 1+mrand.IntN(256<<10))
+				rand.Read(file)
+				marker := "BACKUP-" + rand.Text()
+				ok, _ := submit(client, base, marker, file)
+				mu.Lock()
+				if ok {
+					acked = append(acked, sent{marker, sha256.Sum256(file), int64(len(file))})
+				} else {
+					fails++ // refused while the key stretching queue is full: not acknowledged
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	ackedSoFar := func() []sent {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]sent(nil), acked...)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); len(ackedSoFar()) < 2*sources; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("only %d tips acknowledged in 2 minutes (%d refused)", len(ackedSoFar()), fails)
+		}
+	}
+
+	// The backup, while the sources go on.
+	before := ackedSoFar()
+	full := filepath.Join(dir, "backups", "full.age")
+	os.Mkdir(filepath.Dir(full), 0o700)
+	out := runPista(t, "backup", "--data", data, "--out", full, "--recipient", admin)
+	during := len(ackedSoFar()) - len(before)
+	t.Logf("backup: %s", strings.TrimSpace(out))
+	if leftovers, _ := filepath.Glob(filepath.Join(dir, "backups", "*.tmp-*")); len(leftovers) != 0 {
+		t.Errorf("temporary files left beside the backup: %v", leftovers)
+	}
+
+	// More tips, then the incremental backup, once the sources stop.
+	for target := len(ackedSoFar()) + sources; len(ackedSoFar()) < target; time.Sleep(50 * time.Millisecond) {
+	}
+	close(stop)
+	wg.Wait()
+	all := ackedSoFar()
+	t.Logf("%d sources: %d tips acknowledged before the backup began, %d while it ran, %d in all; %d refused (busy)", sources, len(before), during, len(all), fails)
+	if during == 0 {
+		t.Log("no tip was acknowledged while the backup ran")
+	}
+	inc := filepath.Join(dir, "backups", "inc.age")
+	out = runPista(t, "backup", "--data", data, "--out", inc, "--recipient", admin, "--since", full+".catalog")
+	t.Logf("incremental backup: %s", strings.TrimSpace(out))
+
+	// The full backup, restored, serves, and holds every tip acknowledged
+	// before it began.
+	restored := filepath.Join(dir, "restored")
+	out = runPista(t, "restore", "--in", full, "--identity", adminKey, "--data", restored)
+	t.Logf("restore: %s", strings.TrimSpace(out))
+	startServer(t, restored)
+	fullTips := checkTips(t, restored, alice, before)
+
+	// The chain restores everything, and the incremental backup carried
+	// only the objects the full one did not: two per tip since.
+	chain := filepath.Join(dir, "chain")
+	runPista(t, "restore", "--in", full, "--in", inc, "--identity", adminKey, "--data", chain)
+	fullObjects, incObjects := copiedObjects(t, full, adminKey), copiedObjects(t, inc, adminKey)
+	chainTips := checkTips(t, chain, alice, all)
+	if incObjects != 3*(chainTips-fullTips) {
+		t.Errorf("the incremental backup carries %d objects; the %d tips since the full one (%d objects) have %d", incObjects, chainTips-fullTips, fullObjects, 3*(chainTips-fullTips))
+	}
+
+	// A damaged backup and a cut one are refused; the target is not made.
+	good, err := os.ReadFile(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		body []byte
+	}{
+		{"flipped", func() []byte { b := bytes.Clone(good); b[len(b)/3] ^= 0x10; return b }()},
+		{"cut", good[:len(good)-len(good)/4]},
+	} {
+		bad := filepath.Join(dir, tc.name+".age")
+		if err := os.WriteFile(bad, tc.body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		target := filepath.Join(dir, "from-"+tc.name)
+		code, _, stderr := runPistaCode("restore", "--in", bad, "--identity", adminKey, "--data", target)
+		if code != 1 || !strings.Contains(stderr, "restore refused") || !strings.Contains(stderr, "damaged or cut short") {
+			t.Errorf("restore of a %s backup: exit %d\n%s", tc.name, code, stderr)
+		}
+		t.Logf("%s: %s", tc.name, strings.TrimSpace(stderr))
+		if _, err := os.Stat(target); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("restore of a %s backup made %s: %v", tc.name, target, err)
+		}
+		if left, _ := filepath.Glob(target + "*"); len(left) != 0 {
+			t.Errorf("restore of a %s backup left %v", tc.name, left)
+		}
+	}
+}
+
+// checkTips finds every tip of want in a data folder, each decrypting
+// with the desk key (which alice's key unwraps) to what was sent, and
+// returns how many tips the folder holds.
+func checkTips(t *testing.T, data string, alice journalist, want []sent) int {
+	t.Helper()
+	ctx := context.Background()
+	st, err := server.OpenStores(ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	id, err := readIdentity(alice.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := st.Journalists.JournalistByName(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wraps, err := st.Desks.WrapsFor(ctx, j.ID)
+	if err != nil || len(wraps) != 1 {
+		t.Fatalf("alice's desk keys: %v, %d", err, len(wraps))
+	}
+	desk, err := keys.Unwrap(wraps[0].Wrapped, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(key string) []byte {
+		rc, err := st.Blobs.Open(ctx, key)
+		if err != nil {
+			t.Fatalf("object %s: %v", key, err)
+		}
+		defer rc.Close()
+		r, err := age.Decrypt(rc, desk)
+		if err != nil {
+			t.Fatalf("object %s: %v", key, err)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatalf("object %s: %v", key, err)
+		}
+		return b
+	}
+	byConv := map[string][]pista.Item{}
+	for after := int64(0); ; {
+		items, err := st.Tips.ItemsFor(ctx, j.ID, after, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) == 0 {
+			break
+		}
+		for _, it := range items {
+			byConv[it.ConversationID] = append(byConv[it.ConversationID], it)
+		}
+		after = items[len(items)-1].ID
+	}
+	found := map[string][32]byte{}
+	for _, items := range byConv {
+		var marker string
+		var sum [32]byte
+		for _, it := range items {
+			switch it.Kind {
+			case pista.KindMessage:
+				marker, _, _ = strings.Cut(string(open(it.Object)), "\n")
+			case pista.KindFile:
+				var meta pista.FileMeta
+				if err := json.Unmarshal(open(it.Meta), &meta); err != nil || meta.Size == nil {
+					t.Fatalf("a file's meta: %v", err)
+				}
+				sum = sha256.Sum256(open(it.Object)[:*meta.Size])
+			}
+		}
+		found[marker] = sum
+	}
+	for _, w := range want {
+		if sum, ok := found[w.marker]; !ok {
+			t.Errorf("%s: acknowledged tip %s is missing", data, w.marker)
+		} else if sum != w.fileSum {
+			t.Errorf("%s: tip %s: the file does not decrypt to what was sent", data, w.marker)
+		}
+	}
+	return len(byConv)
+}
+
+// copiedObjects counts the objects a backup carries, as the manifest in
+// it lists them.
+func copiedObjects(t *testing.T, file, identity string) int {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	id, err := readIdentity(identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := age.Decrypt(f, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, manifest, ok := bytes.Cut(b, []byte("pista-backup-manifest 1\n"))
+	if !ok {
+		t.Fatal("no manifest")
+	}
+	return strings.Count(string(manifest), "\nentry objects/")
+}
