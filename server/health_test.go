@@ -4,8 +4,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pista-tips/pista/httpx"
+	"github.com/pista-tips/pista/internal/pgtest"
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/server"
 )
@@ -65,4 +67,18 @@ func TestReadyzNotReady(t *testing.T) {
 			t.Errorf("the answer names the data folder: %q", r.Body)
 		}
 	})
+}
+
+// On PostgreSQL, /readyz pings the database server.
+func TestReadyzPostgres(t *testing.T) {
+	in := pistatest.New(t, server.Config{Database: pgtest.URL(t)})
+	b := in.Browser()
+	if r := b.Get("/readyz"); r.Status != http.StatusOK || r.Body != "ok\n" {
+		t.Fatalf("GET /readyz: %d %q", r.Status, r.Body)
+	}
+	in.Srv.Stores.Close()
+	time.Sleep(1100 * time.Millisecond) // past the reused answer
+	if r := b.Get("/readyz"); r.Status != http.StatusServiceUnavailable || r.Body != "not ready: the database does not answer\n" {
+		t.Errorf("GET /readyz with the pool closed: %d %q", r.Status, r.Body)
+	}
 }
