@@ -252,15 +252,15 @@ func (m *Metrics) sample(ctx context.Context, log *slog.Logger, s Sources) {
 		p := s.Gate.TakePeaks()
 		sm.queues = &p
 	}
+	sm.pending = -1
 	if s.Pending != nil {
-		ctx, cancel := context.WithTimeout(ctx, SampleEvery)
-		n, err := s.Pending(ctx)
+		cctx, cancel := context.WithTimeout(ctx, SampleEvery)
+		n, err := s.Pending(cctx)
 		cancel()
 		if err == nil {
 			sm.pending = n
-		} else if ctx.Err() == nil {
+		} else if ctx.Err() == nil { // not the server stopping
 			log.Warn("metrics: counting the uploads pending", "err", err)
-			sm.pending = -1
 		}
 	}
 	sm.free = -1
