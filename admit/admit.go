@@ -85,6 +85,11 @@ type Gate struct {
 	avg    time.Duration // moving average of how long work takes
 	served [Lanes]uint64
 	shed   [Lanes]uint64
+	peak   [Lanes]int // the longest each queue was since TakePeaks
+
+	// Observe, if set before the gate is first used, is told how long
+	// each piece of work took (the metrics' key-stretching time).
+	Observe func(took time.Duration)
 }
 
 type waiter struct {
@@ -112,7 +117,13 @@ func (g *Gate) Do(ctx context.Context, l Lane, work func()) error {
 		return err
 	}
 	start := time.Now()
-	defer func() { g.release(l, time.Since(start)) }()
+	defer func() {
+		took := time.Since(start)
+		g.release(l, took)
+		if g.Observe != nil {
+			g.Observe(took)
+		}
+	}()
 	work()
 	return nil
 }
@@ -165,6 +176,7 @@ func (g *Gate) acquire(ctx context.Context, l Lane) error {
 	}
 	w := &waiter{ready: make(chan struct{})}
 	g.queue[l] = append(g.queue[l], w)
+	g.peak[l] = max(g.peak[l], len(g.queue[l]))
 	g.mu.Unlock()
 
 	t := time.NewTimer(g.maxWait)
@@ -292,4 +304,17 @@ func (g *Gate) Stats() Stats {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return Stats{Served: g.served, Shed: g.shed, Average: g.avg}
+}
+
+// TakePeaks returns the longest each lane's queue has been since the last
+// call (or since the gate started), and starts the next period from the
+// queues' lengths now.
+func (g *Gate) TakePeaks() [Lanes]int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p := g.peak
+	for l := range g.peak {
+		g.peak[l] = len(g.queue[l])
+	}
+	return p
 }

@@ -246,3 +246,45 @@ func TestOrdinaryLanesUseEverySlotAlone(t *testing.T) {
 	}
 	close(stop)
 }
+
+// TakePeaks tells the longest queue of each lane since the last call, and
+// the next period starts from the queues as they are.
+func TestTakePeaks(t *testing.T) {
+	g := NewGate(1, time.Minute)
+	var took atomic.Int64
+	g.Observe = func(d time.Duration) { took.Add(1) }
+	release := hold(t, g)
+	order := make(chan Lane, 16)
+	for range 3 {
+		enqueue(t, g, Login, order, nil)
+	}
+	enqueue(t, g, New, order, nil)
+	if p := g.TakePeaks(); p[Login] != 3 || p[New] != 1 || p[NewProven] != 0 {
+		t.Errorf("peaks %v; want 3 logins and 1 new", p)
+	}
+	// Still queued: the next period starts there.
+	if p := g.TakePeaks(); p[Login] != 3 || p[New] != 1 {
+		t.Errorf("peaks of the next period %v; want the queues as they are", p)
+	}
+	release()
+	for range 4 {
+		<-order
+	}
+	if p := g.Waiting(); p != 0 {
+		t.Fatalf("%d still waiting", p)
+	}
+	if p := g.TakePeaks(); p[Login] != 3 {
+		t.Errorf("peaks %v; want the 3 logins that waited in the period", p)
+	}
+	if p := g.TakePeaks(); p != [Lanes]int{} {
+		t.Errorf("peaks of an idle period %v; want none", p)
+	}
+	// Observe runs after release, which is after the work: wait for it.
+	deadline := time.Now().Add(5 * time.Second)
+	for took.Load() < 5 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := took.Load(); n != 5 {
+		t.Errorf("Observe told of %d pieces of work; want 5 (1 holding, 4 queued)", n)
+	}
+}

@@ -34,6 +34,7 @@ import (
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/keys"
+	"github.com/pista-tips/pista/metrics"
 	"github.com/pista-tips/pista/newsroom"
 	"github.com/pista-tips/pista/postgres"
 	"github.com/pista-tips/pista/pow"
@@ -99,6 +100,8 @@ type Config struct {
 	Objects                string
 	ObjectsCredentialsFile string
 	Log                    *slog.Logger
+	// Metrics, if not nil, records the server's metrics (health.go).
+	Metrics *metrics.Metrics
 }
 
 // DefaultCoarsenEvery bounds how long a folder or the database keeps the
@@ -399,6 +402,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	go sweep.run(sweepCtx)
 	blob.CoarsenData(cfg.Data)
 	go up.Run(sweepCtx)
+	watch(sweepCtx, cfg, st, up, gate)
 	go coarsen(sweepCtx, cfg)
 	go expire(sweepCtx, cfg.Log, st)
 	if st.Shared != nil {
@@ -535,12 +539,13 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store, gate *
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		render.Error(w, ui.NewPage(r, cfg.Newsroom, "error.title"), http.StatusNotFound, "error.notfound", "/")
 	})
+	registerHealth(mux, st)
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		render.Error(w, ui.NewPage(r, cfg.Newsroom, "error.title"), http.StatusForbidden, "error.csrf", "/")
 	}))
-	return httpx.Headers(cop.Handler(mux), cfg.Onion), nil
+	return httpx.Headers(cop.Handler(cfg.Metrics.Instrument(mux)), cfg.Onion), nil
 }
 
 // sourceKeyPrefix names the keys of sources' sessions in settings, one

@@ -56,6 +56,7 @@ Examples:
     $ pista serve --shutdown-grace 2m        # let slow uploads finish on stop
     $ AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… pista serve --objects 's3://tips?endpoint=127.0.0.1:9000&tls=false'
     $ pista serve --pow-bits 18              # a harder proof of work for scripts and apps
+    $ pista serve --metrics-listen 127.0.0.1:9464 --log-format json   # Prometheus; a log for journald
     $ pista serve --smtp-listen :25 --mail-domain tips.example.org --tls-cert cert.pem --tls-key key.pem
     $ pista serve --notify-smtp mail.example.org:587 --notify-from pista@example.org \
           --notify-smtp-user pista --notify-smtp-password-file relay.pass --public-url https://tips.example.org
@@ -95,6 +96,7 @@ type serveFlags struct {
 	smtpListen, mailDomain, smtpCert, smtpKey, smtpMaxSize string
 
 	tor torFlags // onion services (tor.go)
+	ops opsFlags // metrics and the log's format (metrics.go)
 }
 
 func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
@@ -144,6 +146,7 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.StringVar(&f.smtpMaxSize, "smtp-max-size", "32MiB", "the largest e-mail taken (`SIZE`), announced with the SIZE extension")
 	addMemoryFlag(fs, f)
 	addTorFlags(fs, &f.tor)
+	addOpsFlags(fs, &f.ops)
 }
 
 func runServe(ctx context.Context, e env, args []string) error {
@@ -199,14 +202,17 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	if err != nil {
 		return err
 	}
-	// A client's abort is not the server's failure: its traces are dropped.
-	logger := slog.New(httpx.QuietAborts(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: coarseTime})))
+	if err := f.ops.check(); err != nil {
+		return err
+	}
+	mtr := f.ops.newMetrics()
+	logger := f.ops.newLogger(e.stderr, mtr)
 	srv, err := server.New(ctx, server.Config{
 		Data: f.data, Database: f.database, DatabasePassword: dbPassword, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload, MinFreeDisk: minFree, ScrubMemory: scrubMemory,
 		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", WebAuthnRPID: f.webauthnRPID,
 		NoServerReplies: f.noServerReplies, MaxPendingUploads: f.maxPendingUploads, Log: logger,
 		PoWBits: f.powBits, StretchWait: f.stretchWait,
-		Objects: f.objects, ObjectsCredentialsFile: f.objectsCredentials,
+		Objects: f.objects, ObjectsCredentialsFile: f.objectsCredentials, Metrics: mtr,
 	})
 	if errors.Is(err, server.ErrInUse) {
 		return hint(err, "stop the other server first, or give this one its own --data")
@@ -258,6 +264,14 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 		fmt.Fprintf(e.stderr, "  Database:    %s\n", f.database)
 	}
 	fmt.Fprint(e.stderr, onionPlan.banner)
+	metricsAddr, stopMetrics, err := f.ops.startMetrics(mtr, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	if metricsAddr != "" {
+		fmt.Fprintf(e.stderr, "  Metrics:     http://%s/metrics\n", metricsAddr)
+	}
 	if len(desks) == 0 {
 		fmt.Fprintf(e.stderr, `
 No desk can receive tips yet. To open the tip line from the browser:
