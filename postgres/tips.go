@@ -465,7 +465,7 @@ func inboxQuery(journalistID int64, desks []int64, before int64, limit int, p pi
 	if p.Assignee != 0 {
 		where.WriteString(` AND c.assignee_id = ` + arg(p.Assignee))
 	}
-	if p.Unread {
+	if p.Unread && (p.Tag != "" || p.Starred) {
 		where.WriteString(` AND NOT EXISTS (SELECT 1 FROM reads r WHERE r.journalist_id = $4
 			AND r.conversation_id = c.id AND r.seen_item >= c.last_item)`)
 	}
@@ -484,6 +484,12 @@ func inboxQuery(journalistID int64, desks []int64, before int64, limit int, p pi
 			JOIN conversations c ON c.id = s.conversation_id
 			WHERE s.journalist_id = $4 AND s.desk_id = k.desk_id AND s.last_item < $2` + where.String() + `
 			ORDER BY s.last_item DESC LIMIT $3`
+	case p.Unread && p.Tag == "":
+		// From the journalist's unread conversations of the desk (0007).
+		walk = `SELECT c.id, c.last_item FROM unread u
+			JOIN conversations c ON c.id = u.conversation_id
+			WHERE u.journalist_id = $4 AND u.desk_id = k.desk_id AND u.last_item < $2` + where.String() + `
+			ORDER BY u.last_item DESC LIMIT $3`
 	case p.Tag != "":
 		walk = `SELECT c.id, c.last_item FROM conversation_tags t
 			JOIN conversations c ON c.id = t.conversation_id

@@ -489,6 +489,14 @@ func inboxQuery(journalistID int64, desks []int64, before int64, limit int, p pi
 				FROM conversation_tags t CROSS JOIN conversations ON conversations.id = t.conversation_id
 				WHERE t.tag = ? AND t.desk_id = ?`)
 			args = append(args, p.Tag, desk)
+		case p.Unread:
+			// From the journalist's unread conversations of the desk
+			// (migration 0013).
+			last = "u.last_item"
+			query.WriteString(`SELECT id, last_item FROM (SELECT u.conversation_id AS id, u.last_item
+				FROM unread u CROSS JOIN conversations ON conversations.id = u.conversation_id
+				WHERE u.journalist_id = ? AND u.desk_id = ?`)
+			args = append(args, journalistID, desk)
 		case p.Assignee != 0:
 			// From the assignee's conversations of the desk (0012).
 			query.WriteString(`SELECT id, last_item FROM (SELECT id, last_item FROM conversations INDEXED BY conversations_assignee_desk_last
@@ -509,7 +517,7 @@ func inboxQuery(journalistID int64, desks []int64, before int64, limit int, p pi
 			query.WriteString(` AND assignee_id = ?`)
 			args = append(args, p.Assignee)
 		}
-		if p.Unread {
+		if p.Unread && (p.Tag != "" || p.Starred) {
 			query.WriteString(` AND NOT EXISTS (SELECT 1 FROM reads r WHERE r.journalist_id = ?
 				AND r.conversation_id = conversations.id AND r.seen_item >= conversations.last_item)`)
 			args = append(args, journalistID)

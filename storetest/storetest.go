@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"Audit", testAudit},
 		{"StatusAssigneeTags", testStatusAssigneeTags},
 		{"InboxFilters", testInboxFilters},
+		{"UnreadFollows", testUnreadFollows},
 		{"OpaqueIDs", testOpaqueIDs},
 		{"IndexSegments", testIndexSegments},
 		{"DeskItemsFor", testDeskItemsFor},

@@ -531,3 +531,87 @@ func testInboxFilters(t *testing.T, s Stores) {
 		t.Errorf("carol sees americas' tagged conversations: %v", cs)
 	}
 }
+
+// The unread filter follows every change that makes a conversation read
+// or unread for a journalist: reads, new items and deleted replies, a
+// new member, a deleted conversation; each journalist's own.
+func testUnreadFollows(t *testing.T, s Stores) {
+	ctx := context.Background()
+	n := newNewsroom(t, s)
+	unread := func(j pista.Journalist, p pista.Page) []string {
+		t.Helper()
+		p.Unread = true
+		cs, err := s.Tips.ConversationsFor(ctx, j.ID, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids(cs, func(c pista.Conversation) string { return c.ID })
+	}
+	var convs []string
+	for range 4 {
+		convs = append(convs, n.tip(t, n.americas).Conversation.ID)
+	}
+	rev := func(xs ...string) []string { xs = slices.Clone(xs); slices.Reverse(xs); return xs }
+	if got := unread(n.alice, pista.Page{}); !slices.Equal(got, rev(convs...)) {
+		t.Fatalf("new tips: unread %v, want all", got)
+	}
+	for _, c := range convs[1:] {
+		if err := s.Tips.MarkRead(ctx, n.alice.ID, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := unread(n.alice, pista.Page{}); !slices.Equal(got, []string{convs[0]}) {
+		t.Errorf("after reading three: %v, want %v", got, convs[:1])
+	}
+	if got := unread(n.bob, pista.Page{}); len(got) != 4 {
+		t.Errorf("alice's reads changed bob's unread: %v", got)
+	}
+	// A new item makes a read conversation unread, at the top; deleting
+	// it (a reply) makes it read again.
+	reply := n.add(t, convs[2], pista.Item{Kind: pista.KindReply, Object: "unread-reply", Size: 1, AuthorID: n.bob.ID})
+	if got := unread(n.alice, pista.Page{}); !slices.Equal(got, []string{convs[2], convs[0]}) {
+		t.Errorf("after an item on a read conversation: %v", got)
+	}
+	if got := unread(n.alice, pista.Page{Limit: 1}); !slices.Equal(got, []string{convs[2]}) {
+		t.Errorf("first page of one: %v", got)
+	}
+	if _, err := s.Tips.DeleteReply(ctx, convs[2], reply[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := unread(n.alice, pista.Page{}); !slices.Equal(got, []string{convs[0]}) {
+		t.Errorf("after the reply is deleted: %v", got)
+	}
+	if err := s.Tips.MarkUnread(ctx, n.alice.ID, convs[3]); err != nil {
+		t.Fatal(err)
+	}
+	if got := unread(n.alice, pista.Page{}); !slices.Equal(got, []string{convs[3], convs[0]}) {
+		t.Errorf("after marking one unread: %v", got)
+	}
+	if err := s.Tips.MarkRead(ctx, n.alice.ID, convs[3]); err != nil {
+		t.Fatal(err)
+	}
+	// Unread with another filter.
+	if err := s.Tips.SetStatus(ctx, n.alice.ID, convs[0], pista.StatusClosed); err != nil {
+		t.Fatal(err)
+	}
+	if got := unread(n.alice, pista.Page{Status: pista.StatusNew}); len(got) != 0 {
+		t.Errorf("unread and new: %v, want none", got)
+	}
+	// A new member has everything of the desk unread.
+	if err := s.Team.AddMember(ctx, n.americas.ID, n.carol.ID, pista.RoleJournalist, []pista.KeyWrap{{DeskKeyID: n.americas.KeyID, Wrapped: []byte("w")}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := unread(n.carol, pista.Page{DeskID: n.americas.ID}); !slices.Equal(got, rev(convs...)) {
+		t.Errorf("a new member's unread: %v, want all four", got)
+	}
+	// A deleted conversation is nobody's unread any more.
+	if _, err := s.Tips.DeleteConversation(ctx, n.alice.ID, convs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if got := unread(n.alice, pista.Page{}); len(got) != 0 {
+		t.Errorf("after deleting the last unread: %v", got)
+	}
+	if got := unread(n.carol, pista.Page{DeskID: n.americas.ID}); slices.Contains(got, convs[0]) {
+		t.Errorf("carol still has the deleted conversation unread: %v", got)
+	}
+}
