@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"io"
 	mrand "math/rand/v2"
@@ -20,8 +19,6 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/pista-tips/pista"
-	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
 )
 
@@ -170,84 +167,20 @@ func TestBackupWhileSourcesSubmit(t *testing.T) {
 // returns how many tips the folder holds.
 func checkTips(t *testing.T, data string, alice journalist, want []sent) int {
 	t.Helper()
-	ctx := context.Background()
-	st, err := server.OpenStores(ctx, data)
+	st, err := server.OpenStores(context.Background(), data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	id, err := readIdentity(alice.keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := st.Journalists.JournalistByName(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wraps, err := st.Desks.WrapsFor(ctx, j.ID)
-	if err != nil || len(wraps) != 1 {
-		t.Fatalf("alice's desk keys: %v, %d", err, len(wraps))
-	}
-	desk, err := keys.Unwrap(wraps[0].Wrapped, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	open := func(key string) []byte {
-		rc, err := st.Blobs.Open(ctx, key)
-		if err != nil {
-			t.Fatalf("object %s: %v", key, err)
-		}
-		defer rc.Close()
-		r, err := age.Decrypt(rc, desk)
-		if err != nil {
-			t.Fatalf("object %s: %v", key, err)
-		}
-		b, err := io.ReadAll(r)
-		if err != nil {
-			t.Fatalf("object %s: %v", key, err)
-		}
-		return b
-	}
-	byConv := map[string][]pista.Item{}
-	for after := int64(0); ; {
-		items, err := st.Tips.ItemsFor(ctx, j.ID, after, 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(items) == 0 {
-			break
-		}
-		for _, it := range items {
-			byConv[it.ConversationID] = append(byConv[it.ConversationID], it)
-		}
-		after = items[len(items)-1].ID
-	}
-	found := map[string][32]byte{}
-	for _, items := range byConv {
-		var marker string
-		var sum [32]byte
-		for _, it := range items {
-			switch it.Kind {
-			case pista.KindMessage:
-				marker, _, _ = strings.Cut(string(open(it.Object)), "\n")
-			case pista.KindFile:
-				var meta pista.FileMeta
-				if err := json.Unmarshal(open(it.Meta), &meta); err != nil || meta.Size == nil {
-					t.Fatalf("a file's meta: %v", err)
-				}
-				sum = sha256.Sum256(open(it.Object)[:*meta.Size])
-			}
-		}
-		found[marker] = sum
-	}
+	found := storedTips(t, st, alice)
 	for _, w := range want {
-		if sum, ok := found[w.marker]; !ok {
+		if sums, ok := found[w.marker]; !ok {
 			t.Errorf("%s: acknowledged tip %s is missing", data, w.marker)
-		} else if sum != w.fileSum {
+		} else if len(sums) != 1 || sums[0] != w.fileSum {
 			t.Errorf("%s: tip %s: the file does not decrypt to what was sent", data, w.marker)
 		}
 	}
-	return len(byConv)
+	return len(found)
 }
 
 // copiedObjects counts the objects a backup carries, as the manifest in

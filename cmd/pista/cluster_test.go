@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -19,7 +18,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -42,52 +40,21 @@ import (
 )
 
 // startInstance runs `pista serve` as a child process with more flags
-// and environment, as startChild does.
+// and environment, stopped when the test ends if it still runs.
 func startInstance(t *testing.T, data string, env []string, args ...string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0",
-		"--newsroom", "The Cluster Gazette", "--min-free-disk", "0", "--max-upload", "64MiB"}, args...)...)
-	cmd.Env = append(append(os.Environ(), crashChild+"=1"), env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			c.log.Write([]byte(line + "\n"))
-			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "Sources:"); ok {
-				select {
-				case addr <- strings.TrimSuffix(strings.TrimSpace(rest), "/"):
-				default:
-				}
-			}
-		}
-		io.Copy(io.Discard, stderr)
-		c.done <- cmd.Wait()
-	}()
-	select {
-	case c.base = <-addr:
-	case err := <-c.done:
-		t.Fatalf("pista serve exited before it listened: %v\n%s", err, c.log.String())
-	case <-time.After(2 * time.Minute):
-		cmd.Process.Kill()
-		t.Fatalf("pista serve did not start\n%s", c.log.String())
-	}
+	c := startChildWith(t, data, env, append([]string{"--newsroom", "The Cluster Gazette"}, args...)...)
 	t.Cleanup(func() {
-		if c.cmd.ProcessState == nil {
-			c.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-c.done:
-			case <-time.After(30 * time.Second):
-				c.kill()
-			}
+		select {
+		case <-c.exited:
+			return
+		default:
+		}
+		c.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-c.exited:
+		case <-time.After(30 * time.Second):
+			c.cmd.Process.Kill()
 		}
 	})
 	return c

@@ -59,17 +59,25 @@ func envInt(t *testing.T, name string, def int) int {
 
 // child is a `pista serve` process.
 type child struct {
-	cmd  *exec.Cmd
-	base string
-	log  *syncBuffer
-	done chan error
+	cmd    *exec.Cmd
+	base   string
+	log    *syncBuffer
+	done   chan error    // its exit, once
+	exited chan struct{} // closed when it has exited
 }
 
 func startChild(t *testing.T, data string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--data", data, "--listen", "127.0.0.1:0",
-		"--newsroom", "The Crash Gazette", "--min-free-disk", "0", "--max-upload", "64MiB")
-	cmd.Env = append(os.Environ(), crashChild+"=1")
+	return startChildWith(t, data, nil, "--newsroom", "The Crash Gazette")
+}
+
+// startChildWith starts `pista serve` on data with more flags and
+// environment variables, and waits until it answers.
+func startChildWith(t *testing.T, data string, env []string, args ...string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0",
+		"--min-free-disk", "0", "--max-upload", "64MiB"}, args...)...)
+	cmd.Env = append(append(os.Environ(), crashChild+"=1"), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +85,7 @@ func startChild(t *testing.T, data string) *child {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &child{cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
+	c := &child{cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1), exited: make(chan struct{})}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -92,13 +100,15 @@ func startChild(t *testing.T, data string) *child {
 			}
 		}
 		io.Copy(io.Discard, stderr)
-		c.done <- cmd.Wait()
+		err := cmd.Wait()
+		close(c.exited)
+		c.done <- err
 	}()
 	select {
 	case c.base = <-addr:
 	case err := <-c.done:
 		t.Fatalf("pista serve exited before it listened: %v\n%s", err, c.log.String())
-	case <-time.After(60 * time.Second):
+	case <-time.After(2 * time.Minute):
 		cmd.Process.Kill()
 		t.Fatalf("pista serve did not start\n%s", c.log.String())
 	}
