@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -19,32 +17,12 @@ import (
 	"github.com/pista-tips/pista/server"
 )
 
-var recipientsRE = regexp.MustCompile(`data-recipients="([^"]+)"`)
 
 // sealTo encrypts data to the recipients a page offers its script, as the
 // script does.
 func sealTo(t *testing.T, page string, data []byte) string {
 	t.Helper()
-	m := recipientsRE.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatal("the page offers no recipients to its script")
-	}
-	var rs []age.Recipient
-	for _, s := range strings.Fields(html.UnescapeString(m[1])) {
-		r, err := age.ParseHybridRecipient(s)
-		if err != nil {
-			t.Fatalf("recipient %q: %v", s, err)
-		}
-		rs = append(rs, r)
-	}
-	var buf bytes.Buffer
-	w, err := age.Encrypt(&buf, rs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(data)
-	w.Close()
-	return buf.String()
+	return pistatest.SealTo(t, page, data)
 }
 
 // A tip the browser encrypted and one the server encrypted are stored

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
 	"io/fs"
 	mrand "math/rand/v2"
@@ -80,32 +79,10 @@ func (b *browser) postParts(path string, parts []part) (int, string) {
 	return b.do(req)
 }
 
-var pageRecipientsRE = regexp.MustCompile(`data-recipients="([^"]+)"`)
-
-// sealFor encrypts data as the landing page's script does, to the
-// recipients the page offers.
+// sealFor encrypts data as the landing page's script does.
 func sealFor(t *testing.T, page string, data []byte) string {
 	t.Helper()
-	m := pageRecipientsRE.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatal("the landing page offers no recipients to its script")
-	}
-	var rs []age.Recipient
-	for _, s := range strings.Fields(html.UnescapeString(m[1])) {
-		r, err := age.ParseHybridRecipient(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs = append(rs, r)
-	}
-	var buf bytes.Buffer
-	w, err := age.Encrypt(&buf, rs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(data)
-	w.Close()
-	return buf.String()
+	return pistatest.SealTo(t, page, data)
 }
 
 // tus is a resumable-upload client that can send each request to any

@@ -566,3 +566,31 @@ func En(key string, args ...any) string {
 	l, _ := i18n.Get("en")
 	return l.T(key, args...)
 }
+
+var recipientsRE = regexp.MustCompile(`data-recipients="([^"]+)"`)
+
+// SealTo encrypts data as the landing page's script does: with age, to
+// the recipients page offers its script.
+func SealTo(t testing.TB, page string, data []byte) string {
+	t.Helper()
+	m := recipientsRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("the page offers no recipients to its script")
+	}
+	var rs []age.Recipient
+	for _, s := range strings.Fields(html.UnescapeString(m[1])) {
+		r, err := age.ParseHybridRecipient(s)
+		if err != nil {
+			t.Fatalf("recipient %q: %v", s, err)
+		}
+		rs = append(rs, r)
+	}
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, rs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	w.Close()
+	return buf.String()
+}
