@@ -17,7 +17,6 @@ import (
 	"github.com/pista-tips/pista/server"
 )
 
-
 // sealTo encrypts data to the recipients a page offers its script, as the
 // script does.
 func sealTo(t *testing.T, page string, data []byte) string {
