@@ -385,7 +385,7 @@ func TestMigrate(t *testing.T) {
 	// An object lost before the move (a row names it, the folder has it
 	// not): the rest moves, and the summary names it.
 	lost := src.items[0].Object
-	if err := os.Remove(filepath.Join(src.data, "objects", lost[:2], lost)); err != nil {
+	if err := os.Remove(filepath.Join(src.data, "objects", lost[:6], lost[6:8], lost)); err != nil {
 		t.Fatal(err)
 	}
 	other := &target{m: tg.m, bucket: tg.m.Bucket(t), db: pgtest.URL(t)}

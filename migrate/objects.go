@@ -227,24 +227,58 @@ func localObjects(dir string) (map[string]bool, error) {
 	} else if err != nil {
 		return nil, err
 	}
+	// Objects written since keys begin with their hour are in
+	// objects/HHHHHH/hh/; older ones in objects/xx/.
+	add := func(folder string, fits func(key string) bool) error {
+		es, err := os.ReadDir(folder)
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			if k := e.Name(); e.Type().IsRegular() && validKey(k) && fits(k) {
+				keys[k] = true
+			}
+		}
+		return nil
+	}
 	for _, s := range subs {
+		name := s.Name()
 		if !s.IsDir() {
 			continue
 		}
-		es, err := os.ReadDir(filepath.Join(dir, "objects", s.Name()))
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range es {
-			if k := e.Name(); e.Type().IsRegular() && validKey(k) && k[:2] == s.Name() {
-				keys[k] = true
+		switch len(name) {
+		case 2:
+			if err := add(filepath.Join(dir, "objects", name), func(k string) bool { return k[:2] == name }); err != nil {
+				return nil, err
+			}
+		case 6:
+			hours, err := os.ReadDir(filepath.Join(dir, "objects", name))
+			if err != nil {
+				return nil, err
+			}
+			for _, h := range hours {
+				hh := h.Name()
+				if !h.IsDir() || len(hh) != 2 {
+					continue
+				}
+				if err := add(filepath.Join(dir, "objects", name, hh), func(k string) bool { return k[:6] == name && k[6:8] == hh }); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
 	return keys, nil
 }
 
-func objectPath(dir, key string) string { return filepath.Join(dir, "objects", key[:2], key) }
+// objectPath is where blob.Local keeps key: objects/HHHHHH/hh/KEY, or,
+// for an object written before keys began with their hour, objects/xx/KEY.
+func objectPath(dir, key string) string {
+	p := filepath.Join(dir, "objects", key[:6], key[6:8], key)
+	if _, err := os.Lstat(p); err == nil {
+		return p
+	}
+	return filepath.Join(dir, "objects", key[:2], key)
+}
 
 // validKey is blob.Local's and s3's: 32 lowercase hex digits.
 func validKey(key string) bool {
