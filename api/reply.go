@@ -52,6 +52,12 @@ func (h *Handler) replyConversation(w http.ResponseWriter, r *http.Request, q re
 		h.internal(w, err)
 		return c, false
 	}
+	if c.Channel == pista.ChannelEmail {
+		// A source who wrote by e-mail has no key (nor a page) to read a
+		// reply with, as the inbox says too.
+		writeError(w, http.StatusConflict, "no_replies", "this conversation came by e-mail: its source has no key to read a reply with")
+		return c, false
+	}
 	return c, true
 }
 
@@ -64,6 +70,10 @@ func (h *Handler) conversationRecipients(w http.ResponseWriter, r *http.Request,
 	src, err := h.Tips.SourceByID(ctx, c.SourceID)
 	if err != nil {
 		h.internal(w, err)
+		return
+	}
+	if src.Recipient == "" {
+		writeError(w, http.StatusConflict, "no_replies", "this conversation's source has no key to read a reply with")
 		return
 	}
 	desk, err := h.Desks.DeskByID(ctx, c.DeskID)

@@ -85,6 +85,19 @@ func TestReplyFromDevice(t *testing.T) {
 		})
 	}
 
+	// A source who wrote by e-mail has no key to read a reply with.
+	mail := in.StoreSourceTip(desk, pista.Source{Lookup: bytes.Repeat([]byte{9}, 32)}, pista.ChannelEmail, "by mail")
+	t.Run("e-mail conversation", func(t *testing.T) {
+		before := in.Snapshot(ana)
+		if r := call(b, http.MethodGet, "/api/v1/journalist/conversations/"+mail.Conversation.ID+"/recipients", tokA, ""); r.Status != http.StatusConflict {
+			t.Errorf("recipients: %d, want 409: %s", r.Status, r.Body)
+		}
+		if r := postReply(b, tokA, mail.Conversation.ID, seal(t, []byte("hello"), want...)); r.Status != http.StatusConflict {
+			t.Errorf("reply: %d, want 409: %s", r.Status, r.Body)
+		}
+		in.CheckUnchanged(t, before, ana)
+	})
+
 	// Bodies the server refuses.
 	var classic []string
 	for range want {
