@@ -18,6 +18,8 @@
 //	GET  /api/v1/journalist/items?after=N&limit=M   items with ID > N, oldest first
 //	GET  /api/v1/journalist/items/{id}   the item's age file
 //	GET  /api/v1/journalist/items/{id}/meta   a file item's name and type, as an age file
+//	GET  /api/v1/journalist/conversations/{id}/recipients   the keys a reply is encrypted to
+//	POST /api/v1/journalist/conversations/{id}/replies      a reply encrypted on the journalist's device (reply.go)
 //
 // The source part is for apps (and `pista submit` / `pista follow`) that
 // encrypt on the source's device: the codename is derived there and never
@@ -108,6 +110,8 @@ func (h *Handler) routes() []route {
 		{"GET", "/api/v1/journalist/items", h.auth(h.listItems)},
 		{"GET", "/api/v1/journalist/items/{id}", h.auth(h.getItem)},
 		{"GET", "/api/v1/journalist/items/{id}/meta", h.auth(h.getItem)},
+		{"GET", "/api/v1/journalist/conversations/{id}/recipients", h.auth(h.conversationRecipients)},
+		{"POST", "/api/v1/journalist/conversations/{id}/replies", h.auth(h.replyToConversation)},
 
 		{"GET", "/api/v1/desks", h.listDesks},
 		{"GET", "/api/v1/source/challenge", h.getChallenge},

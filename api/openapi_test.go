@@ -220,6 +220,19 @@ func TestOpenAPIAnswers(t *testing.T) {
 		}
 	}
 	expect(call(b, http.MethodGet, "/api/v1/journalist/items/99999", jl.Token, ""), 404)
+	rpath := "/api/v1/journalist/conversations/" + conv
+	r = expect(call(b, http.MethodGet, rpath+"/recipients", jl.Token, ""), 200)
+	var rr api.RecipientsResponse
+	json.Unmarshal([]byte(r.Body), &rr)
+	expect(call(b, http.MethodGet, "/api/v1/journalist/conversations/nope/recipients", jl.Token, ""), 404)
+	postReply := func(body []byte) *pistatest.Response {
+		req := b.Request(http.MethodPost, rpath+"/replies", bytes.NewReader(body), "application/octet-stream")
+		req.Header.Set("Authorization", "Bearer "+jl.Token)
+		return b.Do(req)
+	}
+	expect(postReply(seal(t, []byte("a reply from pista reply"), rr.Recipients...)), 201)
+	expect(postReply(seal(t, []byte("to too few"), rr.Recipients[:2]...)), 400)
+	expect(postReply(seal(t, make([]byte, 400_001), rr.Recipients...)), 413)
 	expect(call(b, http.MethodGet, "/api/v1/journalist/keys", "", ""), 401)
 	expect(call(b, http.MethodPost, "/api/v1/journalist/logout", jl.Token, ""), 204)
 	expect(call(b, http.MethodPost, "/api/v1/journalist/logout", jl.Token, ""), 401)

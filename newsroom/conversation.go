@@ -438,16 +438,48 @@ func (h *Handler) assign(w http.ResponseWriter, r *http.Request, q request) {
 	h.back(w, r, c, "assigned")
 }
 
-// maxSealedReply bounds the body of a sealed reply: the longest reply in
+// MaxSealedReply bounds the body of a sealed reply: the longest reply in
 // age's STREAM format, and a header with room for many archive keys.
-const maxSealedReply = intake.MaxSealedHeader + httpx.MaxMessageBytes + httpx.MaxMessageBytes/(64<<10)*16 + 64
+const MaxSealedReply = intake.MaxSealedHeader + httpx.MaxMessageBytes + httpx.MaxMessageBytes/(64<<10)*16 + 64
+
+// StoreSealedReply stores body, a reply that a journalist's own device
+// (the browser, or pista reply) encrypted to the conversation's source,
+// its desk's current key and the archive's keys (archive of them), as
+// that age file, byte for byte, by author. Its header must hold exactly
+// one hybrid stanza per recipient and nothing else (intake.CheckHeader),
+// its plaintext at most a message's bytes (httpx.MaxMessageBytes); body
+// is read to at most MaxSealedReply bytes. by says where it was
+// encrypted ("browser", "app"). It answers intake.ErrMalformed or
+// intake.ErrTooLarge for a body it refuses.
+func StoreSealedReply(ctx context.Context, blobs pista.BlobStore, tips pista.TipStore, c pista.Conversation, author int64, body io.Reader, archive int, by string) error {
+	b := intake.NewBatch(blobs, nil, -1)
+	lr := &io.LimitedReader{R: body, N: MaxSealedReply + 1}
+	if _, err := b.AddEncrypted(ctx, pista.KindReply, lr, 2+archive, httpx.MaxMessageBytes); err != nil {
+		b.Abort()
+		if lr.N <= 0 {
+			return intake.ErrTooLarge
+		}
+		return err
+	}
+	if lr.N <= 0 {
+		b.Abort()
+		return intake.ErrTooLarge
+	}
+	b.MarkEncryptedBy(by)
+	items := b.Items()
+	items[0].AuthorID = author
+	if err := tips.AddItems(context.WithoutCancel(ctx), c.ID, items); err != nil {
+		b.Abort()
+		return err
+	}
+	return nil
+}
 
 // replySealed stores a reply that the journalist's browser encrypted to
 // the conversation's source, its desk's current key and the archive's
-// keys (the page's data-recipients): the body is that age file, as it is.
-// Its header must hold exactly one hybrid stanza per recipient and
-// nothing else (intake.CheckHeader), its plaintext at most a message's
-// bytes. It answers JSON: {"location": …} to go to, or {"error": …}.
+// keys (the page's data-recipients): the body is that age file, as it is
+// (StoreSealedReply). It answers JSON: {"location": …} to go to, or
+// {"error": …}.
 func (h *Handler) replySealed(w http.ResponseWriter, r *http.Request, q request) {
 	ctx := r.Context()
 	c, err := h.Tips.ConversationFor(ctx, q.j.ID, r.PathValue("id"))
@@ -459,11 +491,9 @@ func (h *Handler) replySealed(w http.ResponseWriter, r *http.Request, q request)
 		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxSealedReply)
-	b := intake.NewBatch(h.Blobs, nil, -1)
-	_, err = b.AddEncrypted(ctx, pista.KindReply, r.Body, 2+len(h.Archive), httpx.MaxMessageBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, MaxSealedReply)
+	err = StoreSealedReply(ctx, h.Blobs, h.Tips, c, q.j.ID, r.Body, len(h.Archive), "browser")
 	if err != nil {
-		b.Abort()
 		var tooBig *http.MaxBytesError
 		switch {
 		case errors.Is(err, intake.ErrTooLarge) || errors.As(err, &tooBig):
@@ -474,15 +504,6 @@ func (h *Handler) replySealed(w http.ResponseWriter, r *http.Request, q request)
 			h.Log.Error("storing a sealed reply", "err", err)
 			h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
 		}
-		return
-	}
-	b.MarkEncryptedBy("browser")
-	items := b.Items()
-	items[0].AuthorID = q.j.ID
-	if err := h.Tips.AddItems(context.WithoutCancel(ctx), c.ID, items); err != nil {
-		b.Abort()
-		h.Log.Error("storing a sealed reply", "err", err)
-		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
 		return
 	}
 	h.Log.Info("journalist replied", "journalist", q.j.Name, "encrypted_by", "browser")

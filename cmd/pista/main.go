@@ -30,6 +30,7 @@ Usage:
     pista journalist notify --data DIR --name NAME --email ADDRESS     tell a journalist of new tips
     pista pull --server URL --user NAME --password-file FILE --totp CODE --out DIR
     pista open --identity FILE --in DIR --out DIR
+    pista reply --server URL --user NAME --password-file FILE --totp CODE --conversation ID --message-file FILE   answer a source, encrypted here
     pista totp FILE                               print the current code of an otpauth:// URI
     pista submit --server URL --desk SLUG --message-file FILE [--file F]…   send a tip, encrypted here
     pista follow --server URL [--message-file FILE] [--file F]…   codename on stdin: read replies, send more
@@ -62,6 +63,7 @@ var commands = map[string]command{
 	"newsroom":   runNewsroom,
 	"pull":       runPull,
 	"open":       runOpen,
+	"reply":      runReply,
 	"totp":       runTOTP,
 	"submit":     runSubmit,
 	"follow":     runFollow,
