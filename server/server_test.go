@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/server"
 )
@@ -221,6 +223,29 @@ func TestSubmitRefused(t *testing.T) {
 			in.CheckUnchanged(t, before, j)
 		})
 	}
+
+	t.Run("one file more than the limit", func(t *testing.T) {
+		for lang, want := range map[string]string{"en": "at most %d can", "es": "como máximo %d a la vez", "fr": "%d au plus", "ar": "هو %d."} {
+			want = fmt.Sprintf(want, httpx.MaxFiles)
+			before := in.Snapshot(j)
+			tok := b.Get("/").CSRF(t)
+			parts := []pistatest.Part{{Name: "csrf", Value: tok}, {Name: "desk", Value: "americas"}, {Name: "message", Value: "a tip"}}
+			for i := 0; i <= httpx.MaxFiles; i++ {
+				parts = append(parts, pistatest.Part{Name: "files", Filename: fmt.Sprintf("f%d.txt", i), Value: "x"})
+			}
+			r := b.PostMultipart("/submit?lang="+lang, parts)
+			if r.Status != http.StatusRequestEntityTooLarge {
+				t.Fatalf("%s: status %d, want 413\n%.2000s", lang, r.Status, r.Body)
+			}
+			if !strings.Contains(r.Text(), want) {
+				t.Errorf("%s: the page does not say %q (at most %d files):\n%s", lang, want, httpx.MaxFiles, r.Body)
+			}
+			if lang == "en" && !strings.Contains(r.Text(), pistatest.En("error.toomanyfiles", "max", httpx.MaxFiles)) {
+				t.Errorf("the page does not say %q", pistatest.En("error.toomanyfiles", "max", httpx.MaxFiles))
+			}
+			in.CheckUnchanged(t, before, j)
+		}
+	})
 
 	t.Run("not a multipart form", func(t *testing.T) {
 		before := in.Snapshot(j)

@@ -150,6 +150,7 @@ type ErrorData struct {
 	Status  int
 	Message string // message key
 	Back    string // where the "go back" link points
+	Max     int    // fills the message's {max}, if it has one
 }
 
 // Error renders the error page in the visitor's language: what went wrong
@@ -157,6 +158,13 @@ type ErrorData struct {
 func (r *Renderer) Error(w http.ResponseWriter, p *Page, status int, msgKey, back string) {
 	p.Title = "error.title"
 	p.Data = ErrorData{Status: status, Message: msgKey, Back: back}
+	r.Render(w, status, "error", p)
+}
+
+// ErrorMax is Error for a message that names a limit, {max}.
+func (r *Renderer) ErrorMax(w http.ResponseWriter, p *Page, status int, msgKey, back string, max int) {
+	p.Title = "error.title"
+	p.Data = ErrorData{Status: status, Message: msgKey, Back: back, Max: max}
 	r.Render(w, status, "error", p)
 }
 

@@ -25,10 +25,17 @@ type formError struct {
 	status int
 	key    string
 	err    error // for the log, never shown
+	max    int   // the limit the message names ({max}), if it names one
 }
 
 func refuse(status int, key string, err error) *formError {
 	return &formError{status: status, key: key, err: err}
+}
+
+// tooManyFiles refuses a submission's file after the first
+// httpx.MaxFiles, saying how many it may carry.
+func tooManyFiles() *formError {
+	return &formError{status: http.StatusRequestEntityTooLarge, key: "error.toomanyfiles", max: httpx.MaxFiles}
 }
 
 // submission is a parsed source form. Files are already encrypted into
@@ -238,7 +245,7 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 				return s, refuse(http.StatusBadRequest, "error.desk", nil)
 			}
 			if files++; files > httpx.MaxFiles {
-				return s, refuse(http.StatusRequestEntityTooLarge, "error.toolarge", nil)
+				return s, tooManyFiles()
 			}
 			if ferr := startBatch(); ferr != nil {
 				return s, ferr
@@ -310,7 +317,7 @@ func (h *Handler) readSealed(ctx context.Context, s *submission, part *multipart
 		_, err = s.batch.AddEncrypted(ctx, pista.KindContact, part, s.recipients, 4*httpx.MaxContactChars)
 	case "files":
 		if *files++; *files > httpx.MaxFiles {
-			return refuse(http.StatusRequestEntityTooLarge, "error.toolarge", nil)
+			return tooManyFiles()
 		}
 		_, err = s.batch.AddEncrypted(ctx, pista.KindFile, part, s.recipients, -1)
 		*needMeta = true
@@ -318,7 +325,7 @@ func (h *Handler) readSealed(ctx context.Context, s *submission, part *multipart
 		// A file the browser encrypted and uploaded in pieces: the field
 		// names the upload, which is stored as a sealed file would be.
 		if *files++; *files > httpx.MaxFiles {
-			return refuse(http.StatusRequestEntityTooLarge, "error.toolarge", nil)
+			return tooManyFiles()
 		}
 		if ferr := h.claimUpload(ctx, s, part); ferr != nil {
 			return ferr

@@ -90,5 +90,5 @@ func (h *Handler) refused(w http.ResponseWriter, r *http.Request, ferr *formErro
 		// The client may still be sending: tell it to stop.
 		w.Header().Set("Connection", "close")
 	}
-	h.fail(w, r, ferr.status, ferr.key)
+	h.failMax(w, r, ferr.status, ferr.key, ferr.max)
 }

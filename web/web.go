@@ -162,6 +162,11 @@ func (h *Handler) localize(ctx context.Context, lang string, desks ...pista.Desk
 
 // fail renders the error page with a message key.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, key string) {
+	h.failMax(w, r, status, key, 0)
+}
+
+// failMax is fail for a message that names a limit ({max}).
+func (h *Handler) failMax(w http.ResponseWriter, r *http.Request, status int, key string, max int) {
 	back := "/"
 	_, sid, err := h.Sessions.Get(nil, r)
 	if err == nil {
@@ -169,7 +174,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, key s
 	}
 	p := h.page(r, sid, "error.title")
 	p.Private = r.URL.Path != "/"
-	h.Render.Error(w, p, status, key, back)
+	h.Render.ErrorMax(w, p, status, key, back, max)
 }
 
 // sessionPurpose binds the web's sealed sessions to their cookie: an API

@@ -84,11 +84,20 @@ func dispatch(ctx context.Context, e env, args []string, help string, subs map[s
 	return errUsage
 }
 
-func runJournalist(ctx context.Context, e env, args []string) error {
-	return dispatch(ctx, e, args, journalistHelp, map[string]command{
+// subcommands are the commands that take a subcommand, and theirs; a
+// test checks that pista --help and the README name only these.
+var subcommands = map[string]map[string]command{
+	"journalist": {
 		"add": runJournalistAdd, "passphrase": runJournalistPassphrase, "notify": runJournalistNotify,
 		"suspend": runJournalistSuspend(true), "unsuspend": runJournalistSuspend(false),
-	})
+	},
+	"desk":     {"add": runDeskAdd, "text": runDeskText, "retention": runDeskRetention},
+	"newsroom": {"text": runNewsroomText},
+	"audit":    {"retention": runAuditRetention},
+}
+
+func runJournalist(ctx context.Context, e env, args []string) error {
+	return dispatch(ctx, e, args, journalistHelp, subcommands["journalist"])
 }
 
 // readPassphrase reads a new passphrase from the first line of a file.
@@ -314,7 +323,7 @@ Examples:
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 
 func runDesk(ctx context.Context, e env, args []string) error {
-	return dispatch(ctx, e, args, deskHelp, map[string]command{"add": runDeskAdd, "text": runDeskText, "retention": runDeskRetention})
+	return dispatch(ctx, e, args, deskHelp, subcommands["desk"])
 }
 
 func runDeskAdd(ctx context.Context, e env, args []string) error {
@@ -489,7 +498,7 @@ Examples:
 `
 
 func runNewsroom(ctx context.Context, e env, args []string) error {
-	return dispatch(ctx, e, args, newsroomHelp, map[string]command{"text": runNewsroomText})
+	return dispatch(ctx, e, args, newsroomHelp, subcommands["newsroom"])
 }
 
 func runNewsroomText(ctx context.Context, e env, args []string) error {

@@ -56,11 +56,11 @@ Demo desk "demo" and journalist "demo" are ready. Their files are in %[1]s:
 Try it:
   1. Send a tip at http://%[5]s/
   2. Sign in at http://%[5]s/newsroom/ as "demo", with the password above and
-     the code from: go run ./cmd/pista totp %[4]s
+     the code from: %[6]s totp %[4]s
   3. Or pull and decrypt everything on the command line:
-       go run ./cmd/pista pull --server http://%[5]s --user demo --password-file %[3]s --totp $(go run ./cmd/pista totp %[4]s) --out pulled
-       go run ./cmd/pista open --identity %[2]s --in pulled --out opened
-`, dir, filepath.Join(dir, "journalist.key"), filepath.Join(dir, "password.txt"), filepath.Join(dir, "totp-uri.txt"), addr)
+       %[6]s pull --server http://%[5]s --user demo --password-file %[3]s --totp $(%[6]s totp %[4]s) --out ~/pista-pulled
+       %[6]s open --identity %[2]s --in ~/pista-pulled --out ~/pista-opened
+`, dir, filepath.Join(dir, "journalist.key"), filepath.Join(dir, "password.txt"), filepath.Join(dir, "totp-uri.txt"), addr, selfCommand())
 	})
 }
 

@@ -22,6 +22,10 @@ Usage:
     pista demo [--data DIR] [--listen ADDR]       run it with a ready demo desk and journalist
     pista keygen [-o FILE]                        make a journalist's key
     pista journalist add --data DIR --name NAME --recipient AGE1PQ… --password-file FILE
+    pista journalist passphrase --data DIR --name NAME --password-file FILE [--identity FILE]   set a new passphrase
+    pista journalist suspend --data DIR --name NAME                    end every session and API token of an account
+    pista journalist unsuspend --data DIR --name NAME                  restore it
+    pista invite --data DIR --url BASE (--admin | --desk SLUG)         print a one-time link that makes an account in the browser
     pista desk add --data DIR --name SLUG --title TITLE --member NAME…
     pista desk text --data DIR --name SLUG --lang LANG --title TITLE   a desk's title in another language
     pista newsroom text --data DIR --lang LANG --name NAME             the newsroom's name in another language
@@ -36,7 +40,8 @@ Usage:
     pista follow --server URL [--message-file FILE] [--file F]…   codename on stdin: read replies, send more
     pista bench [--size SIZE] [--runs N]          measure uploads: throughput against a baseline, peak memory
     pista migrate --data DIR --to-database URL --to-objects URL   move a stopped instance to PostgreSQL and S3
-    pista backup --data DIR --out FILE --recipient AGE1… [--since FILE.catalog]   online encrypted backup; pista restore --in FILE --identity KEY --data DIR
+    pista backup --data DIR --out FILE --recipient AGE1… [--since FILE.catalog]   online encrypted backup
+    pista restore --in FILE --identity KEY --data DIR                  restore a backup into a new data folder
 
 Run "pista COMMAND --help" for a command's flags and examples.
 

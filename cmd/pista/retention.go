@@ -25,7 +25,7 @@ Examples:
 `
 
 func runAudit(ctx context.Context, e env, args []string) error {
-	return dispatch(ctx, e, args, auditHelp, map[string]command{"retention": runAuditRetention})
+	return dispatch(ctx, e, args, auditHelp, subcommands["audit"])
 }
 
 // checkDays checks --days: given, and 0 to pista.MaxRetentionDays.

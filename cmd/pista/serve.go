@@ -275,20 +275,20 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	if len(desks) == 0 {
 		fmt.Fprintf(e.stderr, `
 No desk can receive tips yet. To open the tip line from the browser:
-  pista invite --data %[1]s --url %[2]s --admin
+  %[3]s invite --data %[1]s --url %[2]s --admin
 prints a one-time link: open it, choose a name and a passphrase (your browser
 makes your key), sign in, and create desks and invite journalists in the inbox.
 Or on the command line:
   1. On each journalist's own computer, make their key:
-       pista keygen -o alice.key
+       %[3]s keygen -o alice.key
   2. Here, add their account (the password file's first line is the passphrase):
-       pista journalist add --data %[1]s --name alice --identity alice.key --password-file alice.pass
+       %[3]s journalist add --data %[1]s --name alice --identity alice.key --password-file alice.pass
      (or --recipient age1pq1… to keep the key only in the file) and scan the
      otpauth:// URI it prints into their authenticator app.
   3. Here, make a desk for them:
-       pista desk add --data %[1]s --name americas --title "Americas" --coordinator alice
-Or try everything at once with a ready demo desk: go run ./cmd/pista demo
-`, f.data, base)
+       %[3]s desk add --data %[1]s --name americas --title "Americas" --coordinator alice
+Or try everything at once with a ready demo desk: %[3]s demo
+`, f.data, base, selfCommand())
 	}
 	public := strings.TrimRight(f.publicURL, "/")
 	if public == "" {
