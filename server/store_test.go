@@ -75,6 +75,7 @@ func TestSecondServerRefuses(t *testing.T) {
 		t.Fatalf("a server after the first stopped: %v", err)
 	}
 	defer third.Close()
+	<-third.Swept() // the sweep of what a crash left runs in the background
 	for _, f := range []string{tmp, object} {
 		if _, err := os.Stat(f); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("the server holding the folder left %s: %v", filepath.Base(f), err)
