@@ -63,23 +63,9 @@ func runPull(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return hint(fmt.Errorf("--max-total %q: %w", *maxTotal, err), "write a size such as 500MiB or 20GiB")
 	}
-	pw, err := readSecretFile(*pwFile)
+	c, err := journalistLogin(ctx, e, *srv, *user, *pwFile, *code, *deviceFile)
 	if err != nil {
 		return err
-	}
-	c, err := pulled.NewClient(*srv)
-	if err != nil {
-		return err
-	}
-	if *deviceFile == "" {
-		*deviceFile = *pwFile + ".device"
-	}
-	c.Device = readDeviceFile(*deviceFile)
-	if err := c.Login(ctx, *user, pw, *code); err != nil {
-		return hint(err, "check the user name, the password file and that the code is current (each code works once)")
-	}
-	if err := writeDeviceFile(*deviceFile, c.Device); err != nil {
-		fmt.Fprintf(e.stderr, "pista: could not keep the device token: %v\n", err)
 	}
 	defer c.Logout(context.WithoutCancel(ctx))
 	rep, err := c.Pull(ctx, *out, *user, pulled.PullOptions{MaxTotal: total})
@@ -238,4 +224,29 @@ func runOpen(ctx context.Context, e env, args []string) error {
 		return hint(fmt.Errorf("%d items could not be decrypted", len(rep.Failed)), "they were encrypted to a desk key you were never given")
 	}
 	return nil
+}
+
+// journalistLogin signs in to the journalist API as pull and reply do:
+// the passphrase from its file, the device token kept beside it (or in
+// deviceFile) so that this computer keeps its own login allowance.
+func journalistLogin(ctx context.Context, e env, server, user, pwFile, code, deviceFile string) (*pulled.Client, error) {
+	pw, err := readSecretFile(pwFile)
+	if err != nil {
+		return nil, err
+	}
+	c, err := pulled.NewClient(server)
+	if err != nil {
+		return nil, err
+	}
+	if deviceFile == "" {
+		deviceFile = pwFile + ".device"
+	}
+	c.Device = readDeviceFile(deviceFile)
+	if err := c.Login(ctx, user, pw, code); err != nil {
+		return nil, hint(err, "check the user name, the password file and that the code is current (each code works once)")
+	}
+	if err := writeDeviceFile(deviceFile, c.Device); err != nil {
+		fmt.Fprintf(e.stderr, "pista: could not keep the device token: %v\n", err)
+	}
+	return c, nil
 }

@@ -61,23 +61,9 @@ func runReply(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	pw, err := readSecretFile(*pwFile)
+	c, err := journalistLogin(ctx, e, *srv, *user, *pwFile, *code, *deviceFile)
 	if err != nil {
 		return err
-	}
-	c, err := pulled.NewClient(*srv)
-	if err != nil {
-		return err
-	}
-	if *deviceFile == "" {
-		*deviceFile = *pwFile + ".device"
-	}
-	c.Device = readDeviceFile(*deviceFile)
-	if err := c.Login(ctx, *user, pw, *code); err != nil {
-		return hint(err, "check the user name, the password file and that the code is current (each code works once)")
-	}
-	if err := writeDeviceFile(*deviceFile, c.Device); err != nil {
-		fmt.Fprintf(e.stderr, "pista: could not keep the device token: %v\n", err)
 	}
 	defer c.Logout(context.WithoutCancel(ctx))
 	to, err := c.Recipients(ctx, *conv)
