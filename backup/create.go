@@ -18,12 +18,14 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"filippo.io/age"
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/blob"
+	"github.com/pista-tips/pista/blob/s3"
 )
 
 // Files is the data folder's files, beside the database and the objects,
@@ -43,6 +45,13 @@ type Options struct {
 	Data       string          // the data folder (its server may be running)
 	Out        string          // the backup file to write; its catalog goes beside it
 	Recipients []age.Recipient // the admin keys the backup is encrypted to
+	// Database is the PostgreSQL database of the rows, if not the one
+	// the data folder's mark names.
+	Database string
+	// Objects is the S3 bucket of the objects (pista serve --objects),
+	// its keys from ObjectsCredentials (a file) or the environment; ""
+	// for the data folder's.
+	Objects, ObjectsCredentials string
 	// Since, if set, makes the backup incremental: objects the catalog
 	// lists are not copied again.
 	Since   *Catalog
@@ -62,10 +71,6 @@ type Result struct {
 	Catalog string // the catalog's path
 }
 
-// ErrPostgres is Create's answer for a data folder whose rows are in
-// PostgreSQL.
-var ErrPostgres = errors.New("the rows of this data folder are in PostgreSQL (" + serverPostgresMark + "): back them up with pg_dump, and the objects with the bucket's versioning or a copy of objects/")
-
 // serverPostgresMark is server.PostgresMark (not imported: package
 // server imports nearly everything).
 const serverPostgresMark = "ROWS-IN-POSTGRESQL"
@@ -84,22 +89,11 @@ func Create(ctx context.Context, o Options) (_ *Result, err error) {
 	if len(o.Recipients) == 0 {
 		return nil, errors.New("no recipient to encrypt the backup to")
 	}
-	if _, err := os.Stat(filepath.Join(o.Data, serverPostgresMark)); err == nil {
-		return nil, ErrPostgres
-	}
-	dbPath := filepath.Join(o.Data, databaseFile)
-	if fi, err := os.Stat(dbPath); err != nil || !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a pista data folder: it has no %s", o.Data, databaseFile)
-	}
-	db, err := openDatabase(dbPath, true)
+	rows, objects, where, err := openSources(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
-	objects, err := blob.OpenLocal(o.Data)
-	if err != nil {
-		return nil, err
-	}
+	defer rows.close()
 
 	res := &Result{Header: Header{
 		Format: Format, Pista: o.Version, Created: pista.Now(), ID: newID(),
@@ -139,9 +133,9 @@ func Create(ctx context.Context, o Options) (_ *Result, err error) {
 	// only after the rows that name it (blob's write order), so one that
 	// is gone before the snapshot began is named by none of its rows.
 	had := func(k string) bool { return w.copied[k] || (o.Since != nil && o.Since.Keys[k]) }
-	live, err := objectKeys(ctx, db)
+	live, err := rows.liveKeys(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dbPath, err)
+		return nil, err
 	}
 	for _, k := range live {
 		if had(k) {
@@ -154,14 +148,14 @@ func Create(ctx context.Context, o Options) (_ *Result, err error) {
 			o.Progress(int64(len(w.copied)), w.bytes)
 		}
 	}
-	var snap *snapshot
+	var snap snapshotter
 	for try := 0; ; try++ {
-		if snap, err = beginSnapshot(ctx, db); err != nil {
+		if snap, err = rows.begin(ctx); err != nil {
 			return nil, err
 		}
 		err = nil
 		missing := ""
-		for _, k := range snap.keys {
+		for _, k := range snap.objectKeys() {
 			if had(k) {
 				continue
 			}
@@ -179,29 +173,28 @@ func Create(ctx context.Context, o Options) (_ *Result, err error) {
 		}
 		// Deleted (with its rows) since the snapshot began: a newer
 		// snapshot does not name it. Unless the rows still do.
-		live, err := objectKeys(ctx, db)
+		live, err := rows.liveKeys(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", dbPath, err)
+			return nil, err
 		}
 		if _, named := slices.BinarySearch(live, missing); named {
-			return nil, fmt.Errorf("a row names the object %s, which is not in %s: if the objects are in an S3 bucket (--objects), back the bucket up with its versioning; pista backup reads only the data folder's",
-				missing, filepath.Join(o.Data, "objects"))
+			return nil, fmt.Errorf("a row names the object %s, which is not in %s: if the objects are in an S3 bucket, give its URL with --objects", missing, where)
 		}
 		if try == snapshotRetries {
 			return nil, fmt.Errorf("objects were deleted while each of %d snapshots was copied; try again when fewer conversations are being deleted", try+1)
 		}
 	}
 	defer snap.end()
-	for _, k := range snap.keys {
+	for _, k := range snap.objectKeys() {
 		if !w.copied[k] {
 			res.Skipped++
 		}
 	}
-	res.Counts = snap.counts
+	res.Counts = snap.rowCounts()
 	res.Copied, res.Bytes = int64(len(w.copied)), w.bytes
 	res.Counts.Bytes = w.bytes
 
-	if err := w.entry(databaseName, snap.size(), func(to io.Writer) error { return snap.writeTo(ctx, to) }); err != nil {
+	if err := snap.writeRows(ctx, w); err != nil {
 		return nil, err
 	}
 	snap.end()
@@ -320,11 +313,11 @@ func (w *writer) entry(name string, size int64, write func(io.Writer) error) err
 }
 
 // object copies one object; pista.ErrNotFound if it is not there.
-func (w *writer) object(ctx context.Context, objects *blob.Local, key string) error {
+func (w *writer) object(ctx context.Context, objects objectSource, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	rc, err := objects.Open(ctx, key)
+	rc, size, err := objects.open(ctx, key)
 	if err != nil {
 		if errors.Is(err, pista.ErrNotFound) {
 			return fmt.Errorf("object %s: %w", key, err)
@@ -332,25 +325,17 @@ func (w *writer) object(ctx context.Context, objects *blob.Local, key string) er
 		return err
 	}
 	defer rc.Close()
-	st, ok := rc.(interface{ Stat() (fs.FileInfo, error) })
-	if !ok {
-		return errors.New("the objects are not in the data folder")
-	}
-	fi, err := st.Stat()
-	if err != nil {
-		return err
-	}
 	if w.buf == nil {
 		w.buf = make([]byte, 256<<10)
 	}
-	if err := w.entry(objectName(key), fi.Size(), func(to io.Writer) error {
-		_, err := io.CopyBuffer(to, io.LimitReader(struct{ io.Reader }{rc}, fi.Size()), w.buf)
+	if err := w.entry(objectName(key), size, func(to io.Writer) error {
+		_, err := io.CopyBuffer(to, io.LimitReader(struct{ io.Reader }{rc}, size), w.buf)
 		return err
 	}); err != nil {
 		return err
 	}
 	w.copied[key] = true
-	w.bytes += fi.Size()
+	w.bytes += size
 	return nil
 }
 
@@ -387,6 +372,112 @@ func newID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// rowSource is where the rows are: SQLite's pista.db in the data folder,
+// or the PostgreSQL database its mark names.
+type rowSource interface {
+	// liveKeys lists, sorted, the objects the rows name now.
+	liveKeys(ctx context.Context) ([]string, error)
+	// begin takes a consistent snapshot of the rows.
+	begin(ctx context.Context) (snapshotter, error)
+	close()
+}
+
+// snapshotter is a snapshot of the rows: the objects they name, their
+// counts, and the rows themselves, written into the backup.
+type snapshotter interface {
+	objectKeys() []string // sorted
+	rowCounts() Counts
+	writeRows(ctx context.Context, w *writer) error
+	end()
+}
+
+// objectSource is where the objects are: the data folder or a bucket.
+type objectSource interface {
+	open(ctx context.Context, key string) (io.ReadCloser, int64, error)
+}
+
+type localObjects struct{ *blob.Local }
+
+func (l localObjects) open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	rc, err := l.Open(ctx, key)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, ok := rc.(interface{ Stat() (fs.FileInfo, error) })
+	if !ok {
+		rc.Close()
+		return nil, 0, errors.New("the objects are not in the data folder")
+	}
+	fi, err := st.Stat()
+	if err != nil {
+		rc.Close()
+		return nil, 0, err
+	}
+	return rc, fi.Size(), nil
+}
+
+type bucketObjects struct{ *s3.Store }
+
+func (b bucketObjects) open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	return b.OpenSized(ctx, key)
+}
+
+// openBucket opens the S3 bucket rawURL names, with the keys of
+// credentialsFile or the environment.
+func openBucket(ctx context.Context, rawURL, credentialsFile string) (*s3.Store, error) {
+	cfg, err := s3.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("--objects: %w", err)
+	}
+	if cfg.Creds, err = s3.Credentials(credentialsFile, os.Getenv); err != nil {
+		return nil, err
+	}
+	return s3.Open(ctx, cfg)
+}
+
+// openSources opens the rows and the objects of the data folder o.Data,
+// and says where the objects are.
+func openSources(ctx context.Context, o Options) (rowSource, objectSource, string, error) {
+	mark, err := os.ReadFile(filepath.Join(o.Data, serverPostgresMark))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, "", err
+	}
+	url, _, _ := strings.Cut(string(mark), "\n")
+	if o.Database != "" {
+		url = o.Database
+	}
+	var rows rowSource
+	if url == "" {
+		dbPath := filepath.Join(o.Data, databaseFile)
+		if fi, err := os.Stat(dbPath); err != nil || !fi.Mode().IsRegular() {
+			return nil, nil, "", fmt.Errorf("%s is not a pista data folder: it has no %s (nor %s, for rows in PostgreSQL)", o.Data, databaseFile, serverPostgresMark)
+		}
+		db, err := openDatabase(dbPath, true)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		rows = sqliteSource{db}
+	} else {
+		if rows, err = openPostgres(ctx, url); err != nil {
+			return nil, nil, "", err
+		}
+	}
+	if o.Objects != "" {
+		store, err := openBucket(ctx, o.Objects, o.ObjectsCredentials)
+		if err != nil {
+			rows.close()
+			return nil, nil, "", err
+		}
+		return rows, bucketObjects{store}, store.String(), nil
+	}
+	local, err := blob.OpenLocal(o.Data)
+	if err != nil {
+		rows.close()
+		return nil, nil, "", err
+	}
+	return rows, localObjects{local}, filepath.Join(o.Data, "objects"), nil
 }
 
 // openDatabase opens a SQLite file as it is, without migrating it (the

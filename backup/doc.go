@@ -71,10 +71,14 @@
 // its counts match the manifest's, and every object its rows name is
 // present and a well-formed age file.
 //
-// # PostgreSQL
+// # PostgreSQL and S3
 //
-// Not supported: a data folder whose rows are in PostgreSQL is refused
-// (ErrPostgres). Back the database up with pg_dump (a consistent
-// snapshot of its own) and the objects with the bucket's versioning or a
-// copy of the folder's objects/.
+// A tip line whose rows are in PostgreSQL (the folder's mark names the
+// database) is backed up the same way, its rows as of one REPEATABLE
+// READ READ ONLY transaction, each table in COPY's binary format
+// (postgres.go: postgres/schema.json, then postgres/tables/NAME). Its
+// objects may be in an S3 bucket (Options.Objects). Restore loads the
+// rows into an empty database in one transaction, committed only once
+// everything checked out, and puts the objects in a bucket
+// (RestoreOptions.Objects) or in the folder.
 package backup

@@ -13,10 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"filippo.io/age"
 
 	"github.com/pista-tips/pista/blob"
+	"github.com/pista-tips/pista/blob/s3"
 	"github.com/pista-tips/pista/intake"
 )
 
@@ -27,6 +29,13 @@ type RestoreOptions struct {
 	In         []string
 	Identities []age.Identity // the admin key(s) the backups are encrypted to
 	Data       string         // the data folder to make; it must not exist, or be empty
+	// Database is the PostgreSQL database, empty (no table in its
+	// schema), to restore a PostgreSQL tip line's rows into; "" for a
+	// backup of an embedded one (SQLite).
+	Database string
+	// Objects is the S3 bucket to put the objects in (its keys from
+	// ObjectsCredentials or the environment); "" for the data folder.
+	Objects, ObjectsCredentials string
 }
 
 // Restored says what Restore rebuilt.
@@ -81,7 +90,28 @@ func Restore(ctx context.Context, o RestoreOptions) (_ *Restored, err error) {
 		}
 	}
 
-	r := &restorer{dir: tmp, objects: map[string]int64{}}
+	r := &restorer{dir: tmp, objects: map[string]int64{}, files: len(o.In), database: o.Database}
+	if o.Objects != "" {
+		if r.bucket, err = openBucket(ctx, o.Objects, o.ObjectsCredentials); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				r.removeObjects()
+			}
+		}()
+	}
+	if o.Database != "" {
+		if r.pg, err = startPostgresRestore(ctx, o.Database); err != nil {
+			return nil, err
+		}
+		defer r.pg.close()
+		note := o.Database + "\n\nThe rows of this folder's objects are in the PostgreSQL database above (pista serve --database):\n" +
+			"admin commands given this folder (--data) use it, with the password in $PGPASSWORD or ~/.pgpass.\n"
+		if err := os.WriteFile(filepath.Join(tmp, serverPostgresMark), []byte(note), 0o600); err != nil {
+			return nil, err
+		}
+	}
 	var last *Manifest
 	for i, file := range o.In {
 		h, m, err := r.file(ctx, file, o.Identities, i)
@@ -106,16 +136,28 @@ func Restore(ctx context.Context, o RestoreOptions) (_ *Restored, err error) {
 	if err := os.Rename(tmp, target); err != nil {
 		return nil, err
 	}
+	if r.pg != nil {
+		if err := r.pg.commit(ctx); err != nil {
+			os.RemoveAll(target)
+			tmp = target // removed above; the objects go too
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+	}
 	return res, syncDir(filepath.Dir(target))
 }
 
 // restorer extracts backups into dir.
 type restorer struct {
-	dir     string
-	chain   []string         // the IDs of the backups read so far
-	header  *Header          // the last one's
-	objects map[string]int64 // key → size, of every object extracted
-	buf     []byte
+	files    int    // backups in the chain given
+	database string // --database
+	pg       *pgRestore
+	bucket   *s3.Store
+	bad      map[string]string // objects put in the bucket that are not age files, and why
+	dir      string
+	chain    []string         // the IDs of the backups read so far
+	header   *Header          // the last one's
+	objects  map[string]int64 // key → size, of every object extracted
+	buf      []byte
 }
 
 // file extracts the i-th backup of the chain.
@@ -219,6 +261,8 @@ func (r *restorer) stream(ctx context.Context, in io.Reader, i int) (*Header, *M
 
 	var entries []Entry
 	seenDB := false
+	last := i == r.files-1
+	var schema *pgSchema // a PostgreSQL tip line's
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
@@ -242,13 +286,65 @@ func (r *restorer) stream(ctx context.Context, in io.Reader, i int) (*Header, *M
 			if _, dup := r.objects[key]; dup {
 				return nil, nil, reason("object %s comes twice", key)
 			}
-			e, err = r.write(filepath.Join("objects", key[:2], key), th, tr, true)
+			if r.bucket != nil {
+				e, err = r.put(ctx, key, th, tr)
+			} else {
+				e, err = r.write(filepath.Join("objects", key[:2], key), th, tr, true)
+			}
 			r.objects[key] = th.Size
+		case th.Name == pgSchemaName:
+			if seenDB {
+				return nil, nil, reason("the database comes twice")
+			}
+			seenDB = true
+			if r.database == "" {
+				return nil, nil, errors.New("this backup holds the rows of a tip line on PostgreSQL: give --database postgres://… of an empty database (or schema) to restore them into")
+			}
+			if th.Size > maxSchema {
+				return nil, nil, reason("postgres/schema.json is over %d bytes", maxSchema)
+			}
+			h := sha256.New()
+			b, err := limitedAll(io.TeeReader(tr, h), maxSchema)
+			if err != nil {
+				return nil, nil, err
+			}
+			e = Entry{Name: th.Name, Size: int64(len(b))}
+			h.Sum(e.SHA256[:0])
+			if schema, err = parsePgSchema(b); err != nil {
+				return nil, nil, err
+			}
+			if last {
+				if err := r.pg.begin(ctx, schema); err != nil {
+					return nil, nil, err
+				}
+			}
+		case len(th.Name) > len(pgTablesDir) && th.Name[:len(pgTablesDir)] == pgTablesDir:
+			if schema == nil {
+				return nil, nil, reason("%.100q comes before postgres/schema.json", th.Name)
+			}
+			h := sha256.New()
+			src := &readErr{r: io.TeeReader(io.LimitReader(tr, th.Size), h)}
+			if last {
+				err = r.pg.table(ctx, th.Name[len(pgTablesDir):], src)
+				if src.err != nil {
+					err = src.err
+				}
+			} else {
+				_, err = io.Copy(io.Discard, src)
+			}
+			if err == nil && src.n != th.Size {
+				err = io.ErrUnexpectedEOF
+			}
+			e = Entry{Name: th.Name, Size: src.n}
+			h.Sum(e.SHA256[:0])
 		case th.Name == databaseName:
 			if seenDB {
 				return nil, nil, reason("the database comes twice")
 			}
 			seenDB = true
+			if r.database != "" {
+				return nil, nil, errors.New("this backup is of an embedded tip line (SQLite): restore it without --database, then move it with pista migrate")
+			}
 			// Each backup's database replaces the one before: the last
 			// one's is the restored one.
 			e, err = r.write(databaseName, th, tr, false)
@@ -362,6 +458,9 @@ func (r *restorer) write(name string, th *tar.Header, src io.Reader, object bool
 // verify checks the restored folder, whose database is the last backup's,
 // and drops the objects its rows do not name.
 func (r *restorer) verify(ctx context.Context, last *Manifest) (*Restored, error) {
+	if r.pg != nil {
+		return r.verifyPostgres(ctx, last)
+	}
 	file := "the restored data"
 	db, err := openDatabase(filepath.Join(r.dir, databaseFile), false)
 	if err != nil {
@@ -391,35 +490,43 @@ func (r *restorer) verify(ctx context.Context, last *Manifest) (*Restored, error
 	if err := db.Close(); err != nil {
 		return nil, err
 	}
+	return res, r.verifyObjects(ctx, res, keys, last)
+}
+
+// verifyObjects checks that the rows' counts are the manifest's and that
+// every object they name was restored, a well-formed age file, and drops
+// the objects restored that they do not name.
+func (r *restorer) verifyObjects(ctx context.Context, res *Restored, keys []string, last *Manifest) error {
+	file := "the restored data"
 	if res.Counts.Conversations != last.Counts.Conversations || res.Counts.Items != last.Counts.Items || int64(len(keys)) != last.Counts.Objects {
-		return nil, &Error{file, fmt.Sprintf("the database holds %d conversations, %d items, %d objects; the manifest says %d, %d, %d",
+		return &Error{file, fmt.Sprintf("the database holds %d conversations, %d items, %d objects; the manifest says %d, %d, %d",
 			res.Counts.Conversations, res.Counts.Items, len(keys), last.Counts.Conversations, last.Counts.Items, last.Counts.Objects)}
 	}
 	named := make(map[string]bool, len(keys))
 	for _, k := range keys {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		named[k] = true
 		size, ok := r.objects[k]
 		if !ok {
-			return nil, &Error{file, fmt.Sprintf("a row names object %s, which none of the backups holds (is a backup of the chain missing?)", k)}
+			return &Error{file, fmt.Sprintf("a row names object %s, which none of the backups holds (is a backup of the chain missing?)", k)}
 		}
-		if err := checkObject(filepath.Join(r.dir, "objects", k[:2], k), size); err != nil {
-			return nil, &Error{file, fmt.Sprintf("object %s: %v", k, err)}
+		if err := r.checkObject(ctx, k, size); err != nil {
+			return &Error{file, fmt.Sprintf("object %s: %v", k, err)}
 		}
 		res.Counts.Objects++
 		res.Counts.Bytes += size
 	}
 	for k := range r.objects {
 		if !named[k] {
-			if err := os.Remove(filepath.Join(r.dir, "objects", k[:2], k)); err != nil {
-				return nil, err
+			if err := r.removeObject(ctx, k); err != nil {
+				return err
 			}
 			res.Dropped++
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // checkObject checks that an object is a well-formed age file: a header
@@ -431,8 +538,14 @@ func checkObject(path string, size int64) error {
 		return err
 	}
 	defer f.Close()
+	return checkAge(f, size)
+}
+
+// checkAge checks that the object of size bytes that starts with r is a
+// well-formed age file.
+func checkAge(r io.Reader, size int64) error {
 	var head bytes.Buffer
-	hdr, err := age.ExtractHeader(io.TeeReader(io.LimitReader(f, intake.MaxSealedHeader), &head))
+	hdr, err := age.ExtractHeader(io.TeeReader(io.LimitReader(r, intake.MaxSealedHeader), &head))
 	if err != nil {
 		return fmt.Errorf("not an age file: %v", err)
 	}
@@ -470,4 +583,122 @@ func syncTree(dir string) error {
 		}
 		return syncDir(p)
 	})
+}
+
+// verifyPostgres finishes loading the rows (foreign keys, sequences) and
+// checks them against the manifest, with the objects they name, in the
+// transaction Restore then commits.
+func (r *restorer) verifyPostgres(ctx context.Context, last *Manifest) (*Restored, error) {
+	file := "the restored data"
+	if r.pg.schema == nil {
+		return nil, &Error{file, "the last backup holds no rows"}
+	}
+	if err := r.pg.finish(ctx); err != nil {
+		var ce *contentError
+		if errors.As(err, &ce) {
+			return nil, &Error{file, ce.s}
+		}
+		return nil, err
+	}
+	res := &Restored{Header: *r.header}
+	for _, q := range []struct {
+		sql string
+		to  *int64
+	}{
+		{`SELECT count(*) FROM conversations`, &res.Counts.Conversations},
+		{`SELECT count(*) FROM items`, &res.Counts.Items},
+	} {
+		if err := r.pg.tx.QueryRow(ctx, q.sql).Scan(q.to); err != nil {
+			return nil, fmt.Errorf("postgres: %s: %w", q.sql, err)
+		}
+	}
+	keys, err := pgObjectKeys(ctx, r.pg.tx)
+	if err != nil {
+		return nil, err
+	}
+	return res, r.verifyObjects(ctx, res, keys, last)
+}
+
+// put streams an object of the backup into the bucket, hashing it and
+// checking, from its first bytes and its size, that it is an age file.
+func (r *restorer) put(ctx context.Context, key string, th *tar.Header, src io.Reader) (Entry, error) {
+	h := sha256.New()
+	head := &headWriter{max: intake.MaxSealedHeader}
+	in := &readErr{r: io.TeeReader(io.LimitReader(src, th.Size), io.MultiWriter(h, head))}
+	_, err := r.bucket.PutKey(ctx, key, in)
+	if in.err != nil {
+		err = in.err
+	}
+	if err != nil {
+		return Entry{}, err
+	}
+	if in.n != th.Size {
+		return Entry{}, io.ErrUnexpectedEOF
+	}
+	if err := checkAge(bytes.NewReader(head.b), th.Size); err != nil {
+		if r.bad == nil {
+			r.bad = map[string]string{}
+		}
+		r.bad[key] = err.Error()
+	}
+	e := Entry{Name: th.Name, Size: in.n}
+	h.Sum(e.SHA256[:0])
+	return e, nil
+}
+
+// checkObject checks a restored object.
+func (r *restorer) checkObject(ctx context.Context, key string, size int64) error {
+	if r.bucket != nil {
+		if why, bad := r.bad[key]; bad {
+			return errors.New(why)
+		}
+		return nil
+	}
+	return checkObject(filepath.Join(r.dir, "objects", key[:2], key), size)
+}
+
+func (r *restorer) removeObject(ctx context.Context, key string) error {
+	if r.bucket != nil {
+		return r.bucket.Delete(ctx, key)
+	}
+	return os.Remove(filepath.Join(r.dir, "objects", key[:2], key))
+}
+
+// removeObjects deletes the objects a failed restore put in the bucket.
+func (r *restorer) removeObjects() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for k := range r.objects {
+		r.bucket.Delete(ctx, k)
+	}
+}
+
+// readErr reads r, counting, and keeps the first error but EOF: what a
+// reader handed to a library (pgx's COPY, the S3 client) failed with.
+type readErr struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	e.n += int64(n)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// headWriter keeps the first max bytes written to it.
+type headWriter struct {
+	b   []byte
+	max int
+}
+
+func (w *headWriter) Write(p []byte) (int, error) {
+	if room := w.max - len(w.b); room > 0 {
+		w.b = append(w.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
 }

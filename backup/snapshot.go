@@ -65,6 +65,30 @@ func beginSnapshot(ctx context.Context, db *sql.DB) (_ *snapshot, err error) {
 	return s, nil
 }
 
+// sqliteSource is the rows of a data folder's pista.db.
+type sqliteSource struct{ db *sql.DB }
+
+func (s sqliteSource) liveKeys(ctx context.Context) ([]string, error) {
+	keys, err := objectKeys(ctx, s.db)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", databaseFile, err)
+	}
+	return keys, nil
+}
+
+func (s sqliteSource) begin(ctx context.Context) (snapshotter, error) {
+	return beginSnapshot(ctx, s.db)
+}
+func (s sqliteSource) close() { s.db.Close() }
+
+func (s *snapshot) objectKeys() []string { return s.keys }
+func (s *snapshot) rowCounts() Counts    { return s.counts }
+
+// writeRows writes the database file, pista.db.
+func (s *snapshot) writeRows(ctx context.Context, w *writer) error {
+	return w.entry(databaseName, s.size(), func(to io.Writer) error { return s.writeTo(ctx, to) })
+}
+
 // end ends the read transaction and gives the connection back.
 func (s *snapshot) end() {
 	if s.ended {

@@ -135,10 +135,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			conn.Conn().Close(context.WithoutCancel(ctx))
 		}
 	}()
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version bigint PRIMARY KEY,
-		applied bigint NOT NULL
-	)`); err != nil {
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+migrationsTable); err != nil {
 		return fmt.Errorf("postgres: migrations table: %w", err)
 	}
 	// A database a newer pista migrated is refused before anything is

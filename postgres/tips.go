@@ -750,8 +750,7 @@ func (s *TipStore) DeleteConversation(ctx context.Context, journalistID int64, i
 // ObjectKeys lists every object key referenced by an item (objects and
 // file metadata) or by a search index segment.
 func (s *TipStore) ObjectKeys(ctx context.Context) (map[string]bool, error) {
-	rows, err := s.db.pool.Query(ctx, `SELECT object FROM items UNION SELECT meta FROM items WHERE meta <> ''
-		UNION SELECT object FROM index_segments`)
+	rows, err := s.db.pool.Query(ctx, ObjectKeysQuery)
 	if err != nil {
 		return nil, err
 	}

@@ -410,3 +410,18 @@ func (s *Store) AbortStaleUploads(ctx context.Context, before time.Time) (int, e
 	}
 	return n, nil
 }
+
+// OpenSized is Open, answering the object's size too.
+func (s *Store) OpenSized(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	if !validKey(key) {
+		return nil, 0, pista.ErrNotFound
+	}
+	body, info, _, err := s.core.GetObject(ctx, s.bucket, s.name(key), minio.GetObjectOptions{})
+	if err != nil {
+		if notFound(err) {
+			return nil, 0, pista.ErrNotFound
+		}
+		return nil, 0, fmt.Errorf("s3: %w", err)
+	}
+	return body, info.Size, nil
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -33,12 +34,21 @@ FILE.catalog lists, in plaintext, the random names of the objects the backup
 carries and nothing else: give it to --since to make the next backup
 incremental (only objects that are new since; objects never change).
 
+A tip line on PostgreSQL (pista serve --database) is backed up the same way:
+its rows as of one REPEATABLE READ transaction, streamed with COPY into the
+encrypted file; the database is the one the data folder's ROWS-IN-POSTGRESQL
+names (password from $PGPASSWORD or ~/.pgpass), or --database. Objects kept
+in a bucket (pista serve --objects) are read from it: give the same --objects
+URL, with the bucket's keys in $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY
+or --objects-credentials-file.
+
 Keep the admin identity offline (not on the server), and the backups 3-2-1:
 three copies, on two kinds of media, one of them off site.
 
 Usage:
     pista backup --data DIR --out FILE --recipient AGE1… [--recipient AGE1…]…
     pista backup --data DIR --out FILE --recipient AGE1… --since PREVIOUS.catalog
+    pista backup --data DIR --objects s3://BUCKET?endpoint=HOST:PORT --out FILE --recipient AGE1…
 
 Examples:
     $ pista keygen -o admin-backup.key          (on the admin's offline computer)
@@ -58,6 +68,8 @@ func runBackup(ctx context.Context, e env, args []string) error {
 	fs.Var(&recipients, "recipient", "an admin's public key `AGE1…` (age1pq1… or age1…) to encrypt to; repeat for several")
 	recipientsFile := fs.String("recipients-file", "", "read admin public keys from `FILE`, one a line (age's format)")
 	since := fs.String("since", "", "make the backup incremental on the backup whose catalog is `FILE` (FILE.catalog)")
+	database := fs.String("database", "", "the PostgreSQL database of the rows, `postgres://USER@HOST/DB` (default: the one the data folder's ROWS-IN-POSTGRESQL names, else SQLite's pista.db in it)")
+	objects, objectsCreds := objectsFlags(fs, "read the encrypted objects from the S3 bucket `URL` (pista serve --objects) rather than the data folder")
 	quiet := fs.Bool("q", false, "print nothing but errors")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -83,7 +95,8 @@ func runBackup(ctx context.Context, e env, args []string) error {
 	if _, err := os.Stat(*out); err == nil {
 		return hint(fmt.Errorf("%s already exists", *out), "choose another file name; pista backup never overwrites one")
 	}
-	o := backup.Options{Data: *data, Out: *out, Recipients: rs, Version: pistaVersion()}
+	o := backup.Options{Data: *data, Out: *out, Recipients: rs, Version: pistaVersion(),
+		Database: *database, Objects: *objects, ObjectsCredentials: *objectsCreds}
 	if *since != "" {
 		f, err := os.Open(*since)
 		if err != nil {
@@ -105,9 +118,6 @@ func runBackup(ctx context.Context, e env, args []string) error {
 		}
 	}
 	res, err := backup.Create(ctx, o)
-	if errors.Is(err, backup.ErrPostgres) {
-		return hint(err, "see \"Backup and restore\" in the README")
-	}
 	if err != nil {
 		return err
 	}
@@ -136,8 +146,17 @@ DIR is then not created.
 
 Then start the server on DIR (pista serve --data DIR).
 
+A backup of a tip line on PostgreSQL is restored into an empty database (or
+an empty schema, ?search_path=SCHEMA), given with --database: every row goes
+in one transaction, committed only once everything checks out (foreign keys,
+each table's rows, the objects), so a refused restore leaves the database
+empty. Its objects go to the bucket --objects names, or to DIR; the objects a
+refused restore had put in the bucket are deleted. Then start the server with
+pista serve --data DIR (and the same --objects).
+
 Usage:
     pista restore --in FILE [--in INCREMENTAL]… --identity KEYFILE --data DIR
+    pista restore --in FILE --identity KEYFILE --data DIR --database postgres://USER@HOST/DB [--objects s3://BUCKET?endpoint=HOST:PORT]
 
 Examples:
     $ pista restore --in /backups/pista-full.age --identity admin-backup.key --data ./pista-data
@@ -151,6 +170,8 @@ func runRestore(ctx context.Context, e env, args []string) error {
 	fs.Var(&in, "in", "a backup `FILE`: the full one first, then its incremental ones in order")
 	identity := fs.String("identity", "", "the admin's age identity `KEYFILE` the backups are encrypted to")
 	data := fs.String("data", "", "the data folder `DIR` to make (absent or empty)")
+	database := fs.String("database", "", "restore the rows of a tip line on PostgreSQL into this empty database, `postgres://USER@HOST/DB`")
+	objects, objectsCreds := objectsFlags(fs, "put the encrypted objects in the S3 bucket `URL` rather than in DIR")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -171,7 +192,8 @@ func runRestore(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return hint(fmt.Errorf("%s: %w", *identity, err), "give the admin's identity file (AGE-SECRET-KEY-…)")
 	}
-	res, err := backup.Restore(ctx, backup.RestoreOptions{In: in, Identities: ids, Data: *data})
+	res, err := backup.Restore(ctx, backup.RestoreOptions{In: in, Identities: ids, Data: *data,
+		Database: *database, Objects: *objects, ObjectsCredentials: *objectsCreds})
 	if err != nil {
 		var be *backup.Error
 		if errors.As(err, &be) {
@@ -189,6 +211,14 @@ func runRestore(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "Left out %d objects of earlier backups that the last one's rows no longer name (deleted since)\n", res.Dropped)
 	}
 	return nil
+}
+
+// objectsFlags adds --objects, with what it does, and
+// --objects-credentials-file.
+func objectsFlags(fs *flag.FlagSet, usage string) (objects, credentials *string) {
+	objects = fs.String("objects", "", usage+"; s3://BUCKET[/PREFIX]?endpoint=HOST:PORT[&region=R][&tls=false], keys from $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY")
+	credentials = fs.String("objects-credentials-file", "", "read the bucket's keys from this `FILE` (AWS credentials format) rather than the environment")
+	return objects, credentials
 }
 
 // pistaVersion is this binary's module version, as go build recorded it.

@@ -19,6 +19,8 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/pista-tips/pista/blob/blobtest"
+	"github.com/pista-tips/pista/internal/pgtest"
 	"github.com/pista-tips/pista/server"
 )
 
@@ -33,14 +35,70 @@ func TestBackupWhileSourcesSubmit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("50 sources submitting")
 	}
+	backupWhileSourcesSubmit(t, nil)
+}
+
+// The same with the rows in PostgreSQL and the objects in a bucket: the
+// backup reads both, the restores go to empty schemas and new buckets.
+func TestPostgresBackupWhileSourcesSubmit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("50 sources submitting")
+	}
+	m := blobtest.MinIO(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", m.User)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", m.Pass)
+	backupWhileSourcesSubmit(t, &cluster{
+		database: pgtest.URL(t), objects: m.URL(m.Bucket(t)),
+		target: func() (string, string) { return pgtest.URL(t), m.URL(m.Bucket(t)) },
+	})
+}
+
+// cluster is where a tip line on PostgreSQL keeps its rows and objects,
+// and where restores of it go (a new empty schema and bucket each).
+type cluster struct {
+	database, objects string
+	target            func() (database, objects string)
+}
+
+func backupWhileSourcesSubmit(t *testing.T, pg *cluster) {
 	const sources = 50
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
+	var base string
+	var objectsFlag []string // --objects for backups and the stores of restored folders
+	if pg != nil {
+		base, _ = startServer(t, data, func(f *serveFlags) { f.database, f.objects = pg.database, pg.objects })
+		objectsFlag = []string{"--objects", pg.objects}
+	}
 	alice := addJournalist(t, dir, data, "alice")
 	runPista(t, "desk", "add", "--data", data, "--name", "americas", "--title", "Americas", "--member", "alice")
 	adminKey := filepath.Join(dir, "admin.key")
 	admin := strings.TrimSpace(runPista(t, "keygen", "-o", adminKey))
-	base, _ := startServer(t, data)
+	if pg == nil {
+		base, _ = startServer(t, data)
+	}
+	// restore restores into a new folder, and with pg a new schema and
+	// bucket, and serves it; it answers the objects' bucket.
+	restore := func(target string, in ...string) string {
+		args := []string{"restore", "--identity", adminKey, "--data", target}
+		for _, f := range in {
+			args = append(args, "--in", f)
+		}
+		objects := ""
+		if pg != nil {
+			var db string
+			db, objects = pg.target()
+			args = append(args, "--database", db, "--objects", objects)
+		}
+		out := runPista(t, args...)
+		t.Logf("restore: %s", strings.TrimSpace(out))
+		if pg != nil {
+			startServer(t, target, func(f *serveFlags) { f.objects = objects })
+		} else {
+			startServer(t, target)
+		}
+		return objects
+	}
 
 	var (
 		mu    sync.Mutex
@@ -92,7 +150,7 @@ func TestBackupWhileSourcesSubmit(t *testing.T) {
 	before := ackedSoFar()
 	full := filepath.Join(dir, "backups", "full.age")
 	os.Mkdir(filepath.Dir(full), 0o700)
-	out := runPista(t, "backup", "--data", data, "--out", full, "--recipient", admin)
+	out := runPista(t, append([]string{"backup", "--data", data, "--out", full, "--recipient", admin}, objectsFlag...)...)
 	during := len(ackedSoFar()) - len(before)
 	t.Logf("backup: %s", strings.TrimSpace(out))
 	if leftovers, _ := filepath.Glob(filepath.Join(dir, "backups", "*.tmp-*")); len(leftovers) != 0 {
@@ -110,23 +168,20 @@ func TestBackupWhileSourcesSubmit(t *testing.T) {
 		t.Log("no tip was acknowledged while the backup ran")
 	}
 	inc := filepath.Join(dir, "backups", "inc.age")
-	out = runPista(t, "backup", "--data", data, "--out", inc, "--recipient", admin, "--since", full+".catalog")
+	out = runPista(t, append([]string{"backup", "--data", data, "--out", inc, "--recipient", admin, "--since", full + ".catalog"}, objectsFlag...)...)
 	t.Logf("incremental backup: %s", strings.TrimSpace(out))
 
 	// The full backup, restored, serves, and holds every tip acknowledged
 	// before it began.
 	restored := filepath.Join(dir, "restored")
-	out = runPista(t, "restore", "--in", full, "--identity", adminKey, "--data", restored)
-	t.Logf("restore: %s", strings.TrimSpace(out))
-	startServer(t, restored)
-	fullTips := checkTips(t, restored, alice, before)
+	fullTips := checkTips(t, restored, restore(restored, full), alice, before)
 
 	// The chain restores everything, and the incremental backup carried
 	// only the objects the full one did not: two per tip since.
 	chain := filepath.Join(dir, "chain")
-	runPista(t, "restore", "--in", full, "--in", inc, "--identity", adminKey, "--data", chain)
+	chainObjects := restore(chain, full, inc)
 	fullObjects, incObjects := copiedObjects(t, full, adminKey), copiedObjects(t, inc, adminKey)
-	chainTips := checkTips(t, chain, alice, all)
+	chainTips := checkTips(t, chain, chainObjects, alice, all)
 	if incObjects != 3*(chainTips-fullTips) {
 		t.Errorf("the incremental backup carries %d objects; the %d tips since the full one (%d objects) have %d", incObjects, chainTips-fullTips, fullObjects, 3*(chainTips-fullTips))
 	}
@@ -148,7 +203,12 @@ func TestBackupWhileSourcesSubmit(t *testing.T) {
 			t.Fatal(err)
 		}
 		target := filepath.Join(dir, "from-"+tc.name)
-		code, _, stderr := runPistaCode("restore", "--in", bad, "--identity", adminKey, "--data", target)
+		args := []string{"restore", "--in", bad, "--identity", adminKey, "--data", target}
+		if pg != nil {
+			db, objects := pg.target()
+			args = append(args, "--database", db, "--objects", objects)
+		}
+		code, _, stderr := runPistaCode(args...)
 		if code != 1 || !strings.Contains(stderr, "restore refused") || !strings.Contains(stderr, "damaged or cut short") {
 			t.Errorf("restore of a %s backup: exit %d\n%s", tc.name, code, stderr)
 		}
@@ -165,13 +225,18 @@ func TestBackupWhileSourcesSubmit(t *testing.T) {
 // checkTips finds every tip of want in a data folder, each decrypting
 // with the desk key (which alice's key unwraps) to what was sent, and
 // returns how many tips the folder holds.
-func checkTips(t *testing.T, data string, alice journalist, want []sent) int {
+func checkTips(t *testing.T, data, objects string, alice journalist, want []sent) int {
 	t.Helper()
 	st, err := server.OpenStores(context.Background(), data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	if objects != "" {
+		if err := st.UseObjects(context.Background(), objects, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
 	found := storedTips(t, st, alice)
 	for _, w := range want {
 		if sums, ok := found[w.marker]; !ok {
