@@ -93,3 +93,23 @@ func FuzzRestoreStream(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParsePgSchema: postgres/schema.json of a PostgreSQL tip line's
+// backup parses to tables each named once, with columns, or is refused.
+func FuzzParsePgSchema(f *testing.F) {
+	f.Add([]byte(`{"version":7,"tables":[{"name":"items","columns":["id","object"],"rows":3}],"sequences":[{"name":"items_id_seq","value":4,"called":true}]}`))
+	f.Add([]byte(`{"version":7,"tables":[{"name":"a","columns":["x"]},{"name":"a","columns":["x"]}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := parsePgSchema(b)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, tb := range s.Tables {
+			if tb.Name == "" || seen[tb.Name] || len(tb.Columns) == 0 || tb.Rows < 0 {
+				t.Errorf("%q parses to a malformed table %+v", b, tb)
+			}
+			seen[tb.Name] = true
+		}
+	})
+}
