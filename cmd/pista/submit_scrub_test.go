@@ -28,13 +28,13 @@ func TestSubmitScrubs(t *testing.T) {
 	base, _ := startServer(t, data)
 
 	tests := []struct {
-		name       string
-		file       string
-		keep       bool
-		told       string // what pista submit tells the source on stderr
-		report     string // what pista open's metadata report says of the photo
+		name        string
+		file        string
+		keep        bool
+		told        string // what pista submit tells the source on stderr
+		report      string // what pista open's metadata report says of the photo
 		notInReport string
-		gps        bool // exiftool finds the GPS position in what alice opens
+		gps         bool // exiftool finds the GPS position in what alice opens
 	}{
 		{name: "scrubbed on the source's computer", file: "site.jpg", told: "site.jpg: metadata removed here: EXIF",
 			report: "site.jpg: JPEG, metadata removed by pista submit on the source's computer: EXIF", notInReport: "chose to keep"},
