@@ -102,11 +102,17 @@ func (b *Batch) AddScrubbedFile(ctx context.Context, r io.Reader, meta pista.Fil
 	return nil
 }
 
-// The notes of files stored as sent.
+// The notes of files stored as sent. The source page's script writes the
+// same words (web/js/src/scrub/scrub.js, notes), and the inbox tells the
+// reasons apart by them.
 const (
 	NoteUnknownFormat = "format not known to the scrubber: stored as sent"
 	NoteUnreadable    = "the scrubber could not read this file: stored as sent"
+	NoteTooComplex    = scrub.TooComplexNote + ": stored as sent"
 	NoteKept          = "the source chose to keep its metadata: stored as sent"
+	// Written by the source's browser only.
+	NoteNotLoaded = "the scrubber did not load in the source's browser; the source chose to send the file as it is"
+	NoteTooLarge  = "too large to clean in the source's browser: stored as sent"
 )
 
 // Unscrubbable reports whether err, from scrub.ScrubWithin, means the
@@ -126,7 +132,7 @@ func ScrubReportOf(rep scrub.Report, err error, by, choice string) *pista.ScrubR
 	case err == nil:
 		r.Scrubbed, r.Found, r.Note = true, rep.Found, rep.Note
 	case errors.Is(err, scrub.ErrTooComplex):
-		r.TooComplex, r.Note = true, scrub.TooComplexNote+": stored as sent"
+		r.TooComplex, r.Note = true, NoteTooComplex
 	case errors.Is(err, scrub.ErrUnsupported):
 		r.Note = NoteUnknownFormat
 	default:
