@@ -125,6 +125,12 @@ func TestScrubInBrowser(t *testing.T) {
 	if err := os.WriteFile(path, photo, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A JPEG cut short: the scrubber cannot read it.
+	broken := append(bytes.Clone(photo[:len(photo)/2]), "not a JPEG any more"...)
+	brokenPath := filepath.Join(t.TempDir(), "berth-7-cut.jpg")
+	if err := os.WriteFile(brokenPath, broken, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	b := newBrowser(t)
 	in := newInstance(t)
 	w := newWire(t, in.url)
@@ -135,6 +141,7 @@ func TestScrubInBrowser(t *testing.T) {
 	// the receipt.
 	type sendOpts struct {
 		file, keep, wasmFails bool
+		path                  string // the file, if not the photo
 		choose                string // when the scrubber fails: "send" or "remove"
 	}
 	send := func(t *testing.T, o sendOpts) (string, int64, []string, [][]byte) {
@@ -153,7 +160,11 @@ func TestScrubInBrowser(t *testing.T) {
 			do(t, ctx, "keeping the metadata", chromedp.Click(chromedp.CSS("input[name=keep_metadata]")))
 		}
 		if o.file {
-			do(t, ctx, "attaching the photo", chromedp.SetUploadFiles(chromedp.CSS("input#files"), []string{path}))
+			p := path
+			if o.path != "" {
+				p = o.path
+			}
+			do(t, ctx, "attaching the photo", chromedp.SetUploadFiles(chromedp.CSS("input#files"), []string{p}))
 		}
 		do(t, ctx, "sending", chromedp.Click(chromedp.CSS("form[data-encrypt] button[type=submit]")))
 		if o.wasmFails {
@@ -253,6 +264,18 @@ func TestScrubInBrowser(t *testing.T) {
 		}
 		if r := files[0].meta.Scrub; r == nil || r.By != pista.ScrubByBrowser || r.Choice != pista.ScrubChoiceKeep || r.Scrubbed {
 			t.Errorf("the report %+v, want kept by the source's choice", r)
+		}
+	})
+
+	t.Run("a file the scrubber cannot read goes as it is, reported so", func(t *testing.T) {
+		codename, _, _, _ := send(t, sendOpts{file: true, path: brokenPath})
+		files := in.filesOf(t, codename, "americas")
+		if len(files) != 1 || !bytes.Equal(files[0].data, broken) {
+			t.Fatalf("the file was not stored as sent")
+		}
+		r := files[0].meta.Scrub
+		if r == nil || r.By != pista.ScrubByBrowser || r.Choice != pista.ScrubChoiceScrub || r.Scrubbed || !strings.Contains(r.Note, "could not read") {
+			t.Errorf("the report %+v, want not scrubbed by the browser: the scrubber could not read it", r)
 		}
 	})
 
