@@ -18,6 +18,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -219,6 +220,44 @@ func TestNewsroomJourney(t *testing.T) {
 	}
 	if got := teamEval[int](t, nt, "the kept picture's report", `document.querySelectorAll('[data-scrub-report="kept"]').length`); got != 1 {
 		t.Errorf("%d files are reported kept by the source's choice, want 1 (the picture)", got)
+	}
+
+	// The same photo through the form without JavaScript (the server
+	// scrubs it on arrival), and from an app that sends no scrub report:
+	// the inbox says who scrubbed the one, and that pista did not scrub
+	// the other, not that its source chose to keep anything.
+	jpeg := pistatest.GPSJPEG(t)
+	for _, c := range []struct {
+		name, report, want string
+		send               func()
+	}{
+		{"the form without JavaScript", "scrubbed", en.T("scrubpaths.file.scrubbed", "who", en.T("scrubpaths.file.byserver"), "found", "EXIF, GPS position"), func() {
+			if r := in.Browser().Submit("americas", "from the form", pistatest.Part{Name: "files", Value: string(jpeg), Filename: "berth.jpg"}); r.Status != 200 {
+				t.Fatalf("submit: %d", r.Status)
+			}
+		}},
+		{"an app that sends no report", "no-report", en.T("scrubpaths.file.noreport"), func() {
+			sb := in.Browser()
+			landing := sb.Get("/")
+			padded := append(bytes.Clone(jpeg), make([]byte, pista.Padme(int64(len(jpeg)))-int64(len(jpeg)))...)
+			meta := fmt.Sprintf(`{"name":"app.jpg","type":"image/jpeg","size":%d}`, len(jpeg))
+			r := sb.PostMultipart("/submit", []pistatest.Part{
+				{Name: "csrf", Value: landing.CSRF(t)}, {Name: "desk", Value: "americas"}, {Name: "encrypted", Value: "1"},
+				{Name: "files", Value: pistatest.SealTo(t, landing.Body, padded), Filename: "file.age"},
+				{Name: "file_meta", Value: pistatest.SealTo(t, landing.Body, []byte(meta)), Filename: "meta.age"},
+			})
+			if r.Status != 200 {
+				t.Fatalf("sealed submit: %d", r.Status)
+			}
+		}},
+	} {
+		c.send()
+		id := latestMessage(t, in, carla.ID).ConversationID
+		do(t, nt, "opening the tip sent by "+c.name, chromedp.Navigate(base+"/newsroom/c/"+id+"?lang=en"), loaded())
+		teamWait(t, nt, c.name+": the metadata report", `!!document.querySelector('[data-scrub-report]')`)
+		if got := teamEval[string](t, nt, c.name+": the metadata report", `document.querySelector('[data-scrub-report=`+jsString(c.report)+`]')?.textContent || document.querySelector('[data-scrub-report]').textContent`); got != c.want {
+			t.Errorf("%s: the inbox says %q, want %q", c.name, got, c.want)
+		}
 	}
 
 	// What nina's browser sent, from the invitation to the reply.
