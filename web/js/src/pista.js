@@ -194,10 +194,11 @@ async function prepareFiles(form) {
     return files.map((file) => ({ file, scrub: { ...by, choice: "keep", scrubbed: false, note: notes.kept } }))
   }
   const base = { ...by, choice: "scrub" }
+  const box = form.querySelector("[data-upload]")
   try {
     await loadScrubber(loadingShown(form))
+    if (box) box.hidden = true // the uploads' progress shows there next
   } catch (err) {
-    const box = form.querySelector("[data-upload]")
     if (box) box.hidden = true
     if ((await askUnscrubbed(form)) === "remove") return null
     return files.map((file) => ({ file, scrub: { ...base, scrubbed: false, note: notes.notLoaded } }))
