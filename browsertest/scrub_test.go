@@ -29,12 +29,14 @@ import (
 )
 
 // wire is a reverse proxy in front of the server that keeps every request
-// the browser sends, bodies whole, as they cross the network; it answers
-// 503 for the scrubber while failing is set.
+// the browser sends, bodies whole, as they cross the network, and counts
+// the bytes of each response's body as sent (gzipped where it is); it
+// answers 503 for the scrubber while failing is set.
 type wire struct {
 	mu      sync.Mutex
 	reqs    [][]byte
 	paths   []string
+	bodies  []*atomic.Int64 // bytes of each response's body
 	failing atomic.Bool
 	url     string
 }
@@ -54,19 +56,45 @@ func newWire(t *testing.T, target string) *wire {
 		fmt.Fprintf(&b, "%s %s\n", r.Method, r.URL)
 		r.Header.Write(&b)
 		b.Write(body)
+		count := &atomic.Int64{}
 		w.mu.Lock()
 		w.reqs = append(w.reqs, b.Bytes())
 		w.paths = append(w.paths, r.URL.Path)
+		w.bodies = append(w.bodies, count)
 		w.mu.Unlock()
+		cw := &countingWriter{ResponseWriter: rw, n: count}
 		if r.URL.Path == "/static/scrub.wasm" && w.failing.Load() {
-			http.Error(rw, "unavailable", http.StatusServiceUnavailable)
+			http.Error(cw, "unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		proxy.ServeHTTP(rw, r)
+		proxy.ServeHTTP(cw, r)
 	}))
 	t.Cleanup(ts.Close)
 	w.url = ts.URL
 	return w
+}
+
+// countingWriter counts the bytes of a response's body.
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// sent is the bytes of the response bodies from the nth request on.
+func (w *wire) sent(n int) int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var total int64
+	for _, c := range w.bodies[n:] {
+		total += c.Load()
+	}
+	return total
 }
 
 // since returns the requests from the nth on, and their paths.
@@ -136,9 +164,9 @@ func TestScrubInBrowser(t *testing.T) {
 	w := newWire(t, in.url)
 
 	// send fills in the landing form in a new tab and sends it, with the
-	// photo unless !withFile, ticking "keep" if keep; it returns the tab,
-	// and the bytes the tab received, all told, from the landing page to
-	// the receipt.
+	// photo if o.file, ticking "keep" if o.keep; it returns the codename,
+	// the bytes of the response bodies the browser received from the
+	// landing page to the receipt, and the paths and requests it sent.
 	type sendOpts struct {
 		file, keep, wasmFails bool
 		path                  string // the file, if not the photo
@@ -189,10 +217,8 @@ func TestScrubInBrowser(t *testing.T) {
 		}
 		do(t, ctx, "the receipt", chromedp.WaitVisible(chromedp.CSS("p#codename")), loaded())
 		codename := nonDigit.ReplaceAllString(text(t, ctx, "p#codename"), "")
-		var total int64
-		for _, r := range n.take(t) {
-			total += r.transfer
-		}
+		n.take(t) // everything loaded
+		total := w.sent(from)
 		reqs, paths := w.since(from)
 		return codename, total, paths, reqs
 	}
@@ -222,6 +248,9 @@ func TestScrubInBrowser(t *testing.T) {
 			t.Errorf("the scrubber was fetched for a tip without files: %v", paths)
 		}
 		bytesNoFile = total
+		if total > 200_000 {
+			t.Errorf("a tip without files cost the source's browser %d bytes, more than the pages and their script", total)
+		}
 	})
 
 	t.Run("scrubbed in the browser", func(t *testing.T) {
@@ -302,7 +331,7 @@ func TestScrubInBrowser(t *testing.T) {
 	w.failing.Store(false)
 
 	if bytesNoFile > 0 && bytesFile > 0 {
-		t.Logf("bytes a source's browser received from the landing page to the receipt (headers included): %d (%.1f kB) without a file, %d (%.1f kB) with a photo to scrub; the scrubber costs %.1f kB",
+		t.Logf("bytes of the responses a source's browser received from the landing page to the receipt (bodies as sent, gzipped where they are): %d (%.1f kB) without a file, %d (%.1f kB) with a photo to scrub; the scrubber costs %.1f kB",
 			bytesNoFile, float64(bytesNoFile)/1000, bytesFile, float64(bytesFile)/1000, float64(bytesFile-bytesNoFile)/1000)
 	}
 }

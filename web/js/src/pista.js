@@ -139,7 +139,11 @@ function filesOf(form) {
 // maxScrubBytes is this page's budget: a larger file is not scrubbed in
 // the browser (the scrubber holds it, and its copy, in the page's memory,
 // which a phone may not have), and goes as it is, reported as too large.
+// scrubMemory is what the scrubber may hold besides for one file (a
+// document's parts, decompressed): a file that needs more goes as it is,
+// reported as too complex to clean safely.
 const maxScrubBytes = 100 << 20
+const scrubMemory = 256 << 20
 
 function keeps(form) {
   return !!(form.elements.keep_metadata && form.elements.keep_metadata.checked)
@@ -212,7 +216,7 @@ async function prepareFiles(form) {
       continue
     }
     try {
-      const { bytes, report } = await scrubFile(new Uint8Array(await f.arrayBuffer()), f.name, f.type)
+      const { bytes, report } = await scrubFile(new Uint8Array(await f.arrayBuffer()), f.name, f.type, scrubMemory)
       // A new File: nothing of the original (its date) comes along.
       const file = new File([bytes], f.name, { type: f.type })
       const found = Array.isArray(report.found) ? report.found : []

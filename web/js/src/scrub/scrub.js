@@ -59,9 +59,16 @@ export function loadScrubber(onProgress) {
 // load, or if the format is unknown or broken: then err.report says what
 // the scrubber found (too_complex for a file over the device's budget)
 // and err.unsupported is true for a format it does not know.
-export async function scrubFile(bytes, name, type) {
+//
+// memory, if given, is the scrubber's budget in bytes (what it may hold
+// for the file; four times as much decompressed): a file that needs more
+// is left as it is, err.report.too_complex set. Without it, a computer's
+// budget (scrub.DeviceBudget, 1 GiB).
+export async function scrubFile(bytes, name, type, memory) {
   await loadScrubber()
-  const out = globalThis.pistaScrub(bytes, name || "", type || "")
+  const args = [bytes, name || "", type || ""]
+  if (memory) args.push(memory)
+  const out = globalThis.pistaScrub(...args)
   const report = out.report ? JSON.parse(out.report) : {}
   if (out.error) {
     const err = new Error(out.error)
