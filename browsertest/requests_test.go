@@ -61,7 +61,7 @@ func TestRequestsStayOnOrigin(t *testing.T) {
 			want := []string{"/", "/static/style.css", "/submit", "/login", "/source", "/source/submit"}
 			if js {
 				// The journey sends files: the page fetches the scrubber.
-				want = append(want, "/static/pista.js", "/static/history.js", "/static/scrub.wasm")
+				want = append(want, "/static/pista.js", "/static/history.js", "/static/wasm_exec.js", "/static/scrub.wasm")
 			}
 			for _, p := range want {
 				if !slices.Contains(paths, p) {

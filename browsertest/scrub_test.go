@@ -222,9 +222,10 @@ func TestScrubInBrowser(t *testing.T) {
 		reqs, paths := w.since(from)
 		return codename, total, paths, reqs
 	}
+	// wasmFetched: the scrubber or its loader was fetched.
 	wasmFetched := func(paths []string) bool {
 		for _, p := range paths {
-			if p == "/static/scrub.wasm" {
+			if p == "/static/scrub.wasm" || p == "/static/wasm_exec.js" {
 				return true
 			}
 		}

@@ -4,10 +4,27 @@
 // so it is fetched only when it is needed: by the source page when a
 // source sends files and has not chosen to keep their metadata, by the
 // inbox when a journalist asks for a copy without metadata. The file is
-// scrubbed in the page's memory; nothing of it is sent anywhere.
-import "./wasm_exec.js"
+// scrubbed in the page's memory; nothing of it is sent anywhere. Go's
+// loader of WebAssembly (wasm_exec.js, built on its own into
+// /static/wasm_exec.js) is fetched only then too, so that a page that
+// scrubs nothing does not carry it.
 
 let ready
+
+// loadGlue runs Go's WebAssembly loader, which defines globalThis.Go.
+function loadGlue() {
+  if (typeof globalThis.Go === "function") return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const s = document.createElement("script")
+    s.src = "/static/wasm_exec.js"
+    s.onload = () => resolve()
+    s.onerror = () => {
+      s.remove()
+      reject(new Error("the scrubber's loader did not load"))
+    }
+    document.head.append(s)
+  })
+}
 
 // loadScrubber fetches and starts the scrubber once per page; a failed
 // load is tried again on the next call. onProgress, if given, is called
@@ -18,6 +35,7 @@ export function loadScrubber(onProgress) {
       // A browser without WebAssembly (Tor Browser above its Standard
       // level) would download it for nothing.
       if (typeof WebAssembly !== "object") throw new Error("this browser runs no WebAssembly")
+      await loadGlue()
       const resp = await fetch("/static/scrub.wasm", { credentials: "same-origin" })
       if (!resp.ok) throw new Error(`the scrubber did not load (${resp.status})`)
       let buf
