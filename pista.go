@@ -234,13 +234,44 @@ type FileMeta struct {
 	// file stored unpadded (an app that did not pad).
 	Size *int64 `json:"size,omitempty"`
 	// Scrub says whether the file's hidden metadata was removed before it
-	// was encrypted, and what kinds were found; nil when nobody tried (the
-	// source kept the metadata, or the file was encrypted on their device).
+	// was encrypted, by whom, what kinds were found and what the source
+	// chose; nil when nothing says (a file from before reports named who
+	// scrubbed, or from an app that sends no report: nobody can tell
+	// whether its metadata was removed).
 	Scrub *ScrubReport `json:"scrub,omitempty"`
 }
 
-// ScrubReport is what the metadata scrubber found in a file.
+// Who scrubs a file (ScrubReport.By): wherever it is, it happens before
+// the file is encrypted.
+const (
+	ScrubByServer  = "server"       // the server, as the file arrived from the form without JavaScript
+	ScrubByBrowser = "browser"      // the source page's script, on the source's device
+	ScrubBySubmit  = "pista-submit" // pista submit, on the source's computer
+	ScrubByEmail   = "email-intake" // the e-mail intake, as the mail arrived
+)
+
+// What the source chose (ScrubReport.Choice).
+const (
+	ScrubChoiceScrub    = "scrub"     // remove the metadata (the default wherever they are asked)
+	ScrubChoiceKeep     = "keep"      // keep it: it is part of what they want the newsroom to see
+	ScrubChoiceNotAsked = "not-asked" // they had no choice to make (e-mail)
+)
+
+// ScrubReport is what the metadata scrubber found in a file, who ran it
+// and what the source chose. Reports written before By and Choice
+// existed have neither: they came from the server's scrubber (the only
+// one then), and the source's choice was not recorded.
 type ScrubReport struct {
+	// By is who scrubbed (or would have scrubbed): ScrubByServer,
+	// ScrubByBrowser, ScrubBySubmit or ScrubByEmail; "" in older reports,
+	// all by the server.
+	By string `json:"by,omitempty"`
+	// Choice is what the source chose: ScrubChoiceScrub, ScrubChoiceKeep
+	// or ScrubChoiceNotAsked; "" when not recorded (older reports).
+	// Only a report with ScrubChoiceKeep says the source kept the
+	// metadata.
+	Choice string `json:"choice,omitempty"`
+
 	Format   string   `json:"format,omitempty"` // "JPEG", "PDF", "DOCX"…; "" if unknown
 	Scrubbed bool     `json:"scrubbed"`
 	Found    []string `json:"found,omitempty"` // kinds of metadata found and removed

@@ -79,6 +79,10 @@ func Recipients(d api.Desk) ([]age.Recipient, error) {
 type File struct {
 	Name, Type string // sent only inside the encrypted file_meta part
 	Open       func() (io.ReadCloser, error)
+	// Scrub, if not nil, is called once what Open returned has been read
+	// and closed: its report (who scrubbed the file's metadata, what was
+	// found, what the source chose) goes into the encrypted file_meta.
+	Scrub func() *pista.ScrubReport
 }
 
 // Sealed is what a source sends: every item is encrypted on this device,
@@ -181,7 +185,11 @@ func writeSealed(mw *multipart.Writer, tip *api.TipPart, to []age.Recipient, s S
 		}); err != nil {
 			return err
 		}
-		meta, _ := json.Marshal(pista.FileMeta{Name: f.Name, Type: f.Type, Size: &size})
+		fm := pista.FileMeta{Name: f.Name, Type: f.Type, Size: &size}
+		if f.Scrub != nil {
+			fm.Scrub = f.Scrub()
+		}
+		meta, _ := json.Marshal(fm)
 		if err := sealPart(mw, "file_meta", to, func(w io.Writer) error {
 			_, err := w.Write(meta)
 			return err

@@ -18,6 +18,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -112,8 +113,9 @@ func TestNewsroomJourney(t *testing.T) {
 	teamWait(t, ct, "the approval", `location.search.includes("done=approved")`)
 
 	// A source sends a message and a picture through the form, with
-	// JavaScript: encrypted in their browser, so the picture keeps its
-	// metadata on the way (only the desk can scrub it).
+	// JavaScript: encrypted in their browser. They tick "keep metadata",
+	// so the picture keeps it on the way (only the desk can scrub it), and
+	// the inbox says they chose that.
 	const author = "Jane Q. Source"
 	picture, _ := pngWithAuthor(t, author)
 	message := "The harbour master signs for containers that never land. " + rand8()
@@ -124,6 +126,7 @@ func TestNewsroomJourney(t *testing.T) {
 		loaded(),
 		chromedp.Click(chromedp.CSS("input[name=desk][value=americas]")),
 		chromedp.SendKeys(chromedp.CSS("textarea#message"), message),
+		chromedp.Click(chromedp.CSS("input[name=keep_metadata]")),
 		chromedp.SetUploadFiles(chromedp.CSS("input#files"), []string{picture}),
 		chromedp.Click(chromedp.CSS("form[data-encrypt] button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("p#codename")),
@@ -147,6 +150,10 @@ func TestNewsroomJourney(t *testing.T) {
 	teamWait(t, nt, "the picture's preview", `!!document.querySelector('.preview iframe[sandbox=""][src^="blob:"]')`)
 	if got := teamEval[string](t, nt, "the file's name", `document.querySelector(".file-meta").innerText`); !strings.Contains(got, "harbour.png") {
 		t.Errorf("the file's decrypted name is not shown: %q", got)
+	}
+	en := locale(t, "en")
+	if got := teamEval[string](t, nt, "the file's metadata report", `document.querySelector('[data-scrub-report="kept"]')?.textContent || ""`); got != en.T("scrubpaths.file.kept") {
+		t.Errorf("the inbox does not say the source chose to keep the metadata: %q", got)
 	}
 
 	// A copy without metadata, made in her browser and saved to her disk.
@@ -191,6 +198,66 @@ func TestNewsroomJourney(t *testing.T) {
 		loaded())
 	if got := text(t, src, "section[aria-labelledby=replies-h]"); !strings.Contains(got, reply) {
 		t.Errorf("the source's page lacks the reply %q: %q", reply, got)
+	}
+
+	// They send a phone's photo as a follow-up, leaving "keep" unticked:
+	// their browser removes its metadata before encrypting it, and the
+	// inbox says so, beside the picture they chose to keep as it was.
+	photo := filepath.Join(t.TempDir(), "berth.jpg")
+	if err := os.WriteFile(photo, pistatest.GPSJPEG(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	do(t, src, "the source sending a photo",
+		chromedp.SetUploadFiles(chromedp.CSS("input#files"), []string{photo}),
+		chromedp.Click(chromedp.CSS("form[data-encrypt] button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("p.notice")),
+		loaded())
+	do(t, nt, "opening the conversation again", chromedp.Navigate(base+"/newsroom/c/"+conv+"?lang=en"), loaded())
+	teamWait(t, nt, "the photo's metadata report", `!!document.querySelector('[data-scrub-report="scrubbed"]')`)
+	want := en.T("scrubpaths.file.scrubbed", "who", en.T("scrubpaths.file.bybrowser"), "found", "EXIF, GPS position")
+	if got := teamEval[string](t, nt, "the photo's metadata report", `document.querySelector('[data-scrub-report="scrubbed"]').textContent`); got != want {
+		t.Errorf("the inbox says of the photo %q, want %q", got, want)
+	}
+	if got := teamEval[int](t, nt, "the kept picture's report", `document.querySelectorAll('[data-scrub-report="kept"]').length`); got != 1 {
+		t.Errorf("%d files are reported kept by the source's choice, want 1 (the picture)", got)
+	}
+
+	// The same photo through the form without JavaScript (the server
+	// scrubs it on arrival), and from an app that sends no scrub report:
+	// the inbox says who scrubbed the one, and that pista did not scrub
+	// the other, not that its source chose to keep anything.
+	jpeg := pistatest.GPSJPEG(t)
+	for _, c := range []struct {
+		name, report, want string
+		send               func()
+	}{
+		{"the form without JavaScript", "scrubbed", en.T("scrubpaths.file.scrubbed", "who", en.T("scrubpaths.file.byserver"), "found", "EXIF, GPS position"), func() {
+			if r := in.Browser().Submit("americas", "from the form", pistatest.Part{Name: "files", Value: string(jpeg), Filename: "berth.jpg"}); r.Status != 200 {
+				t.Fatalf("submit: %d", r.Status)
+			}
+		}},
+		{"an app that sends no report", "no-report", en.T("scrubpaths.file.noreport"), func() {
+			sb := in.Browser()
+			landing := sb.Get("/")
+			padded := append(bytes.Clone(jpeg), make([]byte, pista.Padme(int64(len(jpeg)))-int64(len(jpeg)))...)
+			meta := fmt.Sprintf(`{"name":"app.jpg","type":"image/jpeg","size":%d}`, len(jpeg))
+			r := sb.PostMultipart("/submit", []pistatest.Part{
+				{Name: "csrf", Value: landing.CSRF(t)}, {Name: "desk", Value: "americas"}, {Name: "encrypted", Value: "1"},
+				{Name: "files", Value: pistatest.SealTo(t, landing.Body, padded), Filename: "file.age"},
+				{Name: "file_meta", Value: pistatest.SealTo(t, landing.Body, []byte(meta)), Filename: "meta.age"},
+			})
+			if r.Status != 200 {
+				t.Fatalf("sealed submit: %d", r.Status)
+			}
+		}},
+	} {
+		c.send()
+		id := latestMessage(t, in, carla.ID).ConversationID
+		do(t, nt, "opening the tip sent by "+c.name, chromedp.Navigate(base+"/newsroom/c/"+id+"?lang=en"), loaded())
+		teamWait(t, nt, c.name+": the metadata report", `!!document.querySelector('[data-scrub-report]')`)
+		if got := teamEval[string](t, nt, c.name+": the metadata report", `document.querySelector('[data-scrub-report=`+jsString(c.report)+`]')?.textContent || document.querySelector('[data-scrub-report]').textContent`); got != c.want {
+			t.Errorf("%s: the inbox says %q, want %q", c.name, got, c.want)
+		}
 	}
 
 	// What nina's browser sent, from the invitation to the reply.

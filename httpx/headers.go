@@ -7,9 +7,13 @@ import (
 
 // CSP is the Content-Security-Policy of every page: nothing but the
 // server's own style sheet, images and script (no inline script, no eval),
-// scripts that talk to the server only (the resumable uploads), forms that
-// post only to the server, and no framing.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; " +
+// scripts that talk to the server only (the resumable uploads, the
+// metadata scrubber's download), forms that post only to the server, and
+// no framing. script-src 'wasm-unsafe-eval' lets the server's own script
+// compile the metadata scrubber (WebAssembly from /static/, as connect-src
+// 'self' allows), which removes a source's files' metadata on their device
+// before they are encrypted; it allows no JavaScript eval.
+const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
 // NewsroomCSP is the policy of the journalists' pages (/newsroom/): CSP,
@@ -19,7 +23,7 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 // the script fetches the encrypted items and sends sealed replies.
 // frame-src and img-src blob:: a decrypted image or PDF is previewed from
 // a blob: URL in a sandboxed, script-free frame (whose document inherits
-// this policy). Source pages never get these.
+// this policy). Source pages never get these (but 'wasm-unsafe-eval').
 const NewsroomCSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob:; " +
 	"connect-src 'self'; frame-src blob:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 

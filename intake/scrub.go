@@ -23,11 +23,19 @@ var scrubSlots = make(chan struct{}, 2)
 // format is unknown streams straight through, as AddFile does; one the
 // scrubber cannot read, or that would cost more than budget to scrub, is
 // stored as sent, flagged as not scrubbed (and why).
+//
+// The report records who scrubbed and what the source chose: those of
+// meta.Scrub when the caller sets it (the e-mail intake: ScrubByEmail,
+// ScrubChoiceNotAsked), else the server, as the source chose.
 func (b *Batch) AddScrubbedFile(ctx context.Context, r io.Reader, meta pista.FileMeta, spoolDir string, budget scrub.Budget) error {
+	by, choice := pista.ScrubByServer, pista.ScrubChoiceScrub
+	if meta.Scrub != nil {
+		by, choice = meta.Scrub.By, meta.Scrub.Choice
+	}
 	br := bufio.NewReaderSize(r, 4096)
 	head, _ := br.Peek(512)
 	if scrub.For(head, meta.Name, meta.Type) == nil {
-		meta.Scrub = &pista.ScrubReport{Note: "format not known to the scrubber: stored as sent"}
+		meta.Scrub = &pista.ScrubReport{By: by, Choice: choice, Note: NoteUnknownFormat}
 		return b.AddFile(ctx, br, meta)
 	}
 	sp, err := scrub.NewSpool(spoolDir)
@@ -69,17 +77,13 @@ func (b *Batch) AddScrubbedFile(ctx context.Context, r io.Reader, meta pista.Fil
 	key, n, err := Encrypt(ctx, b.blobs, padded, b.recipients)
 	pr.Close()
 	exact := padded.n
-	var fe *scrub.FormatError
 	switch {
 	case err == nil:
-		meta.Scrub = &pista.ScrubReport{Format: rep.Format, Scrubbed: true, Found: rep.Found, Note: rep.Note}
+		meta.Scrub = ScrubReportOf(rep, nil, by, choice)
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case errors.Is(err, scrub.ErrTooComplex) || errors.As(err, &fe) || errors.Is(err, scrub.ErrUnsupported):
-		meta.Scrub = &pista.ScrubReport{Format: rep.Format, Note: "the scrubber could not read this file: stored as sent"}
-		if errors.Is(err, scrub.ErrTooComplex) {
-			meta.Scrub = &pista.ScrubReport{Format: rep.Format, TooComplex: true, Note: scrub.TooComplexNote + ": stored as sent"}
-		}
+	case Unscrubbable(err):
+		meta.Scrub = ScrubReportOf(rep, err, by, choice)
 		padded = &padReader{r: io.NewSectionReader(ra, 0, size)}
 		if key, n, err = Encrypt(ctx, b.blobs, padded, b.recipients); err != nil {
 			return err
@@ -96,4 +100,49 @@ func (b *Batch) AddScrubbedFile(ctx context.Context, r io.Reader, meta pista.Fil
 	}
 	b.items = append(b.items, pista.Item{Kind: pista.KindFile, Object: key, Size: n, Meta: mkey, MetaSize: msize})
 	return nil
+}
+
+// The notes of files stored as sent. The source page's script writes the
+// same words (web/js/src/scrub/scrub.js, notes), and the inbox tells the
+// reasons apart by them.
+const (
+	NoteUnknownFormat = "format not known to the scrubber: stored as sent"
+	NoteUnreadable    = "the scrubber could not read this file: stored as sent"
+	NoteTooComplex    = scrub.TooComplexNote + ": stored as sent"
+	NoteKept          = "the source chose to keep its metadata: stored as sent"
+	// Written by the source's browser only.
+	NoteNotLoaded = "the scrubber did not load in the source's browser; the source chose to send the file as it is"
+	NoteTooLarge  = "too large to clean in the source's browser: stored as sent"
+)
+
+// Unscrubbable reports whether err, from scrub.ScrubWithin, means the
+// file is to be stored as sent: its format is unknown, it could not be
+// read as its format, or it would cost more than the budget.
+func Unscrubbable(err error) bool {
+	var fe *scrub.FormatError
+	return errors.Is(err, scrub.ErrTooComplex) || errors.As(err, &fe) || errors.Is(err, scrub.ErrUnsupported)
+}
+
+// ScrubReportOf is the report stored with a file that by scrubbed (or
+// tried to): rep and err are what scrub.ScrubWithin returned, err nil or
+// Unscrubbable; choice is what the source chose.
+func ScrubReportOf(rep scrub.Report, err error, by, choice string) *pista.ScrubReport {
+	r := &pista.ScrubReport{By: by, Choice: choice, Format: rep.Format}
+	switch {
+	case err == nil:
+		r.Scrubbed, r.Found, r.Note = true, rep.Found, rep.Note
+	case errors.Is(err, scrub.ErrTooComplex):
+		r.TooComplex, r.Note = true, NoteTooComplex
+	case errors.Is(err, scrub.ErrUnsupported):
+		r.Note = NoteUnknownFormat
+	default:
+		r.Note = NoteUnreadable
+	}
+	return r
+}
+
+// KeptReport is the report of a file whose source chose to keep its
+// metadata: by did not scrub it.
+func KeptReport(by string) *pista.ScrubReport {
+	return &pista.ScrubReport{By: by, Choice: pista.ScrubChoiceKeep, Note: NoteKept}
 }

@@ -290,21 +290,45 @@ func writeOwn(d *dir, own map[string]string) error {
 	return err
 }
 
-// describeScrub says in words what happened to a file's metadata on
-// arrival.
+// describeScrub says in words what happened to a file's metadata before
+// it was encrypted: who scrubbed it, what they found, and what the source
+// chose. It says the source chose to keep the metadata only when the
+// report says so; a file with no report was not scrubbed by pista.
 func describeScrub(r *pista.ScrubReport) string {
-	switch {
-	case r == nil:
-		return "kept as sent (the source chose to keep its metadata, or their device encrypted it)"
-	case r.Scrubbed && len(r.Found) == 0:
-		return fmt.Sprintf("%s, checked on arrival: no metadata found", r.Format)
-	case r.Scrubbed:
-		return fmt.Sprintf("%s, metadata removed on arrival: %s", r.Format, strings.Join(r.Found, ", "))
-	case r.TooComplex:
-		return "not scrubbed: too complex to clean safely; stored as sent, hidden metadata may remain (" + r.Format + ")"
-	default:
-		return "not scrubbed: " + r.Note
+	if r == nil {
+		return "not scrubbed by pista: encrypted on the source's device with no scrub report (an app, or an older pista); hidden metadata may remain"
 	}
+	where := map[string]string{
+		"":                   "on arrival",
+		pista.ScrubByServer:  "on arrival",
+		pista.ScrubByBrowser: "in the source's browser",
+		pista.ScrubBySubmit:  "by pista submit on the source's computer",
+		pista.ScrubByEmail:   "by the e-mail intake on arrival",
+	}[r.By]
+	if where == "" {
+		where = "by " + r.By
+	}
+	var s string
+	switch {
+	case r.Choice == pista.ScrubChoiceKeep:
+		return "kept as sent: the source chose to keep its metadata; hidden metadata may remain"
+	case r.Scrubbed && len(r.Found) == 0:
+		s = fmt.Sprintf("%s, checked %s: no metadata found", r.Format, where)
+	case r.Scrubbed:
+		s = fmt.Sprintf("%s, metadata removed %s: %s", r.Format, where, strings.Join(r.Found, ", "))
+	case r.TooComplex:
+		s = "not scrubbed: too complex to clean safely " + where + "; stored as sent, hidden metadata may remain (" + r.Format + ")"
+	default:
+		note := r.Note
+		if note == "" {
+			note = "stored as sent"
+		}
+		s = "not scrubbed " + where + ": " + note
+	}
+	if r.Choice == pista.ScrubChoiceNotAsked {
+		s += " (the source was not asked)"
+	}
+	return s
 }
 
 // scrubInto writes a copy of the plaintext in t without its metadata

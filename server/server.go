@@ -304,11 +304,16 @@ type Server struct {
 	Handler http.Handler
 	// Gate admits the key stretching of sources' codenames; its Stats
 	// say how many were served and told to retry, lane by lane.
-	Gate  *admit.Gate
-	stop  context.CancelFunc // ends the uploads' expiry sweep
-	lock  *os.File           // the data folder's lock (lockData)
-	dir   string             // the data folder
-	swept chan struct{}      // closed when the start-up sweep is done (Swept)
+	Gate *admit.Gate
+	// ScrubBudget bounds what scrubbing one arriving file may cost, for
+	// every intake that scrubs (the form without JavaScript, e-mail);
+	// SpoolDir is where those files wait, encrypted, to be scrubbed.
+	ScrubBudget scrub.Budget
+	SpoolDir    string
+	stop        context.CancelFunc // ends the uploads' expiry sweep
+	lock        *os.File           // the data folder's lock (lockData)
+	dir         string             // the data folder
+	swept       chan struct{}      // closed when the start-up sweep is done (Swept)
 }
 
 // New locks the data folder (ErrInUse if another server holds it), opens
@@ -408,7 +413,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if st.Shared != nil {
 		go sweepShared(sweepCtx, cfg.Log, st.Shared)
 	}
-	return &Server{Stores: st, Uploads: up, Handler: h, Gate: gate, stop: stop, lock: lock, dir: cfg.Data, swept: sweep.swept}, nil
+	return &Server{Stores: st, Uploads: up, Handler: h, Gate: gate, ScrubBudget: scrubBudget(cfg.ScrubMemory), SpoolDir: st.Local.TempDir(),
+		stop: stop, lock: lock, dir: cfg.Data, swept: sweep.swept}, nil
 }
 
 // Swept is closed once the objects a crash left in the data folder

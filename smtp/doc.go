@@ -44,6 +44,17 @@
 // is decoded. Plaintext exists only in memory (age's 64 KiB chunks, and
 // the text, at most maxTextBytes), never on disk.
 //
+// Each attachment loses its hidden metadata before it is encrypted, as a
+// file from the form without JavaScript does (intake.AddScrubbedFile): it
+// waits in Config.SpoolDir encrypted to a key held only in memory, and is
+// scrubbed within Config.ScrubBudget, at most two files at once across the
+// server; one the scrubber does not know, cannot read or would cost more
+// than the budget is stored as sent. Its report says the e-mail intake did
+// it and that the sender was not asked (pista.ScrubByEmail,
+// pista.ScrubChoiceNotAsked). The e-mail item keeps the message as
+// received, its attachments' metadata included: it is the record of what
+// arrived.
+//
 // # All or nothing
 //
 // A mail is refused whole, with an SMTP error, and leaves nothing behind

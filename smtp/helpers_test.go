@@ -107,7 +107,7 @@ func newEnv(t testing.TB) *env {
 // config is a server configuration on e's stores.
 func (e *env) config() smtp.Config {
 	return smtp.Config{
-		Domain: domain, Desks: e.st.Desks, Tips: e.st.Tips, Blobs: e.st.Blobs,
+		Domain: domain, Desks: e.st.Desks, Tips: e.st.Tips, Blobs: e.st.Blobs, SpoolDir: e.st.Local.TempDir(),
 		Log: slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }
@@ -310,6 +310,7 @@ type conv struct {
 	kinds   []pista.ItemKind
 	message string
 	files   []file
+	scrubs  []*pista.ScrubReport // each file's scrub report
 	contact string
 	email   []byte
 	source  pista.Source
@@ -365,6 +366,7 @@ func (e *env) newConversations(t testing.TB, before state) map[string][]*conv {
 				t.Fatalf("file %q: %d bytes stored, size %v: not padded as pista.Padme says", m.Name, len(plain), m.Size)
 			}
 			c.files = append(c.files, file{Name: m.Name, Type: m.Type, Data: plain[:*m.Size]})
+			c.scrubs = append(c.scrubs, m.Scrub)
 		default:
 			t.Errorf("item of kind %q", it.Kind)
 		}

@@ -225,9 +225,12 @@ func (d *delivery) addFile(h message.Header, body io.Reader, mediaType, name str
 	if name == "" {
 		name = fmt.Sprintf("part-%d%s", d.parts, extension(mediaType))
 	}
-	meta := pista.FileMeta{Name: name, Type: oneLine(mediaType, maxHeaderTextBytes)}
+	// Its hidden metadata is removed on arrival, before it is encrypted,
+	// as the form without JavaScript does: the sender was not asked.
+	meta := pista.FileMeta{Name: name, Type: oneLine(mediaType, maxHeaderTextBytes),
+		Scrub: &pista.ScrubReport{By: pista.ScrubByEmail, Choice: pista.ScrubChoiceNotAsked}}
 	return d.fanOut(&malformedReader{r: e.Body}, func(i int, r io.Reader) error {
-		return d.batches[i].AddFile(d.ctx, r, meta)
+		return d.batches[i].AddScrubbedFile(d.ctx, r, meta, d.s.cfg.SpoolDir, d.s.cfg.ScrubBudget)
 	})
 }
 

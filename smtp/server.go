@@ -15,6 +15,7 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/scrub"
 )
 
 // Config is what the e-mail channel is told.
@@ -29,6 +30,12 @@ type Config struct {
 	Archive []string
 	// MaxMessageBytes is the SIZE limit; 0 means DefaultMaxMessageBytes.
 	MaxMessageBytes int64
+	// SpoolDir is where an attachment waits, encrypted under a key held
+	// only in memory, to have its metadata removed (intake.AddScrubbedFile);
+	// "" for the system's temporary folder. ScrubBudget bounds what
+	// scrubbing one attachment may cost; zero means scrub.DefaultBudget.
+	SpoolDir    string
+	ScrubBudget scrub.Budget
 	// TLS, if not nil, is offered with STARTTLS.
 	TLS *tls.Config
 	Log *slog.Logger
@@ -57,6 +64,9 @@ func NewServer(cfg Config) *Server {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ScrubBudget.Memory <= 0 {
+		cfg.ScrubBudget = scrub.DefaultBudget
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{

@@ -253,6 +253,7 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 			meta := pista.FileMeta{Name: truncate(name, httpx.MaxFilenameBytes), Type: truncate(part.Header.Get("Content-Type"), httpx.MaxSmallField)}
 			add := func() error { return s.batch.AddScrubbedFile(ctx, part, meta, h.SpoolDir, h.scrubBudget()) }
 			if s.keepMetadata {
+				meta.Scrub = intake.KeptReport(pista.ScrubByServer)
 				add = func() error { return s.batch.AddFile(ctx, part, meta) }
 			}
 			if err := add(); err != nil {

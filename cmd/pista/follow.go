@@ -19,14 +19,16 @@ pista follow reads the newsroom's replies to a tip sent with pista submit
 the codename from standard input, derives your keys from it on this
 computer, and proves it to the server with a key derived from it: the
 codename never leaves this computer, and the replies are decrypted here.
-Replies go to standard output.
+Replies go to standard output. Files lose their hidden metadata on this
+computer before they are encrypted, as with pista submit, unless you add
+--keep-metadata.
 
 To hide that you are talking to the newsroom, go through Tor: add
 --proxy socks5://127.0.0.1:9150 (Tor Browser; 9050 for the tor daemon),
 or set ALL_PROXY.
 
 Usage:
-    pista follow --server URL [--message-file FILE] [--file F]… [--proxy URL]
+    pista follow --server URL [--message-file FILE] [--file F]… [--keep-metadata] [--proxy URL]
 
 Examples:
     $ pista follow --server https://tips.example.org
@@ -47,6 +49,7 @@ func runFollow(ctx context.Context, e env, args []string) error {
 	var files multi
 	fs.Var(&files, "file", "a `FILE` to add; repeat for more")
 	proxy := fs.String("proxy", "", "send everything through this proxy `URL`, e.g. socks5://127.0.0.1:9150 for Tor Browser (default: $ALL_PROXY)")
+	keep := fs.Bool("keep-metadata", false, "send files with their hidden metadata as they are, instead of removing it here first (as pista submit)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -56,7 +59,7 @@ func runFollow(ctx context.Context, e env, args []string) error {
 	if *msgFile == "-" {
 		return errors.New("--message-file -: standard input carries the codename; give a file")
 	}
-	sealed, err := readSealed(e, *msgFile, files)
+	sealed, err := readSealed(ctx, e, *msgFile, files, *keep)
 	if err != nil {
 		return err
 	}

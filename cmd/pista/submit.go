@@ -26,18 +26,26 @@ secret. With it, pista follow reads the newsroom's replies and sends more;
 nobody can recover it for you. The codename itself never leaves this
 computer either: the keys derived from it do.
 
+Before a file is encrypted, its hidden metadata (a photo's GPS position
+and camera, a document's author…) is removed on this computer, for the
+formats pista knows (JPEG, PNG, WebP, HEIC, MP4/MOV, PDF, DOCX/XLSX/PPTX,
+ODT/ODS/ODP); others, and files too complex to clean, are sent as they
+are. A line on stderr says what was done to each. If those details are
+part of what you want the newsroom to see, add --keep-metadata.
+
 To hide that you are talking to the newsroom, go through Tor: start Tor
 Browser (or the tor daemon) and add --proxy socks5://127.0.0.1:9150 (9050
 for the daemon), or set ALL_PROXY. Use the newsroom's onion address if it
 has one.
 
 Usage:
-    pista submit --server URL --desk SLUG --message-file FILE [--file F]… [--contact TEXT] [--proxy URL]
+    pista submit --server URL --desk SLUG --message-file FILE [--file F]… [--contact TEXT] [--keep-metadata] [--proxy URL]
 
 Examples:
     $ pista submit --server https://tips.example.org --desk americas --message-file tip.txt --file ledger.pdf
     4821 0937 5521 8804 1937 6650 2041
     $ pista submit --server http://tips…onion --desk americas --message-file tip.txt --proxy socks5://127.0.0.1:9150
+    $ pista submit --server https://tips.example.org --desk americas --file site.jpg --keep-metadata
 `
 
 func runSubmit(ctx context.Context, e env, args []string) error {
@@ -49,6 +57,7 @@ func runSubmit(ctx context.Context, e env, args []string) error {
 	fs.Var(&files, "file", "a `FILE` to send; repeat for more")
 	contact := fs.String("contact", "", "how the newsroom may reach you, if you wish (`TEXT`; it stays in your shell's history)")
 	proxy := fs.String("proxy", "", "send everything through this proxy `URL`, e.g. socks5://127.0.0.1:9150 for Tor Browser (default: $ALL_PROXY)")
+	keep := fs.Bool("keep-metadata", false, "send files with their hidden metadata (GPS position, author, camera…) as they are, instead of removing it here first")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -63,7 +72,7 @@ func runSubmit(ctx context.Context, e env, args []string) error {
 	if utf8.RuneCountInString(*contact) > httpx.MaxContactChars {
 		return fmt.Errorf("--contact is too long: at most %d characters", httpx.MaxContactChars)
 	}
-	sealed, err := readSealed(e, *msgFile, files)
+	sealed, err := readSealed(ctx, e, *msgFile, files, *keep)
 	if err != nil {
 		return err
 	}
@@ -146,7 +155,7 @@ func findDesk(desks api.DesksResponse, slug string) (api.Desk, error) {
 
 // readSealed reads the message and checks the files before anything is
 // sent, so that a typo fails here and not halfway through an upload.
-func readSealed(e env, msgFile string, files []string) (apiclient.Sealed, error) {
+func readSealed(ctx context.Context, e env, msgFile string, files []string, keepMetadata bool) (apiclient.Sealed, error) {
 	var s apiclient.Sealed
 	if msgFile != "" {
 		var r io.Reader = e.stdin
@@ -187,10 +196,7 @@ func readSealed(e env, msgFile string, files []string) (apiclient.Sealed, error)
 		if typ == "" {
 			typ = "application/octet-stream"
 		}
-		s.Files = append(s.Files, apiclient.File{
-			Name: filepath.Base(name), Type: typ,
-			Open: func() (io.ReadCloser, error) { return os.Open(name) },
-		})
+		s.Files = append(s.Files, sourceFile(ctx, e, name, filepath.Base(name), typ, keepMetadata))
 	}
 	return s, nil
 }

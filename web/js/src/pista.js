@@ -18,10 +18,22 @@
 // then names each upload (field "upload") instead of carrying the file.
 // The texts the script shows come from the page (data-msg-* attributes),
 // in the page's language.
+//
+// Files lose their hidden metadata on the device before they are
+// encrypted, unless the source ticked "keep metadata": pista's own
+// scrubber (the server's Go code, as WebAssembly, ../scrub/scrub.js) is
+// fetched only then, when the form carries files, with its progress shown.
+// Each file's encrypted name-and-type object says what was done (its
+// "scrub" report: by "browser", the source's choice, what was found). A
+// file the scrubber does not know, cannot read, or that is over this
+// page's budget goes as it is, and its report says so; if the scrubber
+// does not load, the source is asked whether to send the files as they
+// are or to remove them: never silently.
 
 import { Encrypter } from "age-encryption"
 import { Upload } from "tus-js-client"
 import { sha256 } from "@noble/hashes/sha2.js"
+import { loadScrubber, notes, scrubFile } from "./scrub/scrub.js"
 
 function recipientsOf(form) {
   const desk = form.querySelector('input[name="desk"]:checked')
@@ -91,8 +103,10 @@ function attach(form, name, data, filename) {
   form.append(input)
 }
 
-function fileMeta(f) {
-  return JSON.stringify({ name: f.name, type: f.type, size: f.size })
+// fileMeta is a file's name-and-type object: its name, type and exact
+// size, and what was done to its metadata.
+function fileMeta(f, scrub) {
+  return JSON.stringify({ name: f.name, type: f.type, size: f.size, scrub })
 }
 
 // sealedForm starts the hidden form: the token, the desk and the
@@ -122,14 +136,111 @@ function filesOf(form) {
   return form.elements.files ? Array.from(form.elements.files.files) : []
 }
 
+// maxScrubBytes is this page's budget: a larger file is not scrubbed in
+// the browser (the scrubber holds it, and its copy, in the page's memory,
+// which a phone may not have), and goes as it is, reported as too large.
+// scrubMemory is what the scrubber may hold besides for one file (a
+// document's parts, decompressed): a file that needs more goes as it is,
+// reported as too complex to clean safely.
+const maxScrubBytes = 100 << 20
+const scrubMemory = 256 << 20
+
+function keeps(form) {
+  return !!(form.elements.keep_metadata && form.elements.keep_metadata.checked)
+}
+
+// loadingShown shows the scrubber's download on the form's progress bar.
+function loadingShown(form) {
+  const total = Number(form.dataset.scrubberBytes || 0)
+  const box = form.querySelector("[data-upload]")
+  const bar = form.querySelector("[data-upload-bar]")
+  let shown = -1
+  return (received) => {
+    const fraction = total > 0 ? Math.min(received / total, 1) : 0
+    const percent = Math.floor(fraction * 100)
+    if (percent === shown) return
+    shown = percent
+    if (box) box.hidden = false
+    if (bar) bar.value = percent
+    setStatus(form, fill(form.dataset.msgScrubLoading, { percent: formatPercent(percent / 100) }))
+  }
+}
+
+// askUnscrubbed asks the source, when the scrubber did not load, whether
+// to send the files as they are ("send") or to remove them ("remove").
+function askUnscrubbed(form) {
+  const box = form.querySelector("[data-scrub-failed]")
+  if (!box) return Promise.resolve("remove") // never send them unasked
+  const send = box.querySelector("[data-scrub-send]")
+  const remove = box.querySelector("[data-scrub-remove]")
+  box.hidden = false
+  setStatus(form, "")
+  return new Promise((resolve) => {
+    const done = (choice) => {
+      box.hidden = true
+      send.onclick = remove.onclick = null
+      resolve(choice)
+    }
+    send.onclick = () => done("send")
+    remove.onclick = () => done("remove")
+    send.focus()
+  })
+}
+
+// prepareFiles answers the form's files as they are to be encrypted, each
+// with its scrub report: scrubbed on this device unless the source keeps
+// the metadata. It answers null when the source removed the files.
+async function prepareFiles(form) {
+  const files = filesOf(form)
+  if (files.length === 0) return []
+  const by = { by: "browser" }
+  if (keeps(form)) {
+    return files.map((file) => ({ file, scrub: { ...by, choice: "keep", scrubbed: false, note: notes.kept } }))
+  }
+  const base = { ...by, choice: "scrub" }
+  const box = form.querySelector("[data-upload]")
+  try {
+    await loadScrubber(loadingShown(form))
+    if (box) box.hidden = true // the uploads' progress shows there next
+  } catch (err) {
+    if (box) box.hidden = true
+    if ((await askUnscrubbed(form)) === "remove") return null
+    return files.map((file) => ({ file, scrub: { ...base, scrubbed: false, note: notes.notLoaded } }))
+  }
+  const out = []
+  for (const [i, f] of files.entries()) {
+    setStatus(form, fill(form.dataset.msgScrubbing, { n: i + 1, total: files.length }))
+    await new Promise((r) => setTimeout(r, 0)) // let the page show it
+    if (f.size > maxScrubBytes) {
+      out.push({ file: f, scrub: { ...base, scrubbed: false, too_complex: true, note: notes.tooLarge } })
+      continue
+    }
+    try {
+      const { bytes, report } = await scrubFile(new Uint8Array(await f.arrayBuffer()), f.name, f.type, scrubMemory)
+      // A new File: nothing of the original (its date) comes along.
+      const file = new File([bytes], f.name, { type: f.type })
+      const found = Array.isArray(report.found) ? report.found : []
+      out.push({ file, scrub: { ...base, format: report.format, scrubbed: true, found, note: report.note || undefined } })
+    } catch (err) {
+      const r = (err && err.report) || {}
+      let scrub = { ...base, format: r.format || undefined, scrubbed: false, note: notes.unreadable }
+      if (err && err.unsupported) scrub = { ...base, scrubbed: false, note: notes.unknown }
+      else if (r.too_complex) scrub = { ...base, format: r.format, scrubbed: false, too_complex: true, note: notes.tooComplex }
+      if (!(err && err.unsupported)) setStatus(form, fill(form.dataset.msgScrubAsis, { name: f.name }))
+      out.push({ file: f, scrub })
+    }
+  }
+  return out
+}
+
 // seal builds the hidden form with every file in it.
-async function seal(form) {
+async function seal(form, prepared) {
   const recipients = recipientsOf(form)
   if (recipients.length === 0) throw new Error("no recipients")
   const out = await sealedForm(form, recipients)
-  for (const f of filesOf(form)) {
+  for (const { file: f, scrub } of prepared) {
     attach(out, "files", await encryptFile(recipients, f), "file.age")
-    attach(out, "file_meta", await encrypt(recipients, fileMeta(f)), "meta.age")
+    attach(out, "file_meta", await encrypt(recipients, fileMeta(f, scrub)), "meta.age")
   }
   keepMetadata(form, out)
   return out
@@ -315,10 +426,10 @@ function upload(form, blob, progress) {
 // sendResumable encrypts the form's texts into the hidden form, then each
 // file into a blob that it uploads, then submits the hidden form naming
 // the uploads.
-async function sendResumable(form, button) {
+async function sendResumable(form, button, prepared) {
   const recipients = recipientsOf(form)
   if (recipients.length === 0) throw new Error("no recipients")
-  const files = filesOf(form)
+  const files = prepared.map((p) => p.file)
   const out = await sealedForm(form, recipients)
   const progress = new Progress(form, files.reduce((n, f) => n + estimatedSize(f), 0))
   for (const [i, f] of files.entries()) {
@@ -335,7 +446,7 @@ async function sendResumable(form, button) {
     progress.done += blob.size
     progress.show(progress.done)
     hidden(out, "upload", id)
-    attach(out, "file_meta", await encrypt(recipients, fileMeta(f)), "meta.age")
+    attach(out, "file_meta", await encrypt(recipients, fileMeta(f, prepared[i].scrub)), "meta.age")
   }
   keepMetadata(form, out)
   progress.show(progress.total, true)
@@ -430,10 +541,29 @@ for (const form of document.querySelectorAll("form[data-encrypt]")) {
       if (button) button.disabled = false
       return
     }
+    let prepared
+    try {
+      prepared = await prepareFiles(form)
+    } catch (err) {
+      prepared = undefined // the plain form: the server scrubs on arrival
+    }
+    if (prepared === null) {
+      // The source removed the files: nothing was sent.
+      form.elements.files.value = ""
+      setStatus(form, form.dataset.msgScrubRemoved || "")
+      if (button) button.disabled = false
+      return
+    }
     setStatus(form, form.dataset.msgEncrypting || "")
+    if (prepared === undefined) {
+      await addProof(form, form)
+      setStatus(form, form.dataset.msgFallback || "")
+      HTMLFormElement.prototype.submit.call(form)
+      return
+    }
     if (form.dataset.uploadUrl && files.length > 0) {
       try {
-        await sendResumable(form, button)
+        await sendResumable(form, button, prepared)
       } catch (err) {
         if (err instanceof UploadFailed) return
         // Encryption failed: the server encrypts on arrival instead.
@@ -445,7 +575,7 @@ for (const form of document.querySelectorAll("form[data-encrypt]")) {
     }
     let out
     try {
-      out = await seal(form)
+      out = await seal(form, prepared)
     } catch (err) {
       // The server encrypts on arrival instead.
       await addProof(form, form)

@@ -27,7 +27,7 @@ import { Decrypter, Encrypter } from "age-encryption"
 // keys.js (the login's module) unwraps the journalist's identity and
 // desk keys on this device.
 import * as keys from "./keys.js"
-import { scrubFile } from "./scrub.js"
+import { notes, scrubFile } from "../scrub/scrub.js"
 import * as idx from "./searchindex.js"
 
 // previewTypes are shown in the sandboxed frame; everything else is only
@@ -78,6 +78,37 @@ function el(tag, props = {}, ...children) {
   return e
 }
 
+// scrubView says what happened to a file's hidden metadata before it was
+// encrypted: who removed it (the server, the source's browser, pista
+// submit, the e-mail intake) and what was found, or why it was not, and
+// what the source chose. It says the source chose to keep the metadata
+// only when the report says so: a file without a report was encrypted on
+// the source's device by an app or an older page, and nobody scrubbed it.
+function scrubView(root, scrub) {
+  if (!scrub || typeof scrub !== "object") {
+    return el("p", { class: "hint warning", "data-scrub-report": "no-report", text: msg(root, "Noreport") })
+  }
+  if (scrub.choice === "keep") {
+    return el("p", { class: "hint warning", "data-scrub-report": "kept", text: msg(root, "Keptchosen") })
+  }
+  const who = { browser: "Bybrowser", "pista-submit": "Bysubmit", "email-intake": "Byemail" }[scrub.by] || "Byserver"
+  const by = msg(root, who)
+  const found = Array.isArray(scrub.found) ? scrub.found.join(", ") : ""
+  if (scrub.scrubbed) {
+    return el("p", { class: "hint", "data-scrub-report": "scrubbed",
+      text: found ? msg(root, "Scrubbedby", { who: by, found }) : msg(root, "Cleanby", { who: by }) })
+  }
+  // Stored as sent: too complex to scrub within the budget, a format the
+  // scrubber does not know, unreadable, or the scrubber did not load.
+  let reason = "unreadable"
+  if (scrub.too_complex) reason = scrub.note === notes.tooLarge ? "toolarge" : "toocomplex"
+  else if (scrub.note === notes.unknown) reason = "unknown"
+  else if (scrub.note === notes.notLoaded) reason = "notloaded"
+  const why = msg(root, "Why" + reason)
+  return el("p", { class: "hint warning", "data-scrub-report": reason === "toocomplex" ? "too-complex" : reason,
+    text: msg(root, "Notscrubbedby", { who: by, why }) })
+}
+
 // fileView shows a file item's name, type, size and scrub report, and
 // its preview and download.
 function fileView(root, li, plain, meta, contentURL) {
@@ -91,19 +122,7 @@ function fileView(root, li, plain, meta, contentURL) {
     dl.append(el("dt", { text: msg(root, "Size") }), el("dd", { text: msg(root, "Bytes", { n: size.toLocaleString() }) }))
   }
   plain.append(dl)
-  const scrub = meta.scrub
-  if (scrub && typeof scrub === "object") {
-    const found = Array.isArray(scrub.found) ? scrub.found.join(", ") : ""
-    if (scrub.scrubbed) {
-      plain.append(el("p", { class: "hint", text: found ? msg(root, "Scrubbed", { found }) : msg(root, "Notscrubbed") }))
-    } else {
-      // Stored as sent: too complex to scrub within the budget, or unreadable.
-      plain.append(el("p", { class: "hint warning", "data-scrub-report": scrub.too_complex ? "too-complex" : "unreadable",
-        text: scrub.too_complex ? msg(root, "Toocomplex") : msg(root, "Unreadable") }))
-    }
-  } else {
-    plain.append(el("p", { class: "hint warning", text: msg(root, "Kept") }))
-  }
+  plain.append(scrubView(root, meta.scrub))
 
   let blob = null
   const content = async () => {
