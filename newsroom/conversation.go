@@ -53,6 +53,10 @@ type conversationData struct {
 	// script's form only: they are encrypted in the browser).
 	MaxReplyFiles  int
 	MaxReplyUpload int64
+	// TransferTo are the desks it may be moved to (transfer.go), and
+	// SourceRecipient the source's key, which replies are copied to.
+	TransferTo      []transferDesk
+	SourceRecipient string
 }
 
 // conversation loads the conversation of the URL if the journalist may
@@ -114,6 +118,10 @@ func (h *Handler) showConversation(w http.ResponseWriter, r *http.Request, q req
 		if !m.Pending && !m.Suspended {
 			d.Members = append(d.Members, m)
 		}
+	}
+	d.SourceRecipient = src.Recipient
+	if d.TransferTo, err = h.transferTargets(ctx, q.j, c); err != nil {
+		h.Log.Error("listing desks", "err", err)
 	}
 	authors := map[int64]string{}
 	for _, it := range items {

@@ -31,6 +31,7 @@ import * as keys from "./keys.js"
 import { scrubFile } from "./scrub.js"
 import * as idx from "./searchindex.js"
 import * as replyFiles from "./replyfiles.js"
+import { setupTransfer } from "./transfer.js"
 
 // previewTypes are shown in the sandboxed frame; everything else is only
 // downloaded.
@@ -508,6 +509,8 @@ if (conversation) {
     form.hidden = false
     sealReply(form, token)
   }
+  const transfer = document.querySelector("form[data-transfer]")
+  if (transfer) setupTransfer(transfer, token, decrypter)
 }
 
 const search = document.querySelector("form#search[data-search-index]")
