@@ -110,6 +110,9 @@ func TestReplyFilesInBrowser(t *testing.T) {
 			if !strings.Contains(section, reply) || !strings.Contains(section, name) {
 				t.Fatalf("the source's page shows %q, want the reply and the file's name", section)
 			}
+			if js {
+				checkAxe(t, st)
+			}
 			do(t, st, "downloading the file", chromedp.Click(chromedp.CSS("a[data-reply-file]")))
 			if got := downloaded(downloads, name); !bytes.Equal(got, content) {
 				t.Errorf("the source saved %d bytes as %s, want the %d of the file", len(got), name, len(content))
