@@ -110,3 +110,44 @@ func FuzzSealedReplyForm(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTransferCopies: whatever body follows a transfer's manifest, the
+// reader of the copies either refuses it, leaving no object once the
+// batch is aborted, or returns exactly one copy per item, with a meta
+// copy where the item has one.
+func FuzzTransferCopies(f *testing.F) {
+	id, err := age.GenerateHybridIdentity()
+	if err != nil {
+		f.Fatal(err)
+	}
+	to := id.Recipient()
+	old := []pista.Item{{ID: 1, Kind: pista.KindMessage, Size: 4000}, {ID: 2, Kind: pista.KindFile, Size: 4000, Meta: "m", MetaSize: 4000}}
+	var good bytes.Buffer
+	mw := multipart.NewWriter(&good)
+	mw.SetBoundary("B")
+	for _, p := range []struct {
+		name string
+		data []byte
+	}{{"object", []byte("hello")}, {"object", []byte("file")}, {"meta", []byte(`{"name":"a"}`)}} {
+		w, _ := mw.CreateFormField(p.name)
+		w.Write(sealFor(f, p.data, to))
+	}
+	mw.Close()
+	f.Add(good.Bytes())
+	f.Add([]byte("--B\r\nContent-Disposition: form-data; name=\"object\"\r\n\r\nx\r\n--B--\r\n"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		blobs := &memBlobs{objs: map[string][]byte{}}
+		b := intake.NewBatch(blobs, nil, -1)
+		copies, _, err := readCopies(context.Background(), intake.NewPartReader(bytes.NewReader(body), "B"), b, old, 0)
+		if err != nil {
+			b.Abort()
+			if len(blobs.objs) != 0 {
+				t.Fatalf("%d objects left after a refusal (%v)", len(blobs.objs), err)
+			}
+			return
+		}
+		if len(copies) != len(old) || copies[0].Of != 1 || copies[1].Of != 2 || copies[0].Meta != "" || copies[1].Meta == "" {
+			t.Fatalf("accepted %+v", copies)
+		}
+	})
+}
