@@ -540,6 +540,7 @@ type TipStore interface {
 	ObjectsInUse(ctx context.Context, keys []string) (map[string]bool, error)
 
 	RetentionStore
+	Transferer // transfer.go
 }
 
 // IndexSegment is one piece of a desk's search index: an age file that a

@@ -84,6 +84,8 @@ const (
 	AuditRelease        AuditAction = "release"         // released a held conversation
 	AuditExpire         AuditAction = "expire"          // the server deleted an expired conversation (actor: AuditSystem)
 	AuditBulkDelete     AuditAction = "bulk_delete"     // deleted a conversation in a bulk deletion, one entry each
+	// Transfers (transfer.go): one entry on each desk; Subject: "from → to".
+	AuditTransfer AuditAction = "transfer"
 )
 
 // AuditSystem is the actor name of what the server does on its own

@@ -31,7 +31,8 @@
 //	POST   /api/v1/source/login          {"auth"} → {"token","desk"}
 //	POST   /api/v1/source/logout
 //	GET    /api/v1/source/replies        the replies to the source
-//	GET    /api/v1/source/replies/{id}   a reply's age file, encrypted to the source
+//	GET    /api/v1/source/replies/{id}   a reply's (or a reply file's) age file, encrypted to the source
+//	GET    /api/v1/source/replies/{id}/meta  a reply file's name and type, encrypted to the source
 //	DELETE /api/v1/source/replies/{id}
 //	POST   /api/v1/source/followups      more sealed items (multipart)
 //
@@ -120,6 +121,7 @@ func (h *Handler) routes() []route {
 		{"POST", "/api/v1/source/logout", h.sourceAuth(h.logoutSource)},
 		{"GET", "/api/v1/source/replies", h.sourceAuth(h.listReplies)},
 		{"GET", "/api/v1/source/replies/{id}", h.sourceAuth(h.getReply)},
+		{"GET", "/api/v1/source/replies/{id}/meta", h.sourceAuth(h.getReply)},
 		{"DELETE", "/api/v1/source/replies/{id}", h.sourceAuth(h.deleteReply)},
 		{"POST", "/api/v1/source/followups", h.sourceAuth(h.submitFollowUp)},
 

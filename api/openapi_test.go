@@ -19,6 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/api"
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/server"
@@ -188,6 +189,7 @@ func TestOpenAPIAnswers(t *testing.T) {
 	expect(call(b, http.MethodGet, "/api/v1/source/replies", lr.Token, ""), 200)
 	expect(call(b, http.MethodGet, path, lr.Token, ""), 200)
 	expect(call(b, http.MethodGet, "/api/v1/source/replies/99999", lr.Token, ""), 404)
+	expect(call(b, http.MethodGet, path+"/meta", lr.Token, ""), 404) // a reply's text has no meta
 	expect(sendSealed(b, "/api/v1/source/followups", lr.Token, nil, msg, file[0], file[1]), 201)
 	expect(sendSealed(b, "/api/v1/source/followups", lr.Token, nil, contact), 400)
 	expect(call(b, http.MethodDelete, path, lr.Token, ""), 204)
@@ -231,6 +233,14 @@ func TestOpenAPIAnswers(t *testing.T) {
 		return b.Do(req)
 	}
 	expect(postReply(seal(t, []byte("a reply from pista reply"), rr.Recipients...)), 201)
+	// With files: multipart, each file padded.
+	padded := make([]byte, pista.Padme(1000))
+	copy(padded, "a form")
+	fileMeta := []byte(`{"name":"form.txt","type":"text/plain","size":1000}`)
+	expect(sendSealed(b, rpath+"/replies", jl.Token, nil, sealedPart{"reply", seal(t, []byte("with a file"), rr.Recipients...)},
+		sealedPart{"file", seal(t, padded, rr.Recipients...)}, sealedPart{"file_meta", seal(t, fileMeta, rr.Recipients...)}), 201)
+	expect(sendSealed(b, rpath+"/replies", jl.Token, nil, sealedPart{"reply", seal(t, []byte("unpadded"), rr.Recipients...)},
+		sealedPart{"file", seal(t, make([]byte, 1001), rr.Recipients...)}, sealedPart{"file_meta", seal(t, fileMeta, rr.Recipients...)}), 400)
 	expect(postReply(seal(t, []byte("to too few"), rr.Recipients[:2]...)), 400)
 	expect(postReply(seal(t, make([]byte, 400_001), rr.Recipients...)), 413)
 	expect(call(b, http.MethodGet, "/api/v1/journalist/keys", "", ""), 401)

@@ -6,12 +6,15 @@ package api
 // the browser's (newsroom.StoreSealedReply) and stores as it is.
 //
 //	GET  /api/v1/journalist/conversations/{id}/recipients   the keys a reply is encrypted to
-//	POST /api/v1/journalist/conversations/{id}/replies      a reply, as an age file
+//	POST /api/v1/journalist/conversations/{id}/replies      a reply, as an age file; or with files,
+//	                                                        multipart/form-data: "reply", then "file"
+//	                                                        and "file_meta" for each (newsroom/replyfiles.go)
 
 import (
 	"context"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 
 	"github.com/pista-tips/pista"
@@ -33,6 +36,10 @@ type RecipientsResponse struct {
 	Archive      []string `json:"archive"`
 	Recipients   []string `json:"recipients"`
 	MaxBytes     int64    `json:"max_bytes"`
+	// MaxFiles and MaxUpload bound the files of one reply: how many, and
+	// their padded plaintexts' bytes together.
+	MaxFiles  int   `json:"max_files"`
+	MaxUpload int64 `json:"max_upload"`
 }
 
 // ReplyResponse answers a stored reply.
@@ -85,6 +92,7 @@ func (h *Handler) conversationRecipients(w http.ResponseWriter, r *http.Request,
 	writeJSON(w, http.StatusOK, RecipientsResponse{
 		Conversation: c.ID, Desk: desk.Slug, Source: src.Recipient, DeskKey: desk.Recipient, Archive: archive,
 		Recipients: append([]string{src.Recipient, desk.Recipient}, archive...), MaxBytes: httpx.MaxMessageBytes,
+		MaxFiles: httpx.MaxFiles, MaxUpload: h.MaxUpload,
 	})
 }
 
@@ -94,14 +102,42 @@ func (h *Handler) replyToConversation(w http.ResponseWriter, r *http.Request, q 
 	if !ok {
 		return
 	}
-	body := &countingReader{r: http.MaxBytesReader(w, r.Body, newsroom.MaxSealedReply)}
-	err := newsroom.StoreSealedReply(ctx, h.Blobs, h.Tips, c, q.journalist, body, len(h.Archive), "app")
+	var body *countingReader
+	var err error
+	if ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" && params["boundary"] != "" {
+		// A reply with files: parts "reply", then "file" and "file_meta"
+		// for each file (newsroom/replyfiles.go).
+		if room, ok := h.Blobs.(pista.Roomer); ok && r.ContentLength > 0 {
+			if err := room.Room(r.ContentLength); err != nil {
+				h.refused(w, storageFull(err))
+				return
+			}
+		}
+		body = &countingReader{r: http.MaxBytesReader(w, r.Body, newsroom.SealedReplyBodyLimit(h.MaxUpload))}
+		err = newsroom.StoreSealedReplyForm(ctx, h.Blobs, h.Tips, c, q.journalist, intake.NewPartReader(body, params["boundary"]), len(h.Archive), h.MaxUpload, "app")
+	} else {
+		body = &countingReader{r: http.MaxBytesReader(w, r.Body, newsroom.MaxSealedReply)}
+		err = newsroom.StoreSealedReply(ctx, h.Blobs, h.Tips, c, q.journalist, body, len(h.Archive), "app")
+	}
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		var bad *intake.MalformedError
+		var form *newsroom.ReplyFormError
 		switch {
-		case errors.Is(err, intake.ErrTooLarge) || errors.As(err, &tooBig):
+		case errors.As(err, &form) && form.Code == "too_many_files":
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", form.Reason)
+		case errors.As(err, &form):
+			writeError(w, http.StatusBadRequest, "bad_request", form.Reason)
+		case errors.As(err, &tooBig):
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the reply and its files are larger than this server takes (max_upload of the recipients route)")
+		case errors.Is(err, intake.ErrTooLarge) && body.n > newsroom.MaxSealedReply:
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the files are larger than this server takes (max_upload of the recipients route)")
+		case errors.Is(err, intake.ErrTooLarge):
 			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "a reply holds at most a message's bytes (max_bytes of the recipients route)")
+		case errors.Is(err, pista.ErrStorageFull):
+			h.refused(w, storageFull(err))
 		case errors.As(err, &bad):
 			writeError(w, http.StatusBadRequest, "malformed", bad.Error()+"; encrypt to every key of GET /api/v1/journalist/conversations/{id}/recipients")
 		default:

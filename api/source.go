@@ -259,6 +259,12 @@ type Reply struct {
 	ID      int64     `json:"id"`
 	Created time.Time `json:"created"`
 	Size    int64     `json:"size"`
+	// Kind is "reply" for a reply's text, "file" for a file a journalist
+	// sent with the reply before it: its bytes padded (pista.Padme) at
+	// GET /api/v1/source/replies/{id}, its name, type and exact size (a
+	// JSON pista.FileMeta) at …/{id}/meta, both encrypted to the source.
+	Kind     pista.ItemKind `json:"kind"`
+	MetaSize int64          `json:"meta_size,omitempty"`
 }
 
 // RepliesResponse answers GET /api/v1/source/replies, oldest first.
@@ -622,7 +628,7 @@ func (h *Handler) replies(ctx context.Context, q sourceRequest) ([]pista.Item, e
 	}
 	var rs []pista.Item
 	for _, it := range items {
-		if it.Kind == pista.KindReply {
+		if it.ForSource() {
 			rs = append(rs, it)
 		}
 	}
@@ -637,7 +643,7 @@ func (h *Handler) listReplies(w http.ResponseWriter, r *http.Request, q sourceRe
 	}
 	resp := RepliesResponse{Replies: []Reply{}}
 	for _, it := range items {
-		resp.Replies = append(resp.Replies, Reply{ID: it.ID, Created: it.Created, Size: it.Size})
+		resp.Replies = append(resp.Replies, Reply{ID: it.ID, Created: it.Created, Size: it.Size, Kind: it.Kind, MetaSize: it.MetaSize})
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -653,18 +659,23 @@ func (h *Handler) getReply(w http.ResponseWriter, r *http.Request, q sourceReque
 		h.internal(w, err)
 		return
 	}
+	meta := strings.HasSuffix(r.URL.Path, "/meta")
 	for _, it := range items {
-		if it.ID != id {
+		if it.ID != id || (meta && it.Meta == "") {
 			continue
 		}
-		obj, err := h.Blobs.Open(r.Context(), it.Object)
+		key, size := it.Object, it.Size
+		if meta {
+			key, size = it.Meta, it.MetaSize
+		}
+		obj, err := h.Blobs.Open(r.Context(), key)
 		if err != nil {
 			h.internal(w, err)
 			return
 		}
 		defer obj.Close()
 		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", strconv.FormatInt(it.Size, 10))
+		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 		io.Copy(w, obj)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -48,6 +49,14 @@ type conversationData struct {
 	ServerReplies bool
 	// Keep says how long the conversation is kept.
 	Keep keepView
+	// MaxReplyFiles and MaxReplyUpload bound a reply's files (the
+	// script's form only: they are encrypted in the browser).
+	MaxReplyFiles  int
+	MaxReplyUpload int64
+	// TransferTo are the desks it may be moved to (transfer.go), and
+	// SourceRecipient the source's key, which replies are copied to.
+	TransferTo      []transferDesk
+	SourceRecipient string
 }
 
 // conversation loads the conversation of the URL if the journalist may
@@ -104,11 +113,15 @@ func (h *Handler) showConversation(w http.ResponseWriter, r *http.Request, q req
 	d := conversationData{Name: q.j.Name, Conversation: c, DeskTitle: desk.Title, MaxReplyChars: httpx.MaxMessageChars,
 		Notice: notices[r.URL.Query().Get("done")], Statuses: statuses, TagsText: strings.Join(c.Tags, " "), MaxTags: pista.MaxTags,
 		Recipients: strings.Join(append([]string{src.Recipient, desk.Recipient}, h.Archive...), " "), ServerReplies: !h.NoServerReplies,
-		Keep: keepOf(c, desk.RetentionDays, pista.Now())}
+		Keep: keepOf(c, desk.RetentionDays, pista.Now()), MaxReplyFiles: httpx.MaxFiles, MaxReplyUpload: h.maxUpload()}
 	for _, m := range members {
 		if !m.Pending && !m.Suspended {
 			d.Members = append(d.Members, m)
 		}
+	}
+	d.SourceRecipient = src.Recipient
+	if d.TransferTo, err = h.transferTargets(ctx, q.j, c); err != nil {
+		h.Log.Error("listing desks", "err", err)
 	}
 	authors := map[int64]string{}
 	for _, it := range items {
@@ -491,12 +504,33 @@ func (h *Handler) replySealed(w http.ResponseWriter, r *http.Request, q request)
 		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxSealedReply)
-	err = StoreSealedReply(ctx, h.Blobs, h.Tips, c, q.j.ID, r.Body, len(h.Archive), "browser")
+	if ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" && params["boundary"] != "" {
+		// A reply with files (replyfiles.go).
+		if room, ok := h.Blobs.(pista.Roomer); ok && r.ContentLength > 0 {
+			if err := room.Room(r.ContentLength); err != nil {
+				h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
+				return
+			}
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, SealedReplyBodyLimit(h.maxUpload()))
+		err = StoreSealedReplyForm(ctx, h.Blobs, h.Tips, c, q.j.ID, intake.NewPartReader(r.Body, params["boundary"]), len(h.Archive), h.maxUpload(), "browser")
+	} else {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxSealedReply)
+		err = StoreSealedReply(ctx, h.Blobs, h.Tips, c, q.j.ID, r.Body, len(h.Archive), "browser")
+	}
 	if err != nil {
 		var tooBig *http.MaxBytesError
+		var form *ReplyFormError
 		switch {
-		case errors.Is(err, intake.ErrTooLarge) || errors.As(err, &tooBig):
+		case errors.As(err, &form) && form.Code == "too_many_files":
+			w.Header().Set("Connection", "close")
+			h.jsonError(w, r, http.StatusRequestEntityTooLarge, "nr-files.toomany")
+		case errors.As(err, &form):
+			h.jsonError(w, r, http.StatusBadRequest, "error.form")
+		case errors.As(err, &tooBig):
+			w.Header().Set("Connection", "close")
+			h.jsonError(w, r, http.StatusRequestEntityTooLarge, "error.toolarge")
+		case errors.Is(err, intake.ErrTooLarge):
 			h.jsonError(w, r, http.StatusRequestEntityTooLarge, "error.message.toolong")
 		case errors.Is(err, intake.ErrMalformed):
 			h.jsonError(w, r, http.StatusBadRequest, "newsroom.reply.malformed")

@@ -23,6 +23,7 @@ func (h *Handler) registerInboxWork(mux *http.ServeMux) {
 	mux.HandleFunc("POST /newsroom/c/{id}/tags", h.auth(h.setTags))
 	mux.HandleFunc("POST /newsroom/c/{id}/assign", h.auth(h.assign))
 	mux.HandleFunc("POST /newsroom/c/{id}/reply/sealed", h.auth(h.replySealed))
+	mux.HandleFunc("POST /newsroom/c/{id}/transfer", h.auth(h.transferConversation))
 }
 
 // statuses are the statuses a conversation can have, in the order the
@@ -127,15 +128,16 @@ type inboxData struct {
 }
 
 var notices = map[string]string{
-	"deleted":  "newsroom.deleted",
-	"replied":  "newsroom.reply.sent",
-	"starred":  "newsroom.starred.notice",
-	"unread":   "newsroom.unread.notice",
-	"status":   "newsroom.status.notice",
-	"tags":     "newsroom.tags.notice",
-	"assigned": "newsroom.assign.notice",
-	"held":     "retention.held.notice",
-	"released": "retention.released.notice",
+	"deleted":     "newsroom.deleted",
+	"replied":     "newsroom.reply.sent",
+	"starred":     "newsroom.starred.notice",
+	"unread":      "newsroom.unread.notice",
+	"status":      "newsroom.status.notice",
+	"tags":        "newsroom.tags.notice",
+	"assigned":    "newsroom.assign.notice",
+	"held":        "retention.held.notice",
+	"released":    "retention.released.notice",
+	"transferred": "nr-files.transfer.done",
 }
 
 // page reads a filtered page of the journalist's inbox: the

@@ -12,7 +12,7 @@
 //	GET  /newsroom/c/{id}/download.zip           every item, still encrypted
 //	POST /newsroom/c/{id}/{star,unread,reply,delete}
 //	POST /newsroom/c/{id}/{status,tags,assign}   the desk's work on it
-//	POST /newsroom/c/{id}/reply/sealed           a reply encrypted by the browser
+//	POST /newsroom/c/{id}/reply/sealed           a reply encrypted by the browser, with its files (replyfiles.go)
 //	GET, POST /newsroom/search…                  the desks' encrypted search indexes (search.go)
 //
 // A journalist sees the conversations of their desks only; any other is a
@@ -69,6 +69,9 @@ type Handler struct {
 	// plaintext the server encrypts (`pista serve --server-replies=false`):
 	// replies are then only encrypted in the journalist's browser.
 	NoServerReplies bool
+	// MaxUpload bounds the bytes of the files of one reply together, as
+	// it bounds a source's submission (0: httpx.DefaultMaxUpload).
+	MaxUpload int64
 
 	// Shared, if set, keeps what several instances must see alike
 	// (WebAuthn ceremonies, the window of download audit entries); the
@@ -80,6 +83,13 @@ type Handler struct {
 	Ceremonies Ceremonies
 
 	downloads recentAudit // download entries recently recorded
+}
+
+func (h *Handler) maxUpload() int64 {
+	if h.MaxUpload <= 0 {
+		return httpx.DefaultMaxUpload
+	}
+	return h.MaxUpload
 }
 
 // NewSessions is the journalists' session table: an hour idle, twelve

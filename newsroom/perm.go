@@ -23,6 +23,7 @@ import (
 //	set a desk's retention          its coordinators
 //	delete conversations in bulk    its coordinators (of each conversation's desk)
 //	hold or release a conversation  its members (like starring or tagging)
+//	move a conversation to a desk   members of both desks; its desk's coordinators, to any desk (transfer.go)
 //	view a desk's audit log         its coordinators; instance admins
 //	view the whole audit log        instance admins
 //	list, suspend accounts, admins  instance admins
@@ -48,6 +49,9 @@ const (
 	ActInviteAdmin
 	ActRetention  // set the desk's retention period
 	ActBulkDelete // delete the desk's conversations many at a time
+	// ActTransferAny: move the desk's conversations to any desk, not
+	// only to the journalist's own (transfer.go).
+	ActTransferAny
 )
 
 // instanceActions need no desk: they are the instance admin's.
@@ -85,7 +89,7 @@ func (h *Handler) may(ctx context.Context, j pista.Journalist, a Action, deskID 
 		ok = member || j.Admin
 	case ActInvite, ActDeskAudit:
 		ok = coordinator || j.Admin
-	case ActApprove, ActRemove, ActSetRole, ActRetention, ActBulkDelete:
+	case ActApprove, ActRemove, ActSetRole, ActRetention, ActBulkDelete, ActTransferAny:
 		ok = coordinator
 	}
 	if !ok {

@@ -535,7 +535,7 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store, gate *
 	(&newsroom.Handler{
 		Auth: auth, Journalists: st.Journalists, Desks: st.Desks, Tips: st.Tips, Team: st.Team, Blobs: st.Blobs, RPID: cfg.WebAuthnRPID,
 		Sessions: journalistSessions, CSRF: csrf, Render: render, Log: cfg.Log, Shared: st.Shared,
-		Newsroom: cfg.Newsroom, Archive: cfg.Archive, NoServerReplies: cfg.NoServerReplies,
+		Newsroom: cfg.Newsroom, Archive: cfg.Archive, NoServerReplies: cfg.NoServerReplies, MaxUpload: cfg.MaxUpload,
 	}).Register(mux)
 	(&api.Handler{
 		Auth: auth, Desks: st.Desks, Tips: st.Tips, Blobs: st.Blobs, Tokens: apiTokens, Log: cfg.Log,

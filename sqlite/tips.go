@@ -638,7 +638,7 @@ const newSourceItemsQuery = `SELECT count(DISTINCT c.id), coalesce(max(i.id), ?2
 	FROM desk_members m
 	CROSS JOIN conversations c ON c.desk_id = m.desk_id AND c.last_item > ?2
 	CROSS JOIN items i ON i.conversation_id = c.id AND i.id > ?2
-	WHERE m.journalist_id = ?1 AND i.kind <> ?3`
+	WHERE m.journalist_id = ?1 AND i.kind <> ?3 AND i.author_id IS NULL`
 
 // ItemFor answers pista.ErrNotFound unless the item is in one of the
 // journalist's desks.

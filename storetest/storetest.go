@@ -87,6 +87,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"ExpiryFollowsActivity", testExpiryFollowsActivity},
 		{"DeleteConversations", testDeleteConversations},
 		{"AuditRetention", testAuditRetention},
+		{"Transfer", testTransfer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })
@@ -1469,8 +1470,10 @@ func testNewSourceItems(t *testing.T, s Stores) {
 	a := n.tip(t, n.americas, pista.KindMessage, pista.KindFile)
 	b := n.tip(t, n.americas, pista.KindEmail)
 	m := n.tip(t, n.maghreb, pista.KindMessage)
-	reply := n.add(t, a.Conversation.ID, pista.Item{Kind: pista.KindReply, Object: "reply-1", Size: 1, AuthorID: n.alice.ID})
-	mark := reply[0].ID // the newest item of all
+	reply := n.add(t, a.Conversation.ID, pista.Item{Kind: pista.KindReply, Object: "reply-1", Size: 1, AuthorID: n.alice.ID},
+		// A file sent with the reply is the newsroom's too.
+		pista.Item{Kind: pista.KindFile, Object: "reply-file-1", Meta: "reply-file-1m", Size: 1, MetaSize: 1, AuthorID: n.alice.ID})
+	mark := reply[1].ID // the newest item of all
 
 	t.Run("from the start", func(t *testing.T) {
 		check(t, n.alice, 0, 2, b.Items[0].ID)

@@ -94,6 +94,7 @@ type replyView struct {
 	ID      int64
 	Created time.Time
 	Text    string
+	Files   []replyFileView // the files sent with it
 }
 
 type sentView struct {
@@ -142,7 +143,25 @@ func (h *Handler) showSource(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
+	afterReply := false // the item before was a reply or one of its files
 	for _, it := range items {
+		if it.IsReplyFile() {
+			// Stored after its reply, in the same batch.
+			f, err := h.replyFile(r.Context(), it, id)
+			if err != nil {
+				h.Log.Error("decrypting a reply file's name for its source", "err", err)
+				continue
+			}
+			if n := len(d.Replies); n > 0 && afterReply {
+				d.Replies[n-1].Files = append(d.Replies[n-1].Files, f)
+			} else {
+				// Its reply was deleted: the file stands alone.
+				afterReply = true
+				d.Replies = append(d.Replies, replyView{ID: 0, Created: it.Created, Files: []replyFileView{f}})
+			}
+			continue
+		}
+		afterReply = it.Kind == pista.KindReply
 		if it.Kind != pista.KindReply {
 			d.Sent = append(d.Sent, sentView{Kind: it.Kind, Size: it.Size, Created: it.Created})
 			continue

@@ -99,6 +99,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /source", h.showSource)
 	mux.HandleFunc("POST /source/submit", h.submitFollowUp)
 	mux.HandleFunc("POST /source/replies/{id}/delete", h.deleteReply)
+	mux.HandleFunc("GET /source/files/{id}", h.downloadReplyFile)
 	mux.HandleFunc("POST /logout", h.logoutSource)
 	mux.HandleFunc("GET /pow", h.showChallenge)
 }

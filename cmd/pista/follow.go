@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/apiclient"
 	"github.com/pista-tips/pista/keys"
 )
@@ -19,16 +20,21 @@ pista follow reads the newsroom's replies to a tip sent with pista submit
 the codename from standard input, derives your keys from it on this
 computer, and proves it to the server with a key derived from it: the
 codename never leaves this computer, and the replies are decrypted here.
-Replies go to standard output. Files lose their hidden metadata on this
-computer before they are encrypted, as with pista submit, unless you add
---keep-metadata.
+Replies go to standard output. Files you add lose their hidden metadata on
+this computer before they are encrypted, as with pista submit, unless you
+add --keep-metadata. Files the newsroom sent with a reply are
+listed under it; with --out DIR they are decrypted here and saved in DIR
+(which must exist), under their names made safe (no folders, no hidden
+or control characters), never outside DIR and never over a file already
+there: a name taken gets " (2)", " (3)"… before its extension. Opening a
+file on a computer you use for other things can reveal you.
 
 To hide that you are talking to the newsroom, go through Tor: add
 --proxy socks5://127.0.0.1:9150 (Tor Browser; 9050 for the tor daemon),
 or set ALL_PROXY.
 
 Usage:
-    pista follow --server URL [--message-file FILE] [--file F]… [--keep-metadata] [--proxy URL]
+    pista follow --server URL [--out DIR] [--message-file FILE] [--file F]… [--keep-metadata] [--proxy URL]
 
 Examples:
     $ pista follow --server https://tips.example.org
@@ -36,6 +42,10 @@ Examples:
     --- reply 1, 2026-05-04 14:00 UTC ---
     Thank you. Can you tell us more?
     $ pista follow --server https://tips.example.org --message-file more.txt --file page2.pdf < codename.txt
+    $ pista follow --server https://tips.example.org --out replies/ < codename.txt
+    --- reply 2, 2026-05-05 09:00 UTC ---
+    Here is the form we mentioned.
+    file: form.pdf, 48.2 KiB, saved as replies/form.pdf
 `
 
 // maxReplyBytes bounds a reply as decrypted here: a reply is as long as a
@@ -48,6 +58,7 @@ func runFollow(ctx context.Context, e env, args []string) error {
 	msgFile := fs.String("message-file", "", "a `FILE` holding a message to add (UTF-8 text)")
 	var files multi
 	fs.Var(&files, "file", "a `FILE` to add; repeat for more")
+	out := fs.String("out", "", "save the files sent with replies in this `DIR` (it must exist)")
 	proxy := fs.String("proxy", "", "send everything through this proxy `URL`, e.g. socks5://127.0.0.1:9150 for Tor Browser (default: $ALL_PROXY)")
 	keep := fs.Bool("keep-metadata", false, "send files with their hidden metadata as they are, instead of removing it here first (as pista submit)")
 	if err := parse(fs, args); err != nil {
@@ -62,6 +73,13 @@ func runFollow(ctx context.Context, e env, args []string) error {
 	sealed, err := readSealed(ctx, e, *msgFile, files, *keep)
 	if err != nil {
 		return err
+	}
+	var outDir *os.Root
+	if *out != "" {
+		if outDir, err = os.OpenRoot(*out); err != nil {
+			return hint(fmt.Errorf("--out %s: %w", *out, err), "give a folder that exists")
+		}
+		defer outDir.Close()
 	}
 	c, err := apiclient.New(*srv, *proxy)
 	if err != nil {
@@ -93,12 +111,20 @@ func runFollow(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	for i, r := range replies {
+	n := 0
+	for _, r := range replies {
+		if r.Kind == pista.KindFile {
+			if err := followFile(ctx, e, c, r, derived.Identity, outDir, *out); err != nil {
+				return err
+			}
+			continue
+		}
 		text, err := c.Reply(ctx, r, derived.Identity, maxReplyBytes)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "--- reply %d, %s ---\n%s\n", i+1, r.Created.UTC().Format("2006-01-02 15:04 UTC"), printable(string(text)))
+		n++
+		fmt.Fprintf(e.stdout, "--- reply %d, %s ---\n%s\n", n, r.Created.UTC().Format("2006-01-02 15:04 UTC"), printable(string(text)))
 	}
 	if len(replies) == 0 {
 		fmt.Fprintln(e.stderr, "pista: no reply yet")

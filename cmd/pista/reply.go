@@ -23,12 +23,17 @@ the server never sees the text. The source reads it on the tip line's
 page with their codename, or with pista follow; the desk reads it in the
 inbox or with pista pull and pista open.
 
+Files go with the reply with --file (repeat it for more): each is
+encrypted here too, to the same keys, padded as a source's files are,
+its name and size inside the encryption. The source downloads them from
+their page, or saves them with pista follow --out DIR.
+
 The conversation is named by its ID: the name of its folder in a pulled
 folder (pista pull), or the last part of its address in the web inbox
 (/newsroom/c/ID).
 
 Usage:
-    pista reply --server URL --user NAME --password-file FILE --totp CODE --conversation ID --message-file FILE [--device-file FILE]
+    pista reply --server URL --user NAME --password-file FILE --totp CODE --conversation ID --message-file FILE [--file F]… [--device-file FILE]
 
 Examples:
     $ pista reply --server https://tips.example.org --user alice --password-file alice.pass --totp 492039 \
@@ -36,6 +41,8 @@ Examples:
     sent a reply to conversation 7f3kq2m5xw4hbc6d of desk americas: 214 bytes, encrypted here to 3 keys (the source's, the desk's, the archive's) into 5180 bytes
     $ pista reply --server https://tips.example.org --user alice --password-file alice.pass --totp 492039 \
         --conversation 7f3kq2m5xw4hbc6d --message-file - < answer.txt
+    $ pista reply --server https://tips.example.org --user alice --password-file alice.pass --totp 492039 \
+        --conversation 7f3kq2m5xw4hbc6d --message-file answer.txt --file questions.pdf --file map.png
 `
 
 func runReply(ctx context.Context, e env, args []string) error {
@@ -46,6 +53,8 @@ func runReply(ctx context.Context, e env, args []string) error {
 	code := fs.String("totp", "", "the current six-digit `CODE` of your authenticator app")
 	conv := fs.String("conversation", "", "the conversation's `ID` (its folder's name in a pulled folder)")
 	msgFile := fs.String("message-file", "", "a `FILE` holding the reply (UTF-8 text; - for standard input)")
+	var files multi
+	fs.Var(&files, "file", "a `FILE` to send with the reply, encrypted here; repeat for more")
 	deviceFile := fs.String("device-file", "", "the `FILE` keeping this computer's device token (default: the password file's name + .device)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -61,6 +70,18 @@ func runReply(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	attached, err := readSealed(e, "", files)
+	if err != nil {
+		return err
+	}
+	var sizes []int64
+	for _, name := range files {
+		fi, err := os.Stat(name)
+		if err != nil {
+			return err
+		}
+		sizes = append(sizes, fi.Size())
+	}
 	c, err := journalistLogin(ctx, e, *srv, *user, *pwFile, *code, *deviceFile)
 	if err != nil {
 		return err
@@ -74,7 +95,10 @@ func runReply(ctx context.Context, e env, args []string) error {
 		}
 		return err
 	}
-	size, err := c.Reply(ctx, to, text)
+	if err := pulled.CheckReplyFiles(to, sizes); err != nil {
+		return hint(err, "send fewer or smaller files, or send them in several replies")
+	}
+	size, err := c.ReplyWithFiles(ctx, to, text, attached.Files)
 	if err != nil {
 		var ae *apiclient.Error
 		if errors.As(err, &ae) && ae.Code == "malformed" {
@@ -82,8 +106,12 @@ func runReply(ctx context.Context, e env, args []string) error {
 		}
 		return hint(fmt.Errorf("sending the reply failed: %w", err), "nothing was sent in the clear; check the connection and try again")
 	}
-	fmt.Fprintf(e.stdout, "sent a reply to conversation %s of desk %s: %d bytes, encrypted here to %d keys (the source's, the desk's, the archive's) into %d bytes\n",
-		to.Conversation, apiclient.Printable(to.Desk, 64), len(text), len(to.To), size)
+	withFiles := ""
+	if len(files) > 0 {
+		withFiles = fmt.Sprintf(" and %d file(s)", len(files))
+	}
+	fmt.Fprintf(e.stdout, "sent a reply%s to conversation %s of desk %s: %d bytes, encrypted here to %d keys (the source's, the desk's, the archive's) into %d bytes\n",
+		withFiles, to.Conversation, apiclient.Printable(to.Desk, 64), len(text), len(to.To), size)
 	return nil
 }
 

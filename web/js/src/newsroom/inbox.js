@@ -15,7 +15,8 @@
 // the page's data-recipients (the source, the desk's current key, the
 // archive) and sent as an age file; the server never sees it in plain
 // text. If that fails, nothing is sent: there is no falling back to the
-// form the server encrypts.
+// form the server encrypts. Files chosen go with it, encrypted here too
+// (replyfiles.js).
 //
 // The inbox's search (form#search[data-search-index]): the words typed
 // stay in this page. The desks' search indexes are downloaded, decrypted
@@ -29,6 +30,8 @@ import { Decrypter, Encrypter } from "age-encryption"
 import * as keys from "./keys.js"
 import { notes, scrubFile } from "../scrub/scrub.js"
 import * as idx from "./searchindex.js"
+import * as replyFiles from "./replyfiles.js"
+import { setupTransfer } from "./transfer.js"
 
 // previewTypes are shown in the sandboxed frame; everything else is only
 // downloaded.
@@ -246,6 +249,11 @@ function sealReply(form, token) {
     const s = form.querySelector("[data-reply-status]")
     if (s) s.textContent = t
   }
+  // The files' input is the script's only: without it, the form the
+  // server encrypts carries text alone.
+  const filesBox = form.querySelector("[data-reply-files]")
+  const fileInput = filesBox && filesBox.querySelector('input[type="file"]')
+  if (filesBox) filesBox.hidden = false
   form.addEventListener("submit", async (event) => {
     event.preventDefault()
     const text = form.elements.reply.value.replace(/\r\n/g, "\n")
@@ -258,13 +266,17 @@ function sealReply(form, token) {
       if (recipients.length < 2) throw new Error("no recipients")
       const e = new Encrypter()
       for (const r of recipients) e.addRecipient(r)
-      const body = await e.encrypt(text)
-      const resp = await fetch(form.dataset.sealReply, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/octet-stream", "X-CSRF-Token": token },
-        body,
-      })
+      const sealed = await e.encrypt(text)
+      // With files, a multipart body (replyfiles.js); the browser sets
+      // its type and boundary.
+      const files = fileInput ? Array.from(fileInput.files || []) : []
+      const tooMuch = files.length ? replyFiles.check(filesBox, files) : ""
+      if (tooMuch) throw new Error(tooMuch)
+      const headers = { "X-CSRF-Token": token }
+      let body = sealed
+      if (files.length) body = await replyFiles.body(sealed, files, recipients)
+      else headers["Content-Type"] = "application/octet-stream"
+      const resp = await fetch(form.dataset.sealReply, { method: "POST", credentials: "same-origin", headers, body })
       const answer = await resp.json().catch(() => ({}))
       if (!resp.ok || typeof answer.location !== "string" || !answer.location.startsWith("/newsroom/")) {
         throw new Error(answer.error || "refused")
@@ -516,6 +528,8 @@ if (conversation) {
     form.hidden = false
     sealReply(form, token)
   }
+  const transfer = document.querySelector("form[data-transfer]")
+  if (transfer) setupTransfer(transfer, token, decrypter)
 }
 
 const search = document.querySelector("form#search[data-search-index]")
