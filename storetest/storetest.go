@@ -87,6 +87,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"ExpiryFollowsActivity", testExpiryFollowsActivity},
 		{"DeleteConversations", testDeleteConversations},
 		{"AuditRetention", testAuditRetention},
+		{"Questions", testQuestions},
+		{"AnswersItems", testAnswersItems},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })
