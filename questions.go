@@ -403,3 +403,13 @@ func DecodeQuestionnaire(body string) (Questionnaire, error) {
 	}
 	return q, nil
 }
+
+// HasRequired reports whether a question must be answered.
+func (q Questionnaire) HasRequired() bool {
+	for _, qu := range q.Questions {
+		if qu.Required {
+			return true
+		}
+	}
+	return false
+}
