@@ -5,9 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"filippo.io/age"
@@ -56,11 +61,12 @@ func questionnaireJourney(t *testing.T, js bool) {
 	doc := filepath.Join(t.TempDir(), "وثيقة.txt")
 	os.WriteFile(doc, []byte("the harbour ledger "+marker), 0o600)
 
+	// The source's browser talks to the server through a recorder of
+	// every request's bytes, as they travel.
+	rec := newWire(t, in.TS.URL)
 	src := b.tab(t, js)
-	var rec sent
-	rec.listen(t, src)
 	do(t, src, "opening the landing page in Arabic",
-		chromedp.Navigate(base+"/?lang=ar"),
+		chromedp.Navigate(byHostName(rec.url)+"/?lang=ar"),
 		chromedp.WaitVisible(chromedp.CSS("form[data-encrypt]")),
 		loaded())
 	checkLangDir(t, src, "landing page", ar)
@@ -80,8 +86,8 @@ func questionnaireJourney(t *testing.T, js bool) {
 	if js {
 		// The script stops it before anything is encrypted or sent.
 		run(t, src, "waiting for the script's message",
-			chromedp.Poll[bool](`document.querySelector("[data-status]").textContent.includes(`+jsString(ar.T("questions.error.required"))+`)`))
-		if rs := rec.containing("/submit"); len(rs) > 0 {
+			chromedp.Poll[bool](`document.querySelector("[data-status]").textContent === `+jsString(ar.T("questions.js.required", "questions", "أين حدث ذلك؟"))))
+		if rs := rec.containing("POST /submit"); len(rs) > 0 {
 			t.Errorf("the page sent the form without the required answer: %v", rs)
 		}
 	} else {
@@ -166,7 +172,15 @@ func questionnaireJourney(t *testing.T, js bool) {
 		t.Errorf("the file answers question %q, want doc", fileQuestion)
 	}
 	if js {
-		for _, secret := range []string{place, message, "I work there", "q.americas"} {
+		// The recorder sees the bodies: the age files are there.
+		if len(rec.containing("age-encryption.org/")) == 0 {
+			t.Error("no request the source's browser sent holds an age file: the recorder misses the form's body")
+		}
+	} else if len(rec.containing(place)) == 0 {
+		t.Error("the recorder did not see the plain form's answer: it misses the form's body")
+	}
+	if js {
+		for _, secret := range []string{place, message, "I work there", "q.americas", "أعمل هناك"} {
 			if rs := rec.containing(secret); len(rs) > 0 {
 				t.Errorf("the source's browser sent %q in the clear: %v", secret, rs)
 			}
@@ -189,6 +203,56 @@ func questionnaireJourney(t *testing.T, js bool) {
 
 func TestQuestionnaireNoJS(t *testing.T) { questionnaireJourney(t, false) }
 func TestQuestionnaireJS(t *testing.T)   { questionnaireJourney(t, true) }
+
+// wire is a reverse proxy in front of a test server that records each
+// request's method, path and whole body: what a browser put on the wire.
+type wire struct {
+	url  string
+	mu   sync.Mutex
+	reqs []string
+}
+
+func newWire(t *testing.T, target string) *wire {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &wire{}
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(u)
+		pr.Out.Host = pr.In.Host // the page's origin, as the server's checks expect
+	}}
+	ts := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(rw, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.mu.Lock()
+		w.reqs = append(w.reqs, r.Method+" "+r.URL.Path+"\n"+string(body))
+		w.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rp.ServeHTTP(rw, r)
+	}))
+	t.Cleanup(ts.Close)
+	w.url = ts.URL
+	return w
+}
+
+// containing lists the requests (method and path) whose path or body
+// holds needle.
+func (w *wire) containing(needle string) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for _, r := range w.reqs {
+		if strings.Contains(r, needle) {
+			out = append(out, strings.SplitN(r, "\n", 2)[0])
+		}
+	}
+	return out
+}
 
 func conversations(t *testing.T, in *pistatest.Instance, member int64) []pista.Conversation {
 	t.Helper()

@@ -47,10 +47,14 @@ type deskQuestions struct {
 }
 
 type questionView struct {
-	Field    string // the form field's name
-	HTMLID   string
-	Kind     pista.QuestionKind
-	Label    string
+	Field  string // the form field's name
+	ID     string // the question's
+	HTMLID string
+	Kind   pista.QuestionKind
+	Label  string
+	// Default is the label in the default language, which the page's
+	// script puts in the answers as the server does (pista.Answer).
+	Default  string
 	Required bool
 	Choices  []choiceView
 	Value    string // as the source sent it, when the form is shown again
@@ -60,6 +64,7 @@ type questionView struct {
 
 type choiceView struct {
 	Value, Label string
+	Default      string // the label in the default language
 	Checked      bool
 }
 
@@ -90,6 +95,8 @@ func questionViews(desks []pista.Desk, qs map[int64]pista.Questionnaire, lang st
 		for _, qu := range q.Questions {
 			v := questionView{
 				Field:    questionField(d.Slug, qu.ID),
+				ID:       qu.ID,
+				Default:  pista.In(qu.Label, i18n.Default, i18n.Default),
 				HTMLID:   "q-" + d.Slug + "-" + qu.ID,
 				Kind:     qu.Kind,
 				Label:    pista.In(qu.Label, lang, i18n.Default),
@@ -113,10 +120,10 @@ func questionViews(desks []pista.Desk, qs map[int64]pista.Questionnaire, lang st
 			}
 			switch qu.Kind {
 			case pista.QuestionYesNo:
-				v.Choices = []choiceView{{Value: "yes", Label: "questions.yes"}, {Value: "no", Label: "questions.no"}}
+				v.Choices = []choiceView{{Value: "yes", Label: "questions.yes", Default: "yes"}, {Value: "no", Label: "questions.no", Default: "no"}}
 			case pista.QuestionChoice, pista.QuestionChoices:
 				for _, c := range qu.Choices {
-					v.Choices = append(v.Choices, choiceView{Value: c.ID, Label: pista.In(c.Label, lang, i18n.Default)})
+					v.Choices = append(v.Choices, choiceView{Value: c.ID, Label: pista.In(c.Label, lang, i18n.Default), Default: pista.In(c.Label, i18n.Default, i18n.Default)})
 				}
 			}
 			for i := range v.Choices {

@@ -18,6 +18,13 @@
 // then names each upload (field "upload") instead of carrying the file.
 // The texts the script shows come from the page (data-msg-* attributes),
 // in the page's language.
+//
+// The chosen desk's questions (if it asks any) are answered in the same
+// page: the script shows only that desk's, checks the required ones before
+// anything is encrypted, and sends the answers as one encrypted part,
+// "answers", the JSON the server would make (pista.Answers); a file
+// question's file goes as the form's files do, its name-and-type object
+// naming the question. The answers' plain fields are never sent.
 
 import { Encrypter } from "age-encryption"
 import { Upload } from "tus-js-client"
@@ -91,8 +98,106 @@ function attach(form, name, data, filename) {
   form.append(input)
 }
 
-function fileMeta(f) {
-  return JSON.stringify({ name: f.name, type: f.type, size: f.size })
+function fileMeta(f, question) {
+  const m = { name: f.name, type: f.type, size: f.size }
+  if (question) m.question = question
+  return JSON.stringify(m)
+}
+
+// The desk's questions (see the server's web/questions.go).
+function chosenDesk(form) {
+  const desk = form.querySelector('input[name="desk"]:checked')
+  return desk ? desk.value : ""
+}
+
+function questionsOf(form) {
+  const box = form.querySelector(`fieldset[data-questions="${CSS.escape(chosenDesk(form))}"]`)
+  return box ? Array.from(box.querySelectorAll("[data-question]")) : []
+}
+
+// showQuestions shows only the chosen desk's questions.
+function showQuestions(form) {
+  const chosen = chosenDesk(form)
+  for (const box of form.querySelectorAll("fieldset[data-questions]")) box.hidden = box.dataset.questions !== chosen
+}
+
+const maxAnswer = { text: 1000, long_text: 20000, date: 1000 }
+
+// answersOf reads the chosen desk's answers: {answers, files, missing,
+// tooLong}, where files are [{file, question}] and missing the labels of
+// required questions left blank.
+function answersOf(form) {
+  const out = { answers: [], files: [], missing: [], tooLong: [] }
+  for (const q of questionsOf(form)) {
+    const kind = q.dataset.kind
+    const a = { id: q.dataset.id, kind, question: q.dataset.label }
+    if (q.dataset.asked && q.dataset.asked !== q.dataset.label) a.asked = q.dataset.asked
+    let values = []
+    if (kind === "choice" || kind === "choices" || kind === "yes_no") {
+      const checked = Array.from(q.querySelectorAll("input:checked"))
+      values = checked.map((i) => i.dataset.label || i.value)
+    } else if (kind === "file") {
+      const input = q.querySelector('input[type="file"]')
+      const f = input && input.files.length > 0 ? input.files[0] : null
+      if (f) {
+        out.files.push({ file: f, question: a.id })
+        values = [f.name]
+      }
+    } else {
+      const input = q.querySelector("input, textarea")
+      let v = input ? input.value.replace(/\r\n/g, "\n") : ""
+      if (v.trim() !== "") {
+        if ([...v].length > (maxAnswer[kind] || 1000)) out.tooLong.push(q.dataset.asked)
+        if (kind === "text") v = v.replace(/\n/g, " ")
+        values = [v]
+      }
+    }
+    q.classList.remove("invalid")
+    if (values.length === 0 || values.every((v) => v.trim() === "")) {
+      if (q.hasAttribute("data-required")) {
+        out.missing.push(q.dataset.asked)
+        q.classList.add("invalid")
+      }
+      continue
+    }
+    a.value = values.join(", ")
+    if (kind === "choices") a.values = values
+    out.answers.push(a)
+  }
+  return out
+}
+
+// checkAnswers says what is missing, and answers false, if a required
+// question has no answer or an answer is too long.
+function checkAnswers(form) {
+  const a = answersOf(form)
+  if (a.missing.length > 0) {
+    setStatus(form, fill(form.dataset.msgRequired, { questions: a.missing.join(lang === "ar" ? "، " : ", ") }))
+    const first = form.querySelector("[data-question].invalid input, [data-question].invalid textarea")
+    if (first) first.focus()
+    return false
+  }
+  if (a.tooLong.length > 0) {
+    setStatus(form, (form.dataset.msgToolong || "") + " " + a.tooLong.join(", "))
+    return false
+  }
+  return true
+}
+
+// attachAnswers adds the encrypted answers to the hidden form.
+async function attachAnswers(form, out, recipients) {
+  const a = answersOf(form)
+  if (a.answers.length === 0) return
+  const plain = JSON.stringify({ lang, answers: a.answers })
+  attach(out, "answers", await encrypt(recipients, plain), "answers.age")
+}
+
+// allFiles lists the files to send: the form's, then the questions',
+// each with the question it answers ("" for none).
+function allFiles(form) {
+  return filesOf(form)
+    .map((file) => ({ file, question: "" }))
+    .concat(answersOf(form).files)
 }
 
 // sealedForm starts the hidden form: the token, the desk and the
@@ -111,6 +216,7 @@ async function sealedForm(form, recipients) {
   if (message.trim() !== "") attach(out, "message", await encrypt(recipients, message), "message.age")
   const contact = form.elements.contact ? form.elements.contact.value : ""
   if (contact.trim() !== "") attach(out, "contact", await encrypt(recipients, contact), "contact.age")
+  await attachAnswers(form, out, recipients)
   return out
 }
 
@@ -127,9 +233,9 @@ async function seal(form) {
   const recipients = recipientsOf(form)
   if (recipients.length === 0) throw new Error("no recipients")
   const out = await sealedForm(form, recipients)
-  for (const f of filesOf(form)) {
+  for (const { file: f, question } of allFiles(form)) {
     attach(out, "files", await encryptFile(recipients, f), "file.age")
-    attach(out, "file_meta", await encrypt(recipients, fileMeta(f)), "meta.age")
+    attach(out, "file_meta", await encrypt(recipients, fileMeta(f, question)), "meta.age")
   }
   keepMetadata(form, out)
   return out
@@ -318,10 +424,10 @@ function upload(form, blob, progress) {
 async function sendResumable(form, button) {
   const recipients = recipientsOf(form)
   if (recipients.length === 0) throw new Error("no recipients")
-  const files = filesOf(form)
+  const files = allFiles(form)
   const out = await sealedForm(form, recipients)
-  const progress = new Progress(form, files.reduce((n, f) => n + estimatedSize(f), 0))
-  for (const [i, f] of files.entries()) {
+  const progress = new Progress(form, files.reduce((n, f) => n + estimatedSize(f.file), 0))
+  for (const [i, { file: f, question }] of files.entries()) {
     setStatus(form, fill(form.dataset.msgEncryptingFile, { n: i + 1, total: files.length }))
     const blob = await encryptFile(recipients, f)
     progress.estimate(estimatedSize(f), blob.size)
@@ -335,7 +441,7 @@ async function sendResumable(form, button) {
     progress.done += blob.size
     progress.show(progress.done)
     hidden(out, "upload", id)
-    attach(out, "file_meta", await encrypt(recipients, fileMeta(f)), "meta.age")
+    attach(out, "file_meta", await encrypt(recipients, fileMeta(f, question)), "meta.age")
   }
   keepMetadata(form, out)
   progress.show(progress.total, true)
@@ -418,11 +524,14 @@ for (const form of document.querySelectorAll("form[data-pow]:not([data-encrypt])
 }
 
 for (const form of document.querySelectorAll("form[data-encrypt]")) {
+  showQuestions(form)
+  for (const desk of form.querySelectorAll('input[name="desk"]')) desk.addEventListener("change", () => showQuestions(form))
   form.addEventListener("submit", async (event) => {
     event.preventDefault()
     const button = form.querySelector('button[type="submit"]')
+    if (!checkAnswers(form)) return
     if (button) button.disabled = true
-    const files = filesOf(form)
+    const files = allFiles(form).map((f) => f.file)
     const max = Number(form.dataset.maxUpload || 0)
     if (max > 0 && files.reduce((n, f) => n + padme(f.size), 0) > max) {
       // Refused here, before anything is sent.
