@@ -413,3 +413,15 @@ func (q Questionnaire) HasRequired() bool {
 	}
 	return false
 }
+
+// EncodeAnswers is the plaintext of an answers item, encoded as the
+// source page's script encodes it (JSON.stringify: no HTML escaping).
+func EncodeAnswers(a Answers) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(a); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}

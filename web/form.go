@@ -306,7 +306,7 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 			return s, refuse(http.StatusBadRequest, "questions.error.summary", nil)
 		}
 		if len(a.Answers) > 0 {
-			if answers, err = answersJSON(a); err != nil {
+			if answers, err = pista.EncodeAnswers(a); err != nil {
 				return s, refuse(http.StatusInternalServerError, "error.internal", err)
 			}
 		}

@@ -1,9 +1,7 @@
 package web
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime/multipart"
@@ -165,18 +163,6 @@ func splitQuestionField(name string) (slug, id string, ok bool) {
 // maxAnswerBytes bounds one answer field as it is read: a long answer's
 // characters, at UTF-8's four bytes each.
 const maxAnswerBytes = 4 * pista.MaxLongAnswerChars
-
-// answersJSON is the plaintext of an answers item, encoded as the page's
-// script encodes it (JSON.stringify).
-func answersJSON(a pista.Answers) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(a); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
 
 // showLandingAgain shows the landing form again after its answers were
 // refused: 400, what the source typed kept, what is wrong said beside
