@@ -84,6 +84,7 @@ const (
 	AuditRelease        AuditAction = "release"         // released a held conversation
 	AuditExpire         AuditAction = "expire"          // the server deleted an expired conversation (actor: AuditSystem)
 	AuditBulkDelete     AuditAction = "bulk_delete"     // deleted a conversation in a bulk deletion, one entry each
+	AuditQuestions      AuditAction = "questions"       // changed a desk's questions; Subject: how many
 )
 
 // AuditSystem is the actor name of what the server does on its own

@@ -21,6 +21,7 @@ import (
 //	approve, reject, remove, rotate its coordinators (their browser holds the desk key)
 //	change a role on a desk         its coordinators
 //	set a desk's retention          its coordinators
+//	set a desk's questions          its coordinators
 //	delete conversations in bulk    its coordinators (of each conversation's desk)
 //	hold or release a conversation  its members (like starring or tagging)
 //	view a desk's audit log         its coordinators; instance admins
@@ -48,6 +49,7 @@ const (
 	ActInviteAdmin
 	ActRetention  // set the desk's retention period
 	ActBulkDelete // delete the desk's conversations many at a time
+	ActQuestions  // set the questions the desk asks its sources
 )
 
 // instanceActions need no desk: they are the instance admin's.
@@ -85,7 +87,7 @@ func (h *Handler) may(ctx context.Context, j pista.Journalist, a Action, deskID 
 		ok = member || j.Admin
 	case ActInvite, ActDeskAudit:
 		ok = coordinator || j.Admin
-	case ActApprove, ActRemove, ActSetRole, ActRetention, ActBulkDelete:
+	case ActApprove, ActRemove, ActSetRole, ActRetention, ActBulkDelete, ActQuestions:
 		ok = coordinator
 	}
 	if !ok {
