@@ -76,6 +76,9 @@ func questionnaireJourney(t *testing.T, js bool) {
 	if got := text(t, src, `[data-question="q.americas.role"]`); !strings.Contains(got, "أعمل هناك") {
 		t.Errorf("the choice question shows %q, without its Arabic choice", got)
 	}
+	if js { // axe is a script: it runs where scripts do
+		t.Run("axe/landing", func(t *testing.T) { checkAxe(t, src) })
+	}
 
 	// Sent without the required answer: the form again, in Arabic, with
 	// what is missing said beside the question and the message kept.
@@ -199,6 +202,15 @@ func questionnaireJourney(t *testing.T, js bool) {
 		t.Errorf("the inbox shows\n%s\nwant\n%s", strings.Join(pairs, "\n"), strings.Join(want, "\n"))
 	}
 	wantText(t, nt, "li[data-kind=answers] .item-head strong", "Answers")
+	t.Run("axe/conversation", func(t *testing.T) { checkAxe(t, nt) })
+
+	// The coordinator's editor, on the desk's page.
+	do(t, nt, "opening the desk page", chromedp.Navigate(base+"/newsroom/desks/americas?lang=ar"), loaded())
+	wantText(t, nt, "#questions-h", ar.T("questions.edit.heading"))
+	if got := text(t, nt, "ol.questions-list"); !strings.Contains(got, "أين حدث ذلك؟") {
+		t.Errorf("the desk page lists %q, not the Arabic labels", got)
+	}
+	t.Run("axe/desk", func(t *testing.T) { checkAxe(t, nt) })
 }
 
 func TestQuestionnaireNoJS(t *testing.T) { questionnaireJourney(t, false) }
