@@ -190,6 +190,22 @@ func questionnaireJourney(t *testing.T, js bool) {
 		}
 	}
 
+	if js {
+		// The form shown again (what a browser without JavaScript gets),
+		// checked by axe in a tab that runs scripts: sent plainly, past
+		// the page's script.
+		tab := b.tab(t, true)
+		do(t, tab, "sending the plain form without the required answer",
+			chromedp.Navigate(base+"/?lang=ar"),
+			chromedp.WaitVisible(chromedp.CSS("form[data-encrypt]")),
+			loaded(),
+			chromedp.Evaluate[chromedp.Void](`HTMLFormElement.prototype.submit.call(document.querySelector("form[data-encrypt]"))`),
+			chromedp.WaitVisible(chromedp.CSS("#questions-refused")),
+			loaded())
+		wantText(t, tab, "#q-americas-where-error", ar.T("questions.error.required"))
+		t.Run("axe/refused", func(t *testing.T) { checkAxe(t, tab) })
+	}
+
 	// The journalist reads question → answer in the inbox.
 	nt := b.tab(t, true)
 	teamLogin(t, nt, base, carla)
