@@ -89,18 +89,34 @@ type Questionnaire struct {
 	Questions []Question `json:"questions"`
 }
 
-// QuestionnaireError is a questionnaire refused: which question (its
-// 1-based position, 0 for the whole file) and why.
+// QuestionnaireError is a questionnaire refused: which question and
+// choice (1-based; 0 for the whole file, or the question itself) and why,
+// in English (Error) and as a message key with its values, for pages in
+// other languages ("questions.bad."+Code, Args as i18n.Locale.T takes
+// them).
 type QuestionnaireError struct {
 	Question int
+	Choice   int
+	Code     string
+	Args     []any
 	Reason   string
 }
 
 func (e *QuestionnaireError) Error() string {
-	if e.Question == 0 {
-		return "questionnaire: " + e.Reason
+	s := "questionnaire: "
+	if e.Question > 0 {
+		s += fmt.Sprintf("question %d: ", e.Question)
 	}
-	return fmt.Sprintf("questionnaire: question %d: %s", e.Question, e.Reason)
+	if e.Choice > 0 {
+		s += fmt.Sprintf("choice %d: ", e.Choice)
+	}
+	return s + e.Reason
+}
+
+// refusal makes a QuestionnaireError: code and args name the message,
+// format and its values say it in English.
+func refusal(question, choice int, code string, args []any, format string, values ...any) *QuestionnaireError {
+	return &QuestionnaireError{Question: question, Choice: choice, Code: code, Args: args, Reason: fmt.Sprintf(format, values...)}
 }
 
 var questionID = regexp.MustCompile(`^[a-z0-9_-]+$`)
@@ -112,18 +128,18 @@ var questionID = regexp.MustCompile(`^[a-z0-9_-]+$`)
 func ParseQuestionnaire(b []byte, langs []string, def string) (Questionnaire, error) {
 	var q Questionnaire
 	if len(b) > MaxQuestionnaireBytes {
-		return q, &QuestionnaireError{Reason: fmt.Sprintf("the file is larger than %d bytes", MaxQuestionnaireBytes)}
+		return q, refusal(0, 0, "toolarge", []any{"max", MaxQuestionnaireBytes}, "the file is larger than %d bytes", MaxQuestionnaireBytes)
 	}
 	if !utf8.Valid(b) {
-		return q, &QuestionnaireError{Reason: "the file is not UTF-8 text"}
+		return q, refusal(0, 0, "notutf8", nil, "the file is not UTF-8 text")
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&q); err != nil {
-		return Questionnaire{}, &QuestionnaireError{Reason: "not valid JSON of a questionnaire: " + err.Error()}
+		return Questionnaire{}, refusal(0, 0, "json", []any{"detail", err.Error()}, "not valid JSON of a questionnaire: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return Questionnaire{}, &QuestionnaireError{Reason: "there is more after the questionnaire's JSON object"}
+		return Questionnaire{}, refusal(0, 0, "trailing", nil, "there is more after the questionnaire's JSON object")
 	}
 	if err := q.Validate(langs, def); err != nil {
 		return Questionnaire{}, err
@@ -137,65 +153,66 @@ func ParseQuestionnaire(b []byte, langs []string, def string) (Questionnaire, er
 // MaxChoices of them, labelled likewise.
 func (q Questionnaire) Validate(langs []string, def string) error {
 	if len(q.Questions) > MaxQuestions {
-		return &QuestionnaireError{Reason: fmt.Sprintf("%d questions; at most %d", len(q.Questions), MaxQuestions)}
+		return refusal(0, 0, "toomany", []any{"n", len(q.Questions), "max", MaxQuestions}, "%d questions; at most %d", len(q.Questions), MaxQuestions)
 	}
 	seen := map[string]bool{}
 	for i, qu := range q.Questions {
-		bad := func(format string, args ...any) error {
-			return &QuestionnaireError{Question: i + 1, Reason: fmt.Sprintf(format, args...)}
-		}
-		if err := checkID(qu.ID); err != "" {
-			return bad("id %s", err)
+		n := i + 1
+		if err := checkID(n, 0, qu.ID); err != nil {
+			return err
 		}
 		if seen[qu.ID] {
-			return bad("id %q is used twice", qu.ID)
+			return refusal(n, 0, "id.twice", []any{"id", qu.ID}, "id %q is used twice", qu.ID)
 		}
 		seen[qu.ID] = true
 		if !qu.Kind.Valid() {
-			return bad("kind %q is not one of text, long_text, choice, choices, yes_no, date, file", truncateRunes(string(qu.Kind), 40))
+			k := truncateRunes(string(qu.Kind), 40)
+			return refusal(n, 0, "kind", []any{"kind", k}, "kind %q is not one of text, long_text, choice, choices, yes_no, date, file", k)
 		}
-		if err := checkLabel(qu.Label, langs, def, MaxLabelChars); err != "" {
-			return bad("label %s", err)
+		if err := checkLabel(n, 0, qu.Label, langs, def, MaxLabelChars); err != nil {
+			return err
 		}
 		hasChoices := qu.Kind == QuestionChoice || qu.Kind == QuestionChoices
 		switch {
 		case !hasChoices && len(qu.Choices) > 0:
-			return bad("a %s question has no choices", qu.Kind)
+			return refusal(n, 0, "nochoices", []any{"kind", string(qu.Kind)}, "a %s question has no choices", qu.Kind)
 		case hasChoices && (len(qu.Choices) < 2 || len(qu.Choices) > MaxChoices):
-			return bad("a %s question needs 2 to %d choices, not %d", qu.Kind, MaxChoices, len(qu.Choices))
+			return refusal(n, 0, "choices", []any{"kind", string(qu.Kind), "n", len(qu.Choices), "max", MaxChoices},
+				"a %s question needs 2 to %d choices, not %d", qu.Kind, MaxChoices, len(qu.Choices))
 		}
 		chosen := map[string]bool{}
 		for j, c := range qu.Choices {
-			if err := checkID(c.ID); err != "" {
-				return bad("choice %d: id %s", j+1, err)
+			if err := checkID(n, j+1, c.ID); err != nil {
+				return err
 			}
 			if chosen[c.ID] {
-				return bad("choice %d: id %q is used twice", j+1, c.ID)
+				return refusal(n, j+1, "id.twice", []any{"id", c.ID}, "id %q is used twice", c.ID)
 			}
 			chosen[c.ID] = true
-			if err := checkLabel(c.Label, langs, def, MaxChoiceChars); err != "" {
-				return bad("choice %d: label %s", j+1, err)
+			if err := checkLabel(n, j+1, c.Label, langs, def, MaxChoiceChars); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
 }
 
-func checkID(id string) string {
+func checkID(question, choice int, id string) error {
 	switch {
 	case id == "":
-		return "is missing"
+		return refusal(question, choice, "id.missing", nil, "id is missing")
 	case len(id) > MaxQuestionIDLen:
-		return fmt.Sprintf("is longer than %d characters", MaxQuestionIDLen)
+		return refusal(question, choice, "id.toolong", []any{"max", MaxQuestionIDLen}, "id is longer than %d characters", MaxQuestionIDLen)
 	case !questionID.MatchString(id):
-		return fmt.Sprintf("%q may have only lowercase letters, digits, - and _", id)
+		id = truncateRunes(id, 40)
+		return refusal(question, choice, "id.chars", []any{"id", id}, "id %q may have only lowercase letters, digits, - and _", id)
 	}
-	return ""
+	return nil
 }
 
-func checkLabel(label map[string]string, langs []string, def string, max int) string {
+func checkLabel(question, choice int, label map[string]string, langs []string, def string, max int) error {
 	if strings.TrimSpace(label[def]) == "" {
-		return fmt.Sprintf("is missing in %q, the instance's default language", def)
+		return refusal(question, choice, "label.missing", []any{"lang", def}, "label is missing in %q, the instance's default language", def)
 	}
 	keys := make([]string, 0, len(label))
 	for k := range label {
@@ -205,16 +222,18 @@ func checkLabel(label map[string]string, langs []string, def string, max int) st
 	for _, lang := range keys {
 		text := label[lang]
 		if !slices.Contains(langs, lang) {
-			return fmt.Sprintf("has language %q, which is not one of %s", truncateRunes(lang, 20), strings.Join(langs, ", "))
+			l := truncateRunes(lang, 20)
+			return refusal(question, choice, "label.lang", []any{"lang", l, "langs", strings.Join(langs, ", ")},
+				"label has language %q, which is not one of %s", l, strings.Join(langs, ", "))
 		}
 		if n := utf8.RuneCountInString(text); n > max {
-			return fmt.Sprintf("in %q has %d characters; at most %d", lang, n, max)
+			return refusal(question, choice, "label.toolong", []any{"lang", lang, "n", n, "max", max}, "label in %q has %d characters; at most %d", lang, n, max)
 		}
 		if strings.ContainsFunc(text, func(r rune) bool { return r < ' ' }) {
-			return fmt.Sprintf("in %q has a control character or line break", lang)
+			return refusal(question, choice, "label.control", []any{"lang", lang}, "label in %q has a control character or line break", lang)
 		}
 	}
-	return ""
+	return nil
 }
 
 func truncateRunes(s string, n int) string {
@@ -386,7 +405,7 @@ func EncodeQuestionnaire(q Questionnaire) (string, error) {
 		return "", err
 	}
 	if len(b) > MaxQuestionnaireBytes {
-		return "", &QuestionnaireError{Reason: fmt.Sprintf("larger than %d bytes", MaxQuestionnaireBytes)}
+		return "", refusal(0, 0, "toolarge", []any{"max", MaxQuestionnaireBytes}, "larger than %d bytes", MaxQuestionnaireBytes)
 	}
 	return string(b), nil
 }

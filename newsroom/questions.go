@@ -37,7 +37,7 @@ type questionsData struct {
 	Can   bool // the journalist may edit them
 	List  []questionRow
 	JSON  string // the questionnaire, for the editor's text area
-	Error string // why a change was refused (the validator's words)
+	Error string // why a change was refused, in the page's language
 	// Add is what the add form was sent with, when it was refused.
 	Add   map[string]string
 	Kinds []pista.QuestionKind
@@ -92,22 +92,22 @@ func (h *Handler) setDeskQuestions(w http.ResponseWriter, r *http.Request, q req
 	}
 	f := r.PostForm
 	next := pista.Questionnaire{Questions: slices.Clone(cur.Questions)}
-	refused := func(reason string, typed string, add map[string]string) {
-		h.renderDeskWith(w, r, q, "", &questionsEdit{reason: reason, json: typed, add: add})
+	refused := func(err error, typed string, add map[string]string) {
+		h.renderDeskWith(w, r, q, "", &questionsEdit{err: err, json: typed, add: add})
 	}
 	switch f.Get("action") {
 	case "save":
 		typed := f.Get("questions")
 		next, err = pista.ParseQuestionnaire([]byte(typed), i18n.Tags(), i18n.Default)
 		if err != nil {
-			refused(err.Error(), typed, nil)
+			refused(err, typed, nil)
 			return
 		}
 	case "add":
 		qu, add := questionFromForm(r)
 		next.Questions = append(next.Questions, qu)
 		if err := next.Validate(i18n.Tags(), i18n.Default); err != nil {
-			refused(err.Error(), "", add)
+			refused(err, "", add)
 			return
 		}
 	case "remove", "up":
@@ -128,7 +128,7 @@ func (h *Handler) setDeskQuestions(w http.ResponseWriter, r *http.Request, q req
 	if err := h.Desks.SetQuestions(ctx, d.ID, next); err != nil {
 		var qe *pista.QuestionnaireError
 		if errors.As(err, &qe) {
-			refused(qe.Error(), indentQuestions(next), nil)
+			refused(qe, indentQuestions(next), nil)
 			return
 		}
 		h.internal(w, r, q, "setting a desk's questions", err)
@@ -140,9 +140,26 @@ func (h *Handler) setDeskQuestions(w http.ResponseWriter, r *http.Request, q req
 
 // questionEdit is a refused change, to show on the page again.
 type questionsEdit struct {
-	reason string
-	json   string
-	add    map[string]string
+	err  error
+	json string
+	add  map[string]string
+}
+
+// questionsError says why a change was refused, in the page's language:
+// which question (and choice), and what is wrong.
+func questionsError(l *i18n.Locale, err error) string {
+	var qe *pista.QuestionnaireError
+	if !errors.As(err, &qe) || qe.Code == "" {
+		return l.T("error.form")
+	}
+	msg := l.T("questions.bad."+qe.Code, qe.Args...)
+	switch {
+	case qe.Choice > 0:
+		return l.T("questions.bad.choice", "n", qe.Question, "c", qe.Choice) + " " + msg
+	case qe.Question > 0:
+		return l.T("questions.bad.question", "n", qe.Question) + " " + msg
+	}
+	return msg
 }
 
 // questionFromForm reads the add form: a question, and what was typed

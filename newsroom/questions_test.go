@@ -58,12 +58,12 @@ func TestDeskQuestionsEditor(t *testing.T) {
 	// question; the page again, 400, with the reason and what was typed.
 	bad := url.Values{"action": {"add"}, "id": {"when"}, "kind": {"date"}, "label_ar": {"متى؟"}}
 	r := post(cb, path, ctok, bad)
-	if r.Status != http.StatusBadRequest || !strings.Contains(r.Text(), pistatest.En("questions.edit.refused")) || !strings.Contains(r.Text(), `missing in "en"`) || !strings.Contains(r.Body, "متى؟") {
+	if r.Status != http.StatusBadRequest || !strings.Contains(r.Text(), pistatest.En("questions.edit.refused")) || !strings.Contains(r.Text(), pistatest.En("questions.bad.label.missing", "lang", "en")) || !strings.Contains(r.Body, "متى؟") {
 		t.Errorf("an add without the English label: %d\n%s", r.Status, r.Text())
 	}
 	typed := `{"questions": [{"id": "x", "kind": "text", "label": {"en": "X"}}, {"id": "y", "kind": "colour", "label": {"en": "Y"}}]}`
 	r = post(cb, path, ctok, url.Values{"action": {"save"}, "questions": {typed}})
-	if r.Status != http.StatusBadRequest || !strings.Contains(r.Text(), `question 2: kind "colour"`) || !strings.Contains(r.Text(), `"colour"`) {
+	if r.Status != http.StatusBadRequest || !strings.Contains(r.Text(), pistatest.En("questions.bad.question", "n", 2)+" "+pistatest.En("questions.bad.kind", "kind", "colour")) || !strings.Contains(r.Body, `&#34;colour&#34;`) {
 		t.Errorf("a bad file: %d\n%s", r.Status, r.Text())
 	}
 	if len(questions()) != 2 {

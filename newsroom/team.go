@@ -162,7 +162,7 @@ func (h *Handler) renderDeskWith(w http.ResponseWriter, r *http.Request, q reque
 		status = http.StatusCreated
 	}
 	if qe != nil {
-		dd.Questions.Error, dd.Questions.Add = qe.reason, qe.add
+		dd.Questions.Error, dd.Questions.Add = questionsError(p.L, qe.err), qe.add
 		if qe.json != "" {
 			dd.Questions.JSON = qe.json
 		}
