@@ -90,6 +90,7 @@ func questionnaireJourney(t *testing.T, js bool) {
 		// The script stops it before anything is encrypted or sent.
 		run(t, src, "waiting for the script's message",
 			chromedp.Poll[bool](`document.querySelector("[data-status]").textContent === `+jsString(ar.T("questions.js.required", "questions", "أين حدث ذلك؟"))))
+		wantText(t, src, `[data-question="q.americas.where"] [data-js-error]`, ar.T("questions.error.required"))
 		if rs := rec.containing("POST /submit"); len(rs) > 0 {
 			t.Errorf("the page sent the form without the required answer: %v", rs)
 		}

@@ -152,11 +152,11 @@ function answersOf(form) {
         values = [v]
       }
     }
-    q.classList.remove("invalid")
+    markMissing(form, q, false)
     if (values.length === 0 || values.every((v) => v.trim() === "")) {
       if (q.hasAttribute("data-required")) {
         out.missing.push(q.dataset.asked)
-        q.classList.add("invalid")
+        markMissing(form, q, true)
       }
       continue
     }
@@ -165,6 +165,36 @@ function answersOf(form) {
     out.answers.push(a)
   }
   return out
+}
+
+// markMissing says beside a question that it needs an answer, as the
+// server's page does, or takes that away.
+function markMissing(form, q, missing) {
+  q.classList.toggle("invalid", missing)
+  let note = q.querySelector("[data-js-error]")
+  if (!missing) {
+    if (!note) return
+    for (const input of q.querySelectorAll(`[aria-describedby="${note.id}"]`)) {
+      input.removeAttribute("aria-invalid")
+      input.removeAttribute("aria-describedby")
+    }
+    note.remove()
+    return
+  }
+  if (!note) {
+    note = document.createElement("p")
+    note.className = "error"
+    note.setAttribute("data-js-error", "")
+    note.id = "js-error-" + q.dataset.id
+    const at = q.querySelector("legend, label")
+    if (at) at.after(note)
+    else q.prepend(note)
+  }
+  note.textContent = form.dataset.msgQuestionRequired || ""
+  for (const input of q.querySelectorAll("input, textarea")) {
+    input.setAttribute("aria-invalid", "true")
+    input.setAttribute("aria-describedby", note.id)
+  }
 }
 
 // checkAnswers says what is missing, and answers false, if a required
