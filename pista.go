@@ -168,12 +168,13 @@ const (
 	KindContact ItemKind = "contact" // how to reach the source, if they chose to say
 	KindReply   ItemKind = "reply"   // a journalist's reply, encrypted to source and desk
 	KindEmail   ItemKind = "email"   // a whole e-mail as received (RFC 5322), kept as evidence
+	KindAnswers ItemKind = "answers" // the source's answers to the desk's questions (JSON of Answers)
 )
 
 // Valid reports whether k is one of the known kinds.
 func (k ItemKind) Valid() bool {
 	switch k {
-	case KindMessage, KindFile, KindContact, KindReply, KindEmail:
+	case KindMessage, KindFile, KindContact, KindReply, KindEmail, KindAnswers:
 		return true
 	}
 	return false
@@ -239,6 +240,9 @@ type FileMeta struct {
 	// scrubbed, or from an app that sends no report: nobody can tell
 	// whether its metadata was removed).
 	Scrub *ScrubReport `json:"scrub,omitempty"`
+	// Question is the ID of the desk's "file" question the file answers,
+	// or "" for a file sent with the message.
+	Question string `json:"question,omitempty"`
 }
 
 // Who scrubs a file (ScrubReport.By): wherever it is, it happens before
@@ -416,6 +420,13 @@ type DeskStore interface {
 	DesksOf(ctx context.Context, journalistID int64) ([]Desk, error)
 	// WrapsFor lists every desk key generation wrapped to a journalist.
 	WrapsFor(ctx context.Context, journalistID int64) ([]KeyWrap, error)
+	// Questions returns a desk's questionnaire (no questions if none was
+	// set). ErrNotFound for an unknown desk.
+	Questions(ctx context.Context, deskID int64) (Questionnaire, error)
+	// SetQuestions replaces a desk's questionnaire whole; callers have
+	// validated it (Questionnaire.Validate), stores check only its size
+	// (MaxQuestionnaireBytes). ErrNotFound for an unknown desk.
+	SetQuestions(ctx context.Context, deskID int64, q Questionnaire) error
 }
 
 // JournalistStore keeps newsroom accounts.

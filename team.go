@@ -85,7 +85,8 @@ const (
 	AuditExpire         AuditAction = "expire"          // the server deleted an expired conversation (actor: AuditSystem)
 	AuditBulkDelete     AuditAction = "bulk_delete"     // deleted a conversation in a bulk deletion, one entry each
 	// Transfers (transfer.go): one entry on each desk; Subject: "from → to".
-	AuditTransfer AuditAction = "transfer"
+	AuditTransfer  AuditAction = "transfer"
+	AuditQuestions AuditAction = "questions" // changed a desk's questions; Subject: how many
 )
 
 // AuditSystem is the actor name of what the server does on its own

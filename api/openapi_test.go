@@ -21,6 +21,7 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/api"
+	"github.com/pista-tips/pista/i18n"
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/server"
 )
@@ -196,6 +197,31 @@ func TestOpenAPIAnswers(t *testing.T) {
 	expect(call(b, http.MethodDelete, path, lr.Token, ""), 404)
 	expect(call(b, http.MethodPost, "/api/v1/source/logout", lr.Token, ""), 204)
 	expect(call(b, http.MethodPost, "/api/v1/source/logout", lr.Token, ""), 401)
+
+	// A desk's questions: listed; a tip without answers to a required one
+	// refused, with them taken.
+	q, err := pista.ParseQuestionnaire([]byte(`{"questions": [{"id": "where", "kind": "text", "required": true,
+		"label": {"en": "Where?", "ar": "أين؟"}}, {"id": "pick", "kind": "choice", "label": {"en": "Pick"},
+		"choices": [{"id": "a", "label": {"en": "A"}}, {"id": "b", "label": {"en": "B"}}]}]}`), i18n.Tags(), i18n.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Srv.Stores.Desks.SetQuestions(context.Background(), desk.ID, q); err != nil {
+		t.Fatal(err)
+	}
+	expect(call(b, http.MethodGet, "/api/v1/desks", "", ""), 200)
+	if got := desksAPI(b).Desks[0].Questions; len(got) != 2 || got[0].Label["ar"] != "أين؟" || !got[0].Required {
+		t.Errorf("GET /api/v1/desks lists the questions %+v", got)
+	}
+	r = expect(sendSealed(b, "/api/v1/source/tips", "", tipFor("americas", appSource(t)), msg), 400)
+	if !strings.Contains(r.Body, "answers_required") {
+		t.Errorf("a tip without the required answers: %s", r.Body)
+	}
+	answers := sealedPart{"answers", seal(t, []byte(`{"lang":"en","answers":[{"id":"where","kind":"text","question":"Where?","value":"here"}]}`), to...)}
+	expect(sendSealed(b, "/api/v1/source/tips", "", tipFor("americas", appSource(t)), answers), 201)
+	expect(sendSealed(b, "/api/v1/source/tips", "", tipFor("americas", appSource(t)), answers, answers), 400)
+	token, _ := sourceLogin(b, src.Auth)
+	expect(sendSealed(b, "/api/v1/source/followups", token, nil, answers), 400)
 
 	// Journalists.
 	expect(call(b, http.MethodPost, "/api/v1/journalist/login/params", "", `{"name":"`+j.Name+`"}`), 200)

@@ -135,6 +135,10 @@ type Desk struct {
 	// (age1pq1…): every item sent to the desk must be encrypted to all
 	// of them, and to nothing else.
 	Recipients []string `json:"recipients"`
+	// Questions are what the desk asks a new tip's source, in order, with
+	// their labels in each language of the instance (pista.Question):
+	// answered in one sealed "answers" part, the JSON of pista.Answers.
+	Questions []pista.Question `json:"questions"`
 }
 
 // Codename is how a codename is made and what it derives, for apps that
@@ -219,7 +223,12 @@ func (h *Handler) listDesks(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := DesksResponse{Desks: []Desk{}, Codename: params}
 	for _, d := range desks {
-		resp.Desks = append(resp.Desks, Desk{Slug: d.Slug, Title: d.Title, Description: d.Description, Recipients: h.recipientsOf(d)})
+		q, err := h.Desks.Questions(r.Context(), d.ID)
+		if err != nil {
+			h.internal(w, err)
+			return
+		}
+		resp.Desks = append(resp.Desks, Desk{Slug: d.Slug, Title: d.Title, Description: d.Description, Recipients: h.recipientsOf(d), Questions: q.Questions})
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -307,6 +316,7 @@ type sealedForm struct {
 	items      int   // messages and files
 	files      int
 	contacts   int
+	answers    int // sealed answers parts (a new tip may have one)
 }
 
 // readParts reads the sealed parts of a multipart body, after the tip part
@@ -341,6 +351,15 @@ func (h *Handler) readParts(ctx context.Context, mr *intake.PartReader, f *seale
 				return refuse(http.StatusBadRequest, "bad_request", `a tip has at most one "contact" part`)
 			}
 			_, err = f.batch.AddEncrypted(ctx, pista.KindContact, part, f.recipients, 4*httpx.MaxContactChars)
+		case "answers":
+			if !f.contact {
+				return refuse(http.StatusBadRequest, "bad_request", `an "answers" part goes with a new tip only`)
+			}
+			if f.answers++; f.answers > 1 {
+				return refuse(http.StatusBadRequest, "bad_request", `a tip has at most one "answers" part`)
+			}
+			_, err = f.batch.AddEncrypted(ctx, pista.KindAnswers, part, f.recipients, pista.MaxAnswersBytes)
+			f.items++
 		case "file":
 			if f.files++; f.files > httpx.MaxFiles {
 				return refuse(http.StatusRequestEntityTooLarge, "too_large", "too many files: at most "+strconv.Itoa(httpx.MaxFiles))
@@ -355,7 +374,7 @@ func (h *Handler) readParts(ctx context.Context, mr *intake.PartReader, f *seale
 			_, err = f.batch.AddEncryptedMeta(ctx, part, f.recipients, maxSealedMeta)
 			pendingFile = false
 		default:
-			return refuse(http.StatusBadRequest, "bad_request", `unexpected part: the parts are "message", "contact" and "file" followed by "file_meta"`)
+			return refuse(http.StatusBadRequest, "bad_request", `unexpected part: the parts are "message", "contact", "answers" and "file" followed by "file_meta"`)
 		}
 		if err != nil {
 			return sealedError(name, err)
@@ -477,6 +496,21 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 		f.batch.Abort()
 		h.refused(w, aerr)
 		return
+	}
+	if f.answers == 0 {
+		// Required answers cannot be checked inside their encryption: an
+		// app checks them; the server checks that some came.
+		q, err := h.Desks.Questions(ctx, desk.ID)
+		if err != nil {
+			f.batch.Abort()
+			h.refused(w, &apiError{status: http.StatusInternalServerError, code: "internal", msg: "the server failed; try again", err: err})
+			return
+		}
+		if q.HasRequired() {
+			f.batch.Abort()
+			h.refused(w, refuse(http.StatusBadRequest, "answers_required", `the desk has required questions (GET /api/v1/desks): send their answers in an "answers" part`))
+			return
+		}
 	}
 	f.batch.MarkEncryptedBy("app")
 	t := &pista.NewTip{

@@ -78,7 +78,10 @@ func Recipients(d api.Desk) ([]age.Recipient, error) {
 // File is a file to send.
 type File struct {
 	Name, Type string // sent only inside the encrypted file_meta part
-	Open       func() (io.ReadCloser, error)
+	// Question is the ID of the desk's file question the file answers,
+	// or "" (sent only inside the encrypted file_meta part too).
+	Question string
+	Open     func() (io.ReadCloser, error)
 	// Scrub, if not nil, is called once what Open returned has been read
 	// and closed: its report (who scrubbed the file's metadata, what was
 	// found, what the source chose) goes into the encrypted file_meta.
@@ -91,6 +94,9 @@ type Sealed struct {
 	Message string
 	Contact string // only with a new tip
 	Files   []File
+	// Answers is the JSON of the answers to the desk's questions
+	// (pista.Answers), sealed in one part; only with a new tip.
+	Answers []byte
 }
 
 // SubmitTip sends a new tip to desk from the source whose keys d derived
@@ -109,6 +115,9 @@ func (c *Client) SubmitTip(ctx context.Context, desk string, d keys.Derived, to 
 func (c *Client) FollowUp(ctx context.Context, to []age.Recipient, s Sealed) error {
 	if s.Contact != "" {
 		return errors.New("contact details go with a new tip only")
+	}
+	if s.Answers != nil {
+		return errors.New("answers to the desk's questions go with a new tip only")
 	}
 	return c.postSealed(ctx, "/api/v1/source/followups", nil, to, s, nil)
 }
@@ -166,6 +175,14 @@ func writeSealed(mw *multipart.Writer, tip *api.TipPart, to []age.Recipient, s S
 			return err
 		}
 	}
+	if s.Answers != nil {
+		if err := sealPart(mw, "answers", to, func(w io.Writer) error {
+			_, err := w.Write(s.Answers)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
 	for _, f := range s.Files {
 		// Padded inside the encryption, as the server and the browser pad
 		// (pista.Padme), so that the upload does not give the file's
@@ -185,7 +202,7 @@ func writeSealed(mw *multipart.Writer, tip *api.TipPart, to []age.Recipient, s S
 		}); err != nil {
 			return err
 		}
-		fm := pista.FileMeta{Name: f.Name, Type: f.Type, Size: &size}
+		fm := pista.FileMeta{Name: f.Name, Type: f.Type, Size: &size, Question: f.Question}
 		if f.Scrub != nil {
 			fm.Scrub = f.Scrub()
 		}

@@ -104,6 +104,21 @@ func (w *wire) since(n int) ([][]byte, []string) {
 	return append([][]byte(nil), w.reqs[n:]...), append([]string(nil), w.paths[n:]...)
 }
 
+// containing lists the requests (method and URL) whose URL, headers or
+// body hold needle.
+func (w *wire) containing(needle string) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for _, r := range w.reqs {
+		if bytes.Contains(r, []byte(needle)) {
+			first, _, _ := bytes.Cut(r, []byte("\n"))
+			out = append(out, string(first))
+		}
+	}
+	return out
+}
+
 func (w *wire) count() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -91,10 +91,11 @@ func (b *Batch) encryptMeta(ctx context.Context, meta pista.FileMeta) (string, i
 	return b.encrypt(ctx, bytes.NewReader(bytes.TrimSuffix(m.Bytes(), []byte("\n"))))
 }
 
-// Sort puts messages first, then files, then the contact: the order a
-// journalist reads them in, whatever order the form sent them.
+// Sort puts messages first, then the answers to the desk's questions,
+// then files, then the contact: the order a journalist reads them in,
+// whatever order the form sent them.
 func (b *Batch) Sort() {
-	rank := map[pista.ItemKind]int{pista.KindMessage: 0, pista.KindReply: 0, pista.KindFile: 1, pista.KindContact: 2}
+	rank := map[pista.ItemKind]int{pista.KindMessage: 0, pista.KindReply: 0, pista.KindAnswers: 1, pista.KindFile: 2, pista.KindContact: 3}
 	items := b.items
 	for i := 1; i < len(items); i++ {
 		for j := i; j > 0 && rank[items[j].Kind] < rank[items[j-1].Kind]; j-- {

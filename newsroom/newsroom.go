@@ -130,6 +130,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerTeam(mux)
 	h.registerSearch(mux)
 	h.registerRetention(mux)
+	h.registerQuestions(mux)
 }
 
 // CSRFHeader carries the page's CSRF token in the script's requests.

@@ -21,6 +21,7 @@ import (
 //	approve, reject, remove, rotate its coordinators (their browser holds the desk key)
 //	change a role on a desk         its coordinators
 //	set a desk's retention          its coordinators
+//	set a desk's questions          its coordinators
 //	delete conversations in bulk    its coordinators (of each conversation's desk)
 //	hold or release a conversation  its members (like starring or tagging)
 //	move a conversation to a desk   members of both desks; its desk's coordinators, to any desk (transfer.go)
@@ -52,6 +53,7 @@ const (
 	// ActTransferAny: move the desk's conversations to any desk, not
 	// only to the journalist's own (transfer.go).
 	ActTransferAny
+	ActQuestions // set the questions the desk asks its sources
 )
 
 // instanceActions need no desk: they are the instance admin's.
@@ -89,7 +91,7 @@ func (h *Handler) may(ctx context.Context, j pista.Journalist, a Action, deskID 
 		ok = member || j.Admin
 	case ActInvite, ActDeskAudit:
 		ok = coordinator || j.Admin
-	case ActApprove, ActRemove, ActSetRole, ActRetention, ActBulkDelete, ActTransferAny:
+	case ActApprove, ActRemove, ActSetRole, ActRetention, ActBulkDelete, ActTransferAny, ActQuestions:
 		ok = coordinator
 	}
 	if !ok {

@@ -93,6 +93,8 @@ type deskData struct {
 	// CanRetain: the journalist may set the desk's retention.
 	CanRetain bool
 	MaxDays   int
+	// Questions: what the desk asks its sources (questions.go).
+	Questions questionsData
 }
 
 var teamNotices = map[string]string{
@@ -103,6 +105,7 @@ var teamNotices = map[string]string{
 	"role":      "team.role.changed",
 	"created":   "team.desk.created",
 	"retention": "retention.set",
+	"questions": "questions.edit.saved",
 }
 
 // showDesk is a desk's members page: who is on it, who waits for
@@ -112,6 +115,12 @@ func (h *Handler) showDesk(w http.ResponseWriter, r *http.Request, q request) {
 }
 
 func (h *Handler) renderDesk(w http.ResponseWriter, r *http.Request, q request, link string) {
+	h.renderDeskWith(w, r, q, link, nil)
+}
+
+// renderDeskWith is renderDesk showing a refused change of the desk's
+// questions (400), if qe is not nil.
+func (h *Handler) renderDeskWith(w http.ResponseWriter, r *http.Request, q request, link string, qe *questionsEdit) {
 	ctx := r.Context()
 	d, ok := h.desk(w, r, q)
 	if !ok || !h.allowed(w, r, q, ActViewDesk, d.ID) {
@@ -144,11 +153,22 @@ func (h *Handler) renderDesk(w http.ResponseWriter, r *http.Request, q request, 
 		return
 	}
 	p := h.page(r, q.sid, "team.desk.title")
-	p.Data = dd
+	if dd.Questions, err = h.questionsView(ctx, q.j, d, p.L.Tag); err != nil {
+		h.internal(w, r, q, "reading a desk's questions", err)
+		return
+	}
 	status := http.StatusOK
 	if link != "" {
 		status = http.StatusCreated
 	}
+	if qe != nil {
+		dd.Questions.Error, dd.Questions.Add = questionsError(p.L, qe.err), qe.add
+		if qe.json != "" {
+			dd.Questions.JSON = qe.json
+		}
+		status = http.StatusBadRequest
+	}
+	p.Data = dd
 	h.Render.Render(w, status, "newsroom/desk", p)
 }
 

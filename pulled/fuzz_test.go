@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/api"
 	"github.com/pista-tips/pista/apiclient"
 )
@@ -93,5 +94,23 @@ func FuzzItemsPage(f *testing.F) {
 				t.Fatalf("checkItem passed the conversation %q", it.Conversation)
 			}
 		}
+	})
+}
+
+func FuzzParseAnswers(f *testing.F) {
+	f.Add([]byte(`{"lang":"ar","answers":[{"id":"where","kind":"text","question":"Where?","asked":"أين؟","value":"الميناء"}]}`))
+	f.Add([]byte(`{"answers":[{"id":"doc","kind":"file","question":"A document","value":"a.pdf"}]} x`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := ParseAnswers(b)
+		if err != nil {
+			if len(a.Answers) != 0 {
+				t.Fatalf("refused, yet answers: %+v", a)
+			}
+			return
+		}
+		if len(a.Answers) > pista.MaxQuestions {
+			t.Fatalf("%d answers", len(a.Answers))
+		}
+		_ = FormatAnswers(a)
 	})
 }

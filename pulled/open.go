@@ -229,6 +229,27 @@ func openConversation(ids []age.Identity, src, dst *dir, conv string, opt Option
 			if counts[it.kind] > 1 {
 				name = fmt.Sprintf("contact-%d.txt", counts[it.kind])
 			}
+		case pista.KindAnswers:
+			counts[it.kind]++
+			name = "answers.txt"
+			if counts[it.kind] > 1 {
+				name = fmt.Sprintf("answers-%d.txt", counts[it.kind])
+			}
+			used[strings.ToLower(name)] = true
+			body, err := readAnswers(ids, in, it.name)
+			if errors.Is(err, errCannotDecrypt) {
+				failed = append(failed, in.join(it.name))
+				continue
+			} else if err != nil {
+				return n, failed, err
+			}
+			sum, err := out.writeFile(name, strings.NewReader(body), own)
+			if err != nil {
+				return n, failed, err
+			}
+			wrote[name] = sum
+			n++
+			continue
 		case pista.KindFile:
 			counts[it.kind]++
 			fallback := fmt.Sprintf("file-%d", counts[it.kind])

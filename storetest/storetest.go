@@ -88,6 +88,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"DeleteConversations", testDeleteConversations},
 		{"AuditRetention", testAuditRetention},
 		{"Transfer", testTransfer},
+		{"Questions", testQuestions},
+		{"AnswersItems", testAnswersItems},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })

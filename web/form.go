@@ -15,6 +15,7 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/httpx"
+	"github.com/pista-tips/pista/i18n"
 	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/upload"
 )
@@ -60,6 +61,14 @@ type submission struct {
 	// pow is the proof of work the page's script sent, if any (package
 	// pow); checked when the codename is stretched.
 	pow string
+	// The chosen desk's questions (questions.go), the answers sent, by
+	// question ID, and what was wrong with them; sealedAnswers: the
+	// browser sent them encrypted.
+	questions     bool
+	questionnaire pista.Questionnaire
+	answerValues  map[string][]string
+	answerErrs    []*pista.AnswerError
+	sealedAnswers bool
 }
 
 // formSpec says what a form expects.
@@ -70,6 +79,8 @@ type formSpec struct {
 	deskFor func(ctx context.Context, slug string) (pista.Desk, error)
 	desk    pista.Desk
 	contact bool // the contact field is allowed
+	// questions: the desk's questions may be answered (a first tip).
+	questions bool
 	// recipients of a desk: its key and the archive's.
 	recipients func(pista.Desk) ([]age.Recipient, error)
 }
@@ -93,7 +104,7 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 	// Through a 64 KiB buffer (multipart alone reads the socket 4 KiB at
 	// a time), each part's header bounded while it is read.
 	mr := intake.NewPartReader(r.Body, params["boundary"])
-	s = &submission{desk: spec.desk}
+	s = &submission{desk: spec.desk, questions: spec.questions, answerValues: map[string][]string{}}
 	var csrfOK, deskOK bool
 	if spec.deskFor == nil {
 		deskOK = true
@@ -144,7 +155,11 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 			return s, refuse(http.StatusBadRequest, "error.form", nil)
 		}
 		switch name := part.FormName(); {
-		case s.sealed && (name == "message" || name == "contact" || name == "files" || name == "upload" || name == "file_meta"):
+		case s.sealed && strings.HasPrefix(name, questionPrefix):
+			// A plain answer beside encrypted ones: the script failed to
+			// keep it off the wire. Refused, so that it shows.
+			return s, refuse(http.StatusBadRequest, "error.form", nil)
+		case s.sealed && (name == "message" || name == "contact" || name == "files" || name == "upload" || name == "file_meta" || name == "answers"):
 			if name == "contact" && !spec.contact {
 				return s, refuse(http.StatusBadRequest, "error.form", nil)
 			}
@@ -168,8 +183,14 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 			}
 			s.sealed = true
 			continue
-		case name == "message" || name == "contact" || name == "files":
+		case name == "message" || name == "contact" || name == "files" || strings.HasPrefix(name, questionPrefix):
 			content = true
+		}
+		if strings.HasPrefix(part.FormName(), questionPrefix) {
+			if ferr := h.readAnswer(ctx, s, part, spec, csrfOK, deskOK, &files, startBatch); ferr != nil {
+				return s, ferr
+			}
+			continue
 		}
 		switch part.FormName() {
 		case httpx.CSRFField:
@@ -196,6 +217,11 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 				return s, refuse(http.StatusInternalServerError, "error.internal", err)
 			}
 			s.desk, deskOK = d, true
+			if spec.questions {
+				if s.questionnaire, err = h.Desks.Questions(ctx, d.ID); err != nil {
+					return s, refuse(http.StatusInternalServerError, "error.internal", err)
+				}
+			}
 		case "message":
 			v, ferr := readField(part, httpx.MaxMessageBytes, "error.message.toolong")
 			if ferr != nil {
@@ -272,7 +298,26 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 	if needMeta {
 		return s, refuse(http.StatusBadRequest, "error.form", nil)
 	}
-	if strings.TrimSpace(s.message) == "" && (s.batch == nil || s.batch.Len() == 0) {
+	var answers []byte
+	if spec.questions && !s.sealed {
+		l, _ := i18n.FromRequest(r)
+		a, errs := s.questionnaire.Answer(s.answerValues, l.Tag, i18n.Default)
+		if len(errs) > 0 {
+			s.answerErrs = errs
+			return s, refuse(http.StatusBadRequest, "questions.error.summary", nil)
+		}
+		if len(a.Answers) > 0 {
+			if answers, err = pista.EncodeAnswers(a); err != nil {
+				return s, refuse(http.StatusInternalServerError, "error.internal", err)
+			}
+		}
+	}
+	if spec.questions && s.sealed && !s.sealedAnswers && s.questionnaire.HasRequired() {
+		// The script checks required answers before it encrypts them:
+		// none came, so it failed or was bypassed.
+		return s, refuse(http.StatusBadRequest, "questions.error.missing", nil)
+	}
+	if strings.TrimSpace(s.message) == "" && (s.batch == nil || s.batch.Len() == 0) && answers == nil {
 		return s, refuse(http.StatusBadRequest, "error.empty", nil)
 	}
 	if s.sealed {
@@ -285,6 +330,11 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 	}
 	if strings.TrimSpace(s.message) != "" {
 		if err := s.batch.AddText(ctx, pista.KindMessage, s.message); err != nil {
+			return s, readError(err)
+		}
+	}
+	if answers != nil {
+		if err := s.batch.AddText(ctx, pista.KindAnswers, string(answers)); err != nil {
 			return s, readError(err)
 		}
 	}
@@ -333,6 +383,12 @@ func (h *Handler) readSealed(ctx context.Context, s *submission, part *multipart
 		}
 		*needMeta = true
 		return nil
+	case "answers":
+		if !s.questions || s.sealedAnswers {
+			return refuse(http.StatusBadRequest, "error.form", nil)
+		}
+		s.sealedAnswers = true
+		_, err = s.batch.AddEncrypted(ctx, pista.KindAnswers, part, s.recipients, pista.MaxAnswersBytes)
 	case "file_meta":
 		if !*needMeta {
 			return refuse(http.StatusBadRequest, "error.form", nil)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/i18n"
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/server"
 )
@@ -24,13 +26,13 @@ const csrfPlaceholder = "CSRF-TOKEN"
 const rawBoundary = "fuzzboundary"
 
 // rawSeed writes a multipart body with rawBoundary, parts given as
-// name, value pairs; a name "files:NAME" makes a file part.
+// name, value pairs; a name "FIELD:NAME" makes a file part (files:a.pdf).
 func rawSeed(pairs ...string) []byte {
 	var b strings.Builder
 	for i := 0; i+1 < len(pairs); i += 2 {
 		b.WriteString("--" + rawBoundary + "\r\n")
-		if name, ok := strings.CutPrefix(pairs[i], "files:"); ok {
-			b.WriteString(`Content-Disposition: form-data; name="files"; filename="` + name + "\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+		if field, name, ok := strings.Cut(pairs[i], ":"); ok {
+			b.WriteString(`Content-Disposition: form-data; name="` + field + `"; filename="` + name + "\"\r\nContent-Type: application/octet-stream\r\n\r\n")
 		} else {
 			b.WriteString(`Content-Disposition: form-data; name="` + pairs[i] + "\"\r\n\r\n")
 		}
@@ -58,7 +60,19 @@ func FuzzSubmitForm(f *testing.F) {
 	in := &pistatest.Instance{T: f, Srv: srv, Data: data, Log: log}
 	j := in.Journalist("ana")
 	in.Desk("americas", j)
-	in.Desk("maghreb", j)
+	maghreb := in.Desk("maghreb", j)
+	// maghreb asks questions, one required (see questions.go).
+	q, err := pista.ParseQuestionnaire([]byte(`{"questions": [
+	  {"id": "where", "kind": "text", "required": true, "label": {"en": "Where?", "ar": "أين؟"}},
+	  {"id": "pick", "kind": "choices", "label": {"en": "Pick"}, "choices": [{"id": "a", "label": {"en": "A"}}, {"id": "b", "label": {"en": "B"}}]},
+	  {"id": "when", "kind": "date", "label": {"en": "When?"}},
+	  {"id": "doc", "kind": "file", "label": {"en": "A document"}}]}`), i18n.Tags(), i18n.Default)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := srv.Stores.Desks.SetQuestions(context.Background(), maghreb.ID, q); err != nil {
+		f.Fatal(err)
+	}
 
 	// The landing page's token, read as a browser would.
 	rec := httptest.NewRecorder()
@@ -84,6 +98,15 @@ func FuzzSubmitForm(f *testing.F) {
 	f.Add(false, "", "", "", "", []byte(nil), []byte("--"+rawBoundary+"\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n"+csrfPlaceholder))
 	f.Add(false, "", "", "", "", []byte(nil), []byte("--"+rawBoundary+"\r\nContent-Disposition: form-data; name=\"message\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=FF=\r\n--"+rawBoundary+"--"))
 	f.Add(false, "", "", "", "", []byte(nil), []byte("garbage"))
+	// Answers to maghreb's questions (q.DESK.QUESTION), and to americas',
+	// which asks none.
+	f.Add(true, "maghreb", "q.maghreb.where", "Tangier", "", []byte(nil), []byte(nil))
+	f.Add(true, "maghreb", "message", "no answer to the required question", "", []byte(nil), []byte(nil))
+	f.Add(true, "americas", "q.maghreb.where", "another desk's", "", []byte(nil), []byte(nil))
+	f.Add(false, "", "", "", "", []byte(nil), rawSeed("csrf", csrfPlaceholder, "desk", "maghreb", "q.maghreb.where", "x", "q.maghreb.pick", "a", "q.maghreb.pick", "b", "q.maghreb.when", "2026-01-02", "q.maghreb.doc:a.pdf", "%PDF"))
+	f.Add(false, "", "", "", "", []byte(nil), rawSeed("csrf", csrfPlaceholder, "desk", "maghreb", "q.maghreb.where", "x", "q.maghreb.when", "tomorrow"))
+	f.Add(false, "", "", "", "", []byte(nil), rawSeed("csrf", csrfPlaceholder, "q.maghreb.where", "before the desk", "desk", "maghreb"))
+	f.Add(false, "", "", "", "", []byte(nil), rawSeed("csrf", csrfPlaceholder, "desk", "maghreb", "encrypted", "1", "q.maghreb.where", "plain beside sealed"))
 	// Forms the browser encrypted (the "encrypted" field): the parts must
 	// be age files for the desk's keys.
 	const ageHead = "age-encryption.org/v1\n-> mlkem768x25519 AAAA\nAAAA\n--- AAAA\n"
@@ -166,7 +189,12 @@ func post(in *pistatest.Instance, t *testing.T, body []byte, contentType string,
 	if rec.Code < 400 || rec.Code > 599 {
 		t.Fatalf("status %d, want 200 or an error", rec.Code)
 	}
-	if !strings.HasPrefix(ct, "text/html") || !strings.Contains(page, `class="card error"`) {
+	if rec.Code == http.StatusBadRequest && strings.Contains(page, `id="questions-refused"`) {
+		// The landing form again: the answers were refused.
+		if !strings.Contains(page, `id="q-maghreb-where-error"`) && !strings.Contains(page, `-error"`) {
+			t.Fatalf("the form shown again says nothing beside a question:\n%.500s", page)
+		}
+	} else if !strings.HasPrefix(ct, "text/html") || !strings.Contains(page, `class="card error"`) {
 		t.Fatalf("status %d without the error page (Content-Type %q):\n%.500s", rec.Code, ct, page)
 	}
 	if after.LastItem != before.LastItem {

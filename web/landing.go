@@ -24,6 +24,14 @@ type landingData struct {
 	MaxUpload       string
 	MaxUploadBytes  int64  // for the page's script, which refuses more before sending
 	UploadURL       string // where the script uploads files resumably; "" if it may not
+	// Questions are the desks' questions (see questions.go); a form shown
+	// again after its answers were refused also has the chosen desk, what
+	// the source wrote, and QuestionsRefused.
+	Questions        []deskQuestions
+	Chosen           string
+	Message, Contact string
+	QuestionsRefused bool
+	questionnaires   map[int64]pista.Questionnaire
 }
 
 func (h *Handler) formLimits() landingData {
@@ -46,11 +54,22 @@ func (h *Handler) uploadURL() string {
 }
 
 func (h *Handler) showLanding(w http.ResponseWriter, r *http.Request) {
-	desks, err := h.Desks.Desks(r.Context())
+	p, d, err := h.landing(r)
 	if err != nil {
 		h.Log.Error("listing desks", "err", err)
 		h.fail(w, r, http.StatusInternalServerError, "error.internal")
 		return
+	}
+	d.Questions = questionViews(d.Desks, d.questionnaires, p.L.Tag, "", nil, nil)
+	p.Data = d
+	h.Render.Render(w, http.StatusOK, "source/landing", p)
+}
+
+// landing starts the landing page: its desks, their keys and questions.
+func (h *Handler) landing(r *http.Request) (*ui.Page, landingData, error) {
+	desks, err := h.Desks.Desks(r.Context())
+	if err != nil {
+		return nil, landingData{}, err
 	}
 	d := h.formLimits()
 	d.Onion, d.OnionQR = h.Onion, onionQR(h.Onion)
@@ -61,8 +80,14 @@ func (h *Handler) showLanding(w http.ResponseWriter, r *http.Request) {
 	for _, desk := range desks {
 		d.Recipients[desk.Slug] = h.recipientList(desk)
 	}
-	p.Data = d
-	h.Render.Render(w, http.StatusOK, "source/landing", p)
+	if len(d.Desks) > 0 {
+		d.Chosen = d.Desks[0].Slug
+	}
+	d.questionnaires, err = h.questionnaires(r.Context(), desks)
+	if err != nil {
+		return nil, landingData{}, err
+	}
+	return p, d, nil
 }
 
 // recipientList is a desk's recipients for the page's script.

@@ -39,8 +39,13 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 		sessionID:  "",
 		deskFor:    h.Desks.DeskBySlug,
 		contact:    true,
+		questions:  true,
 		recipients: h.recipients,
 	})
+	if ferr != nil && s != nil && len(s.answerErrs) > 0 {
+		h.showLandingAgain(w, r, s)
+		return
+	}
 	if ferr != nil {
 		h.refused(w, r, ferr)
 		return

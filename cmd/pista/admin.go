@@ -91,7 +91,7 @@ var subcommands = map[string]map[string]command{
 		"add": runJournalistAdd, "passphrase": runJournalistPassphrase, "notify": runJournalistNotify,
 		"suspend": runJournalistSuspend(true), "unsuspend": runJournalistSuspend(false),
 	},
-	"desk":     {"add": runDeskAdd, "text": runDeskText, "retention": runDeskRetention},
+	"desk":     {"add": runDeskAdd, "text": runDeskText, "retention": runDeskRetention, "questions": runDeskQuestions},
 	"newsroom": {"text": runNewsroomText},
 	"audit":    {"retention": runAuditRetention},
 }
@@ -308,16 +308,21 @@ it). A running server deletes expired conversations within the hour,
 rows and encrypted files; held conversations are kept. Coordinators can
 also set it on the desk's page.
 
+pista desk questions sets the questions the desk asks its sources, from
+a JSON file (see pista desk questions --help for its format).
+
 Usage:
     pista desk add --data DIR --name SLUG --title TITLE --member NAME [--member NAME…] [--coordinator NAME…] [--alias NAME…]
     pista desk text --data DIR --name SLUG --lang LANG --title TITLE [--description TEXT]
     pista desk retention --data DIR --name SLUG --days N
+    pista desk questions --data DIR --name SLUG (--file FILE | --show)
 
 Examples:
     $ pista desk add --data ./pista-data --name americas --title "Americas" --coordinator alice --member bob
     $ pista desk add --data ./pista-data --name maghreb --title "Maghreb" --member karim,leila --alias afrique-du-nord
     $ pista desk text --data ./pista-data --name maghreb --lang ar --title "المغرب العربي"
     $ pista desk retention --data ./pista-data --name americas --days 180
+    $ pista desk questions --data ./pista-data --name americas --file questions.json
 `
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)

@@ -30,6 +30,7 @@ Usage:
     pista desk text --data DIR --name SLUG --lang LANG --title TITLE   a desk's title in another language
     pista newsroom text --data DIR --lang LANG --name NAME             the newsroom's name in another language
     pista desk retention --data DIR --name SLUG --days N               delete a desk's conversations N days after their last activity
+    pista desk questions --data DIR --name SLUG --file FILE            the questions a desk asks its sources (JSON; --show prints them)
     pista audit retention --data DIR --days N                          keep the audit log N days (default 365)
     pista journalist notify --data DIR --name NAME --email ADDRESS     tell a journalist of new tips
     pista pull --server URL --user NAME --password-file FILE --totp CODE --out DIR

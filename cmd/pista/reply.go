@@ -70,7 +70,8 @@ func runReply(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	attached, err := readSealed(e, "", files)
+	// The newsroom's own files go as they are: scrubbing is for sources.
+	attached, err := readSealed(ctx, e, "", files, true)
 	if err != nil {
 		return err
 	}

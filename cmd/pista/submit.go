@@ -38,12 +38,20 @@ Browser (or the tor daemon) and add --proxy socks5://127.0.0.1:9150 (9050
 for the daemon), or set ALL_PROXY. Use the newsroom's onion address if it
 has one.
 
+If the desk asks questions, answer them with --answer ID=VALUE, once per
+question (repeat it for each choice of a question that takes several): a
+choice by its id or its label, yes or no, a date as YYYY-MM-DD, and for a
+file question the FILE to send. Required questions are checked here,
+before anything is sent; a desk's questions and their ids are listed when
+one is missing. The answers are encrypted like the message.
+
 Usage:
-    pista submit --server URL --desk SLUG --message-file FILE [--file F]… [--contact TEXT] [--keep-metadata] [--proxy URL]
+    pista submit --server URL --desk SLUG --message-file FILE [--file F]… [--answer ID=VALUE]… [--contact TEXT] [--keep-metadata] [--proxy URL]
 
 Examples:
     $ pista submit --server https://tips.example.org --desk americas --message-file tip.txt --file ledger.pdf
     4821 0937 5521 8804 1937 6650 2041
+    $ pista submit --server https://tips.example.org --desk americas --message-file tip.txt --answer where=Tangier --answer seen=yes --answer doc=scan.pdf
     $ pista submit --server http://tips…onion --desk americas --message-file tip.txt --proxy socks5://127.0.0.1:9150
     $ pista submit --server https://tips.example.org --desk americas --file site.jpg --keep-metadata
 `
@@ -55,6 +63,8 @@ func runSubmit(ctx context.Context, e env, args []string) error {
 	msgFile := fs.String("message-file", "", "a `FILE` holding your message (UTF-8 text; - for standard input)")
 	var files multi
 	fs.Var(&files, "file", "a `FILE` to send; repeat for more")
+	var answers answerFlag
+	fs.Var(&answers, "answer", "answer the desk's question `ID=VALUE`; repeat for each question")
 	contact := fs.String("contact", "", "how the newsroom may reach you, if you wish (`TEXT`; it stays in your shell's history)")
 	proxy := fs.String("proxy", "", "send everything through this proxy `URL`, e.g. socks5://127.0.0.1:9150 for Tor Browser (default: $ALL_PROXY)")
 	keep := fs.Bool("keep-metadata", false, "send files with their hidden metadata (GPS position, author, camera…) as they are, instead of removing it here first")
@@ -64,8 +74,8 @@ func runSubmit(ctx context.Context, e env, args []string) error {
 	if err := required(fs, "server", "desk"); err != nil {
 		return err
 	}
-	if *msgFile == "" && len(files) == 0 {
-		fmt.Fprintf(e.stderr, "pista submit: give --message-file, --file or both\n")
+	if *msgFile == "" && len(files) == 0 && len(answers) == 0 {
+		fmt.Fprintf(e.stderr, "pista submit: give --message-file, --file, --answer or several\n")
 		fs.Usage()
 		return errUsage
 	}
@@ -92,6 +102,9 @@ func runSubmit(ctx context.Context, e env, args []string) error {
 	}
 	to, err := apiclient.Recipients(d)
 	if err != nil {
+		return err
+	}
+	if err := answerQuestions(d, answers, &sealed); err != nil {
 		return err
 	}
 	codename := keys.NewCodename()

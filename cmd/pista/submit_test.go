@@ -164,7 +164,7 @@ func TestSubmitErrors(t *testing.T) {
 		want        string
 	}{
 		{"unknown desk", "", []string{"submit", "--server", base, "--desk", "europe", "--message-file", msg}, "the desks are americas"},
-		{"nothing to send", "", []string{"submit", "--server", base, "--desk", "americas"}, "give --message-file, --file or both"},
+		{"nothing to send", "", []string{"submit", "--server", base, "--desk", "americas"}, "give --message-file, --file, --answer or several"},
 		{"missing file", "", []string{"submit", "--server", base, "--desk", "americas", "--file", filepath.Join(dir, "nope")}, "no such file"},
 		{"message too long", "", []string{"submit", "--server", base, "--desk", "americas", "--message-file", long}, "at most 100000 characters"},
 		{"not a server", "", []string{"submit", "--server", "tips.example.org", "--desk", "americas", "--message-file", msg}, "not a server address"},

@@ -29,6 +29,13 @@
 // page's budget goes as it is, and its report says so; if the scrubber
 // does not load, the source is asked whether to send the files as they
 // are or to remove them: never silently.
+//
+// The chosen desk's questions (if it asks any) are answered in the same
+// page: the script shows only that desk's, checks the required ones before
+// anything is encrypted, and sends the answers as one encrypted part,
+// "answers", the JSON the server would make (pista.Answers); a file
+// question's file goes as the form's files do, its name-and-type object
+// naming the question. The answers' plain fields are never sent.
 
 import { Encrypter } from "age-encryption"
 import { Upload } from "tus-js-client"
@@ -104,9 +111,137 @@ function attach(form, name, data, filename) {
 }
 
 // fileMeta is a file's name-and-type object: its name, type and exact
-// size, and what was done to its metadata.
-function fileMeta(f, scrub) {
-  return JSON.stringify({ name: f.name, type: f.type, size: f.size, scrub })
+// size, what was done to its metadata, and the question it answers.
+function fileMeta(f, scrub, question) {
+  const m = { name: f.name, type: f.type, size: f.size, scrub }
+  if (question) m.question = question
+  return JSON.stringify(m)
+}
+
+// The desk's questions (see the server's web/questions.go).
+function chosenDesk(form) {
+  const desk = form.querySelector('input[name="desk"]:checked')
+  return desk ? desk.value : ""
+}
+
+function questionsOf(form) {
+  const box = form.querySelector(`fieldset[data-questions="${CSS.escape(chosenDesk(form))}"]`)
+  return box ? Array.from(box.querySelectorAll("[data-question]")) : []
+}
+
+// showQuestions shows only the chosen desk's questions.
+function showQuestions(form) {
+  const chosen = chosenDesk(form)
+  for (const box of form.querySelectorAll("fieldset[data-questions]")) box.hidden = box.dataset.questions !== chosen
+}
+
+const maxAnswer = { text: 1000, long_text: 20000, date: 1000 }
+
+// answersOf reads the chosen desk's answers: {answers, files, missing,
+// tooLong}, where files are [{file, question}] and missing the labels of
+// required questions left blank.
+function answersOf(form) {
+  const out = { answers: [], files: [], missing: [], tooLong: [] }
+  for (const q of questionsOf(form)) {
+    const kind = q.dataset.kind
+    const a = { id: q.dataset.id, kind, question: q.dataset.label }
+    if (q.dataset.asked && q.dataset.asked !== q.dataset.label) a.asked = q.dataset.asked
+    let values = []
+    if (kind === "choice" || kind === "choices" || kind === "yes_no") {
+      const checked = Array.from(q.querySelectorAll("input:checked"))
+      values = checked.map((i) => i.dataset.label || i.value)
+    } else if (kind === "file") {
+      const input = q.querySelector('input[type="file"]')
+      const f = input && input.files.length > 0 ? input.files[0] : null
+      if (f) {
+        out.files.push({ file: f, question: a.id })
+        values = [f.name]
+      }
+    } else {
+      const input = q.querySelector("input, textarea")
+      let v = input ? input.value.replace(/\r\n/g, "\n") : ""
+      if (v.trim() !== "") {
+        if ([...v].length > (maxAnswer[kind] || 1000)) out.tooLong.push(q.dataset.asked)
+        if (kind === "text") v = v.replace(/\n/g, " ")
+        values = [v]
+      }
+    }
+    markMissing(form, q, false)
+    if (values.length === 0 || values.every((v) => v.trim() === "")) {
+      if (q.hasAttribute("data-required")) {
+        out.missing.push(q.dataset.asked)
+        markMissing(form, q, true)
+      }
+      continue
+    }
+    a.value = values.join(", ")
+    if (kind === "choices") a.values = values
+    out.answers.push(a)
+  }
+  return out
+}
+
+// markMissing says beside a question that it needs an answer, as the
+// server's page does, or takes that away.
+function markMissing(form, q, missing) {
+  q.classList.toggle("invalid", missing)
+  let note = q.querySelector("[data-js-error]")
+  if (!missing) {
+    if (!note) return
+    for (const input of q.querySelectorAll(`[aria-describedby="${note.id}"]`)) {
+      input.removeAttribute("aria-invalid")
+      input.removeAttribute("aria-describedby")
+    }
+    note.remove()
+    return
+  }
+  if (!note) {
+    note = document.createElement("p")
+    note.className = "error"
+    note.setAttribute("data-js-error", "")
+    note.id = "js-error-" + q.dataset.id
+    const at = q.querySelector("legend, label")
+    if (at) at.after(note)
+    else q.prepend(note)
+  }
+  note.textContent = form.dataset.msgQuestionRequired || ""
+  for (const input of q.querySelectorAll("input, textarea")) {
+    input.setAttribute("aria-invalid", "true")
+    input.setAttribute("aria-describedby", note.id)
+  }
+}
+
+// checkAnswers says what is missing, and answers false, if a required
+// question has no answer or an answer is too long.
+function checkAnswers(form) {
+  const a = answersOf(form)
+  if (a.missing.length > 0) {
+    setStatus(form, fill(form.dataset.msgRequired, { questions: a.missing.join(lang === "ar" ? "، " : ", ") }))
+    const first = form.querySelector("[data-question].invalid input, [data-question].invalid textarea")
+    if (first) first.focus()
+    return false
+  }
+  if (a.tooLong.length > 0) {
+    setStatus(form, (form.dataset.msgToolong || "") + " " + a.tooLong.join(", "))
+    return false
+  }
+  return true
+}
+
+// attachAnswers adds the encrypted answers to the hidden form.
+async function attachAnswers(form, out, recipients) {
+  const a = answersOf(form)
+  if (a.answers.length === 0) return
+  const plain = JSON.stringify({ lang, answers: a.answers })
+  attach(out, "answers", await encrypt(recipients, plain), "answers.age")
+}
+
+// allFiles lists the files to send: the form's, then the questions',
+// each with the question it answers ("" for none).
+function allFiles(form) {
+  return filesOf(form)
+    .map((file) => ({ file, question: "" }))
+    .concat(answersOf(form).files)
 }
 
 // sealedForm starts the hidden form: the token, the desk and the
@@ -125,6 +260,7 @@ async function sealedForm(form, recipients) {
   if (message.trim() !== "") attach(out, "message", await encrypt(recipients, message), "message.age")
   const contact = form.elements.contact ? form.elements.contact.value : ""
   if (contact.trim() !== "") attach(out, "contact", await encrypt(recipients, contact), "contact.age")
+  await attachAnswers(form, out, recipients)
   return out
 }
 
@@ -191,11 +327,11 @@ function askUnscrubbed(form) {
 // with its scrub report: scrubbed on this device unless the source keeps
 // the metadata. It answers null when the source removed the files.
 async function prepareFiles(form) {
-  const files = filesOf(form)
-  if (files.length === 0) return []
+  const entries = allFiles(form)
+  if (entries.length === 0) return []
   const by = { by: "browser" }
   if (keeps(form)) {
-    return files.map((file) => ({ file, scrub: { ...by, choice: "keep", scrubbed: false, note: notes.kept } }))
+    return entries.map(({ file, question }) => ({ file, question, scrub: { ...by, choice: "keep", scrubbed: false, note: notes.kept } }))
   }
   const base = { ...by, choice: "scrub" }
   const box = form.querySelector("[data-upload]")
@@ -205,14 +341,14 @@ async function prepareFiles(form) {
   } catch (err) {
     if (box) box.hidden = true
     if ((await askUnscrubbed(form)) === "remove") return null
-    return files.map((file) => ({ file, scrub: { ...base, scrubbed: false, note: notes.notLoaded } }))
+    return entries.map(({ file, question }) => ({ file, question, scrub: { ...base, scrubbed: false, note: notes.notLoaded } }))
   }
   const out = []
-  for (const [i, f] of files.entries()) {
-    setStatus(form, fill(form.dataset.msgScrubbing, { n: i + 1, total: files.length }))
+  for (const [i, { file: f, question }] of entries.entries()) {
+    setStatus(form, fill(form.dataset.msgScrubbing, { n: i + 1, total: entries.length }))
     await new Promise((r) => setTimeout(r, 0)) // let the page show it
     if (f.size > maxScrubBytes) {
-      out.push({ file: f, scrub: { ...base, scrubbed: false, too_complex: true, note: notes.tooLarge } })
+      out.push({ file: f, question, scrub: { ...base, scrubbed: false, too_complex: true, note: notes.tooLarge } })
       continue
     }
     try {
@@ -220,14 +356,14 @@ async function prepareFiles(form) {
       // A new File: nothing of the original (its date) comes along.
       const file = new File([bytes], f.name, { type: f.type })
       const found = Array.isArray(report.found) ? report.found : []
-      out.push({ file, scrub: { ...base, format: report.format, scrubbed: true, found, note: report.note || undefined } })
+      out.push({ file, question, scrub: { ...base, format: report.format, scrubbed: true, found, note: report.note || undefined } })
     } catch (err) {
       const r = (err && err.report) || {}
       let scrub = { ...base, format: r.format || undefined, scrubbed: false, note: notes.unreadable }
       if (err && err.unsupported) scrub = { ...base, scrubbed: false, note: notes.unknown }
       else if (r.too_complex) scrub = { ...base, format: r.format, scrubbed: false, too_complex: true, note: notes.tooComplex }
       if (!(err && err.unsupported)) setStatus(form, fill(form.dataset.msgScrubAsis, { name: f.name }))
-      out.push({ file: f, scrub })
+      out.push({ file: f, question, scrub })
     }
   }
   return out
@@ -238,9 +374,9 @@ async function seal(form, prepared) {
   const recipients = recipientsOf(form)
   if (recipients.length === 0) throw new Error("no recipients")
   const out = await sealedForm(form, recipients)
-  for (const { file: f, scrub } of prepared) {
+  for (const { file: f, scrub, question } of prepared) {
     attach(out, "files", await encryptFile(recipients, f), "file.age")
-    attach(out, "file_meta", await encrypt(recipients, fileMeta(f, scrub)), "meta.age")
+    attach(out, "file_meta", await encrypt(recipients, fileMeta(f, scrub, question)), "meta.age")
   }
   keepMetadata(form, out)
   return out
@@ -429,10 +565,10 @@ function upload(form, blob, progress) {
 async function sendResumable(form, button, prepared) {
   const recipients = recipientsOf(form)
   if (recipients.length === 0) throw new Error("no recipients")
-  const files = prepared.map((p) => p.file)
+  const files = prepared
   const out = await sealedForm(form, recipients)
-  const progress = new Progress(form, files.reduce((n, f) => n + estimatedSize(f), 0))
-  for (const [i, f] of files.entries()) {
+  const progress = new Progress(form, files.reduce((n, f) => n + estimatedSize(f.file), 0))
+  for (const [i, { file: f, question }] of files.entries()) {
     setStatus(form, fill(form.dataset.msgEncryptingFile, { n: i + 1, total: files.length }))
     const blob = await encryptFile(recipients, f)
     progress.estimate(estimatedSize(f), blob.size)
@@ -446,7 +582,7 @@ async function sendResumable(form, button, prepared) {
     progress.done += blob.size
     progress.show(progress.done)
     hidden(out, "upload", id)
-    attach(out, "file_meta", await encrypt(recipients, fileMeta(f, prepared[i].scrub)), "meta.age")
+    attach(out, "file_meta", await encrypt(recipients, fileMeta(f, prepared[i].scrub, question)), "meta.age")
   }
   keepMetadata(form, out)
   progress.show(progress.total, true)
@@ -529,11 +665,14 @@ for (const form of document.querySelectorAll("form[data-pow]:not([data-encrypt])
 }
 
 for (const form of document.querySelectorAll("form[data-encrypt]")) {
+  showQuestions(form)
+  for (const desk of form.querySelectorAll('input[name="desk"]')) desk.addEventListener("change", () => showQuestions(form))
   form.addEventListener("submit", async (event) => {
     event.preventDefault()
     const button = form.querySelector('button[type="submit"]')
+    if (!checkAnswers(form)) return
     if (button) button.disabled = true
-    const files = filesOf(form)
+    const files = allFiles(form).map((f) => f.file)
     const max = Number(form.dataset.maxUpload || 0)
     if (max > 0 && files.reduce((n, f) => n + padme(f.size), 0) > max) {
       // Refused here, before anything is sent.
@@ -550,6 +689,7 @@ for (const form of document.querySelectorAll("form[data-encrypt]")) {
     if (prepared === null) {
       // The source removed the files: nothing was sent.
       form.elements.files.value = ""
+      for (const input of form.querySelectorAll('[data-question] input[type="file"]')) input.value = ""
       setStatus(form, form.dataset.msgScrubRemoved || "")
       if (button) button.disabled = false
       return

@@ -124,6 +124,10 @@ function fileView(root, li, plain, meta, contentURL) {
   if (size !== null) {
     dl.append(el("dt", { text: msg(root, "Size") }), el("dd", { text: msg(root, "Bytes", { n: size.toLocaleString() }) }))
   }
+  if (typeof meta.question === "string" && meta.question !== "") {
+    // The file answers one of the desk's questions (see the answers).
+    dl.append(el("dt", { text: msg(root, "Question") }), el("dd", { text: meta.question }))
+  }
   plain.append(dl)
   plain.append(scrubView(root, meta.scrub))
 
@@ -207,6 +211,30 @@ function fileView(root, li, plain, meta, contentURL) {
   }
 }
 
+// answersView shows a source's answers to the desk's questions as
+// question → answer: the question as the newsroom wrote it, with what the
+// source read when they read it in another language.
+function answersView(plain, text) {
+  const a = JSON.parse(text)
+  const list = Array.isArray(a && a.answers) ? a.answers : []
+  const dl = el("dl", { class: "answers" })
+  if (typeof a.lang === "string" && a.lang !== "") dl.setAttribute("data-lang", a.lang)
+  for (const x of list) {
+    if (!x || typeof x !== "object") continue
+    const q = typeof x.question === "string" ? x.question : String(x.id || "")
+    const dt = el("dt", { text: q })
+    if (typeof x.asked === "string" && x.asked !== "") {
+      const asked = el("span", { class: "asked", text: " (" + x.asked + ")" })
+      if (typeof a.lang === "string") asked.setAttribute("lang", a.lang)
+      dt.append(asked)
+    }
+    const dd = el("dd", { text: typeof x.value === "string" ? x.value : "", dir: "auto" })
+    if (x.kind === "long_text") dd.setAttribute("class", "text")
+    dl.append(dt, dd)
+  }
+  plain.append(dl)
+}
+
 function status(root, text) {
   const s = root.querySelector("[data-read-status]")
   if (s) s.textContent = text
@@ -227,6 +255,8 @@ async function readConversation(root) {
         if (!li.dataset.meta) continue
         const meta = JSON.parse(await d.decrypt(await fetchBytes(li.dataset.meta), "text"))
         fileView(root, li, plain, meta, li.dataset.url)
+      } else if (li.dataset.kind === "answers") {
+        answersView(plain, await d.decrypt(await fetchBytes(li.dataset.url), "text"))
       } else {
         const text = await d.decrypt(await fetchBytes(li.dataset.url), "text")
         plain.append(el("p", { class: "text", text }))
@@ -317,7 +347,12 @@ async function itemText(d, it) {
       return typeof meta.name === "string" ? meta.name : ""
     }
     if (it.size > maxSearchText) return ""
-    return await d.decrypt(await fetchBytes(it.url), "text")
+    const text = await d.decrypt(await fetchBytes(it.url), "text")
+    if (it.kind === "answers") {
+      const a = JSON.parse(text)
+      return (Array.isArray(a.answers) ? a.answers : []).map((x) => (x && typeof x.value === "string" ? x.value : "")).join("\n")
+    }
+    return text
   } catch (err) {
     if (err && /server answered|fetch/i.test(String(err.message))) throw err
     return "" // not for a key of this device
