@@ -80,7 +80,7 @@ func TestQueryPlans(t *testing.T) {
 			"Index Scan using items_pkey on items i",
 		}},
 		// Notifications ask what is new since the last one: a few items.
-		{"new source items", postgres.NewSourceItemsQuery, []any{1, 29990, "reply"}, []string{
+		{"new source items", postgres.NewSourceItemsQuery, []any{1, 29990, "reply", "note"}, []string{
 			"conversations_desk_last",
 		}},
 		// Either index of conversations finds the one row.

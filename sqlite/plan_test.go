@@ -55,7 +55,7 @@ func TestQueryPlans(t *testing.T) {
 		{"pull", itemsForQuery, []any{1, 0, 10}, []string{
 			"SEARCH i USING INTEGER PRIMARY KEY (rowid>?)",
 		}},
-		{"new source items", newSourceItemsQuery, []any{1, 1000, "reply"}, []string{
+		{"new source items", newSourceItemsQuery, []any{1, 1000, "reply", "note"}, []string{
 			"SEARCH m USING PRIMARY KEY (journalist_id=?)",
 			"SEARCH c USING INDEX conversations_desk_last (desk_id=? AND last_item>?)",
 			"SEARCH i USING INDEX items_conversation (conversation_id=? AND id>?)",
