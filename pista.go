@@ -382,6 +382,9 @@ func (ch BulkChange) Empty() bool {
 	return ch.Status == "" && !ch.Assign && len(ch.AddTags) == 0 && len(ch.RemoveTags) == 0
 }
 
+// AuditNote: a journalist wrote an internal note on a conversation.
+const AuditNote AuditAction = "note"
+
 // ErrTooManyTags: a conversation would have more than MaxTags tags.
 var ErrTooManyTags = errors.New("too many tags")
 

@@ -120,6 +120,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerTeam(mux)
 	h.registerSearch(mux)
 	h.registerRetention(mux)
+	h.registerNotes(mux)
 }
 
 // CSRFHeader carries the page's CSRF token in the script's requests.

@@ -60,6 +60,10 @@ type submission struct {
 	// pow is the proof of work the page's script sent, if any (package
 	// pow); checked when the codename is stretched.
 	pow string
+	// preview is the first message's preview (pista.Conversation.Preview):
+	// encrypted here from the message, or by the browser (field
+	// "preview" of a sealed form); nil if none.
+	preview []byte
 }
 
 // formSpec says what a form expects.
@@ -144,8 +148,8 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 			return s, refuse(http.StatusBadRequest, "error.form", nil)
 		}
 		switch name := part.FormName(); {
-		case s.sealed && (name == "message" || name == "contact" || name == "files" || name == "upload" || name == "file_meta"):
-			if name == "contact" && !spec.contact {
+		case s.sealed && (name == "message" || name == "contact" || name == "files" || name == "upload" || name == "file_meta" || name == "preview"):
+			if (name == "contact" || name == "preview") && !spec.contact {
 				return s, refuse(http.StatusBadRequest, "error.form", nil)
 			}
 			if ferr := h.readSealed(ctx, s, part, &needMeta, &files); ferr != nil {
@@ -286,6 +290,15 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 		if err := s.batch.AddText(ctx, pista.KindMessage, s.message); err != nil {
 			return s, readError(err)
 		}
+		if spec.contact { // a new tip: its first message
+			rs, err := spec.recipients(s.desk)
+			if err == nil {
+				s.preview, err = intake.SealPreview(s.message, rs)
+			}
+			if err != nil {
+				return s, refuse(http.StatusInternalServerError, "error.internal", err)
+			}
+		}
 	}
 	if strings.TrimSpace(s.contact) != "" {
 		if err := s.batch.AddText(ctx, pista.KindContact, s.contact); err != nil {
@@ -331,6 +344,23 @@ func (h *Handler) readSealed(ctx context.Context, s *submission, part *multipart
 			return ferr
 		}
 		*needMeta = true
+		return nil
+	case "preview":
+		// The first message's preview, padded and encrypted to the desk
+		// like the message: small, so read whole, and checked.
+		if s.preview != nil {
+			return refuse(http.StatusBadRequest, "error.form", nil)
+		}
+		b, rerr := io.ReadAll(io.LimitReader(part, pista.MaxPreviewSize+1))
+		if rerr != nil {
+			return readError(rerr)
+		}
+		if err := intake.CheckPreview(b, s.recipients); errors.Is(err, intake.ErrTooLarge) {
+			return refuse(http.StatusRequestEntityTooLarge, "notes.preview.toolarge", nil)
+		} else if err != nil {
+			return refuse(http.StatusBadRequest, "error.sealed", nil)
+		}
+		s.preview = b
 		return nil
 	case "file_meta":
 		if !*needMeta {

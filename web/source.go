@@ -143,6 +143,11 @@ func (h *Handler) showSource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, it := range items {
+		if it.Kind == pista.KindNote {
+			// The desk's internal notes are not the source's to see,
+			// nor to know of.
+			continue
+		}
 		if it.Kind != pista.KindReply {
 			d.Sent = append(d.Sent, sentView{Kind: it.Kind, Size: it.Size, Created: it.Created})
 			continue
