@@ -61,7 +61,7 @@ type Entry struct {
 }
 
 // itemName matches an item's file name.
-var itemName = regexp.MustCompile(`^([0-9]{10,19})-(message|file|contact|reply|email)(\.meta)?\.age$`)
+var itemName = regexp.MustCompile(`^([0-9]{10,19})-(message|file|contact|reply|email|note)(\.meta)?\.age$`)
 
 // ItemFile names an item's file in a conversation folder, as the inbox's
 // downloads do (pista.ItemFileName).
