@@ -25,9 +25,14 @@ func TestQueryPlans(t *testing.T) {
 		args  []any
 		want  []string // substrings of the plan
 	}{
+		// Each row's counts and first message (for a row without a
+		// preview) read only its own items, from their index: a page
+		// costs its rows.
 		{"inbox", inbox, inboxArgs, []string{
 			"SEARCH conversations USING INDEX conversations_desk_last (desk_id=? AND last_item<?)",
 			"SEARCH i USING COVERING INDEX items_conversation (conversation_id=?)",
+			"SEARCH i USING INDEX items_conversation (conversation_id=?)",
+			"SEARCH i USING COVERING INDEX items_conversation (conversation_id=? AND id>?)",
 		}},
 		{"inbox by status", byStatus, byStatusArgs, []string{
 			"SEARCH conversations USING INDEX conversations_desk_status_last (desk_id=? AND status=? AND last_item<?)",
