@@ -243,9 +243,9 @@ func TestInboxPreviewsNotesAndBulk(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("input#codename")),
 		loaded(),
 		chromedp.SendKeys(chromedp.CSS("input#codename"), codename),
-		chromedp.Click(chromedp.CSS(`form[action^="/login"] button[type=submit]`)))
-	teamWait(t, src, "the source's page", `location.pathname === "/source"`)
-	do(t, src, "the source's page loading", loaded())
+		chromedp.Click(chromedp.CSS(`form[action^="/login"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("#replies-h")),
+		loaded())
 	page := text(t, src, "main")
 	for _, s := range []string{note, marker + "-note", l.T("kind.note"), l.T("notes.note.internal")} {
 		if strings.Contains(page, s) {
