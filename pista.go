@@ -546,7 +546,7 @@ type TipStore interface {
 	// ID this store gave lists nothing.
 	ItemsFor(ctx context.Context, journalistID int64, after int64, limit int) ([]Item, error)
 	// NewSourceItems answers how many conversations of the journalist's
-	// desks have items from sources (not replies) newer than the item
+	// desks have items from sources (not replies, not notes) newer than the item
 	// whose ID is after, and the newest such item ID (after itself if there
 	// is none).
 	NewSourceItems(ctx context.Context, journalistID, after int64) (conversations int, newest int64, err error)

@@ -567,7 +567,7 @@ const itemsForQuery = `SELECT ` + itemColumns + `
 	ORDER BY i.id LIMIT $3`
 
 // NewSourceItems answers how many conversations of the journalist's desks
-// have items from sources (anything but replies) with ID > after, and the
+// have items from sources (anything but replies and notes) with ID > after, and the
 // newest such item's ID, or after if there is none: what a notification
 // says. after is a sealed item ID, as it returns newest.
 func (s *TipStore) NewSourceItems(ctx context.Context, journalistID, after int64) (int, int64, error) {

@@ -619,7 +619,7 @@ const itemsForQuery = `SELECT ` + itemColumns + `
 	ORDER BY i.id LIMIT ?`
 
 // NewSourceItems answers how many conversations of the journalist's desks
-// have items from sources (anything but replies) with ID > after, and the
+// have items from sources (anything but replies and notes) with ID > after, and the
 // newest such item's ID, or after if there is none: what a notification
 // says.
 //
