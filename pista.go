@@ -382,6 +382,27 @@ func (ch BulkChange) Empty() bool {
 	return ch.Status == "" && !ch.Assign && len(ch.AddTags) == 0 && len(ch.RemoveTags) == 0
 }
 
+// Check refuses, before a store starts, a bulk action on n conversations
+// that cannot be done: more than MaxBulkDelete (ErrTooMany), a status or
+// tag that cannot be one, more tags than MaxTags (ErrTooManyTags).
+func (ch BulkChange) Check(n int) error {
+	if n > MaxBulkDelete {
+		return ErrTooMany
+	}
+	if ch.Status != "" && !ch.Status.Valid() {
+		return fmt.Errorf("status %q is not one of new, in_progress, closed", ch.Status)
+	}
+	if len(ch.AddTags) > MaxTags || len(ch.RemoveTags) > MaxTags {
+		return ErrTooManyTags
+	}
+	for _, t := range append(ch.AddTags[:len(ch.AddTags):len(ch.AddTags)], ch.RemoveTags...) {
+		if !ValidTag(t) {
+			return fmt.Errorf("%q is not a valid tag", t)
+		}
+	}
+	return nil
+}
+
 // AuditNote: a journalist wrote an internal note on a conversation.
 const AuditNote AuditAction = "note"
 

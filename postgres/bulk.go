@@ -14,8 +14,8 @@ import (
 // to change (or whose desk the assignee is not on, or that would have
 // too many tags) rolls back every change.
 func (s *TipStore) ChangeConversations(ctx context.Context, journalistID int64, ids []string, ch pista.BulkChange) error {
-	if err := checkBulk(ids, ch); err != nil {
-		return err
+	if err := ch.Check(len(ids)); err != nil {
+		return fmt.Errorf("postgres: bulk change: %w", err)
 	}
 	return s.db.inTx(ctx, func(tx pgx.Tx) error {
 		seen := map[string]bool{}
@@ -67,24 +67,4 @@ func (s *TipStore) ChangeConversations(ctx context.Context, journalistID int64, 
 		}
 		return nil
 	})
-}
-
-// checkBulk refuses a bulk action before it starts: too many
-// conversations, a status or tag that cannot be one.
-func checkBulk(ids []string, ch pista.BulkChange) error {
-	if len(ids) > pista.MaxBulkDelete {
-		return pista.ErrTooMany
-	}
-	if ch.Status != "" && !ch.Status.Valid() {
-		return fmt.Errorf("postgres: status %q is not one of new, in_progress, closed", ch.Status)
-	}
-	if len(ch.AddTags) > pista.MaxTags || len(ch.RemoveTags) > pista.MaxTags {
-		return pista.ErrTooManyTags
-	}
-	for _, t := range append(ch.AddTags[:len(ch.AddTags):len(ch.AddTags)], ch.RemoveTags...) {
-		if !pista.ValidTag(t) {
-			return fmt.Errorf("postgres: %q is not a valid tag", t)
-		}
-	}
-	return nil
 }

@@ -13,8 +13,8 @@ import (
 // too many tags) rolls back every change.
 func (s *TipStore) ChangeConversations(ctx context.Context, journalistID int64, ids []string, ch pista.BulkChange) (err error) {
 	defer func() { err = storageErr(err) }()
-	if err := checkBulk(ids, ch); err != nil {
-		return err
+	if err := ch.Check(len(ids)); err != nil {
+		return fmt.Errorf("sqlite: bulk change: %w", err)
 	}
 	tx, err := s.db.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -74,24 +74,4 @@ func (s *TipStore) ChangeConversations(ctx context.Context, journalistID int64, 
 		}
 	}
 	return tx.Commit()
-}
-
-// checkBulk refuses a bulk action before it starts: too many
-// conversations, a status or tag that cannot be one.
-func checkBulk(ids []string, ch pista.BulkChange) error {
-	if len(ids) > pista.MaxBulkDelete {
-		return pista.ErrTooMany
-	}
-	if ch.Status != "" && !ch.Status.Valid() {
-		return fmt.Errorf("sqlite: status %q is not one of new, in_progress, closed", ch.Status)
-	}
-	if len(ch.AddTags) > pista.MaxTags || len(ch.RemoveTags) > pista.MaxTags {
-		return pista.ErrTooManyTags
-	}
-	for _, t := range append(ch.AddTags[:len(ch.AddTags):len(ch.AddTags)], ch.RemoveTags...) {
-		if !pista.ValidTag(t) {
-			return fmt.Errorf("sqlite: %q is not a valid tag", t)
-		}
-	}
-	return nil
 }
