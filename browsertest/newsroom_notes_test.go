@@ -159,6 +159,8 @@ func TestInboxPreviewsNotesAndBulk(t *testing.T) {
 	// A note, encrypted in the browser to the desk alone.
 	note := "Call the harbour master's deputy first " + marker + "-note"
 	do(t, nr, "opening the conversation", chromedp.Navigate(base+"/newsroom/c/"+jsConv+"?lang=en"), chromedp.WaitVisible(chromedp.CSS("#conversation")), loaded())
+	// Once the items are decrypted: they move the form as they appear.
+	teamWait(t, nr, "the items decrypted", `document.querySelector("[data-read-status]").textContent === `+jsString(l.T("newsroom.read.decrypted")))
 	do(t, nr, "writing a note",
 		chromedp.WaitVisible(chromedp.CSS("form[data-seal-note] textarea#note")),
 		chromedp.SendKeys(chromedp.CSS("textarea#note"), note),
@@ -199,7 +201,13 @@ func TestInboxPreviewsNotesAndBulk(t *testing.T) {
 		t.Errorf("the unread conversation shows %q new", got)
 	}
 
-	// Bulk: two conversations closed, assigned to dan and tagged.
+	// Bulk: two conversations closed, assigned to dan and tagged. (Once
+	// the previews are in: they move the rows as they appear.)
+	previewsShown := func(n int) {
+		t.Helper()
+		teamWait(t, nr, "the previews", `Array.from(document.querySelectorAll("p.preview")).filter((p) => !p.hidden && p.textContent !== "").length === `+strconv.Itoa(n))
+	}
+	previewsShown(4)
 	do(t, nr, "changing two conversations at once",
 		chromedp.Click(chromedp.CSS("#sel-"+plainConv)),
 		chromedp.Click(chromedp.CSS("#sel-"+old)),
@@ -213,14 +221,15 @@ func TestInboxPreviewsNotesAndBulk(t *testing.T) {
 	for _, id := range []string{plainConv, old} {
 		c, err := in.Srv.Stores.Tips.ConversationFor(ctx, carla.ID, id)
 		if err != nil || c.Status != pista.StatusClosed || c.Assignee != dan.ID || !slices.Equal(c.Tags, []string{"budget"}) {
-			t.Errorf("%s after the bulk change: %+v, %v", id[:8], c, err)
+			t.Errorf("%s after the bulk change: status %q, assignee %d, tags %v, %v", id[:8], c.Status, c.Assignee, c.Tags, err)
 		}
 	}
 	if c, _ := in.Srv.Stores.Tips.ConversationFor(ctx, carla.ID, jsConv); c.Status != pista.StatusNew {
-		t.Errorf("a conversation not selected changed: %+v", c)
+		t.Errorf("a conversation not selected changed: status %q", c.Status)
 	}
 
 	// Bulk deletion asks first.
+	previewsShown(4)
 	do(t, nr, "deleting one in bulk",
 		chromedp.Click(chromedp.CSS("#sel-"+doomed)),
 		chromedp.Click(chromedp.CSS("form#bulk button[formaction^='/newsroom/bulk-delete']")),
