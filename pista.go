@@ -27,6 +27,8 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Errors returned by stores. Callers compare with errors.Is.
@@ -169,12 +171,17 @@ const (
 	KindReply   ItemKind = "reply"   // a journalist's reply, encrypted to source and desk
 	KindEmail   ItemKind = "email"   // a whole e-mail as received (RFC 5322), kept as evidence
 	KindAnswers ItemKind = "answers" // the source's answers to the desk's questions (JSON of Answers)
+	// KindNote is a journalist's internal note on a conversation,
+	// encrypted in their browser to the desk's keys (and the archive's),
+	// never to the source's: it is shown to the desk, and never listed or
+	// shown to the source (their pages, the source API, pista follow).
+	KindNote ItemKind = "note"
 )
 
 // Valid reports whether k is one of the known kinds.
 func (k ItemKind) Valid() bool {
 	switch k {
-	case KindMessage, KindFile, KindContact, KindReply, KindEmail, KindAnswers:
+	case KindMessage, KindFile, KindContact, KindReply, KindEmail, KindAnswers, KindNote:
 		return true
 	}
 	return false
@@ -322,6 +329,18 @@ type Conversation struct {
 	// Held conversations are kept whatever their desk's retention,
 	// until released.
 	Held bool
+	// Preview is what the inbox shows of the first message: an age file
+	// whose plaintext is PreviewText of it, encrypted to the desk's key
+	// and the archive's as the message is (at most MaxPreviewSize bytes);
+	// nil for a conversation from before previews, or without a message.
+	Preview []byte
+	// For a journalist's view (ConversationsFor, ConversationFor):
+	// FirstMessage is, when there is no Preview, the ID of the
+	// conversation's first message item (0 if none), which the inbox may
+	// decrypt instead; NewItems is how many items came since the
+	// journalist last looked (all of them if they never did).
+	FirstMessage int64
+	NewItems     int
 }
 
 // Status is where a desk is with a conversation.
@@ -335,6 +354,95 @@ const (
 
 // Valid reports whether s is one of the known statuses.
 func (s Status) Valid() bool { return s == StatusNew || s == StatusInProgress || s == StatusClosed }
+
+// Previews of first messages. A preview is the first PreviewChars
+// characters of a message, its runs of white space made one space, padded
+// with zero bytes to PreviewBytes (so that its size says nothing of the
+// message's length), then encrypted to the desk: by the server for a tip
+// it encrypts (the form without JavaScript, e-mail), by the source's
+// browser or app otherwise. The server refuses a bigger one.
+const (
+	PreviewChars = 140
+	PreviewBytes = 4 * PreviewChars
+	// MaxPreviewSize bounds a preview's age file: a hybrid recipient's
+	// stanza takes about 1.6 KB, so this leaves room for the desk's key
+	// and three archive keys.
+	MaxPreviewSize = 8 << 10
+)
+
+// PreviewText is the plaintext of the preview of message: see
+// PreviewChars. Readers cut it at its first zero byte.
+func PreviewText(message string) []byte {
+	b := make([]byte, 0, PreviewBytes)
+	n := 0
+	space := false
+	for _, r := range strings.TrimSpace(message) {
+		if n == PreviewChars {
+			break
+		}
+		if r == 0 || r == utf8.RuneError {
+			continue
+		}
+		if unicode.IsSpace(r) {
+			space = true
+			continue
+		}
+		if space {
+			b = append(b, ' ')
+			n++
+			space = false
+			if n == PreviewChars {
+				break
+			}
+		}
+		b = utf8.AppendRune(b, r)
+		n++
+	}
+	return append(b, make([]byte, PreviewBytes-len(b))...)
+}
+
+// BulkChange is what a bulk action of the inbox changes on each of the
+// conversations selected; a zero field changes nothing.
+type BulkChange struct {
+	Status Status // "" leaves the status
+	// Assign sets the assignee to Assignee (0: nobody).
+	Assign   bool
+	Assignee int64
+	// AddTags and RemoveTags are valid tags (ValidTag).
+	AddTags, RemoveTags []string
+}
+
+// Empty reports whether ch changes nothing.
+func (ch BulkChange) Empty() bool {
+	return ch.Status == "" && !ch.Assign && len(ch.AddTags) == 0 && len(ch.RemoveTags) == 0
+}
+
+// Check refuses, before a store starts, a bulk action on n conversations
+// that cannot be done: more than MaxBulkDelete (ErrTooMany), a status or
+// tag that cannot be one, more tags than MaxTags (ErrTooManyTags).
+func (ch BulkChange) Check(n int) error {
+	if n > MaxBulkDelete {
+		return ErrTooMany
+	}
+	if ch.Status != "" && !ch.Status.Valid() {
+		return fmt.Errorf("status %q is not one of new, in_progress, closed", ch.Status)
+	}
+	if len(ch.AddTags) > MaxTags || len(ch.RemoveTags) > MaxTags {
+		return ErrTooManyTags
+	}
+	for _, t := range append(ch.AddTags[:len(ch.AddTags):len(ch.AddTags)], ch.RemoveTags...) {
+		if !ValidTag(t) {
+			return fmt.Errorf("%q is not a valid tag", t)
+		}
+	}
+	return nil
+}
+
+// AuditNote: a journalist wrote an internal note on a conversation.
+const AuditNote AuditAction = "note"
+
+// ErrTooManyTags: a conversation would have more than MaxTags tags.
+var ErrTooManyTags = errors.New("too many tags")
 
 // Page asks for one page of an inbox, newest first. Before is the LastItem
 // of the last conversation of the previous page (0 for the first page):
@@ -501,7 +609,7 @@ type TipStore interface {
 	// ID this store gave lists nothing.
 	ItemsFor(ctx context.Context, journalistID int64, after int64, limit int) ([]Item, error)
 	// NewSourceItems answers how many conversations of the journalist's
-	// desks have items from sources (not replies) newer than the item
+	// desks have items from sources (not replies, not notes) newer than the item
 	// whose ID is after, and the newest such item ID (after itself if there
 	// is none).
 	NewSourceItems(ctx context.Context, journalistID, after int64) (conversations int, newest int64, err error)
@@ -515,6 +623,13 @@ type TipStore interface {
 	SetStatus(ctx context.Context, journalistID int64, id string, s Status) error
 	SetAssignee(ctx context.Context, journalistID int64, id string, assignee int64) error
 	SetTags(ctx context.Context, journalistID int64, id string, tags []string) error
+	// ChangeConversations applies ch to each conversation of ids (at
+	// most MaxBulkDelete: ErrTooMany), in one transaction, all or
+	// nothing: ErrNotFound if one of them is not a conversation of the
+	// journalist's desks, or ch.Assignee is not a member of its desk;
+	// ErrTooManyTags if one would have more than MaxTags tags. Then
+	// nothing changed.
+	ChangeConversations(ctx context.Context, journalistID int64, ids []string, ch BulkChange) error
 	// MarkRead records that the journalist has seen the conversation up to
 	// its newest item; MarkUnread forgets it.
 	MarkRead(ctx context.Context, journalistID int64, id string) error

@@ -317,6 +317,8 @@ type sealedForm struct {
 	files      int
 	contacts   int
 	answers    int // sealed answers parts (a new tip may have one)
+	// preview is the new tip's "preview" part (pista.Conversation.Preview).
+	preview []byte
 }
 
 // readParts reads the sealed parts of a multipart body, after the tip part
@@ -367,6 +369,18 @@ func (h *Handler) readParts(ctx context.Context, mr *intake.PartReader, f *seale
 			_, err = f.batch.AddEncrypted(ctx, pista.KindFile, part, f.recipients, -1)
 			f.items++
 			pendingFile = true
+		case "preview":
+			if !f.contact || f.preview != nil {
+				return refuse(http.StatusBadRequest, "bad_request", `a new tip has at most one "preview" part; follow-ups have none`)
+			}
+			b, rerr := io.ReadAll(io.LimitReader(part, pista.MaxPreviewSize+1))
+			if rerr != nil {
+				err = rerr
+				break
+			}
+			if err = intake.CheckPreview(b, f.recipients); err == nil {
+				f.preview = b
+			}
 		case "file_meta":
 			if !pendingFile {
 				return refuse(http.StatusBadRequest, "bad_request", `a "file_meta" part must follow its "file" part`)
@@ -374,7 +388,7 @@ func (h *Handler) readParts(ctx context.Context, mr *intake.PartReader, f *seale
 			_, err = f.batch.AddEncryptedMeta(ctx, part, f.recipients, maxSealedMeta)
 			pendingFile = false
 		default:
-			return refuse(http.StatusBadRequest, "bad_request", `unexpected part: the parts are "message", "contact", "answers" and "file" followed by "file_meta"`)
+			return refuse(http.StatusBadRequest, "bad_request", `unexpected part: the parts are "message", "preview", "contact", "answers" and "file" followed by "file_meta"`)
 		}
 		if err != nil {
 			return sealedError(name, err)
@@ -443,6 +457,8 @@ func sealedError(part string, err error) *apiError {
 			msg = "the contact is too long"
 		case "file_meta":
 			msg = "a file's name and type are too long"
+		case "preview":
+			msg = "the preview is too large: at most " + strconv.Itoa(pista.MaxPreviewSize) + " bytes"
 		}
 		return refuse(http.StatusRequestEntityTooLarge, "too_large", msg)
 	}
@@ -515,7 +531,7 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 	f.batch.MarkEncryptedBy("app")
 	t := &pista.NewTip{
 		Source:       pista.Source{Lookup: tip.Lookup, Recipient: tip.Recipient},
-		Conversation: pista.Conversation{ID: pista.NewConversationID(), Channel: pista.ChannelAPI, DeskID: desk.ID},
+		Conversation: pista.Conversation{ID: pista.NewConversationID(), Channel: pista.ChannelAPI, DeskID: desk.ID, Preview: f.preview},
 		Items:        f.batch.Items(),
 	}
 	if err := h.Tips.CreateTip(context.WithoutCancel(ctx), t); err != nil {

@@ -490,6 +490,10 @@ func TestSealedRefusals(t *testing.T) {
 		{"follow-up with a contact", "/api/v1/source/followups", stok, nil, with(sealedPart{"contact", good[0].body}), 400, "bad_request"},
 		{"follow-up with a tip part", "/api/v1/source/followups", stok, tip, good, 400, "bad_request"},
 		{"follow-up without a token", "/api/v1/source/followups", "", nil, good, 401, "unauthorized"},
+		{"preview not padded", "", "", tip, with(sealedPart{"preview", seal(t, []byte("a message"), to...)}), 400, "malformed_item"},
+		{"preview too big", "", "", tip, with(sealedPart{"preview", make([]byte, pista.MaxPreviewSize+1)}), 413, "too_large"},
+		{"two previews", "", "", tip, with(sealedPart{"preview", seal(t, pista.PreviewText("a message"), to...)}, sealedPart{"preview", seal(t, pista.PreviewText("a message"), to...)}), 400, "bad_request"},
+		{"follow-up with a preview", "/api/v1/source/followups", stok, nil, with(sealedPart{"preview", seal(t, pista.PreviewText("a message"), to...)}), 400, "bad_request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -522,9 +526,14 @@ func TestSealedRefusals(t *testing.T) {
 		in.CheckUnchanged(t, before, j)
 	})
 
-	// A good submission still goes through, and its message reads.
-	if r := sendSealed(b, "/api/v1/source/tips", "", tip, good...); r.Status != http.StatusCreated {
+	// A good submission still goes through, and its message reads; its
+	// preview is kept with the conversation, as it came.
+	preview := seal(t, pista.PreviewText("a message"), to...)
+	if r := sendSealed(b, "/api/v1/source/tips", "", tip, with(sealedPart{"preview", preview})...); r.Status != http.StatusCreated {
 		t.Fatalf("good tip: %d %s", r.Status, r.Body)
+	}
+	if cs := conversations(in, j); len(cs) == 0 || !bytes.Equal(cs[0].Preview, preview) {
+		t.Error("the app's preview was not kept with the conversation")
 	}
 }
 

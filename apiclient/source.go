@@ -174,6 +174,17 @@ func writeSealed(mw *multipart.Writer, tip *api.TipPart, to []age.Recipient, s S
 		}); err != nil {
 			return err
 		}
+		// A new tip's first message also gets the inbox's preview, sealed
+		// here like the message (pista.PreviewText: padded, so that its
+		// size says nothing of the message's).
+		if preview := pista.PreviewText(s.Message); tip != nil && preview[0] != 0 {
+			if err := sealPart(mw, "preview", to, func(w io.Writer) error {
+				_, err := w.Write(preview)
+				return err
+			}); err != nil {
+				return err
+			}
+		}
 	}
 	if s.Answers != nil {
 		if err := sealPart(mw, "answers", to, func(w io.Writer) error {

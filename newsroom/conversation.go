@@ -57,6 +57,9 @@ type conversationData struct {
 	// SourceRecipient the source's key, which replies are copied to.
 	TransferTo      []transferDesk
 	SourceRecipient string
+	// NoteRecipients are the public keys an internal note is encrypted
+	// to: the desk's current key and the archive's, not the source's.
+	NoteRecipients string
 }
 
 // conversation loads the conversation of the URL if the journalist may
@@ -113,7 +116,8 @@ func (h *Handler) showConversation(w http.ResponseWriter, r *http.Request, q req
 	d := conversationData{Name: q.j.Name, Conversation: c, DeskTitle: desk.Title, MaxReplyChars: httpx.MaxMessageChars,
 		Notice: notices[r.URL.Query().Get("done")], Statuses: statuses, TagsText: strings.Join(c.Tags, " "), MaxTags: pista.MaxTags,
 		Recipients: strings.Join(append([]string{src.Recipient, desk.Recipient}, h.Archive...), " "), ServerReplies: !h.NoServerReplies,
-		Keep: keepOf(c, desk.RetentionDays, pista.Now()), MaxReplyFiles: httpx.MaxFiles, MaxReplyUpload: h.maxUpload()}
+		Keep: keepOf(c, desk.RetentionDays, pista.Now()), MaxReplyFiles: httpx.MaxFiles, MaxReplyUpload: h.maxUpload(),
+		NoteRecipients: h.noteRecipients(desk)}
 	for _, m := range members {
 		if !m.Pending && !m.Suspended {
 			d.Members = append(d.Members, m)
@@ -465,9 +469,15 @@ const MaxSealedReply = intake.MaxSealedHeader + httpx.MaxMessageBytes + httpx.Ma
 // encrypted ("browser", "app"). It answers intake.ErrMalformed or
 // intake.ErrTooLarge for a body it refuses.
 func StoreSealedReply(ctx context.Context, blobs pista.BlobStore, tips pista.TipStore, c pista.Conversation, author int64, body io.Reader, archive int, by string) error {
+	return storeSealed(ctx, blobs, tips, c, pista.KindReply, author, body, 2+archive, by)
+}
+
+// storeSealed stores body, a text item of kind that a journalist's device
+// encrypted to recipients keys, as StoreSealedReply says.
+func storeSealed(ctx context.Context, blobs pista.BlobStore, tips pista.TipStore, c pista.Conversation, kind pista.ItemKind, author int64, body io.Reader, recipients int, by string) error {
 	b := intake.NewBatch(blobs, nil, -1)
 	lr := &io.LimitedReader{R: body, N: MaxSealedReply + 1}
-	if _, err := b.AddEncrypted(ctx, pista.KindReply, lr, 2+archive, httpx.MaxMessageBytes); err != nil {
+	if _, err := b.AddEncrypted(ctx, kind, lr, recipients, httpx.MaxMessageBytes); err != nil {
 		b.Abort()
 		if lr.N <= 0 {
 			return intake.ErrTooLarge

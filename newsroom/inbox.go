@@ -125,6 +125,13 @@ type inboxData struct {
 	Coordinates map[int64]bool
 	MaxBulk     int
 	BulkDeleted int // how many a bulk deletion just deleted
+	BulkChanged int // how many a bulk action just changed
+	// Previews are each row's encrypted preview (base64), by ID; FirstURLs,
+	// for rows without one, where their first message is fetched.
+	Previews, FirstURLs map[string]string
+	// Members are whom a bulk action can assign to.
+	Members []pista.Member
+	MaxTags int
 }
 
 var notices = map[string]string{
@@ -137,6 +144,7 @@ var notices = map[string]string{
 	"assigned":    "newsroom.assign.notice",
 	"held":        "retention.held.notice",
 	"released":    "retention.released.notice",
+	"noted":       "notes.note.saved",
 	"transferred": "nr-files.transfer.done",
 }
 
@@ -198,9 +206,17 @@ func (h *Handler) showInbox(w http.ResponseWriter, r *http.Request, q request) {
 		h.internal(w, r, q, "checking a permission", err)
 		return
 	}
-	d.Coordinates, d.MaxBulk = coordinates, pista.MaxBulkDelete
-	if r.URL.Query().Get("done") == "bulkdeleted" {
+	d.Coordinates, d.MaxBulk, d.MaxTags = coordinates, pista.MaxBulkDelete, pista.MaxTags
+	switch r.URL.Query().Get("done") {
+	case "bulkdeleted":
 		d.BulkDeleted, _ = strconv.Atoi(r.URL.Query().Get("n"))
+	case "bulkchanged":
+		d.BulkChanged, _ = strconv.Atoi(r.URL.Query().Get("n"))
+	}
+	d.Previews, d.FirstURLs = inboxPreviews(convs)
+	if d.Members, err = h.assignable(r.Context(), desks); err != nil {
+		h.internal(w, r, q, "listing members", err)
+		return
 	}
 	p.Data = d
 	h.Render.Render(w, http.StatusOK, "newsroom/inbox", p)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -357,7 +358,7 @@ func TestSealedReply(t *testing.T) {
 	if !strings.Contains(page.Body, `data-recipients="`+source.Recipient+" "+desk.Recipient+`"`) {
 		t.Errorf("the conversation page does not give the source's and the desk's keys")
 	}
-	if !strings.Contains(page.Body, `hidden data-js-only`) {
+	if !strings.Contains(regexp.MustCompile(`<form[^>]*id="reply-form"[^>]*>`).FindString(page.Body), `hidden data-js-only`) {
 		t.Errorf("with server replies off, the reply form is not hidden from pages without JavaScript")
 	}
 	if r := ba.Post("/newsroom/c/"+c.ID+"/reply", url.Values{"csrf": {tok}, "reply": {"plain"}}); r.Status != http.StatusForbidden ||
@@ -451,7 +452,8 @@ func TestServerRepliesOn(t *testing.T) {
 	ba := in.Browser()
 	ba.LoginJournalist(a)
 	page := ba.Get("/newsroom/c/" + c.ID)
-	if strings.Contains(page.Body, `hidden data-js-only`) || !strings.Contains(page.Text(), pistatest.En("newsroom.reply.hint")) {
+	replyForm := regexp.MustCompile(`<form[^>]*id="reply-form"[^>]*>`).FindString(page.Body)
+	if replyForm == "" || strings.Contains(replyForm, `hidden data-js-only`) || !strings.Contains(page.Text(), pistatest.En("newsroom.reply.hint")) {
 		t.Error("the reply form for the server to encrypt is not shown")
 	}
 }

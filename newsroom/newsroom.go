@@ -131,6 +131,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerSearch(mux)
 	h.registerRetention(mux)
 	h.registerQuestions(mux)
+	h.registerNotes(mux)
 }
 
 // CSRFHeader carries the page's CSRF token in the script's requests.

@@ -260,7 +260,7 @@ func pad(id int64) string {
 
 type row struct{ unread, starred bool }
 
-var rowRe = regexp.MustCompile(`(?s)<tr class="(unread)?">\s*<td><a href="/newsroom/c/([a-z2-7]+)[^"]*">(<span[^>]*>★</span>)?`)
+var rowRe = regexp.MustCompile(`(?s)<tr class="(unread)?"[^>]*>\s*(?:<td>(?:<input[^>]*>)?</td>\s*)?<td><a href="/newsroom/c/([a-z2-7]+)[^"]*">(<span[^>]*>★</span>)?`)
 
 // inboxRows reads the conversations of an inbox page.
 func inboxRows(t testing.TB, r *pistatest.Response) map[string]row {

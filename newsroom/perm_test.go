@@ -103,8 +103,8 @@ func TestPermissionMatrix(t *testing.T) {
 		{"set retention", func(b *pistatest.Browser, tok string, d pista.Desk) int {
 			return post(b, tok, "/newsroom/desks/"+d.Slug+"/retention", url.Values{"days": {"0"}})
 		}},
-		// A coordinator of another desk gets through, and deletes nothing
-		// of this one (TestBulkDelete).
+		// A coordinator of another desk is refused: a selection is
+		// deleted whole or not at all (TestBulkDelete).
 		{"bulk delete", func(b *pistatest.Browser, tok string, d pista.Desk) int {
 			c, _ := conv(d)
 			return post(b, tok, "/newsroom/bulk-delete", url.Values{"id": {c}, "confirm": {"1"}})
@@ -212,7 +212,7 @@ func TestPermissionMatrix(t *testing.T) {
 		w["set retention"] = w["change role"]
 		w["bulk delete"] = cell{no, no}
 	}
-	want["coordinator of A"]["bulk delete"] = cell{see, see}
+	want["coordinator of A"]["bulk delete"] = cell{see, no}
 	// A suspended coordinator of A can do nothing at all.
 	all := map[string]cell{}
 	for _, a := range actions {

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/pista-tips/pista"
-	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/ui"
 )
 
@@ -107,20 +106,10 @@ type bulkData struct {
 // coordinates no desk is refused outright.
 func (h *Handler) bulkDelete(w http.ResponseWriter, r *http.Request, q request) {
 	ctx := context.WithoutCancel(r.Context())
-	ids := r.PostForm["id"]
-	switch {
-	case len(ids) == 0:
-		h.fail(w, r, q.sid, http.StatusBadRequest, "retention.bulk.none")
+	ids, status, key := selectedIDs(r)
+	if key != "" {
+		h.fail(w, r, q.sid, status, key)
 		return
-	case len(ids) > pista.MaxBulkDelete:
-		h.fail(w, r, q.sid, http.StatusBadRequest, "retention.bulk.toomany")
-		return
-	}
-	for _, id := range ids {
-		if id == "" || len(id) > httpx.MaxSmallField {
-			h.fail(w, r, q.sid, http.StatusBadRequest, "error.form")
-			return
-		}
 	}
 	coordinates, err := h.coordinatedDesks(ctx, q.j)
 	if err != nil {
@@ -130,6 +119,19 @@ func (h *Handler) bulkDelete(w http.ResponseWriter, r *http.Request, q request) 
 	if len(coordinates) == 0 {
 		h.fail(w, r, q.sid, http.StatusForbidden, "team.forbidden")
 		return
+	}
+	// All or nothing: a selection with a conversation the journalist may
+	// not delete is refused whole, before the confirmation and again
+	// after it, rather than deleted in part.
+	for _, id := range ids {
+		c, err := h.Tips.ConversationFor(ctx, q.j.ID, id)
+		if errors.Is(err, pista.ErrNotFound) || (err == nil && !coordinates[c.DeskID]) {
+			h.fail(w, r, q.sid, http.StatusForbidden, "notes.bulk.notallowed")
+			return
+		} else if err != nil {
+			h.internal(w, r, q, "loading a conversation", err)
+			return
+		}
 	}
 	if r.PostForm.Get("confirm") != "1" {
 		p := h.page(r, q.sid, "retention.bulk.title")

@@ -108,19 +108,35 @@ func TestBulkDelete(t *testing.T) {
 			t.Errorf("status %d, want 400", r.Status)
 		}
 	})
-	t.Run("the inbox offers checkboxes on the coordinated desk only", func(t *testing.T) {
+	t.Run("the inbox offers checkboxes on every row, deletion to coordinators", func(t *testing.T) {
 		body := b.Get("/newsroom/").Body
-		if !strings.Contains(body, `name="id" value="`+flood[0]+`"`) {
-			t.Error("no checkbox for a conversation of the coordinated desk")
+		// Every row can be selected for a bulk change of status, tags or
+		// assignee; deleting them is for the desks coord coordinates.
+		if !strings.Contains(body, `name="id" value="`+flood[0]+`"`) || !strings.Contains(body, `name="id" value="`+notCoordinated+`"`) {
+			t.Error("a row without a checkbox")
 		}
-		if strings.Contains(body, `name="id" value="`+notCoordinated+`"`) {
-			t.Error("a checkbox for a conversation of a desk coord does not coordinate")
+		if !strings.Contains(body, `formaction="/newsroom/bulk-delete`) {
+			t.Error("no bulk deletion for a coordinator")
+		}
+	})
+	t.Run("a selection with another desk's conversation is refused whole", func(t *testing.T) {
+		ask := append(append([]string{}, flood[:4]...), notCoordinated)
+		for _, confirm := range []bool{false, true} {
+			r := post(b, "/newsroom/bulk-delete", tok, form(confirm, ask...))
+			if r.Status != http.StatusForbidden || !strings.Contains(r.Text(), pistatest.En("notes.bulk.notallowed")) {
+				t.Errorf("confirm %v: status %d, want 403 and why", confirm, r.Status)
+			}
+		}
+		for _, id := range ask {
+			if !exists(t, st.Tips, coord.ID, id) {
+				t.Fatalf("%s was deleted", id)
+			}
 		}
 	})
 	t.Run("confirmation, then deletion", func(t *testing.T) {
-		ask := append(append([]string{}, flood[:4]...), notCoordinated)
+		ask := append([]string{}, flood[:4]...)
 		r := post(b, "/newsroom/bulk-delete", tok, form(false, ask...))
-		if r.Status != http.StatusOK || !strings.Contains(r.Text(), pistatest.En("retention.bulk.confirm", "n", 5)) {
+		if r.Status != http.StatusOK || !strings.Contains(r.Text(), pistatest.En("retention.bulk.confirm", "n", 4)) {
 			t.Fatalf("confirmation page: %d\n%s", r.Status, r.Body)
 		}
 		if !exists(t, st.Tips, coord.ID, flood[0]) {

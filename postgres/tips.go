@@ -63,6 +63,13 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
 	if !channel.Valid() {
 		return fmt.Errorf("postgres: tip from unknown channel %q", channel)
 	}
+	if len(c.Preview) > pista.MaxPreviewSize {
+		return fmt.Errorf("postgres: a preview of %d bytes, at most %d", len(c.Preview), pista.MaxPreviewSize)
+	}
+	var preview []byte // NULL without one
+	if len(c.Preview) > 0 {
+		preview = c.Preview
+	}
 	rows, times, err := itemRows(t.Items)
 	if err != nil {
 		return err
@@ -76,9 +83,9 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
 	b := &pgx.Batch{}
 	var sourceID int64
 	b.Queue(`WITH s AS (INSERT INTO sources (lookup, recipient, created) VALUES ($1, $2, $3) RETURNING id)
-		INSERT INTO conversations (id, channel, desk_id, source_id, created, updated)
-		SELECT $4, $5, $6, s.id, $7, $7 FROM s RETURNING source_id`,
-		t.Source.Lookup, t.Source.Recipient, sourceCreated.Unix(), c.ID, string(channel), c.DeskID, created.Unix()).
+		INSERT INTO conversations (id, channel, desk_id, source_id, created, updated, preview)
+		SELECT $4, $5, $6, s.id, $7, $7, $8 FROM s RETURNING source_id`,
+		t.Source.Lookup, t.Source.Recipient, sourceCreated.Unix(), c.ID, string(channel), c.DeskID, created.Unix(), preview).
 		QueryRow(func(r pgx.Row) error {
 			err := r.Scan(&sourceID)
 			switch {
@@ -283,9 +290,17 @@ const conversationColumns = `c.id, c.channel, c.desk_id, d.slug, c.source_id, c.
 	coalesce((SELECT string_agg(t.tag, ' ' ORDER BY t.tag) FROM conversation_tags t WHERE t.conversation_id = c.id), ''),
 	c.held`
 
+// The view's preview columns: the preview, or, without one, the first
+// message's ID; and the count of items after the journalist's read mark.
+// Each reads only the row's conversation's items, from items_conversation:
+// a page costs its rows, not the desk.
 const journalistViewColumns = conversationColumns + `,
 	r.seen_item IS NULL OR r.seen_item < c.last_item,
-	s.journalist_id IS NOT NULL`
+	s.journalist_id IS NOT NULL,
+	c.preview,
+	CASE WHEN c.preview IS NULL THEN coalesce((SELECT min(i.id) FROM items i
+		WHERE i.conversation_id = c.id AND i.kind = 'message'), 0) ELSE 0 END,
+	(SELECT count(*) FROM items i WHERE i.conversation_id = c.id AND i.id > coalesce(r.seen_item, 0))`
 
 // journalistViewJoins follows "FROM conversations c" and the membership
 // join m; it needs no argument.
@@ -296,15 +311,19 @@ const journalistViewJoins = `
 
 func scanConversation(row pgx.Row, seal *sealedid.Sealer, view bool) (pista.Conversation, error) {
 	var c pista.Conversation
-	var created, updated, items int64
+	var created, updated, items, newItems int64
 	var tags string
 	dest := []any{&c.ID, &c.Channel, &c.DeskID, &c.DeskSlug, &c.SourceID, &created, &updated, &c.LastItem, &items,
 		&c.Status, &c.Assignee, &c.AssigneeName, &tags, &c.Held}
 	if view {
-		dest = append(dest, &c.Unread, &c.Starred)
+		dest = append(dest, &c.Unread, &c.Starred, &c.Preview, &c.FirstMessage, &newItems)
 	}
 	err := row.Scan(dest...)
 	c.Created, c.Updated, c.LastItem, c.Items = unix(created), unix(updated), seal.Seal(sealedid.Item, c.LastItem), int(items)
+	c.NewItems = int(newItems)
+	if c.FirstMessage != 0 {
+		c.FirstMessage = seal.Seal(sealedid.Item, c.FirstMessage)
+	}
 	if tags != "" {
 		c.Tags = strings.Fields(tags)
 		slices.Sort(c.Tags)
@@ -548,7 +567,7 @@ const itemsForQuery = `SELECT ` + itemColumns + `
 	ORDER BY i.id LIMIT $3`
 
 // NewSourceItems answers how many conversations of the journalist's desks
-// have items from sources (anything but replies) with ID > after, and the
+// have items from sources (anything but replies and notes) with ID > after, and the
 // newest such item's ID, or after if there is none: what a notification
 // says. after is a sealed item ID, as it returns newest.
 func (s *TipStore) NewSourceItems(ctx context.Context, journalistID, after int64) (int, int64, error) {
@@ -563,7 +582,7 @@ func (s *TipStore) NewSourceItems(ctx context.Context, journalistID, after int64
 	}
 	var n int
 	var newest int64
-	if err := s.db.pool.QueryRow(ctx, newSourceItemsQuery, journalistID, from, string(pista.KindReply)).
+	if err := s.db.pool.QueryRow(ctx, newSourceItemsQuery, journalistID, from, string(pista.KindReply), string(pista.KindNote)).
 		Scan(&n, &newest); err != nil {
 		return 0, 0, fmt.Errorf("postgres: new source items: %w", err)
 	}
@@ -573,7 +592,8 @@ func (s *TipStore) NewSourceItems(ctx context.Context, journalistID, after int64
 	return n, s.db.ids.Seal(sealedid.Item, newest), nil
 }
 
-// newSourceItemsQuery takes a journalist, an item ID and the reply kind.
+// newSourceItemsQuery takes a journalist, an item ID, and the reply and
+// note kinds (what journalists write).
 // It walks the journalist's desks, their conversations whose last item is
 // after the ID (a conversation's last_item is its newest item's ID, so no
 // other can have a newer item) and those conversations' items after the
@@ -582,7 +602,7 @@ const newSourceItemsQuery = `SELECT count(DISTINCT c.id), coalesce(max(i.id), $2
 	FROM desk_members m
 	JOIN conversations c ON c.desk_id = m.desk_id AND c.last_item > $2
 	JOIN items i ON i.conversation_id = c.id AND i.id > $2
-	WHERE m.journalist_id = $1 AND i.kind <> $3 AND i.author_id IS NULL`
+	WHERE m.journalist_id = $1 AND i.kind <> $3 AND i.kind <> $4 AND i.author_id IS NULL`
 
 // ItemFor answers pista.ErrNotFound unless the item is in one of the
 // journalist's desks.

@@ -308,3 +308,21 @@ func TestPullPlantedLinks(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenNotes: a desk's internal notes open as note-N.txt, apart from
+// the source's messages and the replies.
+func TestOpenNotes(t *testing.T) {
+	p := newPulledFolder(t)
+	p.item(70, "note", "CALL THE DEPUTY FIRST")
+	p.item(80, "reply", "THANK YOU")
+	p.item(90, "note", "SHE CALLED BACK")
+	out := filepath.Join(t.TempDir(), "opened")
+	if _, err := p.open(out); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"note-1.txt": "CALL THE DEPUTY FIRST", "note-2.txt": "SHE CALLED BACK", "reply-1.txt": "THANK YOU"} {
+		if b, err := os.ReadFile(filepath.Join(out, liarConv, name)); err != nil || string(b) != want {
+			t.Errorf("%s = %q (%v), want %q", name, b, err, want)
+		}
+	}
+}

@@ -217,7 +217,9 @@ func openConversation(ids []age.Identity, src, dst *dir, conv string, opt Option
 		var name string
 		size := int64(-1) // the exact size of a padded file
 		switch pista.ItemKind(it.kind) {
-		case pista.KindMessage, pista.KindReply:
+		case pista.KindMessage, pista.KindReply, pista.KindNote:
+			// A note is the desk's internal note: note-1.txt, never sent
+			// to the source.
 			counts[it.kind]++
 			name = fmt.Sprintf("%s-%d.txt", it.kind, counts[it.kind])
 		case pista.KindEmail:

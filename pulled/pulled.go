@@ -20,6 +20,7 @@
 // itself, and is refused. An
 // item the server has lost is reported and asked for again next time; the
 // pull goes on without it. Open writes, for each conversation, message-N.txt, reply-N.txt,
+// note-N.txt (the desk's internal notes, which the source never sees),
 // contact.txt and the files under their original names made safe for the
 // file system; a tip that came by e-mail also gets email-N.eml, the whole
 // message as it arrived.
@@ -60,7 +61,7 @@ type Entry struct {
 }
 
 // itemName matches an item's file name.
-var itemName = regexp.MustCompile(`^([0-9]{10,19})-(message|file|contact|reply|email|answers)(\.meta)?\.age$`)
+var itemName = regexp.MustCompile(`^([0-9]{10,19})-(message|file|contact|reply|email|answers|note)(\.meta)?\.age$`)
 
 // ItemFile names an item's file in a conversation folder, as the inbox's
 // downloads do (pista.ItemFileName).

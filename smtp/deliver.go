@@ -196,8 +196,13 @@ func (d *delivery) tips() ([]*pista.NewTip, error) {
 	var tips []*pista.NewTip
 	for i, desk := range d.desks {
 		b := d.batches[i]
+		var preview []byte // what the inbox shows of the message, encrypted like it
 		if message != "" {
 			if err := b.AddText(d.ctx, pista.KindMessage, message); err != nil {
+				return nil, err
+			}
+			var err error
+			if preview, err = intake.SealPreview(message, d.recipients[i]); err != nil {
 				return nil, err
 			}
 		}
@@ -214,7 +219,7 @@ func (d *delivery) tips() ([]*pista.NewTip, error) {
 			// no one can log in as them; replies go by e-mail.
 			Source: pista.Source{Lookup: lookup},
 			Conversation: pista.Conversation{
-				ID: pista.NewConversationID(), Channel: pista.ChannelEmail, DeskID: desk.ID,
+				ID: pista.NewConversationID(), Channel: pista.ChannelEmail, DeskID: desk.ID, Preview: preview,
 			},
 			Items: append(append([]pista.Item(nil), b.Items()...), d.raw[i]),
 		})

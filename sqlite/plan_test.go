@@ -25,9 +25,14 @@ func TestQueryPlans(t *testing.T) {
 		args  []any
 		want  []string // substrings of the plan
 	}{
+		// Each row's counts and first message (for a row without a
+		// preview) read only its own items, from their index: a page
+		// costs its rows.
 		{"inbox", inbox, inboxArgs, []string{
 			"SEARCH conversations USING INDEX conversations_desk_last (desk_id=? AND last_item<?)",
 			"SEARCH i USING COVERING INDEX items_conversation (conversation_id=?)",
+			"SEARCH i USING INDEX items_conversation (conversation_id=?)",
+			"SEARCH i USING COVERING INDEX items_conversation (conversation_id=? AND id>?)",
 		}},
 		{"inbox by status", byStatus, byStatusArgs, []string{
 			"SEARCH conversations USING INDEX conversations_desk_status_last (desk_id=? AND status=? AND last_item<?)",
@@ -55,7 +60,7 @@ func TestQueryPlans(t *testing.T) {
 		{"pull", itemsForQuery, []any{1, 0, 10}, []string{
 			"SEARCH i USING INTEGER PRIMARY KEY (rowid>?)",
 		}},
-		{"new source items", newSourceItemsQuery, []any{1, 1000, "reply"}, []string{
+		{"new source items", newSourceItemsQuery, []any{1, 1000, "reply", "note"}, []string{
 			"SEARCH m USING PRIMARY KEY (journalist_id=?)",
 			"SEARCH c USING INDEX conversations_desk_last (desk_id=? AND last_item>?)",
 			"SEARCH i USING INDEX items_conversation (conversation_id=? AND id>?)",

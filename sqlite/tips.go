@@ -59,6 +59,9 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) (err error) {
 	if !channel.Valid() {
 		return fmt.Errorf("sqlite: tip from unknown channel %q", channel)
 	}
+	if len(c.Preview) > pista.MaxPreviewSize {
+		return fmt.Errorf("sqlite: a preview of %d bytes, at most %d", len(c.Preview), pista.MaxPreviewSize)
+	}
 	sourceCreated, created := stamp(t.Source.Created), stamp(c.Created)
 
 	tx, err := s.db.write.BeginTx(ctx, nil)
@@ -78,8 +81,12 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) (err error) {
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO conversations (id, channel, desk_id, source_id, created, updated)
-		VALUES (?, ?, ?, ?, ?, ?)`, c.ID, string(channel), c.DeskID, sourceID, created.Unix(), created.Unix())
+	var preview any // NULL without one
+	if len(c.Preview) > 0 {
+		preview = c.Preview
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO conversations (id, channel, desk_id, source_id, created, updated, preview)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, c.ID, string(channel), c.DeskID, sourceID, created.Unix(), created.Unix(), preview)
 	switch {
 	case isUnique(err):
 		return fmt.Errorf("conversation: %w", pista.ErrExists)
@@ -268,9 +275,17 @@ const conversationColumns = `c.id, c.channel, c.desk_id, d.slug, c.source_id, c.
 	coalesce((SELECT group_concat(t.tag, ' ') FROM conversation_tags t WHERE t.conversation_id = c.id), ''),
 	c.held <> 0`
 
+// The view's preview columns: the preview, or, without one, the first
+// message's ID; and the count of items after the journalist's read mark.
+// Each reads only the row's conversation's items, from items_conversation:
+// a page costs its rows, not the desk.
 const journalistViewColumns = conversationColumns + `,
 	r.seen_item IS NULL OR r.seen_item < c.last_item,
-	s.journalist_id IS NOT NULL`
+	s.journalist_id IS NOT NULL,
+	c.preview,
+	CASE WHEN c.preview IS NULL THEN coalesce((SELECT min(i.id) FROM items i
+		WHERE i.conversation_id = c.id AND i.kind = 'message'), 0) ELSE 0 END,
+	(SELECT count(*) FROM items i WHERE i.conversation_id = c.id AND i.id > coalesce(r.seen_item, 0))`
 
 // journalistViewJoins follows "FROM conversations c" and the membership
 // join m; it needs no argument.
@@ -286,10 +301,13 @@ func scanConversation(row interface{ Scan(...any) error }, seal *sealedid.Sealer
 	dest := []any{&c.ID, &c.Channel, &c.DeskID, &c.DeskSlug, &c.SourceID, &created, &updated, &c.LastItem, &c.Items,
 		&c.Status, &c.Assignee, &c.AssigneeName, &tags, &c.Held}
 	if view {
-		dest = append(dest, &c.Unread, &c.Starred)
+		dest = append(dest, &c.Unread, &c.Starred, &c.Preview, &c.FirstMessage, &c.NewItems)
 	}
 	err := row.Scan(dest...)
 	c.Created, c.Updated, c.LastItem = unix(created), unix(updated), seal.Seal(sealedid.Item, c.LastItem)
+	if c.FirstMessage != 0 {
+		c.FirstMessage = seal.Seal(sealedid.Item, c.FirstMessage)
+	}
 	if tags != "" {
 		c.Tags = strings.Fields(tags)
 		slices.Sort(c.Tags)
@@ -601,7 +619,7 @@ const itemsForQuery = `SELECT ` + itemColumns + `
 	ORDER BY i.id LIMIT ?`
 
 // NewSourceItems answers how many conversations of the journalist's desks
-// have items from sources (anything but replies) with ID > after, and the
+// have items from sources (anything but replies and notes) with ID > after, and the
 // newest such item's ID, or after if there is none: what a notification
 // says.
 //
@@ -618,7 +636,7 @@ func (s *TipStore) NewSourceItems(ctx context.Context, journalistID, after int64
 	}
 	var n int
 	var newest int64
-	if err := s.db.read.QueryRowContext(ctx, newSourceItemsQuery, journalistID, from, string(pista.KindReply)).
+	if err := s.db.read.QueryRowContext(ctx, newSourceItemsQuery, journalistID, from, string(pista.KindReply), string(pista.KindNote)).
 		Scan(&n, &newest); err != nil {
 		return 0, 0, fmt.Errorf("sqlite: new source items: %w", err)
 	}
@@ -628,7 +646,8 @@ func (s *TipStore) NewSourceItems(ctx context.Context, journalistID, after int64
 	return n, s.db.ids.Seal(sealedid.Item, newest), nil
 }
 
-// newSourceItemsQuery takes a journalist, an item ID and the reply kind.
+// newSourceItemsQuery takes a journalist, an item ID, and the reply and
+// note kinds (what journalists write).
 // It walks the journalist's desks, their conversations whose last item is
 // after the ID (a conversation's last_item is its newest item's ID, so no
 // other can have a newer item) and those conversations' items after the
@@ -638,7 +657,7 @@ const newSourceItemsQuery = `SELECT count(DISTINCT c.id), coalesce(max(i.id), ?2
 	FROM desk_members m
 	CROSS JOIN conversations c ON c.desk_id = m.desk_id AND c.last_item > ?2
 	CROSS JOIN items i ON i.conversation_id = c.id AND i.id > ?2
-	WHERE m.journalist_id = ?1 AND i.kind <> ?3 AND i.author_id IS NULL`
+	WHERE m.journalist_id = ?1 AND i.kind <> ?3 AND i.kind <> ?4 AND i.author_id IS NULL`
 
 // ItemFor answers pista.ErrNotFound unless the item is in one of the
 // journalist's desks.

@@ -90,6 +90,9 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"Transfer", testTransfer},
 		{"Questions", testQuestions},
 		{"AnswersItems", testAnswersItems},
+		{"Previews", testPreviews},
+		{"Notes", testNotes},
+		{"ChangeConversations", testChangeConversations},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })
@@ -481,7 +484,7 @@ func testCreateTip(t *testing.T, s Stores) {
 		{"unknown kind", pista.NewTip{
 			Conversation: pista.Conversation{ID: "fresh-4", DeskID: n.americas.ID},
 			Source:       pista.Source{Lookup: []byte("fresh-4"), Recipient: "r"},
-			Items:        []pista.Item{{Kind: "note", Object: "obj-x", Size: 1}},
+			Items:        []pista.Item{{Kind: "scribble", Object: "obj-x", Size: 1}},
 		}, nil},
 	}
 	for _, tt := range cases {

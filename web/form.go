@@ -69,6 +69,10 @@ type submission struct {
 	answerValues  map[string][]string
 	answerErrs    []*pista.AnswerError
 	sealedAnswers bool
+	// preview is the first message's preview (pista.Conversation.Preview):
+	// encrypted here from the message, or by the browser (field
+	// "preview" of a sealed form); nil if none.
+	preview []byte
 }
 
 // formSpec says what a form expects.
@@ -159,8 +163,8 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 			// A plain answer beside encrypted ones: the script failed to
 			// keep it off the wire. Refused, so that it shows.
 			return s, refuse(http.StatusBadRequest, "error.form", nil)
-		case s.sealed && (name == "message" || name == "contact" || name == "files" || name == "upload" || name == "file_meta" || name == "answers"):
-			if name == "contact" && !spec.contact {
+		case s.sealed && (name == "message" || name == "contact" || name == "files" || name == "upload" || name == "file_meta" || name == "answers" || name == "preview"):
+			if (name == "contact" || name == "preview") && !spec.contact {
 				return s, refuse(http.StatusBadRequest, "error.form", nil)
 			}
 			if ferr := h.readSealed(ctx, s, part, &needMeta, &files); ferr != nil {
@@ -332,6 +336,15 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 		if err := s.batch.AddText(ctx, pista.KindMessage, s.message); err != nil {
 			return s, readError(err)
 		}
+		if spec.contact { // a new tip: its first message
+			rs, err := spec.recipients(s.desk)
+			if err == nil {
+				s.preview, err = intake.SealPreview(s.message, rs)
+			}
+			if err != nil {
+				return s, refuse(http.StatusInternalServerError, "error.internal", err)
+			}
+		}
 	}
 	if answers != nil {
 		if err := s.batch.AddText(ctx, pista.KindAnswers, string(answers)); err != nil {
@@ -389,6 +402,23 @@ func (h *Handler) readSealed(ctx context.Context, s *submission, part *multipart
 		}
 		s.sealedAnswers = true
 		_, err = s.batch.AddEncrypted(ctx, pista.KindAnswers, part, s.recipients, pista.MaxAnswersBytes)
+	case "preview":
+		// The first message's preview, padded and encrypted to the desk
+		// like the message: small, so read whole, and checked.
+		if s.preview != nil {
+			return refuse(http.StatusBadRequest, "error.form", nil)
+		}
+		b, rerr := io.ReadAll(io.LimitReader(part, pista.MaxPreviewSize+1))
+		if rerr != nil {
+			return readError(rerr)
+		}
+		if err := intake.CheckPreview(b, s.recipients); errors.Is(err, intake.ErrTooLarge) {
+			return refuse(http.StatusRequestEntityTooLarge, "notes.preview.toolarge", nil)
+		} else if err != nil {
+			return refuse(http.StatusBadRequest, "error.sealed", nil)
+		}
+		s.preview = b
+		return nil
 	case "file_meta":
 		if !*needMeta {
 			return refuse(http.StatusBadRequest, "error.form", nil)

@@ -145,6 +145,11 @@ func (h *Handler) showSource(w http.ResponseWriter, r *http.Request) {
 	}
 	afterReply := false // the item before was a reply or one of its files
 	for _, it := range items {
+		if it.Kind == pista.KindNote {
+			// The desk's internal notes are not the source's to see,
+			// nor to know of.
+			continue
+		}
 		if it.IsReplyFile() {
 			// Stored after its reply, in the same batch.
 			f, err := h.replyFile(r.Context(), it, id)

@@ -66,7 +66,7 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 	}
 	tip := &pista.NewTip{
 		Source:       pista.Source{Lookup: d.Lookup, Recipient: d.Recipient()},
-		Conversation: pista.Conversation{ID: pista.NewConversationID(), Channel: pista.ChannelWeb, DeskID: s.desk.ID},
+		Conversation: pista.Conversation{ID: pista.NewConversationID(), Channel: pista.ChannelWeb, DeskID: s.desk.ID, Preview: s.preview},
 		Items:        s.batch.Items(),
 	}
 	if err := h.Tips.CreateTip(context.WithoutCancel(ctx), tip); err != nil {

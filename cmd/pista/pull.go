@@ -166,8 +166,9 @@ func writeDeviceFile(path, tok string) error {
 const openHelp = `
 pista open decrypts a pulled folder: the second half of the air-gap
 workflow, meant for an offline computer. Each conversation gets a folder
-with message-N.txt, reply-N.txt, contact.txt (if the source gave one),
-the files under their original names, made safe for your file system,
+with message-N.txt, reply-N.txt, note-N.txt (the desk's internal notes,
+never shown to the source), contact.txt (if the source gave one), the
+files under their original names, made safe for your file system,
 and metadata-report.txt, which says for each file whether its hidden
 metadata was removed when it arrived. With --scrub, files are written
 with their metadata removed: use it for copies you will share.

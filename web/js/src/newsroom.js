@@ -4,3 +4,4 @@ import "./newsroom/login.js";
 import "./newsroom/settings.js";
 import "./newsroom/inbox.js";
 import "./newsroom/team.js";
+import "./newsroom/notes.js";

@@ -6,7 +6,7 @@
 //
 // The original form is never sent: the script builds a hidden form with
 // the encrypted parts in the order the server reads them (csrf, desk,
-// encrypted, message, contact, each file followed by its name and type)
+// encrypted, message, its preview, contact, each file followed by its name and type)
 // under neutral file names, and submits that. If encryption fails, the
 // plain form is submitted and the server encrypts on arrival, as without
 // JavaScript.
@@ -108,6 +108,17 @@ function attach(form, name, data, filename) {
   dt.items.add(new File([data], filename, { type: "application/octet-stream" }))
   input.files = dt.files
   form.append(input)
+}
+
+// previewText is pista.PreviewText: the first 140 characters of the
+// message, its runs of white space made one space, padded with zero bytes
+// to 560 bytes so that its size says nothing of the message's length.
+function previewText(message) {
+  const chars = Array.from(message.trim().replace(/\s+/g, " ").replace(/[\u0000\uFFFD]/g, "")).slice(0, 140)
+  const bytes = new TextEncoder().encode(chars.join(""))
+  const out = new Uint8Array(560)
+  out.set(bytes.subarray(0, 560))
+  return out
 }
 
 // fileMeta is a file's name-and-type object: its name, type and exact
@@ -258,6 +269,9 @@ async function sealedForm(form, recipients) {
   hidden(out, "encrypted", "1")
   const message = form.elements.message ? form.elements.message.value.replace(/\r\n/g, "\n") : ""
   if (message.trim() !== "") attach(out, "message", await encrypt(recipients, message), "message.age")
+  // A new tip's first message also gets a short preview for the inbox,
+  // encrypted to the same keys (the server never sees it either).
+  if (desk && message.trim() !== "") attach(out, "preview", await encrypt(recipients, previewText(message)), "preview.age")
   const contact = form.elements.contact ? form.elements.contact.value : ""
   if (contact.trim() !== "") attach(out, "contact", await encrypt(recipients, contact), "contact.age")
   await attachAnswers(form, out, recipients)
