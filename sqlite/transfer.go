@@ -53,7 +53,7 @@ func (s *TipStore) TransferConversation(ctx context.Context, journalistID int64,
 		what, query string
 		args        []any
 	}{
-		{"move", `UPDATE conversations SET desk_id = ?1, last_item = ?2,
+		{"move", `UPDATE conversations SET desk_id = ?1, last_item = ?2, preview = NULL,
 			assignee_id = CASE WHEN EXISTS (SELECT 1 FROM desk_members m WHERE m.desk_id = ?1 AND m.journalist_id = conversations.assignee_id)
 				THEN assignee_id END
 			WHERE id = ?3`, []any{to, last, id}},

@@ -16,7 +16,16 @@ func testTransfer(t *testing.T, s Stores) {
 	ctx := context.Background()
 	n := newNewsroom(t, s)
 	europe := n.desk(t, "europe", n.alice, n.carol) // alice is on both desks
-	tip := n.tip(t, n.americas, pista.KindMessage, pista.KindFile, pista.KindContact)
+	// Its preview is encrypted to the old desk: the move drops it, and
+	// the new desk's inbox names the first message instead.
+	tip := &pista.NewTip{
+		Conversation: pista.Conversation{ID: "conv-moved", DeskID: n.americas.ID, Preview: []byte("sealed to americas")},
+		Source:       pista.Source{Lookup: []byte("lookup-moved"), Recipient: "age1pq1source"},
+		Items:        n.items(pista.KindMessage, pista.KindFile, pista.KindContact),
+	}
+	if err := s.Tips.CreateTip(ctx, tip); err != nil {
+		t.Fatal(err)
+	}
 	id := tip.Conversation.ID
 	n.add(t, id, pista.Item{Kind: pista.KindReply, Object: "t-reply", Size: 5, AuthorID: n.bob.ID},
 		pista.Item{Kind: pista.KindFile, Object: "t-rfile", Meta: "t-rfile-m", Size: 6, MetaSize: 7, AuthorID: n.bob.ID})
@@ -103,6 +112,15 @@ func testTransfer(t *testing.T, s Stores) {
 	if !slices.EqualFunc(got, old, func(a, b pista.Item) bool { return a.ID == b.ID && a.Object == b.Object && a.Meta == b.Meta }) {
 		t.Errorf("it returned %+v, want the old items", got)
 	}
+	t.Run("preview", func(t *testing.T) {
+		rows, err := s.Tips.ConversationsFor(ctx, n.carol.ID, pista.Page{DeskID: europe.ID})
+		if err != nil || len(rows) != 1 || rows[0].ID != id {
+			t.Fatalf("the new desk's inbox: %+v, %v", rows, err)
+		}
+		if rows[0].Preview != nil {
+			t.Errorf("the preview encrypted to the old desk came along: %q", rows[0].Preview)
+		}
+	})
 	t.Run("items", func(t *testing.T) {
 		items, _ := s.Tips.ItemsOfConversation(ctx, id)
 		if len(items) != len(old) {
