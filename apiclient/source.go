@@ -168,7 +168,7 @@ func writeSealed(mw *multipart.Writer, tip *api.TipPart, to []age.Recipient, s S
 		}
 	}
 	if s.Message != "" {
-		if err := sealPart(mw, "message", to, func(w io.Writer) error {
+		if err := SealPart(mw, "message", to, func(w io.Writer) error {
 			_, err := io.WriteString(w, s.Message)
 			return err
 		}); err != nil {
@@ -178,7 +178,7 @@ func writeSealed(mw *multipart.Writer, tip *api.TipPart, to []age.Recipient, s S
 		// here like the message (pista.PreviewText: padded, so that its
 		// size says nothing of the message's).
 		if preview := pista.PreviewText(s.Message); tip != nil && preview[0] != 0 {
-			if err := sealPart(mw, "preview", to, func(w io.Writer) error {
+			if err := SealPart(mw, "preview", to, func(w io.Writer) error {
 				_, err := w.Write(preview)
 				return err
 			}); err != nil {
@@ -187,7 +187,7 @@ func writeSealed(mw *multipart.Writer, tip *api.TipPart, to []age.Recipient, s S
 		}
 	}
 	if s.Answers != nil {
-		if err := sealPart(mw, "answers", to, func(w io.Writer) error {
+		if err := SealPart(mw, "answers", to, func(w io.Writer) error {
 			_, err := w.Write(s.Answers)
 			return err
 		}); err != nil {
@@ -199,7 +199,7 @@ func writeSealed(mw *multipart.Writer, tip *api.TipPart, to []age.Recipient, s S
 		// (pista.Padme), so that the upload does not give the file's
 		// exact size; the size travels in the encrypted file_meta.
 		var size int64
-		if err := sealPart(mw, "file", to, func(w io.Writer) error {
+		if err := SealPart(mw, "file", to, func(w io.Writer) error {
 			r, err := f.Open()
 			if err != nil {
 				return err
@@ -218,7 +218,7 @@ func writeSealed(mw *multipart.Writer, tip *api.TipPart, to []age.Recipient, s S
 			fm.Scrub = f.Scrub()
 		}
 		meta, _ := json.Marshal(fm)
-		if err := sealPart(mw, "file_meta", to, func(w io.Writer) error {
+		if err := SealPart(mw, "file_meta", to, func(w io.Writer) error {
 			_, err := w.Write(meta)
 			return err
 		}); err != nil {
@@ -226,7 +226,7 @@ func writeSealed(mw *multipart.Writer, tip *api.TipPart, to []age.Recipient, s S
 		}
 	}
 	if s.Contact != "" {
-		if err := sealPart(mw, "contact", to, func(w io.Writer) error {
+		if err := SealPart(mw, "contact", to, func(w io.Writer) error {
 			_, err := io.WriteString(w, s.Contact)
 			return err
 		}); err != nil {
@@ -236,9 +236,9 @@ func writeSealed(mw *multipart.Writer, tip *api.TipPart, to []age.Recipient, s S
 	return mw.Close()
 }
 
-// sealPart writes one part: an age file of what write writes. The part
+// SealPart writes one part: an age file of what write writes. The part
 // names no file: a file's name travels only encrypted, in its file_meta.
-func sealPart(mw *multipart.Writer, name string, to []age.Recipient, write func(io.Writer) error) error {
+func SealPart(mw *multipart.Writer, name string, to []age.Recipient, write func(io.Writer) error) error {
 	h := textproto.MIMEHeader{}
 	h.Set("Content-Disposition", `form-data; name="`+name+`"`)
 	h.Set("Content-Type", "application/octet-stream")

@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"unicode/utf8"
 
 	"filippo.io/age"
@@ -83,7 +82,7 @@ func CheckReplyFiles(to ReplyTo, sizes []int64) error {
 }
 
 func writeReplyParts(mw *multipart.Writer, to []age.Recipient, text string, files []apiclient.File) error {
-	if err := sealReplyPart(mw, "reply", to, func(w io.Writer) error {
+	if err := apiclient.SealPart(mw, "reply", to, func(w io.Writer) error {
 		_, err := io.WriteString(w, text)
 		return err
 	}); err != nil {
@@ -91,7 +90,7 @@ func writeReplyParts(mw *multipart.Writer, to []age.Recipient, text string, file
 	}
 	for _, f := range files {
 		var size int64
-		if err := sealReplyPart(mw, "file", to, func(w io.Writer) error {
+		if err := apiclient.SealPart(mw, "file", to, func(w io.Writer) error {
 			r, err := f.Open()
 			if err != nil {
 				return err
@@ -106,7 +105,7 @@ func writeReplyParts(mw *multipart.Writer, to []age.Recipient, text string, file
 			return err
 		}
 		meta, _ := json.Marshal(pista.FileMeta{Name: f.Name, Type: f.Type, Size: &size})
-		if err := sealReplyPart(mw, "file_meta", to, func(w io.Writer) error {
+		if err := apiclient.SealPart(mw, "file_meta", to, func(w io.Writer) error {
 			_, err := w.Write(meta)
 			return err
 		}); err != nil {
@@ -114,26 +113,6 @@ func writeReplyParts(mw *multipart.Writer, to []age.Recipient, text string, file
 		}
 	}
 	return mw.Close()
-}
-
-// sealReplyPart writes one part: an age file of what write writes, under
-// no file name.
-func sealReplyPart(mw *multipart.Writer, name string, to []age.Recipient, write func(io.Writer) error) error {
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="`+name+`"`)
-	h.Set("Content-Type", "application/octet-stream")
-	pw, err := mw.CreatePart(h)
-	if err != nil {
-		return err
-	}
-	w, err := age.Encrypt(pw, to...)
-	if err != nil {
-		return err
-	}
-	if err := write(w); err != nil {
-		return err
-	}
-	return w.Close()
 }
 
 type zeroReader struct{}

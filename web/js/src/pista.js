@@ -41,6 +41,7 @@ import { Encrypter } from "age-encryption"
 import { Upload } from "tus-js-client"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { loadScrubber, notes, scrubFile } from "./scrub/scrub.js"
+import { padme, padded } from "./shared/padding.js"
 
 function recipientsOf(form) {
   const desk = form.querySelector('input[name="desk"]:checked')
@@ -52,37 +53,6 @@ async function encrypt(recipients, data) {
   const e = new Encrypter()
   for (const r of recipients) e.addRecipient(r)
   return e.encrypt(data)
-}
-
-// padme is the length a file of n bytes is padded to inside its
-// encryption, as the server pads (intake.Padme): only the top
-// floor(log2(log2 n))+1 bits of the length may be set.
-function padme(n) {
-  if (n < 2) return n
-  const e = n.toString(2).length - 1
-  const s = e.toString(2).length
-  const unit = 2 ** (e - s)
-  return Math.ceil(n / unit) * unit
-}
-
-// padded streams a file followed by the zeros that padme asks for.
-function padded(file) {
-  const reader = file.stream().getReader()
-  let zeros = padme(file.size) - file.size
-  return new ReadableStream({
-    async pull(controller) {
-      const { done, value } = await reader.read()
-      if (!done) {
-        controller.enqueue(value)
-      } else if (zeros > 0) {
-        const n = Math.min(zeros, 65536)
-        controller.enqueue(new Uint8Array(n))
-        zeros -= n
-      } else {
-        controller.close()
-      }
-    },
-  })
 }
 
 // encryptFile encrypts a padded file into a blob: the browser keeps large
