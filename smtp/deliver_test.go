@@ -263,14 +263,32 @@ func FuzzDeliver(f *testing.F) {
 	blobs := &memBlobs{objects: map[string][]byte{}}
 	tips := &memTips{blobs: blobs}
 	var desks []pista.Desk
+	var ids []age.Identity
 	for i := range 2 {
 		id, err := age.GenerateHybridIdentity()
 		if err != nil {
 			f.Fatal(err)
 		}
+		ids = append(ids, id)
 		desks = append(desks, pista.Desk{ID: int64(i + 1), Slug: fmt.Sprint("desk", i), Recipient: id.Recipient().String()})
 	}
 	s := smtp.NewServer(smtp.Config{Domain: domain, Tips: tips, Blobs: blobs})
+	email := func(t *testing.T, tip *pista.NewTip) []byte {
+		rc, err := blobs.Open(context.Background(), tip.Items[len(tip.Items)-1].Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		r, err := age.Decrypt(rc, ids[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		n := 1 + len(msg)%2
 		rep := s.Deliver(context.Background(), desks[:n], "fuzz@example.net", bytes.NewReader(msg))
@@ -289,6 +307,27 @@ func FuzzDeliver(f *testing.F) {
 			if err := tips.check(tip); err != nil {
 				t.Fatal(err)
 			}
+		}
+		// The e-mail item is the message as received, or its copy without
+		// attachments (evidence.go); the copy has nothing left to replace:
+		// delivered again, it is kept as it is.
+		if len(stored) > 0 {
+			if eml := email(t, stored[0]); !bytes.Equal(eml, msg) {
+				if !bytes.HasPrefix(eml, []byte("X-Pista-Evidence: attachments-replaced;")) {
+					t.Fatalf("the e-mail item is neither the message nor a marked copy: %q", eml)
+				}
+				rep := s.Deliver(context.Background(), desks[:1], "fuzz@example.net", bytes.NewReader(eml))
+				again := tips.take()
+				if rep != nil || len(again) != 1 {
+					t.Fatalf("the copy, delivered again, is refused: %v\n%q", rep, eml)
+				}
+				if eml2 := email(t, again[0]); !bytes.Equal(eml2, eml) {
+					t.Fatalf("the copy, delivered again, is not kept as it is:\n%q\nthen\n%q", eml, eml2)
+				}
+				stored = append(stored, again...)
+			}
+		}
+		for _, tip := range stored {
 			for _, it := range tip.Items {
 				blobs.Delete(context.Background(), it.Object)
 				blobs.Delete(context.Background(), it.Meta)
