@@ -68,7 +68,10 @@
 // its body is not what the sender's server signed: a DKIM body hash does
 // not verify on it. A multipart's preamble and epilogue are not kept;
 // neither are parts not extracted (past maxParts, or nested deeper than
-// maxDepth) but for texts. A message without attachments is stored as
+// maxDepth) but for texts. A detached signature (application/pgp-signature,
+// application/pkcs7-signature) is a file item and is kept in the copy as
+// received, so a signed mail without other attachments is stored whole,
+// to the byte. A message without attachments is stored as
 // received, to the byte: the parser writes the copy anyway, and whichever
 // object is not kept is deleted before the rows are written. No choice
 // keeps the message as sent: no one asks the sender.

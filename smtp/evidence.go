@@ -42,6 +42,18 @@ const (
 	originalPrefix = "X-Pista-Original-"
 )
 
+// signature reports whether a part of mediaType is a detached signature
+// (PGP/MIME, S/MIME): extracted as a file, but kept in the copy as
+// received. It holds no metadata of a document, only the signature, which
+// is evidence.
+func signature(mediaType string) bool {
+	switch mediaType {
+	case "application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature":
+		return true
+	}
+	return false
+}
+
 // opener starts an entity of the copy with header h, and returns where its
 // body goes.
 type opener func(h textproto.Header) (io.Writer, error)

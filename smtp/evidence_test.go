@@ -229,6 +229,43 @@ Content-Transfer-Encoding: base64
 		t.Errorf("temporary files left: %v", tmp)
 	}
 
+	// A signed mail whose only attachment is its signature is stored as
+	// received, to the byte: the signature is extracted too.
+	signed := crlf(`From: Jane <jane@example.net>
+Subject: signed
+MIME-Version: 1.0
+Content-Type: multipart/signed; micalg=pgp-sha256; protocol="application/pgp-signature"; boundary="s"
+
+This is an OpenPGP/MIME signed message (RFC 4880 and 3156)
+--s
+Content-Type: text/plain; charset=utf-8
+
+` + e.mark("Signed words "+token()) + `
+--s
+Content-Type: application/pgp-signature; name="signature.asc"
+Content-Disposition: attachment; filename="signature.asc"
+
+-----BEGIN PGP SIGNATURE-----
+
+iHUEARYIAB0WIQQAAAAAAAAAAAAAAAAAAAAAAAAAAAUCZ3N0AAAKCRAAAAAAAAAAAA
+=abcd
+-----END PGP SIGNATURE-----
+
+--s--
+`)
+	before = e.snapshot()
+	if s := send(t, addr, mailOpts{}, "jane@example.net", []string{"americas@" + domain}, signed); s.err != nil {
+		t.Fatalf("the signed mail was refused at %s: %v", s.stage, s.err)
+	}
+	convs = e.newConversations(t, before)
+	if len(convs["americas"]) != 1 {
+		t.Fatalf("%d conversations, want 1", len(convs["americas"]))
+	}
+	if c := convs["americas"][0]; !bytes.Equal(c.email, signed) || len(c.files) != 1 || c.files[0].Name != "signature.asc" {
+		t.Errorf("the signed mail: %d files, e-mail as received %v; want its signature as a file and the e-mail to the byte:\n%s",
+			len(c.files), bytes.Equal(c.email, signed), c.email)
+	}
+
 	// A mail without attachments is stored as received, to the byte.
 	plain := append(bytes.Clone(head[:bytes.Index(head, []byte("MIME-Version"))]),
 		crlf("MIME-Version: 1.0\n")...)
@@ -247,6 +284,7 @@ Content-Transfer-Encoding: base64
 	if got := convs["americas"][0].email; !bytes.Equal(got, plain) {
 		t.Errorf("the mail without attachments was not stored as received:\n%q\nwant\n%q", got, plain)
 	}
+	e.scan(t)
 }
 
 // skipFolded skips the continuation lines of a folded field at the start

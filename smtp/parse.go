@@ -134,6 +134,25 @@ func (d *delivery) walk(h message.Header, body io.Reader, depth int, open opener
 		}
 		return t, err
 	}
+	if signature(mediaType) {
+		// Extracted, and kept in the copy as received: a detached
+		// signature is evidence, and the signed part beside it may verify.
+		w, err := open(h.Header)
+		if err != nil {
+			return text{}, err
+		}
+		tee := &copyReader{r: body, w: w}
+		err = d.addFile(h, tee, mediaType, name)
+		d.files++
+		if err == nil {
+			_, err = io.Copy(io.Discard, tee)
+			err = malformed(err)
+		}
+		if tee.err != nil {
+			return text{}, tee.err
+		}
+		return text{}, err
+	}
 	if err := d.addFile(h, body, mediaType, name); err != nil {
 		return text{}, err
 	}
