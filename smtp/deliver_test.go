@@ -256,6 +256,8 @@ func FuzzDeliver(f *testing.F) {
 		}
 	}
 	f.Add([]byte(""))
+	// A boundary go-message reads but will not write: the copy gets a new one.
+	f.Add(crlf("Subject: b\nContent-Type: multipart/mixed; boundary=\"a#b\"\n\n--a#b\n\ntext\n--a#b\nContent-Type: image/png; name=x.png\n\nPNG\n--a#b--\n"))
 	f.Add(crlf("Subject: x\nContent-Type: multipart/alternative; boundary=a\n\n--a\nContent-Type: multipart/related; boundary=b\n\n--b\nContent-Type: text/html\n\n<p>x</p>\n--b--\n--a--\n"))
 	f.Add(crlf("From: =?ISO-8859-1?Q?Jos=E9?= <a@b.c>\nSubject: =?UTF-8?B?2KrYs9ix2YrYqA==?=\nContent-Type: multipart/mixed; boundary=m\n\n--m\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\nA=F1o\n--m\nContent-Type: application/pdf\nContent-Disposition: attachment; filename*=UTF-8''a%C3%B1o.pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjcK\n--m\nContent-Type: message/rfc822\n\nSubject: inner\n\nhi\n--m--\n"))
 	f.Add(crlf("From: x@y.z\nReply-To: r@y.z\nContent-Type: text/html; charset=utf-8\n\n<div>a<br>b<a href=\"https://e.x/\">l</a><script>s</script><pre> p  q </pre><table><tr><td>1<td>2</table></div>\n"))
