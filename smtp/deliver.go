@@ -50,7 +50,7 @@ type delivery struct {
 	// Per desk, the evidence copy of the message (see evidence.go), and
 	// where the parser writes it.
 	copies []pista.Item
-	copyW  io.Writer
+	copyW  *lazyCopy
 	// copyBuf copies the texts not extracted into the copy.
 	copyBuf []byte
 
@@ -147,6 +147,8 @@ func (s *Server) deliver(ctx context.Context, desks []pista.Desk, from string, r
 func (d *delivery) read(r io.Reader) error {
 	var wg sync.WaitGroup
 	var pipes []*io.PipeWriter
+	// Written by the parser's goroutine only (lazyCopy.start).
+	var copyPipes []*io.PipeWriter
 	for i := range d.desks {
 		pr, pw := io.Pipe()
 		pipes = append(pipes, pw)
@@ -160,23 +162,25 @@ func (d *delivery) read(r io.Reader) error {
 			d.raw[i] = pista.Item{Kind: pista.KindEmail, Object: key, Size: size}
 		})
 	}
-	// The evidence copy, one encryption per desk, written by the parser.
-	var copyPipes []*io.PipeWriter
-	var copyWs []io.Writer
-	for i := range d.desks {
-		pr, pw := io.Pipe()
-		copyPipes, copyWs = append(copyPipes, pw), append(copyWs, pw)
-		wg.Go(func() {
-			key, size, err := intake.Encrypt(d.ctx, d.s.cfg.Blobs, pr, d.recipients[i])
-			if err != nil {
-				d.fail.set(err)
-				pr.CloseWithError(err)
-				return
-			}
-			d.copies[i] = pista.Item{Kind: pista.KindEmail, Object: key, Size: size}
-		})
-	}
-	d.copyW = io.MultiWriter(copyWs...)
+	// The evidence copy, encrypted by one goroutine per desk once it is
+	// needed (lazyCopy), written by the parser.
+	d.copyW = &lazyCopy{start: func() io.Writer {
+		var ws []io.Writer
+		for i := range d.desks {
+			pr, pw := io.Pipe()
+			copyPipes, ws = append(copyPipes, pw), append(ws, pw)
+			wg.Go(func() {
+				key, size, err := intake.Encrypt(d.ctx, d.s.cfg.Blobs, pr, d.recipients[i])
+				if err != nil {
+					d.fail.set(err)
+					pr.CloseWithError(err)
+					return
+				}
+				d.copies[i] = pista.Item{Kind: pista.KindEmail, Object: key, Size: size}
+			})
+		}
+		return io.MultiWriter(ws...)
+	}}
 	pr, pw := io.Pipe()
 	pipes = append(pipes, pw)
 	wg.Go(func() {

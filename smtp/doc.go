@@ -72,8 +72,9 @@
 // application/pkcs7-signature) is a file item and is kept in the copy as
 // received, so a signed mail without other attachments is stored whole,
 // to the byte. A message without attachments is stored as
-// received, to the byte: the parser writes the copy anyway, and whichever
-// object is not kept is deleted before the rows are written. No choice
+// received, to the byte. The copy's first lazyCopyBytes wait in memory:
+// a message with no attachment there never starts the copy's objects;
+// otherwise the object not kept is deleted before the rows are written. No choice
 // keeps the message as sent: no one asks the sender.
 //
 // # All or nothing

@@ -42,6 +42,43 @@ const (
 	originalPrefix = "X-Pista-Original-"
 )
 
+// lazyCopyBytes is how much of the copy is held in memory before its
+// encryptions start: a message with no attachment in its first
+// lazyCopyBytes (most mail has none) costs no second object per desk.
+const lazyCopyBytes = 256 << 10
+
+// lazyCopy holds the start of the copy in memory, and starts the copy's
+// encryptions (start, once) when a part is to be replaced (need) or when
+// the copy outgrows lazyCopyBytes; then it writes through.
+type lazyCopy struct {
+	start func() io.Writer
+	buf   []byte
+	w     io.Writer // nil until started
+}
+
+func (l *lazyCopy) Write(p []byte) (int, error) {
+	if l.w == nil && len(l.buf)+len(p) <= lazyCopyBytes {
+		l.buf = append(l.buf, p...)
+		return len(p), nil
+	}
+	if err := l.need(); err != nil {
+		return 0, err
+	}
+	return l.w.Write(p)
+}
+
+// need starts the copy's encryptions, if they are not, and writes what
+// was held.
+func (l *lazyCopy) need() error {
+	if l.w != nil {
+		return nil
+	}
+	l.w = l.start()
+	_, err := l.w.Write(l.buf)
+	l.buf = nil
+	return err
+}
+
 // signature reports whether a part of mediaType is a detached signature
 // (PGP/MIME, S/MIME): extracted as a file, but kept in the copy as
 // received. It holds no metadata of a document, only the signature, which

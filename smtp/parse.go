@@ -75,6 +75,9 @@ func (d *delivery) walk(h message.Header, body io.Reader, depth int, open opener
 			return text{}, err
 		}
 		d.replaced++
+		if err := d.copyW.need(); err != nil {
+			return text{}, err
+		}
 		if _, err := io.Copy(io.Discard, body); err != nil {
 			return text{}, malformed(err)
 		}
@@ -153,10 +156,13 @@ func (d *delivery) walk(h message.Header, body io.Reader, depth int, open opener
 		}
 		return text{}, err
 	}
+	d.replaced++
+	if err := d.copyW.need(); err != nil {
+		return text{}, err
+	}
 	if err := d.addFile(h, body, mediaType, name); err != nil {
 		return text{}, err
 	}
-	d.replaced++
 	d.files++
 	return text{}, removedFile(open, h.Header, d.files, d.lastName, d.batches[0].LastScrub())
 }
