@@ -36,6 +36,8 @@ type Batch struct {
 	// Remaining bytes of files the batch may still take, or -1. Texts and
 	// file names are bounded by their own limits, not by this one.
 	remaining int64
+	// last is the scrub report of the file stored last, or nil.
+	last *pista.ScrubReport
 }
 
 // NewBatch starts a batch encrypting to recipients. limit bounds the bytes
@@ -46,6 +48,10 @@ func NewBatch(blobs pista.BlobStore, recipients []age.Recipient, limit int64) *B
 
 // Items returns the items written so far, in order.
 func (b *Batch) Items() []pista.Item { return b.items }
+
+// LastScrub is the scrub report stored with the last file added, or nil
+// if it has none (or no file was added).
+func (b *Batch) LastScrub() *pista.ScrubReport { return b.last }
 
 // Len is the number of items written so far.
 func (b *Batch) Len() int { return len(b.items) }
@@ -84,6 +90,7 @@ func (b *Batch) AddFile(ctx context.Context, r io.Reader, meta pista.FileMeta) e
 // as the page's script does (JSON.stringify), so that what the server
 // encrypts and what a browser encrypts are alike, to the byte.
 func (b *Batch) encryptMeta(ctx context.Context, meta pista.FileMeta) (string, int64, error) {
+	b.last = meta.Scrub
 	var m bytes.Buffer
 	enc := json.NewEncoder(&m)
 	enc.SetEscapeHTML(false)

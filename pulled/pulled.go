@@ -23,7 +23,8 @@
 // note-N.txt (the desk's internal notes, which the source never sees),
 // contact.txt and the files under their original names made safe for the
 // file system; a tip that came by e-mail also gets email-N.eml, the whole
-// message as it arrived.
+// message as it arrived, or, if it had attachments, a copy of it with
+// each attachment replaced by a note naming its file (see package smtp).
 package pulled
 
 import (

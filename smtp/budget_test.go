@@ -114,12 +114,14 @@ func (c *countingBlobs) Put(ctx context.Context, r io.Reader) (string, int64, er
 }
 
 // deliverAllocLimit is the most one message of n bytes that wrote
-// objects objects may allocate: a fixed cost, 96 times its size (a
+// objects objects may allocate: a fixed cost, 128 times its size (a
 // multipart of empty parts, each parsed and counted past the 100
-// extracted, costs go-message about 70 bytes per byte), and encryption to
-// a post-quantum key per object. A bomb costs thousands of times its size.
+// extracted, costs go-message about 70 bytes per byte, and writing each
+// again into the e-mail item's evidence copy about 23 more), and
+// encryption to a post-quantum key per object. A bomb costs thousands of
+// times its size.
 func deliverAllocLimit(n int, objects int64) uint64 {
-	return raceFactor * (1<<20 + 96*uint64(n) + 256<<10*uint64(objects))
+	return raceFactor * (1<<20 + 128*uint64(n) + 256<<10*uint64(objects))
 }
 
 // FuzzDeliverBudget feeds arbitrary messages to the intake path and fails

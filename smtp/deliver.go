@@ -47,6 +47,12 @@ type delivery struct {
 	recipients [][]age.Recipient
 	batches    []*intake.Batch
 	raw        []pista.Item
+	// Per desk, the evidence copy of the message (see evidence.go), and
+	// where the parser writes it.
+	copies []pista.Item
+	copyW  *lazyCopy
+	// copyBuf copies the texts not extracted into the copy.
+	copyBuf []byte
 
 	fail failure
 
@@ -57,6 +63,11 @@ type delivery struct {
 	parts     int
 	skipped   int
 	textSpent int
+	// Parts replaced in the copy (files, and parts not extracted but for
+	// texts); files extracted; the name of the last.
+	replaced int
+	files    int
+	lastName string
 }
 
 // failure keeps the first error of a delivery's goroutines, the cause of
@@ -112,6 +123,7 @@ func (s *Server) deliver(ctx context.Context, desks []pista.Desk, from string, r
 		d.batches = append(d.batches, intake.NewBatch(s.cfg.Blobs, rs, -1))
 	}
 	d.raw = make([]pista.Item, len(desks))
+	d.copies = make([]pista.Item, len(desks))
 	defer func() {
 		if err != nil {
 			d.abort()
@@ -119,6 +131,9 @@ func (s *Server) deliver(ctx context.Context, desks []pista.Desk, from string, r
 	}()
 
 	if err := d.read(r); err != nil {
+		return err
+	}
+	if err := d.evidence(); err != nil {
 		return err
 	}
 	tips, err := d.tips()
@@ -132,6 +147,8 @@ func (s *Server) deliver(ctx context.Context, desks []pista.Desk, from string, r
 func (d *delivery) read(r io.Reader) error {
 	var wg sync.WaitGroup
 	var pipes []*io.PipeWriter
+	// Written by the parser's goroutine only (lazyCopy.start).
+	var copyPipes []*io.PipeWriter
 	for i := range d.desks {
 		pr, pw := io.Pipe()
 		pipes = append(pipes, pw)
@@ -145,6 +162,25 @@ func (d *delivery) read(r io.Reader) error {
 			d.raw[i] = pista.Item{Kind: pista.KindEmail, Object: key, Size: size}
 		})
 	}
+	// The evidence copy, encrypted by one goroutine per desk once it is
+	// needed (lazyCopy), written by the parser.
+	d.copyW = &lazyCopy{start: func() io.Writer {
+		var ws []io.Writer
+		for i := range d.desks {
+			pr, pw := io.Pipe()
+			copyPipes, ws = append(copyPipes, pw), append(ws, pw)
+			wg.Go(func() {
+				key, size, err := intake.Encrypt(d.ctx, d.s.cfg.Blobs, pr, d.recipients[i])
+				if err != nil {
+					d.fail.set(err)
+					pr.CloseWithError(err)
+					return
+				}
+				d.copies[i] = pista.Item{Kind: pista.KindEmail, Object: key, Size: size}
+			})
+		}
+		return io.MultiWriter(ws...)
+	}}
 	pr, pw := io.Pipe()
 	pipes = append(pipes, pw)
 	wg.Go(func() {
@@ -153,8 +189,13 @@ func (d *delivery) read(r io.Reader) error {
 			// The epilogue, or whatever extraction skipped.
 			_, err = io.Copy(io.Discard, pr)
 		}
+		// The parser's error first: the copy's encryptions fail because
+		// of it.
+		d.fail.set(err)
+		for _, p := range copyPipes {
+			p.CloseWithError(err)
+		}
 		if err != nil {
-			d.fail.set(err)
 			pr.CloseWithError(err)
 		}
 	})
@@ -245,13 +286,35 @@ func (d *delivery) commit(tips []*pista.NewTip) error {
 	return nil
 }
 
+// evidence chooses each desk's e-mail item: the message as received if
+// no part of it was replaced in the copy, else the copy (see evidence.go).
+// The other is deleted.
+func (d *delivery) evidence() error {
+	keep, drop := d.raw, d.copies
+	if d.replaced > 0 {
+		keep, drop = d.copies, d.raw
+	}
+	for i := range drop {
+		if drop[i].Object == "" {
+			continue
+		}
+		if err := d.s.cfg.Blobs.Delete(d.ctx, drop[i].Object); err != nil {
+			// abort deletes the rest.
+			return fmt.Errorf("smtp: deleting an e-mail copy: %w", err)
+		}
+		drop[i].Object = ""
+	}
+	d.raw, d.copies = keep, nil
+	return nil
+}
+
 // abort deletes every object the delivery wrote (for the desks not
 // committed).
 func (d *delivery) abort() {
 	for _, b := range d.batches {
 		b.Abort()
 	}
-	for _, it := range d.raw {
+	for _, it := range append(d.raw, d.copies...) {
 		if it.Object != "" {
 			d.s.cfg.Blobs.Delete(context.Background(), it.Object)
 		}

@@ -120,8 +120,10 @@ func TestAllOrNothing(t *testing.T) {
 		if len(got["americas"]) != 1 || len(got["maghreb"]) != 0 {
 			t.Fatalf("stored for %d and %d conversations, want the first desk's only", len(got["americas"]), len(got["maghreb"]))
 		}
-		if c := got["americas"][0]; !bytes.Equal(c.email, msg) || len(c.files) != 2 {
+		if c := got["americas"][0]; len(c.files) != 2 {
 			t.Errorf("the first desk's conversation is incomplete: %v", c.kinds)
+		} else {
+			checkCopy(t, "americas", c.email, msg, c.files, 2)
 		}
 		if n := len(blobs.keys()); n != objectsPerDesk {
 			t.Errorf("%d objects left, want the first desk's %d", n, objectsPerDesk)
@@ -141,8 +143,10 @@ func TestAllOrNothing(t *testing.T) {
 		e.checkUnchanged(t, before)
 	})
 
-	// Every Put of the delivery fails in turn: nothing may be left.
-	for n := range 2 * objectsPerDesk {
+	// Every Put of the delivery fails in turn: nothing may be left. Each
+	// desk also gets the e-mail as received, written then deleted, as the
+	// copy without attachments is kept (evidence.go).
+	for n := range 2 * (objectsPerDesk + 1) {
 		t.Run("put "+string(rune('a'+n))+" fails", func(t *testing.T) {
 			blobs := newBlobStore(e.st.Blobs, n)
 			cfg := e.config()
@@ -252,6 +256,8 @@ func FuzzDeliver(f *testing.F) {
 		}
 	}
 	f.Add([]byte(""))
+	// A boundary go-message reads but will not write: the copy gets a new one.
+	f.Add(crlf("Subject: b\nContent-Type: multipart/mixed; boundary=\"a#b\"\n\n--a#b\n\ntext\n--a#b\nContent-Type: image/png; name=x.png\n\nPNG\n--a#b--\n"))
 	f.Add(crlf("Subject: x\nContent-Type: multipart/alternative; boundary=a\n\n--a\nContent-Type: multipart/related; boundary=b\n\n--b\nContent-Type: text/html\n\n<p>x</p>\n--b--\n--a--\n"))
 	f.Add(crlf("From: =?ISO-8859-1?Q?Jos=E9?= <a@b.c>\nSubject: =?UTF-8?B?2KrYs9ix2YrYqA==?=\nContent-Type: multipart/mixed; boundary=m\n\n--m\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\nA=F1o\n--m\nContent-Type: application/pdf\nContent-Disposition: attachment; filename*=UTF-8''a%C3%B1o.pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjcK\n--m\nContent-Type: message/rfc822\n\nSubject: inner\n\nhi\n--m--\n"))
 	f.Add(crlf("From: x@y.z\nReply-To: r@y.z\nContent-Type: text/html; charset=utf-8\n\n<div>a<br>b<a href=\"https://e.x/\">l</a><script>s</script><pre> p  q </pre><table><tr><td>1<td>2</table></div>\n"))
@@ -259,14 +265,32 @@ func FuzzDeliver(f *testing.F) {
 	blobs := &memBlobs{objects: map[string][]byte{}}
 	tips := &memTips{blobs: blobs}
 	var desks []pista.Desk
+	var ids []age.Identity
 	for i := range 2 {
 		id, err := age.GenerateHybridIdentity()
 		if err != nil {
 			f.Fatal(err)
 		}
+		ids = append(ids, id)
 		desks = append(desks, pista.Desk{ID: int64(i + 1), Slug: fmt.Sprint("desk", i), Recipient: id.Recipient().String()})
 	}
 	s := smtp.NewServer(smtp.Config{Domain: domain, Tips: tips, Blobs: blobs})
+	email := func(t *testing.T, tip *pista.NewTip) []byte {
+		rc, err := blobs.Open(context.Background(), tip.Items[len(tip.Items)-1].Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		r, err := age.Decrypt(rc, ids[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		n := 1 + len(msg)%2
 		rep := s.Deliver(context.Background(), desks[:n], "fuzz@example.net", bytes.NewReader(msg))
@@ -285,6 +309,27 @@ func FuzzDeliver(f *testing.F) {
 			if err := tips.check(tip); err != nil {
 				t.Fatal(err)
 			}
+		}
+		// The e-mail item is the message as received, or its copy without
+		// attachments (evidence.go); the copy has nothing left to replace:
+		// delivered again, it is kept as it is.
+		if len(stored) > 0 {
+			if eml := email(t, stored[0]); !bytes.Equal(eml, msg) {
+				if !bytes.HasPrefix(eml, []byte("X-Pista-Evidence: attachments-replaced;")) {
+					t.Fatalf("the e-mail item is neither the message nor a marked copy: %q", eml)
+				}
+				rep := s.Deliver(context.Background(), desks[:1], "fuzz@example.net", bytes.NewReader(eml))
+				again := tips.take()
+				if rep != nil || len(again) != 1 {
+					t.Fatalf("the copy, delivered again, is refused: %v\n%q", rep, eml)
+				}
+				if eml2 := email(t, again[0]); !bytes.Equal(eml2, eml) {
+					t.Fatalf("the copy, delivered again, is not kept as it is:\n%q\nthen\n%q", eml, eml2)
+				}
+				stored = append(stored, again...)
+			}
+		}
+		for _, tip := range stored {
 			for _, it := range tip.Items {
 				blobs.Delete(context.Background(), it.Object)
 				blobs.Delete(context.Background(), it.Meta)

@@ -27,9 +27,9 @@
 //	contact   "From: Name <addr>", "Reply-To: …" if the mail has one, and
 //	          "Reply: mailto:addr?subject=Re%3A%20…" (the envelope sender
 //	          stands in if there is no From)
-//	email     the whole message exactly as received (RFC 5322, as the DATA
-//	          command carried it): evidence, whose DKIM signatures still
-//	          verify, and the fallback for anything not extracted
+//	email     the message as evidence (RFC 5322): exactly as received (as
+//	          the DATA command carried it, DKIM signatures still verifying)
+//	          if it has no attachment; else a copy without them (below)
 //
 // The message comes first, as in a tip from the web, because that is what
 // a journalist reads first; the e-mail comes last, as the record of what
@@ -38,11 +38,12 @@
 // times at pista.TimeGranularity).
 //
 // The message streams through the server once. Its bytes are teed: one
-// goroutine per desk encrypts them, as they arrive, into the e-mail item's
-// object (intake.Encrypt), while go-message parses the same bytes and
-// each attachment is encrypted into each desk's batch (intake.Batch) as it
-// is decoded. Plaintext exists only in memory (age's 64 KiB chunks, and
-// the text, at most maxTextBytes), never on disk.
+// goroutine per desk encrypts them, as they arrive, into an object
+// (intake.Encrypt), while go-message parses the same bytes, each
+// attachment is encrypted into each desk's batch (intake.Batch) as it is
+// decoded, and the parser writes the evidence copy, encrypted by one more
+// goroutine per desk. Plaintext exists only in memory (age's 64 KiB
+// chunks, and the text, at most maxTextBytes), never on disk.
 //
 // Each attachment loses its hidden metadata before it is encrypted, as a
 // file from the form without JavaScript does (intake.AddScrubbedFile): it
@@ -51,9 +52,30 @@
 // server; one the scrubber does not know, cannot read or would cost more
 // than the budget is stored as sent. Its report says the e-mail intake did
 // it and that the sender was not asked (pista.ScrubByEmail,
-// pista.ScrubChoiceNotAsked). The e-mail item keeps the message as
-// received, its attachments' metadata included: it is the record of what
-// arrived.
+// pista.ScrubChoiceNotAsked).
+//
+// # The e-mail item without the attachments' metadata
+//
+// The e-mail item would undo that scrubbing if it held the attachments as
+// sent, so (evidence.go) a message with an attachment is stored as a copy:
+// every header field of the message and of its parts as received, byte for
+// byte (Received, DKIM-Signature, Authentication-Results…), every text and
+// HTML part as received, and in place of each attachment (each part that
+// became a file item) a text/plain part, in the same place in the MIME
+// tree, saying which file item it is and what was removed from it
+// (X-Pista-Removed; its Content-* fields kept renamed X-Pista-Original-*).
+// The copy's header starts with X-Pista-Evidence: attachments-replaced, as
+// its body is not what the sender's server signed: a DKIM body hash does
+// not verify on it. A multipart's preamble and epilogue are not kept;
+// neither are parts not extracted (past maxParts, or nested deeper than
+// maxDepth) but for texts. A detached signature (application/pgp-signature,
+// application/pkcs7-signature) is a file item and is kept in the copy as
+// received, so a signed mail without other attachments is stored whole,
+// to the byte. A message without attachments is stored as
+// received, to the byte. The copy's first lazyCopyBytes wait in memory:
+// a message with no attachment there never starts the copy's objects;
+// otherwise the object not kept is deleted before the rows are written. No choice
+// keeps the message as sent: no one asks the sender.
 //
 // # All or nothing
 //

@@ -39,7 +39,7 @@ func (d *delivery) parse(r io.Reader) error {
 	mh := mail.Header{Header: message.Header{Header: h}}
 	d.subject = headerText(mh, "Subject")
 	d.contact = contact(mh, d.from, d.subject)
-	t, err := d.walk(mh.Header, br, 0)
+	t, err := d.walk(mh.Header, br, 0, topOpener(d.copyW))
 	if err != nil {
 		return err
 	}
@@ -50,21 +50,52 @@ func (d *delivery) parse(r io.Reader) error {
 // walk reads one entity (the message or a part): body is its raw,
 // still transfer-encoded, body. A multipart's parts are walked in turn;
 // an inline text/plain or text/html part without a filename is text;
-// anything else is a file.
-func (d *delivery) walk(h message.Header, body io.Reader, depth int) (text, error) {
+// anything else is a file. It writes the entity to the evidence copy
+// (see evidence.go) through open: a text as received, a file replaced.
+func (d *delivery) walk(h message.Header, body io.Reader, depth int, open opener) (text, error) {
 	d.parts++
-	if d.parts > maxParts || depth > maxDepth {
-		// Kept only in the raw e-mail; read on to its end all the same.
-		d.skipped++
-		_, err := io.Copy(io.Discard, body)
-		return text{}, malformed(err)
-	}
 	mediaType, params := contentType(h)
+	disposition, _, _ := mime.ParseMediaType(h.Get("Content-Disposition"))
+	name := filename(h)
+	isText := (mediaType == "text/plain" || mediaType == "text/html") && disposition != "attachment" && name == ""
+	if d.parts > maxParts || depth > maxDepth {
+		// Not extracted; a text is kept in the copy as received, anything
+		// else is not kept. Read on to its end all the same.
+		d.skipped++
+		if isText {
+			w, err := open(h.Header)
+			if err != nil {
+				return text{}, err
+			}
+			if d.copyBuf == nil {
+				d.copyBuf = make([]byte, 32<<10)
+			}
+			// One buffer for all: such parts may be many and empty.
+			_, err = io.CopyBuffer(w, &malformedReader{r: body}, d.copyBuf)
+			return text{}, err
+		}
+		d.replaced++
+		if err := d.copyW.need(); err != nil {
+			return text{}, err
+		}
+		if _, err := io.Copy(io.Discard, body); err != nil {
+			return text{}, malformed(err)
+		}
+		return text{}, removedSkipped(open, h.Header)
+	}
 	if strings.HasPrefix(mediaType, "multipart/") {
 		if params["boundary"] == "" {
 			return text{}, malformed(errors.New("multipart without a boundary"))
 		}
+		ch, boundary := multipartHeader(h.Header, mediaType, params)
+		w, err := open(ch)
+		if err != nil {
+			return text{}, err
+		}
+		mw := textproto.NewMultipartWriter(w)
+		mw.SetBoundary(boundary)
 		mr := textproto.NewMultipartReader(body, params["boundary"])
+		openPart := partOpener(mw)
 		var kids []text
 		for {
 			p, err := mr.NextPart()
@@ -73,7 +104,7 @@ func (d *delivery) walk(h message.Header, body io.Reader, depth int) (text, erro
 			} else if err != nil {
 				return text{}, malformed(err)
 			}
-			t, err := d.walk(message.Header{Header: p.Header}, p, depth+1)
+			t, err := d.walk(message.Header{Header: p.Header}, p, depth+1, openPart)
 			if err != nil {
 				return text{}, err
 			}
@@ -81,17 +112,80 @@ func (d *delivery) walk(h message.Header, body io.Reader, depth int) (text, erro
 				kids = append(kids, t)
 			}
 		}
+		if err := mw.Close(); err != nil {
+			return text{}, err
+		}
 		if mediaType == "multipart/alternative" {
 			return pickAlternative(kids), nil
 		}
 		return joinTexts(kids), nil
 	}
-	disposition, _, _ := mime.ParseMediaType(h.Get("Content-Disposition"))
-	name := filename(h)
-	if (mediaType == "text/plain" || mediaType == "text/html") && disposition != "attachment" && name == "" {
-		return d.readText(bodyHeader(h, mediaType, params), body, mediaType == "text/html")
+	if isText {
+		w, err := open(h.Header)
+		if err != nil {
+			return text{}, err
+		}
+		tee := &copyReader{r: body, w: w}
+		t, err := d.readText(bodyHeader(h, mediaType, params), tee, mediaType == "text/html")
+		if err == nil {
+			// What the decoder left (after the end of base64, say).
+			_, err = io.Copy(io.Discard, tee)
+			err = malformed(err)
+		}
+		if tee.err != nil {
+			return text{}, tee.err
+		}
+		return t, err
 	}
-	return text{}, d.addFile(h, body, mediaType, name)
+	if signature(mediaType) {
+		// Extracted, and kept in the copy as received: a detached
+		// signature is evidence, and the signed part beside it may verify.
+		w, err := open(h.Header)
+		if err != nil {
+			return text{}, err
+		}
+		tee := &copyReader{r: body, w: w}
+		err = d.addFile(h, tee, mediaType, name)
+		d.files++
+		if err == nil {
+			_, err = io.Copy(io.Discard, tee)
+			err = malformed(err)
+		}
+		if tee.err != nil {
+			return text{}, tee.err
+		}
+		return text{}, err
+	}
+	d.replaced++
+	if err := d.copyW.need(); err != nil {
+		return text{}, err
+	}
+	if err := d.addFile(h, body, mediaType, name); err != nil {
+		return text{}, err
+	}
+	d.files++
+	return text{}, removedFile(open, h.Header, d.files, d.lastName, d.batches[0].LastScrub())
+}
+
+// copyReader is a TeeReader that keeps the writer's error apart: a
+// failure to store the copy is not the message's fault.
+type copyReader struct {
+	r   io.Reader
+	w   io.Writer
+	err error
+}
+
+func (c *copyReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 && c.err == nil {
+		if _, werr := c.w.Write(p[:n]); werr != nil {
+			c.err = werr
+		}
+	}
+	if c.err != nil {
+		return n, c.err
+	}
+	return n, err
 }
 
 // contentType is an entity's media type (lowercase) and parameters.
@@ -193,14 +287,23 @@ func (d *delivery) message() string {
 	if strings.TrimSpace(body) != "" {
 		parts = append(parts, body)
 	}
+	// Where the rest is: the e-mail item, as received or (if a part was
+	// replaced) as the copy, which keeps every text.
+	kept := "the whole e-mail as received is attached."
 	if truncated {
-		parts = append(parts, fmt.Sprintf("[pista: this text was cut at %d MiB; the whole e-mail as received is attached.]", maxTextBytes>>20))
+		if d.replaced > 0 {
+			kept = "the e-mail attached keeps the whole text."
+		}
+		parts = append(parts, fmt.Sprintf("[pista: this text was cut at %d MiB; %s]", maxTextBytes>>20, kept))
+	}
+	if d.replaced > 0 {
+		kept = "of them, the e-mail attached keeps only the texts past the 100th part: files, and anything nested too deep, could not have their metadata removed."
 	}
 	switch {
 	case d.skipped == 1:
-		parts = append(parts, fmt.Sprintf("[pista: 1 part of this e-mail was not extracted (past %d parts, or nested deeper than %d); the whole e-mail as received is attached.]", maxParts, maxDepth))
+		parts = append(parts, fmt.Sprintf("[pista: 1 part of this e-mail was not extracted (past %d parts, or nested deeper than %d); %s]", maxParts, maxDepth, kept))
 	case d.skipped > 1:
-		parts = append(parts, fmt.Sprintf("[pista: %d parts of this e-mail were not extracted (past %d parts, or nested deeper than %d); the whole e-mail as received is attached.]", d.skipped, maxParts, maxDepth))
+		parts = append(parts, fmt.Sprintf("[pista: %d parts of this e-mail were not extracted (past %d parts, or nested deeper than %d); %s]", d.skipped, maxParts, maxDepth, kept))
 	}
 	if len(parts) == 0 {
 		return ""
@@ -225,6 +328,7 @@ func (d *delivery) addFile(h message.Header, body io.Reader, mediaType, name str
 	if name == "" {
 		name = fmt.Sprintf("part-%d%s", d.parts, extension(mediaType))
 	}
+	d.lastName = name
 	// Its hidden metadata is removed on arrival, before it is encrypted,
 	// as the form without JavaScript does: the sender was not asked.
 	meta := pista.FileMeta{Name: name, Type: oneLine(mediaType, maxHeaderTextBytes),
