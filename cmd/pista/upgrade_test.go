@@ -64,7 +64,19 @@ func fixtureJournalist(t *testing.T) journalist {
 	if err != nil || u.Query().Get("secret") == "" {
 		t.Fatalf("the fixture's otpauth URI %q", first)
 	}
-	return journalist{name: "alice", keyFile: filepath.Join(upgradeFixture, "alice.key"), pwFile: filepath.Join(upgradeFixture, "alice.pass"),
+	// pista pull keeps a device token beside the password file and
+	// renews it: copies, so that the committed fixture stays as it is.
+	dir := t.TempDir()
+	for _, name := range []string{"alice.pass", "alice.pass.device"} {
+		b, err := os.ReadFile(filepath.Join(upgradeFixture, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return journalist{name: "alice", keyFile: filepath.Join(upgradeFixture, "alice.key"), pwFile: filepath.Join(dir, "alice.pass"),
 		secret: u.Query().Get("secret"), lastStep: new(int64)}
 }
 
