@@ -64,6 +64,13 @@ func (s *sent) listen(t *testing.T, ctx context.Context) {
 	}
 }
 
+// count is how many requests were recorded so far.
+func (s *sent) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.reqs)
+}
+
 // containing lists the requests that carry s, in their URL or body.
 func (s *sent) containing(needle string) []string {
 	s.mu.Lock()

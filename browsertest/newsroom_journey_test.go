@@ -286,8 +286,8 @@ func TestNewsroomJourney(t *testing.T) {
 		secrets["the wrapping key ("+enc.name+")"] = enc.f(k.Wrap)
 	}
 	secrets["the passphrase (form-encoded)"] = url.QueryEscape(passphrase)
-	if len(rec.reqs) < 10 {
-		t.Fatalf("only %d requests recorded: is the recorder listening?", len(rec.reqs))
+	if n := rec.count(); n < 10 {
+		t.Fatalf("only %d requests recorded: is the recorder listening?", n)
 	}
 	if got := rec.containing(base64.StdEncoding.EncodeToString(k.Auth)[:20]); len(got) == 0 {
 		// The recorder sees bodies: the login's auth key must be there.
