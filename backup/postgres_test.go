@@ -121,6 +121,16 @@ func TestPostgresBackupRestores(t *testing.T) {
 		t.Error("the refused restore made the data folder")
 	}
 
+	// A bucket that holds objects is refused, and keeps them: a
+	// refused restore deletes what it put there.
+	_, err = backup.Restore(ctx, backup.RestoreOptions{In: []string{out}, Identities: []age.Identity{admin}, Data: filepath.Join(f.dir, "into-live"), Database: pgtest.URL(t), Objects: srcBucket})
+	if err == nil || !strings.Contains(err.Error(), "already holds objects") {
+		t.Errorf("restore into the live bucket: %v", err)
+	}
+	if texts := f.messagesOn(t, in.Data, srcBucket); !slices.Equal(texts, want) {
+		t.Errorf("the live tip line after a refused restore into its bucket: %q", texts)
+	}
+
 	// A database that holds tables is refused.
 	_, err = backup.Restore(ctx, backup.RestoreOptions{In: []string{out}, Identities: []age.Identity{admin}, Data: filepath.Join(f.dir, "full"), Database: dbURL})
 	if err == nil || !strings.Contains(err.Error(), "already holds tables") {

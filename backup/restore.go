@@ -95,6 +95,15 @@ func Restore(ctx context.Context, o RestoreOptions) (_ *Restored, err error) {
 		if r.bucket, err = openBucket(ctx, o.Objects, o.ObjectsCredentials); err != nil {
 			return nil, err
 		}
+		// A refused restore deletes what it put in the bucket: only a
+		// bucket of its own, or it would delete a live tip line's.
+		empty, err := r.bucket.Empty(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !empty {
+			return nil, fmt.Errorf("%s already holds objects: restore into a new bucket (or prefix), never into a tip line's", r.bucket)
+		}
 		defer func() {
 			if err != nil {
 				r.removeObjects()

@@ -425,3 +425,11 @@ func (s *Store) OpenSized(ctx context.Context, key string) (io.ReadCloser, int64
 	}
 	return body, info.Size, nil
 }
+
+// Empty reports whether the bucket (under its prefix) holds no object
+// named like pista's.
+func (s *Store) Empty(ctx context.Context) (bool, error) {
+	empty := true
+	err := s.list(ctx, "", "", func(string) bool { empty = false; return false })
+	return empty, err
+}

@@ -150,8 +150,9 @@ A backup of a tip line on PostgreSQL is restored into an empty database (or
 an empty schema, ?search_path=SCHEMA), given with --database: every row goes
 in one transaction, committed only once everything checks out (foreign keys,
 each table's rows, the objects), so a refused restore leaves the database
-empty. Its objects go to the bucket --objects names, or to DIR; the objects a
-refused restore had put in the bucket are deleted. Then start the server with
+empty. Its objects go to the bucket --objects names (an empty one: never a
+live tip line's), or to DIR; the objects a refused restore had put in the
+bucket are deleted. Then start the server with
 pista serve --data DIR (and the same --objects).
 
 Usage:
