@@ -574,6 +574,11 @@ type TipStore interface {
 	CreateTip(ctx context.Context, t *NewTip) error
 	// AddItems appends items to a conversation in one transaction.
 	AddItems(ctx context.Context, conversationID string, items []Item) error
+	// AddItemsFor is AddItems for items encrypted to deskID's keys: it
+	// adds them only if the conversation is still on that desk, and
+	// answers ErrMoved otherwise (moved meanwhile: its new desk could not
+	// read them).
+	AddItemsFor(ctx context.Context, conversationID string, deskID int64, items []Item) error
 	// SourceByLookup finds a source by its lookup hash.
 	SourceByLookup(ctx context.Context, lookup []byte) (Source, error)
 	// SourceByID answers ErrNotFound for an unknown ID.

@@ -35,6 +35,10 @@ type ItemCopy struct {
 // the browser re-encrypted): nothing was changed; the browser starts over.
 var ErrTransferStale = errors.New("the conversation changed during the transfer")
 
+// ErrMoved answers items encrypted to a desk that their conversation
+// has left (TipStore.AddItemsFor): nothing was added.
+var ErrMoved = errors.New("the conversation was moved to another desk")
+
 // Transferer moves conversations between desks.
 type Transferer interface {
 	// TransferConversation moves conversation id from desk from to desk

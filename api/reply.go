@@ -138,6 +138,8 @@ func (h *Handler) replyToConversation(w http.ResponseWriter, r *http.Request, q 
 			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "a reply holds at most a message's bytes (max_bytes of the recipients route)")
 		case errors.Is(err, pista.ErrStorageFull):
 			h.refused(w, storageFull(err))
+		case errors.Is(err, pista.ErrMoved):
+			writeError(w, http.StatusConflict, "moved", "the conversation was moved to another desk while this was sent: nothing was stored; fetch its recipients again (GET /api/v1/journalist/conversations/{id}/recipients) and send once more")
 		case errors.As(err, &bad):
 			writeError(w, http.StatusBadRequest, "malformed", bad.Error()+"; encrypt to every key of GET /api/v1/journalist/conversations/{id}/recipients")
 		default:

@@ -782,8 +782,12 @@ func (h *Handler) submitFollowUp(w http.ResponseWriter, r *http.Request, q sourc
 		return
 	}
 	f.batch.MarkEncryptedBy("app")
-	if err := h.Tips.AddItems(context.WithoutCancel(ctx), q.ConversationID, f.batch.Items()); err != nil {
+	if err := h.Tips.AddItemsFor(context.WithoutCancel(ctx), q.ConversationID, desk.ID, f.batch.Items()); err != nil {
 		f.batch.Abort()
+		if errors.Is(err, pista.ErrMoved) {
+			writeError(w, http.StatusConflict, "moved", "the conversation was moved to another desk while this was sent: nothing was stored; log in again (POST /api/v1/source/login answers the conversation's desk), encrypt to that desk's keys (GET /api/v1/desks) and send once more")
+			return
+		}
 		if errors.Is(err, pista.ErrStorageFull) {
 			h.refused(w, storageFull(err))
 			return

@@ -308,7 +308,7 @@ func (h *Handler) Reply(ctx context.Context, c pista.Conversation, author int64,
 	}
 	items := b.Items()
 	items[0].AuthorID = author
-	if err := h.Tips.AddItems(context.WithoutCancel(ctx), c.ID, items); err != nil {
+	if err := h.Tips.AddItemsFor(context.WithoutCancel(ctx), c.ID, c.DeskID, items); err != nil {
 		b.Abort()
 		return err
 	}
@@ -491,7 +491,7 @@ func storeSealed(ctx context.Context, blobs pista.BlobStore, tips pista.TipStore
 	b.MarkEncryptedBy(by)
 	items := b.Items()
 	items[0].AuthorID = author
-	if err := tips.AddItems(context.WithoutCancel(ctx), c.ID, items); err != nil {
+	if err := tips.AddItemsFor(context.WithoutCancel(ctx), c.ID, c.DeskID, items); err != nil {
 		b.Abort()
 		return err
 	}

@@ -22,6 +22,9 @@ func writeStatus(err error) int {
 	if StorageFull(err) {
 		return http.StatusInsufficientStorage
 	}
+	if errors.Is(err, pista.ErrMoved) {
+		return http.StatusConflict
+	}
 	return http.StatusInternalServerError
 }
 
@@ -30,6 +33,9 @@ func writeStatus(err error) int {
 func writeErrorKey(err error) string {
 	if StorageFull(err) {
 		return "gaps.full"
+	}
+	if errors.Is(err, pista.ErrMoved) {
+		return "moved.newsroom"
 	}
 	return "error.internal"
 }

@@ -74,7 +74,7 @@ func StoreSealedReplyForm(ctx context.Context, blobs pista.BlobStore, tips pista
 	for i := range items {
 		items[i].AuthorID = author
 	}
-	if err := tips.AddItems(context.WithoutCancel(ctx), c.ID, items); err != nil {
+	if err := tips.AddItemsFor(context.WithoutCancel(ctx), c.ID, c.DeskID, items); err != nil {
 		b.Abort()
 		return err
 	}

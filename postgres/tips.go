@@ -117,25 +117,52 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
 // ConversationID and Created, and answers pista.ErrNotFound for an unknown
 // conversation.
 func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []pista.Item) error {
+	return s.AddItemsFor(ctx, conversationID, 0, items)
+}
+
+// AddItemsFor is AddItems, only while the conversation is on deskID (0:
+// any desk). The check shares the conversation's row lock with the
+// items' insert, in one transaction: a transfer (which locks the row for
+// update) waits for it, or it waits for the transfer and sees the new
+// desk.
+func (s *TipStore) AddItemsFor(ctx context.Context, conversationID string, deskID int64, items []pista.Item) error {
 	rows, times, err := itemRows(items)
 	if err != nil {
 		return err
 	}
-	if len(items) == 0 {
-		var one int
-		if err := s.db.pool.QueryRow(ctx, `SELECT 1 FROM conversations WHERE id = $1`, conversationID).Scan(&one); err != nil {
+	if len(items) == 0 || deskID != 0 {
+		tx, err := s.db.pool.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("postgres: add items: %w", storageErr(err))
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx))
+		var desk int64
+		if err := tx.QueryRow(ctx, `SELECT desk_id FROM conversations WHERE id = $1 FOR SHARE`, conversationID).Scan(&desk); err != nil {
 			return fmt.Errorf("conversation: %w", notFound(err))
 		}
+		if deskID != 0 && desk != deskID {
+			return pista.ErrMoved
+		}
+		if len(items) == 0 {
+			return nil
+		}
+		b := &pgx.Batch{}
+		ids := s.queueAdd(b, conversationID, rows, times)
+		if err := tx.SendBatch(ctx, b).Close(); isForeignKey(err) {
+			return fmt.Errorf("conversation: %w", pista.ErrNotFound)
+		} else if err != nil {
+			return fmt.Errorf("postgres: add items: %w", storageErr(err))
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("postgres: add items: %w", storageErr(err))
+		}
+		setItems(s.db.ids, items, conversationID, *ids, times)
 		return nil
 	}
 	// One batch, as CreateTip's. An unknown (or deleted) conversation
 	// fails the items' foreign key.
 	b := &pgx.Batch{}
-	ids := queueItems(b, conversationID, rows)
-	b.Queue(`UPDATE conversations SET last_item = (SELECT max(id) FROM items WHERE conversation_id = $1),
-		updated = greatest(updated, $2) WHERE id = $1`, conversationID, latest(time.Time{}, times).Unix())
-	b.Queue(tagsFollowQuery, conversationID)
-	b.Queue(starsFollowQuery, conversationID)
+	ids := s.queueAdd(b, conversationID, rows, times)
 	if err := s.db.pool.SendBatch(ctx, b).Close(); isForeignKey(err) {
 		return fmt.Errorf("conversation: %w", pista.ErrNotFound)
 	} else if err != nil {
@@ -143,6 +170,17 @@ func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []
 	}
 	setItems(s.db.ids, items, conversationID, *ids, times)
 	return nil
+}
+
+// queueAdd queues the insert of a conversation's new items and what
+// follows them (last item, tags, stars).
+func (s *TipStore) queueAdd(b *pgx.Batch, conversationID string, rows itemColumnsIn, times []time.Time) *[]int64 {
+	ids := queueItems(b, conversationID, rows)
+	b.Queue(`UPDATE conversations SET last_item = (SELECT max(id) FROM items WHERE conversation_id = $1),
+		updated = greatest(updated, $2) WHERE id = $1`, conversationID, latest(time.Time{}, times).Unix())
+	b.Queue(tagsFollowQuery, conversationID)
+	b.Queue(starsFollowQuery, conversationID)
+	return ids
 }
 
 // tagsFollowQuery copies a conversation's last_item to its tags' rows

@@ -117,7 +117,13 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) (err error) {
 // the conversation to the top of its desk's inbox. It sets each item's ID,
 // ConversationID and Created, and answers pista.ErrNotFound for an unknown
 // conversation.
-func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []pista.Item) (err error) {
+func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []pista.Item) error {
+	return s.AddItemsFor(ctx, conversationID, 0, items)
+}
+
+// AddItemsFor is AddItems, only while the conversation is on deskID (0:
+// any desk).
+func (s *TipStore) AddItemsFor(ctx context.Context, conversationID string, deskID int64, items []pista.Item) (err error) {
 	defer func() { err = storageErr(err) }()
 	tx, err := s.db.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -125,10 +131,13 @@ func (s *TipStore) AddItems(ctx context.Context, conversationID string, items []
 	}
 	defer tx.Rollback()
 
-	var updated int64
-	err = tx.QueryRowContext(ctx, `SELECT updated FROM conversations WHERE id = ?`, conversationID).Scan(&updated)
+	var updated, desk int64
+	err = tx.QueryRowContext(ctx, `SELECT updated, desk_id FROM conversations WHERE id = ?`, conversationID).Scan(&updated, &desk)
 	if err != nil {
 		return fmt.Errorf("conversation: %w", notFound(err))
+	}
+	if deskID != 0 && desk != deskID {
+		return pista.ErrMoved
 	}
 	if len(items) == 0 {
 		return tx.Commit()

@@ -590,6 +590,24 @@ func testAddItems(t *testing.T, s Stores) {
 	if err := s.Tips.AddItems(ctx, id, nil); err != nil {
 		t.Errorf("AddItems(no items): %v", err)
 	}
+
+	// Items encrypted to another desk than the conversation's (it was
+	// moved meanwhile) are refused whole; to its own desk they go in.
+	err = s.Tips.AddItemsFor(ctx, id, n.maghreb.ID, n.items(pista.KindMessage, pista.KindFile))
+	if !errors.Is(err, pista.ErrMoved) {
+		t.Errorf("AddItemsFor(another desk): %v, want ErrMoved", err)
+	}
+	if after, _ := s.Tips.ItemsOfConversation(ctx, id); len(after) != len(items) {
+		t.Errorf("a refused AddItemsFor left %d items, want %d", len(after), len(items))
+	}
+	if err := s.Tips.AddItemsFor(ctx, id, n.americas.ID, n.items(pista.KindMessage)); err != nil {
+		t.Errorf("AddItemsFor(its desk): %v", err)
+	}
+	if after, _ := s.Tips.ItemsOfConversation(ctx, id); len(after) != len(items)+1 {
+		t.Errorf("after AddItemsFor(its desk): %d items, want %d", len(after), len(items)+1)
+	}
+	err = s.Tips.AddItemsFor(ctx, "no-such", n.americas.ID, n.items(pista.KindMessage))
+	isNotFound(t, "AddItemsFor(unknown conversation)", err)
 }
 
 // testOtherDesk checks the permission rule on every method that takes a

@@ -520,6 +520,9 @@ func storeError(err error) *formError {
 	if errors.Is(err, pista.ErrStorageFull) {
 		return refuse(http.StatusInsufficientStorage, "error.full", err)
 	}
+	if errors.Is(err, pista.ErrMoved) {
+		return refuse(http.StatusConflict, "moved.source", nil)
+	}
 	return refuse(http.StatusInternalServerError, "error.internal", err)
 }
 

@@ -226,7 +226,7 @@ func (h *Handler) submitFollowUp(w http.ResponseWriter, r *http.Request) {
 		h.refused(w, r, ferr)
 		return
 	}
-	if err := h.Tips.AddItems(context.WithoutCancel(ctx), conv.ID, s.batch.Items()); err != nil {
+	if err := h.Tips.AddItemsFor(context.WithoutCancel(ctx), conv.ID, desk.ID, s.batch.Items()); err != nil {
 		s.batch.Abort()
 		h.settle(context.WithoutCancel(ctx), s, false)
 		h.refused(w, r, storeError(err))
