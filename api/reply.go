@@ -102,6 +102,10 @@ func (h *Handler) replyToConversation(w http.ResponseWriter, r *http.Request, q 
 	if !ok {
 		return
 	}
+	if newsroom.MovedSince(r, c) {
+		writeError(w, http.StatusConflict, "moved", "the conversation was moved to another desk ("+newsroom.SealedForHeader+" names another): fetch its recipients again and send once more")
+		return
+	}
 	var body *countingReader
 	var err error
 	if ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" && params["boundary"] != "" {

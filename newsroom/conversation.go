@@ -498,6 +498,19 @@ func storeSealed(ctx context.Context, blobs pista.BlobStore, tips pista.TipStore
 	return nil
 }
 
+// SealedForHeader names the desk whose keys a page encrypted to (its
+// slug): a page opened before its conversation moved to another desk
+// still holds the old desk's keys, and what it sends is refused rather
+// than stored where the new desk cannot read it.
+const SealedForHeader = "Pista-Sealed-For"
+
+// MovedSince reports whether r was encrypted for another desk than the
+// conversation's.
+func MovedSince(r *http.Request, c pista.Conversation) bool {
+	slug := r.Header.Get(SealedForHeader)
+	return slug != "" && slug != c.DeskSlug
+}
+
 // replySealed stores a reply that the journalist's browser encrypted to
 // the conversation's source, its desk's current key and the archive's
 // keys (the page's data-recipients): the body is that age file, as it is
@@ -512,6 +525,10 @@ func (h *Handler) replySealed(w http.ResponseWriter, r *http.Request, q request)
 	} else if err != nil {
 		h.Log.Error("loading a conversation", "err", err)
 		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
+		return
+	}
+	if MovedSince(r, c) {
+		h.jsonError(w, r, http.StatusConflict, "moved.newsroom")
 		return
 	}
 	if ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" && params["boundary"] != "" {

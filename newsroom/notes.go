@@ -53,6 +53,10 @@ func (h *Handler) noteSealed(w http.ResponseWriter, r *http.Request, q request) 
 		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
 		return
 	}
+	if MovedSince(r, c) {
+		h.jsonError(w, r, http.StatusConflict, "moved.newsroom")
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxSealedReply)
 	err = storeSealed(ctx, h.Blobs, h.Tips, c, pista.KindNote, q.j.ID, r.Body, 1+len(h.Archive), "browser")
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/internal/pistatest"
+	"github.com/pista-tips/pista/newsroom"
 	"github.com/pista-tips/pista/server"
 )
 
@@ -68,6 +69,21 @@ func TestNotes(t *testing.T) {
 		{"no CSRF token", ba, good, "", http.StatusForbidden},
 		{"another desk's journalist", bb, good, newsroomCSRF(bb), http.StatusNotFound},
 	}
+	if !strings.Contains(page.Body, `data-desk="americas"`) {
+		t.Error("the note form does not name the desk its script encrypts to")
+	}
+	// Written on a page opened before the conversation moved to another
+	// desk: refused, nothing stored.
+	t.Run("sealed for another desk", func(t *testing.T) {
+		before := in.Snapshot(a)
+		req := ba.Request(http.MethodPost, "/newsroom/c/"+c.ID+"/note/sealed", bytes.NewReader(good), "application/octet-stream")
+		req.Header.Set("X-CSRF-Token", tok)
+		req.Header.Set(newsroom.SealedForHeader, "maghreb")
+		if r := ba.Do(req); r.Status != http.StatusConflict {
+			t.Errorf("status %d, want 409", r.Status)
+		}
+		in.CheckUnchanged(t, before, a)
+	})
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
 			before := in.Snapshot(a)

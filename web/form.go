@@ -226,6 +226,18 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 					return s, refuse(http.StatusInternalServerError, "error.internal", err)
 				}
 			}
+		case "sealed_for":
+			// The desk whose keys the page encrypted a follow-up to.
+			if spec.deskFor != nil {
+				return s, refuse(http.StatusBadRequest, "error.form", nil)
+			}
+			v, ferr := readField(part, httpx.MaxSmallField, "error.form")
+			if ferr != nil {
+				return s, ferr
+			}
+			if v != spec.desk.Slug {
+				return s, refuse(http.StatusConflict, "moved.source", nil)
+			}
 		case "message":
 			v, ferr := readField(part, httpx.MaxMessageBytes, "error.message.toolong")
 			if ferr != nil {

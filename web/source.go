@@ -106,9 +106,13 @@ type sentView struct {
 type sourceData struct {
 	landingData
 	Recipients string // the conversation desk's, for the page's script
-	Notice     string
-	Replies    []replyView
-	Sent       []sentView
+	// SealedFor is that desk's slug, which the script sends back with
+	// what it encrypted (sealed_for): refused if the conversation has
+	// moved to another desk since the page was opened.
+	SealedFor string
+	Notice    string
+	Replies   []replyView
+	Sent      []sentView
 	// RetentionDays is how long the desk keeps the conversation after its
 	// last message (0: until the newsroom deletes it).
 	RetentionDays int
@@ -133,7 +137,7 @@ func (h *Handler) showSource(w http.ResponseWriter, r *http.Request) {
 	d := sourceData{landingData: h.formLimits(), Notice: notices[r.URL.Query().Get("done")]}
 	if conv, err := h.conversation(r.Context(), sess); err == nil {
 		if desk, err := h.Desks.DeskByID(r.Context(), conv.DeskID); err == nil {
-			d.Recipients = h.recipientList(desk)
+			d.Recipients, d.SealedFor = h.recipientList(desk), desk.Slug
 			d.RetentionDays = desk.RetentionDays
 		}
 	}

@@ -236,6 +236,9 @@ async function sealedForm(form, recipients) {
   hidden(out, "csrf", form.elements.csrf.value)
   const desk = form.querySelector('input[name="desk"]:checked')
   if (desk) hidden(out, "desk", desk.value)
+  // A follow-up names the desk whose keys it was encrypted to: refused if
+  // the conversation moved since this page was opened.
+  if (form.dataset.desk) hidden(out, "sealed_for", form.dataset.desk)
   hidden(out, "encrypted", "1")
   const message = form.elements.message ? form.elements.message.value.replace(/\r\n/g, "\n") : ""
   if (message.trim() !== "") attach(out, "message", await encrypt(recipients, message), "message.age")

@@ -303,6 +303,9 @@ function sealReply(form, token) {
       const tooMuch = files.length ? replyFiles.check(filesBox, files) : ""
       if (tooMuch) throw new Error(tooMuch)
       const headers = { "X-CSRF-Token": token }
+      // The desk whose keys this page encrypted to: refused if the
+      // conversation moved since the page was opened.
+      if (form.dataset.desk) headers["Pista-Sealed-For"] = form.dataset.desk
       let body = sealed
       if (files.length) body = await replyFiles.body(sealed, files, recipients)
       else headers["Content-Type"] = "application/octet-stream"

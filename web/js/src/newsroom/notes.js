@@ -114,7 +114,7 @@ function sealNote(form) {
       const resp = await fetch(form.dataset.sealNote, {
         method: "POST",
         credentials: "same-origin",
-        headers: { "Content-Type": "application/octet-stream", "X-CSRF-Token": token },
+        headers: { "Content-Type": "application/octet-stream", "X-CSRF-Token": token, ...(form.dataset.desk ? { "Pista-Sealed-For": form.dataset.desk } : {}) },
         body,
       })
       const answer = await resp.json().catch(() => ({}))
