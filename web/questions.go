@@ -11,6 +11,7 @@ import (
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/i18n"
+	"github.com/pista-tips/pista/intake"
 )
 
 // # Questions on the landing form
@@ -245,6 +246,7 @@ func (h *Handler) readAnswer(ctx context.Context, s *submission, part *multipart
 	meta := pista.FileMeta{Name: truncate(name, httpx.MaxFilenameBytes), Type: truncate(part.Header.Get("Content-Type"), httpx.MaxSmallField), Question: id}
 	add := func() error { return s.batch.AddScrubbedFile(ctx, part, meta, h.SpoolDir, h.scrubBudget()) }
 	if s.keepMetadata {
+		meta.Scrub = intake.KeptReport(pista.ScrubByServer)
 		add = func() error { return s.batch.AddFile(ctx, part, meta) }
 	}
 	if err := add(); err != nil {
