@@ -35,7 +35,10 @@ func TestPool(t *testing.T) {
 }
 
 func TestPoolIdleTimeout(t *testing.T) {
-	p := &pool{maxIdle: 2, maxKept: 1000, timeout: 20 * time.Millisecond}
+	// The timeout is long beside the 10 ms between the two puts, so that
+	// a loaded machine (CI with the race detector) cannot expire the first
+	// buffer before the second comes.
+	p := &pool{maxIdle: 2, maxKept: 1000, timeout: 500 * time.Millisecond}
 	p.put(p.get(10))
 	time.Sleep(10 * time.Millisecond)
 	p.put(p.get(20)) // a new buffer: the kept one is too small
