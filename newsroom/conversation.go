@@ -498,6 +498,21 @@ func storeSealed(ctx context.Context, blobs pista.BlobStore, tips pista.TipStore
 	return nil
 }
 
+// conversationJSON loads the conversation a JSON route names, if the
+// journalist may see it; otherwise it answers the error and false.
+func (h *Handler) conversationJSON(w http.ResponseWriter, r *http.Request, q request) (pista.Conversation, bool) {
+	c, err := h.Tips.ConversationFor(r.Context(), q.j.ID, r.PathValue("id"))
+	if errors.Is(err, pista.ErrNotFound) {
+		h.jsonError(w, r, http.StatusNotFound, "error.notfound")
+		return c, false
+	} else if err != nil {
+		h.Log.Error("loading a conversation", "err", err)
+		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
+		return c, false
+	}
+	return c, true
+}
+
 // SealedForHeader names the desk whose keys a page encrypted to (its
 // slug): a page opened before its conversation moved to another desk
 // still holds the old desk's keys, and what it sends is refused rather
@@ -518,15 +533,11 @@ func MovedSince(r *http.Request, c pista.Conversation) bool {
 // {"error": …}.
 func (h *Handler) replySealed(w http.ResponseWriter, r *http.Request, q request) {
 	ctx := r.Context()
-	c, err := h.Tips.ConversationFor(ctx, q.j.ID, r.PathValue("id"))
-	if errors.Is(err, pista.ErrNotFound) {
-		h.jsonError(w, r, http.StatusNotFound, "error.notfound")
-		return
-	} else if err != nil {
-		h.Log.Error("loading a conversation", "err", err)
-		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
+	c, ok := h.conversationJSON(w, r, q)
+	if !ok {
 		return
 	}
+	var err error
 	if MovedSince(r, c) {
 		h.jsonError(w, r, http.StatusConflict, "moved.newsroom")
 		return

@@ -44,15 +44,11 @@ func (h *Handler) registerNotes(mux *http.ServeMux) {
 // data-recipients). It answers JSON: {"location": …} or {"error": …}.
 func (h *Handler) noteSealed(w http.ResponseWriter, r *http.Request, q request) {
 	ctx := r.Context()
-	c, err := h.Tips.ConversationFor(ctx, q.j.ID, r.PathValue("id"))
-	if errors.Is(err, pista.ErrNotFound) {
-		h.jsonError(w, r, http.StatusNotFound, "error.notfound")
-		return
-	} else if err != nil {
-		h.Log.Error("loading a conversation", "err", err)
-		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
+	c, ok := h.conversationJSON(w, r, q)
+	if !ok {
 		return
 	}
+	var err error
 	if MovedSince(r, c) {
 		h.jsonError(w, r, http.StatusConflict, "moved.newsroom")
 		return

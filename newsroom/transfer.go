@@ -89,15 +89,11 @@ func (h *Handler) activeMember(ctx context.Context, deskID, journalistID int64) 
 // {"error": …}.
 func (h *Handler) transferConversation(w http.ResponseWriter, r *http.Request, q request) {
 	ctx := r.Context()
-	c, err := h.Tips.ConversationFor(ctx, q.j.ID, r.PathValue("id"))
-	if errors.Is(err, pista.ErrNotFound) {
-		h.jsonError(w, r, http.StatusNotFound, "error.notfound")
-		return
-	} else if err != nil {
-		h.Log.Error("loading a conversation", "err", err)
-		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
+	c, ok := h.conversationJSON(w, r, q)
+	if !ok {
 		return
 	}
+	var err error
 	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || ct != "multipart/form-data" || params["boundary"] == "" {
 		h.jsonError(w, r, http.StatusBadRequest, "error.form")
