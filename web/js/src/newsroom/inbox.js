@@ -24,7 +24,7 @@
 // what is newer than an index's cursor is decrypted here and uploaded as
 // a new encrypted segment.
 
-import { Decrypter, Encrypter } from "age-encryption"
+import { Encrypter } from "age-encryption"
 // keys.js (the login's module) unwraps the journalist's identity and
 // desk keys on this device.
 import * as keys from "./keys.js"
@@ -56,20 +56,6 @@ async function fetchBytes(url, signal) {
   return new Uint8Array(await resp.arrayBuffer())
 }
 
-// decrypter returns a Decrypter with every desk key of this device, or
-// null if there is none.
-async function decrypter() {
-  let list
-  try {
-    list = await keys.deskIdentities()
-  } catch {
-    return null
-  }
-  if (!list || list.length === 0) return null
-  const d = new Decrypter()
-  for (const k of list) d.addIdentity(k.identity)
-  return d
-}
 
 function el(tag, props = {}, ...children) {
   const e = document.createElement(tag)
@@ -134,7 +120,7 @@ function fileView(root, li, plain, meta, contentURL) {
   let blob = null
   const content = async () => {
     if (!blob) {
-      const d = await decrypter()
+      const d = await keys.deskDecrypter()
       if (!d) throw new Error("no key")
       let bytes = await d.decrypt(await fetchBytes(contentURL))
       if (size !== null && size <= bytes.length) bytes = bytes.subarray(0, size)
@@ -242,7 +228,7 @@ function status(root, text) {
 
 async function readConversation(root) {
   status(root, msg(root, "Decrypting"))
-  const d = await decrypter()
+  const d = await keys.deskDecrypter()
   if (!d) {
     status(root, msg(root, "Nokey"))
     return
@@ -516,7 +502,7 @@ function setupSearch(form) {
 
   ;(async () => {
     show()
-    const d = await decrypter()
+    const d = await keys.deskDecrypter()
     if (!d) {
       state = "nokey"
       say(msg(form, "Nokey"))
@@ -567,7 +553,7 @@ if (conversation) {
     sealReply(form, token)
   }
   const transfer = document.querySelector("form[data-transfer]")
-  if (transfer) setupTransfer(transfer, token, decrypter)
+  if (transfer) setupTransfer(transfer, token, keys.deskDecrypter)
 }
 
 const search = document.querySelector("form#search[data-search-index]")

@@ -249,3 +249,18 @@ export function deskIdentities() {
   }
   return desks
 }
+
+// deskDecrypter returns a Decrypter with every desk key of this device, or
+// null if there is none.
+export async function deskDecrypter() {
+  let list
+  try {
+    list = await deskIdentities()
+  } catch {
+    return null
+  }
+  if (!list || list.length === 0) return null
+  const d = new Decrypter()
+  for (const k of list) d.addIdentity(k.identity)
+  return d
+}

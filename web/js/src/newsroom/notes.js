@@ -13,7 +13,7 @@
 // page's data-recipients (the desk's current key and the archive's, never
 // the source's) and sent as an age file. If that fails, nothing is sent.
 
-import { Decrypter, Encrypter } from "age-encryption"
+import { Encrypter } from "age-encryption"
 import * as keys from "./keys.js"
 
 // maxLazy bounds the first messages a page of the inbox fetches to make
@@ -24,19 +24,6 @@ const previewChars = 140
 
 function msg(el, name) {
   return el.dataset["msg" + name] || ""
-}
-
-async function decrypter() {
-  let list
-  try {
-    list = await keys.deskIdentities()
-  } catch {
-    return null
-  }
-  if (!list || list.length === 0) return null
-  const d = new Decrypter()
-  for (const k of list) d.addIdentity(k.identity)
-  return d
 }
 
 // previewOf cuts a decrypted preview at its padding, or makes one from a
@@ -50,7 +37,7 @@ function previewOf(text) {
 async function showPreviews(table) {
   const cells = table.querySelectorAll("p.preview[data-preview], p.preview[data-first]")
   if (cells.length === 0) return
-  const d = await decrypter()
+  const d = await keys.deskDecrypter()
   const show = (p, text, cls) => {
     p.textContent = text
     if (cls) p.classList.add(cls)
