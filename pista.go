@@ -210,7 +210,15 @@ type Item struct {
 	// (the default), "browser" by the source page's script before sending,
 	// "app" by an API client. The stored objects are alike either way.
 	EncryptedBy string
-	Created     time.Time
+	// Sealing is which key opens the objects now (SealingDesk,
+	// SealingIntake, SealingConversation; "" is stored as SealingDesk),
+	// and IntakeKey the intake key's ID for SealingIntake.
+	Sealing   string
+	IntakeKey int64
+	// Received is how the item arrived (ReceivedLegacy, ReceivedForward,
+	// ReceivedNoForward; "" is stored as ReceivedForward).
+	Received string
+	Created  time.Time
 }
 
 // NewConversationID returns a random conversation ID: 128 bits, base32,
@@ -341,6 +349,15 @@ type Conversation struct {
 	// journalist last looked (all of them if they never did).
 	FirstMessage int64
 	NewItems     int
+	// KeyRecipient and Key are the conversation's own key (forward.go):
+	// its public key, and its secret sealed to the desk's and the
+	// archive's keys; empty until a sorter made it. Deleting the
+	// conversation deletes them.
+	KeyRecipient string
+	Key          []byte
+	// PreviewIntake is the intake key the Preview is encrypted to, until
+	// a sorter rewraps it to Key (0: the desk's key or Key).
+	PreviewIntake int64
 }
 
 // Status is where a desk is with a conversation.
@@ -672,6 +689,7 @@ type TipStore interface {
 
 	RetentionStore
 	Transferer // transfer.go
+	Forwarder  // forward.go
 }
 
 // IndexSegment is one piece of a desk's search index: an age file that a

@@ -1,0 +1,142 @@
+package pista
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Forward secrecy (package forward has the keys and the design).
+//
+// Every item records which key opens its objects now (Sealing) and how it
+// arrived (Received). A sorter, run by a desk member (the inbox's Web
+// Worker, `pista sort`), rewraps each item that is not yet under its
+// conversation's key: Forwarder.Unsorted lists them, Forwarder.Sort swaps
+// their objects for the rewrapped ones.
+
+// Sealing (Item.Sealing): which key opens an item's objects now.
+const (
+	// SealingDesk: the desk key. Items from before forward secrecy,
+	// items received without a fresh intake key, and what the newsroom
+	// wrote before the conversation had a key of its own.
+	SealingDesk = "desk"
+	// SealingIntake: the intake key Item.IntakeKey, until a sorter
+	// rewraps it.
+	SealingIntake = "intake"
+	// SealingConversation: the conversation's key (Conversation.Key).
+	SealingConversation = "conv"
+)
+
+// Received (Item.Received): how an item arrived, for its label.
+const (
+	// ReceivedLegacy: made before forward secrecy. It keeps its desk-key
+	// encryption and is never sorted; the inbox says so.
+	ReceivedLegacy = "legacy"
+	// ReceivedForward: encrypted to an intake key as it arrived (a
+	// source's item), or written by the newsroom.
+	ReceivedForward = "fs"
+	// ReceivedNoForward: the desk had no fresh intake key (no member
+	// came in Ahead days), or the client did not use it: encrypted to the
+	// desk key, flagged "received without forward secrecy". A sorter
+	// still moves it under the conversation's key.
+	ReceivedNoForward = "nofs"
+)
+
+// IntakeKey is one day's intake key of one generation of a desk's key.
+type IntakeKey struct {
+	ID        int64
+	DeskID    int64
+	DeskKeyID int64 // the generation (DeskKey) whose key sealed it and signed it
+	Day       int64 // forward.Clock's day number
+	Recipient string
+	// Signature is the Ed25519 signature of forward.Statement by the
+	// generation's signing key.
+	Signature []byte
+	// Sealed is the secret, an age file to the desk key; nil once
+	// destroyed (then the key is never listed).
+	Sealed  []byte
+	Created time.Time
+}
+
+// Sorted is one item a sorter rewrapped: its objects' old keys, which
+// must still be the item's, and the new ones already in the BlobStore.
+type Sorted struct {
+	Item                 int64
+	OldObject, NewObject string
+	NewSize              int64
+	OldMeta, NewMeta     string // "" for an item without meta
+	NewMetaSize          int64
+}
+
+// Errors of the Forwarder.
+var (
+	// ErrSignKey: intake keys signed by a key other than the one the
+	// desk key generation already has.
+	ErrSignKey = errors.New("the desk key generation already has another signing key")
+	// ErrNotCurrent: intake keys for a desk key generation that is no
+	// longer the desk's current one.
+	ErrNotCurrent = errors.New("not the desk's current key")
+)
+
+// MaxIntakeKeys bounds one AddIntakeKeys (a week ahead, with room).
+const MaxIntakeKeys = 31
+
+// MaxSortBatch bounds one Sort.
+const MaxSortBatch = 1000
+
+// Forwarder keeps intake keys and conversation keys, and swaps sorted
+// items' objects. Every method taking a journalist applies the membership
+// rule of the package doc (ErrNotFound outside it).
+type Forwarder interface {
+	// SignKey answers the Ed25519 public key recorded for a desk key
+	// generation, nil if none yet.
+	SignKey(ctx context.Context, deskKeyID int64) ([]byte, error)
+	// AddIntakeKeys stores intake keys of the desk key generation
+	// deskKeyID, which must be its desk's current one (ErrNotCurrent),
+	// skipping days that already have one for it; it answers how many it
+	// added. If the generation has no signing key yet, signKey becomes
+	// it; otherwise it must be the same (ErrSignKey). Callers have
+	// checked each key's signature with signKey. ErrNotFound unless the
+	// journalist is a member of the desk. At most MaxIntakeKeys.
+	AddIntakeKeys(ctx context.Context, journalistID, deskKeyID int64, signKey []byte, keys []IntakeKey) (int, error)
+	// IntakeFor answers the live intake key of day for the desk's
+	// current key generation, and that generation's signing key;
+	// ErrNotFound if there is none (no member made one, or it was
+	// destroyed).
+	IntakeFor(ctx context.Context, deskID, day int64) (IntakeKey, []byte, error)
+	// IntakeKeyByID answers a live intake key; ErrNotFound if unknown or
+	// destroyed.
+	IntakeKeyByID(ctx context.Context, id int64) (IntakeKey, error)
+	// IntakeKeysFor lists the live intake keys (sealed secrets included)
+	// of the journalist's desks, every generation, by desk then day.
+	IntakeKeysFor(ctx context.Context, journalistID int64) ([]IntakeKey, error)
+	// DestroyIntakeKeys destroys the secret of every intake key whose day
+	// is before before and under which no item (Sealing intake) and no
+	// preview (Conversation.PreviewIntake) still waits. It answers how
+	// many it destroyed.
+	DestroyIntakeKeys(ctx context.Context, before int64) (int, error)
+	// Unsorted lists, oldest first, up to limit items of the journalist's
+	// desks that a sorter should rewrap (Sealing not conv, Received not
+	// legacy) with an ID above after.
+	Unsorted(ctx context.Context, journalistID, after int64, limit int) ([]Item, error)
+	// UnsortedPreviews lists up to limit conversations of the
+	// journalist's desks whose preview is under an intake key, by ID,
+	// with an ID above after.
+	UnsortedPreviews(ctx context.Context, journalistID int64, after string, limit int) ([]Conversation, error)
+	// SetConversationKey gives a conversation of the journalist's desks
+	// its key (recipient, and the secret sealed to the desk and archive
+	// keys) if it has none; ErrExists if it has one (another sorter was
+	// first: use that one).
+	SetConversationKey(ctx context.Context, journalistID int64, id, recipient string, sealed []byte) error
+	// Sort swaps, in one transaction, the objects of the items of batch
+	// (at most MaxSortBatch) that are still as the sorter saw them: in
+	// the journalist's desks, not yet sorted, with the old object and
+	// meta, in a conversation that has a key. They become Sealing conv,
+	// IntakeKey 0. Others are skipped. It answers the swapped ones: the
+	// caller deletes their old objects, and the new objects of the rest.
+	Sort(ctx context.Context, journalistID int64, batch []Sorted) ([]Sorted, error)
+	// SortPreview replaces a conversation's preview, still under intake
+	// key from, by preview (under the conversation's key); ErrNotFound if
+	// it is not (any longer) so.
+	SortPreview(ctx context.Context, journalistID int64, id string, from int64, preview []byte) error
+}
