@@ -20,6 +20,7 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/forward"
+	"github.com/pista-tips/pista/i18n"
 	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/keys"
@@ -499,7 +500,7 @@ func TestForwardSort(t *testing.T) {
 	e := newFSEnv(t, server.Config{})
 	ctx := context.Background()
 	day := e.keys().Day
-	if r := e.addKeys(e.makeKeys(day - 1, day, day+1)); r.Status != 200 {
+	if r := e.addKeys(e.makeKeys(day-1, day, day+1)); r.Status != 200 {
 		t.Fatalf("posting keys: %d %s", r.Status, r.Body)
 	}
 	ks := e.keys()
@@ -692,7 +693,7 @@ func TestForwardSort(t *testing.T) {
 	}
 	page = e.b.Get("/newsroom/c/" + c.ID)
 	if strings.Contains(page.Text(), pistatest.En("forward-routes.unsorted")) ||
-		!strings.Contains(page.Body, `data-conv-recipient="`+K.Recipient().String()+`" data-conv-key="`+base64.StdEncoding.EncodeToString(cv.Key)+`"`) ||
+		!strings.Contains(page.Text(), `data-conv-recipient="`+K.Recipient().String()+`" data-conv-key="`+base64.StdEncoding.EncodeToString(cv.Key)+`"`) ||
 		strings.Count(page.Body, `data-sealing="conv"`) != 3 {
 		t.Errorf("the conversation page after the sort does not carry its key, or still says it is not sorted")
 	}
@@ -842,4 +843,54 @@ func TestForwardDestroyLoop(t *testing.T) {
 	if !strings.Contains(e.in.Log.String(), "intake keys expired") {
 		t.Errorf("the log does not say that intake keys expired")
 	}
+}
+
+// TestForwardLabels checks the label each item of a conversation page
+// gets, server-rendered: sent before forward secrecy, received without
+// it, not sorted yet; none once sorted.
+func TestForwardLabels(t *testing.T) {
+	e := newFSEnv(t, server.Config{})
+	ctx := context.Background()
+	tip := e.in.StoreTip(e.desk)
+	rs, err := keys.ParseRecipients(e.desk.Recipient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := intake.NewBatch(e.in.Srv.Stores.Blobs, rs, -1)
+	for _, text := range []string{"old", "without"} {
+		if err := b.AddText(ctx, pista.KindMessage, text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	items := b.Items()
+	items[0].Received, items[1].Received = pista.ReceivedLegacy, pista.ReceivedNoForward
+	if err := e.in.Srv.Stores.Tips.AddItems(ctx, tip.Conversation.ID, items); err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"en", "es", "fr", "ar"} {
+		page := e.b.Get("/newsroom/c/" + tip.Conversation.ID + "?lang=" + lang)
+		if page.Status != 200 {
+			t.Fatalf("%s: %d", lang, page.Status)
+		}
+		for _, k := range []string{"forward-routes.legacy", "forward-routes.nofs"} {
+			if n := strings.Count(page.Text(), tr(lang, k)); n != 1 {
+				t.Errorf("%s: the page shows %q %d times, want once", lang, tr(lang, k), n)
+			}
+		}
+		if strings.Contains(page.Text(), tr(lang, "forward-routes.unsorted")) {
+			t.Errorf("%s: the page says an item is not sorted yet; none is under an intake key", lang)
+		}
+	}
+	page := e.b.Get("/newsroom/c/" + tip.Conversation.ID)
+	for _, want := range []string{`data-sealing="desk" data-received="fs"`, `data-sealing="desk" data-received="legacy"`, `data-sealing="desk" data-received="nofs"`} {
+		if !strings.Contains(page.Body, want) {
+			t.Errorf("no item with %s", want)
+		}
+	}
+}
+
+// tr is the text of key in lang.
+func tr(lang, key string) string {
+	l, _ := i18n.Get(lang)
+	return l.T(key)
 }
