@@ -15,6 +15,19 @@ package api
 // key and finds the source, so logging in needs no Argon2id on the server,
 // and whoever reads the database learns only the hash.
 //
+// # Forward secrecy
+//
+// Each desk also lists its key (desk_key), the key that signs its intake
+// keys (sign_key) and the intake key of the day (intake), made by a
+// member's client (docs/forward-secrecy.md). An app that checks the intake
+// key's signature encrypts to it and the archive keys instead of the
+// desk's key, and declares it (IntakeKeyHeader): the server destroys the
+// intake key's secret a few days later, once the newsroom has moved the
+// items under their conversation's key, so that an old copy of them opens
+// with no key. The server checks the declared key is live and of the
+// desk's current key, else refuses the submission (409); undeclared items
+// are stored as received without forward secrecy.
+//
 // # Sealed items
 //
 // Every item an app sends is a complete age file, encrypted on the device
