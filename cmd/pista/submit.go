@@ -26,6 +26,13 @@ secret. With it, pista follow reads the newsroom's replies and sends more;
 nobody can recover it for you. The codename itself never leaves this
 computer either: the keys derived from it do.
 
+If the desk has a key of the day signed by the desk (its intake key),
+the tip is encrypted to it: once the newsroom has filed the tip, that
+key is destroyed, and old copies of what you sent open with no key. If
+it has none, or its signature does not check, the tip is encrypted to
+the desk's own key, and a line on stderr says it is sent without forward
+secrecy.
+
 Before a file is encrypted, its hidden metadata (a photo's GPS position
 and camera, a document's author…) is removed on this computer, for the
 formats pista knows (JPEG, PNG, WebP, HEIC, MP4/MOV, PDF, DOCX/XLSX/PPTX,
@@ -100,7 +107,7 @@ func runSubmit(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	to, err := apiclient.Recipients(d)
+	seal, err := apiclient.SealingFor(d)
 	if err != nil {
 		return err
 	}
@@ -112,7 +119,8 @@ func runSubmit(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.SubmitTip(ctx, d.Slug, derived, to, sealed); err != nil {
+	noForward(e, "tip", seal)
+	if err := c.SubmitTip(ctx, d.Slug, derived, seal, sealed); err != nil {
 		return sendError(err)
 	}
 	fmt.Fprintln(e.stdout, codename.String())
@@ -124,6 +132,14 @@ pista:     pista follow --server %s
 pista: and type the codename.
 `, apiclient.Printable(d.Title, 200), c.Server)
 	return nil
+}
+
+// noForward says, in one line, that what is sent goes without forward
+// secrecy, and why.
+func noForward(e env, what string, seal apiclient.Sealing) {
+	if seal.IntakeKey == 0 {
+		fmt.Fprintf(e.stderr, "pista: this %s is sent without forward secrecy: %s.\n", what, seal.NoForward)
+	}
 }
 
 // fetchDesks fetches the desks and checks that this program can derive
@@ -221,7 +237,7 @@ func sendError(err error) error {
 		switch ae.Code {
 		case "too_large":
 			return hint(err, "send fewer or smaller files at a time, then more with pista follow")
-		case "malformed_item":
+		case "malformed_item", "intake_key_expired":
 			return hint(err, "the desk's keys may have just changed: try again")
 		}
 		return err
