@@ -4,248 +4,187 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
-	"strconv"
 	"testing"
+	"time"
 
 	"filippo.io/age"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/api"
 	"github.com/pista-tips/pista/forward"
-	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/internal/pistatest"
-	"github.com/pista-tips/pista/keys"
-	"github.com/pista-tips/pista/newsroom"
 	"github.com/pista-tips/pista/server"
 )
 
-// fsCall sends a JSON request to a forward secrecy route with the token,
-// and decodes a 200's answer into out.
-func fsCall(t testing.TB, b *pistatest.Browser, method, path, token string, body, out any) *pistatest.Response {
-	t.Helper()
-	s := ""
-	if body != nil {
-		j, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s = string(j)
-	}
-	r := call(b, method, path, token, s)
-	if r.Status == http.StatusOK && out != nil {
-		if err := json.Unmarshal([]byte(r.Body), out); err != nil {
-			t.Fatalf("%s %s: %v\n%s", method, path, err, r.Body)
-		}
-	}
-	return r
-}
-
-// makeIntakeKeys makes intake keys of desk for days, as a client does.
-func makeIntakeKeys(t testing.TB, desk *age.HybridIdentity, days ...int64) []newsroom.FSNewKey {
-	t.Helper()
-	var out []newsroom.FSNewKey
-	for _, d := range days {
-		k, err := forward.MakeIntakeKey(desk, d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, newsroom.FSNewKey{Day: k.Day, Recipient: k.Recipient, Signature: k.Signature, Sealed: k.Sealed})
-	}
-	return out
-}
-
-// sortOverAPI is a member's sorter through the API: it makes the intake
-// keys the desk needs, then sorts the first page of what is unsorted,
-// making each conversation's key (kept in convKeys). It answers the sort.
-func sortOverAPI(t testing.TB, b *pistatest.Browser, token string, deskKeyID int64, desk, archive *age.HybridIdentity, convKeys map[string]*age.HybridIdentity) newsroom.FSSorted {
-	t.Helper()
-	var ks newsroom.FSKeys
-	if r := fsCall(t, b, http.MethodGet, "/api/v1/journalist/fs/keys", token, nil, &ks); r.Status != 200 {
-		t.Fatalf("GET fs/keys: %d %s", r.Status, r.Body)
-	}
-	for _, d := range ks.Desks {
-		if d.KeyID == deskKeyID && len(d.NeedDays) > 0 {
-			body := newsroom.FSAddKeys{DeskKeyID: deskKeyID, SignKey: forward.SignPublic(desk.String()), Keys: makeIntakeKeys(t, desk, d.NeedDays...)}
-			if r := fsCall(t, b, http.MethodPost, "/api/v1/journalist/fs/keys", token, body, nil); r.Status != 200 {
-				t.Fatalf("POST fs/keys: %d %s", r.Status, r.Body)
-			}
-			fsCall(t, b, http.MethodGet, "/api/v1/journalist/fs/keys", token, nil, &ks)
-		}
-	}
-	intakeIDs := map[int64]age.Identity{}
-	for _, k := range ks.Intake {
-		id, err := forward.Open(k.Sealed, desk)
-		if err != nil {
-			t.Fatal(err)
-		}
-		intakeIDs[k.ID] = id
-	}
-	var u newsroom.FSUnsorted
-	if r := fsCall(t, b, http.MethodGet, "/api/v1/journalist/fs/unsorted?limit=500", token, nil, &u); r.Status != 200 {
-		t.Fatalf("GET fs/unsorted: %d %s", r.Status, r.Body)
-	}
-	var req newsroom.FSSort
-	sources := map[string]string{}
-	for _, c := range u.Conversations {
-		sources[c.ID] = c.SourceRecipient
-		switch {
-		case c.Key != nil:
-			id, err := forward.Open(c.Key, desk)
-			if err != nil {
-				t.Fatal(err)
-			}
-			convKeys[c.ID] = id
-		case convKeys[c.ID] == nil:
-			rec, sealed, id, err := forward.MakeConversationKey(desk.Recipient().String(), archive.Recipient().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			convKeys[c.ID] = id
-			req.Keys = append(req.Keys, newsroom.FSConversationKey{Conversation: c.ID, Recipient: rec, Key: sealed})
-		}
-	}
-	for _, it := range u.Items {
-		ids := []age.Identity{desk}
-		if it.Sealing == pista.SealingIntake {
-			ids = []age.Identity{intakeIDs[it.IntakeKey]}
-		}
-		to := []string{convKeys[it.Conversation].Recipient().String(), archive.Recipient().String()}
-		if it.Kind == pista.KindReply || (it.Kind == pista.KindFile && it.Author != 0) {
-			to = append(to, sources[it.Conversation])
-		}
-		rs, err := keys.ParseRecipients(to...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		si := newsroom.FSSortItem{ID: it.ID}
-		if si.Header, err = forward.Rewrap(it.Header, ids, rs); err != nil {
-			t.Fatal(err)
-		}
-		if it.MetaHeader != nil {
-			if si.MetaHeader, err = forward.Rewrap(it.MetaHeader, ids, rs); err != nil {
-				t.Fatal(err)
-			}
-		}
-		req.Items = append(req.Items, si)
-	}
-	for _, p := range u.Previews {
-		plain := open(t, p.Preview, intakeIDs[p.IntakeKey])
-		rs, err := keys.ParseRecipients(convKeys[p.Conversation].Recipient().String(), archive.Recipient().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		w, _ := age.Encrypt(&buf, rs...)
-		w.Write(plain)
-		w.Close()
-		req.Previews = append(req.Previews, newsroom.FSPreview{Conversation: p.Conversation, IntakeKey: p.IntakeKey, Preview: buf.Bytes()})
-	}
-	var res newsroom.FSSorted
-	if r := fsCall(t, b, http.MethodPost, "/api/v1/journalist/fs/sort", token, req, &res); r.Status != 200 {
-		t.Fatalf("POST fs/sort: %d %s", r.Status, r.Body)
-	}
-	return res
-}
-
-// storeUnderIntake stores a tip whose message is under the intake key k
-// (and the archive's), with its preview, as a channel does.
-func storeUnderIntake(t testing.TB, in *pistatest.Instance, desk pista.Desk, k newsroom.FSIntakeKey, archive string, message string) string {
+// addIntakeKey stores desk's intake key of day as a member's client makes
+// it, and answers the stored key and its identity.
+func addIntakeKey(t *testing.T, in *pistatest.Instance, member *pistatest.Journalist, desk pista.Desk, deskID *age.HybridIdentity, day int64) (pista.IntakeKey, *age.HybridIdentity) {
 	t.Helper()
 	ctx := context.Background()
-	rs, err := keys.ParseRecipients(k.Recipient, archive)
+	k, err := forward.MakeIntakeKey(deskID, day)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := intake.NewBatch(in.Srv.Stores.Blobs, rs, -1)
-	if err := b.AddText(ctx, pista.KindMessage, message); err != nil {
-		t.Fatal(err)
+	if n, err := in.Srv.Stores.Tips.AddIntakeKeys(ctx, member.ID, desk.KeyID, forward.SignPublic(deskID.String()),
+		[]pista.IntakeKey{{DeskID: desk.ID, DeskKeyID: desk.KeyID, Day: day, Recipient: k.Recipient, Signature: k.Signature, Sealed: k.Sealed}}); err != nil || n != 1 {
+		t.Fatalf("AddIntakeKeys = %d, %v", n, err)
 	}
-	items := b.Items()
-	items[0].Sealing, items[0].IntakeKey = pista.SealingIntake, k.ID
-	preview, err := intake.SealPreview(message, rs)
+	all, err := in.Srv.Stores.Tips.IntakeKeysFor(ctx, member.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := appSource(t)
-	tip := &pista.NewTip{Source: pista.Source{Lookup: src.Lookup, Recipient: src.Recipient()},
-		Conversation: pista.Conversation{ID: pista.NewConversationID(), Channel: pista.ChannelAPI, DeskID: desk.ID, Preview: preview, PreviewIntake: k.ID},
-		Items:        items}
-	if err := in.Srv.Stores.Tips.CreateTip(ctx, tip); err != nil {
+	id, err := forward.Open(k.Sealed, deskID)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return tip.Conversation.ID
+	for _, s := range all {
+		if s.Recipient == k.Recipient {
+			return s, id
+		}
+	}
+	t.Fatalf("the intake key of day %d is not listed", day)
+	return pista.IntakeKey{}, nil
 }
 
-// TestItemsForwardSecrecy checks what pull learns of forward secrecy:
-// each item's sealing, intake key and how it arrived, and the keys of
-// the page's conversations once a sorter gave them one.
-func TestItemsForwardSecrecy(t *testing.T) {
+// sendDeclared posts a sealed submission declaring intake key declared
+// ("" for none).
+func sendDeclared(b *pistatest.Browser, path, token, declared string, tip any, parts ...sealedPart) *pistatest.Response {
+	b.T.Helper()
+	body, ct := sealedBody(b.T, tip, parts...)
+	req := b.Request(http.MethodPost, path, body, ct)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if declared != "" {
+		req.Header.Set(api.IntakeKeyHeader, declared)
+	}
+	prove(b, req)
+	return b.Do(req)
+}
+
+// GET /api/v1/desks publishes each desk's key, its signing key and the
+// intake key of the day with a signature that checks; an app's tip
+// sealed to the intake key (and the archive) and declared is stored under
+// it, preview included; a follow-up declaring another desk's key is
+// refused and stores nothing; one undeclared is received without forward
+// secrecy.
+func TestSourceAPIIntakeKey(t *testing.T) {
+	ctx := context.Background()
 	archive, _ := age.GenerateHybridIdentity()
 	in := pistatest.New(t, server.Config{Archive: []string{archive.Recipient().String()}})
-	j := in.Journalist("ana")
-	desk, deskID := in.DeskWithIdentity("americas", j)
-	token := apiLogin(in, j)
+	ana := in.Journalist("ana")
+	desk, deskID := in.DeskWithIdentity("americas", ana)
+	europe, europeID := in.DeskWithIdentity("europe", ana)
+	in.DeskWithIdentity("asia", ana) // no intake key
+	day := forward.Clock{}.Day(time.Now())
+	key, intakeID := addIntakeKey(t, in, ana, desk, deskID, day)
+	europeKey, _ := addIntakeKey(t, in, ana, europe, europeID, day)
 	b := in.Browser()
-	ctx := context.Background()
+	// Every request and answer follows the document (openapi_test.go),
+	// the desks' intake keys and the refusals included.
+	doc := loadOpenAPI(t)
+	doc.Servers = openapi3.Servers{{URL: in.TS.URL}}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Client.Transport = &docCheck{t: t, router: router, next: http.DefaultTransport, seen: map[string]bool{}}
 
-	legacy := in.StoreTip(desk) // under the desk's key
-	var ks newsroom.FSKeys
-	fsCall(t, b, http.MethodGet, "/api/v1/journalist/fs/keys", token, nil, &ks)
-	body := newsroom.FSAddKeys{DeskKeyID: desk.KeyID, SignKey: forward.SignPublic(deskID.String()), Keys: makeIntakeKeys(t, deskID, ks.Day)}
-	if r := fsCall(t, b, http.MethodPost, "/api/v1/journalist/fs/keys", token, body, nil); r.Status != 200 {
-		t.Fatalf("POST fs/keys: %d %s", r.Status, r.Body)
+	r := call(b, http.MethodGet, "/api/v1/desks", "", "")
+	var raw struct {
+		Desks []map[string]json.RawMessage `json:"desks"`
 	}
-	fsCall(t, b, http.MethodGet, "/api/v1/journalist/fs/keys", token, nil, &ks)
-	conv := storeUnderIntake(t, in, desk, ks.Intake[0], archive.Recipient().String(), "under the intake key")
-
-	ir := items(t, b, token, "")
-	if len(ir.Items) != 2 || len(ir.ConversationKeys) != 0 {
-		t.Fatalf("items before sorting: %+v", ir)
+	if err := json.Unmarshal([]byte(r.Body), &raw); err != nil {
+		t.Fatal(err)
 	}
-	if it := ir.Items[0]; it.Conversation != legacy.Conversation.ID || it.Sealing != pista.SealingDesk || it.IntakeKey != 0 || it.Received != pista.ReceivedForward {
-		t.Errorf("the desk's item is listed as %+v", it)
-	}
-	if it := ir.Items[1]; it.Conversation != conv || it.Sealing != pista.SealingIntake || it.IntakeKey != ks.Intake[0].ID || it.Received != pista.ReceivedForward {
-		t.Errorf("the intake item is listed as %+v", it)
-	}
-
-	convKeys := map[string]*age.HybridIdentity{}
-	if res := sortOverAPI(t, b, token, desk.KeyID, deskID, archive, convKeys); res.Sorted != 2 || res.Previews != 1 || len(res.Conflicts) != 0 {
-		t.Fatalf("the sort answered %+v", res)
-	}
-	ir = items(t, b, token, "")
-	if len(ir.Items) != 2 || len(ir.ConversationKeys) != 2 {
-		t.Fatalf("items after sorting: %+v", ir)
-	}
-	for _, it := range ir.Items {
-		ck, ok := ir.ConversationKeys[it.Conversation]
-		if it.Sealing != pista.SealingConversation || it.IntakeKey != 0 || !ok || ck.Recipient != convKeys[it.Conversation].Recipient().String() {
-			t.Errorf("item %d after sorting: %+v, key %+v", it.ID, it, ck)
-			continue
+	for _, d := range raw.Desks {
+		if string(d["slug"]) == `"asia"` && (string(d["intake"]) != "null" || string(d["sign_key"]) != "null") {
+			t.Errorf("a desk without intake keys: intake %s, sign_key %s; want null", d["intake"], d["sign_key"])
 		}
-		// pull's way: the conversation key from the listing, opened with
-		// the desk key, opens the item.
-		k, err := forward.Open(ck.Key, deskID)
+	}
+	var americas api.Desk
+	for _, d := range desksAPI(b).Desks {
+		if d.Slug == "americas" {
+			americas = d
+		}
+	}
+	if americas.DeskKey != desk.Recipient || !bytes.Equal(americas.SignKey, forward.SignPublic(deskID.String())) {
+		t.Fatalf("desk_key %q, sign_key %x: not the desk's", americas.DeskKey, americas.SignKey)
+	}
+	in1 := americas.Intake
+	if in1 == nil || in1.ID != key.ID || in1.Day != day || in1.Recipient != key.Recipient {
+		t.Fatalf("intake %+v, want key %d of day %d", in1, key.ID, day)
+	}
+	if err := forward.Verify(americas.SignKey, americas.DeskKey, in1.Day, in1.Recipient, in1.Signature); err != nil {
+		t.Fatalf("the published intake key does not verify: %v", err)
+	}
+
+	to := []string{key.Recipient, archive.Recipient().String()}
+	src := appSource(t)
+	r = sendDeclared(b, "/api/v1/source/tips", "", fmt.Sprint(key.ID), tipFor("americas", src),
+		sealedPart{"message", seal(t, []byte("The audit is hidden."), to...)},
+		sealedPart{"preview", seal(t, pista.PreviewText("The audit is hidden."), to...)})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("declared tip: %d %s", r.Status, r.Body)
+	}
+	var conv pista.Conversation
+	for _, c := range conversations(in, ana) {
+		if c.DeskID == desk.ID {
+			conv = c
+		}
+	}
+	if conv.PreviewIntake != key.ID {
+		t.Errorf("the preview is under intake key %d, want %d", conv.PreviewIntake, key.ID)
+	}
+	itemsOf := func() []pista.Item {
+		t.Helper()
+		its, err := in.Srv.Stores.Tips.ItemsOfConversation(ctx, conv.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := call(b, http.MethodGet, "/api/v1/journalist/items/"+strconv.FormatInt(it.ID, 10), token, "")
-		if got := string(open(t, []byte(r.Body), k)); got != "a tip" && got != "under the intake key" {
-			t.Errorf("item %d opens to %q", it.ID, got)
+		return its
+	}
+	its := itemsOf()
+	if len(its) != 1 || its[0].Sealing != pista.SealingIntake || its[0].IntakeKey != key.ID || its[0].Received != pista.ReceivedForward {
+		t.Fatalf("items %+v, want one under intake key %d", its, key.ID)
+	}
+	obj, err := in.Srv.Stores.Blobs.Open(ctx, its[0].Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored bytes.Buffer
+	stored.ReadFrom(obj)
+	obj.Close()
+	if string(open(t, stored.Bytes(), intakeID)) != "The audit is hidden." {
+		t.Error("the message does not open with the intake key")
+	}
+	if _, err := age.Decrypt(bytes.NewReader(stored.Bytes()), deskID); err == nil {
+		t.Error("the message opens with the desk's key")
+	}
+
+	tok, _ := sourceLogin(b, src.Auth)
+	snap := in.Snapshot(ana)
+	for _, declared := range []string{fmt.Sprint(europeKey.ID), "999999"} {
+		r = sendDeclared(b, "/api/v1/source/followups", tok, declared, nil, sealedPart{"message", seal(t, []byte("more"), to...)})
+		if e := apiError(t, r); r.Status != http.StatusConflict || e.Code != "intake_key_expired" {
+			t.Errorf("a follow-up declaring intake key %s: %d %s", declared, r.Status, r.Body)
 		}
 	}
-	// A page that holds only some conversations lists only their keys.
-	if ir := items(t, b, token, "?limit=1"); len(ir.ConversationKeys) != 1 || ir.ConversationKeys[ir.Items[0].Conversation].Key == nil {
-		t.Errorf("a page of one item lists keys %+v", ir.ConversationKeys)
+	if r = sendDeclared(b, "/api/v1/source/followups", tok, "-1", nil, sealedPart{"message", seal(t, []byte("more"), to...)}); r.Status != http.StatusBadRequest {
+		t.Errorf("Pista-Intake-Key: -1: %d %s", r.Status, r.Body)
 	}
-	c, err := in.Srv.Stores.Tips.ConversationFor(ctx, j.ID, conv)
-	if err != nil || c.PreviewIntake != 0 {
-		t.Fatalf("the preview is still under its intake key: %v %+v", err, c)
+	in.CheckUnchanged(t, snap, ana)
+
+	r = sendDeclared(b, "/api/v1/source/followups", tok, "", nil, sealedPart{"message", seal(t, []byte("more"), americas.Recipients...)})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("undeclared follow-up: %d %s", r.Status, r.Body)
 	}
-	// The recipients of a reply stay the desk's and the source's.
-	var rr struct{ Recipients []string }
-	r := call(b, http.MethodGet, "/api/v1/journalist/conversations/"+conv+"/recipients", token, "")
-	if json.Unmarshal([]byte(r.Body), &rr) != nil || len(rr.Recipients) != 3 || rr.Recipients[1] != desk.Recipient {
-		t.Errorf("a sorted conversation's reply recipients: %s", r.Body)
+	its = itemsOf()
+	if last := its[len(its)-1]; len(its) != 2 || last.Sealing != pista.SealingDesk || last.IntakeKey != 0 || last.Received != pista.ReceivedNoForward {
+		t.Errorf("an undeclared follow-up: %+v, want sealing desk, received nofs", last)
 	}
 }
