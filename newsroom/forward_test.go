@@ -22,6 +22,7 @@ import (
 	"github.com/pista-tips/pista/forward"
 	"github.com/pista-tips/pista/i18n"
 	"github.com/pista-tips/pista/intake"
+	"github.com/pista-tips/pista/internal/pgtest"
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/newsroom"
@@ -474,6 +475,13 @@ func TestForwardKeys(t *testing.T) {
 	}
 }
 
+// onBothStores runs test on SQLite, then on PostgreSQL (skipped without
+// a server, see pgtest).
+func onBothStores(t *testing.T, test func(*testing.T, server.Config)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, server.Config{}) })
+	t.Run("postgres", func(t *testing.T) { test(t, server.Config{Database: pgtest.URL(t)}) })
+}
+
 // apiToken logs j in to the API.
 func apiToken(t testing.TB, in *pistatest.Instance, j *pistatest.Journalist) string {
 	t.Helper()
@@ -496,8 +504,10 @@ func bearer(req *http.Request, token string) *http.Request {
 // is under an intake key or the desk's moves under the conversation's
 // own key, opens with it and no longer with the intake key; a malformed
 // sort changes nothing; a second sorter racing the first is skipped.
-func TestForwardSort(t *testing.T) {
-	e := newFSEnv(t, server.Config{})
+func TestForwardSort(t *testing.T) { onBothStores(t, testForwardSort) }
+
+func testForwardSort(t *testing.T, cfg server.Config) {
+	e := newFSEnv(t, cfg)
 	ctx := context.Background()
 	day := e.keys().Day
 	if r := e.addKeys(e.makeKeys(day-1, day, day+1)); r.Status != 200 {
@@ -739,8 +749,10 @@ func must[T any](v T, err error) T {
 // (the second loaded it after the first made it) race over the same
 // items: one of them swaps each item, the other is skipped, and no object
 // is left behind.
-func TestForwardRaceItems(t *testing.T) {
-	e := newFSEnv(t, server.Config{})
+func TestForwardRaceItems(t *testing.T) { onBothStores(t, testForwardRaceItems) }
+
+func testForwardRaceItems(t *testing.T, cfg server.Config) {
+	e := newFSEnv(t, cfg)
 	ctx := context.Background()
 	day := e.keys().Day
 	if r := e.addKeys(e.makeKeys(day)); r.Status != 200 {
