@@ -363,10 +363,13 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 	// From here on, what is done stays done even if the client goes.
 	ctx = context.WithoutCancel(ctx)
 	out := FSSorted{Conflicts: []string{}}
-	lost := map[string]bool{} // conversations whose items are skipped
+	lost := map[string]bool{}   // conversations whose items are skipped
+	hasKey := map[string]bool{} // conversations that have a key
 	for _, k := range req.Keys {
 		err := f.Tips.SetConversationKey(ctx, j.ID, k.Conversation, k.Recipient, k.Key)
 		switch {
+		case err == nil:
+			hasKey[k.Conversation] = true
 		case errors.Is(err, pista.ErrExists):
 			out.Conflicts = append(out.Conflicts, k.Conversation)
 			lost[k.Conversation] = true
@@ -375,6 +378,27 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 		case err != nil:
 			f.fail(w, r, failedFS("setting a conversation key", err))
 			return
+		}
+	}
+	// An item of a conversation without a key cannot be swapped: skip it
+	// before copying its payload (a whole file) into an object that
+	// would only be deleted, however often a sorter sends it.
+	for _, s := range todo {
+		id := s.item.ConversationID
+		if lost[id] || hasKey[id] {
+			continue
+		}
+		c, err := f.Tips.ConversationFor(ctx, j.ID, id)
+		switch {
+		case errors.Is(err, pista.ErrNotFound):
+			lost[id] = true
+		case err != nil:
+			f.fail(w, r, failedFS("loading a conversation", err))
+			return
+		case c.KeyRecipient == "":
+			lost[id] = true
+		default:
+			hasKey[id] = true
 		}
 	}
 	var batch []pista.Sorted
