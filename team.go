@@ -87,6 +87,11 @@ const (
 	// Transfers (transfer.go): one entry on each desk; Subject: "from → to".
 	AuditTransfer  AuditAction = "transfer"
 	AuditQuestions AuditAction = "questions" // changed a desk's questions; Subject: how many
+	// Forward secrecy (forward.go): a member's sorter gave a conversation
+	// its key or moved its items under it. The server cannot check what a
+	// sorter wraps (a wrong key makes the items unreadable, as a deletion
+	// would), so it records who did it; Subject: how many items.
+	AuditSort AuditAction = "sort"
 )
 
 // AuditSystem is the actor name of what the server does on its own

@@ -18,7 +18,7 @@ import (
 
 // forwarder is the handler's newsroom.Forward, made from its stores.
 func (h *Handler) forwarder() *newsroom.Forward {
-	return &newsroom.Forward{Desks: h.Desks, Tips: h.Tips, Blobs: h.Blobs, Archive: h.Archive, Clock: h.Clock, Log: h.Log}
+	return &newsroom.Forward{Desks: h.Desks, Tips: h.Tips, Blobs: h.Blobs, Team: h.Auth.Team, Archive: h.Archive, Clock: h.Clock, Log: h.Log}
 }
 
 // asJournalist serves a Forward route for the token's journalist.

@@ -44,6 +44,8 @@ type Forward struct {
 	Desks pista.DeskStore
 	Tips  pista.TipStore
 	Blobs pista.BlobStore
+	// Team keeps the audit log (nil: nothing is recorded, for tests).
+	Team pista.TeamStore
 	// Archive are the archive recipients: every sealed key, header and
 	// preview also has a stanza for each.
 	Archive []string
@@ -397,7 +399,7 @@ func checkSealed(b []byte, stanzas int) *fsError {
 
 // forwarder is the handler's Forward, made from its stores.
 func (h *Handler) forwarder() *Forward {
-	return &Forward{Desks: h.Desks, Tips: h.Tips, Blobs: h.Blobs, Archive: h.Archive, Clock: h.Clock, Log: h.Log}
+	return &Forward{Desks: h.Desks, Tips: h.Tips, Blobs: h.Blobs, Team: h.Team, Archive: h.Archive, Clock: h.Clock, Log: h.Log}
 }
 
 // registerForward adds the sorter's routes, behind the session (and the

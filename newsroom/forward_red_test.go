@@ -17,6 +17,9 @@ import (
 	"filippo.io/age"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/forward"
+	"github.com/pista-tips/pista/internal/pistatest"
+	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/newsroom"
 	"github.com/pista-tips/pista/server"
 )
@@ -64,5 +67,67 @@ func TestForwardSortUnkeyedCopiesNothing(t *testing.T) {
 	}
 	if n := blobs.puts.Load(); n != 0 {
 		t.Errorf("the server wrote %d objects for items it could not sort (conversation %s has no key)", n, c.ID)
+	}
+}
+
+// TestForwardSortWrongFileKeyAudited: a hostile member sorts a tip with a
+// header that has the right form (the conversation key's and the
+// archive's stanzas) but wraps another file key. The server cannot check
+// a MAC under a file key it never sees, so the item stops opening for
+// the desk, as if deleted. A deletion is in the audit log; so must this
+// be: who sorted which conversation.
+func TestForwardSortWrongFileKeyAudited(t *testing.T) {
+	e := newFSEnv(t, server.Config{})
+	ctx := context.Background()
+	day := e.keys().Day
+	if r := e.addKeys(e.makeKeys(day)); r.Status != 200 {
+		t.Fatalf("posting keys: %d %s", r.Status, r.Body)
+	}
+	ks := e.keys()
+	c, _ := e.intakeTip(ks.Intake[0], "the port's ledger")
+	made := map[string]*age.HybridIdentity{}
+	req := e.sorter(ks, e.unsorted(), made)
+	k := made[c.ID]
+	rs, err := keys.ParseRecipients(k.Recipient().String(), e.archive.Recipient().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := forward.Header(bytes.NewReader(encrypt(t, []byte("x"), rs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Items[0].Header = forged
+	var res newsroom.FSSorted
+	if r := e.call(http.MethodPost, "/newsroom/fs/sort", req, &res); r.Status != 200 || res.Sorted != 3 {
+		t.Fatalf("sort: %d %s", r.Status, r.Body)
+	}
+	items, err := e.in.Srv.Stores.Tips.ItemsOfConversation(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := e.object(items[0].Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := age.Decrypt(bytes.NewReader(obj), k); err == nil {
+		if _, err := io.ReadAll(r); err == nil {
+			t.Fatalf("the forged header opened the message")
+		}
+	}
+	log, err := e.in.Srv.Stores.Team.Audit(ctx, pista.AuditQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, a := range log {
+		if a.Action == pista.AuditSort && a.ActorID == e.j.ID && a.ConversationID == c.ID && a.DeskID == e.desk.ID && a.Subject == "3" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the audit log does not say who sorted conversation %s: %+v", c.ID, log)
+	}
+	if pistatest.En("audit.sort") == "audit.sort" {
+		t.Errorf("the audit page has no words for a sort")
 	}
 }

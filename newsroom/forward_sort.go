@@ -493,6 +493,7 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 		}
 		out.Previews++
 	}
+	f.auditSort(ctx, j, req.Keys, hasKey, done, todo)
 	if _, err := f.Tips.DestroyIntakeKeys(ctx, f.today()-forward.Grace); err != nil {
 		f.Log.Error("forward secrecy: destroying intake keys", "err", err)
 	}
@@ -538,3 +539,47 @@ func (f *Forward) rewrite(ctx context.Context, key string, header []byte) (strin
 
 // errPutStopped ends a splice whose object store stopped reading.
 var errPutStopped = errors.New("the object store stopped reading")
+
+// auditSort records, for each conversation the sort gave a key or whose
+// items it moved, that the journalist did it and how many items moved:
+// the server cannot tell a sorter that wrapped the wrong key (the items
+// then open no more, as if deleted) from one that did not, so the audit
+// log says who sorted what.
+func (f *Forward) auditSort(ctx context.Context, j pista.Journalist, keys []FSConversationKey, hasKey map[string]bool,
+	done []pista.Sorted, todo []sortable) {
+	if f.Team == nil {
+		return
+	}
+	convOf := map[int64]string{}
+	for _, s := range todo {
+		convOf[s.item.ID] = s.item.ConversationID
+	}
+	count := map[string]int{}
+	var order []string
+	for _, k := range keys {
+		if hasKey[k.Conversation] {
+			if _, ok := count[k.Conversation]; !ok {
+				order = append(order, k.Conversation)
+			}
+			count[k.Conversation] += 0
+		}
+	}
+	for _, d := range done {
+		id := convOf[d.Item]
+		if _, ok := count[id]; !ok {
+			order = append(order, id)
+		}
+		count[id]++
+	}
+	for _, id := range order {
+		c, err := f.Tips.ConversationFor(ctx, j.ID, id)
+		if err != nil {
+			c = pista.Conversation{ID: id}
+		}
+		e := pista.AuditEntry{Created: pista.Now(), ActorID: j.ID, ActorName: j.Name, Action: pista.AuditSort,
+			DeskID: c.DeskID, DeskSlug: c.DeskSlug, ConversationID: id, Subject: strconv.Itoa(count[id])}
+		if err := f.Team.AddAudit(ctx, e); err != nil {
+			f.Log.Error("writing the audit log", "err", err, "action", e.Action, "journalist", j.Name, "conversation", id)
+		}
+	}
+}
