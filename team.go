@@ -92,6 +92,12 @@ const (
 	// sorter wraps (a wrong key makes the items unreadable, as a deletion
 	// would), so it records who did it; Subject: how many items.
 	AuditSort AuditAction = "sort"
+	// A member's client posted a desk's intake keys (Subject: how many),
+	// or was the first to give a desk key generation its signing key,
+	// which every later post must match. The server cannot check that
+	// either comes from the desk key: the audit log says who gave them.
+	AuditIntakeKeys AuditAction = "intake_keys"
+	AuditSignKey    AuditAction = "sign_key"
 )
 
 // AuditSystem is the actor name of what the server does on its own

@@ -282,7 +282,8 @@ func (f *Forward) AddKeys(w http.ResponseWriter, r *http.Request, j pista.Journa
 		f.fail(w, r, e)
 		return
 	}
-	if have, err := f.Tips.SignKey(ctx, req.DeskKeyID); err != nil && !errors.Is(err, pista.ErrNotFound) {
+	have, err := f.Tips.SignKey(ctx, req.DeskKeyID)
+	if err != nil && !errors.Is(err, pista.ErrNotFound) {
 		f.fail(w, r, failedFS("reading a signing key", err))
 		return
 	} else if have != nil && !bytes.Equal(have, req.SignKey) {
@@ -324,7 +325,26 @@ func (f *Forward) AddKeys(w http.ResponseWriter, r *http.Request, j pista.Journa
 	if n > 0 {
 		f.Log.Info("journalist added intake keys", "journalist", j.Name, "desk", desk.Slug, "keys", n)
 	}
+	if have == nil {
+		f.audit(ctx, pista.AuditEntry{ActorID: j.ID, ActorName: j.Name, Action: pista.AuditSignKey, DeskID: desk.ID, DeskSlug: desk.Slug})
+	}
+	if n > 0 {
+		f.audit(ctx, pista.AuditEntry{ActorID: j.ID, ActorName: j.Name, Action: pista.AuditIntakeKeys, DeskID: desk.ID, DeskSlug: desk.Slug,
+			Subject: strconv.Itoa(n)})
+	}
 	writeJSON(w, http.StatusOK, FSAdded{Added: n})
+}
+
+// audit records e in the audit log (Team), now; a failure is logged, and
+// does not undo what was done.
+func (f *Forward) audit(ctx context.Context, e pista.AuditEntry) {
+	if f.Team == nil {
+		return
+	}
+	e.Created = pista.Now()
+	if err := f.Team.AddAudit(context.WithoutCancel(ctx), e); err != nil {
+		f.Log.Error("writing the audit log", "err", err, "action", e.Action, "journalist", e.ActorName, "conversation", e.ConversationID)
+	}
 }
 
 // currentDesk finds the journalist's desk whose current key generation is

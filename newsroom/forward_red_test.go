@@ -6,6 +6,8 @@ package newsroom_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -129,5 +131,80 @@ func TestForwardSortWrongFileKeyAudited(t *testing.T) {
 	}
 	if pistatest.En("audit.sort") == "audit.sort" {
 		t.Errorf("the audit page has no words for a sort")
+	}
+}
+
+// TestForwardSignKeyFrontRunAudited: a hostile member of the desk is the
+// first to post intake keys for the desk key's generation, under a
+// signing key of their own (and with secrets sealed to whatever they
+// like). The server cannot tell (the signing key derives from the desk
+// key's secret), so it keeps that key: the honest member's client is
+// refused (409 sign_key) from then on, and sources' items go to keys the
+// desk may not open. Who did it must be in the audit log.
+func TestForwardSignKeyFrontRunAudited(t *testing.T) {
+	in := pistatest.New(t, server.Config{})
+	ana, eve := in.Journalist("ana"), in.Journalist("eve")
+	desk, deskID := in.DeskWithIdentity("americas", ana, eve)
+	env := func(j *pistatest.Journalist) *fsEnv {
+		b := in.Browser()
+		b.LoginJournalist(j)
+		return &fsEnv{t: t, in: in, j: j, desk: desk, deskID: deskID, b: b, tok: newsroomCSRF(b)}
+	}
+	honest, hostile := env(ana), env(eve)
+	day := honest.keys().Day
+
+	// Eve's keys: signed by a key of her own, sealed to her own key.
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, err := age.GenerateHybridIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := age.GenerateHybridIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := forward.Seal(id, mine.Recipient().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := id.Recipient().String()
+	bad := newsroom.FSNewKey{Day: day, Recipient: rec, Sealed: sealed,
+		Signature: ed25519.Sign(priv, forward.Statement(desk.Recipient, day, rec))}
+	if r := hostile.call(http.MethodPost, "/newsroom/fs/keys", newsroom.FSAddKeys{DeskKeyID: desk.KeyID, SignKey: pub,
+		Keys: []newsroom.FSNewKey{bad}}, nil); r.Status != 200 {
+		t.Fatalf("eve's keys: %d %s", r.Status, r.Body)
+	}
+	if r := honest.addKeys(honest.makeKeys(day + 1)); r.Status != http.StatusConflict || errorCode(t, r) != "sign_key" {
+		t.Fatalf("ana's keys after eve's: %d %s", r.Status, r.Body)
+	}
+
+	log, err := in.Srv.Stores.Team.Audit(context.Background(), pista.AuditQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[pista.AuditAction]string{}
+	for _, a := range log {
+		if a.ActorID == eve.ID && a.DeskID == desk.ID {
+			got[a.Action] = a.Subject
+		}
+		if a.ActorID == ana.ID && (a.Action == pista.AuditSignKey || a.Action == pista.AuditIntakeKeys) {
+			t.Errorf("ana's refused keys are in the audit log: %+v", a)
+		}
+	}
+	if s, ok := got[pista.AuditSignKey]; !ok {
+		t.Errorf("the audit log does not say eve gave the desk key its signing key: %+v", log)
+	} else if s != "" {
+		t.Errorf("sign_key entry's subject %q", s)
+	}
+	if got[pista.AuditIntakeKeys] != "1" {
+		t.Errorf("the audit log does not say eve made 1 intake key: %+v", log)
+	}
+	for _, k := range []string{"audit.sign_key", "audit.intake_keys"} {
+		if pistatest.En(k) == k {
+			t.Errorf("the audit page has no words for %s", k)
+		}
 	}
 }

@@ -576,10 +576,7 @@ func (f *Forward) auditSort(ctx context.Context, j pista.Journalist, keys []FSCo
 		if err != nil {
 			c = pista.Conversation{ID: id}
 		}
-		e := pista.AuditEntry{Created: pista.Now(), ActorID: j.ID, ActorName: j.Name, Action: pista.AuditSort,
-			DeskID: c.DeskID, DeskSlug: c.DeskSlug, ConversationID: id, Subject: strconv.Itoa(count[id])}
-		if err := f.Team.AddAudit(ctx, e); err != nil {
-			f.Log.Error("writing the audit log", "err", err, "action", e.Action, "journalist", j.Name, "conversation", id)
-		}
+		f.audit(ctx, pista.AuditEntry{ActorID: j.ID, ActorName: j.Name, Action: pista.AuditSort,
+			DeskID: c.DeskID, DeskSlug: c.DeskSlug, ConversationID: id, Subject: strconv.Itoa(count[id])})
 	}
 }
