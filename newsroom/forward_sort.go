@@ -480,6 +480,7 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 	}
 	out.Sorted = len(done)
 	out.Skipped = skipped + len(batch) - len(done)
+	var previewsDone []string
 	for _, p := range req.Previews {
 		if lost[p.Conversation] {
 			continue
@@ -492,8 +493,9 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 			return
 		}
 		out.Previews++
+		previewsDone = append(previewsDone, p.Conversation)
 	}
-	f.auditSort(ctx, j, req.Keys, hasKey, done, todo)
+	f.auditSort(ctx, j, req.Keys, hasKey, done, todo, previewsDone)
 	if _, err := f.Tips.DestroyIntakeKeys(ctx, f.today()-forward.Grace); err != nil {
 		f.Log.Error("forward secrecy: destroying intake keys", "err", err)
 	}
@@ -540,36 +542,38 @@ func (f *Forward) rewrite(ctx context.Context, key string, header []byte) (strin
 // errPutStopped ends a splice whose object store stopped reading.
 var errPutStopped = errors.New("the object store stopped reading")
 
-// auditSort records, for each conversation the sort gave a key or whose
-// items it moved, that the journalist did it and how many items moved:
-// the server cannot tell a sorter that wrapped the wrong key (the items
-// then open no more, as if deleted) from one that did not, so the audit
-// log says who sorted what.
+// auditSort records, for each conversation the sort gave a key, whose
+// items it moved or whose preview it replaced, that the journalist did
+// it and how many items moved: the server cannot tell a sorter that
+// wrapped the wrong key (the items then open no more, as if deleted) from
+// one that did not, so the audit log says who sorted what.
 func (f *Forward) auditSort(ctx context.Context, j pista.Journalist, keys []FSConversationKey, hasKey map[string]bool,
-	done []pista.Sorted, todo []sortable) {
+	done []pista.Sorted, todo []sortable, previews []string) {
 	if f.Team == nil {
 		return
+	}
+	count := map[string]int{}
+	var order []string
+	add := func(id string, n int) {
+		if _, ok := count[id]; !ok {
+			order = append(order, id)
+		}
+		count[id] += n
+	}
+	for _, k := range keys {
+		if hasKey[k.Conversation] {
+			add(k.Conversation, 0)
+		}
 	}
 	convOf := map[int64]string{}
 	for _, s := range todo {
 		convOf[s.item.ID] = s.item.ConversationID
 	}
-	count := map[string]int{}
-	var order []string
-	for _, k := range keys {
-		if hasKey[k.Conversation] {
-			if _, ok := count[k.Conversation]; !ok {
-				order = append(order, k.Conversation)
-			}
-			count[k.Conversation] += 0
-		}
-	}
 	for _, d := range done {
-		id := convOf[d.Item]
-		if _, ok := count[id]; !ok {
-			order = append(order, id)
-		}
-		count[id]++
+		add(convOf[d.Item], 1)
+	}
+	for _, id := range previews {
+		add(id, 0)
 	}
 	for _, id := range order {
 		c, err := f.Tips.ConversationFor(ctx, j.ID, id)
