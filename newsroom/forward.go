@@ -113,6 +113,12 @@ type FSDesk struct {
 	Recipient string  `json:"recipient"`
 	SignKey   []byte  `json:"sign_key"`
 	NeedDays  []int64 `json:"need_days"`
+	// HeldDays are the days before day−grace whose intake key (of any
+	// generation) still lives because items or a preview wait under it:
+	// no sorter moved them, or they do not open with it (a source can
+	// send such an item). Its secret is kept until they go: the newsroom
+	// should know.
+	HeldDays []int64 `json:"held_days"`
 }
 
 // FSIntakeKey is a live intake key, its secret sealed to its desk key.
@@ -234,8 +240,12 @@ func (f *Forward) ListKeys(w http.ResponseWriter, r *http.Request, j pista.Journ
 		return
 	}
 	have := map[[2]int64]bool{} // generation, day
+	held := map[int64][]int64{} // desk → days
 	for _, k := range live {
 		have[[2]int64{k.DeskKeyID, k.Day}] = true
+		if k.Day < day-forward.Grace {
+			held[k.DeskID] = append(held[k.DeskID], k.Day)
+		}
 		out.Intake = append(out.Intake, FSIntakeKey{ID: k.ID, DeskID: k.DeskID, DeskKeyID: k.DeskKeyID, Day: k.Day,
 			Recipient: k.Recipient, Signature: k.Signature, Sealed: k.Sealed})
 	}
@@ -245,7 +255,8 @@ func (f *Forward) ListKeys(w http.ResponseWriter, r *http.Request, j pista.Journ
 			f.fail(w, r, failedFS("reading a signing key", err))
 			return
 		}
-		fd := FSDesk{ID: d.ID, Slug: d.Slug, KeyID: d.KeyID, Recipient: d.Recipient, SignKey: sign, NeedDays: []int64{}}
+		fd := FSDesk{ID: d.ID, Slug: d.Slug, KeyID: d.KeyID, Recipient: d.Recipient, SignKey: sign, NeedDays: []int64{},
+			HeldDays: append([]int64{}, held[d.ID]...)}
 		for n := day; n < day+forward.Ahead; n++ {
 			if !have[[2]int64{d.KeyID, n}] {
 				fd.NeedDays = append(fd.NeedDays, n)

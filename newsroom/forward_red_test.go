@@ -13,8 +13,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 
@@ -206,5 +208,48 @@ func TestForwardSignKeyFrontRunAudited(t *testing.T) {
 		if pistatest.En(k) == k {
 			t.Errorf("the audit page has no words for %s", k)
 		}
+	}
+}
+
+// TestForwardHeldKeysListed: a source sends, under the day's intake key,
+// an item that does not open with it (its stanzas are to keys of its
+// own: the server cannot tell). No sorter can move it, so the intake
+// key's secret is never destroyed: forward secrecy is gone for every tip
+// of that day. The server cannot fix that alone, but GET fs/keys must
+// say which days are held past their time, for the newsroom to see.
+func TestForwardHeldKeysListed(t *testing.T) {
+	e := newFSEnv(t, server.Config{})
+	ctx := context.Background()
+	day := e.keys().Day
+	if r := e.addKeys(e.makeKeys(day)); r.Status != 200 {
+		t.Fatalf("posting keys: %d %s", r.Status, r.Body)
+	}
+	ks := e.keys()
+	if len(ks.Desks) != 1 || len(ks.Desks[0].HeldDays) != 0 {
+		t.Fatalf("held days before anything: %+v", ks.Desks)
+	}
+	key := ks.Intake[0]
+	// The hostile source's item: under the intake key by its marks,
+	// encrypted to keys nobody has.
+	junk := *e
+	junk.archive, _ = age.GenerateHybridIdentity()
+	other, _ := age.GenerateHybridIdentity()
+	key.Recipient = other.Recipient().String()
+	junk.intakeTip(key, "unsortable")
+	if _, err := e.in.Srv.Stores.Tips.DestroyIntakeKeys(ctx, day+forward.Grace+10); err != nil {
+		t.Fatal(err)
+	}
+
+	later := time.Now().Add(time.Duration(forward.Grace+2) * forward.DefaultPeriod)
+	fw := &newsroom.Forward{Desks: e.in.Srv.Stores.Desks, Tips: e.in.Srv.Stores.Tips, Blobs: e.in.Srv.Stores.Blobs,
+		Archive: []string{e.archive.Recipient().String()}, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return later }}
+	w := httptest.NewRecorder()
+	fw.ListKeys(w, httptest.NewRequest(http.MethodGet, "/newsroom/fs/keys", nil), pista.Journalist{ID: e.j.ID, Name: "ana"})
+	var out newsroom.FSKeys
+	if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &out) != nil {
+		t.Fatalf("GET fs/keys: %d %s", w.Code, w.Body)
+	}
+	if len(out.Desks) != 1 || !slices.Equal(out.Desks[0].HeldDays, []int64{day}) {
+		t.Errorf("GET fs/keys %d days later: held days %v, want [%d]", forward.Grace+2, out.Desks[0].HeldDays, day)
 	}
 }
