@@ -253,3 +253,45 @@ func TestForwardHeldKeysListed(t *testing.T) {
 		t.Errorf("GET fs/keys %d days later: held days %v, want [%d]", forward.Grace+2, out.Desks[0].HeldDays, day)
 	}
 }
+
+// TestForwardSkewedClockKeysRemade: one of several instances on one
+// database has a clock days ahead; its expiry destroys the desk's intake
+// keys of today and the next days (nothing waits under them yet). The
+// members' clients see those days need keys again: the keys they post
+// must be taken (under new IDs), not skipped as days that already have
+// one, or the desk receives without forward secrecy for a week.
+func TestForwardSkewedClockKeysRemade(t *testing.T) { onBothStores(t, testForwardSkewedClockKeysRemade) }
+
+func testForwardSkewedClockKeysRemade(t *testing.T, cfg server.Config) {
+	e := newFSEnv(t, cfg)
+	ctx := context.Background()
+	day := e.keys().Day
+	if r := e.addKeys(e.makeKeys(day, day+1)); r.Status != 200 {
+		t.Fatalf("posting keys: %d %s", r.Status, r.Body)
+	}
+	old := e.keys().Intake
+	if n, err := e.in.Srv.Stores.Tips.DestroyIntakeKeys(ctx, day+5); err != nil || n != 2 {
+		t.Fatalf("the skewed instance's expiry: %d %v", n, err)
+	}
+	ks := e.keys()
+	if len(ks.Intake) != 0 || !slices.Contains(ks.Desks[0].NeedDays, day) {
+		t.Fatalf("after the early expiry: %+v", ks)
+	}
+	var added newsroom.FSAdded
+	if r := e.call(http.MethodPost, "/newsroom/fs/keys", newsroom.FSAddKeys{DeskKeyID: e.desk.KeyID,
+		SignKey: forward.SignPublic(e.deskID.String()), Keys: e.makeKeys(day, day+1)}, &added); r.Status != 200 || added.Added != 2 {
+		t.Fatalf("posting the keys again: %d %s", r.Status, r.Body)
+	}
+	k, _, err := e.in.Srv.Stores.Tips.IntakeFor(ctx, e.desk.ID, day)
+	if err != nil {
+		t.Fatalf("no intake key of today after it was made again: %v", err)
+	}
+	for _, o := range old {
+		if k.ID == o.ID {
+			t.Errorf("the new key of day %d took the destroyed key's ID %d", day, o.ID)
+		}
+		if _, err := e.in.Srv.Stores.Tips.IntakeKeyByID(ctx, o.ID); err == nil {
+			t.Errorf("the destroyed key %d is live again", o.ID)
+		}
+	}
+}

@@ -155,6 +155,12 @@ func (s *TipStore) AddIntakeKeys(ctx context.Context, journalistID, deskKeyID in
 		if len(keys) == 0 {
 			return nil
 		}
+		// A day whose key was destroyed early (an instance whose clock ran
+		// ahead) gets a new one, under a new ID: the old row goes, if
+		// nothing refers to it.
+		if _, err := tx.Exec(ctx, replaceDestroyedQuery, deskKeyID, days); err != nil {
+			return fmt.Errorf("postgres: add intake keys: %w", err)
+		}
 		tag, err := tx.Exec(ctx, `INSERT INTO intake_keys (desk_id, desk_key_id, day, recipient, signature, sealed, created)
 			SELECT $1, $2, x.day, x.recipient, x.signature, x.sealed, $3
 			FROM unnest($4::bigint[], $5::text[], $6::bytea[], $7::bytea[]) WITH ORDINALITY AS x (day, recipient, signature, sealed, n)
@@ -172,6 +178,13 @@ func (s *TipStore) AddIntakeKeys(ctx context.Context, journalistID, deskKeyID in
 	}
 	return added, nil
 }
+
+// replaceDestroyedQuery takes a generation and days: it deletes their
+// destroyed intake keys that nothing refers to.
+const replaceDestroyedQuery = `DELETE FROM intake_keys k
+	WHERE k.desk_key_id = $1 AND k.day = ANY($2::bigint[]) AND k.sealed IS NULL
+	AND NOT EXISTS (SELECT 1 FROM items i WHERE i.intake_key = k.id)
+	AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.preview_intake = k.id)`
 
 // intakeColumns are read by scanIntake; k is intake_keys. The sealed
 // secret is read only where the caller asks for it (IntakeKeysFor): the

@@ -119,6 +119,12 @@ func (s *TipStore) AddIntakeKeys(ctx context.Context, journalistID, deskKeyID in
 	created := pista.Now().Unix()
 	added := 0
 	for _, k := range keys {
+		// A day whose key was destroyed early (a clock that ran ahead)
+		// gets a new one, under a new ID: the old row goes, if nothing
+		// refers to it.
+		if _, err := tx.ExecContext(ctx, replaceDestroyedQuery, deskKeyID, k.Day); err != nil {
+			return 0, fmt.Errorf("sqlite: add intake key: %w", err)
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO intake_keys (desk_id, desk_key_id, day, recipient, signature, sealed, created)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (desk_key_id, day) DO NOTHING`,
 			deskID, deskKeyID, k.Day, k.Recipient, k.Signature, k.Sealed, created)
@@ -136,6 +142,13 @@ func (s *TipStore) AddIntakeKeys(ctx context.Context, journalistID, deskKeyID in
 	}
 	return added, nil
 }
+
+// replaceDestroyedQuery takes a generation and a day: it deletes its
+// destroyed intake key if nothing refers to it.
+const replaceDestroyedQuery = `DELETE FROM intake_keys
+	WHERE desk_key_id = ? AND day = ? AND sealed IS NULL
+	AND NOT EXISTS (SELECT 1 FROM items i WHERE i.intake_key = intake_keys.id)
+	AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.preview_intake = intake_keys.id)`
 
 // intakeColumns are read by scanIntake; k is intake_keys. The sealed
 // secret is read only where the caller asks for it (IntakeKeysFor): the
