@@ -260,7 +260,9 @@ func TestForwardHeldKeysListed(t *testing.T) {
 // members' clients see those days need keys again: the keys they post
 // must be taken (under new IDs), not skipped as days that already have
 // one, or the desk receives without forward secrecy for a week.
-func TestForwardSkewedClockKeysRemade(t *testing.T) { onBothStores(t, testForwardSkewedClockKeysRemade) }
+func TestForwardSkewedClockKeysRemade(t *testing.T) {
+	onBothStores(t, testForwardSkewedClockKeysRemade)
+}
 
 func testForwardSkewedClockKeysRemade(t *testing.T, cfg server.Config) {
 	e := newFSEnv(t, cfg)
