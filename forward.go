@@ -115,6 +115,14 @@ type Forwarder interface {
 	// preview (Conversation.PreviewIntake) still waits. It answers how
 	// many it destroyed.
 	DestroyIntakeKeys(ctx context.Context, before int64) (int, error)
+	// ExpireIntakeKeys destroys the secret of every intake key whose day
+	// is before before, whatever still waits under it (a source's item
+	// sealed to other keys, which no sorter can open; a desk whose
+	// members never sort): waiting must not keep a day's key alive for
+	// ever. Previews under them are dropped; items under them are no
+	// longer listed by Unsorted (nobody can open them any more). It
+	// answers how many keys it destroyed.
+	ExpireIntakeKeys(ctx context.Context, before int64) (int, error)
 	// Unsorted lists, oldest first, up to limit items of the journalist's
 	// desks that a sorter should rewrap (Sealing not conv, Received not
 	// legacy) with an ID above after.

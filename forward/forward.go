@@ -68,6 +68,13 @@ const Ahead = 7
 // under it.
 const Grace = 3
 
+// MaxHold is how many days after its own an intake key may be kept
+// because something still waits under it: past it the server destroys
+// it anyway (pista.Forwarder.ExpireIntakeKeys). Otherwise one item no
+// sorter can open (a hostile source's, sealed to other keys) would keep
+// the day's key, and every tip of that day readable, for ever.
+const MaxHold = 14
+
 func (c Clock) period() time.Duration {
 	if c.Period <= 0 {
 		return DefaultPeriod

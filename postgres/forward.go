@@ -281,6 +281,36 @@ func (s *TipStore) DestroyIntakeKeys(ctx context.Context, before int64) (int, er
 	return n, err
 }
 
+// ExpireIntakeKeys destroys the secrets of the keys of days before
+// before, whatever waits under them, and drops their previews. The keys
+// are locked first, as DestroyIntakeKeys does: a tip being sealed to one
+// commits before.
+func (s *TipStore) ExpireIntakeKeys(ctx context.Context, before int64) (int, error) {
+	var n int
+	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id FROM intake_keys
+			WHERE sealed IS NOT NULL AND day < $1 ORDER BY id FOR UPDATE`, before)
+		if err != nil {
+			return fmt.Errorf("postgres: expire intake keys: %w", err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE conversations SET preview = NULL, preview_intake = NULL
+			WHERE preview_intake = ANY($1)`, ids); err != nil {
+			return fmt.Errorf("postgres: expire intake keys: %w", err)
+		}
+		tag, err := tx.Exec(ctx, `UPDATE intake_keys SET sealed = NULL WHERE id = ANY($1) AND sealed IS NOT NULL`, ids)
+		if err != nil {
+			return fmt.Errorf("postgres: expire intake keys: %w", err)
+		}
+		n = int(tag.RowsAffected())
+		return nil
+	})
+	return n, err
+}
+
 // destroyIntakeQuery takes the IDs of the keys to destroy if nothing
 // waits under them.
 const destroyIntakeQuery = `UPDATE intake_keys k SET sealed = NULL
@@ -315,6 +345,7 @@ const unsortedQuery = `SELECT ` + itemColumns + `
 	JOIN conversations c ON c.id = i.conversation_id
 	JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = $1
 	WHERE i.sealing <> 'conv' AND i.received <> 'legacy' AND i.id > $2
+	AND (i.sealing <> 'intake' OR EXISTS (SELECT 1 FROM intake_keys k WHERE k.id = i.intake_key AND k.sealed IS NOT NULL))
 	ORDER BY i.id LIMIT $3`
 
 // UnsortedPreviews lists the conversations of the journalist's desks whose

@@ -25,7 +25,12 @@ const DestroyIntakeEvery = time.Hour
 // DestroyIntake destroys the intake keys that have expired at now under
 // clock, and answers how many.
 func DestroyIntake(ctx context.Context, tips pista.TipStore, clock forward.Clock, now time.Time) (int, error) {
-	return tips.DestroyIntakeKeys(ctx, clock.Day(now)-forward.Grace)
+	held, err := tips.ExpireIntakeKeys(ctx, clock.Day(now)-forward.MaxHold)
+	if err != nil {
+		return 0, err
+	}
+	n, err := tips.DestroyIntakeKeys(ctx, clock.Day(now)-forward.Grace)
+	return held + n, err
 }
 
 // destroyIntake runs DestroyIntake a minute after start (sooner if

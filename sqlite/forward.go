@@ -233,6 +233,30 @@ func (s *TipStore) DestroyIntakeKeys(ctx context.Context, before int64) (_ int, 
 	return int(n), err
 }
 
+// ExpireIntakeKeys destroys the secrets of the keys of days before
+// before, whatever waits under them, and drops their previews.
+func (s *TipStore) ExpireIntakeKeys(ctx context.Context, before int64) (_ int, err error) {
+	defer func() { err = storageErr(err) }()
+	tx, err := s.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE conversations SET preview = NULL, preview_intake = NULL
+		WHERE preview_intake IN (SELECT id FROM intake_keys WHERE sealed IS NOT NULL AND day < ?)`, before); err != nil {
+		return 0, fmt.Errorf("sqlite: expire intake keys: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE intake_keys SET sealed = NULL WHERE sealed IS NOT NULL AND day < ?`, before)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: expire intake keys: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	return int(n), tx.Commit()
+}
+
 // destroyIntakeQuery takes a day. It reads the live keys from
 // intake_keys_live, and for each, its waiting items from items_intake
 // and its previews from conversations_preview_intake.
@@ -268,6 +292,7 @@ const unsortedQuery = `SELECT ` + itemColumns + `
 	CROSS JOIN conversations c ON c.id = i.conversation_id
 	CROSS JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = ?
 	WHERE i.sealing <> 'conv' AND i.received <> 'legacy' AND i.id > ?
+	AND (i.sealing <> 'intake' OR EXISTS (SELECT 1 FROM intake_keys k WHERE k.id = i.intake_key AND k.sealed IS NOT NULL))
 	ORDER BY i.id LIMIT ?`
 
 // UnsortedPreviews lists the conversations of the journalist's desks whose
