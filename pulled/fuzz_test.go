@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/pista-tips/pista"
-	"github.com/pista-tips/pista/api"
 	"github.com/pista-tips/pista/apiclient"
 )
 
@@ -62,8 +61,11 @@ func FuzzItemsPage(f *testing.F) {
 		if last < 0 {
 			last = -last
 		}
-		var page api.ItemsResponse
+		var page itemsPage
 		if err := apiclient.DecodeJSON(b, &page); err != nil {
+			return
+		}
+		if _, err := ParseConversationKeys(page.ConversationKeys, len(page.Items)); err != nil {
 			return
 		}
 		// The cursor and every ID passed before are refused (seenIDs):

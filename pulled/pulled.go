@@ -50,7 +50,7 @@ type State struct {
 	SealedIDs bool `json:"sealed_ids,omitempty"`
 	// Missing are items listed but lost on the server, asked for again at
 	// each pull.
-	Missing []api.Item `json:"missing,omitempty"`
+	Missing []Item `json:"missing,omitempty"`
 }
 
 // Entry is one line of a conversation's items.jsonl.
@@ -59,6 +59,23 @@ type Entry struct {
 	Kind    string `json:"kind"`
 	Created string `json:"created"`
 	Meta    bool   `json:"meta,omitempty"`
+	// Sealing, IntakeKey and Received are the item's forward secrecy
+	// (pista.Item's) when it was pulled; a line without them (an older
+	// pull) is of an item under its desk key.
+	Sealing   string `json:"sealing,omitempty"`
+	IntakeKey int64  `json:"intake_key,omitempty"`
+	Received  string `json:"received,omitempty"`
+}
+
+// Item is an item of the journalist API's list, with its forward
+// secrecy: which key opens it now (Sealing, and IntakeKey for an intake
+// key) and how it arrived (Received). A server from before forward
+// secrecy sends neither: the item is under its desk key.
+type Item struct {
+	api.Item
+	Sealing   string `json:"sealing,omitempty"`
+	IntakeKey int64  `json:"intake_key,omitempty"`
+	Received  string `json:"received,omitempty"`
 }
 
 // itemName matches an item's file name.
