@@ -38,7 +38,7 @@ type itemsPage struct {
 	Items []Item `json:"items"`
 	More  bool   `json:"more"`
 	// ConversationKeys are the sealed keys of the page's conversations
-	// that have one.
+	// that have one (api.ItemsResponse's, read by ParseConversationKeys).
 	ConversationKeys json.RawMessage `json:"conversation_keys"`
 }
 
@@ -69,8 +69,8 @@ func validReceived(r string) bool {
 }
 
 // ParseConversationKeys reads the conversation_keys of an items page:
-// a list of {"conversation", "recipient", "key"} (or an object from
-// conversation ID to sealed key). It answers each conversation's sealed
+// an object from conversation ID to {"recipient", "key"} (or to the
+// sealed key alone), or a list of {"conversation", "recipient", "key"}. It answers each conversation's sealed
 // keys; at most one key per item of the page, each within
 // forward.MaxSealedSize.
 func ParseConversationKeys(raw json.RawMessage, items int) (map[string][][]byte, error) {
@@ -88,12 +88,22 @@ func ParseConversationKeys(raw json.RawMessage, items int) (map[string][][]byte,
 	}
 	n := 0
 	if raw[0] == '{' {
-		var m map[string][]byte
+		var m map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &m); err != nil {
 			return nil, fmt.Errorf("%w: conversation keys: %v", ErrMalformed, err)
 		}
-		for c, k := range m {
-			if err := add(c, k); err != nil {
+		for c, v := range m {
+			var k struct {
+				Recipient string `json:"recipient"`
+				Key       []byte `json:"key"`
+			}
+			if err := json.Unmarshal(v, &k); err != nil {
+				// The sealed key alone.
+				if err := json.Unmarshal(v, &k.Key); err != nil {
+					return nil, fmt.Errorf("%w: conversation keys: %v", ErrMalformed, err)
+				}
+			}
+			if err := add(c, k.Key); err != nil {
 				return nil, err
 			}
 		}
