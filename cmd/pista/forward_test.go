@@ -93,9 +93,14 @@ func TestForwardSecrecy(t *testing.T) {
 	}
 	mail := "From: Rosa <rosa@example.org>\r\nTo: tips@news.example\r\nSubject: Ledgers\r\n" +
 		"Content-Type: text/plain; charset=utf-8\r\n\r\nThe ledgers are in the safe. " + markers["email"] + "\r\n"
-	if err := gosmtp.SendMail(smtpAddr[1], nil, "rosa@example.org", []string{"tips@news.example"}, strings.NewReader(mail)); err != nil {
+	sc, err := gosmtp.Dial(smtpAddr[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.SendMail("rosa@example.org", []string{"tips@news.example"}, strings.NewReader(mail)); err != nil {
 		t.Fatalf("sending mail: %v", err)
 	}
+	sc.Close()
 	nofs := newBrowser(t, base)
 	status, page = nofs.postMultipart("/submit", [][2]string{{"csrf", nofs.csrf("/")}, {"desk", "maghreb"}, {"message", "NOFS-" + randText()}}, nil)
 	if status != http.StatusOK {
