@@ -146,7 +146,7 @@ const (
 	// sortPage is the page the sorter asks for; a page of its headers
 	// (≤ forward.MaxHeaderSize each, usually about 5 KiB) and up to
 	// maxFSPreviews previews fits in maxUnsortedJSON.
-	sortPage        = 200
+	sortPage        = 100
 	maxFSPreviews   = 100
 	maxUnsortedJSON = 48 << 20
 	// maxSortBody stays under the server's 8 MiB bound on POST fs/sort.
@@ -415,51 +415,65 @@ func (s *sorter) makeIntakeKeys(ctx context.Context, fk FSKeys) (int, error) {
 }
 
 // pass lists every unsorted item once and sorts what it can; it answers
-// how many items and previews it sorted.
+// how many items and previews it sorted. It fetches and rewraps the next
+// page while the server works on the batches of the last ones.
 func (s *sorter) pass(ctx context.Context, rep *SortReport, convs map[string]bool) (int, error) {
-	sorted := 0
+	p := newPoster(ctx, s, rep, convs)
+	err := s.listAndSort(ctx, p, rep)
+	n, perr := p.wait()
+	if err == nil {
+		err = perr
+	}
+	return n, err
+}
+
+func (s *sorter) listAndSort(ctx context.Context, p *poster, rep *SortReport) error {
 	seen := map[int64]bool{}
 	donePreviews := map[string]bool{}
 	var after int64
 	for {
+		if err := p.failed(); err != nil {
+			return err
+		}
 		var page fsUnsorted
 		path := fsUnsortedPath + "?after=" + strconv.FormatInt(after, 10) + "&limit=" + strconv.Itoa(sortPage)
 		if err := s.c.api.GetJSONMax(ctx, path, maxUnsortedJSON, &page); err != nil {
-			return sorted, err
+			return err
 		}
 		if err := CheckUnsorted(page, sortPage); err != nil {
-			return sorted, err
+			return err
 		}
 		for _, it := range page.Items {
 			if seen[it.ID] {
-				return sorted, fmt.Errorf("%w: item %d again in the same pass (the server repeats itself or goes back)", ErrMalformed, it.ID)
+				return fmt.Errorf("%w: item %d again in the same pass (the server repeats itself or goes back)", ErrMalformed, it.ID)
 			}
 			seen[it.ID] = true
 		}
 		if len(seen) > maxSortItems {
-			return sorted, fmt.Errorf("%w: more than %d unsorted items", ErrMalformed, maxSortItems)
+			return fmt.Errorf("%w: more than %d unsorted items", ErrMalformed, maxSortItems)
 		}
 		var previews []fsPreview
-		for _, p := range page.Previews {
-			if !donePreviews[p.Conversation] {
-				donePreviews[p.Conversation] = true
-				previews = append(previews, p)
+		for _, pv := range page.Previews {
+			if !donePreviews[pv.Conversation] {
+				donePreviews[pv.Conversation] = true
+				previews = append(previews, pv)
 			}
 		}
 		if len(page.Items) == 0 && len(previews) == 0 {
-			return sorted, nil
+			return nil
 		}
-		n, err := s.sortPage(ctx, page, previews, rep, convs)
-		if err != nil {
-			return sorted, err
+		if err := s.sortPage(ctx, p, page, previews, rep); err != nil {
+			return err
 		}
-		sorted += n
-		if len(page.Items) == 0 {
-			// Previews only: list them again, fewer each time, until
-			// none is new.
-			continue
+		if len(page.Items) > 0 {
+			after = page.Next
+		} else {
+			// Previews only: list them again, fewer each time, once the
+			// batches in flight are done, until none is new.
+			if _, err := p.wait(); err != nil {
+				return err
+			}
 		}
-		after = page.Next
 	}
 }
 
@@ -577,7 +591,7 @@ type job struct {
 }
 
 // sortPage rewraps a page's items and previews and posts them.
-func (s *sorter) sortPage(ctx context.Context, page fsUnsorted, previews []fsPreview, rep *SortReport, convs map[string]bool) (int, error) {
+func (s *sorter) sortPage(ctx context.Context, p *poster, page fsUnsorted, previews []fsPreview, rep *SortReport) error {
 	byID := map[string]fsConv{}
 	for _, c := range page.Conversations {
 		byID[c.ID] = c
@@ -589,7 +603,7 @@ func (s *sorter) sortPage(ctx context.Context, page fsUnsorted, previews []fsPre
 		k, err := s.conversationKey(c)
 		if err != nil {
 			if errors.Is(err, ErrServerLies) {
-				return 0, err
+				return err
 			}
 			rep.Failed = append(rep.Failed, it.ID)
 			continue
@@ -598,7 +612,7 @@ func (s *sorter) sortPage(ctx context.Context, page fsUnsorted, previews []fsPre
 		if it.Kind == string(pista.KindReply) || it.Kind == string(pista.KindFile) && it.Author != 0 {
 			src, err := keys.ParseRecipients(c.SourceRecipient)
 			if err != nil {
-				return 0, fmt.Errorf("%w: conversation %s's source key: %v", ErrMalformed, c.ID, err)
+				return fmt.Errorf("%w: conversation %s's source key: %v", ErrMalformed, c.ID, err)
 			}
 			j.to = append(slices.Clip(j.to), src...)
 		}
@@ -606,7 +620,7 @@ func (s *sorter) sortPage(ctx context.Context, page fsUnsorted, previews []fsPre
 			ik, err := s.intakeIdentity(it.IntakeKey)
 			if err != nil {
 				if errors.Is(err, ErrServerLies) {
-					return 0, err
+					return err
 				}
 				rep.Failed = append(rep.Failed, it.ID)
 				continue
@@ -618,42 +632,35 @@ func (s *sorter) sortPage(ctx context.Context, page fsUnsorted, previews []fsPre
 		jobs = append(jobs, j)
 	}
 	for i := range previews {
-		p := &previews[i]
-		c := byID[p.Conversation]
+		pv := &previews[i]
+		c := byID[pv.Conversation]
 		k, err := s.conversationKey(c)
 		if err != nil {
 			if errors.Is(err, ErrServerLies) {
-				return 0, err
+				return err
 			}
 			continue
 		}
-		ik, err := s.intakeIdentity(p.IntakeKey)
+		ik, err := s.intakeIdentity(pv.IntakeKey)
 		if err != nil {
 			if errors.Is(err, ErrServerLies) {
-				return 0, err
+				return err
 			}
 			continue
 		}
-		jobs = append(jobs, &job{preview: p, ids: []age.Identity{ik}, to: k.rs})
+		jobs = append(jobs, &job{preview: pv, ids: []age.Identity{ik}, to: k.rs})
 	}
 	rewrapAll(jobs)
 
-	// Post in batches under maxSortBody, each conversation's new key with
-	// the first batch that needs it.
-	var req fsSortRequest
-	size := 0
-	keyed := map[string]bool{}
-	var batchConvs []string
-	total := 0
-	flush := func() error {
-		if len(req.Items) == 0 && len(req.Previews) == 0 {
-			return nil
-		}
-		n, err := s.post(ctx, req, batchConvs, rep, convs)
-		total += n
-		req, size, batchConvs = fsSortRequest{}, 0, nil
+	// The conversations' new keys first, on their own: the items and
+	// previews under them may then go in any order, several batches at
+	// once.
+	if err := s.postKeys(ctx, jobs, rep); err != nil {
 		return err
 	}
+	var req fsSortRequest
+	var batchConvs []string
+	size := 0
 	for _, j := range jobs {
 		if j.err != nil {
 			if j.item != nil {
@@ -661,31 +668,16 @@ func (s *sorter) sortPage(ctx context.Context, page fsUnsorted, previews []fsPre
 			}
 			continue
 		}
-		conv := ""
-		if j.item != nil {
-			conv = j.item.Conversation
-		} else {
-			conv = j.preview.Conversation
-		}
-		cost := 4*(len(j.header)+len(j.meta)+len(j.spliced))/3 + 200
-		k := s.convs[conv]
-		if k == nil {
-			// Another sorter gave the conversation its key while this
-			// page was posted: the next pass rewraps to that one.
+		conv := j.conv()
+		if k := s.convs[conv]; k == nil || k.sealed != nil {
+			// Another sorter gave the conversation its key first: the
+			// next pass rewraps to that one.
 			continue
 		}
-		if k.sealed != nil && !keyed[conv] {
-			cost += 4*len(k.sealed)/3 + len(k.recipient) + 200
-		}
-		if size+cost > maxSortBody || len(req.Items) >= pista.MaxSortBatch {
-			if err := flush(); err != nil {
-				return total, err
-			}
-			keyed = map[string]bool{}
-		}
-		if k.sealed != nil && !keyed[conv] {
-			keyed[conv] = true
-			req.Keys = append(req.Keys, fsSortKey{Conversation: conv, Recipient: k.recipient, Key: k.sealed})
+		cost := 4*(len(j.header)+len(j.meta)+len(j.spliced))/3 + 200
+		if size+cost > maxSortBody || len(req.Items) >= pista.MaxSortBatch || len(req.Previews) >= maxFSPreviews {
+			p.send(req, batchConvs)
+			req, batchConvs, size = fsSortRequest{}, nil, 0
 		}
 		batchConvs = append(batchConvs, conv)
 		if j.item != nil {
@@ -695,7 +687,150 @@ func (s *sorter) sortPage(ctx context.Context, page fsUnsorted, previews []fsPre
 		}
 		size += cost
 	}
-	return total, flush()
+	p.send(req, batchConvs)
+	return nil
+}
+
+func (j *job) conv() string {
+	if j.item != nil {
+		return j.item.Conversation
+	}
+	return j.preview.Conversation
+}
+
+// postKeys posts the conversation keys this sorter made for jobs. A
+// conversation that another sorter gave a key first is forgotten: the
+// next pass uses that key.
+func (s *sorter) postKeys(ctx context.Context, jobs []*job, rep *SortReport) error {
+	var req fsSortRequest
+	size := 0
+	posted := map[string]bool{}
+	flush := func() error {
+		if len(req.Keys) == 0 {
+			return nil
+		}
+		resp, err := s.postSort(ctx, req)
+		if err != nil {
+			return err
+		}
+		conflict := map[string]bool{}
+		for _, c := range resp.Conflicts {
+			conflict[c] = true
+			delete(s.convs, c)
+		}
+		for _, k := range req.Keys {
+			if ck := s.convs[k.Conversation]; ck != nil && !conflict[k.Conversation] {
+				ck.sealed = nil
+				rep.ConversationKeys++
+			}
+		}
+		req, size = fsSortRequest{}, 0
+		return nil
+	}
+	for _, j := range jobs {
+		conv := j.conv()
+		k := s.convs[conv]
+		if j.err != nil || k == nil || k.sealed == nil || posted[conv] {
+			continue
+		}
+		posted[conv] = true
+		cost := 4*len(k.sealed)/3 + len(k.recipient) + 200
+		if size+cost > maxSortBody || len(req.Keys) >= pista.MaxSortBatch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		req.Keys = append(req.Keys, fsSortKey{Conversation: conv, Recipient: k.recipient, Key: k.sealed})
+		size += cost
+	}
+	return flush()
+}
+
+// postSort posts one request to fs/sort and checks its answer.
+func (s *sorter) postSort(ctx context.Context, req fsSortRequest) (fsSortResponse, error) {
+	if req.Keys == nil {
+		req.Keys = []fsSortKey{}
+	}
+	if req.Items == nil {
+		req.Items = []fsSortItem{}
+	}
+	if req.Previews == nil {
+		req.Previews = []fsPreview{}
+	}
+	var resp fsSortResponse
+	if err := s.c.api.PostJSON(ctx, fsSortPath, req, &resp); err != nil {
+		return resp, err
+	}
+	if resp.Sorted < 0 || resp.Sorted > len(req.Items) || resp.Previews < 0 || resp.Previews > len(req.Previews) || len(resp.Conflicts) > len(req.Keys) {
+		return resp, fmt.Errorf("%w: sorted %d of %d items", ErrMalformed, resp.Sorted, len(req.Items))
+	}
+	return resp, nil
+}
+
+// sortPosts is how many batches a sorter has the server work on at once:
+// each item costs the server a new object written and synced to its disk
+// and the old one deleted, which wait on the disk more than on a core.
+const sortPosts = 8
+
+// poster posts batches of rewrapped items and previews, sortPosts at a
+// time, and adds up what the server sorted.
+type poster struct {
+	s     *sorter
+	ctx   context.Context
+	sem   chan struct{}
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	err   error
+	n     int
+	rep   *SortReport
+	convs map[string]bool
+}
+
+func newPoster(ctx context.Context, s *sorter, rep *SortReport, convs map[string]bool) *poster {
+	return &poster{s: s, ctx: ctx, sem: make(chan struct{}, sortPosts), rep: rep, convs: convs}
+}
+
+// send posts req in the background (once sortPosts are not all busy).
+func (p *poster) send(req fsSortRequest, batchConvs []string) {
+	if len(req.Items) == 0 && len(req.Previews) == 0 {
+		return
+	}
+	p.sem <- struct{}{}
+	p.wg.Go(func() {
+		defer func() { <-p.sem }()
+		resp, err := p.s.postSort(p.ctx, req)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if err != nil {
+			if p.err == nil {
+				p.err = err
+			}
+			return
+		}
+		p.rep.Items += resp.Sorted
+		p.rep.Previews += resp.Previews
+		p.n += resp.Sorted + resp.Previews
+		if resp.Sorted > 0 {
+			// The server answers counts only: the batch's conversations.
+			for _, c := range batchConvs {
+				p.convs[c] = true
+			}
+		}
+	})
+}
+
+// failed answers the first error of a post, if any.
+func (p *poster) failed() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// wait waits for every post, and answers how many items and previews
+// the server sorted and the first error.
+func (p *poster) wait() (int, error) {
+	p.wg.Wait()
+	return p.n, p.err
 }
 
 // rewrapAll rewraps jobs on every core: each is one decapsulation and
@@ -743,50 +878,4 @@ func (j *job) run() {
 	if j.item.MetaHeader != nil {
 		j.meta, j.err = forward.Rewrap(j.item.MetaHeader, j.ids, j.to)
 	}
-}
-
-// post posts one batch and records its outcome.
-func (s *sorter) post(ctx context.Context, req fsSortRequest, batchConvs []string, rep *SortReport, convs map[string]bool) (int, error) {
-	if req.Keys == nil {
-		req.Keys = []fsSortKey{}
-	}
-	if req.Items == nil {
-		req.Items = []fsSortItem{}
-	}
-	if req.Previews == nil {
-		req.Previews = []fsPreview{}
-	}
-	var resp fsSortResponse
-	if err := s.c.api.PostJSON(ctx, fsSortPath, req, &resp); err != nil {
-		return 0, err
-	}
-	if resp.Sorted < 0 || resp.Sorted > len(req.Items) || resp.Previews < 0 || resp.Previews > len(req.Previews) || len(resp.Conflicts) > len(req.Keys) {
-		return 0, fmt.Errorf("%w: sorted %d of %d items", ErrMalformed, resp.Sorted, len(req.Items))
-	}
-	conflict := map[string]bool{}
-	for _, c := range resp.Conflicts {
-		conflict[c] = true
-		// Another sorter gave it a key first: the next pass uses that one.
-		delete(s.convs, c)
-	}
-	for _, k := range req.Keys {
-		if !conflict[k.Conversation] {
-			if ck := s.convs[k.Conversation]; ck != nil {
-				ck.sealed = nil
-			}
-			rep.ConversationKeys++
-		}
-	}
-	if resp.Sorted > 0 {
-		// The server answers counts only: the conversations of the batch
-		// that had no conflict.
-		for _, c := range batchConvs {
-			if !conflict[c] {
-				convs[c] = true
-			}
-		}
-	}
-	rep.Items += resp.Sorted
-	rep.Previews += resp.Previews
-	return resp.Sorted + resp.Previews, nil
 }

@@ -511,7 +511,7 @@ func conversationIDs(t *testing.T, db *sql.DB) map[string]bool {
 	return out
 }
 
-func identityFile(t *testing.T, path string) age.Identity {
+func identityFile(t testing.TB, path string) age.Identity {
 	t.Helper()
 	ids, err := readIdentities(path)
 	if err != nil || len(ids) != 1 {
