@@ -11,7 +11,10 @@
 //	CONVERSATION/0000000043-file.age    a file's bytes
 //	CONVERSATION/0000000043-file.meta.age   its original name and type
 //	CONVERSATION/items.jsonl            one line per item: ID, kind, date,
-//	                                    in the order the server listed them
+//	                                    sealing, how it arrived, in the
+//	                                    order the server listed them
+//	intake/ID.age                       an intake key's secret, sealed to its desk key
+//	CONVERSATION/conversation-key-HASH.age  the conversation's key, sealed to the desk key
 //
 // Pull is incremental: it asks only for items newer than the last one it
 // saved. It distrusts the server: every declared size is held to, the
