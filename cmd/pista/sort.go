@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
 	"filippo.io/age"
 
+	"github.com/pista-tips/pista/apiclient"
 	"github.com/pista-tips/pista/pulled"
 )
 
@@ -28,9 +30,11 @@ those keys: a desk whose intake keys are signed by a key your desk key
 does not give stops it, with an error, since someone other than a desk
 member made them.
 
-By default it runs once and exits (for cron); with --every it goes on,
-sorting again at that interval (the --totp code is used once: the login
-lasts while it runs).
+By default it runs once and exits (for cron, or whenever you come in);
+with --every it goes on, sorting again at that interval, for as long as
+its login lasts: the code of --totp is used once, and the server ends a
+login after twelve hours (or one hour without a request), so --every is
+at most 50m and the command stops, with an error, once the login ends.
 
 Usage:
     pista sort --server URL --user NAME --password-file FILE --totp CODE --identity FILE [--every DURATION] [--device-file FILE]
@@ -56,8 +60,8 @@ func runSort(ctx context.Context, e env, args []string) error {
 	if err := required(fs, "server", "user", "password-file", "totp", "identity"); err != nil {
 		return err
 	}
-	if *every != 0 && *every < time.Second {
-		return hint(fmt.Errorf("--every %s is too short", *every), "sort every few minutes: 10m, 1h")
+	if *every != 0 && (*every < time.Second || *every > maxSortEvery) {
+		return hint(fmt.Errorf("--every %s is out of range", *every), "sort every few minutes, at most every 50m: the login ends after an hour without a request")
 	}
 	ids, err := readIdentities(*idFile)
 	if err != nil {
@@ -76,6 +80,9 @@ func runSort(ctx context.Context, e env, args []string) error {
 				"they were encrypted to a desk key you were never given, or to an intake key the server no longer lists; another member of the desk may sort them")
 		}
 		if err != nil {
+			if ae, ok := errors.AsType[*apiclient.Error](err); ok && ae.Status == http.StatusUnauthorized {
+				return hint(fmt.Errorf("the login ended: %w", err), "run pista sort again with a new code")
+			}
 			err = sortError(err)
 			if *every == 0 {
 				return err
@@ -92,6 +99,9 @@ func runSort(ctx context.Context, e env, args []string) error {
 		}
 	}
 }
+
+// maxSortEvery keeps --every under the API's idle timeout of a login.
+const maxSortEvery = 50 * time.Minute
 
 // sortError explains why a sort stopped.
 func sortError(err error) error {
