@@ -854,6 +854,8 @@ func rewrapAll(jobs []*job) {
 
 func (j *job) run() {
 	if j.preview != nil {
+		// A preview is a whole small age file: its new header, then its
+		// payload as it is (what forward.Splice writes, in memory).
 		h, err := forward.Header(bytes.NewReader(j.preview.Preview))
 		if err != nil {
 			j.err = err
@@ -864,12 +866,7 @@ func (j *job) run() {
 			j.err = err
 			return
 		}
-		var b bytes.Buffer
-		if _, err := forward.Splice(&b, nh, bytes.NewReader(j.preview.Preview)); err != nil {
-			j.err = err
-			return
-		}
-		j.spliced = b.Bytes()
+		j.spliced = append(nh, j.preview.Preview[len(h):]...)
 		return
 	}
 	if j.header, j.err = forward.Rewrap(j.item.Header, j.ids, j.to); j.err != nil {
