@@ -87,7 +87,6 @@ type serveFlags struct {
 	shutdownGrace time.Duration
 	powBits       int
 	stretchWait   time.Duration
-	intakeDay     time.Duration // --intake-day: forward secrecy's day, for tests
 
 	// notifications
 	notifyInterval                                   time.Duration
@@ -132,7 +131,6 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.DurationVar(&f.respWindow, "response-rate-window", httpx.DefaultResponseRateWindow, "over this `DURATION`: a client may stop reading that long")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", defaultShutdownGrace, "on stop, give requests in flight this `DURATION` to end before cutting them")
 	fs.IntVar(&f.powBits, "pow-bits", pow.DefaultBits, fmt.Sprintf("the proof of work asked of clients that run code, in zero `BITS` of SHA-256 on an idle server (%d–%d); it rises by one bit for each doubling of the queue of key stretching", pow.MinBits, pow.MaxBits))
-	fs.DurationVar(&f.intakeDay, "intake-day", 0, "for tests only: the `DURATION` of an intake key's day of forward secrecy (default 24h), so that intake keys expire within a test")
 	fs.DurationVar(&f.stretchWait, "stretch-wait", admit.DefaultMaxWait, "tell a source to try again in a minute rather than make them wait longer than this `DURATION` for key stretching")
 
 	fs.DurationVar(&f.notifyInterval, "notify-interval", notify.DefaultInterval, "send journalists a digest of new tips at most once per `INTERVAL`, on its boundary")
@@ -218,7 +216,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 		Data: f.data, Database: f.database, DatabasePassword: dbPassword, Newsroom: f.newsroom, Archive: f.archive, MaxUpload: maxUpload, MinFreeDisk: minFree, ScrubMemory: scrubMemory,
 		Onion: f.onion, SecureCookies: f.secureCookies || f.tlsCert != "", WebAuthnRPID: f.webauthnRPID,
 		NoServerReplies: f.noServerReplies, MaxPendingUploads: f.maxPendingUploads, Log: logger,
-		PoWBits: f.powBits, StretchWait: f.stretchWait, IntakeDay: f.intakeDay,
+		PoWBits: f.powBits, StretchWait: f.stretchWait,
 		Objects: f.objects, ObjectsCredentialsFile: f.objectsCredentials, Metrics: mtr,
 		IntakeDay: f.intakeDay,
 	})
