@@ -150,8 +150,7 @@ const (
 	maxFSPreviews   = 100
 	maxUnsortedJSON = 48 << 20
 	// maxSortBody stays under the server's 8 MiB bound on POST fs/sort.
-	maxSortBody     = 6 << 20
-	maxSortResponse = 1 << 20
+	maxSortBody = 6 << 20
 	// maxSortPasses: after a pass that sorted something, another one
 	// takes what a conflict (another sorter) or a new arrival left.
 	maxSortPasses = 4
@@ -182,8 +181,9 @@ var ErrServerLies = errors.New("the server's keys do not match yours")
 // sorter holds one run's keys.
 type sorter struct {
 	c *Client
-	// desks: every desk key generation the journalist unwrapped, by its
-	// ID; byDesk: the generations of each desk (by desk ID, from fs/keys).
+	// gens: every desk key generation the journalist unwrapped, by its
+	// ID; bySlug and byDesk: each desk's generations, by slug and by
+	// desk ID (from fs/keys).
 	gens    map[int64]*age.HybridIdentity
 	bySlug  map[string][]*age.HybridIdentity
 	byDesk  map[int64][]age.Identity
