@@ -43,6 +43,7 @@ Examples:
     $ pista sort --server https://tips.example.org --user alice --password-file alice.pass --totp 492039 --identity alice.key
     sorted 12 items of 3 conversations; made 7 intake keys
     $ pista sort --server https://tips.example.org --user alice --password-file alice.pass --totp 492039 --identity alice.key --every 10m
+    $ pista sort --server https://tips.example.org --user alice --password-file alice.pass --totp "$(pista totp alice.otpauth)" --identity alice.key
 `
 
 func runSort(ctx context.Context, e env, args []string) error {
@@ -52,7 +53,7 @@ func runSort(ctx context.Context, e env, args []string) error {
 	pwFile := fs.String("password-file", "", "a `FILE` whose first line is your password")
 	code := fs.String("totp", "", "the current six-digit `CODE` of your authenticator app")
 	idFile := fs.String("identity", "", "your identity `FILE`, from pista keygen")
-	every := fs.Duration("every", 0, "sort again every `DURATION` (10m, 1h…) until stopped; default: once")
+	every := fs.Duration("every", 0, "sort again every `DURATION` (10m, 30m…; at most 50m) while the login lasts; default: once")
 	deviceFile := fs.String("device-file", "", "the `FILE` keeping this computer's device token (default: the password file's name + .device)")
 	if err := parse(fs, args); err != nil {
 		return err
