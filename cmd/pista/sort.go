@@ -43,7 +43,6 @@ Examples:
     $ pista sort --server https://tips.example.org --user alice --password-file alice.pass --totp 492039 --identity alice.key
     sorted 12 items of 3 conversations; made 7 intake keys
     $ pista sort --server https://tips.example.org --user alice --password-file alice.pass --totp 492039 --identity alice.key --every 10m
-    $ pista sort --server https://tips.example.org --user alice --password-file alice.pass --totp "$(pista totp alice.otpauth)" --identity alice.key
 `
 
 func runSort(ctx context.Context, e env, args []string) error {
