@@ -191,7 +191,7 @@ func TestPullMissingKeepsOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	order := pullOrder(d, &OpenReport{})
+	order, _ := pullOrder(d, &OpenReport{})
 	if len(order) != 3 || order[missing] != 1 {
 		t.Errorf("items.jsonl's order %v: want 3 items, the restored one (%d) second", order, missing)
 	}

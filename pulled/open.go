@@ -33,6 +33,10 @@ type OpenReport struct {
 	// file or folder of pista's but are not one (a link, a pipe…): a
 	// pulled folder is not trusted, and Open reads no link.
 	Skipped []string
+	// NoForward and Legacy are the items (their output files) received
+	// without forward secrecy, and from before it; each conversation's
+	// forward-secrecy.txt names them.
+	NoForward, Legacy []string
 }
 
 // Options change what Open writes.
@@ -77,6 +81,10 @@ func Open(ids []age.Identity, in, out string, opt Options) (OpenReport, error) {
 	if err != nil {
 		return rep, err
 	}
+	intake, err := openIntakeKeys(all[len(ids):], src, &rep)
+	if err != nil {
+		return rep, err
+	}
 	entries, err := src.entries()
 	if err != nil {
 		return rep, err
@@ -94,7 +102,7 @@ func Open(ids []age.Identity, in, out string, opt Options) (OpenReport, error) {
 			rep.Skipped = append(rep.Skipped, src.join(e.Name()))
 			continue
 		}
-		n, failed, err := openConversation(all, src, dst, e.Name(), opt, &rep)
+		n, failed, err := openConversation(all, intake, src, dst, e.Name(), opt, &rep)
 		if err != nil {
 			return rep, err
 		}
@@ -151,7 +159,7 @@ type itemFile struct {
 	name string
 }
 
-func openConversation(ids []age.Identity, src, dst *dir, conv string, opt Options, rep *OpenReport) (int, []string, error) {
+func openConversation(all []age.Identity, intake map[int64]age.Identity, src, dst *dir, conv string, opt Options, rep *OpenReport) (int, []string, error) {
 	in, err := src.sub(conv, false)
 	if err != nil {
 		return 0, nil, err
@@ -180,7 +188,8 @@ func openConversation(ids []age.Identity, src, dst *dir, conv string, opt Option
 	}
 	// Item IDs carry no order: items.jsonl lists them as they were pulled,
 	// oldest first (an item it does not list comes last, by ID).
-	order := pullOrder(in, rep)
+	order, lines := pullOrder(in, rep)
+	convKeys := openConversationKeys(all[:], in, entries, rep)
 	rank := func(id int64) int {
 		if r, ok := order[id]; ok {
 			return r
@@ -211,9 +220,10 @@ func openConversation(ids []age.Identity, src, dst *dir, conv string, opt Option
 	counts := map[string]int{}
 	used := map[string]bool{}
 	var failed []string
-	var report []string
+	var report, fsLines []string
 	n := 0
 	for _, it := range items {
+		ids := itemIdentities(lines[it.id], all, convKeys, intake)
 		var name string
 		size := int64(-1) // the exact size of a padded file
 		switch pista.ItemKind(it.kind) {
@@ -251,6 +261,7 @@ func openConversation(ids []age.Identity, src, dst *dir, conv string, opt Option
 			}
 			wrote[name] = sum
 			n++
+			fsLines = noteForward(rep, fsLines, lines[it.id], out.join(name), name)
 			continue
 		case pista.KindFile:
 			counts[it.kind]++
@@ -279,6 +290,14 @@ func openConversation(ids []age.Identity, src, dst *dir, conv string, opt Option
 			report = append(report, name+": "+note)
 		}
 		n++
+		fsLines = noteForward(rep, fsLines, lines[it.id], out.join(name), name)
+	}
+	if len(fsLines) > 0 {
+		sum, err := out.writeFile("forward-secrecy.txt", strings.NewReader(forwardReport(fsLines)), own)
+		if err != nil {
+			return n, failed, err
+		}
+		wrote["forward-secrecy.txt"] = sum
 	}
 	if len(report) > 0 {
 		body := "Hidden metadata of this conversation's files\n\n" + strings.Join(report, "\n") + "\n"
@@ -441,7 +460,7 @@ func reservedOutput(name string) bool {
 	return reservedName.MatchString(strings.ToLower(name))
 }
 
-var reservedName = regexp.MustCompile(`^((message|reply|contact)-[0-9]+\.txt|email-[0-9]+\.eml|contact\.txt|metadata-report\.txt)$`)
+var reservedName = regexp.MustCompile(`^((message|reply|contact)-[0-9]+\.txt|email-[0-9]+\.eml|contact\.txt|metadata-report\.txt|forward-secrecy\.txt)$`)
 
 // decryptTo decrypts the age file name of in into the file dstName of
 // out, through a temporary file so that a failure leaves no partial file,
@@ -483,14 +502,15 @@ func decryptTo(ids []age.Identity, in *dir, name string, out *dir, dstName strin
 // writes an item's line again; the first one stands). A missing or damaged
 // file gives what it can; a link or a special file in its place is not
 // read, and is reported.
-func pullOrder(in *dir, rep *OpenReport) map[int64]int {
+func pullOrder(in *dir, rep *OpenReport) (map[int64]int, map[int64]Entry) {
 	order := map[int64]int{}
+	lines := map[int64]Entry{}
 	f, err := in.open("items.jsonl", -1)
 	if err != nil {
 		if _, ok := errors.AsType[*LinkError](err); ok {
 			rep.Skipped = append(rep.Skipped, in.join("items.jsonl"))
 		}
-		return order
+		return order, lines
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(io.LimitReader(f, maxItemsList))
@@ -501,7 +521,26 @@ func pullOrder(in *dir, rep *OpenReport) map[int64]int {
 		}
 		if _, ok := order[e.ID]; !ok {
 			order[e.ID] = len(order)
+			if !validSealing(e.Sealing, e.IntakeKey) || !validReceived(e.Received) {
+				e.Sealing, e.IntakeKey, e.Received = "", 0, ""
+			}
+			lines[e.ID] = e
 		}
 	}
-	return order
+	return order, lines
+}
+
+// noteForward adds an item's line to its conversation's
+// forward-secrecy.txt if it arrived without forward secrecy.
+func noteForward(rep *OpenReport, lines []string, e Entry, path, name string) []string {
+	note := forwardNote(e)
+	if note == "" {
+		return lines
+	}
+	if e.Received == pista.ReceivedLegacy {
+		rep.Legacy = append(rep.Legacy, path)
+	} else {
+		rep.NoForward = append(rep.NoForward, path)
+	}
+	return append(lines, name+": "+note)
 }

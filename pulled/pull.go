@@ -83,7 +83,7 @@ const DefaultMaxTotal int64 = 8 << 30
 const (
 	maxPageItems  = 500      // items in one page: the API's most (api.maxItemsPage)
 	maxItemSize   = 1 << 40  // no item is that large; the total is the real bound
-	maxPageJSON   = 1 << 20  // a page of 500 items is about 100 KB of JSON
+	maxPageJSON   = 16 << 20 // a page of 500 items is about 100 KB of JSON, with up to 500 sealed conversation keys of a few KiB
 	maxKeysJSON   = 16 << 20 // thousands of wrapped keys of about 2 KiB
 	maxKeys       = 4096     // desk keys: desks × key rotations
 	maxWrappedKey = 64 << 10 // one wrapped key is about 2 KiB
@@ -113,7 +113,7 @@ type Report struct {
 	// Missing are items whose object the server has lost (it answers
 	// "object_missing"): the pull went on without them, and the next pull
 	// asks for them again.
-	Missing []api.Item
+	Missing []Item
 	// Received is what the pull took of the total (PullOptions.MaxTotal).
 	Received int64
 }
@@ -153,6 +153,10 @@ func (c *Client) Pull(ctx context.Context, dirPath, user string, opt PullOptions
 	if err := c.pullKeys(ctx, d, budget, &rep); err != nil {
 		return rep, err
 	}
+	intake, err := c.intakeKeys(ctx)
+	if err != nil {
+		return rep, err
+	}
 
 	seen := seenIDs{}
 	if st.LastItem > 0 {
@@ -169,6 +173,10 @@ func (c *Client) Pull(ctx context.Context, dirPath, user string, opt PullOptions
 		switch err := c.fetchItem(ctx, d, it, budget); {
 		case err == nil:
 			rep.Items++
+			if err := saveIntakeKey(d, it, intake, budget); err != nil {
+				st.Missing = append(st.Missing, retry[i:]...)
+				return rep, errors.Join(err, writeState(d, st))
+			}
 			if err := recordItem(d, it); err != nil {
 				st.Missing = append(st.Missing, retry[i:]...)
 				return rep, errors.Join(err, writeState(d, st))
@@ -185,12 +193,16 @@ func (c *Client) Pull(ctx context.Context, dirPath, user string, opt PullOptions
 	}
 
 	for {
-		var page api.ItemsResponse
+		var page itemsPage
 		if err := c.api.GetJSONMax(ctx, "/api/v1/journalist/items?after="+strconv.FormatInt(st.LastItem, 10), maxPageJSON, &page); err != nil {
 			return rep, errors.Join(err, writeState(d, st))
 		}
 		if len(page.Items) > maxPageItems || (page.More && len(page.Items) == 0) {
 			return rep, errors.Join(fmt.Errorf("%w: a page of %d items, more to come: %v", ErrMalformed, len(page.Items), page.More), writeState(d, st))
+		}
+		convKeys, err := ParseConversationKeys(page.ConversationKeys, len(page.Items))
+		if err != nil {
+			return rep, errors.Join(err, writeState(d, st))
 		}
 		for _, it := range page.Items {
 			if err := checkItem(it); err != nil {
@@ -199,9 +211,15 @@ func (c *Client) Pull(ctx context.Context, dirPath, user string, opt PullOptions
 			if err := seen.add(it.ID); err != nil {
 				return rep, errors.Join(err, writeState(d, st))
 			}
+			if err := saveConversationKeys(d, it.Conversation, convKeys[it.Conversation], budget); err != nil {
+				return rep, errors.Join(err, writeState(d, st))
+			}
 			switch err := c.fetchItem(ctx, d, it, budget); {
 			case err == nil:
 				rep.Items++
+				if err := saveIntakeKey(d, it, intake, budget); err != nil {
+					return rep, errors.Join(err, writeState(d, st))
+				}
 			case objectMissing(err):
 				if len(st.Missing) >= maxMissing {
 					return rep, errors.Join(fmt.Errorf("more than %d items are missing on the server: %w", maxMissing, err), writeState(d, st))
@@ -237,7 +255,7 @@ func (c *Client) Pull(ctx context.Context, dirPath, user string, opt PullOptions
 // its sizes are possible. Its ID says nothing of its place: IDs are sealed
 // on the server and carry no order (see seenIDs for what stands in for
 // "after the last one").
-func checkItem(it api.Item) error {
+func checkItem(it Item) error {
 	switch {
 	case it.ID <= 0:
 		return fmt.Errorf("%w: item ID %d", ErrMalformed, it.ID)
@@ -249,6 +267,10 @@ func checkItem(it api.Item) error {
 		return fmt.Errorf("%w: item %d of %d bytes", ErrMalformed, it.ID, it.Size)
 	case it.HasMeta && (it.MetaSize <= 0 || it.MetaSize > maxMetaObject):
 		return fmt.Errorf("%w: item %d has a name of %d bytes", ErrMalformed, it.ID, it.MetaSize)
+	case !validSealing(it.Sealing, it.IntakeKey):
+		return fmt.Errorf("%w: item %d sealed %q by key %d", ErrMalformed, it.ID, apiclient.Printable(it.Sealing, 40), it.IntakeKey)
+	case !validReceived(it.Received):
+		return fmt.Errorf("%w: item %d received %q", ErrMalformed, it.ID, apiclient.Printable(it.Received, 40))
 	}
 	if _, _, _, ok := parseItemFile(ItemFile(it.ID, it.Kind, false)); !ok {
 		return fmt.Errorf("%w: item ID %d", ErrMalformed, it.ID)
@@ -333,7 +355,7 @@ func (c *Client) pullKeys(ctx context.Context, d *dir, budget *apiclient.Budget,
 // fetchItem downloads an item, and its name and type if it has them, into
 // its conversation's folder. An item whose name and type are missing is
 // not kept without them.
-func (c *Client) fetchItem(ctx context.Context, d *dir, it api.Item, budget *apiclient.Budget) error {
+func (c *Client) fetchItem(ctx context.Context, d *dir, it Item, budget *apiclient.Budget) error {
 	cd, err := d.sub(it.Conversation, true)
 	if err != nil {
 		return err
@@ -374,13 +396,14 @@ func (c *Client) fetchItem(ctx context.Context, d *dir, it api.Item, budget *api
 // A pull interrupted before it saved its state asks for the same items
 // again and writes their lines again: the first line of an ID is the one
 // that counts (see pullOrder).
-func recordItem(d *dir, it api.Item) error {
+func recordItem(d *dir, it Item) error {
 	cd, err := d.sub(it.Conversation, true)
 	if err != nil {
 		return err
 	}
 	defer cd.Close()
-	line, _ := json.Marshal(Entry{ID: it.ID, Kind: it.Kind, Created: it.Created.UTC().Format(time.RFC3339), Meta: it.HasMeta})
+	line, _ := json.Marshal(Entry{ID: it.ID, Kind: it.Kind, Created: it.Created.UTC().Format(time.RFC3339), Meta: it.HasMeta,
+		Sealing: it.Sealing, IntakeKey: it.IntakeKey, Received: it.Received})
 	return cd.appendLine("items.jsonl", line)
 }
 

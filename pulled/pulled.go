@@ -11,7 +11,10 @@
 //	CONVERSATION/0000000043-file.age    a file's bytes
 //	CONVERSATION/0000000043-file.meta.age   its original name and type
 //	CONVERSATION/items.jsonl            one line per item: ID, kind, date,
-//	                                    in the order the server listed them
+//	                                    sealing, how it arrived, in the
+//	                                    order the server listed them
+//	intake/ID.age                       an intake key's secret, sealed to its desk key
+//	CONVERSATION/conversation-key-HASH.age  the conversation's key, sealed to the desk key
 //
 // Pull is incremental: it asks only for items newer than the last one it
 // saved. It distrusts the server: every declared size is held to, the
@@ -50,7 +53,7 @@ type State struct {
 	SealedIDs bool `json:"sealed_ids,omitempty"`
 	// Missing are items listed but lost on the server, asked for again at
 	// each pull.
-	Missing []api.Item `json:"missing,omitempty"`
+	Missing []Item `json:"missing,omitempty"`
 }
 
 // Entry is one line of a conversation's items.jsonl.
@@ -59,6 +62,23 @@ type Entry struct {
 	Kind    string `json:"kind"`
 	Created string `json:"created"`
 	Meta    bool   `json:"meta,omitempty"`
+	// Sealing, IntakeKey and Received are the item's forward secrecy
+	// (pista.Item's) when it was pulled; a line without them (an older
+	// pull) is of an item under its desk key.
+	Sealing   string `json:"sealing,omitempty"`
+	IntakeKey int64  `json:"intake_key,omitempty"`
+	Received  string `json:"received,omitempty"`
+}
+
+// Item is an item of the journalist API's list, with its forward
+// secrecy: which key opens it now (Sealing, and IntakeKey for an intake
+// key) and how it arrived (Received). A server from before forward
+// secrecy sends neither: the item is under its desk key.
+type Item struct {
+	api.Item
+	Sealing   string `json:"sealing,omitempty"`
+	IntakeKey int64  `json:"intake_key,omitempty"`
+	Received  string `json:"received,omitempty"`
 }
 
 // itemName matches an item's file name.

@@ -32,7 +32,7 @@ import (
 type syncBuffer = pistatest.LogBuffer
 
 // pista runs a command line in-process and returns its standard output.
-func runPista(t *testing.T, args ...string) string {
+func runPista(t testing.TB, args ...string) string {
 	t.Helper()
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), env{strings.NewReader(""), &out, &errb}, args); code != 0 {
@@ -47,7 +47,7 @@ type journalist struct {
 	lastStep                      *int64 // the last TOTP step used
 }
 
-func addJournalist(t *testing.T, dir, data, name string) journalist {
+func addJournalist(t testing.TB, dir, data, name string) journalist {
 	t.Helper()
 	j := journalist{name: name, keyFile: filepath.Join(dir, name+".key"), pwFile: filepath.Join(dir, name+".pass"), lastStep: new(int64)}
 	pub := strings.TrimSpace(runPista(t, "keygen", "-o", j.keyFile))
@@ -67,7 +67,7 @@ func addJournalist(t *testing.T, dir, data, name string) journalist {
 // each code works once, so successive logins take successive steps, the
 // current one or, if it is used, the next (which the server accepts as
 // clock drift), waiting for the clock only when both are used.
-func (j journalist) code(t *testing.T) string {
+func (j journalist) code(t testing.TB) string {
 	t.Helper()
 	for {
 		now := time.Now().Unix() / keys.TOTPPeriod
@@ -87,7 +87,7 @@ func (j journalist) code(t *testing.T) string {
 // startServer runs `pista serve` in-process on 127.0.0.1:0 and returns its
 // base URL and its log, from after the start-up banner (which names the
 // server's own address).
-func startServer(t *testing.T, data string, opts ...func(*serveFlags)) (string, *logsAfter) {
+func startServer(t testing.TB, data string, opts ...func(*serveFlags)) (string, *logsAfter) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}

@@ -35,6 +35,7 @@ Usage:
     pista journalist notify --data DIR --name NAME --email ADDRESS     tell a journalist of new tips
     pista pull --server URL --user NAME --password-file FILE --totp CODE --out DIR
     pista open --identity FILE --in DIR --out DIR
+    pista sort --server URL --user NAME --password-file FILE --totp CODE --identity FILE   make intake keys, move tips under their conversation's key
     pista reply --server URL --user NAME --password-file FILE --totp CODE --conversation ID --message-file FILE   answer a source, encrypted here
     pista totp FILE                               print the current code of an otpauth:// URI
     pista submit --server URL --desk SLUG --message-file FILE [--file F]…   send a tip, encrypted here
@@ -69,6 +70,7 @@ var commands = map[string]command{
 	"newsroom":   runNewsroom,
 	"pull":       runPull,
 	"open":       runOpen,
+	"sort":       runSort,
 	"reply":      runReply,
 	"totp":       runTOTP,
 	"submit":     runSubmit,

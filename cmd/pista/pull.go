@@ -170,7 +170,9 @@ with message-N.txt, reply-N.txt, note-N.txt (the desk's internal notes,
 never shown to the source), contact.txt (if the source gave one), the
 files under their original names, made safe for your file system,
 and metadata-report.txt, which says for each file whether its hidden
-metadata was removed when it arrived. With --scrub, files are written
+metadata was removed when it arrived, and forward-secrecy.txt, which
+names the items received without forward secrecy (the desk had no fresh
+intake key) or from before it. With --scrub, files are written
 with their metadata removed: use it for copies you will share.
 
 Usage:
@@ -218,6 +220,9 @@ func runOpen(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "opened %d items of %d conversations into %s\n", rep.Items, rep.Conversations, *out)
+	if len(rep.NoForward) > 0 || len(rep.Legacy) > 0 {
+		fmt.Fprintf(e.stdout, "%d items were received without forward secrecy and %d are from before it: forward-secrecy.txt in their conversations names them\n", len(rep.NoForward), len(rep.Legacy))
+	}
 	if len(rep.Failed) > 0 {
 		for _, f := range rep.Failed {
 			fmt.Fprintf(e.stderr, "pista: cannot decrypt %s with this identity\n", f)

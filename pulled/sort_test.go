@@ -1,0 +1,113 @@
+package pulled
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"filippo.io/age"
+
+	"github.com/pista-tips/pista/api"
+	"github.com/pista-tips/pista/forward"
+	"github.com/pista-tips/pista/keys"
+)
+
+// sortLiar is a server that lists a desk's forward secrecy keys as fsKeys
+// says, and counts the sorter's posts.
+type sortLiar struct {
+	wrapped   []byte
+	recipient string
+	fsKeys    func(desk *age.HybridIdentity) FSKeys
+	desk      *age.HybridIdentity
+	posts     atomic.Int64
+}
+
+func (l *sortLiar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/api/v1/journalist/keys":
+		writeJSONTo(w, api.KeysResponse{Keys: []api.DeskKey{{Desk: "americas", KeyID: 3, Recipient: l.recipient, Wrapped: l.wrapped}}})
+	case r.URL.Path == "/api/v1/desks":
+		writeJSONTo(w, api.DesksResponse{Desks: []api.Desk{{Slug: "americas", Recipients: []string{l.recipient}}}})
+	case r.URL.Path == fsKeysPath && r.Method == http.MethodGet:
+		writeJSONTo(w, l.fsKeys(l.desk))
+	case r.Method == http.MethodPost:
+		l.posts.Add(1)
+		writeJSONTo(w, fsAdded{Added: 0})
+	case r.URL.Path == fsUnsortedPath:
+		writeJSONTo(w, fsUnsorted{Items: []fsItem{}, Conversations: []fsConv{}, Previews: []fsPreview{}})
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// A server that lists a desk's signing key other than the one the desk
+// key derives is lying (someone without the desk key made its intake
+// keys): the sorter stops, says so, and posts nothing.
+func TestSortRefusesAnotherSigningKey(t *testing.T) {
+	me, _ := age.GenerateHybridIdentity()
+	desk, _ := age.GenerateHybridIdentity()
+	wrapped, err := keys.Wrap(desk, me.Recipient().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := age.GenerateHybridIdentity()
+	for _, tc := range []struct {
+		name string
+		sign func(desk *age.HybridIdentity) []byte
+		lies bool
+	}{
+		{"its own", func(d *age.HybridIdentity) []byte { return forward.SignPublic(d.String()) }, false},
+		{"none yet", func(*age.HybridIdentity) []byte { return nil }, false},
+		{"another desk's", func(*age.HybridIdentity) []byte { return forward.SignPublic(other.String()) }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &sortLiar{wrapped: wrapped, recipient: desk.Recipient().String(), desk: desk,
+				fsKeys: func(d *age.HybridIdentity) FSKeys {
+					return FSKeys{Day: 100, Ahead: forward.Ahead, Grace: forward.Grace, Desks: []FSDesk{{ID: 1, Slug: "americas", KeyID: 3,
+						Recipient: d.Recipient().String(), SignKey: tc.sign(d), NeedDays: []int64{100, 101}}}, Intake: []FSIntake{}}
+				}}
+			ts := httptest.NewServer(l)
+			defer ts.Close()
+			c, err := NewClient(ts.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Sort(context.Background(), []age.Identity{me})
+			if tc.lies {
+				if !errors.Is(err, ErrServerLies) || l.posts.Load() != 0 {
+					t.Fatalf("Sort: %v after %d posts; want ErrServerLies and nothing posted", err, l.posts.Load())
+				}
+				return
+			}
+			if err != nil || l.posts.Load() != 1 {
+				t.Fatalf("Sort: %v after %d posts; want the desk's intake keys posted", err, l.posts.Load())
+			}
+		})
+	}
+}
+
+// A listing that does not hold together is refused before anything is
+// rewrapped.
+func TestCheckUnsortedRefuses(t *testing.T) {
+	conv := fsConv{ID: liarConv, DeskID: 1}
+	item := fsItem{ID: 7, Conversation: liarConv, DeskID: 1, Kind: "message", Sealing: "intake", IntakeKey: 12, Header: []byte("age")}
+	for name, page := range map[string]fsUnsorted{
+		"an unlisted conversation": {Items: []fsItem{item}, Next: 7},
+		"another desk":             {Items: []fsItem{{ID: 7, Conversation: liarConv, DeskID: 2, Kind: "message", Sealing: "desk", Header: []byte("x")}}, Conversations: []fsConv{conv}, Next: 7},
+		"an item already sorted":   {Items: []fsItem{{ID: 7, Conversation: liarConv, DeskID: 1, Kind: "message", Sealing: "conv", Header: []byte("x")}}, Conversations: []fsConv{conv}, Next: 7},
+		"a cursor elsewhere":       {Items: []fsItem{item}, Conversations: []fsConv{conv}, Next: 3},
+		"too many items":           {Items: make([]fsItem, sortPage+1), Conversations: []fsConv{conv}},
+		"a huge header":            {Items: []fsItem{{ID: 7, Conversation: liarConv, DeskID: 1, Kind: "message", Sealing: "desk", Header: make([]byte, forward.MaxHeaderSize+1)}}, Conversations: []fsConv{conv}, Next: 7},
+		"a key without recipient":  {Items: []fsItem{item}, Conversations: []fsConv{{ID: liarConv, DeskID: 1, Key: []byte("k")}}, Next: 7},
+	} {
+		if err := CheckUnsorted(page, sortPage); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
+		}
+	}
+	if err := CheckUnsorted(fsUnsorted{Items: []fsItem{item}, Conversations: []fsConv{conv}, Next: 7}, sortPage); err != nil {
+		t.Errorf("a good page: %v", err)
+	}
+}
