@@ -338,12 +338,19 @@ func testDestroyIntakeKeys(t *testing.T, s Stores) {
 	if err := s.Tips.AddItems(ctx, "waiting", []pista.Item{late}); !errors.Is(err, pista.ErrMoved) {
 		t.Errorf("an item sealed to a destroyed key: %v, want ErrMoved", err)
 	}
-	// The day is not made again.
+	// A destroyed day nothing refers to is made again under a new ID (an
+	// instance whose clock ran ahead destroyed it early): the old ID
+	// stays refused.
 	d, _ := s.Desks.DeskByID(ctx, n.americas.ID)
 	sign, _ := s.Tips.SignKey(ctx, d.KeyID)
-	if got, err := s.Tips.AddIntakeKeys(ctx, n.bob.ID, d.KeyID, sign, intakeKeys(d.KeyID, 12)); err != nil || got != 0 {
-		t.Errorf("AddIntakeKeys(a destroyed day) = %d, %v; want it skipped", got, err)
+	if got, err := s.Tips.AddIntakeKeys(ctx, n.bob.ID, d.KeyID, sign, intakeKeys(d.KeyID, 12)); err != nil || got != 1 {
+		t.Errorf("AddIntakeKeys(a destroyed day) = %d, %v; want it made again", got, err)
 	}
+	if k, _, err := s.Tips.IntakeFor(ctx, n.americas.ID, 12); err != nil || k.ID == am[12] {
+		t.Errorf("the day made again: %+v, %v; want a new ID", k, err)
+	}
+	_, err = s.Tips.IntakeKeyByID(ctx, am[12])
+	isNotFound(t, "IntakeKeyByID(the destroyed ID of a day made again)", err)
 
 	// Once sorted, nothing waits: they go too.
 	if err := s.Tips.SetConversationKey(ctx, n.alice.ID, "waiting", "age1pq1conv", []byte("sealed conv key")); err != nil {
@@ -353,8 +360,8 @@ func testDestroyIntakeKeys(t *testing.T, s Stores) {
 	if err != nil || len(sorted) != 1 {
 		t.Fatalf("Sort = %+v, %v", sorted, err)
 	}
-	if got, _ := s.Tips.DestroyIntakeKeys(ctx, 13); got != 1 {
-		t.Errorf("DestroyIntakeKeys after the item was sorted: %d destroyed, want 1 (the preview waits)", got)
+	if got, _ := s.Tips.DestroyIntakeKeys(ctx, 13); got != 2 {
+		t.Errorf("DestroyIntakeKeys after the item was sorted: %d destroyed, want 2 (10, and 12 made again; the preview waits under 11)", got)
 	}
 	if err := s.Tips.SortPreview(ctx, n.bob.ID, "waiting", am[11], []byte("preview under the conversation key")); err != nil {
 		t.Fatal(err)
@@ -697,5 +704,55 @@ func testConversationKeyDeleted(t *testing.T, s Stores) {
 	// Nothing waits under americas' key of day 20 any more.
 	if got, _ := s.Tips.DestroyIntakeKeys(ctx, 21); got != 1 {
 		t.Errorf("DestroyIntakeKeys after the transfer: %d, want 1", got)
+	}
+}
+
+// testExpireIntakeKeys: past MaxHold, an intake key goes whatever waits
+// under it (an item no sorter could open): its preview is dropped, its
+// items are no longer listed for sorting, and keys of later days stay.
+func testExpireIntakeKeys(t *testing.T, s Stores) {
+	ctx := context.Background()
+	n := newNewsroom(t, s)
+	am := n.intake(t, n.americas, n.alice, 10, 30)
+
+	items := n.items(pista.KindMessage)
+	items[0].Sealing, items[0].IntakeKey = pista.SealingIntake, am[10]
+	tip := &pista.NewTip{
+		Conversation: pista.Conversation{ID: "stuck", DeskID: n.americas.ID, Preview: []byte("preview"), PreviewIntake: am[10]},
+		Source:       pista.Source{Lookup: []byte("lookup-stuck"), Recipient: "age1pq1source"},
+		Items:        items,
+	}
+	if err := s.Tips.CreateTip(ctx, tip); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Tips.DestroyIntakeKeys(ctx, 25); got != 0 {
+		t.Fatalf("DestroyIntakeKeys destroyed %d keys something waits under", got)
+	}
+	if u, _ := s.Tips.Unsorted(ctx, n.alice.ID, 0, 10); len(u) != 1 {
+		t.Fatalf("before the expiry, %d unsorted items, want 1", len(u))
+	}
+	if got, err := s.Tips.ExpireIntakeKeys(ctx, 10); err != nil || got != 0 {
+		t.Errorf("ExpireIntakeKeys(10) = %d, %v; want none (no day before 10)", got, err)
+	}
+	if got, err := s.Tips.ExpireIntakeKeys(ctx, 25); err != nil || got != 1 {
+		t.Fatalf("ExpireIntakeKeys(25) = %d, %v; want 1", got, err)
+	}
+	_, err := s.Tips.IntakeKeyByID(ctx, am[10])
+	isNotFound(t, "IntakeKeyByID(expired)", err)
+	if got, want := liveDays(t, s, n.alice), []string{fmt.Sprintf("%d/30", n.americas.ID)}; !slices.Equal(got, want) {
+		t.Errorf("live keys after the expiry: %v, want %v", got, want)
+	}
+	if u, err := s.Tips.Unsorted(ctx, n.alice.ID, 0, 10); err != nil || len(u) != 0 {
+		t.Errorf("after the expiry, Unsorted = %d items, %v; want none (nobody can open them)", len(u), err)
+	}
+	if p, err := s.Tips.UnsortedPreviews(ctx, n.alice.ID, "", 10); err != nil || len(p) != 0 {
+		t.Errorf("after the expiry, UnsortedPreviews = %d, %v; want none", len(p), err)
+	}
+	c, err := s.Tips.ConversationFor(ctx, n.alice.ID, "stuck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Preview != nil || c.PreviewIntake != 0 {
+		t.Errorf("the expired key's preview is kept: %d bytes under key %d", len(c.Preview), c.PreviewIntake)
 	}
 }

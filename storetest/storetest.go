@@ -96,6 +96,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"IntakeKeys", testIntakeKeys},
 		{"IntakeItems", testIntakeItems},
 		{"DestroyIntakeKeys", testDestroyIntakeKeys},
+		{"ExpireIntakeKeys", testExpireIntakeKeys},
 		{"Unsorted", testUnsorted},
 		{"Sort", testSort},
 		{"SortPreview", testSortPreview},
