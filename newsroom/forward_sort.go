@@ -9,7 +9,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/forward"
@@ -410,40 +412,61 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 			}
 		}
 	}
-	for _, s := range todo {
-		it := s.item
-		if lost[it.ConversationID] {
+	// The new objects are written a few at a time: each waits on its
+	// disk's flushes (or on S3), not on the processor.
+	var work []int
+	for i, s := range todo {
+		if lost[s.item.ConversationID] {
 			skipped++
 			continue
 		}
-		st := pista.Sorted{Item: it.ID, OldObject: it.Object, OldMeta: it.Meta}
-		var err error
-		st.NewObject, st.NewSize, err = f.rewrite(ctx, it.Object, s.header)
-		if err == nil {
-			written = append(written, st.NewObject)
-			if s.meta != nil {
-				st.NewMeta, st.NewMetaSize, err = f.rewrite(ctx, it.Meta, s.meta)
-				if err == nil {
-					written = append(written, st.NewMeta)
-				}
-			}
+		work = append(work, i)
+	}
+	results := make([]rewritten, len(todo))
+	sem := make(chan struct{}, rewriteConcurrency)
+	var wg sync.WaitGroup
+	for _, i := range work {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i] = f.rewriteItem(ctx, todo[i].item, todo[i].header, todo[i].meta)
+		}()
+	}
+	wg.Wait()
+	var failed error
+	for _, i := range work {
+		res := results[i]
+		if res.st.NewObject != "" {
+			written = append(written, res.st.NewObject)
 		}
-		if errors.Is(err, errStoredObject) {
-			f.Log.Error("forward secrecy: an item's stored object cannot be rewrapped", "item", it.ID, "err", err)
-			if st.NewObject != "" {
-				written = written[:len(written)-1]
-				if err := f.Blobs.Delete(ctx, st.NewObject); err != nil {
+		if res.st.NewMeta != "" {
+			written = append(written, res.st.NewMeta)
+		}
+		switch {
+		case errors.Is(res.err, errStoredObject):
+			f.Log.Error("forward secrecy: an item's stored object cannot be rewrapped", "item", todo[i].item.ID, "err", res.err)
+			for _, k := range []string{res.st.NewObject, res.st.NewMeta} {
+				if k == "" {
+					continue
+				}
+				written = slices.DeleteFunc(written, func(w string) bool { return w == k })
+				if err := f.Blobs.Delete(ctx, k); err != nil {
 					f.Log.Error("forward secrecy: deleting an object a sort wrote", "err", err)
 				}
 			}
 			skipped++
-			continue
-		} else if err != nil {
-			undo()
-			f.fail(w, r, failedFS("writing a rewrapped object", err))
-			return
+		case res.err != nil:
+			failed = res.err
+		default:
+			batch = append(batch, res.st)
 		}
-		batch = append(batch, st)
+	}
+	if failed != nil {
+		undo()
+		f.fail(w, r, failedFS("writing a rewrapped object", failed))
+		return
 	}
 	var done []pista.Sorted
 	if len(batch) > 0 {
@@ -504,6 +527,28 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 			"previews", out.Previews, "keys", len(req.Keys)-len(lost), "conflicts", len(out.Conflicts))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// rewriteConcurrency is how many new objects one sort request writes at
+// once.
+const rewriteConcurrency = 8
+
+// rewritten is one item's new objects, or why there are none.
+type rewritten struct {
+	st  pista.Sorted
+	err error
+}
+
+// rewriteItem writes the new objects of one item: its object, and its
+// meta if it has one.
+func (f *Forward) rewriteItem(ctx context.Context, it pista.Item, header, meta []byte) rewritten {
+	st := pista.Sorted{Item: it.ID, OldObject: it.Object, OldMeta: it.Meta}
+	var err error
+	st.NewObject, st.NewSize, err = f.rewrite(ctx, it.Object, header)
+	if err == nil && meta != nil {
+		st.NewMeta, st.NewMetaSize, err = f.rewrite(ctx, it.Meta, meta)
+	}
+	return rewritten{st: st, err: err}
 }
 
 // errStoredObject: the stored object cannot be opened or has no readable
