@@ -37,19 +37,22 @@ function previewOf(text) {
 async function showPreviews(table) {
   const cells = table.querySelectorAll("p.preview[data-preview], p.preview[data-first]")
   if (cells.length === 0) return
-  const d = await keys.deskDecrypter()
+  const base = await keys.deskDecrypter({ sealing: "desk" })
   const show = (p, text, cls) => {
     p.textContent = text
     if (cls) p.classList.add(cls)
     p.hidden = false
   }
-  if (!d) {
+  if (!base) {
     for (const p of cells) show(p, msg(table, "Nokey"), "hint")
     return
   }
   let lazy = 0
   for (const p of cells) {
     try {
+      // The row's conversation key (data-conv-key) and the preview's
+      // intake key (data-intake-key) first.
+      const d = await keys.decrypterFor(p)
       if (p.dataset.preview) {
         show(p, previewOf(await d.decrypt(keys.b64decode(p.dataset.preview), "text")))
       } else if (lazy < maxLazy) {

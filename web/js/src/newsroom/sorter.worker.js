@@ -1,0 +1,406 @@
+// The inbox's sorter, a Web Worker (built to /static/sorter.js): while a
+// desk member has the inbox open, it keeps the desks' forward secrecy
+// going (docs/forward-secrecy.md):
+//
+//  1. GET /newsroom/fs/keys. For each desk whose current key generation
+//     this device holds, it checks that the signing key the server lists
+//     is the one the desk key gives (else it stops, and the page shows a
+//     warning: the server, or someone in it, is signing intake keys the
+//     desk never made), then makes the intake keys of the days the
+//     server says are missing: a fresh identity each, its public half
+//     signed, its secret sealed to the desk key, and POSTs them.
+//  2. GET /newsroom/fs/unsorted, page by page: each item still under an
+//     intake key or the desk key gets its age header rewrapped to its
+//     conversation's key (made here, sealed to the desk and the archive,
+//     if the conversation has none yet) and the archive's keys, and the
+//     source's for what the source reads (replies and their files): the
+//     file key is opened here, wrapped again, and only the new header
+//     goes back (POST /newsroom/fs/sort). Previews still under an intake
+//     key are small age files: their header is rewrapped the same way.
+//  3. Waits, and starts again.
+//
+// The page gives it the desk identities this device unwrapped and the
+// CSRF token; it answers with its progress ({state, count}). Nothing it
+// opens leaves it but new headers, which hold the same file keys wrapped
+// to keys only the desk's members can open.
+
+import { Decrypter } from "age-encryption"
+import * as fs from "./fs.js"
+import { HybridIdentity, HybridRecipient, headerEnd, rewrap, concat } from "./hybrid.js"
+
+// pageSize is how many items one GET fs/unsorted asks for (its maximum).
+const pageSize = 500
+// maxBody keeps a POST fs/sort under the server's 8 MiB.
+const maxBody = 6 << 20
+// maxKeysPost is pista.MaxIntakeKeys.
+const maxKeysPost = 31
+// maxWait and minWait bound the pause between two rounds; a short intake
+// day (tests) shortens it.
+const maxWait = 30_000
+const minWait = 2_000
+
+let token = ""
+let desks = [] // [{desk (slug), keyId, recipient, identity, id: HybridIdentity}]
+let stopped = false
+
+function say(state, extra = {}) {
+  postMessage({ state, ...extra })
+}
+
+async function getJSON(path) {
+  const resp = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } })
+  if (!resp.ok) {
+    const err = new Error(`the server answered ${resp.status} for ${path}`)
+    err.status = resp.status
+    throw err
+  }
+  return resp.json()
+}
+
+async function postJSON(path, body) {
+  const resp = await fetch(path, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": token },
+    body,
+  })
+  const answer = await resp.json().catch(() => ({}))
+  if (!resp.ok) {
+    const err = new Error(answer.error || `the server answered ${resp.status} for ${path}`)
+    err.status = resp.status
+    throw err
+  }
+  return answer
+}
+
+// Keys opened so far, kept while the inbox is open.
+const intakeIds = new Map() // intake key ID → HybridIdentity
+const convKeys = new Map() // conversation ID → {recipient, r: HybridRecipient} (checked or made)
+const signKeys = new Map() // desk key generation → {seed, publicKey}
+
+function signKeyOf(d) {
+  let k = signKeys.get(d.keyId)
+  if (!k) signKeys.set(d.keyId, (k = fs.signKey(d.identity)))
+  return k
+}
+
+// deskKeysOf lists the desk identities of desk (its slug), every
+// generation, newest first.
+function deskKeysOf(slug) {
+  return desks.filter((d) => d.desk === slug).sort((a, b) => b.keyId - a.keyId)
+}
+
+// checkAndMake checks each desk's signing key and makes the missing
+// intake keys. It answers false, after saying so, if a desk's listed
+// signing key is not the one its key gives.
+async function checkAndMake(info) {
+  for (const d of info.desks || []) {
+    const mine = desks.find((k) => k.keyId === d.key_id)
+    if (!mine) continue // a generation not wrapped to this device
+    const sign = signKeyOf(mine)
+    const listed = d.sign_key ? fs.b64decode(d.sign_key) : null
+    if ((listed && !fs.sameBytes(listed, sign.publicKey)) || d.recipient !== mine.recipient) {
+      say("badsign", { desk: d.slug || "" })
+      return false
+    }
+    const days = (d.need_days || []).filter((x) => Number.isSafeInteger(x)).slice(0, maxKeysPost)
+    if (days.length === 0) continue
+    const made = []
+    for (const day of days) made.push(await fs.makeIntakeKey(mine, day, sign))
+    try {
+      await postJSON("/newsroom/fs/keys", JSON.stringify({
+        desk_key_id: d.key_id,
+        sign_key: fs.b64encode(sign.publicKey),
+        keys: made.map((k) => ({ day: k.day, recipient: k.recipient, signature: fs.b64encode(k.signature), sealed: fs.b64encode(k.sealed) })),
+      }))
+    } catch (err) {
+      if (err.status !== 409) throw err
+      // The generation is no longer current, or another member was first
+      // with other keys: the next round sees what is there.
+    }
+  }
+  return true
+}
+
+// openIntake opens the intake keys listed that are not open yet.
+async function openIntake(info) {
+  const live = new Set()
+  for (const k of info.intake || []) {
+    live.add(k.id)
+    if (intakeIds.has(k.id) || !k.sealed) continue
+    const slug = deskSlug(info, k.desk_id)
+    const gen = desks.filter((d) => d.keyId === k.desk_key_id)
+    const ids = (gen.length ? gen : deskKeysOf(slug)).map((d) => d.id)
+    if (ids.length === 0) continue
+    try {
+      const s = await fs.open(fs.b64decode(k.sealed), ids)
+      const id = new HybridIdentity(s)
+      if ((await id.recipient()) !== k.recipient) continue // not the key it claims to be
+      intakeIds.set(k.id, id)
+    } catch {
+      // sealed to a key this device lacks
+    }
+  }
+  for (const id of intakeIds.keys()) if (!live.has(id)) intakeIds.delete(id)
+}
+
+function deskSlug(info, deskID) {
+  const d = (info.desks || []).find((x) => x.id === deskID)
+  return d ? d.slug : ""
+}
+
+// archiveRecipients are the archive's keys: what the search index's
+// segments are encrypted to, after the desk's key.
+async function archiveRecipients() {
+  const s = await getJSON("/newsroom/search.json")
+  const d = (s.desks || [])[0]
+  return d && Array.isArray(d.recipients) ? d.recipients.slice(1) : []
+}
+
+// decrypters are made once per key set.
+const decrypters = new Map()
+
+function decrypterOf(key, ids) {
+  let d = decrypters.get(key)
+  if (!d) {
+    d = new Decrypter()
+    for (const id of ids) d.addIdentity(id)
+    decrypters.set(key, d)
+  }
+  return d
+}
+
+// decrypterFor answers the Decrypter that opens what is sealed as
+// sealing says, or null.
+function decrypterFor(info, sealing, intakeKey, deskID) {
+  if (sealing === "intake") {
+    const id = intakeIds.get(intakeKey)
+    return id ? decrypterOf("i" + intakeKey, [id]) : null
+  }
+  // Under the desk key: any generation of the conversation's desk.
+  const ks = deskKeysOf(deskSlug(info, deskID))
+  return ks.length ? decrypterOf("d" + deskID + ":" + ks.map((k) => k.keyId).join(","), ks.map((k) => k.id)) : null
+}
+
+// conversationKey answers the recipient items of conv are sorted to: its
+// key, checked against its sealed secret, or one made here (made: its
+// sealed secret goes with the batch). null if neither.
+async function conversationKey(info, conv, archive) {
+  const known = convKeys.get(conv.id)
+  if (known && conv.key_recipient === known.recipient) {
+    known.pending = false // the server has it
+    return known
+  }
+  if (known && conv.key_recipient === "") return known
+  const slug = deskSlug(info, conv.desk_id)
+  const ks = deskKeysOf(slug)
+  if (conv.key_recipient) {
+    // Only a key this device can open, and that is the one the server
+    // names: never wrap a file key to a recipient the server chose.
+    if (!conv.key || ks.length === 0) return null
+    try {
+      const s = await fs.open(fs.b64decode(conv.key), ks.map((k) => k.id))
+      if ((await new HybridIdentity(s).recipient()) !== conv.key_recipient) return null
+    } catch {
+      return null
+    }
+    const k = { recipient: conv.key_recipient, r: new HybridRecipient(conv.key_recipient) }
+    convKeys.set(conv.id, k)
+    return k
+  }
+  const desk = (info.desks || []).find((d) => d.id === conv.desk_id)
+  if (!desk || ks.length === 0) return null
+  const k = await fs.newKey()
+  const sealed = await fs.seal(k.identity, [desk.recipient, ...archive])
+  const made = { recipient: k.recipient, r: new HybridRecipient(k.recipient), sealed, pending: true }
+  convKeys.set(conv.id, made)
+  return made
+}
+
+// forSource: what the source reads too (a reply, a reply's file).
+function forSource(it) {
+  return it.kind === "reply" || (it.kind === "file" && Number(it.author) > 0)
+}
+
+// sortPass sorts everything listed, page by page. It answers {sorted,
+// conflicts, failed}.
+async function sortPass(info, archive) {
+  const archiveRs = archive.map((r) => new HybridRecipient(r))
+  const sourceRs = new Map()
+  const sourceR = (s) => {
+    let r = sourceRs.get(s)
+    if (!r) sourceRs.set(s, (r = new HybridRecipient(s)))
+    return r
+  }
+  const triedPreviews = new Set()
+  let after = 0
+  let seen = 0
+  let sorted = 0
+  let failed = 0
+  let conflicts = 0
+  for (let pages = 0; pages < 100_000; pages++) {
+    const page = await getJSON(`/newsroom/fs/unsorted?after=${after}&limit=${pageSize}`)
+    const items = page.items || []
+    const previews = (page.previews || []).filter((p) => !triedPreviews.has(p.conversation))
+    if (items.length === 0 && previews.length === 0) break
+    seen += items.length + previews.length
+    say("sorting", { count: seen })
+    const convs = new Map((page.conversations || []).map((c) => [c.id, c]))
+    const newKeys = new Map()
+    const keyOf = async (id) => {
+      const c = convs.get(id)
+      if (!c) return null
+      const k = await conversationKey(info, c, archive)
+      if (k && k.pending) newKeys.set(id, k)
+      return k
+    }
+    const batch = []
+    const out = []
+    for (const it of items) {
+      try {
+        const k = await keyOf(it.conversation)
+        const c = convs.get(it.conversation)
+        const d = decrypterFor(info, it.sealing, it.intake_key, c ? c.desk_id : it.desk_id)
+        if (!k || !d) {
+          failed++
+          continue
+        }
+        const rs = [k.r, ...archiveRs]
+        if (forSource(it)) {
+          if (!c || !c.source_recipient) {
+            failed++
+            continue
+          }
+          rs.push(sourceR(c.source_recipient))
+        }
+        const header = await rewrap(fs.b64decode(it.header), d, rs)
+        const meta = it.meta_header ? await rewrap(fs.b64decode(it.meta_header), d, rs) : null
+        batch.push({ conversation: it.conversation, json: { id: it.id, header: fs.b64encode(header), meta_header: meta ? fs.b64encode(meta) : null } })
+      } catch {
+        failed++ // not for a key of this device, or damaged
+      }
+    }
+    for (const p of previews) {
+      triedPreviews.add(p.conversation)
+      try {
+        const k = await keyOf(p.conversation)
+        const d = decrypterFor(info, "intake", p.intake_key, 0)
+        if (!k || !d) continue
+        const file = fs.b64decode(p.preview)
+        const n = headerEnd(file)
+        if (n < 0) continue
+        const header = await rewrap(file.subarray(0, n), d, [k.r, ...archiveRs])
+        out.push({ conversation: p.conversation, json: { conversation: p.conversation, intake_key: p.intake_key, preview: fs.b64encode(concat(header, file.subarray(n))) } })
+      } catch {
+        // not for a key of this device
+      }
+    }
+    // Send in bodies the server takes, each with the keys its items need.
+    const all = [...batch.map((b) => ({ ...b, kind: "item" })), ...out.map((p) => ({ ...p, kind: "preview" }))]
+    let at = 0
+    while (at < all.length) {
+      const body = { keys: [], items: [], previews: [] }
+      const keysIn = new Set()
+      let size = 64
+      while (at < all.length) {
+        const e = all[at]
+        let add = JSON.stringify(e.json).length + 2
+        const k = newKeys.get(e.conversation)
+        const withKey = k && !keysIn.has(e.conversation)
+        if (withKey) add += k.sealed.length * 1.4 + 600
+        if (size + add > maxBody && body.items.length + body.previews.length > 0) break
+        if (body.items.length >= 1000) break
+        if (withKey) {
+          keysIn.add(e.conversation)
+          body.keys.push({ conversation: e.conversation, recipient: k.recipient, key: fs.b64encode(k.sealed) })
+        }
+        if (e.kind === "item") body.items.push(e.json)
+        else body.previews.push(e.json)
+        size += add
+        at++
+      }
+      const answer = await postJSON("/newsroom/fs/sort", JSON.stringify(body))
+      sorted += Number(answer.sorted) || 0
+      const lost = new Set(Array.isArray(answer.conflicts) ? answer.conflicts : [])
+      for (const id of keysIn) {
+        const k = newKeys.get(id)
+        if (lost.has(id)) convKeys.delete(id) // another sorter's key won: reload it
+        else k.pending = false // the conversation's key now
+        newKeys.delete(id)
+      }
+      for (const id of lost) if (convKeys.get(id) && convKeys.get(id).pending !== false) convKeys.delete(id)
+      conflicts += lost.size
+    }
+    // Keys made for conversations none of whose items went: forgotten.
+    for (const id of newKeys.keys()) convKeys.delete(id)
+    // The last page: once more if it sorted previews, for those beyond
+    // the first hundred.
+    if (!page.next && out.length === 0) break
+    if (page.next) after = page.next
+  }
+  return { sorted, conflicts, failed }
+}
+
+async function round() {
+  const info = await getJSON("/newsroom/fs/keys")
+  if (!(await checkAndMake(info))) {
+    stopped = true
+    return info
+  }
+  await openIntake(info)
+  const archive = await archiveRecipients()
+  let total = 0
+  for (let pass = 0; pass < 3; pass++) {
+    const r = await sortPass(info, archive)
+    total += r.sorted
+    if (r.conflicts === 0) break
+  }
+  say("sorted", { count: total })
+  return info
+}
+
+function pause(info) {
+  const period = Number(info && info.period_seconds) * 1000
+  const wait = period > 0 ? Math.min(maxWait, Math.max(minWait, period / 8)) : maxWait
+  return new Promise((r) => setTimeout(r, wait))
+}
+
+async function loop() {
+  while (!stopped) {
+    let info = null
+    try {
+      info = await round()
+    } catch (err) {
+      if (err && err.status === 404) {
+        // No forward secrecy on this server (or this journalist has no
+        // desk): nothing to do.
+        say("off")
+        return
+      }
+      say("failed")
+    }
+    if (stopped) return
+    await pause(info)
+  }
+}
+
+onmessage = (e) => {
+  const m = e.data || {}
+  if (m.type !== "start" || desks.length > 0) return
+  token = String(m.token || "")
+  start(Array.isArray(m.desks) ? m.desks : [])
+}
+
+// start takes the desk identities, each with the recipient it gives (not
+// the one the server listed), and starts the rounds.
+async function start(list) {
+  for (const d of list) {
+    try {
+      const id = new HybridIdentity(String(d.identity))
+      desks.push({ desk: String(d.desk), keyId: Number(d.keyId), identity: String(d.identity).trim(), id, recipient: await id.recipient() })
+    } catch {
+      // not a hybrid identity: not a desk key this sorter uses
+    }
+  }
+  if (desks.length > 0) loop()
+}
