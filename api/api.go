@@ -57,6 +57,7 @@ import (
 	"time"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/forward"
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/newsroom"
 	"github.com/pista-tips/pista/pow"
@@ -83,6 +84,8 @@ type Handler struct {
 	// PoW checks the proofs of work that new tips and sources' logins
 	// carry (nil: none are asked for).
 	PoW *pow.Issuer
+	// Clock numbers the intake days (forward secrecy).
+	Clock forward.Clock
 }
 
 // NewTokens is the API's token table: an hour idle, twelve hours at most.

@@ -135,11 +135,36 @@ type Desk struct {
 	// (age1pq1…): every item sent to the desk must be encrypted to all
 	// of them, and to nothing else.
 	Recipients []string `json:"recipients"`
+	// DeskKey is the desk's own key (the first of Recipients), SignKey
+	// the Ed25519 public key that signs its intake keys (null until a
+	// member made one), Intake the day's intake key (null if none). An
+	// app that checks Intake's signature (forward.Verify) encrypts to
+	// Intake.Recipient and the archive keys (Recipients without DeskKey)
+	// and says so (IntakeKeyHeader): the items then have forward secrecy.
+	DeskKey string      `json:"desk_key"`
+	SignKey []byte      `json:"sign_key"`
+	Intake  *DeskIntake `json:"intake"`
 	// Questions are what the desk asks a new tip's source, in order, with
 	// their labels in each language of the instance (pista.Question):
 	// answered in one sealed "answers" part, the JSON of pista.Answers.
 	Questions []pista.Question `json:"questions"`
 }
+
+// DeskIntake is a desk's intake key of the day (docs/forward-secrecy.md).
+type DeskIntake struct {
+	ID        int64  `json:"id"`
+	Day       int64  `json:"day"`
+	Recipient string `json:"recipient"`
+	// Signature is the Ed25519 signature of forward.Statement(DeskKey,
+	// Day, Recipient) by SignKey.
+	Signature []byte `json:"signature"`
+}
+
+// IntakeKeyHeader declares the intake key (DeskIntake.ID) a submission's
+// items are encrypted to, with the archive keys, in place of the desk's
+// key. Without it the items are stored as received without forward
+// secrecy.
+const IntakeKeyHeader = "Pista-Intake-Key"
 
 // Codename is how a codename is made and what it derives, for apps that
 // derive keys on the device: master = Argon2id(the codename's 28 ASCII
@@ -222,13 +247,20 @@ func (h *Handler) listDesks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := DesksResponse{Desks: []Desk{}, Codename: params}
+	day := h.Clock.Day(time.Now())
 	for _, d := range desks {
 		q, err := h.Desks.Questions(r.Context(), d.ID)
 		if err != nil {
 			h.internal(w, err)
 			return
 		}
-		resp.Desks = append(resp.Desks, Desk{Slug: d.Slug, Title: d.Title, Description: d.Description, Recipients: h.recipientsOf(d), Questions: q.Questions})
+		desk := Desk{Slug: d.Slug, Title: d.Title, Description: d.Description, Recipients: h.recipientsOf(d), DeskKey: d.Recipient, Questions: q.Questions}
+		signKey, in := intake.Publish(r.Context(), h.Tips, h.Log, d, day)
+		desk.SignKey = signKey
+		if in != nil {
+			desk.Intake = &DeskIntake{ID: in.ID, Day: in.Day, Recipient: in.Recipient, Signature: in.Signature}
+		}
+		resp.Desks = append(resp.Desks, desk)
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -432,6 +464,39 @@ func nextPart(mr *intake.PartReader, parts *int) (*multipart.Part, *apiError) {
 	return part, nil
 }
 
+// declaredIntake reads the request's IntakeKeyHeader: 0 if none.
+func declaredIntake(r *http.Request) (int64, *apiError) {
+	v := r.Header.Get(IntakeKeyHeader)
+	if v == "" {
+		return 0, nil
+	}
+	id, err := intake.ParseIntakeKeyID(v)
+	if err != nil {
+		return 0, refuse(http.StatusBadRequest, "bad_request", IntakeKeyHeader+" must be the id of the desk's intake key (GET /api/v1/desks)")
+	}
+	return id, nil
+}
+
+// checkIntake checks the declared intake key id (0: none) against the
+// desk, and marks the batch's items: under the intake key, or received
+// without forward secrecy. It answers the intake key the preview is
+// under (0: none).
+func (h *Handler) checkIntake(ctx context.Context, f *sealedForm, desk pista.Desk, id int64) (int64, *apiError) {
+	if id != 0 {
+		err := intake.CheckDeclared(ctx, h.Tips, desk, id, h.Clock.Day(time.Now()))
+		if errors.Is(err, intake.ErrIntakeKey) {
+			return 0, refuse(http.StatusConflict, "intake_key_expired", "the intake key "+IntakeKeyHeader+" names is not the desk's key of the day any more (or the conversation moved to another desk): nothing was stored; fetch the desks again (GET /api/v1/desks), encrypt to the intake key it lists and send once more")
+		} else if err != nil {
+			return 0, &apiError{status: http.StatusInternalServerError, code: "internal", msg: "the server failed; try again", err: err}
+		}
+	}
+	f.batch.MarkSealing(id)
+	if f.preview == nil {
+		return 0, nil
+	}
+	return id, nil
+}
+
 // storageFull answers a submission the disk has no room for (507): the
 // log says why (full, or at the floor of free space).
 func storageFull(err error) *apiError {
@@ -495,6 +560,11 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 		h.refused(w, aerr)
 		return
 	}
+	declared, aerr := declaredIntake(r)
+	if aerr != nil {
+		h.refused(w, aerr)
+		return
+	}
 	f := &sealedForm{contact: true}
 	tip, desk, aerr := h.readTipPart(ctx, mr, &f.parts)
 	if aerr != nil {
@@ -529,9 +599,15 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.batch.MarkEncryptedBy("app")
+	previewIntake, aerr := h.checkIntake(ctx, f, desk, declared)
+	if aerr != nil {
+		f.batch.Abort()
+		h.refused(w, aerr)
+		return
+	}
 	t := &pista.NewTip{
 		Source:       pista.Source{Lookup: tip.Lookup, Recipient: tip.Recipient},
-		Conversation: pista.Conversation{ID: pista.NewConversationID(), Channel: pista.ChannelAPI, DeskID: desk.ID, Preview: f.preview},
+		Conversation: pista.Conversation{ID: pista.NewConversationID(), Channel: pista.ChannelAPI, DeskID: desk.ID, Preview: f.preview, PreviewIntake: previewIntake},
 		Items:        f.batch.Items(),
 	}
 	if err := h.Tips.CreateTip(context.WithoutCancel(ctx), t); err != nil {
@@ -765,6 +841,11 @@ func (h *Handler) submitFollowUp(w http.ResponseWriter, r *http.Request, q sourc
 		h.internal(w, err)
 		return
 	}
+	declared, aerr := declaredIntake(r)
+	if aerr != nil {
+		h.refused(w, aerr)
+		return
+	}
 	mr, aerr := h.multipartReader(w, r)
 	if aerr != nil {
 		h.refused(w, aerr)
@@ -782,6 +863,11 @@ func (h *Handler) submitFollowUp(w http.ResponseWriter, r *http.Request, q sourc
 		return
 	}
 	f.batch.MarkEncryptedBy("app")
+	if _, aerr := h.checkIntake(ctx, f, desk, declared); aerr != nil {
+		f.batch.Abort()
+		h.refused(w, aerr)
+		return
+	}
 	if err := h.Tips.AddItemsFor(context.WithoutCancel(ctx), q.ConversationID, desk.ID, f.batch.Items()); err != nil {
 		f.batch.Abort()
 		if errors.Is(err, pista.ErrMoved) {

@@ -46,7 +46,7 @@ func TestSubmitTipSendsPreview(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.SubmitTip(ctx, x.Slug, derived, to, apiclient.Sealed{Message: "  The port's ledgers\nare forged.  "}); err != nil {
+		if err := c.SubmitTip(ctx, x.Slug, derived, apiclient.Sealing{To: to}, apiclient.Sealed{Message: "  The port's ledgers\nare forged.  "}); err != nil {
 			t.Fatalf("SubmitTip: %v", err)
 		}
 	}

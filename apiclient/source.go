@@ -18,6 +18,7 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/api"
+	"github.com/pista-tips/pista/forward"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/pow"
 )
@@ -75,6 +76,78 @@ func Recipients(d api.Desk) ([]age.Recipient, error) {
 	return keys.ParseRecipients(d.Recipients...)
 }
 
+// Sealing is what a source's items are encrypted to: with forward
+// secrecy, the desk's intake key of the day (signed by the desk) and the
+// archive keys; without, the desk's recipients.
+type Sealing struct {
+	To []age.Recipient
+	// IntakeKey is the ID of the intake key To begins with, declared to
+	// the server (api.IntakeKeyHeader); 0 when To is the desk's
+	// recipients.
+	IntakeKey int64
+	// NoForward says why the items go without forward secrecy; "" when
+	// IntakeKey is set.
+	NoForward string
+}
+
+// Why a desk's items go without forward secrecy.
+const (
+	NoIntakeKey  = "the desk has no intake key today"
+	BadIntakeKey = "the desk's intake key is not signed by the desk's key"
+)
+
+// SealingFor chooses what to encrypt a desk's items to: its intake key of
+// the day and the archive keys if the server lists one whose signature by
+// the desk's signing key checks (forward.Verify), else its recipients.
+func SealingFor(d api.Desk) (Sealing, error) {
+	to, err := Recipients(d)
+	if err != nil {
+		return Sealing{}, err
+	}
+	plain := Sealing{To: to, NoForward: NoIntakeKey}
+	if d.Intake == nil {
+		return plain, nil
+	}
+	plain.NoForward = BadIntakeKey
+	if d.Intake.ID <= 0 || d.DeskKey == "" {
+		return plain, nil
+	}
+	if err := forward.Verify(d.SignKey, d.DeskKey, d.Intake.Day, d.Intake.Recipient, d.Intake.Signature); err != nil {
+		return plain, nil
+	}
+	// The archive keys: the recipients without the desk's key, which
+	// must be among them once.
+	var archive []string
+	seen := 0
+	for _, r := range d.Recipients {
+		if r == d.DeskKey {
+			seen++
+			continue
+		}
+		archive = append(archive, r)
+	}
+	if seen != 1 {
+		return plain, nil
+	}
+	rs, err := keys.ParseRecipients(append([]string{d.Intake.Recipient}, archive...)...)
+	if err != nil || len(rs) != len(to) {
+		return plain, nil
+	}
+	return Sealing{To: rs, IntakeKey: d.Intake.ID}, nil
+}
+
+// header declares s's intake key, if any, in h.
+func (s Sealing) header(h http.Header) http.Header {
+	if s.IntakeKey == 0 {
+		return h
+	}
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set(api.IntakeKeyHeader, strconv.FormatInt(s.IntakeKey, 10))
+	return h
+}
+
 // File is a file to send.
 type File struct {
 	Name, Type string // sent only inside the encrypted file_meta part
@@ -100,26 +173,27 @@ type Sealed struct {
 }
 
 // SubmitTip sends a new tip to desk from the source whose keys d derived
-// from a new codename. The codename is not sent: only d's lookup hash and
-// public key.
-func (c *Client) SubmitTip(ctx context.Context, desk string, d keys.Derived, to []age.Recipient, s Sealed) error {
+// from a new codename, encrypted as seal says (SealingFor). The codename
+// is not sent: only d's lookup hash and public key.
+func (c *Client) SubmitTip(ctx context.Context, desk string, d keys.Derived, seal Sealing, s Sealed) error {
 	tip := &api.TipPart{Desk: desk, Lookup: d.Lookup, Recipient: d.Recipient()}
 	proof, err := c.Prove(ctx)
 	if err != nil {
 		return err
 	}
-	return c.postSealed(ctx, "/api/v1/source/tips", tip, to, s, proof)
+	return c.postSealed(ctx, "/api/v1/source/tips", tip, seal.To, s, seal.header(proof))
 }
 
-// FollowUp adds items to the logged-in source's conversation.
-func (c *Client) FollowUp(ctx context.Context, to []age.Recipient, s Sealed) error {
+// FollowUp adds items to the logged-in source's conversation, encrypted
+// as seal says (SealingFor of the conversation's desk).
+func (c *Client) FollowUp(ctx context.Context, seal Sealing, s Sealed) error {
 	if s.Contact != "" {
 		return errors.New("contact details go with a new tip only")
 	}
 	if s.Answers != nil {
 		return errors.New("answers to the desk's questions go with a new tip only")
 	}
-	return c.postSealed(ctx, "/api/v1/source/followups", nil, to, s, nil)
+	return c.postSealed(ctx, "/api/v1/source/followups", nil, seal.To, s, seal.header(nil))
 }
 
 // postSealed streams a multipart body of sealed parts: nothing is held in

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"filippo.io/age"
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/intake"
-	"github.com/pista-tips/pista/keys"
 )
 
 // Why a message is refused, besides the sizes go-smtp checks.
@@ -42,9 +42,12 @@ type delivery struct {
 	desks []pista.Desk
 	from  string // the envelope sender
 
-	// Per desk: the recipients its items are encrypted to, the batch of
-	// its message, files and contact, and its raw e-mail item.
+	// Per desk: the recipients its items are encrypted to (the desk's
+	// intake key of the day, or its own key, and the archive keys), the
+	// intake key's ID (0: the desk's key), the batch of its message,
+	// files and contact, and its raw e-mail item.
 	recipients [][]age.Recipient
+	intakeKeys []int64
 	batches    []*intake.Batch
 	raw        []pista.Item
 	// Per desk, the evidence copy of the message (see evidence.go), and
@@ -114,13 +117,15 @@ func (s *Server) deliver(ctx context.Context, desks []pista.Desk, from string, r
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d := &delivery{s: s, ctx: ctx, desks: desks, from: from, fail: failure{cancel: cancel}}
+	day := s.cfg.Clock.Day(time.Now())
 	for _, desk := range desks {
-		rs, err := keys.ParseRecipients(append([]string{desk.Recipient}, s.cfg.Archive...)...)
+		seal, err := intake.SealFor(ctx, s.cfg.Tips, s.log, desk, day, s.cfg.Archive)
 		if err != nil {
 			return fmt.Errorf("smtp: desk %d: %w", desk.ID, err)
 		}
-		d.recipients = append(d.recipients, rs)
-		d.batches = append(d.batches, intake.NewBatch(s.cfg.Blobs, rs, -1))
+		d.recipients = append(d.recipients, seal.Recipients)
+		d.intakeKeys = append(d.intakeKeys, seal.IntakeKey)
+		d.batches = append(d.batches, intake.NewBatch(s.cfg.Blobs, seal.Recipients, -1))
 	}
 	d.raw = make([]pista.Item, len(desks))
 	d.copies = make([]pista.Item, len(desks))
@@ -238,6 +243,7 @@ func (d *delivery) tips() ([]*pista.NewTip, error) {
 	for i, desk := range d.desks {
 		b := d.batches[i]
 		var preview []byte // what the inbox shows of the message, encrypted like it
+		var previewIntake int64
 		if message != "" {
 			if err := b.AddText(d.ctx, pista.KindMessage, message); err != nil {
 				return nil, err
@@ -246,6 +252,9 @@ func (d *delivery) tips() ([]*pista.NewTip, error) {
 			if preview, err = intake.SealPreview(message, d.recipients[i]); err != nil {
 				return nil, err
 			}
+			if preview != nil {
+				previewIntake = d.intakeKeys[i]
+			}
 		}
 		if d.contact != "" {
 			if err := b.AddText(d.ctx, pista.KindContact, d.contact); err != nil {
@@ -253,6 +262,8 @@ func (d *delivery) tips() ([]*pista.NewTip, error) {
 			}
 		}
 		b.Sort()
+		items := append(append([]pista.Item(nil), b.Items()...), d.raw[i])
+		intake.Seal{IntakeKey: d.intakeKeys[i]}.Mark(items)
 		lookup := make([]byte, 32)
 		rand.Read(lookup)
 		tips = append(tips, &pista.NewTip{
@@ -261,8 +272,9 @@ func (d *delivery) tips() ([]*pista.NewTip, error) {
 			Source: pista.Source{Lookup: lookup},
 			Conversation: pista.Conversation{
 				ID: pista.NewConversationID(), Channel: pista.ChannelEmail, DeskID: desk.ID, Preview: preview,
+				PreviewIntake: previewIntake,
 			},
-			Items: append(append([]pista.Item(nil), b.Items()...), d.raw[i]),
+			Items: items,
 		})
 	}
 	return tips, nil

@@ -15,6 +15,7 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/forward"
 	"github.com/pista-tips/pista/scrub"
 )
 
@@ -28,6 +29,9 @@ type Config struct {
 	Blobs  pista.BlobStore
 	// Archive recipients (age1pq1…): every item is also encrypted to them.
 	Archive []string
+	// Clock numbers the intake days (forward secrecy): a message's items
+	// go to each desk's intake key of the day.
+	Clock forward.Clock
 	// MaxMessageBytes is the SIZE limit; 0 means DefaultMaxMessageBytes.
 	MaxMessageBytes int64
 	// SpoolDir is where an attachment waits, encrypted under a key held

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"filippo.io/age"
-
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/i18n"
@@ -73,6 +71,13 @@ type submission struct {
 	// encrypted here from the message, or by the browser (field
 	// "preview" of a sealed form); nil if none.
 	preview []byte
+	// seal is what the server encrypts to (the day's intake key, or the
+	// desk's key); declared is the intake key a sealed form says the
+	// browser encrypted to (field "intake_key"; 0: none, the desk's key).
+	// previewIntake is the intake key the preview is under (0: none).
+	seal          intake.Seal
+	declared      int64
+	previewIntake int64
 }
 
 // formSpec says what a form expects.
@@ -85,8 +90,8 @@ type formSpec struct {
 	contact bool // the contact field is allowed
 	// questions: the desk's questions may be answered (a first tip).
 	questions bool
-	// recipients of a desk: its key and the archive's.
-	recipients func(pista.Desk) ([]age.Recipient, error)
+	// seal chooses what a desk's items are encrypted to (Handler.seal).
+	seal func(context.Context, pista.Desk) (intake.Seal, error)
 }
 
 // readForm reads a multipart source form as it streams in. The csrf field
@@ -125,14 +130,17 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 		if s.batch != nil {
 			return nil
 		}
-		rs, err := spec.recipients(s.desk)
+		seal, err := spec.seal(ctx, s.desk)
 		if err != nil {
 			return refuse(http.StatusInternalServerError, "error.internal", err)
 		}
 		// MaxUpload is what the page promises for files; the text fields
-		// and the files' names have their own limits.
-		s.batch = intake.NewBatch(h.Blobs, rs, h.MaxUpload)
-		s.recipients = len(rs)
+		// and the files' names have their own limits. A sealed form's
+		// parts are checked to have as many stanzas: an intake key and
+		// the archive's, or the desk's key and the archive's.
+		s.seal = seal
+		s.batch = intake.NewBatch(h.Blobs, seal.Recipients, h.MaxUpload)
+		s.recipients = len(seal.Recipients)
 		return nil
 	}
 	files := 0
@@ -226,6 +234,19 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 					return s, refuse(http.StatusInternalServerError, "error.internal", err)
 				}
 			}
+		case "intake_key":
+			// The intake key the page's script encrypted to, checked
+			// once the whole form is read. A plain form's is ignored:
+			// the server chose its own key.
+			v, ferr := readField(part, httpx.MaxSmallField, "error.form")
+			if ferr != nil {
+				return s, ferr
+			}
+			id, err := intake.ParseIntakeKeyID(v)
+			if err != nil || s.declared != 0 {
+				return s, refuse(http.StatusBadRequest, "error.form", nil)
+			}
+			s.declared = id
 		case "sealed_for":
 			// The desk whose keys the page encrypted a follow-up to.
 			if spec.deskFor != nil {
@@ -337,8 +358,23 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 		return s, refuse(http.StatusBadRequest, "error.empty", nil)
 	}
 	if s.sealed {
+		if s.declared != 0 {
+			err := intake.CheckDeclared(ctx, h.Tips, s.desk, s.declared, h.today())
+			if errors.Is(err, intake.ErrIntakeKey) {
+				// Encrypted to a key the desk no longer takes (the page
+				// was opened days ago, or the desk's key changed, or the
+				// conversation moved): nothing is kept.
+				return s, refuse(http.StatusConflict, "forward.source.stale", nil)
+			} else if err != nil {
+				return s, refuse(http.StatusInternalServerError, "error.internal", err)
+			}
+		}
 		s.batch.Sort()
 		s.batch.MarkEncryptedBy("browser")
+		s.batch.MarkSealing(s.declared)
+		if s.preview != nil {
+			s.previewIntake = s.declared
+		}
 		return s, nil
 	}
 	if ferr := startBatch(); ferr != nil {
@@ -349,12 +385,11 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 			return s, readError(err)
 		}
 		if spec.contact { // a new tip: its first message
-			rs, err := spec.recipients(s.desk)
-			if err == nil {
-				s.preview, err = intake.SealPreview(s.message, rs)
-			}
-			if err != nil {
+			if s.preview, err = intake.SealPreview(s.message, s.seal.Recipients); err != nil {
 				return s, refuse(http.StatusInternalServerError, "error.internal", err)
+			}
+			if s.preview != nil {
+				s.previewIntake = s.seal.IntakeKey
 			}
 		}
 	}
@@ -369,6 +404,7 @@ func (h *Handler) readForm(ctx context.Context, r *http.Request, spec formSpec) 
 		}
 	}
 	s.batch.Sort()
+	s.batch.MarkSealing(s.seal.IntakeKey)
 	return s, nil
 }
 

@@ -1,12 +1,15 @@
 package web
 
 import (
+	"context"
+	"encoding/base64"
 	"html/template"
 	"net/http"
 	"strings"
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/httpx"
+	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/ui"
 	"github.com/pista-tips/pista/upload"
 )
@@ -17,7 +20,10 @@ type landingData struct {
 	Desks   []pista.Desk
 	// Recipients are, by desk slug, the keys the page's script encrypts
 	// to: the desk's and the archive's, separated by spaces.
-	Recipients      map[string]string
+	Recipients map[string]string
+	// Keys are, by desk slug, what the script encrypts to with forward
+	// secrecy (data-desk-key, data-sign-key, data-intake-…).
+	Keys            map[string]deskKeys
 	MaxMessage      string
 	MaxMessageChars int
 	MaxContactChars int
@@ -76,9 +82,11 @@ func (h *Handler) landing(r *http.Request) (*ui.Page, landingData, error) {
 	p := h.page(r, "", "landing.title")
 	p.CSRF = h.CSRF.Token("") // see submitTip
 	d.Desks = h.localize(r.Context(), p.L.Tag, desks...)
-	d.Recipients = map[string]string{}
+	d.Recipients, d.Keys = map[string]string{}, map[string]deskKeys{}
+	day := h.today()
 	for _, desk := range desks {
 		d.Recipients[desk.Slug] = h.recipientList(desk)
+		d.Keys[desk.Slug] = h.deskKeys(r.Context(), desk, day)
 	}
 	if len(d.Desks) > 0 {
 		d.Chosen = d.Desks[0].Slug
@@ -88,6 +96,34 @@ func (h *Handler) landing(r *http.Request) (*ui.Page, landingData, error) {
 		return nil, landingData{}, err
 	}
 	return p, d, nil
+}
+
+// deskKeys are what a source page's script needs to encrypt to a desk
+// with forward secrecy (docs/forward-secrecy.md, "Source side"): the
+// desk's key, the signing key of its generation and the day's intake key
+// with its signature, which the script checks before using it. The
+// template leaves out what is empty.
+type deskKeys struct {
+	DeskKey string
+	SignKey string // standard base64; "" if the generation has none yet
+	// The live intake key of the day; IntakeID 0 if none.
+	IntakeID        int64
+	IntakeDay       int64
+	IntakeRecipient string
+	IntakeSignature string // standard base64
+}
+
+func (h *Handler) deskKeys(ctx context.Context, d pista.Desk, day int64) deskKeys {
+	k := deskKeys{DeskKey: d.Recipient}
+	signKey, in := intake.Publish(ctx, h.Tips, h.Log, d, day)
+	if signKey != nil {
+		k.SignKey = base64.StdEncoding.EncodeToString(signKey)
+	}
+	if in != nil {
+		k.IntakeID, k.IntakeDay, k.IntakeRecipient = in.ID, in.Day, in.Recipient
+		k.IntakeSignature = base64.StdEncoding.EncodeToString(in.Signature)
+	}
+	return k
 }
 
 // recipientList is a desk's recipients for the page's script.

@@ -110,9 +110,11 @@ type sourceData struct {
 	// what it encrypted (sealed_for): refused if the conversation has
 	// moved to another desk since the page was opened.
 	SealedFor string
-	Notice    string
-	Replies   []replyView
-	Sent      []sentView
+	// Keys are that desk's keys for forward secrecy (landing.go).
+	Keys    deskKeys
+	Notice  string
+	Replies []replyView
+	Sent    []sentView
 	// RetentionDays is how long the desk keeps the conversation after its
 	// last message (0: until the newsroom deletes it).
 	RetentionDays int
@@ -138,6 +140,7 @@ func (h *Handler) showSource(w http.ResponseWriter, r *http.Request) {
 	if conv, err := h.conversation(r.Context(), sess); err == nil {
 		if desk, err := h.Desks.DeskByID(r.Context(), conv.DeskID); err == nil {
 			d.Recipients, d.SealedFor = h.recipientList(desk), desk.Slug
+			d.Keys = h.deskKeys(r.Context(), desk, h.today())
 			d.RetentionDays = desk.RetentionDays
 		}
 	}
@@ -225,7 +228,7 @@ func (h *Handler) submitFollowUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, h.MaxUpload+formOverhead)
-	s, ferr := h.readForm(ctx, r, formSpec{sessionID: sid, desk: desk, recipients: h.recipients})
+	s, ferr := h.readForm(ctx, r, formSpec{sessionID: sid, desk: desk, seal: h.seal})
 	if ferr != nil {
 		h.refused(w, r, ferr)
 		return

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
-
-	"filippo.io/age"
+	"time"
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/admit"
+	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/keys"
 )
 
@@ -16,9 +16,16 @@ import (
 // boundaries, part headers, the text fields.
 const formOverhead = 1 << 20
 
-// recipients returns the keys a desk's items are encrypted to.
-func (h *Handler) recipients(d pista.Desk) ([]age.Recipient, error) {
-	return keys.ParseRecipients(append([]string{d.Recipient}, h.Archive...)...)
+// seal chooses what the server encrypts a desk's new items to: the
+// desk's intake key of the day and the archive's keys, or, without one,
+// the desk's key and the archive's (docs/forward-secrecy.md).
+func (h *Handler) seal(ctx context.Context, d pista.Desk) (intake.Seal, error) {
+	return intake.SealFor(ctx, h.Tips, h.Log, d, h.today(), h.Archive)
+}
+
+// today is the intake day now.
+func (h *Handler) today() int64 {
+	return h.Clock.Day(time.Now())
 }
 
 type receiptData struct {
@@ -36,11 +43,11 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 	// with a session: a new tip does not act on the session, and a second
 	// tab, opened before the source logged in, must still work.
 	s, ferr := h.readForm(ctx, r, formSpec{
-		sessionID:  "",
-		deskFor:    h.Desks.DeskBySlug,
-		contact:    true,
-		questions:  true,
-		recipients: h.recipients,
+		sessionID: "",
+		deskFor:   h.Desks.DeskBySlug,
+		contact:   true,
+		questions: true,
+		seal:      h.seal,
 	})
 	if ferr != nil && s != nil && len(s.answerErrs) > 0 {
 		h.showLandingAgain(w, r, s)
@@ -66,7 +73,7 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 	}
 	tip := &pista.NewTip{
 		Source:       pista.Source{Lookup: d.Lookup, Recipient: d.Recipient()},
-		Conversation: pista.Conversation{ID: pista.NewConversationID(), Channel: pista.ChannelWeb, DeskID: s.desk.ID, Preview: s.preview},
+		Conversation: pista.Conversation{ID: pista.NewConversationID(), Channel: pista.ChannelWeb, DeskID: s.desk.ID, Preview: s.preview, PreviewIntake: s.previewIntake},
 		Items:        s.batch.Items(),
 	}
 	if err := h.Tips.CreateTip(context.WithoutCancel(ctx), tip); err != nil {

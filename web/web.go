@@ -27,6 +27,7 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/admit"
+	"github.com/pista-tips/pista/forward"
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/pow"
@@ -89,6 +90,9 @@ type Handler struct {
 	// PoW checks the proofs of work that buy the priority lanes (nil:
 	// none are asked for or accepted).
 	PoW *pow.Issuer
+	// Clock numbers the intake days (forward secrecy): new items go to
+	// the desk's intake key of the day.
+	Clock forward.Clock
 }
 
 // Register adds the source routes to mux.

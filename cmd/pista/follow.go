@@ -137,11 +137,12 @@ func runFollow(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	to, err := apiclient.Recipients(d)
+	seal, err := apiclient.SealingFor(d)
 	if err != nil {
 		return err
 	}
-	if err := c.FollowUp(ctx, to, sealed); err != nil {
+	noForward(e, "follow-up", seal)
+	if err := c.FollowUp(ctx, seal, sealed); err != nil {
 		return sendError(err)
 	}
 	fmt.Fprintf(e.stderr, "pista: sent, encrypted on this computer to the %s desk.\n", apiclient.Printable(d.Title, 200))

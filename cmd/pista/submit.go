@@ -100,7 +100,7 @@ func runSubmit(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	to, err := apiclient.Recipients(d)
+	seal, err := apiclient.SealingFor(d)
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,8 @@ func runSubmit(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.SubmitTip(ctx, d.Slug, derived, to, sealed); err != nil {
+	noForward(e, "tip", seal)
+	if err := c.SubmitTip(ctx, d.Slug, derived, seal, sealed); err != nil {
 		return sendError(err)
 	}
 	fmt.Fprintln(e.stdout, codename.String())
@@ -124,6 +125,14 @@ pista:     pista follow --server %s
 pista: and type the codename.
 `, apiclient.Printable(d.Title, 200), c.Server)
 	return nil
+}
+
+// noForward says, in one line, that what is sent goes without forward
+// secrecy, and why.
+func noForward(e env, what string, seal apiclient.Sealing) {
+	if seal.IntakeKey == 0 {
+		fmt.Fprintf(e.stderr, "pista: this %s is sent without forward secrecy: %s.\n", what, seal.NoForward)
+	}
 }
 
 // fetchDesks fetches the desks and checks that this program can derive
@@ -221,7 +230,7 @@ func sendError(err error) error {
 		switch ae.Code {
 		case "too_large":
 			return hint(err, "send fewer or smaller files at a time, then more with pista follow")
-		case "malformed_item":
+		case "malformed_item", "intake_key_expired":
 			return hint(err, "the desk's keys may have just changed: try again")
 		}
 		return err
