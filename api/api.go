@@ -20,6 +20,7 @@
 //	GET  /api/v1/journalist/items/{id}/meta   a file item's name and type, as an age file
 //	GET  /api/v1/journalist/conversations/{id}/recipients   the keys a reply is encrypted to
 //	POST /api/v1/journalist/conversations/{id}/replies      a reply encrypted on the journalist's device (reply.go)
+//	GET, POST /api/v1/journalist/fs/…    the sorter's routes of forward secrecy (forward.go)
 //
 // The source part is for apps (and `pista submit` / `pista follow`) that
 // encrypt on the source's device: the codename is derived there and never
@@ -116,6 +117,10 @@ func (h *Handler) routes() []route {
 		{"GET", "/api/v1/journalist/items/{id}/meta", h.auth(h.getItem)},
 		{"GET", "/api/v1/journalist/conversations/{id}/recipients", h.auth(h.conversationRecipients)},
 		{"POST", "/api/v1/journalist/conversations/{id}/replies", h.auth(h.replyToConversation)},
+		{"GET", "/api/v1/journalist/fs/keys", h.asJournalist((*newsroom.Forward).ListKeys)},
+		{"POST", "/api/v1/journalist/fs/keys", h.asJournalist((*newsroom.Forward).AddKeys)},
+		{"GET", "/api/v1/journalist/fs/unsorted", h.asJournalist((*newsroom.Forward).ListUnsorted)},
+		{"POST", "/api/v1/journalist/fs/sort", h.asJournalist((*newsroom.Forward).Sort)},
 
 		{"GET", "/api/v1/desks", h.listDesks},
 		{"GET", "/api/v1/source/challenge", h.getChallenge},
@@ -347,20 +352,37 @@ func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request, q request) {
 
 // Item describes one item for pull.
 type Item struct {
-	ID           int64     `json:"id"`
-	Conversation string    `json:"conversation"`
-	Kind         string    `json:"kind"`
-	Size         int64     `json:"size"`
-	MetaSize     int64     `json:"meta_size,omitempty"`
-	HasMeta      bool      `json:"has_meta"`
-	Created      time.Time `json:"created"`
+	ID           int64  `json:"id"`
+	Conversation string `json:"conversation"`
+	Kind         string `json:"kind"`
+	Size         int64  `json:"size"`
+	MetaSize     int64  `json:"meta_size,omitempty"`
+	HasMeta      bool   `json:"has_meta"`
+	// Sealing is which key opens the item's objects now: "desk" (the
+	// desk's key), "intake" (the intake key IntakeKey, listed by GET
+	// fs/keys) or "conv" (the conversation's key, in ConversationKeys).
+	Sealing   string `json:"sealing"`
+	IntakeKey int64  `json:"intake_key"`
+	// Received is how it arrived: "legacy" (before forward secrecy),
+	// "fs", or "nofs" (received without forward secrecy).
+	Received string    `json:"received"`
+	Created  time.Time `json:"created"`
+}
+
+// ConversationKey is a conversation's own key: its public key, and its
+// secret sealed (an age file) to the desk's key and the archive's.
+type ConversationKey struct {
+	Recipient string `json:"recipient"`
+	Key       []byte `json:"key"`
 }
 
 // ItemsResponse answers GET /api/v1/journalist/items. When More is true,
-// ask again with after = the last item's ID.
+// ask again with after = the last item's ID. ConversationKeys holds the
+// keys of the page's conversations that have one, by conversation ID.
 type ItemsResponse struct {
-	Items []Item `json:"items"`
-	More  bool   `json:"more"`
+	Items            []Item                     `json:"items"`
+	ConversationKeys map[string]ConversationKey `json:"conversation_keys"`
+	More             bool                       `json:"more"`
 }
 
 func (h *Handler) listItems(w http.ResponseWriter, r *http.Request, q request) {
@@ -386,14 +408,30 @@ func (h *Handler) listItems(w http.ResponseWriter, r *http.Request, q request) {
 		h.internal(w, err)
 		return
 	}
-	resp := ItemsResponse{Items: []Item{}}
+	resp := ItemsResponse{Items: []Item{}, ConversationKeys: map[string]ConversationKey{}}
 	if len(items) > limit {
 		items, resp.More = items[:limit], true
 	}
 	h.reads.Items(r.Context(), q.j, pista.AuditList, items)
+	looked := map[string]bool{}
 	for _, it := range items {
 		resp.Items = append(resp.Items, Item{ID: it.ID, Conversation: it.ConversationID, Kind: string(it.Kind),
-			Size: it.Size, MetaSize: it.MetaSize, HasMeta: it.Meta != "", Created: it.Created})
+			Size: it.Size, MetaSize: it.MetaSize, HasMeta: it.Meta != "", Sealing: orDefault(it.Sealing, pista.SealingDesk),
+			IntakeKey: it.IntakeKey, Received: orDefault(it.Received, pista.ReceivedForward), Created: it.Created})
+		if looked[it.ConversationID] {
+			continue
+		}
+		looked[it.ConversationID] = true
+		c, err := h.Tips.ConversationFor(r.Context(), q.journalist, it.ConversationID)
+		if errors.Is(err, pista.ErrNotFound) {
+			continue // deleted since the items were listed
+		} else if err != nil {
+			h.internal(w, err)
+			return
+		}
+		if c.KeyRecipient != "" {
+			resp.ConversationKeys[c.ID] = ConversationKey{Recipient: c.KeyRecipient, Key: c.Key}
+		}
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -434,6 +472,14 @@ func (h *Handler) getItem(w http.ResponseWriter, r *http.Request, q request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 	io.Copy(w, obj)
+}
+
+// orDefault is s, or def for "" (what a store writes for "").
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // CodeObjectMissing is the error code of an item whose object the server

@@ -14,6 +14,7 @@
 //	POST /newsroom/c/{id}/{status,tags,assign}   the desk's work on it
 //	POST /newsroom/c/{id}/reply/sealed           a reply encrypted by the browser, with its files (replyfiles.go)
 //	GET, POST /newsroom/search…                  the desks' encrypted search indexes (search.go)
+//	GET, POST /newsroom/fs/…                     the sorter's routes of forward secrecy (forward.go)
 //
 // A journalist sees the conversations of their desks only; any other is a
 // 404, exactly like one that does not exist. The server never decrypts an
@@ -47,6 +48,7 @@ import (
 	"time"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/forward"
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/ui"
 )
@@ -72,6 +74,8 @@ type Handler struct {
 	// MaxUpload bounds the bytes of the files of one reply together, as
 	// it bounds a source's submission (0: httpx.DefaultMaxUpload).
 	MaxUpload int64
+	// Clock numbers the intake days of forward secrecy (forward.go).
+	Clock forward.Clock
 
 	// Shared, if set, keeps what several instances must see alike
 	// (WebAuthn ceremonies, the window of download audit entries); the
@@ -132,6 +136,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerRetention(mux)
 	h.registerQuestions(mux)
 	h.registerNotes(mux)
+	h.registerForward(mux)
 }
 
 // CSRFHeader carries the page's CSRF token in the script's requests.

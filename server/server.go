@@ -31,6 +31,7 @@ import (
 	"github.com/pista-tips/pista/api"
 	"github.com/pista-tips/pista/blob"
 	"github.com/pista-tips/pista/blob/s3"
+	"github.com/pista-tips/pista/forward"
 	"github.com/pista-tips/pista/httpx"
 	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/keys"
@@ -102,6 +103,10 @@ type Config struct {
 	Log                    *slog.Logger
 	// Metrics, if not nil, records the server's metrics (health.go).
 	Metrics *metrics.Metrics
+	// IntakeDay is the length of an intake key's day (forward.Clock; 0:
+	// forward.DefaultPeriod, 24 hours). Only tests shorten it (pista
+	// serve --intake-day), so that intake keys expire within a test.
+	IntakeDay time.Duration
 }
 
 // DefaultCoarsenEvery bounds how long a folder or the database keeps the
@@ -310,10 +315,13 @@ type Server struct {
 	// SpoolDir is where those files wait, encrypted, to be scrubbed.
 	ScrubBudget scrub.Budget
 	SpoolDir    string
-	stop        context.CancelFunc // ends the uploads' expiry sweep
-	lock        *os.File           // the data folder's lock (lockData)
-	dir         string             // the data folder
-	swept       chan struct{}      // closed when the start-up sweep is done (Swept)
+	// Clock numbers the intake days (Config.IntakeDay), for every
+	// channel that encrypts to intake keys (the e-mail intake too).
+	Clock forward.Clock
+	stop  context.CancelFunc // ends the uploads' expiry sweep
+	lock  *os.File           // the data folder's lock (lockData)
+	dir   string             // the data folder
+	swept chan struct{}      // closed when the start-up sweep is done (Swept)
 }
 
 // New locks the data folder (ErrInUse if another server holds it), opens
@@ -330,6 +338,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.ExitURL == "" {
 		cfg.ExitURL = DefaultExitURL
+	}
+	if cfg.IntakeDay < 0 {
+		return nil, fmt.Errorf("the intake day cannot be negative (%v)", cfg.IntakeDay)
 	}
 	if len(cfg.Archive) > 0 {
 		if _, err := keys.ParseRecipients(cfg.Archive...); err != nil {
@@ -410,11 +421,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	watch(sweepCtx, cfg, st, up, gate)
 	go coarsen(sweepCtx, cfg)
 	go expire(sweepCtx, cfg.Log, st)
+	go destroyIntake(sweepCtx, cfg.Log, st.Tips, clockOf(cfg))
 	if st.Shared != nil {
 		go sweepShared(sweepCtx, cfg.Log, st.Shared)
 	}
 	return &Server{Stores: st, Uploads: up, Handler: h, Gate: gate, ScrubBudget: scrubBudget(cfg.ScrubMemory), SpoolDir: st.Local.TempDir(),
-		stop: stop, lock: lock, dir: cfg.Data, swept: sweep.swept}, nil
+		Clock: clockOf(cfg), stop: stop, lock: lock, dir: cfg.Data, swept: sweep.swept}, nil
 }
 
 // Swept is closed once the objects a crash left in the data folder
@@ -494,6 +506,7 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store, gate *
 	// place in.
 	puzzle := pow.NewIssuer(powKey)
 	puzzle.Base, puzzle.Load, puzzle.Shared = cfg.PoWBits, gate.WaitingProven, st.Shared
+	clock := clockOf(cfg)
 	sourceKeys := SourceSessionKeys(st.Settings)
 	sourceSessions, err := web.NewSessions(sourceKeys, st.Tips, cfg.SecureCookies)
 	if err != nil {
@@ -536,11 +549,12 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store, gate *
 		Auth: auth, Journalists: st.Journalists, Desks: st.Desks, Tips: st.Tips, Team: st.Team, Blobs: st.Blobs, RPID: cfg.WebAuthnRPID,
 		Sessions: journalistSessions, CSRF: csrf, Render: render, Log: cfg.Log, Shared: st.Shared,
 		Newsroom: cfg.Newsroom, Archive: cfg.Archive, NoServerReplies: cfg.NoServerReplies, MaxUpload: cfg.MaxUpload,
+		Clock: clock,
 	}).Register(mux)
 	(&api.Handler{
 		Auth: auth, Desks: st.Desks, Tips: st.Tips, Blobs: st.Blobs, Tokens: apiTokens, Log: cfg.Log,
 		SourceTokens: sourceTokens, Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload,
-		PoW: puzzle,
+		PoW: puzzle, Clock: clock,
 	}).Register(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		render.Error(w, ui.NewPage(r, cfg.Newsroom, "error.title"), http.StatusNotFound, "error.notfound", "/")
@@ -607,6 +621,9 @@ func SweepOrphans(ctx context.Context, tips pista.TipStore, blobs pista.BlobStor
 	}
 	return n, errors.Join(errs...)
 }
+
+// clockOf is the intake days' clock of cfg.
+func clockOf(cfg Config) forward.Clock { return forward.Clock{Period: cfg.IntakeDay} }
 
 // scrubBudget is the budget of memory bytes for scrubbing a file on
 // arrival; 0 means the default.

@@ -1,0 +1,516 @@
+package newsroom
+
+// Sorting (docs/forward-secrecy.md, "Items"): GET fs/unsorted lists what
+// a sorter should rewrap, POST fs/sort takes the rewrapped headers.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/forward"
+	"github.com/pista-tips/pista/intake"
+)
+
+// FSUnsorted answers GET fs/unsorted.
+type FSUnsorted struct {
+	Items []FSItem `json:"items"`
+	// Conversations are those of the page's items and previews.
+	Conversations []FSConversation `json:"conversations"`
+	// Previews are up to MaxFSPreviews previews still under an intake
+	// key, on every page.
+	Previews []FSPreview `json:"previews"`
+	// Next is the last item's ID, to ask after; 0 when the page is
+	// empty: nothing is left.
+	Next int64 `json:"next"`
+}
+
+// FSItem is an item to sort, with the age headers of its objects.
+type FSItem struct {
+	ID           int64          `json:"id"`
+	Conversation string         `json:"conversation"`
+	DeskID       int64          `json:"desk_id"`
+	Kind         pista.ItemKind `json:"kind"`
+	Author       int64          `json:"author"`
+	Sealing      string         `json:"sealing"`
+	IntakeKey    int64          `json:"intake_key"`
+	Received     string         `json:"received"`
+	Header       []byte         `json:"header"`
+	MetaHeader   []byte         `json:"meta_header"`
+}
+
+// FSConversation is what a sorter needs of a conversation: its key
+// (KeyRecipient "" and Key nil until a sorter made one) and its source's
+// public key, which replies are also wrapped to.
+type FSConversation struct {
+	ID              string `json:"id"`
+	DeskID          int64  `json:"desk_id"`
+	KeyRecipient    string `json:"key_recipient"`
+	Key             []byte `json:"key"`
+	SourceRecipient string `json:"source_recipient"`
+}
+
+// FSPreview is a conversation's preview (an age file) under an intake
+// key, or, in a sort, rewrapped to the conversation's key.
+type FSPreview struct {
+	Conversation string `json:"conversation"`
+	IntakeKey    int64  `json:"intake_key"`
+	Preview      []byte `json:"preview"`
+}
+
+// FSSort is the body of POST fs/sort.
+type FSSort struct {
+	// Keys are new conversation keys, for conversations without one.
+	Keys     []FSConversationKey `json:"keys"`
+	Items    []FSSortItem        `json:"items"`
+	Previews []FSPreview         `json:"previews"`
+}
+
+// FSConversationKey is a conversation key a sorter made
+// (forward.MakeConversationKey): sealed to the desk key and the archive
+// recipients.
+type FSConversationKey struct {
+	Conversation string `json:"conversation"`
+	Recipient    string `json:"recipient"`
+	Key          []byte `json:"key"`
+}
+
+// FSSortItem is an item's new headers, to the conversation's key (and
+// the archive's, and the source's for a reply or a reply's file).
+type FSSortItem struct {
+	ID         int64  `json:"id"`
+	Header     []byte `json:"header"`
+	MetaHeader []byte `json:"meta_header"`
+}
+
+// FSSorted answers POST fs/sort. Conflicts are the conversations that
+// already had a key when the sort brought one: their items were skipped,
+// and the sorter should load them again.
+type FSSorted struct {
+	Sorted    int      `json:"sorted"`
+	Skipped   int      `json:"skipped"`
+	Previews  int      `json:"previews"`
+	Conflicts []string `json:"conflicts"`
+}
+
+// ListUnsorted answers GET fs/unsorted?after=ITEM&limit=N for the
+// journalist j.
+func (f *Forward) ListUnsorted(w http.ResponseWriter, r *http.Request, j pista.Journalist) {
+	ctx := r.Context()
+	v := r.URL.Query()
+	after := int64(0)
+	if s := v.Get("after"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			f.fail(w, r, badFS("after must be an item ID (a whole number ≥ 0)"))
+			return
+		}
+		after = n
+	}
+	limit := DefaultFSUnsorted
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxFSUnsorted {
+			f.fail(w, r, badFS("limit must be between 1 and %d", MaxFSUnsorted))
+			return
+		}
+		limit = n
+	}
+	items, err := f.Tips.Unsorted(ctx, j.ID, after, limit)
+	if err != nil {
+		f.fail(w, r, failedFS("listing unsorted items", err))
+		return
+	}
+	previews, err := f.Tips.UnsortedPreviews(ctx, j.ID, "", MaxFSPreviews)
+	if err != nil {
+		f.fail(w, r, failedFS("listing unsorted previews", err))
+		return
+	}
+	out := FSUnsorted{Items: []FSItem{}, Conversations: []FSConversation{}, Previews: []FSPreview{}}
+	convs := map[string]bool{}
+	conversation := func(c pista.Conversation) *fsError {
+		if convs[c.ID] {
+			return nil
+		}
+		convs[c.ID] = true
+		src, err := f.Tips.SourceByID(ctx, c.SourceID)
+		if err != nil && !errors.Is(err, pista.ErrNotFound) {
+			return failedFS("loading a source", err)
+		}
+		out.Conversations = append(out.Conversations, FSConversation{ID: c.ID, DeskID: c.DeskID, KeyRecipient: c.KeyRecipient,
+			Key: c.Key, SourceRecipient: src.Recipient})
+		return nil
+	}
+	desks := map[string]int64{}
+	for _, it := range items {
+		out.Next = it.ID
+		if _, ok := desks[it.ConversationID]; !ok {
+			c, err := f.Tips.ConversationFor(ctx, j.ID, it.ConversationID)
+			if errors.Is(err, pista.ErrNotFound) {
+				continue // deleted meanwhile
+			} else if err != nil {
+				f.fail(w, r, failedFS("loading a conversation", err))
+				return
+			}
+			if e := conversation(c); e != nil {
+				f.fail(w, r, e)
+				return
+			}
+			desks[c.ID] = c.DeskID
+		}
+		fi := FSItem{ID: it.ID, Conversation: it.ConversationID, DeskID: desks[it.ConversationID], Kind: it.Kind, Author: it.AuthorID,
+			Sealing: sealingOf(it), IntakeKey: it.IntakeKey, Received: receivedOf(it)}
+		var ok bool
+		if fi.Header, ok = f.header(ctx, it, it.Object); !ok {
+			continue
+		}
+		if it.Meta != "" {
+			if fi.MetaHeader, ok = f.header(ctx, it, it.Meta); !ok {
+				continue
+			}
+		}
+		out.Items = append(out.Items, fi)
+	}
+	for _, c := range previews {
+		if e := conversation(c); e != nil {
+			f.fail(w, r, e)
+			return
+		}
+		out.Previews = append(out.Previews, FSPreview{Conversation: c.ID, IntakeKey: c.PreviewIntake, Preview: c.Preview})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// header reads the age header of one of an item's objects; false, after
+// logging it (the item's ID only), if the object is missing or its header
+// unreadable: a sorter could do nothing with it.
+func (f *Forward) header(ctx context.Context, it pista.Item, key string) ([]byte, bool) {
+	obj, err := f.Blobs.Open(ctx, key)
+	if err != nil {
+		if ctx.Err() == nil {
+			f.Log.Error("forward secrecy: an unsorted item's object cannot be opened", "item", it.ID, "err", err)
+		}
+		return nil, false
+	}
+	defer obj.Close()
+	h, err := forward.Header(obj)
+	if err != nil {
+		f.Log.Error("forward secrecy: an unsorted item's object has no readable age header", "item", it.ID, "err", err)
+		return nil, false
+	}
+	return h, true
+}
+
+// sealingOf and receivedOf are an item's Sealing and Received, with the
+// defaults a store writes for "".
+func sealingOf(it pista.Item) string {
+	if it.Sealing == "" {
+		return pista.SealingDesk
+	}
+	return it.Sealing
+}
+
+func receivedOf(it pista.Item) string {
+	if it.Received == "" {
+		return pista.ReceivedForward
+	}
+	return it.Received
+}
+
+// stanzasOf is how many stanzas an item's new headers must have: the
+// conversation's key and the archive's, and the source's for a reply or
+// a reply's file (a file with an author).
+func (f *Forward) stanzasOf(it pista.Item) int {
+	if it.Kind == pista.KindReply || (it.Kind == pista.KindFile && it.AuthorID != 0) {
+		return 2 + len(f.Archive)
+	}
+	return 1 + len(f.Archive)
+}
+
+// checkHeader checks a new header: a whole age header, as age writes it,
+// of exactly stanzas hybrid stanzas.
+func checkHeader(h []byte, stanzas int) error {
+	if len(h) > forward.MaxHeaderSize {
+		return errors.New("over " + strconv.Itoa(forward.MaxHeaderSize) + " bytes")
+	}
+	got, err := forward.Header(bytes.NewReader(h))
+	if err != nil {
+		return err
+	}
+	if len(got) != len(h) {
+		return errors.New("bytes follow the header")
+	}
+	if _, _, err := intake.CheckHeader(bytes.NewReader(h), stanzas); err != nil {
+		return err
+	}
+	return nil
+}
+
+// sortable is an item of a sort, as the store has it, with its new
+// headers.
+type sortable struct {
+	item         pista.Item
+	header, meta []byte
+}
+
+// Sort answers POST fs/sort for the journalist j. It checks everything
+// first and refuses the whole request if anything is malformed; then it
+// gives conversations their new keys (one another sorter gave first is a
+// conflict, whose items are skipped), writes each item's rewrapped
+// objects (the new header, then the stored payload: forward.Splice),
+// swaps them in (pista.Forwarder.Sort), deletes the objects that lost,
+// rewraps the previews, and destroys the intake keys that may go.
+func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalist) {
+	ctx := r.Context()
+	var req FSSort
+	if e := decodeFS(w, r, MaxFSSortBody, &req, `{"keys": [{"conversation", "recipient", "key"}], "items": [{"id", "header", "meta_header"}], "previews": [{"conversation", "intake_key", "preview"}]}`); e != nil {
+		f.fail(w, r, e)
+		return
+	}
+	switch {
+	case len(req.Items) > pista.MaxSortBatch:
+		f.fail(w, r, badFS("at most %d items at once", pista.MaxSortBatch))
+		return
+	case len(req.Keys) > pista.MaxSortBatch:
+		f.fail(w, r, badFS("at most %d keys at once", pista.MaxSortBatch))
+		return
+	case len(req.Previews) > MaxFSSortPreviews:
+		f.fail(w, r, badFS("at most %d previews at once", MaxFSSortPreviews))
+		return
+	}
+	// Check the form of everything, before anything changes.
+	keyed := map[string]bool{}
+	for i, k := range req.Keys {
+		if k.Conversation == "" || len(k.Conversation) > maxConversationID {
+			f.fail(w, r, badFS("key %d: no conversation", i+1))
+			return
+		}
+		if keyed[k.Conversation] {
+			f.fail(w, r, badFS("key %d: conversation %s comes twice", i+1, k.Conversation))
+			return
+		}
+		keyed[k.Conversation] = true
+		if e := checkRecipient(k.Recipient); e != nil {
+			e.msg = "key " + strconv.Itoa(i+1) + ": " + e.msg
+			f.fail(w, r, e)
+			return
+		}
+		if e := checkSealed(k.Key, 1+len(f.Archive)); e != nil {
+			e.msg = "key " + strconv.Itoa(i+1) + " (sealed to the desk key and the archive's): " + e.msg
+			f.fail(w, r, e)
+			return
+		}
+	}
+	previewed := map[string]bool{}
+	for i, p := range req.Previews {
+		if p.Conversation == "" || len(p.Conversation) > maxConversationID || p.IntakeKey <= 0 {
+			f.fail(w, r, badFS("preview %d: no conversation or intake key", i+1))
+			return
+		}
+		if previewed[p.Conversation] {
+			f.fail(w, r, badFS("preview %d: conversation %s comes twice", i+1, p.Conversation))
+			return
+		}
+		previewed[p.Conversation] = true
+		if err := intake.CheckPreview(p.Preview, 1+len(f.Archive)); err != nil {
+			f.fail(w, r, refuseFS(http.StatusBadRequest, "malformed_preview", "preview %d (to the conversation's key and the archive's): %s", i+1, clipFS(err.Error())))
+			return
+		}
+	}
+	skipped := 0
+	var todo []sortable
+	seen := map[int64]bool{}
+	for i, s := range req.Items {
+		if seen[s.ID] {
+			f.fail(w, r, badFS("item %d: item %d comes twice", i+1, s.ID))
+			return
+		}
+		seen[s.ID] = true
+		it, err := f.Tips.ItemFor(ctx, j.ID, s.ID)
+		if errors.Is(err, pista.ErrNotFound) {
+			skipped++ // deleted meanwhile, or none of the journalist's
+			continue
+		} else if err != nil {
+			f.fail(w, r, failedFS("loading an item", err))
+			return
+		}
+		n := f.stanzasOf(it)
+		if err := checkHeader(s.Header, n); err != nil {
+			f.fail(w, r, refuseFS(http.StatusBadRequest, "malformed_header", "item %d: the header %s", s.ID, clipFS(err.Error())))
+			return
+		}
+		if (it.Meta != "") != (s.MetaHeader != nil) {
+			f.fail(w, r, refuseFS(http.StatusBadRequest, "malformed_header", "item %d: meta_header goes with items that have a name-and-type object, and only those", s.ID))
+			return
+		}
+		if s.MetaHeader != nil {
+			if err := checkHeader(s.MetaHeader, n); err != nil {
+				f.fail(w, r, refuseFS(http.StatusBadRequest, "malformed_header", "item %d: the meta header %s", s.ID, clipFS(err.Error())))
+				return
+			}
+		}
+		if sealingOf(it) == pista.SealingConversation || receivedOf(it) == pista.ReceivedLegacy {
+			skipped++ // sorted meanwhile, or never to be
+			continue
+		}
+		todo = append(todo, sortable{item: it, header: s.Header, meta: s.MetaHeader})
+	}
+
+	// From here on, what is done stays done even if the client goes.
+	ctx = context.WithoutCancel(ctx)
+	out := FSSorted{Conflicts: []string{}}
+	lost := map[string]bool{} // conversations whose items are skipped
+	for _, k := range req.Keys {
+		err := f.Tips.SetConversationKey(ctx, j.ID, k.Conversation, k.Recipient, k.Key)
+		switch {
+		case errors.Is(err, pista.ErrExists):
+			out.Conflicts = append(out.Conflicts, k.Conversation)
+			lost[k.Conversation] = true
+		case errors.Is(err, pista.ErrNotFound):
+			lost[k.Conversation] = true
+		case err != nil:
+			f.fail(w, r, failedFS("setting a conversation key", err))
+			return
+		}
+	}
+	var batch []pista.Sorted
+	var written []string // every new object, until the swap says which stay
+	undo := func() {
+		for _, k := range written {
+			if err := f.Blobs.Delete(ctx, k); err != nil {
+				f.Log.Error("forward secrecy: deleting an object a sort wrote", "err", err)
+			}
+		}
+	}
+	for _, s := range todo {
+		it := s.item
+		if lost[it.ConversationID] {
+			skipped++
+			continue
+		}
+		st := pista.Sorted{Item: it.ID, OldObject: it.Object, OldMeta: it.Meta}
+		var err error
+		st.NewObject, st.NewSize, err = f.rewrite(ctx, it.Object, s.header)
+		if err == nil {
+			written = append(written, st.NewObject)
+			if s.meta != nil {
+				st.NewMeta, st.NewMetaSize, err = f.rewrite(ctx, it.Meta, s.meta)
+				if err == nil {
+					written = append(written, st.NewMeta)
+				}
+			}
+		}
+		if errors.Is(err, errStoredObject) {
+			f.Log.Error("forward secrecy: an item's stored object cannot be rewrapped", "item", it.ID, "err", err)
+			if st.NewObject != "" {
+				written = written[:len(written)-1]
+				if err := f.Blobs.Delete(ctx, st.NewObject); err != nil {
+					f.Log.Error("forward secrecy: deleting an object a sort wrote", "err", err)
+				}
+			}
+			skipped++
+			continue
+		} else if err != nil {
+			undo()
+			f.fail(w, r, failedFS("writing a rewrapped object", err))
+			return
+		}
+		batch = append(batch, st)
+	}
+	var done []pista.Sorted
+	if len(batch) > 0 {
+		var err error
+		done, err = f.Tips.Sort(ctx, j.ID, batch)
+		if err != nil {
+			undo()
+			f.fail(w, r, failedFS("sorting items", err))
+			return
+		}
+	}
+	swapped := map[int64]bool{}
+	var gone []string
+	for _, d := range done {
+		swapped[d.Item] = true
+		gone = append(gone, d.OldObject)
+		if d.OldMeta != "" {
+			gone = append(gone, d.OldMeta)
+		}
+	}
+	for _, b := range batch {
+		if !swapped[b.Item] {
+			gone = append(gone, b.NewObject)
+			if b.NewMeta != "" {
+				gone = append(gone, b.NewMeta)
+			}
+		}
+	}
+	for _, k := range gone {
+		if err := f.Blobs.Delete(ctx, k); err != nil {
+			// The orphan sweep deletes it later.
+			f.Log.Error("forward secrecy: deleting an object a sort replaced", "err", err)
+		}
+	}
+	out.Sorted = len(done)
+	out.Skipped = skipped + len(batch) - len(done)
+	for _, p := range req.Previews {
+		if lost[p.Conversation] {
+			continue
+		}
+		err := f.Tips.SortPreview(ctx, j.ID, p.Conversation, p.IntakeKey, p.Preview)
+		if errors.Is(err, pista.ErrNotFound) {
+			continue
+		} else if err != nil {
+			f.fail(w, r, failedFS("sorting a preview", err))
+			return
+		}
+		out.Previews++
+	}
+	if _, err := f.Tips.DestroyIntakeKeys(ctx, f.today()-forward.Grace); err != nil {
+		f.Log.Error("forward secrecy: destroying intake keys", "err", err)
+	}
+	if out.Sorted > 0 || out.Previews > 0 || len(req.Keys) > 0 {
+		f.Log.Info("journalist sorted items", "journalist", j.Name, "sorted", out.Sorted, "skipped", out.Skipped,
+			"previews", out.Previews, "keys", len(req.Keys)-len(lost), "conflicts", len(out.Conflicts))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// errStoredObject: the stored object cannot be opened or has no readable
+// age header; its item cannot be sorted.
+var errStoredObject = errors.New("the stored object cannot be read")
+
+// rewrite writes header followed by the payload of the stored object key
+// as a new object (forward.Splice), and answers its key and size.
+func (f *Forward) rewrite(ctx context.Context, key string, header []byte) (string, int64, error) {
+	old, err := f.Blobs.Open(ctx, key)
+	if err != nil {
+		return "", 0, errors.Join(errStoredObject, err)
+	}
+	defer old.Close()
+	pr, pw := io.Pipe()
+	spliced := make(chan error, 1)
+	go func() {
+		_, err := forward.Splice(pw, header, old)
+		pw.CloseWithError(err)
+		spliced <- err
+	}()
+	newKey, size, err := f.Blobs.Put(ctx, pr)
+	pr.CloseWithError(errPutStopped)
+	serr := <-spliced
+	switch {
+	case err == nil:
+		return newKey, size, nil
+	case serr != nil && !errors.Is(serr, errPutStopped):
+		// The stored object failed first: its header, or its reading.
+		return "", 0, errors.Join(errStoredObject, serr)
+	default:
+		return "", 0, err
+	}
+}
+
+// errPutStopped ends a splice whose object store stopped reading.
+var errPutStopped = errors.New("the object store stopped reading")
