@@ -2,7 +2,9 @@
 //
 // The inbox (table[data-inbox-previews]): each row's preview of its first
 // message came with the page, as an age file (data-preview, base64) that
-// only the desk's keys open; it is decrypted here and shown as text
+// only the desk's keys open (directly, or through the day's intake key or
+// the conversation's key, both sealed to the desk's key: keys.js); it is
+// decrypted here and shown as text
 // (textContent, never HTML), cut at its padding. A conversation from
 // before previews names its first message instead (data-first): at most
 // maxLazy of those are fetched and decrypted per page, one at a time.
@@ -50,9 +52,14 @@ async function showPreviews(table) {
   let lazy = 0
   for (const p of cells) {
     try {
-      // The row's conversation key (data-conv-key) and the preview's
-      // intake key (data-intake-key) first.
-      const d = await keys.decrypterFor(p)
+      // The preview's intake key (the row's data-preview-intake) or its
+      // conversation's key (data-conv-key) first.
+      const row = p.closest("tr") || p
+      const d = await keys.deskDecrypter({
+        sealing: row.dataset.previewIntake ? "intake" : "",
+        intakeKey: row.dataset.previewIntake || "",
+        convKey: row.dataset.convKey || "",
+      })
       if (p.dataset.preview) {
         show(p, previewOf(await d.decrypt(keys.b64decode(p.dataset.preview), "text")))
       } else if (lazy < maxLazy) {
