@@ -42,6 +42,10 @@ var pragmas = []string{
 	"foreign_keys(1)",
 	"journal_mode(WAL)",
 	"synchronous(FULL)", // a committed tip survives a power cut
+	// What is deleted or replaced is overwritten, not left in free
+	// space: a destroyed intake key or a deleted conversation's key
+	// must not stay in the file (forward secrecy, forward.go).
+	"secure_delete(1)",
 }
 
 // Open opens the SQLite database at path, creating it if needed, and brings

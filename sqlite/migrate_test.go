@@ -378,3 +378,96 @@ func TestMigration0008(t *testing.T) {
 		t.Errorf("%d tags left after deleting their conversation (%v)", left, err)
 	}
 }
+
+// TestMigration0016 applies 0016 (forward secrecy) to a database of 0015
+// with items in it: every item from before is legacy, under the desk's
+// key, and never listed for sorting; conversations have no key; items
+// written after it get the stores' values, not the defaults.
+func TestMigration0016(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pista.db")
+	old, err := sql.Open("sqlite", path+"?"+url.Values{"_pragma": pragmas}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.SetMaxOpenConns(1)
+	if _, err := old.ExecContext(ctx, `CREATE TABLE schema_migrations (
+		version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := filepath.Glob("migrations/00*.sql")
+	for _, name := range names {
+		v, _ := strconv.ParseInt(filepath.Base(name)[:4], 10, 64)
+		if v >= 16 {
+			continue
+		}
+		if err := applyMigration(ctx, old, v, "migrations/"+filepath.Base(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`INSERT INTO journalists (id, name, recipient, password_hash, totp_secret, created) VALUES (1, 'alice', 'r', 'h', 's', 0)`,
+		`INSERT INTO desks (id, slug, title, created) VALUES (1, 'americas', 'Americas', 0)`,
+		`INSERT INTO desk_keys (id, desk_id, recipient, created) VALUES (1, 1, 'r', 0)`,
+		`UPDATE desks SET key_id = 1`,
+		`INSERT INTO desk_members (desk_id, journalist_id) VALUES (1, 1)`,
+		`INSERT INTO sources (id, lookup, recipient, created) VALUES (1, x'01', 'r', 0)`,
+		`INSERT INTO conversations (id, desk_id, source_id, created, updated, preview) VALUES ('c', 1, 1, 0, 0, x'00')`,
+		`INSERT INTO items (conversation_id, kind, object, size, created) VALUES ('c', 'message', 'o1', 1, 0)`,
+		`INSERT INTO items (conversation_id, kind, object, size, author_id, created) VALUES ('c', 'reply', 'o2', 2, 1, 0)`,
+		`UPDATE conversations SET last_item = 2`,
+	} {
+		if _, err := old.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tips := NewTipStore(db)
+	items, err := tips.ItemsOfConversation(ctx, "c")
+	if err != nil || len(items) != 2 {
+		t.Fatalf("items after 0016: %+v, %v", items, err)
+	}
+	for _, it := range items {
+		if it.Sealing != pista.SealingDesk || it.Received != pista.ReceivedLegacy || it.IntakeKey != 0 {
+			t.Errorf("item %s after 0016: sealing %q, received %q, intake key %d; want desk, legacy, 0", it.Object, it.Sealing, it.Received, it.IntakeKey)
+		}
+	}
+	if un, err := tips.Unsorted(ctx, 1, 0, 100); err != nil || len(un) != 0 {
+		t.Errorf("Unsorted after 0016 = %+v, %v; want no legacy item", un, err)
+	}
+	c, err := tips.ConversationFor(ctx, 1, "c")
+	if err != nil || c.KeyRecipient != "" || c.Key != nil || c.PreviewIntake != 0 {
+		t.Errorf("conversation after 0016: %+v, %v", c, err)
+	}
+	if k, err := tips.SignKey(ctx, 1); err != nil || k != nil {
+		t.Errorf("SignKey after 0016 = %x, %v", k, err)
+	}
+	added := []pista.Item{{Kind: pista.KindMessage, Object: "o3", Size: 3}}
+	if err := tips.AddItems(ctx, "c", added); err != nil {
+		t.Fatal(err)
+	}
+	if un, err := tips.Unsorted(ctx, 1, 0, 100); err != nil || len(un) != 1 || un[0].Object != "o3" ||
+		un[0].Sealing != pista.SealingDesk || un[0].Received != pista.ReceivedForward {
+		t.Errorf("Unsorted after a new item = %+v, %v; want it, desk, fs", un, err)
+	}
+	var ok string
+	if err := db.read.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
+		t.Errorf("integrity_check: %s, %v", ok, err)
+	}
+	fk, err := db.read.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fk.Next() {
+		t.Error("foreign key violations after the migration")
+	}
+	fk.Close()
+}

@@ -76,6 +76,33 @@ func TestQueryPlans(t *testing.T) {
 		{"conversation", conversationForQuery, []any{1, "x"}, []string{
 			"SEARCH c USING INDEX sqlite_autoindex_conversations_1 (id=?)",
 		}},
+		// Forward secrecy (migration 0016): what sorters still have to
+		// do comes from partial indexes, which hold only that.
+		{"unsorted", unsortedQuery, []any{1, 0, 10}, []string{
+			"SEARCH i USING INDEX items_unsorted (id>?)",
+			"SEARCH c USING INDEX sqlite_autoindex_conversations_1 (id=?)",
+			"SEARCH m USING COVERING INDEX desk_members_desk (desk_id=? AND journalist_id=?)",
+		}},
+		{"unsorted previews", unsortedPreviewsQuery, []any{1, "", 10}, []string{
+			"SEARCH c USING INDEX conversations_unsorted_preview (id>?)",
+		}},
+		{"destroy intake keys", destroyIntakeQuery, []any{100}, []string{
+			"SEARCH intake_keys USING INDEX intake_keys_live_day (day<?)",
+			"SEARCH i USING INDEX items_intake (intake_key=?)",
+			"SEARCH c USING COVERING INDEX conversations_preview_intake (preview_intake=?)",
+		}},
+		{"intake for", intakeForQuery, []any{1, 100}, []string{
+			"SEARCH d USING INTEGER PRIMARY KEY (rowid=?)",
+			"SEARCH k USING INDEX sqlite_autoindex_intake_keys_1 (desk_key_id=? AND day=?)",
+		}},
+		{"intake keys for", intakeKeysForQuery, []any{1}, []string{
+			"SEARCH m USING PRIMARY KEY (journalist_id=?)",
+			"SEARCH k USING INDEX intake_keys_live (desk_id=?)",
+		}},
+		{"sort", sortQuery, []any{"n", 1, "", 0, 7, "o", "", 1}, []string{
+			"SEARCH items USING INTEGER PRIMARY KEY (rowid=?)",
+			"SEARCH c USING INDEX sqlite_autoindex_conversations_1 (id=?)",
+		}},
 	}
 	for _, p := range plans {
 		t.Run(p.name, func(t *testing.T) {

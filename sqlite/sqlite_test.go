@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -264,5 +266,73 @@ func TestSourceWithOtherConversation(t *testing.T) {
 	}
 	if _, err := s.Tips.SourceByLookup(ctx, []byte("src")); !errors.Is(err, pista.ErrNotFound) {
 		t.Errorf("source after its last conversation: %v, want ErrNotFound", err)
+	}
+}
+
+// TestForwardSecretsLeaveTheFile: a destroyed intake key's secret and a
+// deleted conversation's key are overwritten in the database file, not
+// left in its free space (secure_delete), where a copy of the file taken
+// later would still find them.
+func TestForwardSecretsLeaveTheFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pista.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := stores(db)
+	j := pista.Journalist{Name: "alice", Recipient: "age1pq1alice", TOTPSecret: "x"}
+	if err := s.Journalists.CreateJournalist(ctx, &j); err != nil {
+		t.Fatal(err)
+	}
+	d := pista.Desk{Slug: "americas", Title: "Americas", Recipient: "age1pq1desk"}
+	if err := s.Desks.CreateDesk(ctx, &d, []pista.KeyWrap{{JournalistID: j.ID, Wrapped: []byte("w")}}); err != nil {
+		t.Fatal(err)
+	}
+	intakeSecret := bytes.Repeat([]byte("INTAKE-SECRET-"), 100)
+	convSecret := bytes.Repeat([]byte("CONVERSATION-KEY-"), 100)
+	if _, err := s.Tips.AddIntakeKeys(ctx, j.ID, d.KeyID, bytes.Repeat([]byte{1}, 32), []pista.IntakeKey{
+		{Day: 10, Recipient: "age1pq1intake", Signature: []byte("sig"), Sealed: intakeSecret}}); err != nil {
+		t.Fatal(err)
+	}
+	tip := &pista.NewTip{
+		Conversation: pista.Conversation{ID: "c", DeskID: d.ID},
+		Source:       pista.Source{Lookup: []byte("l"), Recipient: "age1pq1source"},
+		Items:        []pista.Item{{Kind: pista.KindMessage, Object: "o", Size: 1}},
+	}
+	if err := s.Tips.CreateTip(ctx, tip); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Tips.SetConversationKey(ctx, j.ID, "c", "age1pq1conv", convSecret); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	file, _ := os.ReadFile(path)
+	if !bytes.Contains(file, intakeSecret) || !bytes.Contains(file, convSecret) {
+		t.Fatal("the secrets are not in the file to begin with: the test proves nothing")
+	}
+	if n, err := s.Tips.DestroyIntakeKeys(ctx, 11); err != nil || n != 1 {
+		t.Fatalf("DestroyIntakeKeys = %d, %v", n, err)
+	}
+	if _, err := s.Tips.DeleteConversation(ctx, j.ID, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil { // checkpoints, and removes the log
+		t.Fatal(err)
+	}
+	file, err = os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(file, intakeSecret[:28]) {
+		t.Error("the destroyed intake key's secret is still in the file")
+	}
+	if bytes.Contains(file, convSecret[:34]) {
+		t.Error("the deleted conversation's key is still in the file")
+	}
+	if _, err := os.Stat(path + "-wal"); err == nil {
+		t.Error("the write-ahead log outlived the close")
 	}
 }

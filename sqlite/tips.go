@@ -85,8 +85,16 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) (err error) {
 	if len(c.Preview) > 0 {
 		preview = c.Preview
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO conversations (id, channel, desk_id, source_id, created, updated, preview)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, c.ID, string(channel), c.DeskID, sourceID, created.Unix(), created.Unix(), preview)
+	if c.PreviewIntake != 0 {
+		if preview == nil {
+			return errors.New("sqlite: a preview's intake key without a preview")
+		}
+		if err := checkIntake(ctx, tx, c.DeskID, c.PreviewIntake); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO conversations (id, channel, desk_id, source_id, created, updated, preview, preview_intake)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, string(channel), c.DeskID, sourceID, created.Unix(), created.Unix(), preview, nullID(c.PreviewIntake))
 	switch {
 	case isUnique(err):
 		return fmt.Errorf("conversation: %w", pista.ErrExists)
@@ -95,7 +103,7 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) (err error) {
 	case err != nil:
 		return fmt.Errorf("sqlite: create conversation: %w", err)
 	}
-	ids, times, err := insertItems(ctx, tx, c.ID, t.Items)
+	ids, times, err := insertItems(ctx, tx, c.ID, c.DeskID, t.Items)
 	if err != nil {
 		return err
 	}
@@ -142,7 +150,7 @@ func (s *TipStore) AddItemsFor(ctx context.Context, conversationID string, deskI
 	if len(items) == 0 {
 		return tx.Commit()
 	}
-	ids, times, err := insertItems(ctx, tx, conversationID, items)
+	ids, times, err := insertItems(ctx, tx, conversationID, desk, items)
 	if err != nil {
 		return err
 	}
@@ -172,10 +180,13 @@ const tagsFollowQuery = `UPDATE conversation_tags AS t SET last_item = c.last_it
 const starsFollowQuery = `UPDATE stars AS s SET last_item = c.last_item
 	FROM conversations c WHERE c.id = ?1 AND s.conversation_id = ?1 AND s.last_item <> c.last_item`
 
-// insertItems inserts items into a conversation, in order, and returns
-// their IDs and recorded times. It leaves items unchanged, so that a
-// transaction that fails later does not leave IDs behind in them.
-func insertItems(ctx context.Context, tx *sql.Tx, conversationID string, items []pista.Item) ([]int64, []time.Time, error) {
+// insertItems inserts items into a conversation of desk deskID, in
+// order, and returns their IDs and recorded times. It leaves items
+// unchanged, so that a transaction that fails later does not leave IDs
+// behind in them. An item sealed to an intake key needs a live intake
+// key of the desk: pista.ErrMoved otherwise (sent again, it goes to the
+// desk's key of now).
+func insertItems(ctx context.Context, tx *sql.Tx, conversationID string, deskID int64, items []pista.Item) ([]int64, []time.Time, error) {
 	ids := make([]int64, len(items))
 	times := make([]time.Time, len(items))
 	for i, it := range items {
@@ -185,15 +196,25 @@ func insertItems(ctx context.Context, tx *sql.Tx, conversationID string, items [
 		if it.Object == "" {
 			return nil, nil, errors.New("sqlite: item without an object")
 		}
+		sealing, received, err := itemSealing(it)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sqlite: %w", err)
+		}
+		if it.IntakeKey != 0 {
+			if err := checkIntake(ctx, tx, deskID, it.IntakeKey); err != nil {
+				return nil, nil, err
+			}
+		}
 		times[i] = stamp(it.Created)
 		by := it.EncryptedBy
 		if by == "" {
 			by = "server"
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO items
-			(conversation_id, kind, object, meta, size, meta_size, author_id, created, encrypted_by)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			conversationID, string(it.Kind), it.Object, it.Meta, it.Size, it.MetaSize, nullID(it.AuthorID), times[i].Unix(), by)
+			(conversation_id, kind, object, meta, size, meta_size, author_id, created, encrypted_by, sealing, intake_key, received)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			conversationID, string(it.Kind), it.Object, it.Meta, it.Size, it.MetaSize, nullID(it.AuthorID), times[i].Unix(), by,
+			sealing, nullID(it.IntakeKey), received)
 		if err != nil {
 			return nil, nil, fmt.Errorf("sqlite: insert item: %w", err)
 		}
@@ -211,6 +232,7 @@ func setItems(seal *sealedid.Sealer, items []pista.Item, conversationID string, 
 		if items[i].EncryptedBy == "" {
 			items[i].EncryptedBy = "server"
 		}
+		items[i].Sealing, items[i].Received, _ = itemSealing(items[i])
 	}
 }
 
@@ -294,7 +316,8 @@ const journalistViewColumns = conversationColumns + `,
 	c.preview,
 	CASE WHEN c.preview IS NULL THEN coalesce((SELECT min(i.id) FROM items i
 		WHERE i.conversation_id = c.id AND i.kind = 'message'), 0) ELSE 0 END,
-	(SELECT count(*) FROM items i WHERE i.conversation_id = c.id AND i.id > coalesce(r.seen_item, 0))`
+	(SELECT count(*) FROM items i WHERE i.conversation_id = c.id AND i.id > coalesce(r.seen_item, 0)),
+	c.key_recipient, c.key, coalesce(c.preview_intake, 0)`
 
 // journalistViewJoins follows "FROM conversations c" and the membership
 // join m; it needs no argument.
@@ -310,7 +333,8 @@ func scanConversation(row interface{ Scan(...any) error }, seal *sealedid.Sealer
 	dest := []any{&c.ID, &c.Channel, &c.DeskID, &c.DeskSlug, &c.SourceID, &created, &updated, &c.LastItem, &c.Items,
 		&c.Status, &c.Assignee, &c.AssigneeName, &tags, &c.Held}
 	if view {
-		dest = append(dest, &c.Unread, &c.Starred, &c.Preview, &c.FirstMessage, &c.NewItems)
+		dest = append(dest, &c.Unread, &c.Starred, &c.Preview, &c.FirstMessage, &c.NewItems,
+			&c.KeyRecipient, &c.Key, &c.PreviewIntake)
 	}
 	err := row.Scan(dest...)
 	c.Created, c.Updated, c.LastItem = unix(created), unix(updated), seal.Seal(sealedid.Item, c.LastItem)
@@ -352,13 +376,13 @@ func (s *TipStore) ConversationsOfSource(ctx context.Context, sourceID int64) ([
 }
 
 const itemColumns = `i.id, i.conversation_id, i.kind, i.object, i.meta, i.size, i.meta_size,
-	coalesce(i.author_id, 0), i.created, i.encrypted_by`
+	coalesce(i.author_id, 0), i.created, i.encrypted_by, i.sealing, coalesce(i.intake_key, 0), i.received`
 
 func scanItem(row interface{ Scan(...any) error }, seal *sealedid.Sealer) (pista.Item, error) {
 	var it pista.Item
 	var created int64
 	err := row.Scan(&it.ID, &it.ConversationID, &it.Kind, &it.Object, &it.Meta, &it.Size, &it.MetaSize,
-		&it.AuthorID, &created, &it.EncryptedBy)
+		&it.AuthorID, &created, &it.EncryptedBy, &it.Sealing, &it.IntakeKey, &it.Received)
 	it.Created, it.ID = unix(created), seal.Seal(sealedid.Item, it.ID)
 	return it, err
 }

@@ -44,7 +44,13 @@ func (s *TipStore) TransferConversation(ctx context.Context, journalistID int64,
 			return nil, fmt.Errorf("sqlite: transfer: %w", err)
 		}
 	}
-	ids, _, err := insertItems(ctx, tx, id, items)
+	// The copies are encrypted to the new desk's key, each keeping how it
+	// arrived; the new desk's sorters move them under a new conversation
+	// key.
+	for i := range items {
+		items[i].Sealing, items[i].IntakeKey, items[i].Received = pista.SealingDesk, 0, old[i].Received
+	}
+	ids, _, err := insertItems(ctx, tx, id, to, items)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +59,8 @@ func (s *TipStore) TransferConversation(ctx context.Context, journalistID int64,
 		what, query string
 		args        []any
 	}{
-		{"move", `UPDATE conversations SET desk_id = ?1, last_item = ?2, preview = NULL,
+		{"move", `UPDATE conversations SET desk_id = ?1, last_item = ?2, preview = NULL, preview_intake = NULL,
+			key_recipient = '', key = NULL,
 			assignee_id = CASE WHEN EXISTS (SELECT 1 FROM desk_members m WHERE m.desk_id = ?1 AND m.journalist_id = conversations.assignee_id)
 				THEN assignee_id END
 			WHERE id = ?3`, []any{to, last, id}},

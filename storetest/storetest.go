@@ -93,6 +93,13 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"Previews", testPreviews},
 		{"Notes", testNotes},
 		{"ChangeConversations", testChangeConversations},
+		{"IntakeKeys", testIntakeKeys},
+		{"IntakeItems", testIntakeItems},
+		{"DestroyIntakeKeys", testDestroyIntakeKeys},
+		{"Unsorted", testUnsorted},
+		{"Sort", testSort},
+		{"SortPreview", testSortPreview},
+		{"ConversationKeyDeleted", testConversationKeyDeleted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })
