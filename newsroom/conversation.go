@@ -3,6 +3,7 @@ package newsroom
 import (
 	"archive/zip"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"mime"
@@ -60,6 +61,9 @@ type conversationData struct {
 	// NoteRecipients are the public keys an internal note is encrypted
 	// to: the desk's current key and the archive's, not the source's.
 	NoteRecipients string
+	// ConvKey is the conversation's own key (forward secrecy), sealed to
+	// the desk's key and the archive's, in base64; "" until sorted.
+	ConvKey string
 }
 
 // conversation loads the conversation of the URL if the journalist may
@@ -124,11 +128,15 @@ func (h *Handler) showConversation(w http.ResponseWriter, r *http.Request, q req
 		}
 	}
 	d.SourceRecipient = src.Recipient
+	if c.KeyRecipient != "" {
+		d.ConvKey = base64.StdEncoding.EncodeToString(c.Key)
+	}
 	if d.TransferTo, err = h.transferTargets(ctx, q.j, c); err != nil {
 		h.Log.Error("listing desks", "err", err)
 	}
 	authors := map[int64]string{}
 	for _, it := range items {
+		it.Sealing, it.Received = sealingOf(it), receivedOf(it)
 		v := itemView{Item: it, URL: itemURL(c.ID, it.ID, false)}
 		if it.Meta != "" {
 			v.MetaURL = itemURL(c.ID, it.ID, true)

@@ -23,6 +23,7 @@ package newsroom
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -410,4 +411,17 @@ func (h *Handler) registerForward(mux *http.ServeMux) {
 	mux.HandleFunc("POST /newsroom/fs/keys", as(fw.AddKeys))
 	mux.HandleFunc("GET /newsroom/fs/unsorted", as(fw.ListUnsorted))
 	mux.HandleFunc("POST /newsroom/fs/sort", as(fw.Sort))
+}
+
+// conversationKeys are the keys of the conversations that have one, in
+// base64, by ID: the inbox's script opens their previews and items with
+// them.
+func conversationKeys(convs []pista.Conversation) map[string]string {
+	keys := map[string]string{}
+	for _, c := range convs {
+		if c.KeyRecipient != "" {
+			keys[c.ID] = base64.StdEncoding.EncodeToString(c.Key)
+		}
+	}
+	return keys
 }

@@ -132,6 +132,9 @@ type inboxData struct {
 	// Members are whom a bulk action can assign to.
 	Members []pista.Member
 	MaxTags int
+	// ConvKeys are the rows' conversation keys (forward secrecy), sealed
+	// to the desk's key and the archive's, in base64, by ID.
+	ConvKeys map[string]string
 }
 
 var notices = map[string]string{
@@ -214,6 +217,7 @@ func (h *Handler) showInbox(w http.ResponseWriter, r *http.Request, q request) {
 		d.BulkChanged, _ = strconv.Atoi(r.URL.Query().Get("n"))
 	}
 	d.Previews, d.FirstURLs = inboxPreviews(convs)
+	d.ConvKeys = conversationKeys(convs)
 	if d.Members, err = h.assignable(r.Context(), desks); err != nil {
 		h.internal(w, r, q, "listing members", err)
 		return
@@ -230,6 +234,9 @@ type jsonItem struct {
 	Size int64          `json:"size"`
 	URL  string         `json:"url"`
 	Meta string         `json:"meta,omitempty"`
+	// Sealing and IntakeKey say which key opens it (forward secrecy).
+	Sealing   string `json:"sealing"`
+	IntakeKey int64  `json:"intake_key,omitempty"`
 }
 
 type jsonConversation struct {
@@ -238,6 +245,10 @@ type jsonConversation struct {
 	URL     string     `json:"url"`
 	Updated time.Time  `json:"updated"`
 	Items   []jsonItem `json:"items"`
+	// KeyRecipient and Key are its own key, once sorted (forward
+	// secrecy); Key is sealed to the desk's key and the archive's.
+	KeyRecipient string `json:"key_recipient,omitempty"`
+	Key          []byte `json:"key,omitempty"`
 }
 
 type jsonPage struct {
@@ -265,9 +276,10 @@ func (h *Handler) listConversationsJSON(w http.ResponseWriter, r *http.Request, 
 			respond(writeStatus(err), writeErrorKey(err))
 			return
 		}
-		jc := jsonConversation{ID: c.ID, Desk: c.DeskSlug, URL: "/newsroom/c/" + c.ID, Updated: c.Updated, Items: []jsonItem{}}
+		jc := jsonConversation{ID: c.ID, Desk: c.DeskSlug, URL: "/newsroom/c/" + c.ID, Updated: c.Updated, Items: []jsonItem{},
+			KeyRecipient: c.KeyRecipient, Key: c.Key}
 		for _, it := range items {
-			ji := jsonItem{ID: it.ID, Kind: it.Kind, Size: it.Size, URL: itemURL(c.ID, it.ID, false)}
+			ji := jsonItem{ID: it.ID, Kind: it.Kind, Size: it.Size, URL: itemURL(c.ID, it.ID, false), Sealing: sealingOf(it), IntakeKey: it.IntakeKey}
 			if it.Meta != "" {
 				ji.Meta = itemURL(c.ID, it.ID, true)
 			}

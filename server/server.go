@@ -539,7 +539,7 @@ func build(ctx context.Context, cfg Config, st *Stores, up *upload.Store, gate *
 		Sessions: sourceSessions,
 		Newsroom: cfg.Newsroom, Salt: salt, Archive: cfg.Archive, MaxUpload: cfg.MaxUpload, ExitURL: cfg.ExitURL,
 		SpoolDir: st.Local.TempDir(), Onion: cfg.Onion, Uploads: up, ScrubBudget: scrubBudget(cfg.ScrubMemory),
-		Gate: gate, PoW: puzzle,
+		Gate: gate, PoW: puzzle, Clock: clock,
 	}).Register(mux)
 	up.RequireProof(func(sol string) error { _, err := puzzle.Verify(sol); return err })
 	if err := up.Register(mux); err != nil {

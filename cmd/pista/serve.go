@@ -75,7 +75,8 @@ type serveFlags struct {
 	noServerReplies                                           bool // --server-replies=false
 	publicURL                                                 string
 	webauthnRPID                                              string
-	objects, objectsCredentials                               string // --objects, --objects-credentials-file
+	objects, objectsCredentials                               string        // --objects, --objects-credentials-file
+	intakeDay                                                 time.Duration // --intake-day, for tests
 
 	// slow clients and shutdown
 	maxConns      int
@@ -144,6 +145,7 @@ func addServeFlags(fs *flag.FlagSet, f *serveFlags, dataDefault string) {
 	fs.StringVar(&f.smtpCert, "smtp-tls-cert", "", "offer STARTTLS with this certificate `FILE` (PEM; default: --tls-cert)")
 	fs.StringVar(&f.smtpKey, "smtp-tls-key", "", "and this private key `FILE` (PEM; default: --tls-key)")
 	fs.StringVar(&f.smtpMaxSize, "smtp-max-size", "32MiB", "the largest e-mail taken (`SIZE`), announced with the SIZE extension")
+	fs.DurationVar(&f.intakeDay, "intake-day", 0, "for tests only: an intake key's day lasts this `DURATION` (at least 1s; default 24h), so that forward secrecy's keys expire within a test")
 	addMemoryFlag(fs, f)
 	addTorFlags(fs, &f.tor)
 	addOpsFlags(fs, &f.ops)
@@ -187,6 +189,9 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	if f.stretchWait < 0 {
 		return errors.New("--stretch-wait cannot be negative")
 	}
+	if f.intakeDay != 0 && f.intakeDay < time.Second {
+		return hint(fmt.Errorf("--intake-day %v is too short", f.intakeDay), "it is for tests, and at least 1s; leave it out for the real 24h")
+	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
@@ -213,6 +218,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 		NoServerReplies: f.noServerReplies, MaxPendingUploads: f.maxPendingUploads, Log: logger,
 		PoWBits: f.powBits, StretchWait: f.stretchWait,
 		Objects: f.objects, ObjectsCredentialsFile: f.objectsCredentials, Metrics: mtr,
+		IntakeDay: f.intakeDay,
 	})
 	if errors.Is(err, server.ErrInUse) {
 		return hint(err, "stop the other server first, or give this one its own --data")

@@ -46,7 +46,7 @@ func startSMTP(ctx context.Context, e env, f serveFlags, srv *server.Server, log
 	s := smtp.NewServer(smtp.Config{
 		Domain: f.mailDomain, Desks: srv.Stores.Desks, Tips: srv.Stores.Tips, Blobs: srv.Stores.Blobs,
 		Archive: f.archive, MaxMessageBytes: maxSize, TLS: tlsConfig, Log: log,
-		SpoolDir: srv.SpoolDir, ScrubBudget: srv.ScrubBudget,
+		SpoolDir: srv.SpoolDir, ScrubBudget: srv.ScrubBudget, Clock: srv.Clock,
 	})
 	starttls := "without STARTTLS (give --smtp-tls-cert and --smtp-tls-key)"
 	if tlsConfig != nil {
