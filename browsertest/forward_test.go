@@ -275,6 +275,37 @@ func TestForwardSecrecyInBrowser(t *testing.T) {
 		t.Errorf("the downloaded file is %d bytes, not the PNG sent", len(got))
 	}
 
+	// The search indexes what is under the conversation's key: a note
+	// stored under it after sorting is found.
+	needle := "zephyr" + strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return 'a' + r - '0'
+		}
+		return r
+	}, rand8())
+	crs, err := keys.ParseRecipients(c.KeyRecipient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobj, nsize, err := intake.Encrypt(ctx, in.Srv.Stores.Blobs, strings.NewReader("Call the harbour master about "+needle), crs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Srv.Stores.Tips.AddItems(ctx, conv, []pista.Item{{Kind: pista.KindNote, AuthorID: carla.ID, Object: nobj, Size: nsize, EncryptedBy: "browser",
+		Sealing: pista.SealingConversation}}); err != nil {
+		t.Fatal(err)
+	}
+	do(t, nr, "opening the inbox to search", chromedp.Navigate(base+"/newsroom/?lang=en"), loaded())
+	teamWait(t, nr, "the search index", `document.querySelector("form#search").dataset.indexReady === "1"`)
+	teamEval[chromedp.Void](t, nr, "searching", `(() => {
+		const f = document.querySelector("form#search");
+		f.querySelector("#search-q").value = `+jsString(needle)+`;
+		f.querySelector("button[type=submit]").click();
+	})()`)
+	if got := teamEval[string](t, nr, "the search's count", `document.querySelector("form#search").dataset.searched || ""`); got != "1" {
+		t.Errorf("searching for a word of an item under the conversation's key found %q conversations, want 1", got)
+	}
+
 	// An item received without forward secrecy says so.
 	rs, err := keys.ParseRecipients(desk.Recipient)
 	if err != nil {
@@ -297,5 +328,51 @@ func TestForwardSecrecyInBrowser(t *testing.T) {
 	teamWait(t, nr, "the items decrypted", `document.querySelector("[data-read-status]").textContent === `+jsString(l.T("newsroom.read.decrypted")))
 	if got := text(t, nr, "li[data-item]:last-child [data-plain]"); got != "sent by an old app" {
 		t.Errorf("the item under the desk key shows %q", got)
+	}
+}
+
+// TestSorterRefusesAnotherSigningKey: when the server lists, for a desk's
+// key generation, a signing key other than the one the desk key gives
+// (someone made intake keys the desk never made), the inbox says so and
+// its sorter makes no intake keys and sorts nothing.
+func TestSorterRefusesAnotherSigningKey(t *testing.T) {
+	b := newBrowser(t)
+	in := pistatest.New(t, server.Config{})
+	ctx := context.Background()
+	carla := in.Journalist("carla")
+	desk, _ := in.DeskWithIdentity("americas", carla)
+	l := locale(t, "en")
+
+	// An intake key signed by a key that is not the desk's.
+	impostor, err := age.GenerateHybridIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := forward.MakeIntakeKey(impostor, forward.Clock{}.Day(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Srv.Stores.Tips.AddIntakeKeys(ctx, carla.ID, desk.KeyID, forward.SignPublic(impostor.String()),
+		[]pista.IntakeKey{{Day: k.Day, Recipient: k.Recipient, Signature: k.Signature, Sealed: k.Sealed}}); err != nil {
+		t.Fatal(err)
+	}
+	tip := in.StoreTip(desk)
+
+	tab := b.tab(t, true)
+	teamLogin(t, tab, byHostName(in.TS.URL), carla)
+	teamWait(t, tab, "the warning", `document.querySelector("#sort-status").dataset.state === "badsign"`)
+	want := strings.ReplaceAll(l.T("fsjs.sort.badsign"), "{desk}", "americas")
+	wantText(t, tab, "#sort-status", want)
+	if role := teamEval[string](t, tab, "the warning's role", `document.querySelector("#sort-status").getAttribute("role")`); role != "alert" {
+		t.Errorf("the warning's role is %q, want alert", role)
+	}
+	time.Sleep(2 * time.Second) // a sorter that went on would have made keys by now
+	iks, err := in.Srv.Stores.Tips.IntakeKeysFor(ctx, carla.ID)
+	if err != nil || len(iks) != 1 {
+		t.Errorf("the desk has %d intake keys (%v), want only the impostor's", len(iks), err)
+	}
+	items, err := in.Srv.Stores.Tips.ItemsOfConversation(ctx, tip.Conversation.ID)
+	if err != nil || len(items) != 1 || items[0].Sealing == pista.SealingConversation {
+		t.Errorf("the tip's items were sorted anyway: %v %v", items, err)
 	}
 }

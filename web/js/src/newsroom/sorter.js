@@ -28,6 +28,11 @@ function show(el, m) {
     el.hidden = false
   } else if (state === "sorted") {
     el.dataset.sorted = String((Number(el.dataset.sorted) || 0) + n)
+    // How long the last round that sorted something took, in ms.
+    if (n > 0) {
+      el.dataset.ms = String(Number(m.ms) || 0)
+      el.dataset.timing = JSON.stringify(m.timing || {})
+    }
     // Said once something was sorted on this page; quiet otherwise.
     if (Number(el.dataset.sorted) > 0 || !el.hidden) {
       el.textContent = msg(el, "Sorted")

@@ -28,8 +28,9 @@ import { Decrypter } from "age-encryption"
 import * as fs from "./fs.js"
 import { HybridIdentity, HybridRecipient, headerEnd, rewrap, concat } from "./hybrid.js"
 
-// pageSize is how many items one GET fs/unsorted asks for (its maximum).
-const pageSize = 500
+// pageSize is how many items one GET fs/unsorted asks for: small enough
+// that the server swaps one page while this worker rewraps the next.
+const pageSize = 200
 // maxBody keeps a POST fs/sort under the server's 8 MiB.
 const maxBody = 6 << 20
 // maxKeysPost is pista.MaxIntakeKeys.
@@ -42,6 +43,10 @@ const minWait = 2_000
 let token = ""
 let desks = [] // [{desk (slug), keyId, recipient, identity, id: HybridIdentity}]
 let stopped = false
+// timing is where a round's time goes (ms): listing, opening and
+// wrapping here, the server's sorting (beside the next page's wrapping),
+// and waiting for it.
+let timing = { list: 0, crypto: 0, sort: 0, wait: 0 }
 
 function say(state, extra = {}) {
   postMessage({ state, ...extra })
@@ -182,13 +187,21 @@ function decrypterFor(info, sealing, intakeKey, deskID) {
   return ks.length ? decrypterOf("d" + deskID + ":" + ks.map((k) => k.keyId).join(","), ks.map((k) => k.id)) : null
 }
 
-// conversationKey answers the recipient items of conv are sorted to: its
-// key, checked against its sealed secret, or one made here (made: its
-// sealed secret goes with the batch). null if neither.
+// Conversation keys as this sorter knows them (convKeys), with a state:
+//   "set"     the server has it: checked (opened with the desk's key to
+//             the recipient the server names) or sent and accepted;
+//   "new"     made here, not sent yet: its sealed secret goes with the
+//             first body that has an item of its conversation;
+//   "sending" in a body the server has not answered yet.
+// An item wrapped to a key is only sent in the body that carries the key
+// or once the key is set: a key another sorter beat would leave it
+// unreadable.
+
+// conversationKey answers the key items of conv are sorted to, or null.
 async function conversationKey(info, conv, archive) {
   const known = convKeys.get(conv.id)
   if (known && conv.key_recipient === known.recipient) {
-    known.pending = false // the server has it
+    known.state = "set" // the server has it
     return known
   }
   if (known && conv.key_recipient === "") return known
@@ -204,7 +217,7 @@ async function conversationKey(info, conv, archive) {
     } catch {
       return null
     }
-    const k = { recipient: conv.key_recipient, r: new HybridRecipient(conv.key_recipient) }
+    const k = { recipient: conv.key_recipient, r: new HybridRecipient(conv.key_recipient), state: "set" }
     convKeys.set(conv.id, k)
     return k
   }
@@ -212,7 +225,7 @@ async function conversationKey(info, conv, archive) {
   if (!desk || ks.length === 0) return null
   const k = await fs.newKey()
   const sealed = await fs.seal(k.identity, [desk.recipient, ...archive])
-  const made = { recipient: k.recipient, r: new HybridRecipient(k.recipient), sealed, pending: true }
+  const made = { recipient: k.recipient, r: new HybridRecipient(k.recipient), sealed, state: "new" }
   convKeys.set(conv.id, made)
   return made
 }
@@ -222,126 +235,200 @@ function forSource(it) {
   return it.kind === "reply" || (it.kind === "file" && Number(it.author) > 0)
 }
 
-// sortPass sorts everything listed, page by page. It answers {sorted,
-// conflicts, failed}.
-async function sortPass(info, archive) {
+// parallel is how many items are rewrapped at once: the browser's X25519
+// runs beside the script's ML-KEM.
+const parallel = 4
+
+// rewrapPage rewraps a page's items and previews: entries {conversation,
+// key, kind: "item"|"preview", json}, and how many failed.
+async function rewrapPage(info, archive, page, previews) {
   const archiveRs = archive.map((r) => new HybridRecipient(r))
-  const sourceRs = new Map()
-  const sourceR = (s) => {
-    let r = sourceRs.get(s)
-    if (!r) sourceRs.set(s, (r = new HybridRecipient(s)))
-    return r
+  const convs = new Map((page.conversations || []).map((c) => [c.id, c]))
+  const keyPromises = new Map()
+  const keyOf = (id) => {
+    let p = keyPromises.get(id)
+    if (!p) {
+      const c = convs.get(id)
+      p = c ? conversationKey(info, c, archive).catch(() => null) : Promise.resolve(null)
+      keyPromises.set(id, p)
+    }
+    return p
   }
+  const entries = []
+  let failed = 0
+  const one = async (it) => {
+    try {
+      const k = await keyOf(it.conversation)
+      const c = convs.get(it.conversation)
+      const d = decrypterFor(info, it.sealing, it.intake_key, c ? c.desk_id : it.desk_id)
+      if (!k || !d) {
+        failed++
+        return
+      }
+      const rs = [k.r, ...archiveRs]
+      if (forSource(it)) {
+        if (!c || !c.source_recipient) {
+          failed++
+          return
+        }
+        rs.push(sourceRecipient(c.source_recipient))
+      }
+      const header = await rewrap(fs.b64decode(it.header), d, rs)
+      const meta = it.meta_header ? await rewrap(fs.b64decode(it.meta_header), d, rs) : null
+      entries.push({ conversation: it.conversation, key: k, kind: "item", json: { id: it.id, header: fs.b64encode(header), meta_header: meta ? fs.b64encode(meta) : null } })
+    } catch {
+      failed++ // not for a key of this device, or damaged
+    }
+  }
+  const items = page.items || []
+  for (let i = 0; i < items.length; i += parallel) await Promise.all(items.slice(i, i + parallel).map(one))
+  for (const p of previews) {
+    try {
+      const k = await keyOf(p.conversation)
+      const d = decrypterFor(info, "intake", p.intake_key, 0)
+      if (!k || !d) continue
+      const file = fs.b64decode(p.preview)
+      const n = headerEnd(file)
+      if (n < 0) continue
+      const header = await rewrap(file.subarray(0, n), d, [k.r, ...archiveRs])
+      entries.push({ conversation: p.conversation, key: k, kind: "preview", json: { conversation: p.conversation, intake_key: p.intake_key, preview: fs.b64encode(concat(header, file.subarray(n))) } })
+    } catch {
+      // not for a key of this device
+    }
+  }
+  // Keys made for conversations none of whose items went: forgotten.
+  for (const [id, p] of keyPromises) {
+    const k = await p
+    if (k && k.state === "new" && !entries.some((e) => e.key === k)) convKeys.delete(id)
+  }
+  return { entries, failed }
+}
+
+const sourceRs = new Map()
+function sourceRecipient(s) {
+  let r = sourceRs.get(s)
+  if (!r) sourceRs.set(s, (r = new HybridRecipient(s)))
+  return r
+}
+
+// bodies splits entries into the bodies of POST fs/sort, each under the
+// server's bound, each carrying the new keys its entries are the first
+// to need.
+function bodies(entries) {
+  const out = []
+  let at = 0
+  while (at < entries.length) {
+    const body = { keys: [], entries: [] }
+    let size = 64
+    while (at < entries.length) {
+      const e = entries[at]
+      let add = JSON.stringify(e.json).length + 2
+      const withKey = e.key.state === "new"
+      if (withKey) add += e.key.sealed.length * 1.4 + 2048
+      if (size + add > maxBody && body.entries.length > 0) break
+      if (body.entries.filter((x) => x.kind === "item").length >= 1000) break
+      if (withKey) {
+        e.key.state = "sending"
+        e.key.body = body
+        body.keys.push(e)
+      }
+      body.entries.push(e)
+      size += add
+      at++
+    }
+    out.push(body)
+  }
+  return out
+}
+
+// send posts one body, keeping only the entries whose key is set or goes
+// with it. It answers {sorted, conflicts, dropped}.
+async function send(body) {
+  const entries = body.entries.filter((e) => e.key.state === "set" || e.key.body === body)
+  const dropped = body.entries.length - entries.length
+  if (entries.length === 0) return { sorted: 0, conflicts: 0, dropped }
+  const json = {
+    keys: body.keys.map((e) => ({ conversation: e.conversation, recipient: e.key.recipient, key: fs.b64encode(e.key.sealed) })),
+    items: entries.filter((e) => e.kind === "item").map((e) => e.json),
+    previews: entries.filter((e) => e.kind === "preview").map((e) => e.json),
+  }
+  let answer
+  try {
+    answer = await postJSON("/newsroom/fs/sort", JSON.stringify(json))
+  } catch (err) {
+    for (const e of body.keys) convKeys.delete(e.conversation) // unknown: loaded again next time
+    throw err
+  }
+  const lost = new Set(Array.isArray(answer.conflicts) ? answer.conflicts : [])
+  for (const e of body.keys) {
+    if (lost.has(e.conversation)) convKeys.delete(e.conversation) // another sorter's key won: loaded next time
+    else e.key.state = "set"
+    e.key.body = null
+  }
+  return { sorted: Number(answer.sorted) || 0, conflicts: lost.size, dropped }
+}
+
+// sortPass sorts everything listed, page by page: while the server
+// swaps one page's objects, this worker rewraps the next. It answers
+// {sorted, conflicts, failed}.
+async function sortPass(info, archive) {
   const triedPreviews = new Set()
   let after = 0
   let seen = 0
-  let sorted = 0
-  let failed = 0
-  let conflicts = 0
-  for (let pages = 0; pages < 100_000; pages++) {
-    const page = await getJSON(`/newsroom/fs/unsorted?after=${after}&limit=${pageSize}`)
-    const items = page.items || []
-    const previews = (page.previews || []).filter((p) => !triedPreviews.has(p.conversation))
-    if (items.length === 0 && previews.length === 0) break
-    seen += items.length + previews.length
-    say("sorting", { count: seen })
-    const convs = new Map((page.conversations || []).map((c) => [c.id, c]))
-    const newKeys = new Map()
-    const keyOf = async (id) => {
-      const c = convs.get(id)
-      if (!c) return null
-      const k = await conversationKey(info, c, archive)
-      if (k && k.pending) newKeys.set(id, k)
-      return k
+  const r = { sorted: 0, conflicts: 0, failed: 0 }
+  let sending = null // the previous page's posts
+  const settle = async () => {
+    if (!sending) return
+    const p = sending
+    sending = null
+    const t0 = performance.now()
+    for (const x of await p) {
+      r.sorted += x.sorted
+      r.conflicts += x.conflicts + x.dropped
     }
-    const batch = []
-    const out = []
-    for (const it of items) {
-      try {
-        const k = await keyOf(it.conversation)
-        const c = convs.get(it.conversation)
-        const d = decrypterFor(info, it.sealing, it.intake_key, c ? c.desk_id : it.desk_id)
-        if (!k || !d) {
-          failed++
-          continue
-        }
-        const rs = [k.r, ...archiveRs]
-        if (forSource(it)) {
-          if (!c || !c.source_recipient) {
-            failed++
-            continue
-          }
-          rs.push(sourceR(c.source_recipient))
-        }
-        const header = await rewrap(fs.b64decode(it.header), d, rs)
-        const meta = it.meta_header ? await rewrap(fs.b64decode(it.meta_header), d, rs) : null
-        batch.push({ conversation: it.conversation, json: { id: it.id, header: fs.b64encode(header), meta_header: meta ? fs.b64encode(meta) : null } })
-      } catch {
-        failed++ // not for a key of this device, or damaged
-      }
-    }
-    for (const p of previews) {
-      triedPreviews.add(p.conversation)
-      try {
-        const k = await keyOf(p.conversation)
-        const d = decrypterFor(info, "intake", p.intake_key, 0)
-        if (!k || !d) continue
-        const file = fs.b64decode(p.preview)
-        const n = headerEnd(file)
-        if (n < 0) continue
-        const header = await rewrap(file.subarray(0, n), d, [k.r, ...archiveRs])
-        out.push({ conversation: p.conversation, json: { conversation: p.conversation, intake_key: p.intake_key, preview: fs.b64encode(concat(header, file.subarray(n))) } })
-      } catch {
-        // not for a key of this device
-      }
-    }
-    // Send in bodies the server takes, each with the keys its items need.
-    const all = [...batch.map((b) => ({ ...b, kind: "item" })), ...out.map((p) => ({ ...p, kind: "preview" }))]
-    let at = 0
-    while (at < all.length) {
-      const body = { keys: [], items: [], previews: [] }
-      const keysIn = new Set()
-      let size = 64
-      while (at < all.length) {
-        const e = all[at]
-        let add = JSON.stringify(e.json).length + 2
-        const k = newKeys.get(e.conversation)
-        const withKey = k && !keysIn.has(e.conversation)
-        if (withKey) add += k.sealed.length * 1.4 + 600
-        if (size + add > maxBody && body.items.length + body.previews.length > 0) break
-        if (body.items.length >= 1000) break
-        if (withKey) {
-          keysIn.add(e.conversation)
-          body.keys.push({ conversation: e.conversation, recipient: k.recipient, key: fs.b64encode(k.sealed) })
-        }
-        if (e.kind === "item") body.items.push(e.json)
-        else body.previews.push(e.json)
-        size += add
-        at++
-      }
-      const answer = await postJSON("/newsroom/fs/sort", JSON.stringify(body))
-      sorted += Number(answer.sorted) || 0
-      const lost = new Set(Array.isArray(answer.conflicts) ? answer.conflicts : [])
-      for (const id of keysIn) {
-        const k = newKeys.get(id)
-        if (lost.has(id)) convKeys.delete(id) // another sorter's key won: reload it
-        else k.pending = false // the conversation's key now
-        newKeys.delete(id)
-      }
-      for (const id of lost) if (convKeys.get(id) && convKeys.get(id).pending !== false) convKeys.delete(id)
-      conflicts += lost.size
-    }
-    // Keys made for conversations none of whose items went: forgotten.
-    for (const id of newKeys.keys()) convKeys.delete(id)
-    // The last page: once more if it sorted previews, for those beyond
-    // the first hundred.
-    if (!page.next && out.length === 0) break
-    if (page.next) after = page.next
+    timing.wait += performance.now() - t0
   }
-  return { sorted, conflicts, failed }
+  try {
+    for (let pages = 0; pages < 100_000; pages++) {
+      let t0 = performance.now()
+      const page = await getJSON(`/newsroom/fs/unsorted?after=${after}&limit=${pageSize}`)
+      timing.list += performance.now() - t0
+      const items = page.items || []
+      const previews = (page.previews || []).filter((p) => !triedPreviews.has(p.conversation))
+      if (items.length === 0 && previews.length === 0) break
+      for (const p of previews) triedPreviews.add(p.conversation)
+      seen += items.length + previews.length
+      say("sorting", { count: seen })
+      t0 = performance.now()
+      const { entries, failed } = await rewrapPage(info, archive, page, previews)
+      timing.crypto += performance.now() - t0
+      r.failed += failed
+      // The previous page's bodies first: what this one needs of their
+      // keys is known once they are answered.
+      await settle()
+      const bs = bodies(entries)
+      sending = (async () => {
+        const t = performance.now()
+        const out = []
+        for (const b of bs) out.push(await send(b))
+        timing.sort += performance.now() - t
+        return out
+      })()
+      sending.catch(() => {})
+      // The last page: once more if it had previews, for those beyond
+      // the first hundred.
+      if (!page.next && previews.length === 0) break
+      if (page.next) after = page.next
+    }
+  } finally {
+    await settle()
+  }
+  return r
 }
 
 async function round() {
+  const started = performance.now()
+  timing = { list: 0, crypto: 0, sort: 0, wait: 0 }
   const info = await getJSON("/newsroom/fs/keys")
   if (!(await checkAndMake(info))) {
     stopped = true
@@ -355,7 +442,7 @@ async function round() {
     total += r.sorted
     if (r.conflicts === 0) break
   }
-  say("sorted", { count: total })
+  say("sorted", { count: total, ms: Math.round(performance.now() - started), timing })
   return info
 }
 
