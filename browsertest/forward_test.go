@@ -202,6 +202,37 @@ func TestForwardSecrecyInBrowser(t *testing.T) {
 		t.Errorf("the intake key does not open the preview: %v", err)
 	}
 
+	// The source comes back and sends more: the follow-up goes to the
+	// day's intake key too.
+	codename := nonDigit.ReplaceAllString(text(t, src, "p#codename"), "")
+	followUp := "And the tugboat logs are missing for March. " + marker
+	do(t, src, "sending a follow-up",
+		chromedp.Navigate(in.TS.URL+"/?lang=en"),
+		chromedp.WaitVisible(chromedp.CSS("input#codename")),
+		loaded(),
+		chromedp.SendKeys(chromedp.CSS("input#codename"), codename),
+		chromedp.Click(chromedp.CSS(`form[action^="/login"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("form[data-encrypt] textarea#message")),
+		loaded(),
+		chromedp.SendKeys(chromedp.CSS("form[data-encrypt] textarea#message"), followUp),
+		chromedp.Click(chromedp.CSS("form[data-encrypt] button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("p.notice")),
+		loaded())
+	{
+		n := len(items)
+		items, err = in.Srv.Stores.Tips.ItemsOfConversation(ctx, conv)
+		if err != nil || len(items) != n+1 {
+			t.Fatalf("after the follow-up the conversation has %d items (%v), want %d", len(items), err, n+1)
+		}
+		last := items[len(items)-1]
+		if last.Sealing != pista.SealingIntake || intakeIDs[last.IntakeKey] != todays || last.EncryptedBy != "browser" {
+			t.Errorf("the follow-up was stored sealing %q, intake key %d, by %q; want intake, today's key, browser", last.Sealing, last.IntakeKey, last.EncryptedBy)
+		}
+		if got, err := openWith(t, in, last.Object, todays); err != nil || string(got) != followUp {
+			t.Errorf("the intake key opens the follow-up as %q (%v)", got, err)
+		}
+	}
+
 	// The journalist opens the inbox: the sorter moves it all.
 	do(t, nr, "opening the inbox", chromedp.Navigate(base+"/newsroom/?lang=en"), loaded())
 	sortWait(t, nr, len(items), 50*time.Second)
@@ -243,7 +274,7 @@ func TestForwardSecrecyInBrowser(t *testing.T) {
 			}
 		}
 		if it.Kind == pista.KindMessage {
-			if got, _ := openWith(t, in, it.Object, convID); string(got) != message {
+			if got, _ := openWith(t, in, it.Object, convID); string(got) != message && string(got) != followUp {
 				t.Errorf("the sorted message opens as %q", got)
 			}
 		}
