@@ -79,7 +79,7 @@ async function postJSON(path, body) {
 }
 
 // Keys opened so far, kept while the inbox is open.
-const intakeIds = new Map() // intake key ID → HybridIdentity
+const intakeIds = new Map() // intake key ID → {id: HybridIdentity, s: its identity string}
 const convKeys = new Map() // conversation ID → {recipient, r: HybridRecipient} (checked or made)
 const signKeys = new Map() // desk key generation → {seed, publicKey}
 
@@ -141,7 +141,7 @@ async function openIntake(info) {
       const s = await fs.open(fs.b64decode(k.sealed), ids)
       const id = new HybridIdentity(s)
       if ((await id.recipient()) !== k.recipient) continue // not the key it claims to be
-      intakeIds.set(k.id, id)
+      intakeIds.set(k.id, { id, s })
     } catch {
       // sealed to a key this device lacks
     }
@@ -175,16 +175,97 @@ function decrypterOf(key, ids) {
   return d
 }
 
-// decrypterFor answers the Decrypter that opens what is sealed as
-// sealing says, or null.
-function decrypterFor(info, sealing, intakeKey, deskID) {
+// keysFor answers the keys that open what is sealed as sealing says:
+// {name, strings (the identities), d (a Decrypter of them)}, or null.
+function keysFor(info, sealing, intakeKey, deskID) {
   if (sealing === "intake") {
-    const id = intakeIds.get(intakeKey)
-    return id ? decrypterOf("i" + intakeKey, [id]) : null
+    const k = intakeIds.get(intakeKey)
+    if (!k) return null
+    const name = "i" + intakeKey
+    return { name, strings: [k.s], d: decrypterOf(name, [k.id]) }
   }
   // Under the desk key: any generation of the conversation's desk.
   const ks = deskKeysOf(deskSlug(info, deskID))
-  return ks.length ? decrypterOf("d" + deskID + ":" + ks.map((k) => k.keyId).join(","), ks.map((k) => k.id)) : null
+  if (ks.length === 0) return null
+  const name = "d" + deskID + ":" + ks.map((k) => k.keyId).join(",")
+  return { name, strings: ks.map((k) => k.identity), d: decrypterOf(name, ks.map((k) => k.id)) }
+}
+
+// Helpers: this same script, started from here, rewraps headers on the
+// device's other cores (pool.rewrap); without them (one core, or a
+// browser without workers in workers) this worker does it itself.
+class Pool {
+  constructor(n) {
+    this.helpers = []
+    this.jobs = new Map()
+    this.next = 1
+    for (let i = 0; i < n; i++) {
+      try {
+        const w = new Worker(self.location.href)
+        const h = { w, known: new Set(), busy: 0 }
+        w.onmessage = (e) => this.done(h, e.data || {})
+        w.onerror = () => this.fail(h)
+        this.helpers.push(h)
+      } catch {
+        break
+      }
+    }
+  }
+
+  // rewrap answers the new headers of headers (Uint8Arrays), opened with
+  // keys (keysFor's) and wrapped to recipients (strings).
+  rewrap(keys, recipients, headers) {
+    const live = this.helpers.filter((h) => !h.dead)
+    if (live.length === 0) return this.local(keys, recipients, headers)
+    const h = live.reduce((a, b) => (b.busy < a.busy ? b : a))
+    const job = this.next++
+    const msg = { type: "rewrap", job, name: keys.name, recipients, headers }
+    if (!h.known.has(keys.name)) {
+      msg.identities = keys.strings
+      h.known.add(keys.name)
+    }
+    h.busy++
+    return new Promise((resolve, reject) => {
+      this.jobs.set(job, { h, resolve, reject, keys, recipients, headers })
+      h.w.postMessage(msg)
+    })
+  }
+
+  done(h, m) {
+    const j = this.jobs.get(m.job)
+    if (!j) return
+    this.jobs.delete(m.job)
+    h.busy--
+    if (Array.isArray(m.headers)) j.resolve(m.headers)
+    else j.reject(new Error(m.error || "the helper failed"))
+  }
+
+  // fail: a helper that broke; its jobs are done here.
+  fail(h) {
+    h.dead = true
+    h.w.terminate()
+    for (const [job, j] of this.jobs) {
+      if (j.h !== h) continue
+      this.jobs.delete(job)
+      this.local(j.keys, j.recipients, j.headers).then(j.resolve, j.reject)
+    }
+  }
+
+  async local(keys, recipients, headers) {
+    const rs = recipients.map(recipientOf)
+    const out = []
+    for (const h of headers) out.push(await rewrap(h, keys.d, rs))
+    return out
+  }
+}
+
+let pool = null
+
+const recipientObjects = new Map()
+function recipientOf(s) {
+  let r = recipientObjects.get(s)
+  if (!r) recipientObjects.set(s, (r = new HybridRecipient(s)))
+  return r
 }
 
 // Conversation keys as this sorter knows them (convKeys), with a state:
@@ -235,14 +316,9 @@ function forSource(it) {
   return it.kind === "reply" || (it.kind === "file" && Number(it.author) > 0)
 }
 
-// parallel is how many items are rewrapped at once: the browser's X25519
-// runs beside the script's ML-KEM.
-const parallel = 4
-
 // rewrapPage rewraps a page's items and previews: entries {conversation,
 // key, kind: "item"|"preview", json}, and how many failed.
 async function rewrapPage(info, archive, page, previews) {
-  const archiveRs = archive.map((r) => new HybridRecipient(r))
   const convs = new Map((page.conversations || []).map((c) => [c.id, c]))
   const keyPromises = new Map()
   const keyOf = (id) => {
@@ -260,55 +336,48 @@ async function rewrapPage(info, archive, page, previews) {
     try {
       const k = await keyOf(it.conversation)
       const c = convs.get(it.conversation)
-      const d = decrypterFor(info, it.sealing, it.intake_key, c ? c.desk_id : it.desk_id)
-      if (!k || !d) {
+      const keys = keysFor(info, it.sealing, it.intake_key, c ? c.desk_id : it.desk_id)
+      if (!k || !keys) {
         failed++
         return
       }
-      const rs = [k.r, ...archiveRs]
+      const rs = [k.recipient, ...archive]
       if (forSource(it)) {
         if (!c || !c.source_recipient) {
           failed++
           return
         }
-        rs.push(sourceRecipient(c.source_recipient))
+        rs.push(c.source_recipient)
       }
-      const header = await rewrap(fs.b64decode(it.header), d, rs)
-      const meta = it.meta_header ? await rewrap(fs.b64decode(it.meta_header), d, rs) : null
+      const hs = [fs.b64decode(it.header)]
+      if (it.meta_header) hs.push(fs.b64decode(it.meta_header))
+      const [header, meta] = await pool.rewrap(keys, rs, hs)
       entries.push({ conversation: it.conversation, key: k, kind: "item", json: { id: it.id, header: fs.b64encode(header), meta_header: meta ? fs.b64encode(meta) : null } })
     } catch {
       failed++ // not for a key of this device, or damaged
     }
   }
-  const items = page.items || []
-  for (let i = 0; i < items.length; i += parallel) await Promise.all(items.slice(i, i + parallel).map(one))
-  for (const p of previews) {
+  const preview = async (p) => {
     try {
       const k = await keyOf(p.conversation)
-      const d = decrypterFor(info, "intake", p.intake_key, 0)
-      if (!k || !d) continue
+      const keys = keysFor(info, "intake", p.intake_key, 0)
+      if (!k || !keys) return
       const file = fs.b64decode(p.preview)
       const n = headerEnd(file)
-      if (n < 0) continue
-      const header = await rewrap(file.subarray(0, n), d, [k.r, ...archiveRs])
+      if (n < 0) return
+      const [header] = await pool.rewrap(keys, [k.recipient, ...archive], [file.slice(0, n)])
       entries.push({ conversation: p.conversation, key: k, kind: "preview", json: { conversation: p.conversation, intake_key: p.intake_key, preview: fs.b64encode(concat(header, file.subarray(n))) } })
     } catch {
       // not for a key of this device
     }
   }
+  await Promise.all([...(page.items || []).map(one), ...previews.map(preview)])
   // Keys made for conversations none of whose items went: forgotten.
   for (const [id, p] of keyPromises) {
     const k = await p
     if (k && k.state === "new" && !entries.some((e) => e.key === k)) convKeys.delete(id)
   }
   return { entries, failed }
-}
-
-const sourceRs = new Map()
-function sourceRecipient(s) {
-  let r = sourceRs.get(s)
-  if (!r) sourceRs.set(s, (r = new HybridRecipient(s)))
-  return r
 }
 
 // bodies splits entries into the bodies of POST fs/sort, each under the
@@ -471,11 +540,41 @@ async function loop() {
   }
 }
 
+let started = false
+
 onmessage = (e) => {
   const m = e.data || {}
-  if (m.type !== "start" || desks.length > 0) return
+  if (m.type === "rewrap") {
+    helperRewrap(m)
+    return
+  }
+  if (m.type !== "start" || started) return
+  started = true
   token = String(m.token || "")
+  const cores = Number(self.navigator && navigator.hardwareConcurrency) || 1
+  pool = new Pool(Math.min(4, cores > 1 ? cores : 0))
   start(Array.isArray(m.desks) ? m.desks : [])
+}
+
+// As a helper: the key sets it was given, by name.
+const helperKeys = new Map()
+
+async function helperRewrap(m) {
+  try {
+    let d = helperKeys.get(m.name)
+    if (!d) {
+      if (!Array.isArray(m.identities)) throw new Error("unknown keys")
+      d = new Decrypter()
+      for (const s of m.identities) d.addIdentity(new HybridIdentity(String(s)))
+      helperKeys.set(m.name, d)
+    }
+    const rs = m.recipients.map(recipientOf)
+    const out = []
+    for (const h of m.headers) out.push(await rewrap(h, d, rs))
+    postMessage({ job: m.job, headers: out }, out.map((h) => h.buffer))
+  } catch (err) {
+    postMessage({ job: m.job, error: String((err && err.message) || err) })
+  }
 }
 
 // start takes the desk identities, each with the recipient it gives (not
