@@ -44,7 +44,8 @@ func sortWait(t *testing.T, ctx context.Context, min int, within time.Duration) 
 		if err == nil && s.State == "sorted" && s.Sorted >= min {
 			return s.Sorted
 		}
-		if err == nil && (s.State == "badsign" || s.State == "off" || s.State == "none") {
+		// ("none": the page is still loading.)
+		if err == nil && (s.State == "badsign" || s.State == "off") {
 			t.Fatalf("the sorter's status is %q (%q)%s", s.State, s.Text, describe(ctx))
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {

@@ -80,7 +80,7 @@ async function postJSON(path, body) {
 
 // Keys opened so far, kept while the inbox is open.
 const intakeIds = new Map() // intake key ID → {id: HybridIdentity, s: its identity string}
-const convKeys = new Map() // conversation ID → {recipient, r: HybridRecipient} (checked or made)
+const convKeys = new Map() // conversation ID → {recipient, r: HybridRecipient, state, sealed} (checked or made)
 const signKeys = new Map() // desk key generation → {seed, publicKey}
 
 function signKeyOf(d) {
@@ -108,7 +108,9 @@ async function checkAndMake(info) {
       say("badsign", { desk: d.slug || "" })
       return false
     }
-    const days = (d.need_days || []).filter((x) => Number.isSafeInteger(x)).slice(0, maxKeysPost)
+    // Only days the server may ask for: today to a month ahead.
+    const today = Number(info.day)
+    const days = (d.need_days || []).filter((x) => Number.isSafeInteger(x) && x >= today - 1 && x <= today + maxKeysPost).slice(0, maxKeysPost)
     if (days.length === 0) continue
     const made = []
     for (const day of days) made.push(await fs.makeIntakeKey(mine, day, sign))
@@ -302,10 +304,13 @@ async function conversationKey(info, conv, archive) {
     convKeys.set(conv.id, k)
     return k
   }
+  // A new key is sealed to the desk's current key only if this device
+  // holds it (the recipient it gives, not only the server's word).
   const desk = (info.desks || []).find((d) => d.id === conv.desk_id)
-  if (!desk || ks.length === 0) return null
+  const current = desk && ks.find((k) => k.keyId === desk.key_id && k.recipient === desk.recipient)
+  if (!current) return null
   const k = await fs.newKey()
-  const sealed = await fs.seal(k.identity, [desk.recipient, ...archive])
+  const sealed = await fs.seal(k.identity, [current.recipient, ...archive])
   const made = { recipient: k.recipient, r: new HybridRecipient(k.recipient), sealed, state: "new" }
   convKeys.set(conv.id, made)
   return made
