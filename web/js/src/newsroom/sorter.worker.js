@@ -462,11 +462,19 @@ async function sortPass(info, archive) {
     }
     timing.wait += performance.now() - t0
   }
+  const list = (a) => {
+    const p = getJSON(`/newsroom/fs/unsorted?after=${a}&limit=${pageSize}`)
+    p.catch(() => {})
+    return p
+  }
+  let listing = list(after)
   try {
     for (let pages = 0; pages < 100_000; pages++) {
       let t0 = performance.now()
-      const page = await getJSON(`/newsroom/fs/unsorted?after=${after}&limit=${pageSize}`)
+      const page = await listing
       timing.list += performance.now() - t0
+      // The next page is listed while this one is rewrapped.
+      listing = page.next ? list(page.next) : null
       const items = page.items || []
       const previews = (page.previews || []).filter((p) => !triedPreviews.has(p.conversation))
       if (items.length === 0 && previews.length === 0) break
@@ -489,10 +497,15 @@ async function sortPass(info, archive) {
         return out
       })()
       sending.catch(() => {})
+      if (page.next) {
+        after = page.next
+        continue
+      }
       // The last page: once more if it had previews, for those beyond
-      // the first hundred.
-      if (!page.next && previews.length === 0) break
-      if (page.next) after = page.next
+      // the first hundred, once these are sorted.
+      if (previews.length === 0) break
+      await settle()
+      listing = list(after)
     }
   } finally {
     await settle()
