@@ -46,7 +46,7 @@ let stopped = false
 // timing is where a round's time goes (ms): listing, opening and
 // wrapping here, the server's sorting (beside the next page's wrapping),
 // and waiting for it.
-let timing = { list: 0, crypto: 0, sort: 0, wait: 0 }
+let timing = { list: 0, crypto: 0, sort: 0, wait: 0, previews: 0, previewsSent: 0, previewsListed: 0 }
 
 function say(state, extra = {}) {
   postMessage({ state, ...extra })
@@ -415,9 +415,17 @@ function bodies(entries) {
   return out
 }
 
-// send posts one body, keeping only the entries whose key is set or goes
-// with it. It answers {sorted, conflicts, dropped}.
+// inFlight bounds the bodies posted at once: the server writes one
+// body's objects while it swaps another's.
+const inFlight = 2
+
+// send posts one body once the bodies that carry keys its entries need
+// are answered, keeping only the entries whose key is set or goes with
+// it. It answers {sorted, conflicts, dropped}.
 async function send(body) {
+  const deps = new Set()
+  for (const e of body.entries) if (e.key.state === "sending" && e.key.body && e.key.body !== body && e.key.body.done) deps.add(e.key.body.done)
+  if (deps.size > 0) await Promise.allSettled([...deps])
   const entries = body.entries.filter((e) => e.key.state === "set" || e.key.body === body)
   const dropped = body.entries.length - entries.length
   if (entries.length === 0) return { sorted: 0, conflicts: 0, dropped }
@@ -430,7 +438,10 @@ async function send(body) {
   try {
     answer = await postJSON("/newsroom/fs/sort", JSON.stringify(json))
   } catch (err) {
-    for (const e of body.keys) convKeys.delete(e.conversation) // unknown: loaded again next time
+    for (const e of body.keys) {
+      convKeys.delete(e.conversation) // unknown: loaded again next time
+      e.key.body = null
+    }
     throw err
   }
   const lost = new Set(Array.isArray(answer.conflicts) ? answer.conflicts : [])
@@ -439,7 +450,7 @@ async function send(body) {
     else e.key.state = "set"
     e.key.body = null
   }
-  return { sorted: Number(answer.sorted) || 0, conflicts: lost.size, dropped }
+  return { sorted: Number(answer.sorted) || 0, previews: Number(answer.previews) || 0, sent: json.previews.length, conflicts: lost.size, dropped }
 }
 
 // sortPass sorts everything listed, page by page: while the server
@@ -450,72 +461,94 @@ async function sortPass(info, archive) {
   let after = 0
   let seen = 0
   const r = { sorted: 0, conflicts: 0, failed: 0 }
-  let sending = null // the previous page's posts
-  const settle = async () => {
-    if (!sending) return
-    const p = sending
-    sending = null
+  const running = new Set()
+  let failure = null
+  // post starts a body's send once fewer than inFlight are running.
+  const post = async (b) => {
     const t0 = performance.now()
-    for (const x of await p) {
-      r.sorted += x.sorted
-      r.conflicts += x.conflicts + x.dropped
-    }
+    while (running.size >= inFlight) await Promise.race(running)
     timing.wait += performance.now() - t0
+    const started = performance.now()
+    const p = send(b).then(
+      (x) => {
+        r.sorted += x.sorted
+        r.conflicts += x.conflicts + x.dropped
+        timing.previews += x.previews || 0
+        timing.previewsSent += x.sent || 0
+      },
+      (err) => {
+        failure = failure || err
+      },
+    )
+    b.done = p
+    posted++
+    const tracked = p.finally(() => {
+      running.delete(tracked)
+      timing.sort += performance.now() - started
+    })
+    running.add(tracked)
   }
+  const drain = async () => {
+    const t0 = performance.now()
+    while (running.size > 0) await Promise.race(running)
+    timing.wait += performance.now() - t0
+    if (failure) throw failure
+  }
+  // posted counts the bodies posted; a listing asked before the last of
+  // them was answered may miss what they sorted (and so the previews
+  // after the first hundred): it is asked again.
+  let posted = 0
   const list = (a) => {
-    const p = getJSON(`/newsroom/fs/unsorted?after=${a}&limit=${pageSize}`)
+    const asked = posted
+    const p = getJSON(`/newsroom/fs/unsorted?after=${a}&limit=${pageSize}`).then((page) => ({ page, asked }))
     p.catch(() => {})
     return p
   }
   let listing = list(after)
   try {
     for (let pages = 0; pages < 100_000; pages++) {
+      if (failure) throw failure
       let t0 = performance.now()
-      const page = await listing
+      const { page, asked } = await listing
       timing.list += performance.now() - t0
       // The next page is listed while this one is rewrapped.
       listing = page.next ? list(page.next) : null
       const items = page.items || []
       const previews = (page.previews || []).filter((p) => !triedPreviews.has(p.conversation))
-      if (items.length === 0 && previews.length === 0) break
+      if (items.length === 0 && previews.length === 0) {
+        if (asked === posted && running.size === 0) break
+        await drain()
+        listing = list(after)
+        continue
+      }
       for (const p of previews) triedPreviews.add(p.conversation)
+      timing.previewsListed += previews.length
       seen += items.length + previews.length
       say("sorting", { count: seen })
       t0 = performance.now()
       const { entries, failed } = await rewrapPage(info, archive, page, previews)
       timing.crypto += performance.now() - t0
       r.failed += failed
-      // The previous page's bodies first: what this one needs of their
-      // keys is known once they are answered.
-      await settle()
-      const bs = bodies(entries)
-      sending = (async () => {
-        const t = performance.now()
-        const out = []
-        for (const b of bs) out.push(await send(b))
-        timing.sort += performance.now() - t
-        return out
-      })()
-      sending.catch(() => {})
+      for (const b of bodies(entries)) await post(b)
       if (page.next) {
         after = page.next
         continue
       }
-      // The last page: once more if it had previews, for those beyond
-      // the first hundred, once these are sorted.
-      if (previews.length === 0) break
-      await settle()
+      // Past the last item: again, once what is sent is sorted, while
+      // the listing has previews not tried yet (it lists the first
+      // hundred still under an intake key).
+      await drain()
       listing = list(after)
     }
   } finally {
-    await settle()
+    await drain()
   }
   return r
 }
 
 async function round() {
   const started = performance.now()
-  timing = { list: 0, crypto: 0, sort: 0, wait: 0 }
+  timing = { list: 0, crypto: 0, sort: 0, wait: 0, previews: 0, previewsSent: 0, previewsListed: 0 }
   const info = await getJSON("/newsroom/fs/keys")
   if (!(await checkAndMake(info))) {
     stopped = true
