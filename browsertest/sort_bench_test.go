@@ -29,8 +29,9 @@ import (
 const sortGoal = 60 * time.Second
 
 // TestSortBenchmark measures the inbox's sorter (the Web Worker) in
-// headless Chromium: $PISTA_SORT_ITEMS items (1,000 unless set: more previews than one listing holds; the goal's
-// scale is 10,000) waiting under the day's intake key, five to a
+// headless Chromium: $PISTA_SORT_ITEMS items (1,000 unless set, so that
+// there are more previews than one listing holds; the goal's scale is
+// 10,000) waiting under the day's intake key, five to a
 // conversation, each conversation with its preview, made straight
 // through the stores; the time from the inbox's opening to the sorter's
 // round being done, and the round's own time as the Worker measured it.
