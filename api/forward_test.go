@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/api"
@@ -82,6 +84,15 @@ func TestSourceAPIIntakeKey(t *testing.T) {
 	key, intakeID := addIntakeKey(t, in, ana, desk, deskID, day)
 	europeKey, _ := addIntakeKey(t, in, ana, europe, europeID, day)
 	b := in.Browser()
+	// Every request and answer follows the document (openapi_test.go),
+	// the desks' intake keys and the refusals included.
+	doc := loadOpenAPI(t)
+	doc.Servers = openapi3.Servers{{URL: in.TS.URL}}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Client.Transport = &docCheck{t: t, router: router, next: http.DefaultTransport, seen: map[string]bool{}}
 
 	r := call(b, http.MethodGet, "/api/v1/desks", "", "")
 	var raw struct {

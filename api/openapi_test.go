@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -21,8 +22,10 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/api"
+	"github.com/pista-tips/pista/forward"
 	"github.com/pista-tips/pista/i18n"
 	"github.com/pista-tips/pista/internal/pistatest"
+	"github.com/pista-tips/pista/newsroom"
 	"github.com/pista-tips/pista/server"
 )
 
@@ -269,6 +272,23 @@ func TestOpenAPIAnswers(t *testing.T) {
 		sealedPart{"file", seal(t, make([]byte, 1001), rr.Recipients...)}, sealedPart{"file_meta", seal(t, fileMeta, rr.Recipients...)}), 400)
 	expect(postReply(seal(t, []byte("to too few"), rr.Recipients[:2]...)), 400)
 	expect(postReply(seal(t, make([]byte, 400_001), rr.Recipients...)), 413)
+	// Forward secrecy: a member's sorter, and what it may be refused.
+	deskID := deskIdentity(in, j, "americas")
+	var fks newsroom.FSKeys
+	json.Unmarshal([]byte(expect(call(b, http.MethodGet, "/api/v1/journalist/fs/keys", jl.Token, ""), 200).Body), &fks)
+	badSig := newsroom.FSAddKeys{DeskKeyID: desk.KeyID, SignKey: forward.SignPublic(deskID.String()), Keys: makeIntakeKeys(t, deskID, fks.Day)}
+	badSig.Keys[0].Signature[0] ^= 1
+	expect(fsCall(t, b, http.MethodPost, "/api/v1/journalist/fs/keys", jl.Token, badSig, nil), 400)
+	if res := sortOverAPI(t, b, jl.Token, desk.KeyID, deskID, archive, map[string]*age.HybridIdentity{}); res.Sorted == 0 {
+		t.Errorf("the sort over the API sorted nothing: %+v", res)
+	}
+	otherDesk, _ := age.GenerateHybridIdentity()
+	otherSign := newsroom.FSAddKeys{DeskKeyID: desk.KeyID, SignKey: forward.SignPublic(otherDesk.String()), Keys: makeIntakeKeys(t, deskID, fks.Day+forward.Ahead)}
+	otherSign.Keys[0].Signature = ed25519.Sign(forward.SignKey(otherDesk.String()), forward.Statement(desk.Recipient, otherSign.Keys[0].Day, otherSign.Keys[0].Recipient))
+	expect(fsCall(t, b, http.MethodPost, "/api/v1/journalist/fs/keys", jl.Token, otherSign, nil), 409)
+	expect(call(b, http.MethodGet, "/api/v1/journalist/fs/unsorted?limit=0", jl.Token, ""), 400)
+	expect(call(b, http.MethodPost, "/api/v1/journalist/fs/sort", jl.Token, `{"keys":[{"conversation":"`+conv+`","recipient":"age1nope","key":"AAAA"}]}`), 400)
+	expect(call(b, http.MethodGet, "/api/v1/journalist/fs/unsorted", "", ""), 401)
 	expect(call(b, http.MethodGet, "/api/v1/journalist/keys", "", ""), 401)
 	expect(call(b, http.MethodPost, "/api/v1/journalist/logout", jl.Token, ""), 204)
 	expect(call(b, http.MethodPost, "/api/v1/journalist/logout", jl.Token, ""), 401)

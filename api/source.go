@@ -15,6 +15,19 @@ package api
 // key and finds the source, so logging in needs no Argon2id on the server,
 // and whoever reads the database learns only the hash.
 //
+// # Forward secrecy
+//
+// Each desk also lists its key (desk_key), the key that signs its intake
+// keys (sign_key) and the intake key of the day (intake), made by a
+// member's client (docs/forward-secrecy.md). An app that checks the intake
+// key's signature encrypts to it and the archive keys instead of the
+// desk's key, and declares it (IntakeKeyHeader): the server destroys the
+// intake key's secret a few days later, once the newsroom has moved the
+// items under their conversation's key, so that an old copy of them opens
+// with no key. The server checks the declared key is live and of the
+// desk's current key, else refuses the submission (409); undeclared items
+// are stored as received without forward secrecy.
+//
 // # Sealed items
 //
 // Every item an app sends is a complete age file, encrypted on the device
@@ -485,7 +498,7 @@ func (h *Handler) checkIntake(ctx context.Context, f *sealedForm, desk pista.Des
 	if id != 0 {
 		err := intake.CheckDeclared(ctx, h.Tips, desk, id, h.Clock.Day(time.Now()))
 		if errors.Is(err, intake.ErrIntakeKey) {
-			return 0, refuse(http.StatusConflict, "intake_key_expired", "the intake key "+IntakeKeyHeader+" names is not the desk's key of the day any more (or the conversation moved to another desk): nothing was stored; fetch the desks again (GET /api/v1/desks), encrypt to the intake key it lists and send once more")
+			return 0, intakeExpired()
 		} else if err != nil {
 			return 0, &apiError{status: http.StatusInternalServerError, code: "internal", msg: "the server failed; try again", err: err}
 		}
@@ -495,6 +508,12 @@ func (h *Handler) checkIntake(ctx context.Context, f *sealedForm, desk pista.Des
 		return 0, nil
 	}
 	return id, nil
+}
+
+// intakeExpired refuses items sealed to an intake key that is no longer
+// the desk's.
+func intakeExpired() *apiError {
+	return refuse(http.StatusConflict, "intake_key_expired", "the intake key "+IntakeKeyHeader+" names is not the desk's key of the day any more (or the conversation moved to another desk): nothing was stored; fetch the desks again (GET /api/v1/desks), encrypt to the intake key it lists and send once more")
 }
 
 // storageFull answers a submission the disk has no room for (507): the
@@ -612,6 +631,12 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := h.Tips.CreateTip(context.WithoutCancel(ctx), t); err != nil {
 		f.batch.Abort()
+		if errors.Is(err, pista.ErrMoved) {
+			// A new tip has not moved: the intake key it declared was
+			// destroyed while it was sent.
+			h.refused(w, intakeExpired())
+			return
+		}
 		if errors.Is(err, pista.ErrExists) {
 			h.refused(w, refuse(http.StatusConflict, "codename_in_use", "that lookup hash is taken: make a new codename for each new tip, and send follow-ups with POST /api/v1/source/followups"))
 			return

@@ -63,6 +63,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/forward"
 	"github.com/pista-tips/pista/keys"
 	"github.com/pista-tips/pista/server"
 )
@@ -480,7 +481,28 @@ func makeDesk(ctx context.Context, st *server.Stores) (string, error) {
 	if err := st.Desks.CreateDesk(ctx, &d, []pista.KeyWrap{{JournalistID: j.ID, Wrapped: wrapped}}); err != nil {
 		return "", err
 	}
+	// A week of intake keys, as a member's sorter makes them: uploads
+	// are encrypted to the day's, the path every tip takes (issue 16).
+	if err := makeIntakeKeys(ctx, st, j.ID, d, did); err != nil {
+		return "", err
+	}
 	return d.Slug, nil
+}
+
+// makeIntakeKeys makes the desk's intake keys from today (at the default
+// intake day) for forward.Ahead days.
+func makeIntakeKeys(ctx context.Context, st *server.Stores, journalist int64, d pista.Desk, desk *age.HybridIdentity) error {
+	today := forward.Clock{}.Day(time.Now())
+	var ks []pista.IntakeKey
+	for day := today; day < today+forward.Ahead; day++ {
+		k, err := forward.MakeIntakeKey(desk, day)
+		if err != nil {
+			return err
+		}
+		ks = append(ks, pista.IntakeKey{Day: k.Day, Recipient: k.Recipient, Signature: k.Signature, Sealed: k.Sealed})
+	}
+	_, err := st.Tips.AddIntakeKeys(ctx, journalist, d.KeyID, forward.SignPublic(desk.String()), ks)
+	return err
 }
 
 // PrepareData makes a data folder with a journalist and a desk, for a

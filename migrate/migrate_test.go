@@ -1,6 +1,7 @@
 package migrate_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -39,13 +40,19 @@ type instance struct {
 	convs    []pista.Conversation // alice's inbox
 	items    []pista.Item         // alice's pull
 	message  string               // the first tip's message
+	// Forward secrecy: americas' key generation, its signing key, and
+	// the live intake keys alice lists.
+	deskKeyID int64
+	signKey   []byte
+	intake    []pista.IntakeKey
 }
 
 // embedded runs a real server on a new data folder: a journalist and a
 // desk, a tip with a file (two parts' worth, which the bucket takes as a
-// multipart upload) and one with a small file, a reply, a tag, a star, a
-// reply deleted (so SQLite's item counter is past the greatest item ID);
-// then stops it cleanly.
+// multipart upload) and one with a small file, intake keys (one
+// destroyed), a conversation key and an item sealed to an intake key, a
+// reply, a tag, a star, a reply deleted (so SQLite's item counter is past
+// the greatest item ID); then stops it cleanly.
 func embedded(t *testing.T) *instance {
 	t.Helper()
 	ctx := context.Background()
@@ -76,6 +83,7 @@ func embedded(t *testing.T) *instance {
 		t.Fatalf("inbox: %v, %v", convs, err)
 	}
 	first := conversationOf(t, in, alice, "americas")
+	deskKeyID, signKey := intake(t, in, alice, first)
 	page := b.Get("/newsroom/c/" + first)
 	for _, reply := range []string{"thank you, we are reading it", "a reply to delete"} {
 		if r := b.Post("/newsroom/c/"+first+"/reply", url.Values{"csrf": {page.CSRF(t)}, "reply": {reply}}); r.Status >= 400 {
@@ -98,13 +106,56 @@ func embedded(t *testing.T) *instance {
 	if err := in.Srv.Stores.Tips.MarkRead(ctx, alice.ID, first); err != nil {
 		t.Fatal(err)
 	}
-	st := &instance{data: in.Data, alice: alice, deskID: deskID, codename: codename, message: message}
+	st := &instance{data: in.Data, alice: alice, deskID: deskID, codename: codename, message: message,
+		deskKeyID: deskKeyID, signKey: signKey}
 	st.convs, st.items = listing(t, in.Srv.Stores, alice)
+	if st.intake, err = in.Srv.Stores.Tips.IntakeKeysFor(ctx, alice.ID); err != nil || len(st.intake) != 1 {
+		t.Fatalf("intake keys: %+v, %v", st.intake, err)
+	}
 	in.TS.Close()
 	if err := in.Srv.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// intake gives americas two intake keys, destroys the first, gives
+// conversation id a key and an item sealed to the second intake key; it
+// answers the desk key generation and its signing key.
+func intake(t *testing.T, in *pistatest.Instance, j *pistatest.Journalist, id string) (int64, []byte) {
+	t.Helper()
+	ctx := context.Background()
+	tips := in.Srv.Stores.Tips
+	d, err := in.Srv.Stores.Desks.DeskBySlug(ctx, "americas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := bytes.Repeat([]byte{7}, 32)
+	if n, err := tips.AddIntakeKeys(ctx, j.ID, d.KeyID, sign, []pista.IntakeKey{
+		{Day: 10, Recipient: "age1pq1intake10", Signature: []byte("sig10"), Sealed: []byte("sealed10")},
+		{Day: 20, Recipient: "age1pq1intake20", Signature: []byte("sig20"), Sealed: []byte("sealed20")},
+	}); err != nil || n != 2 {
+		t.Fatalf("AddIntakeKeys = %d, %v", n, err)
+	}
+	if n, err := tips.DestroyIntakeKeys(ctx, 11); err != nil || n != 1 {
+		t.Fatalf("DestroyIntakeKeys = %d, %v", n, err)
+	}
+	k, _, err := tips.IntakeFor(ctx, d.ID, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tips.SetConversationKey(ctx, j.ID, id, "age1pq1conversation", []byte("the conversation's key")); err != nil {
+		t.Fatal(err)
+	}
+	obj, size, err := in.Srv.Stores.Blobs.Put(ctx, strings.NewReader("sealed to the intake key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tips.AddItems(ctx, id, []pista.Item{{Kind: pista.KindMessage, Object: obj, Size: size,
+		Sealing: pista.SealingIntake, IntakeKey: k.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	return d.KeyID, sign
 }
 
 func conversationOf(t *testing.T, in *pistatest.Instance, j *pistatest.Journalist, slug string) string {
@@ -295,16 +346,16 @@ func TestMigrate(t *testing.T) {
 	if want := []migrate.Phase{migrate.PhaseObjects, migrate.PhaseVerify, migrate.PhaseRows}; !reflect.DeepEqual(phases, want) {
 		t.Errorf("phases %v, want %v", phases, want)
 	}
-	// Two messages, two files with their metadata, one reply.
-	if sum.Objects != 7 || sum.Present != 0 || sum.Orphans != 1 || len(sum.Missing) != 0 {
-		t.Errorf("summary %+v: want 7 objects sent, 1 orphan (the deleted reply's)", sum)
+	// Three messages, two files with their metadata, one reply.
+	if sum.Objects != 8 || sum.Present != 0 || sum.Orphans != 1 || len(sum.Missing) != 0 {
+		t.Errorf("summary %+v: want 8 objects sent, 1 orphan (the deleted reply's)", sum)
 	}
 	rows := map[string]int64{}
 	for _, tb := range sum.Tables {
 		rows[tb.Name] = tb.Rows
 	}
 	for name, want := range map[string]int64{"journalists": 2, "desks": 2, "desk_keys": 2, "key_wraps": 3, "desk_members": 3,
-		"sources": 2, "conversations": 2, "items": 5, "stars": 1, "conversation_tags": 1, "reads": 2} {
+		"sources": 2, "conversations": 2, "items": 6, "stars": 1, "conversation_tags": 1, "reads": 2, "intake_keys": 2} {
 		if rows[name] != want {
 			t.Errorf("%s: %d rows copied, want %d", name, rows[name], want)
 		}
@@ -326,8 +377,28 @@ func TestMigrate(t *testing.T) {
 	if !reflect.DeepEqual(items, src.items) {
 		t.Errorf("the pull after the move (%d items):\n%+v\nbefore (%d):\n%+v", len(items), items, len(src.items), src.items)
 	}
+	// Forward secrecy's keys: the live intake key (not the destroyed
+	// one), the generation's signing key, the conversation's key (in
+	// the inbox rows above) and the item sealed to the intake key (in
+	// the pull).
+	if got, err := in.Srv.Stores.Tips.IntakeKeysFor(ctx, src.alice.ID); err != nil || !reflect.DeepEqual(got, src.intake) {
+		t.Errorf("intake keys after the move: %+v, %v; before: %+v", got, err, src.intake)
+	}
+	if got, err := in.Srv.Stores.Tips.SignKey(ctx, src.deskKeyID); err != nil || !bytes.Equal(got, src.signKey) {
+		t.Errorf("the signing key after the move: %x, %v", got, err)
+	}
+	keyed, sealed := false, false
+	for _, c := range convs {
+		keyed = keyed || c.KeyRecipient == "age1pq1conversation" && bytes.Equal(c.Key, []byte("the conversation's key"))
+	}
 	for _, it := range items {
-		if it.Kind != pista.KindMessage {
+		sealed = sealed || it.Sealing == pista.SealingIntake && it.IntakeKey == src.intake[0].ID
+	}
+	if !keyed || !sealed {
+		t.Errorf("after the move: a conversation with its key %v, an item under the intake key %v", keyed, sealed)
+	}
+	for _, it := range items {
+		if it.Kind != pista.KindMessage || it.Sealing == pista.SealingIntake { // the intake key's is no age file
 			continue
 		}
 		obj, err := in.Srv.Stores.Blobs.Open(ctx, it.Object)
@@ -390,8 +461,8 @@ func TestMigrate(t *testing.T) {
 	}
 	other := &target{m: tg.m, bucket: tg.m.Bucket(t), db: pgtest.URL(t)}
 	sum, err = migrate.Run(ctx, other.config(src.data))
-	if err != nil || !reflect.DeepEqual(sum.Missing, []string{lost}) || sum.Objects != 6 {
-		t.Errorf("with an object lost before: %+v, %v; want it missing and the 6 others sent", sum, err)
+	if err != nil || !reflect.DeepEqual(sum.Missing, []string{lost}) || sum.Objects != 7 {
+		t.Errorf("with an object lost before: %+v, %v; want it missing and the 7 others sent", sum, err)
 	}
 }
 
@@ -459,8 +530,8 @@ func TestMigrateInterruptedThenAgain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the run after: %v", err)
 	}
-	if sum.Present != 7 || sum.Objects != 0 {
-		t.Errorf("the run after sent %d objects and found %d; want all 7 found", sum.Objects, sum.Present)
+	if sum.Present != 8 || sum.Objects != 0 {
+		t.Errorf("the run after sent %d objects and found %d; want all 8 found", sum.Objects, sum.Present)
 	}
 	checkSame(t, before, folderState(t, src.data))
 	in := tg.serve(t)

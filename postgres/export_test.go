@@ -17,12 +17,18 @@ func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 func (db *DB) SealItem(n int64) int64 { return db.ids.Seal(sealedid.Item, n) }
 
 var (
-	InboxQuery           = inboxQuery
-	ItemsForQuery        = itemsForQuery
-	NewSourceItemsQuery  = newSourceItemsQuery
-	SourceSessionQuery   = sourceSessionQuery
-	ConversationForQuery = conversationForQuery
-	MigrationFiles       = func() (int, error) { ms, err := migrationFiles(); return len(ms), err }
+	InboxQuery            = inboxQuery
+	ItemsForQuery         = itemsForQuery
+	NewSourceItemsQuery   = newSourceItemsQuery
+	SourceSessionQuery    = sourceSessionQuery
+	ConversationForQuery  = conversationForQuery
+	UnsortedQuery         = unsortedQuery
+	UnsortedPreviewsQuery = unsortedPreviewsQuery
+	IntakeForQuery        = intakeForQuery
+	IntakeKeysForQuery    = intakeKeysForQuery
+	DestroyIntakeQuery    = destroyIntakeQuery
+	SortQuery             = sortQuery
+	MigrationFiles        = func() (int, error) { ms, err := migrationFiles(); return len(ms), err }
 )
 
 // SetMaxMergedDesks sets how many desks one inbox query walks, until t ends.

@@ -1,55 +1,448 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
-	"errors"
+	"crypto/ed25519"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/internal/sealedid"
 )
 
-// TODO(forward): the store of forward secrecy (pista.Forwarder).
-var errForwardTODO = errors.New("postgres: forward secrecy not stored yet")
+// The store of forward secrecy (pista.Forwarder, migration 0010): intake
+// keys, conversation keys, and the swap of sorted items' objects.
+//
+// An intake key's secret is destroyed only while no transaction that
+// seals something to it is running: those take the key's row FOR SHARE
+// as they check it (checkIntake), and DestroyIntakeKeys takes the rows
+// FOR UPDATE before it looks for what waits under them.
 
+// Bounds of what the Forwarder stores; the migration's CHECKs say the same.
+const (
+	maxIntakeRecipient = 8192
+	maxIntakeSignature = 256
+	maxSealedKey       = 64 << 10
+)
+
+// itemSealing answers the sealing and received stored for it: "" is
+// pista.SealingDesk and pista.ReceivedForward. An intake key goes with
+// SealingIntake and only with it.
+func itemSealing(it pista.Item) (sealing, received string, err error) {
+	sealing, received = it.Sealing, it.Received
+	if sealing == "" {
+		sealing = pista.SealingDesk
+	}
+	if received == "" {
+		received = pista.ReceivedForward
+	}
+	switch sealing {
+	case pista.SealingDesk, pista.SealingIntake, pista.SealingConversation:
+	default:
+		return "", "", fmt.Errorf("item sealed to %q", sealing)
+	}
+	switch received {
+	case pista.ReceivedLegacy, pista.ReceivedForward, pista.ReceivedNoForward:
+	default:
+		return "", "", fmt.Errorf("item received %q", received)
+	}
+	if (sealing == pista.SealingIntake) != (it.IntakeKey != 0) {
+		return "", "", fmt.Errorf("item sealed to %q with intake key %d", sealing, it.IntakeKey)
+	}
+	return sealing, received, nil
+}
+
+// intakeKeysOf lists the intake keys items (and a preview) are sealed to.
+func intakeKeysOf(r itemColumnsIn, preview int64) []int64 {
+	var ks []int64
+	for _, k := range r.intake {
+		if k != nil {
+			ks = append(ks, *k)
+		}
+	}
+	if preview != 0 {
+		ks = append(ks, preview)
+	}
+	slices.Sort(ks)
+	return slices.Compact(ks)
+}
+
+// checkIntake answers pista.ErrMoved unless every key of intake (sorted,
+// without duplicates) is a live intake key of desk deskID: what is
+// encrypted to it could not be read by the desk. It holds the keys' rows
+// until tx ends, so that none is destroyed meanwhile.
+func checkIntake(ctx context.Context, tx pgx.Tx, deskID int64, intake []int64) error {
+	if len(intake) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT id FROM intake_keys
+		WHERE id = ANY($1) AND desk_id = $2 AND sealed IS NOT NULL
+		ORDER BY id FOR SHARE`, intake, deskID)
+	if err != nil {
+		return fmt.Errorf("postgres: intake keys: %w", err)
+	}
+	live, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("postgres: intake keys: %w", err)
+	}
+	if len(live) != len(intake) {
+		return fmt.Errorf("intake key: %w", pista.ErrMoved)
+	}
+	return nil
+}
+
+// SignKey answers the signing key recorded for a desk key generation, nil
+// if none yet; pista.ErrNotFound for an unknown generation.
 func (s *TipStore) SignKey(ctx context.Context, deskKeyID int64) ([]byte, error) {
-	return nil, errForwardTODO
+	var key []byte
+	if err := s.db.pool.QueryRow(ctx, `SELECT sign_key FROM desk_keys WHERE id = $1`, deskKeyID).Scan(&key); err != nil {
+		return nil, fmt.Errorf("desk key: %w", notFound(err))
+	}
+	return key, nil
 }
 
+// AddIntakeKeys stores intake keys of the journalist's desk's current key
+// generation, in one transaction.
 func (s *TipStore) AddIntakeKeys(ctx context.Context, journalistID, deskKeyID int64, signKey []byte, keys []pista.IntakeKey) (int, error) {
-	return 0, errForwardTODO
+	if len(keys) > pista.MaxIntakeKeys {
+		return 0, fmt.Errorf("postgres: %d intake keys, at most %d: %w", len(keys), pista.MaxIntakeKeys, pista.ErrTooMany)
+	}
+	if len(signKey) != ed25519.PublicKeySize {
+		return 0, fmt.Errorf("postgres: a signing key of %d bytes, not %d", len(signKey), ed25519.PublicKeySize)
+	}
+	days := make([]int64, len(keys))
+	recipients := make([]string, len(keys))
+	signatures := make([][]byte, len(keys))
+	sealed := make([][]byte, len(keys))
+	for i, k := range keys {
+		switch {
+		case k.Recipient == "" || len(k.Recipient) > maxIntakeRecipient:
+			return 0, fmt.Errorf("postgres: intake key of day %d: a recipient of %d bytes", k.Day, len(k.Recipient))
+		case len(k.Signature) == 0 || len(k.Signature) > maxIntakeSignature:
+			return 0, fmt.Errorf("postgres: intake key of day %d: a signature of %d bytes", k.Day, len(k.Signature))
+		case len(k.Sealed) == 0 || len(k.Sealed) > maxSealedKey:
+			return 0, fmt.Errorf("postgres: intake key of day %d: a sealed secret of %d bytes", k.Day, len(k.Sealed))
+		}
+		days[i], recipients[i], signatures[i], sealed[i] = k.Day, k.Recipient, k.Signature, k.Sealed
+	}
+	var added int
+	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+		// The generation's row, locked: two first posts with different
+		// signing keys are one after the other.
+		var deskID, current int64
+		var have []byte
+		err := tx.QueryRow(ctx, `SELECT k.desk_id, d.key_id, k.sign_key FROM desk_keys k
+			JOIN desks d ON d.id = k.desk_id
+			JOIN desk_members m ON m.desk_id = k.desk_id AND m.journalist_id = $1
+			WHERE k.id = $2
+			FOR UPDATE OF k`, journalistID, deskKeyID).Scan(&deskID, &current, &have)
+		if err != nil {
+			return fmt.Errorf("desk key: %w", notFound(err))
+		}
+		if current != deskKeyID {
+			return pista.ErrNotCurrent
+		}
+		if have == nil {
+			if _, err := tx.Exec(ctx, `UPDATE desk_keys SET sign_key = $1 WHERE id = $2`, signKey, deskKeyID); err != nil {
+				return fmt.Errorf("postgres: sign key: %w", err)
+			}
+		} else if !bytes.Equal(have, signKey) {
+			return pista.ErrSignKey
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO intake_keys (desk_id, desk_key_id, day, recipient, signature, sealed, created)
+			SELECT $1, $2, x.day, x.recipient, x.signature, x.sealed, $3
+			FROM unnest($4::bigint[], $5::text[], $6::bytea[], $7::bytea[]) WITH ORDINALITY AS x (day, recipient, signature, sealed, n)
+			ORDER BY x.n
+			ON CONFLICT (desk_key_id, day) DO NOTHING`,
+			deskID, deskKeyID, pista.Now().Unix(), days, recipients, signatures, sealed)
+		if err != nil {
+			return fmt.Errorf("postgres: add intake keys: %w", err)
+		}
+		added = int(tag.RowsAffected())
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return added, nil
 }
 
+// intakeColumns are read by scanIntake; k is intake_keys. The sealed
+// secret is read only where the caller asks for it (IntakeKeysFor): the
+// server has no use for it, and what it does not hold it cannot leak.
+const intakeColumns = `k.id, k.desk_id, k.desk_key_id, k.day, k.recipient, k.signature, k.created`
+
+func scanIntake(row pgx.Row, more ...any) (pista.IntakeKey, error) {
+	var k pista.IntakeKey
+	var created int64
+	err := row.Scan(append([]any{&k.ID, &k.DeskID, &k.DeskKeyID, &k.Day, &k.Recipient, &k.Signature, &created}, more...)...)
+	k.Created = unix(created)
+	return k, err
+}
+
+// IntakeFor answers the live intake key of day of the desk's current key
+// generation, and the generation's signing key. The key's Sealed is not
+// filled.
 func (s *TipStore) IntakeFor(ctx context.Context, deskID, day int64) (pista.IntakeKey, []byte, error) {
-	return pista.IntakeKey{}, nil, pista.ErrNotFound
+	var sign []byte
+	k, err := scanIntake(s.db.pool.QueryRow(ctx, intakeForQuery, deskID, day), &sign)
+	if err != nil {
+		return pista.IntakeKey{}, nil, fmt.Errorf("intake key: %w", notFound(err))
+	}
+	return k, sign, nil
 }
 
+// intakeForQuery takes a desk and a day.
+const intakeForQuery = `SELECT ` + intakeColumns + `, g.sign_key
+	FROM desks d
+	JOIN desk_keys g ON g.id = d.key_id
+	JOIN intake_keys k ON k.desk_key_id = d.key_id AND k.day = $2
+	WHERE d.id = $1 AND k.sealed IS NOT NULL`
+
+// IntakeKeyByID answers a live intake key; its Sealed is not filled.
 func (s *TipStore) IntakeKeyByID(ctx context.Context, id int64) (pista.IntakeKey, error) {
-	return pista.IntakeKey{}, pista.ErrNotFound
+	k, err := scanIntake(s.db.pool.QueryRow(ctx, `SELECT `+intakeColumns+`
+		FROM intake_keys k WHERE k.id = $1 AND k.sealed IS NOT NULL`, id))
+	if err != nil {
+		return pista.IntakeKey{}, fmt.Errorf("intake key: %w", notFound(err))
+	}
+	return k, nil
 }
 
+// IntakeKeysFor lists the live intake keys of the journalist's desks,
+// sealed secrets included, by desk, day and generation.
 func (s *TipStore) IntakeKeysFor(ctx context.Context, journalistID int64) ([]pista.IntakeKey, error) {
-	return nil, nil
+	rows, err := s.db.pool.Query(ctx, intakeKeysForQuery, journalistID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: intake keys: %w", err)
+	}
+	return collect(rows, func(r pgx.CollectableRow) (pista.IntakeKey, error) {
+		var sealed []byte
+		k, err := scanIntake(r, &sealed)
+		k.Sealed = sealed
+		return k, err
+	})
 }
 
+// intakeKeysForQuery takes a journalist.
+const intakeKeysForQuery = `SELECT ` + intakeColumns + `, k.sealed
+	FROM desk_members m
+	JOIN intake_keys k ON k.desk_id = m.desk_id AND k.sealed IS NOT NULL
+	WHERE m.journalist_id = $1
+	ORDER BY k.desk_id, k.day, k.desk_key_id`
+
+// DestroyIntakeKeys destroys the sealed secrets of the intake keys of
+// days before before under which nothing waits.
+//
+// PostgreSQL keeps a replaced row's old version until VACUUM reclaims
+// it, and does not overwrite the space it frees: the old bytes stay in
+// the table's files until the space is used again.
 func (s *TipStore) DestroyIntakeKeys(ctx context.Context, before int64) (int, error) {
-	return 0, nil
+	var n int
+	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+		// Locked first: whoever is sealing to one of them commits before
+		// the second statement looks (with a snapshot of its own) for
+		// what waits.
+		rows, err := tx.Query(ctx, `SELECT id FROM intake_keys
+			WHERE sealed IS NOT NULL AND day < $1 ORDER BY id FOR UPDATE`, before)
+		if err != nil {
+			return fmt.Errorf("postgres: destroy intake keys: %w", err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		tag, err := tx.Exec(ctx, destroyIntakeQuery, ids)
+		if err != nil {
+			return fmt.Errorf("postgres: destroy intake keys: %w", err)
+		}
+		n = int(tag.RowsAffected())
+		return nil
+	})
+	return n, err
 }
 
+// destroyIntakeQuery takes the IDs of the keys to destroy if nothing
+// waits under them.
+const destroyIntakeQuery = `UPDATE intake_keys k SET sealed = NULL
+	WHERE k.id = ANY($1) AND k.sealed IS NOT NULL
+	AND NOT EXISTS (SELECT 1 FROM items i WHERE i.intake_key = k.id AND i.sealing = 'intake')
+	AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.preview_intake = k.id)`
+
+// Unsorted lists, oldest first, the items of the journalist's desks that
+// a sorter should rewrap, after the item after.
 func (s *TipStore) Unsorted(ctx context.Context, journalistID, after int64, limit int) ([]pista.Item, error) {
-	return nil, nil
+	limit = sortLimit(limit)
+	n, ok := s.db.ids.Cursor(sealedid.Item, after)
+	if !ok {
+		return nil, nil // not a cursor this store made: nothing after it
+	}
+	return queryItems(ctx, s.db.pool, s.db.ids, unsortedQuery, journalistID, n, limit)
 }
 
+// sortLimit bounds a page of what is unsorted.
+func sortLimit(limit int) int {
+	if limit <= 0 {
+		return 200
+	}
+	return min(limit, pista.MaxSortBatch)
+}
+
+// unsortedQuery takes a journalist, an item ID and a limit. It walks
+// items_unsorted in ID order from the given ID: the items that are not
+// yet sorted, of every desk, which sorters keep few.
+const unsortedQuery = `SELECT ` + itemColumns + `
+	FROM items i
+	JOIN conversations c ON c.id = i.conversation_id
+	JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = $1
+	WHERE i.sealing <> 'conv' AND i.received <> 'legacy' AND i.id > $2
+	ORDER BY i.id LIMIT $3`
+
+// UnsortedPreviews lists the conversations of the journalist's desks whose
+// preview is under an intake key, by ID, after after: each with its
+// preview and key (not the journalist's view of it: unread, starred…).
 func (s *TipStore) UnsortedPreviews(ctx context.Context, journalistID int64, after string, limit int) ([]pista.Conversation, error) {
-	return nil, nil
+	rows, err := s.db.pool.Query(ctx, unsortedPreviewsQuery, journalistID, after, sortLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: unsorted previews: %w", err)
+	}
+	return collect(rows, func(r pgx.CollectableRow) (pista.Conversation, error) {
+		var more pista.Conversation
+		c, err := scanConversation(withMore{r, []any{&more.Preview, &more.KeyRecipient, &more.Key, &more.PreviewIntake}}, s.db.ids, false)
+		c.Preview, c.KeyRecipient, c.Key, c.PreviewIntake = more.Preview, more.KeyRecipient, more.Key, more.PreviewIntake
+		return c, err
+	})
 }
 
+// withMore scans a row's columns, then more.
+type withMore struct {
+	pgx.Row
+	more []any
+}
+
+func (w withMore) Scan(dest ...any) error { return w.Row.Scan(append(dest, w.more...)...) }
+
+// unsortedPreviewsQuery takes a journalist, a conversation ID and a limit.
+const unsortedPreviewsQuery = `SELECT ` + conversationColumns + `, c.preview, c.key_recipient, c.key, coalesce(c.preview_intake, 0)
+	FROM conversations c
+	JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = $1
+	JOIN desks d ON d.id = c.desk_id
+	WHERE c.preview_intake IS NOT NULL AND c.id > $2
+	ORDER BY c.id LIMIT $3`
+
+// SetConversationKey gives a conversation of the journalist's desks its
+// key, unless it has one (pista.ErrExists).
 func (s *TipStore) SetConversationKey(ctx context.Context, journalistID int64, id, recipient string, sealed []byte) error {
-	return errForwardTODO
+	switch {
+	case recipient == "" || len(recipient) > maxIntakeRecipient:
+		return fmt.Errorf("postgres: a conversation key's recipient of %d bytes", len(recipient))
+	case len(sealed) == 0 || len(sealed) > maxSealedKey:
+		return fmt.Errorf("postgres: a conversation key of %d bytes", len(sealed))
+	}
+	return s.db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, _, err := visible(ctx, tx, journalistID, id); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE conversations SET key_recipient = $1, key = $2 WHERE id = $3 AND key IS NULL`,
+			recipient, sealed, id)
+		if err != nil {
+			return fmt.Errorf("postgres: conversation key: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("conversation key: %w", pista.ErrExists)
+		}
+		return nil
+	})
 }
 
+// Sort swaps, in one statement, the objects of the items of batch that
+// are still as the sorter saw them, and answers those it swapped. A
+// sorter racing another waits for its row and then finds the object
+// changed.
 func (s *TipStore) Sort(ctx context.Context, journalistID int64, batch []pista.Sorted) ([]pista.Sorted, error) {
-	return nil, errForwardTODO
+	if len(batch) > pista.MaxSortBatch {
+		return nil, fmt.Errorf("postgres: sort %d items, at most %d: %w", len(batch), pista.MaxSortBatch, pista.ErrTooMany)
+	}
+	var (
+		ids, newSize, newMetaSize              []int64
+		oldObject, oldMeta, newObject, newMeta []string
+		at                                     = map[int64]int{} // item number → index in batch
+	)
+	for i, b := range batch {
+		n, ok := s.db.ids.Unseal(sealedid.Item, b.Item)
+		if !ok || b.OldObject == "" || b.NewObject == "" || (b.OldMeta == "") != (b.NewMeta == "") {
+			continue
+		}
+		if _, dup := at[n]; dup {
+			continue // once: the first
+		}
+		at[n] = i
+		ids, oldObject, oldMeta = append(ids, n), append(oldObject, b.OldObject), append(oldMeta, b.OldMeta)
+		newObject, newSize, newMeta, newMetaSize = append(newObject, b.NewObject), append(newSize, b.NewSize), append(newMeta, b.NewMeta), append(newMetaSize, b.NewMetaSize)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := s.db.pool.Query(ctx, sortQuery, ids, oldObject, oldMeta, newObject, newSize, newMeta, newMetaSize, journalistID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: sort: %w", storageErr(err))
+	}
+	swapped, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: sort: %w", storageErr(err))
+	}
+	idx := make([]int, len(swapped))
+	for i, n := range swapped {
+		idx[i] = at[n]
+	}
+	slices.Sort(idx)
+	var done []pista.Sorted
+	for _, i := range idx {
+		done = append(done, batch[i])
+	}
+	return done, nil
 }
 
+// sortQuery takes the items' numbers, old objects and metas, new objects,
+// sizes, metas and meta sizes, as arrays, and the journalist.
+const sortQuery = `UPDATE items i SET object = x.new_object, size = x.new_size, meta = x.new_meta, meta_size = x.new_meta_size,
+		sealing = 'conv', intake_key = NULL
+	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bigint[])
+		AS x (id, old_object, old_meta, new_object, new_size, new_meta, new_meta_size)
+	WHERE i.id = x.id AND i.object = x.old_object AND i.meta = x.old_meta
+	AND i.sealing <> 'conv' AND i.received <> 'legacy'
+	AND EXISTS (SELECT 1 FROM conversations c
+		JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = $8
+		WHERE c.id = i.conversation_id AND c.key IS NOT NULL)
+	RETURNING i.id`
+
+// SortPreview replaces a conversation's preview still under intake key
+// from by one under the conversation's key.
 func (s *TipStore) SortPreview(ctx context.Context, journalistID int64, id string, from int64, preview []byte) error {
-	return errForwardTODO
+	if len(preview) == 0 || len(preview) > pista.MaxPreviewSize {
+		return fmt.Errorf("postgres: a preview of %d bytes, at most %d", len(preview), pista.MaxPreviewSize)
+	}
+	if from == 0 {
+		return fmt.Errorf("preview: %w", pista.ErrNotFound)
+	}
+	return s.db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, _, err := visible(ctx, tx, journalistID, id); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE conversations SET preview = $1, preview_intake = NULL
+			WHERE id = $2 AND preview_intake = $3 AND key IS NOT NULL`, preview, id, from)
+		if err != nil {
+			return fmt.Errorf("postgres: sort preview: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("preview: %w", pista.ErrNotFound)
+		}
+		return nil
+	})
 }

@@ -70,6 +70,9 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
 	if len(c.Preview) > 0 {
 		preview = c.Preview
 	}
+	if c.PreviewIntake != 0 && preview == nil {
+		return errors.New("postgres: a preview's intake key without a preview")
+	}
 	rows, times, err := itemRows(t.Items)
 	if err != nil {
 		return err
@@ -83,9 +86,10 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
 	b := &pgx.Batch{}
 	var sourceID int64
 	b.Queue(`WITH s AS (INSERT INTO sources (lookup, recipient, created) VALUES ($1, $2, $3) RETURNING id)
-		INSERT INTO conversations (id, channel, desk_id, source_id, created, updated, preview)
-		SELECT $4, $5, $6, s.id, $7, $7, $8 FROM s RETURNING source_id`,
-		t.Source.Lookup, t.Source.Recipient, sourceCreated.Unix(), c.ID, string(channel), c.DeskID, created.Unix(), preview).
+		INSERT INTO conversations (id, channel, desk_id, source_id, created, updated, preview, preview_intake)
+		SELECT $4, $5, $6, s.id, $7, $7, $8, $9 FROM s RETURNING source_id`,
+		t.Source.Lookup, t.Source.Recipient, sourceCreated.Unix(), c.ID, string(channel), c.DeskID, created.Unix(), preview,
+		nullID(c.PreviewIntake)).
 		QueryRow(func(r pgx.Row) error {
 			err := r.Scan(&sourceID)
 			switch {
@@ -103,7 +107,18 @@ func (s *TipStore) CreateTip(ctx context.Context, t *pista.NewTip) error {
 	ids := queueItems(b, c.ID, rows)
 	b.Queue(`UPDATE conversations SET last_item = (SELECT max(id) FROM items WHERE conversation_id = $1), updated = $2
 		WHERE id = $1`, c.ID, updated.Unix())
-	if err := s.db.pool.SendBatch(ctx, b).Close(); err != nil {
+	if intake := intakeKeysOf(rows, c.PreviewIntake); len(intake) > 0 {
+		// In a transaction that holds the intake keys it checked.
+		err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+			if err := checkIntake(ctx, tx, c.DeskID, intake); err != nil {
+				return err
+			}
+			return tx.SendBatch(ctx, b).Close()
+		})
+		if err != nil {
+			return storageErr(err)
+		}
+	} else if err := s.db.pool.SendBatch(ctx, b).Close(); err != nil {
 		return storageErr(err)
 	}
 	t.Source.ID, t.Source.Created = sourceID, sourceCreated
@@ -130,7 +145,8 @@ func (s *TipStore) AddItemsFor(ctx context.Context, conversationID string, deskI
 	if err != nil {
 		return err
 	}
-	if len(items) == 0 || deskID != 0 {
+	intake := intakeKeysOf(rows, 0)
+	if len(items) == 0 || deskID != 0 || len(intake) > 0 {
 		tx, err := s.db.pool.Begin(ctx)
 		if err != nil {
 			return fmt.Errorf("postgres: add items: %w", storageErr(err))
@@ -145,6 +161,9 @@ func (s *TipStore) AddItemsFor(ctx context.Context, conversationID string, deskI
 		}
 		if len(items) == 0 {
 			return nil
+		}
+		if err := checkIntake(ctx, tx, desk, intake); err != nil {
+			return err
 		}
 		b := &pgx.Batch{}
 		ids := s.queueAdd(b, conversationID, rows, times)
@@ -198,6 +217,8 @@ type itemColumnsIn struct {
 	kind, object, meta, by  []string
 	size, metaSize, created []int64
 	author                  []*int64
+	sealing, received       []string
+	intake                  []*int64
 }
 
 // itemRows checks items and returns them as columns, with the times
@@ -216,6 +237,11 @@ func itemRows(items []pista.Item) (itemColumnsIn, []time.Time, error) {
 		if by == "" {
 			by = "server"
 		}
+		sealing, received, err := itemSealing(it)
+		if err != nil {
+			return r, nil, fmt.Errorf("postgres: %w", err)
+		}
+		r.sealing, r.received, r.intake = append(r.sealing, sealing), append(r.received, received), append(r.intake, nullID(it.IntakeKey))
 		times[i] = stamp(it.Created)
 		r.kind, r.object, r.meta, r.by = append(r.kind, string(it.Kind)), append(r.object, it.Object), append(r.meta, it.Meta), append(r.by, by)
 		r.size, r.metaSize, r.created = append(r.size, it.Size), append(r.metaSize, it.MetaSize), append(r.created, times[i].Unix())
@@ -231,13 +257,15 @@ func itemRows(items []pista.Item) (itemColumnsIn, []time.Time, error) {
 func queueItems(b *pgx.Batch, conversationID string, r itemColumnsIn) *[]int64 {
 	ids := new([]int64)
 	b.Queue(`SELECT pg_advisory_xact_lock($1, $2)`, lockSpace, int32(lockItems))
-	b.Queue(`INSERT INTO items (conversation_id, kind, object, meta, size, meta_size, author_id, created, encrypted_by)
-		SELECT $1, x.kind, x.object, x.meta, x.size, x.meta_size, x.author_id, x.created, x.by
-		FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[])
-			WITH ORDINALITY AS x (kind, object, meta, size, meta_size, author_id, created, by, n)
+	b.Queue(`INSERT INTO items (conversation_id, kind, object, meta, size, meta_size, author_id, created, encrypted_by,
+			sealing, received, intake_key)
+		SELECT $1, x.kind, x.object, x.meta, x.size, x.meta_size, x.author_id, x.created, x.by, x.sealing, x.received, x.intake_key
+		FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[],
+				$10::text[], $11::text[], $12::bigint[])
+			WITH ORDINALITY AS x (kind, object, meta, size, meta_size, author_id, created, by, sealing, received, intake_key, n)
 		ORDER BY x.n
 		RETURNING id`,
-		conversationID, r.kind, r.object, r.meta, r.size, r.metaSize, r.author, r.created, r.by).
+		conversationID, r.kind, r.object, r.meta, r.size, r.metaSize, r.author, r.created, r.by, r.sealing, r.received, r.intake).
 		Query(func(rows pgx.Rows) error {
 			got, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 			if err != nil {
@@ -258,6 +286,7 @@ func setItems(seal *sealedid.Sealer, items []pista.Item, conversationID string, 
 		if items[i].EncryptedBy == "" {
 			items[i].EncryptedBy = "server"
 		}
+		items[i].Sealing, items[i].Received, _ = itemSealing(items[i])
 	}
 }
 
@@ -338,7 +367,8 @@ const journalistViewColumns = conversationColumns + `,
 	c.preview,
 	CASE WHEN c.preview IS NULL THEN coalesce((SELECT min(i.id) FROM items i
 		WHERE i.conversation_id = c.id AND i.kind = 'message'), 0) ELSE 0 END,
-	(SELECT count(*) FROM items i WHERE i.conversation_id = c.id AND i.id > coalesce(r.seen_item, 0))`
+	(SELECT count(*) FROM items i WHERE i.conversation_id = c.id AND i.id > coalesce(r.seen_item, 0)),
+	c.key_recipient, c.key, coalesce(c.preview_intake, 0)`
 
 // journalistViewJoins follows "FROM conversations c" and the membership
 // join m; it needs no argument.
@@ -354,7 +384,8 @@ func scanConversation(row pgx.Row, seal *sealedid.Sealer, view bool) (pista.Conv
 	dest := []any{&c.ID, &c.Channel, &c.DeskID, &c.DeskSlug, &c.SourceID, &created, &updated, &c.LastItem, &items,
 		&c.Status, &c.Assignee, &c.AssigneeName, &tags, &c.Held}
 	if view {
-		dest = append(dest, &c.Unread, &c.Starred, &c.Preview, &c.FirstMessage, &newItems)
+		dest = append(dest, &c.Unread, &c.Starred, &c.Preview, &c.FirstMessage, &newItems,
+			&c.KeyRecipient, &c.Key, &c.PreviewIntake)
 	}
 	err := row.Scan(dest...)
 	c.Created, c.Updated, c.LastItem, c.Items = unix(created), unix(updated), seal.Seal(sealedid.Item, c.LastItem), int(items)
@@ -386,13 +417,13 @@ func (s *TipStore) ConversationsOfSource(ctx context.Context, sourceID int64) ([
 }
 
 const itemColumns = `i.id, i.conversation_id, i.kind, i.object, i.meta, i.size, i.meta_size,
-	coalesce(i.author_id, 0), i.created, i.encrypted_by`
+	coalesce(i.author_id, 0), i.created, i.encrypted_by, i.sealing, coalesce(i.intake_key, 0), i.received`
 
 func scanItem(row pgx.Row, seal *sealedid.Sealer) (pista.Item, error) {
 	var it pista.Item
 	var created int64
 	err := row.Scan(&it.ID, &it.ConversationID, &it.Kind, &it.Object, &it.Meta, &it.Size, &it.MetaSize,
-		&it.AuthorID, &created, &it.EncryptedBy)
+		&it.AuthorID, &created, &it.EncryptedBy, &it.Sealing, &it.IntakeKey, &it.Received)
 	it.Created, it.ID = unix(created), seal.Seal(sealedid.Item, it.ID)
 	return it, err
 }

@@ -38,6 +38,12 @@ func (s *TipStore) TransferConversation(ctx context.Context, journalistID int64,
 		if err != nil {
 			return err
 		}
+		// The copies are encrypted to the new desk's key, each keeping
+		// how it arrived; the new desk's sorters move them under a new
+		// conversation key.
+		for i := range items {
+			items[i].Sealing, items[i].IntakeKey, items[i].Received = pista.SealingDesk, 0, old[i].Received
+		}
 		rows, _, err := itemRows(items)
 		if err != nil {
 			return err
@@ -49,7 +55,7 @@ func (s *TipStore) TransferConversation(ctx context.Context, journalistID int64,
 		b := &pgx.Batch{}
 		b.Queue(`DELETE FROM items WHERE id = ANY($1)`, oldIDs)
 		queueItems(b, id, rows)
-		b.Queue(`UPDATE conversations SET desk_id = $1, preview = NULL,
+		b.Queue(`UPDATE conversations SET desk_id = $1, preview = NULL, preview_intake = NULL, key_recipient = '', key = NULL,
 			last_item = (SELECT max(id) FROM items WHERE conversation_id = $2),
 			assignee_id = CASE WHEN EXISTS (SELECT 1 FROM desk_members m WHERE m.desk_id = $1 AND m.journalist_id = conversations.assignee_id)
 				THEN assignee_id END

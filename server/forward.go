@@ -28,14 +28,15 @@ func DestroyIntake(ctx context.Context, tips pista.TipStore, clock forward.Clock
 	return tips.DestroyIntakeKeys(ctx, clock.Day(now)-forward.Grace)
 }
 
-// destroyIntake runs DestroyIntake every DestroyIntakeEvery, or every
+// destroyIntake runs DestroyIntake a minute after start (sooner if
+// intake days are shorter), then every DestroyIntakeEvery, or every
 // intake day if that is shorter, until ctx ends.
 func destroyIntake(ctx context.Context, log *slog.Logger, tips pista.TipStore, clock forward.Clock) {
 	every := DestroyIntakeEvery
 	if clock.Period > 0 && clock.Period < every {
 		every = clock.Period
 	}
-	t := time.NewTicker(every)
+	t := time.NewTimer(min(every, firstExpireAfter))
 	defer t.Stop()
 	for {
 		select {
@@ -50,5 +51,6 @@ func destroyIntake(ctx context.Context, log *slog.Logger, tips pista.TipStore, c
 				log.Info("intake keys expired: their secrets are destroyed", "keys", n)
 			}
 		}
+		t.Reset(every)
 	}
 }

@@ -3,7 +3,6 @@ package smtp_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"io"
 	"testing"
 	"time"
@@ -81,7 +80,7 @@ func TestEmailUnderIntakeKey(t *testing.T) {
 	data := bytes.Repeat([]byte("ledger "+tok), 1000)
 	msg := "From: src-" + tok + "@example.net\nSubject: The port " + tok + "\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B" + tok + "\n\n" +
 		"--B" + tok + "\nContent-Type: text/plain\n\nThe ledgers are forged " + tok + ".\n" +
-		"--B" + tok + "\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=ledger.bin\nContent-Transfer-Encoding: base64\n\n" + base64.StdEncoding.EncodeToString(data) + "\n" +
+		"--B" + tok + "\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=ledger.bin\nContent-Transfer-Encoding: base64\n\n" + b64(data) +
 		"--B" + tok + "--\n"
 	before := e.snapshot()
 	if r := send(t, addr, mailOpts{}, "src-"+tok+"@example.net", []string{"americas@" + domain, "maghreb@" + domain}, crlf(msg)); r.stage != ok {

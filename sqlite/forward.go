@@ -258,16 +258,40 @@ const unsortedQuery = `SELECT ` + itemColumns + `
 	ORDER BY i.id LIMIT ?`
 
 // UnsortedPreviews lists the conversations of the journalist's desks whose
-// preview is under an intake key, by ID, after after.
+// preview is under an intake key, by ID, after after: each with its
+// preview and key (not the journalist's view of it: unread, starred…).
 func (s *TipStore) UnsortedPreviews(ctx context.Context, journalistID int64, after string, limit int) ([]pista.Conversation, error) {
-	limit = sortLimit(limit)
-	return queryConversations(ctx, s.db.read, s.db.ids, true, unsortedPreviewsQuery, journalistID, after, limit)
+	rows, err := s.db.read.QueryContext(ctx, unsortedPreviewsQuery, journalistID, after, sortLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: unsorted previews: %w", err)
+	}
+	defer rows.Close()
+	var cs []pista.Conversation
+	for rows.Next() {
+		var more pista.Conversation
+		c, err := scanConversation(withMore{rows, []any{&more.Preview, &more.KeyRecipient, &more.Key, &more.PreviewIntake}}, s.db.ids, false)
+		if err != nil {
+			return nil, err
+		}
+		c.Preview, c.KeyRecipient, c.Key, c.PreviewIntake = more.Preview, more.KeyRecipient, more.Key, more.PreviewIntake
+		cs = append(cs, c)
+	}
+	return cs, rows.Err()
 }
 
+// withMore scans a row's columns, then more.
+type withMore struct {
+	row  interface{ Scan(...any) error }
+	more []any
+}
+
+func (w withMore) Scan(dest ...any) error { return w.row.Scan(append(dest, w.more...)...) }
+
 // unsortedPreviewsQuery takes a journalist, a conversation ID and a limit.
-const unsortedPreviewsQuery = `SELECT ` + journalistViewColumns + `
+const unsortedPreviewsQuery = `SELECT ` + conversationColumns + `, c.preview, c.key_recipient, c.key, coalesce(c.preview_intake, 0)
 	FROM conversations c INDEXED BY conversations_unsorted_preview
-	CROSS JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = ?1` + journalistViewJoins + `
+	CROSS JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = ?1
+	JOIN desks d ON d.id = c.desk_id
 	WHERE c.preview_intake IS NOT NULL AND c.id > ?2
 	ORDER BY c.id LIMIT ?3`
 

@@ -585,6 +585,14 @@ func testSortPreview(t *testing.T, s Stores) {
 	if got := list(n.alice, "", 10); !slices.Equal(got, []string{"p-b", "p-c"}) {
 		t.Errorf("UnsortedPreviews after sorting p-a = %v", got)
 	}
+	// A sorter that made p-b's key and was cut short: the next finds it.
+	if err := s.Tips.SetConversationKey(ctx, n.bob.ID, "p-b", "age1pq1b", []byte("key of p-b")); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.Tips.UnsortedPreviews(ctx, n.alice.ID, "", 1)
+	if err != nil || len(cs) != 1 || cs[0].ID != "p-b" || cs[0].KeyRecipient != "age1pq1b" || !bytes.Equal(cs[0].Key, []byte("key of p-b")) {
+		t.Errorf("UnsortedPreviews: %+v, %v; want p-b with its key", cs, err)
+	}
 }
 
 // testConversationKeyDeleted: a deleted conversation's key goes with it,

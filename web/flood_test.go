@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pista-tips/pista/admit"
 	"github.com/pista-tips/pista/i18n"
 	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/keys"
@@ -20,13 +22,18 @@ func es(key string) string {
 	return l.T(key)
 }
 
-// A flood of wrong-codename logins on a server whose key stretching is
-// full: every request is answered at once, either served or told in the
+// A flood of wrong-codename logins and tips on a server whose key
+// stretching is full: every request is answered at once, told in the
 // source's language to try again in a minute (503, Retry-After), and a
-// tip told so is not stored, not even in part.
+// tip told so is not stored, not even in part. Once the slots free up,
+// the server serves again.
+//
+// The stretching is busy by construction, not by timing: the test holds
+// every slot of the server's gate for the whole flood (a loaded machine
+// once let every request through in time).
 func TestBusyServerSaysRetryAndKeepsNothing(t *testing.T) {
-	// A millisecond's wait: nearly every request that finds the slots
-	// taken is refused.
+	// A millisecond's wait: a request that finds the slots taken is
+	// refused at once.
 	in := pistatest.New(t, server.Config{StretchWait: time.Millisecond})
 	alice := in.Journalist("alice")
 	in.Desk("americas", alice)
@@ -35,6 +42,24 @@ func TestBusyServerSaysRetryAndKeepsNothing(t *testing.T) {
 	landing := b.Get("/?lang=es")
 	tok := landing.CSRF(t)
 	before := in.Snapshot(alice)
+
+	hold := make(chan struct{})
+	held := make(chan struct{})
+	var holders sync.WaitGroup
+	for range keys.MaxConcurrentArgon {
+		holders.Add(1)
+		go func() {
+			defer holders.Done()
+			// Proven lanes may take every slot.
+			if err := in.Srv.Gate.Do(context.Background(), admit.NewProven, func() { held <- struct{}{}; <-hold }); err != nil {
+				t.Errorf("holding a slot: %v", err)
+				held <- struct{}{}
+			}
+		}()
+	}
+	for range keys.MaxConcurrentArgon {
+		<-held
+	}
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -75,8 +100,10 @@ func TestBusyServerSaysRetryAndKeepsNothing(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if statuses[http.StatusServiceUnavailable] == 0 {
-		t.Fatalf("no request was told to retry: %v", statuses)
+	close(hold)
+	holders.Wait()
+	if statuses[http.StatusServiceUnavailable] != 40 {
+		t.Fatalf("with every slot taken, %v: every request should have been told to retry", statuses)
 	}
 	stored := 0
 	for _, r := range tips {
@@ -95,7 +122,12 @@ func TestBusyServerSaysRetryAndKeepsNothing(t *testing.T) {
 	if tmp := in.TempFiles(); len(tmp) > 0 {
 		t.Errorf("temporary files left: %v", tmp)
 	}
-	t.Logf("statuses: %v", statuses)
+	// The slots are free again: a tip is served.
+	r := b.PostMultipart("/submit?lang=es", []pistatest.Part{{Name: "csrf", Value: b.Get("/?lang=es").CSRF(t)}, {Name: "desk", Value: "americas"}, {Name: "message", Value: "after the flood"}})
+	if r.Status != http.StatusOK {
+		t.Fatalf("after the flood, a tip: %d %s", r.Status, r.Text())
+	}
+	r.Codename(t)
 }
 
 // The page's proof of work: GET /pow gives a challenge, a login or a tip

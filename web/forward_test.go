@@ -178,7 +178,7 @@ func TestFormUnderIntakeKey(t *testing.T) {
 		`data-intake-signature="` + base64.StdEncoding.EncodeToString(key.Signature) + `"`,
 		fmt.Sprintf(`data-intake-id="%d"`, europeKey.ID),
 	} {
-		if !strings.Contains(landing.Body, want) {
+		if !strings.Contains(landing.Text(), want) {
 			t.Errorf("the landing page lacks %s", want)
 		}
 	}
@@ -214,7 +214,7 @@ func TestFormUnderIntakeKey(t *testing.T) {
 	page := b.Get("/source")
 	for _, want := range []string{`data-desk-key="` + desk.Recipient + `"`, `data-sign-key="` + sign + `"`,
 		fmt.Sprintf(`data-intake-id="%d"`, key.ID), `data-intake-recipient="` + key.Recipient + `"`} {
-		if !strings.Contains(page.Body, want) {
+		if !strings.Contains(page.Text(), want) {
 			t.Errorf("the source page lacks %s", want)
 		}
 	}

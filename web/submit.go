@@ -78,6 +78,12 @@ func (h *Handler) submitTip(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := h.Tips.CreateTip(context.WithoutCancel(ctx), tip); err != nil {
 		s.batch.Abort()
+		if errors.Is(err, pista.ErrMoved) {
+			// A new tip has not moved: its intake key was destroyed
+			// while it was sent (the page was open for days).
+			h.refused(w, r, refuse(http.StatusConflict, "forward.source.stale", nil))
+			return
+		}
 		h.refused(w, r, storeError(err))
 		return
 	}

@@ -26,6 +26,13 @@ secret. With it, pista follow reads the newsroom's replies and sends more;
 nobody can recover it for you. The codename itself never leaves this
 computer either: the keys derived from it do.
 
+If the desk has a key of the day signed by the desk (its intake key),
+the tip is encrypted to it: once the newsroom has filed the tip, that
+key is destroyed, and old copies of what you sent open with no key. If
+it has none, or its signature does not check, the tip is encrypted to
+the desk's own key, and a line on stderr says it is sent without forward
+secrecy.
+
 Before a file is encrypted, its hidden metadata (a photo's GPS position
 and camera, a document's author…) is removed on this computer, for the
 formats pista knows (JPEG, PNG, WebP, HEIC, MP4/MOV, PDF, DOCX/XLSX/PPTX,
