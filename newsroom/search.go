@@ -253,6 +253,16 @@ type jsonIndexItem struct {
 	Size         int64          `json:"size"`
 	URL          string         `json:"url"`
 	Meta         string         `json:"meta,omitempty"`
+	// Sealing and IntakeKey say which key opens it (forward secrecy).
+	Sealing   string `json:"sealing"`
+	IntakeKey int64  `json:"intake_key,omitempty"`
+}
+
+// jsonConversationKey is a conversation's own key (forward secrecy): its
+// public key, and its secret sealed to the desk's key and the archive's.
+type jsonConversationKey struct {
+	Recipient string `json:"recipient"`
+	Key       []byte `json:"key"`
 }
 
 // listIndexItems lists the desk's items after the cursor (0: from the
@@ -273,13 +283,30 @@ func (h *Handler) listIndexItems(w http.ResponseWriter, r *http.Request, q reque
 		h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
 		return
 	}
+	// ConversationKeys are the keys of the page's conversations that have
+	// one, by ID: the browser opens them with the desk's key to read the
+	// items sorted under them.
 	out := struct {
-		Items []jsonIndexItem `json:"items"`
-		Next  int64           `json:"next"`
-	}{Items: []jsonIndexItem{}}
+		Items            []jsonIndexItem                `json:"items"`
+		ConversationKeys map[string]jsonConversationKey `json:"conversation_keys"`
+		Next             int64                          `json:"next"`
+	}{Items: []jsonIndexItem{}, ConversationKeys: map[string]jsonConversationKey{}}
+	looked := map[string]bool{}
 	for _, it := range items {
+		if !looked[it.ConversationID] && sealingOf(it) == pista.SealingConversation {
+			looked[it.ConversationID] = true
+			c, err := h.Tips.ConversationFor(r.Context(), q.j.ID, it.ConversationID)
+			if err != nil && !errors.Is(err, pista.ErrNotFound) {
+				h.Log.Error("listing items to index", "err", err)
+				h.jsonError(w, r, writeStatus(err), writeErrorKey(err))
+				return
+			}
+			if err == nil && c.KeyRecipient != "" {
+				out.ConversationKeys[c.ID] = jsonConversationKey{Recipient: c.KeyRecipient, Key: c.Key}
+			}
+		}
 		ji := jsonIndexItem{ID: it.ID, Conversation: it.ConversationID, Kind: it.Kind, Size: it.Size,
-			URL: itemURL(it.ConversationID, it.ID, false)}
+			URL: itemURL(it.ConversationID, it.ID, false), Sealing: sealingOf(it), IntakeKey: it.IntakeKey}
 		if it.Meta != "" {
 			ji.Meta = itemURL(it.ConversationID, it.ID, true)
 		}

@@ -5,3 +5,4 @@ import "./newsroom/settings.js";
 import "./newsroom/inbox.js";
 import "./newsroom/team.js";
 import "./newsroom/notes.js";
+import "./newsroom/sorter.js"

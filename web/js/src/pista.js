@@ -6,7 +6,8 @@
 //
 // The original form is never sent: the script builds a hidden form with
 // the encrypted parts in the order the server reads them (csrf, desk,
-// encrypted, message, its preview, contact, each file followed by its name and type)
+// encrypted, the intake key it used, message, its preview, contact, each
+// file followed by its name and type)
 // under neutral file names, and submits that. If encryption fails, the
 // plain form is submitted and the server encrypts on arrival, as without
 // JavaScript.
@@ -36,17 +37,68 @@
 // "answers", the JSON the server would make (pista.Answers); a file
 // question's file goes as the form's files do, its name-and-type object
 // naming the question. The answers' plain fields are never sent.
+//
+// Forward secrecy (docs/forward-secrecy.md): when the desk publishes the
+// day's intake key (data-intake-*) signed by its desk key's signing key
+// (data-sign-key), and the signature checks out here, every part is
+// encrypted to that intake key and the archive's keys instead of the
+// desk's key, and the hidden form says so (field "intake_key"): a copy
+// of it stops opening once the day's key is destroyed. Otherwise the
+// parts go to data-recipients as before, and the newsroom sees the tip as
+// received without forward secrecy.
 
 import { Encrypter } from "age-encryption"
 import { Upload } from "tus-js-client"
 import { sha256 } from "@noble/hashes/sha2.js"
+import { ed25519 } from "@noble/curves/ed25519.js"
 import { loadScrubber, notes, scrubFile } from "./scrub/scrub.js"
 import { padme, padded } from "./shared/padding.js"
 
-function recipientsOf(form) {
+function b64bytes(s) {
+  try {
+    const bin = atob(s || "")
+    const out = new Uint8Array(bin.length)
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i)
+    return out
+  } catch {
+    return new Uint8Array(0)
+  }
+}
+
+// verifiedIntake answers the day's intake key el (the chosen desk's radio
+// button, or a follow-up's form) carries if its signature by the desk's
+// signing key checks out over forward.Statement; else null.
+function verifiedIntake(el, recipients) {
+  const d = el.dataset
+  const deskKey = d.deskKey || ""
+  const id = d.intakeId || ""
+  const day = d.intakeDay || ""
+  const rec = d.intakeRecipient || ""
+  if (!deskKey || !recipients.includes(deskKey) || !/^[1-9][0-9]{0,17}$/.test(id) || !/^[0-9]{1,17}$/.test(day) || !rec.startsWith("age1pq1")) {
+    return null
+  }
+  const pub = b64bytes(d.signKey)
+  const sig = b64bytes(d.intakeSignature)
+  if (pub.length !== 32 || sig.length !== 64) return null
+  const statement = new TextEncoder().encode("pista/v1/intake-key\n" + deskKey + "\n" + day + "\n" + rec + "\n")
+  try {
+    if (!ed25519.verify(sig, statement, pub)) return null
+  } catch {
+    return null
+  }
+  return { id, recipient: rec, deskKey }
+}
+
+// sealingOf answers what the form's parts are encrypted to: {recipients,
+// intakeKey}: the verified intake key and the archive's keys, with its ID
+// to declare; or the desk's keys (data-recipients) and "".
+function sealingOf(form) {
   const desk = form.querySelector('input[name="desk"]:checked')
-  const list = (desk && desk.dataset.recipients) || form.dataset.recipients || ""
-  return list.split(/\s+/).filter(Boolean)
+  const el = desk && desk.dataset.recipients ? desk : form
+  const recipients = (el.dataset.recipients || "").split(/\s+/).filter(Boolean)
+  const ik = verifiedIntake(el, recipients)
+  if (!ik) return { recipients, intakeKey: "" }
+  return { recipients: [ik.recipient, ...recipients.filter((r) => r !== ik.deskKey)], intakeKey: ik.id }
 }
 
 async function encrypt(recipients, data) {
@@ -225,9 +277,10 @@ function allFiles(form) {
     .concat(answersOf(form).files)
 }
 
-// sealedForm starts the hidden form: the token, the desk and the
-// encrypted message and contact.
-async function sealedForm(form, recipients) {
+// sealedForm starts the hidden form: the token, the desk, the intake key
+// the parts are encrypted to (if any) and the encrypted message and
+// contact.
+async function sealedForm(form, recipients, intakeKey) {
   const out = document.createElement("form")
   out.method = "post"
   out.action = form.action
@@ -240,6 +293,7 @@ async function sealedForm(form, recipients) {
   // the conversation moved since this page was opened.
   if (form.dataset.desk) hidden(out, "sealed_for", form.dataset.desk)
   hidden(out, "encrypted", "1")
+  if (intakeKey) hidden(out, "intake_key", intakeKey)
   const message = form.elements.message ? form.elements.message.value.replace(/\r\n/g, "\n") : ""
   if (message.trim() !== "") attach(out, "message", await encrypt(recipients, message), "message.age")
   // A new tip's first message also gets a short preview for the inbox,
@@ -358,9 +412,9 @@ async function prepareFiles(form) {
 
 // seal builds the hidden form with every file in it.
 async function seal(form, prepared) {
-  const recipients = recipientsOf(form)
+  const { recipients, intakeKey } = sealingOf(form)
   if (recipients.length === 0) throw new Error("no recipients")
-  const out = await sealedForm(form, recipients)
+  const out = await sealedForm(form, recipients, intakeKey)
   for (const { file: f, scrub, question } of prepared) {
     attach(out, "files", await encryptFile(recipients, f), "file.age")
     attach(out, "file_meta", await encrypt(recipients, fileMeta(f, scrub, question)), "meta.age")
@@ -550,10 +604,10 @@ function upload(form, blob, progress) {
 // file into a blob that it uploads, then submits the hidden form naming
 // the uploads.
 async function sendResumable(form, button, prepared) {
-  const recipients = recipientsOf(form)
+  const { recipients, intakeKey } = sealingOf(form)
   if (recipients.length === 0) throw new Error("no recipients")
   const files = prepared
-  const out = await sealedForm(form, recipients)
+  const out = await sealedForm(form, recipients, intakeKey)
   const progress = new Progress(form, files.reduce((n, f) => n + estimatedSize(f.file), 0))
   for (const [i, { file: f, question }] of files.entries()) {
     setStatus(form, fill(form.dataset.msgEncryptingFile, { n: i + 1, total: files.length }))

@@ -120,7 +120,7 @@ function fileView(root, li, plain, meta, contentURL) {
   let blob = null
   const content = async () => {
     if (!blob) {
-      const d = await keys.deskDecrypter()
+      const d = await keys.decrypterFor(li)
       if (!d) throw new Error("no key")
       let bytes = await d.decrypt(await fetchBytes(contentURL))
       if (size !== null && size <= bytes.length) bytes = bytes.subarray(0, size)
@@ -228,8 +228,7 @@ function status(root, text) {
 
 async function readConversation(root) {
   status(root, msg(root, "Decrypting"))
-  const d = await keys.deskDecrypter()
-  if (!d) {
+  if (!(await keys.deskDecrypter())) {
     status(root, msg(root, "Nokey"))
     return
   }
@@ -237,6 +236,9 @@ async function readConversation(root) {
   for (const li of root.querySelectorAll("li[data-item]")) {
     const plain = li.querySelector("[data-plain]")
     try {
+      // The key the item says it is under first (data-sealing), then
+      // every other of this device.
+      const d = await keys.decrypterFor(li)
       if (li.dataset.kind === "file") {
         if (!li.dataset.meta) continue
         const meta = JSON.parse(await d.decrypt(await fetchBytes(li.dataset.meta), "text"))
@@ -326,10 +328,24 @@ async function getJSON(url, signal) {
   return resp.json()
 }
 
+// itemDecrypter opens an item of the items route: the key it is under
+// first (its sealing, its intake key, its conversation's key from the
+// page's conversation_keys), then every other of this device.
+function itemDecrypter(it, page) {
+  const ck = page && page.conversation_keys && page.conversation_keys[it.conversation]
+  return keys.deskDecrypter({
+    sealing: it.sealing || "",
+    intakeKey: it.intake_key || "",
+    convKey: (ck && ck.key) || it.conv_key || "",
+  })
+}
+
 // itemText is what an item adds to the index: a text's words, a file's
 // name; "" for what this device cannot open.
-async function itemText(d, it) {
+async function itemText(it, page) {
   try {
+    const d = await itemDecrypter(it, page)
+    if (!d) return ""
     if (it.kind === "file") {
       if (!it.meta) return ""
       const meta = JSON.parse(await d.decrypt(await fetchBytes(it.meta), "text"))
@@ -426,7 +442,7 @@ class DeskIndex {
     this.cache = null
   }
   // catchUp indexes the desk's items after the cursor.
-  async catchUp(d, token, progress) {
+  async catchUp(token, progress) {
     const head = this.head()
     let after = head ? head.cursor : 0
     let done = after
@@ -435,7 +451,7 @@ class DeskIndex {
       const items = page.items || []
       for (let i = 0; i < items.length; i += fetchers) {
         const chunk = items.slice(i, i + fetchers)
-        const texts = await Promise.all(chunk.map((it) => itemText(d, it)))
+        const texts = await Promise.all(chunk.map((it) => itemText(it, page)))
         chunk.forEach((it, k) => this.add(it.conversation, texts[k]))
         done = chunk[chunk.length - 1].id
         progress()
@@ -502,7 +518,8 @@ function setupSearch(form) {
 
   ;(async () => {
     show()
-    const d = await keys.deskDecrypter()
+    // Segments are encrypted to the desk's keys.
+    const d = await keys.deskDecrypter({ sealing: "desk" })
     if (!d) {
       state = "nokey"
       say(msg(form, "Nokey"))
@@ -526,7 +543,7 @@ function setupSearch(form) {
     for (const di of desks) {
       try {
         await di.compact(listing.max_segment_size, token)
-        await di.catchUp(d, token, show)
+        await di.catchUp(token, show)
         await di.compact(listing.max_segment_size, token)
       } catch {
         // another browser compacted first, or the network failed: what
@@ -553,7 +570,7 @@ if (conversation) {
     sealReply(form, token)
   }
   const transfer = document.querySelector("form[data-transfer]")
-  if (transfer) setupTransfer(transfer, token, keys.deskDecrypter)
+  if (transfer) setupTransfer(transfer, token, keys.decrypterFor)
 }
 
 const search = document.querySelector("form#search[data-search-index]")

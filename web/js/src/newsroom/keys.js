@@ -13,8 +13,18 @@
 // again, and forgotten at logout and on the login page (forgetWrapKey).
 // The identity is sealed with it as AES-256-GCM, a random 12-byte nonce
 // first, additional data "pista/v1/journalist-identity".
+//
+// Forward secrecy (docs/forward-secrecy.md): an item may be under its
+// desk's key, a day's intake key or its conversation's key. The intake
+// keys (GET /newsroom/fs/keys) and a conversation's key (data-conv-key on
+// the page, and in the JSON that lists items) are sealed to the desk's
+// key: they are opened here with the desk identities, and decrypterFor
+// puts first the key an element says opens it (data-sealing,
+// data-intake-key), then every other, since the sorter may have moved an
+// item since the page was made.
 import { argon2id } from "hash-wasm"
-import { Decrypter, identityToRecipient } from "age-encryption"
+import { Decrypter } from "age-encryption"
+import * as fs from "./fs.js"
 
 const AUTH_LABEL = "pista/v1/journalist-auth"
 const WRAP_LABEL = "pista/v1/journalist-wrap"
@@ -133,6 +143,8 @@ export async function rememberWrapKey(wrapKey) {
 export async function forgetWrapKey() {
   cached = null
   desks = null
+  intake = null
+  convKeys.clear()
   try {
     await withStore("readwrite", (s) => s.delete(WRAP))
   } catch {
@@ -228,6 +240,7 @@ export function identity() {
 
 // deskIdentities returns the desk keys wrapped to the journalist, each
 // decrypted: [{desk, keyId, recipient, identity}], every key generation.
+// recipient is what the identity gives, not what the server said.
 export function deskIdentities() {
   if (!desks) {
     desks = (async () => {
@@ -238,8 +251,14 @@ export function deskIdentities() {
         const d = new Decrypter()
         d.addIdentity(id)
         const deskId = (await d.decrypt(b64decode(k.wrapped), "text")).trim()
-        const recipient = k.recipient || (await identityToRecipient(deskId))
-        out.push({ desk: k.desk, keyId: k.key_id, recipient, identity: deskId })
+        let hybrid = null
+        try {
+          hybrid = new fs.HybridIdentity(deskId)
+        } catch {
+          // an older kind of key: age-encryption's own opens it
+        }
+        const recipient = hybrid ? await hybrid.recipient() : k.recipient
+        out.push({ desk: k.desk, keyId: k.key_id, recipient, identity: deskId, hybrid })
       }
       return out
     })()
@@ -250,9 +269,70 @@ export function deskIdentities() {
   return desks
 }
 
-// deskDecrypter returns a Decrypter with every desk key of this device, or
-// null if there is none.
-export async function deskDecrypter() {
+let intake = null // Promise<Map<intake key ID, HybridIdentity>>
+const convKeys = new Map() // sealed key (base64) → Promise<HybridIdentity | null>
+
+// deskKeys are the desk identities as a Decrypter takes them.
+function deskKeys(list) {
+  return list.map((k) => k.hybrid || k.identity)
+}
+
+// intakeIdentities opens the live intake keys of the journalist's desks
+// (GET /newsroom/fs/keys), each with the desk key generation that sealed
+// it: a Map from intake key ID. Empty where the server has none.
+export function intakeIdentities() {
+  if (!intake) {
+    intake = (async () => {
+      const out = new Map()
+      const list = await deskIdentities()
+      let info
+      try {
+        info = await getJSON("/newsroom/fs/keys")
+      } catch {
+        return out // no forward secrecy here (yet)
+      }
+      for (const k of info.intake || []) {
+        if (!k.sealed) continue
+        const gen = list.filter((d) => d.keyId === k.desk_key_id)
+        try {
+          out.set(k.id, new fs.HybridIdentity(await fs.open(b64decode(k.sealed), deskKeys(gen.length ? gen : list))))
+        } catch {
+          // sealed to a key this device lacks
+        }
+      }
+      return out
+    })()
+    intake.catch(() => {
+      intake = null
+    })
+  }
+  return intake
+}
+
+// conversationIdentity opens a conversation's key (sealed to its desk's
+// key, base64) with the desk identities; null if none opens it.
+export function conversationIdentity(sealed) {
+  if (!sealed) return Promise.resolve(null)
+  let p = convKeys.get(sealed)
+  if (!p) {
+    p = (async () => {
+      try {
+        return new fs.HybridIdentity(await fs.open(b64decode(sealed), deskKeys(await deskIdentities())))
+      } catch {
+        return null
+      }
+    })()
+    convKeys.set(sealed, p)
+  }
+  return p
+}
+
+// deskDecrypter returns a Decrypter with every key of this device that
+// may open an item, or null if there is no desk key here. hints put
+// first what opens it: {sealing: "desk"|"intake"|"conv", intakeKey: ID,
+// convKey: the conversation's sealed key}. Without a convKey, the
+// conversation page's (#conversation[data-conv-key]) is taken.
+export async function deskDecrypter(hints = {}) {
   let list
   try {
     list = await deskIdentities()
@@ -260,7 +340,43 @@ export async function deskDecrypter() {
     return null
   }
   if (!list || list.length === 0) return null
+  const desk = deskKeys(list)
+  let intakes = new Map()
+  try {
+    intakes = await intakeIdentities()
+  } catch {
+    // the desk keys still open what is under them
+  }
+  const conv = []
+  let convKey = hints.convKey
+  if (!convKey && typeof document !== "undefined") {
+    const page = document.querySelector("#conversation[data-conv-key]")
+    if (page) convKey = page.dataset.convKey
+  }
+  if (convKey) {
+    const k = await conversationIdentity(convKey)
+    if (k) conv.push(k)
+  }
+  const one = intakes.get(Number(hints.intakeKey))
+  const others = [...intakes.values()].filter((k) => k !== one)
+  let order
+  if (hints.sealing === "intake") order = [one, ...conv, ...desk, ...others]
+  else if (hints.sealing === "desk") order = [...desk, ...conv, one, ...others]
+  else order = [...conv, one, ...desk, ...others]
   const d = new Decrypter()
-  for (const k of list) d.addIdentity(k.identity)
+  for (const k of order) if (k) d.addIdentity(k)
   return d
+}
+
+// decrypterFor is deskDecrypter with the hints an element of the page
+// carries: its data-sealing and data-intake-key, and the data-conv-key of
+// it or the nearest element around it that has one.
+export function decrypterFor(el) {
+  const convEl = el && el.closest ? el.closest("[data-conv-key]") : null
+  const ds = (el && el.dataset) || {}
+  return deskDecrypter({
+    sealing: ds.sealing || "",
+    intakeKey: ds.intakeKey || "",
+    convKey: convEl ? convEl.dataset.convKey : "",
+  })
 }

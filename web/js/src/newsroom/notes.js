@@ -2,7 +2,9 @@
 //
 // The inbox (table[data-inbox-previews]): each row's preview of its first
 // message came with the page, as an age file (data-preview, base64) that
-// only the desk's keys open; it is decrypted here and shown as text
+// only the desk's keys open (directly, or through the day's intake key or
+// the conversation's key, both sealed to the desk's key: keys.js); it is
+// decrypted here and shown as text
 // (textContent, never HTML), cut at its padding. A conversation from
 // before previews names its first message instead (data-first): at most
 // maxLazy of those are fetched and decrypted per page, one at a time.
@@ -37,19 +39,27 @@ function previewOf(text) {
 async function showPreviews(table) {
   const cells = table.querySelectorAll("p.preview[data-preview], p.preview[data-first]")
   if (cells.length === 0) return
-  const d = await keys.deskDecrypter()
+  const base = await keys.deskDecrypter({ sealing: "desk" })
   const show = (p, text, cls) => {
     p.textContent = text
     if (cls) p.classList.add(cls)
     p.hidden = false
   }
-  if (!d) {
+  if (!base) {
     for (const p of cells) show(p, msg(table, "Nokey"), "hint")
     return
   }
   let lazy = 0
   for (const p of cells) {
     try {
+      // The preview's intake key (the row's data-preview-intake) or its
+      // conversation's key (data-conv-key) first.
+      const row = p.closest("tr") || p
+      const d = await keys.deskDecrypter({
+        sealing: row.dataset.previewIntake ? "intake" : "",
+        intakeKey: row.dataset.previewIntake || "",
+        convKey: row.dataset.convKey || "",
+      })
       if (p.dataset.preview) {
         show(p, previewOf(await d.decrypt(keys.b64decode(p.dataset.preview), "text")))
       } else if (lazy < maxLazy) {

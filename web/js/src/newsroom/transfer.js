@@ -21,7 +21,10 @@ async function reseal(d, url, recipients) {
   return new Response(await e.encrypt(plain)).blob()
 }
 
-export function setupTransfer(form, token, decrypter) {
+// decrypterFor(el) answers a Decrypter for the item el, or null without a
+// desk key on this device (keys.decrypterFor): items may be under the
+// desk's key, an intake key or the conversation's key.
+export function setupTransfer(form, token, decrypterFor) {
   form.hidden = false
   const say = (t) => {
     const s = form.querySelector("[data-transfer-status]")
@@ -35,8 +38,7 @@ export function setupTransfer(form, token, decrypter) {
     button.disabled = true
     say(form.dataset.msgWorking || "")
     try {
-      const d = await decrypter()
-      if (!d) throw new Error(form.dataset.msgNokey || "no key")
+      if (!(await decrypterFor(form))) throw new Error(form.dataset.msgNokey || "no key")
       const desk = (option.dataset.recipients || "").split(/\s+/).filter(Boolean)
       if (desk.length === 0) throw new Error("no recipients")
       const source = form.dataset.sourceRecipient || ""
@@ -45,6 +47,7 @@ export function setupTransfer(form, token, decrypter) {
       fd.append("transfer", JSON.stringify({ to: option.value, items: items.map((li) => Number(li.dataset.item)) }))
       for (const li of items) {
         const to = li.hasAttribute("data-for-source") && source ? [source, ...desk] : desk
+        const d = await decrypterFor(li)
         fd.append("object", await reseal(d, li.dataset.url, to), "object.age")
         if (li.dataset.meta) fd.append("meta", await reseal(d, li.dataset.meta, to), "meta.age")
       }
