@@ -590,6 +590,22 @@ type job struct {
 	err                   error
 }
 
+// forSource says whether an item is for the source too (a reply, a
+// reply's file): its new header then wraps to the source's key as well.
+// The server's word (kind, author) is not enough: a lying server could
+// call a source's message a reply and name a key of its own as the
+// source's. An item under an intake key is always the source's own, and
+// one under the desk key must already have a stanza more than the desk's
+// and the archive's.
+func forSource(it *fsItem, archive int) bool {
+	return it.Sealing != pista.SealingIntake && bytes.Count(it.Header, []byte("\n-> ")) >= 2+archive
+}
+
+// sourceKind: what the server says is a reply or a reply's file.
+func sourceKind(it *fsItem) bool {
+	return it.Kind == string(pista.KindReply) || it.Kind == string(pista.KindFile) && it.Author != 0
+}
+
 // sortPage rewraps a page's items and previews and posts them.
 func (s *sorter) sortPage(ctx context.Context, p *poster, page fsUnsorted, previews []fsPreview, rep *SortReport) error {
 	byID := map[string]fsConv{}
@@ -609,7 +625,13 @@ func (s *sorter) sortPage(ctx context.Context, p *poster, page fsUnsorted, previ
 			continue
 		}
 		j := &job{item: it, to: k.rs}
-		if it.Kind == string(pista.KindReply) || it.Kind == string(pista.KindFile) && it.Author != 0 {
+		if sourceKind(it) {
+			if !forSource(it, len(s.archive[it.DeskID])) {
+				// Not what a reply's header is: leave it to the desk
+				// (pista sort then says it could not sort it).
+				rep.Failed = append(rep.Failed, it.ID)
+				continue
+			}
 			src, err := keys.ParseRecipients(c.SourceRecipient)
 			if err != nil {
 				return fmt.Errorf("%w: conversation %s's source key: %v", ErrMalformed, c.ID, err)

@@ -1,6 +1,7 @@
 package pulled
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"filippo.io/age"
+
+	"github.com/pista-tips/pista"
 
 	"github.com/pista-tips/pista/api"
 	"github.com/pista-tips/pista/forward"
@@ -109,5 +112,44 @@ func TestCheckUnsortedRefuses(t *testing.T) {
 	}
 	if err := CheckUnsorted(fsUnsorted{Items: []fsItem{item}, Conversations: []fsConv{conv}, Next: 7}, sortPage); err != nil {
 		t.Errorf("a good page: %v", err)
+	}
+}
+
+// A lying server cannot make the sorter wrap a source's item to a key it
+// names as the source's: an item under an intake key is the source's
+// own, and one under the desk key must already carry a stanza besides
+// the desk's and the archive's.
+func TestForSourceTrustsTheHeaderNotTheServer(t *testing.T) {
+	desk, _ := age.GenerateHybridIdentity()
+	source, _ := age.GenerateHybridIdentity()
+	archive, _ := age.GenerateHybridIdentity()
+	header := func(rs ...age.Recipient) []byte {
+		var buf bytes.Buffer
+		w, _ := age.Encrypt(&buf, rs...)
+		w.Write([]byte("x"))
+		w.Close()
+		h, err := forward.Header(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	reply := header(source.Recipient(), desk.Recipient())
+	message := header(desk.Recipient())
+	for _, c := range []struct {
+		name    string
+		it      fsItem
+		archive int
+		want    bool
+	}{
+		{"a reply under the desk key", fsItem{Kind: "reply", Sealing: pista.SealingDesk, Header: reply}, 0, true},
+		{"a source's message called a reply", fsItem{Kind: "reply", Sealing: pista.SealingDesk, Header: message}, 0, false},
+		{"an item under an intake key called a reply", fsItem{Kind: "reply", Sealing: pista.SealingIntake, Header: reply}, 0, false},
+		{"a reply without the archive's stanza", fsItem{Kind: "reply", Sealing: pista.SealingDesk, Header: reply}, 1, false},
+		{"a reply with the archive's", fsItem{Kind: "reply", Sealing: pista.SealingDesk, Header: header(source.Recipient(), desk.Recipient(), archive.Recipient())}, 1, true},
+	} {
+		if got := forSource(&c.it, c.archive); got != c.want {
+			t.Errorf("%s: forSource = %v, want %v", c.name, got, c.want)
+		}
 	}
 }

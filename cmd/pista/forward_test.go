@@ -88,7 +88,10 @@ func TestForwardSecrecy(t *testing.T) {
 	attached := filepath.Join(dir, "scan.txt")
 	os.WriteFile(msg, []byte(markers["submit"]+"\nThe contract was signed twice."), 0o600)
 	os.WriteFile(attached, []byte("SUBMITFILE-"+randText()), 0o600)
-	runPista(t, "submit", "--server", base, "--desk", "americas", "--message-file", msg, "--file", attached)
+	codename, err := keys.ParseCodename(strings.TrimSpace(runPista(t, "submit", "--server", base, "--desk", "americas", "--message-file", msg, "--file", attached)))
+	if err != nil {
+		t.Fatalf("pista submit printed no codename: %v", err)
+	}
 	markers["email"] = "MAIL-" + randText()
 	smtpAddr := regexp.MustCompile(`smtp://([0-9.:]+)`).FindStringSubmatch(logs.syncBuffer.String())
 	if smtpAddr == nil {
@@ -147,6 +150,26 @@ func TestForwardSecrecy(t *testing.T) {
 		if it.desk == "americas" && (it.sealing != pista.SealingConversation || it.intakeKey.Valid) {
 			t.Errorf("item %d (%s, %s) after sorting: sealing %q, intake key %v", it.id, it.kind, it.channel, it.sealing, it.intakeKey)
 		}
+	}
+
+	// A reply is sorted under the conversation's key too, and the source
+	// still reads it: its new header wraps to the source's key as well.
+	replyText := "REPLY-" + randText() + "\nCan you send the second ledger?"
+	replyFile := filepath.Join(dir, "reply.txt")
+	os.WriteFile(replyFile, []byte(replyText), 0o600)
+	runPista(t, "reply", "--server", base, "--user", "alice", "--password-file", alice.pwFile, "--totp", alice.code(t),
+		"--conversation", convs["americas"]["api"], "--message-file", replyFile)
+	out = runPista(t, "sort", "--server", base, "--user", "bob", "--password-file", bob.pwFile, "--totp", bob.code(t), "--identity", bob.keyFile)
+	if !strings.Contains(out, "sorted 1 items") {
+		t.Fatalf("the sort after the reply: %q, want the reply sorted", out)
+	}
+	for _, it := range itemRows(t, live) {
+		if it.kind == string(pista.KindReply) && it.sealing != pista.SealingConversation {
+			t.Errorf("the reply after sorting: sealing %q", it.sealing)
+		}
+	}
+	if out, _ := runPistaIn(t, codename.String()+"\n", "follow", "--server", base); !strings.Contains(out, replyText) {
+		t.Fatalf("the source's follow after the reply was sorted: %q, want the reply", out)
 	}
 
 	// The intake keys expire: their day is Grace days past, and nothing

@@ -316,6 +316,12 @@ async function conversationKey(info, conv, archive) {
   return made
 }
 
+// stanzas counts the recipient stanzas of an age header.
+function stanzas(header) {
+  const text = new TextDecoder().decode(header)
+  return text.split("\n-> ").length - 1
+}
+
 // forSource: what the source reads too (a reply, a reply's file).
 function forSource(it) {
   return it.kind === "reply" || (it.kind === "file" && Number(it.author) > 0)
@@ -348,7 +354,12 @@ async function rewrapPage(info, archive, page, previews) {
       }
       const rs = [k.recipient, ...archive]
       if (forSource(it)) {
-        if (!c || !c.source_recipient) {
+        // The server's word (kind, author) is not enough: an item under an
+        // intake key is the source's own, and a reply under the desk key
+        // already carries a stanza besides the desk's and the archive's.
+        // Otherwise a lying server could have a source's message wrapped
+        // to a key it names as the source's.
+        if (!c || !c.source_recipient || it.sealing === "intake" || stanzas(fs.b64decode(it.header)) < 2 + archive.length) {
           failed++
           return
         }
