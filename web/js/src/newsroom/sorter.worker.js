@@ -95,18 +95,25 @@ function deskKeysOf(slug) {
   return desks.filter((d) => d.desk === slug).sort((a, b) => b.keyId - a.keyId)
 }
 
+// badDesks are the desks whose listed signing key is not the one their
+// key gives: nothing of theirs is trusted or sorted (the other desks go
+// on).
+const badDesks = new Set()
+
 // checkAndMake checks each desk's signing key and makes the missing
-// intake keys. It answers false, after saying so, if a desk's listed
-// signing key is not the one its key gives.
+// intake keys. It answers the slugs of the desks whose listed signing
+// key is not the one their key gives.
 async function checkAndMake(info) {
+  const bad = []
   for (const d of info.desks || []) {
     const mine = desks.find((k) => k.keyId === d.key_id)
     if (!mine) continue // a generation not wrapped to this device
     const sign = signKeyOf(mine)
     const listed = d.sign_key ? fs.b64decode(d.sign_key) : null
     if ((listed && !fs.sameBytes(listed, sign.publicKey)) || d.recipient !== mine.recipient) {
-      say("badsign", { desk: d.slug || "" })
-      return false
+      badDesks.add(d.id)
+      bad.push(d.slug || "")
+      continue
     }
     // Only days the server may ask for: today to a month ahead.
     const today = Number(info.day)
@@ -126,7 +133,7 @@ async function checkAndMake(info) {
       // with other keys: the next round sees what is there.
     }
   }
-  return true
+  return bad
 }
 
 // openIntake opens the intake keys listed that are not open yet.
@@ -345,8 +352,12 @@ async function rewrapPage(info, archive, page, previews) {
   let failed = 0
   const one = async (it) => {
     try {
-      const k = await keyOf(it.conversation)
       const c = convs.get(it.conversation)
+      if (badDesks.has(c ? c.desk_id : it.desk_id)) {
+        failed++
+        return
+      }
+      const k = await keyOf(it.conversation)
       const keys = keysFor(info, it.sealing, it.intake_key, c ? c.desk_id : it.desk_id)
       if (!k || !keys) {
         failed++
@@ -375,6 +386,8 @@ async function rewrapPage(info, archive, page, previews) {
   }
   const preview = async (p) => {
     try {
+      const pc = convs.get(p.conversation)
+      if (pc && badDesks.has(pc.desk_id)) return
       const k = await keyOf(p.conversation)
       const keys = keysFor(info, "intake", p.intake_key, 0)
       if (!k || !keys) return
@@ -561,10 +574,7 @@ async function round() {
   const started = performance.now()
   timing = { list: 0, crypto: 0, sort: 0, wait: 0, previews: 0, previewsSent: 0, previewsListed: 0 }
   const info = await getJSON("/newsroom/fs/keys")
-  if (!(await checkAndMake(info))) {
-    stopped = true
-    return info
-  }
+  const bad = await checkAndMake(info)
   await openIntake(info)
   const archive = await archiveRecipients()
   let total = 0
@@ -573,7 +583,8 @@ async function round() {
     total += r.sorted
     if (r.conflicts === 0) break
   }
-  say("sorted", { count: total, ms: Math.round(performance.now() - started), timing })
+  if (bad.length > 0) say("badsign", { desk: bad.join(", ") })
+  else say("sorted", { count: total, ms: Math.round(performance.now() - started), timing })
   return info
 }
 
