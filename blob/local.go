@@ -55,6 +55,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/pista-tips/pista"
@@ -144,6 +145,10 @@ func (l *Local) legacyPath(key string) string {
 const writeBuffer = 256 << 10
 
 // Put copies r to a new object. On any error, nothing is left behind.
+// writers are Put's write buffers, reused: a sorter's thousands of small
+// objects would each allocate one (writeBuffer bytes).
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBuffer) }}
+
 func (l *Local) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 	key := newKey(pista.Now())
 	f, err := os.CreateTemp(filepath.Join(l.dir, "tmp"), "put-*")
@@ -167,11 +172,14 @@ func (l *Local) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 	// intake's pipe as three writes (32 KiB, 32 KiB, 16 bytes), all
 	// misaligned, which costs more than the encryption. The file is
 	// wrapped so that the buffer reads into itself, not os.File.ReadFrom.
-	bw := bufio.NewWriterSize(struct{ io.Writer }{f}, writeBuffer)
+	bw := writers.Get().(*bufio.Writer)
+	bw.Reset(struct{ io.Writer }{f})
 	n, err := io.Copy(bw, ctxReader{ctx, &roomReader{l: l, r: r}})
 	if err == nil {
 		err = bw.Flush()
 	}
+	bw.Reset(nil)
+	writers.Put(bw)
 	if err != nil {
 		return "", 0, fmt.Errorf("blob: writing object: %w", full(err))
 	}

@@ -39,6 +39,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"filippo.io/age"
@@ -309,10 +310,18 @@ func headerFor(fileKey []byte, recipients []age.Recipient) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// readers are Splice's read buffers, reused.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+
 // Splice writes newHeader then what follows the header of the age file
 // old: the same file, rewrapped. It answers the bytes written.
 func Splice(w io.Writer, newHeader []byte, old io.Reader) (int64, error) {
-	br := bufio.NewReaderSize(old, 64<<10)
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(old)
+	defer func() {
+		br.Reset(nil)
+		readers.Put(br)
+	}()
 	if _, err := readHeader(br); err != nil {
 		return 0, fmt.Errorf("reading the stored object's header: %w", err)
 	}
