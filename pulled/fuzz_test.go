@@ -181,7 +181,7 @@ func FuzzFSKeys(f *testing.F) {
 				t.Fatalf("%d days", len(d.NeedDays))
 			}
 			for _, day := range d.NeedDays {
-				if day < fk.Day || day >= fk.Day+fk.Ahead {
+				if day < fk.Day || day >= fk.Day+int64(fk.Ahead) {
 					t.Fatalf("day %d of %d", day, fk.Day)
 				}
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/pista-tips/pista/apiclient"
 	"github.com/pista-tips/pista/forward"
 	"github.com/pista-tips/pista/keys"
+	"github.com/pista-tips/pista/newsroom"
 )
 
 // The forward secrecy routes of the journalist API (docs/forward-secrecy.md).
@@ -26,114 +27,24 @@ const (
 	fsSortPath     = "/api/v1/journalist/fs/sort"
 )
 
-// FSKeys is the answer to GET fs/keys.
-type FSKeys struct {
-	Day           int64      `json:"day"`
-	PeriodSeconds int64      `json:"period_seconds"`
-	Ahead         int64      `json:"ahead"`
-	Grace         int64      `json:"grace"`
-	Desks         []FSDesk   `json:"desks"`
-	Intake        []FSIntake `json:"intake"`
-}
-
-// FSDesk is one of the journalist's desks in FSKeys: its current key
-// generation and the days it lacks an intake key for.
-type FSDesk struct {
-	ID        int64   `json:"id"`
-	Slug      string  `json:"slug"`
-	KeyID     int64   `json:"key_id"`
-	Recipient string  `json:"recipient"`
-	SignKey   []byte  `json:"sign_key"`
-	NeedDays  []int64 `json:"need_days"`
-}
-
-// FSIntake is a live intake key of one of the journalist's desks.
-type FSIntake struct {
-	ID        int64  `json:"id"`
-	DeskID    int64  `json:"desk_id"`
-	DeskKeyID int64  `json:"desk_key_id"`
-	Day       int64  `json:"day"`
-	Recipient string `json:"recipient"`
-	Signature []byte `json:"signature"`
-	Sealed    []byte `json:"sealed"`
-}
-
-type fsNewKey struct {
-	Day       int64  `json:"day"`
-	Recipient string `json:"recipient"`
-	Signature []byte `json:"signature"`
-	Sealed    []byte `json:"sealed"`
-}
-
-type fsAddKeys struct {
-	DeskKeyID int64      `json:"desk_key_id"`
-	SignKey   []byte     `json:"sign_key"`
-	Keys      []fsNewKey `json:"keys"`
-}
-
-type fsAdded struct {
-	Added int `json:"added"`
-}
-
-// fsUnsorted is the answer to GET fs/unsorted.
-type fsUnsorted struct {
-	Items         []fsItem    `json:"items"`
-	Conversations []fsConv    `json:"conversations"`
-	Previews      []fsPreview `json:"previews"`
-	Next          int64       `json:"next"`
-}
-
-type fsItem struct {
-	ID           int64  `json:"id"`
-	Conversation string `json:"conversation"`
-	DeskID       int64  `json:"desk_id"`
-	Kind         string `json:"kind"`
-	Author       int64  `json:"author"`
-	Sealing      string `json:"sealing"`
-	IntakeKey    int64  `json:"intake_key"`
-	Received     string `json:"received"`
-	Header       []byte `json:"header"`
-	MetaHeader   []byte `json:"meta_header"`
-}
-
-type fsConv struct {
-	ID              string `json:"id"`
-	DeskID          int64  `json:"desk_id"`
-	KeyRecipient    string `json:"key_recipient"`
-	Key             []byte `json:"key"`
-	SourceRecipient string `json:"source_recipient"`
-}
-
-type fsPreview struct {
-	Conversation string `json:"conversation"`
-	IntakeKey    int64  `json:"intake_key"`
-	Preview      []byte `json:"preview"`
-}
-
-type fsSortKey struct {
-	Conversation string `json:"conversation"`
-	Recipient    string `json:"recipient"`
-	Key          []byte `json:"key"`
-}
-
-type fsSortItem struct {
-	ID         int64  `json:"id"`
-	Header     []byte `json:"header"`
-	MetaHeader []byte `json:"meta_header"`
-}
-
-type fsSortRequest struct {
-	Keys     []fsSortKey  `json:"keys"`
-	Items    []fsSortItem `json:"items"`
-	Previews []fsPreview  `json:"previews"`
-}
-
-type fsSortResponse struct {
-	Sorted    int      `json:"sorted"`
-	Skipped   int      `json:"skipped"`
-	Previews  int      `json:"previews"`
-	Conflicts []string `json:"conflicts"`
-}
+// The forward secrecy routes' bodies, as the server writes them
+// (newsroom/forward.go).
+type (
+	FSKeys         = newsroom.FSKeys
+	FSDesk         = newsroom.FSDesk
+	FSIntake       = newsroom.FSIntakeKey
+	fsNewKey       = newsroom.FSNewKey
+	fsAddKeys      = newsroom.FSAddKeys
+	fsAdded        = newsroom.FSAdded
+	fsUnsorted     = newsroom.FSUnsorted
+	fsItem         = newsroom.FSItem
+	fsConv         = newsroom.FSConversation
+	fsPreview      = newsroom.FSPreview
+	fsSortKey      = newsroom.FSConversationKey
+	fsSortItem     = newsroom.FSSortItem
+	fsSortRequest  = newsroom.FSSort
+	fsSortResponse = newsroom.FSSorted
+)
 
 // Bounds on the forward secrecy routes' answers, which the sorter does not
 // trust more than pull trusts the item lists.
@@ -321,7 +232,7 @@ func CheckFSKeys(fk FSKeys) error {
 		}
 		seen := map[int64]bool{}
 		for _, day := range d.NeedDays {
-			if day < fk.Day || day >= fk.Day+fk.Ahead || seen[day] {
+			if day < fk.Day || day >= fk.Day+int64(fk.Ahead) || seen[day] {
 				return fmt.Errorf("%w: desk %d needs a key for day %d, today is %d", ErrMalformed, d.ID, day, fk.Day)
 			}
 			seen[day] = true
@@ -503,7 +414,7 @@ func CheckUnsorted(page fsUnsorted, limit int) error {
 		case it.ID <= 0 || !ok || d != it.DeskID:
 			return fmt.Errorf("%w: item %d of an unlisted conversation", ErrMalformed, it.ID)
 		case !pista.ItemKind(it.Kind).Valid():
-			return fmt.Errorf("%w: item %d of kind %q", ErrMalformed, it.ID, apiclient.Printable(it.Kind, 40))
+			return fmt.Errorf("%w: item %d of kind %q", ErrMalformed, it.ID, apiclient.Printable(string(it.Kind), 40))
 		case it.Sealing != pista.SealingDesk && it.Sealing != pista.SealingIntake:
 			return fmt.Errorf("%w: item %d sealed %q", ErrMalformed, it.ID, apiclient.Printable(it.Sealing, 40))
 		case it.Sealing == pista.SealingIntake && it.IntakeKey <= 0:
@@ -603,7 +514,7 @@ func forSource(it *fsItem, archive int) bool {
 
 // sourceKind: what the server says is a reply or a reply's file.
 func sourceKind(it *fsItem) bool {
-	return it.Kind == string(pista.KindReply) || it.Kind == string(pista.KindFile) && it.Author != 0
+	return it.Kind == pista.KindReply || it.Kind == pista.KindFile && it.Author != 0
 }
 
 // sortPage rewraps a page's items and previews and posts them.
