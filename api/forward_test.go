@@ -20,36 +20,6 @@ import (
 	"github.com/pista-tips/pista/server"
 )
 
-// addIntakeKey stores desk's intake key of day as a member's client makes
-// it, and answers the stored key and its identity.
-func addIntakeKey(t *testing.T, in *pistatest.Instance, member *pistatest.Journalist, desk pista.Desk, deskID *age.HybridIdentity, day int64) (pista.IntakeKey, *age.HybridIdentity) {
-	t.Helper()
-	ctx := context.Background()
-	k, err := forward.MakeIntakeKey(deskID, day)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, err := in.Srv.Stores.Tips.AddIntakeKeys(ctx, member.ID, desk.KeyID, forward.SignPublic(deskID.String()),
-		[]pista.IntakeKey{{DeskID: desk.ID, DeskKeyID: desk.KeyID, Day: day, Recipient: k.Recipient, Signature: k.Signature, Sealed: k.Sealed}}); err != nil || n != 1 {
-		t.Fatalf("AddIntakeKeys = %d, %v", n, err)
-	}
-	all, err := in.Srv.Stores.Tips.IntakeKeysFor(ctx, member.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := forward.Open(k.Sealed, deskID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range all {
-		if s.Recipient == k.Recipient {
-			return s, id
-		}
-	}
-	t.Fatalf("the intake key of day %d is not listed", day)
-	return pista.IntakeKey{}, nil
-}
-
 // sendDeclared posts a sealed submission declaring intake key declared
 // ("" for none).
 func sendDeclared(b *pistatest.Browser, path, token, declared string, tip any, parts ...sealedPart) *pistatest.Response {
@@ -81,8 +51,8 @@ func TestSourceAPIIntakeKey(t *testing.T) {
 	europe, europeID := in.DeskWithIdentity("europe", ana)
 	in.DeskWithIdentity("asia", ana) // no intake key
 	day := forward.Clock{}.Day(time.Now())
-	key, intakeID := addIntakeKey(t, in, ana, desk, deskID, day)
-	europeKey, _ := addIntakeKey(t, in, ana, europe, europeID, day)
+	key, intakeID := in.IntakeKey(ana, desk, deskID, day)
+	europeKey, _ := in.IntakeKey(ana, europe, europeID, day)
 	b := in.Browser()
 	// Every request and answer follows the document (openapi_test.go),
 	// the desks' intake keys and the refusals included.

@@ -20,39 +20,6 @@ import (
 	"github.com/pista-tips/pista/server"
 )
 
-// addIntakeKey makes desk's intake key of day as a member's client does
-// (forward.MakeIntakeKey, signed with the desk's signing key, its secret
-// sealed to the desk's key), stores it, and answers the stored key and its
-// identity.
-func addIntakeKey(t *testing.T, in *pistatest.Instance, member *pistatest.Journalist, desk pista.Desk, deskID *age.HybridIdentity, day int64) (pista.IntakeKey, *age.HybridIdentity) {
-	t.Helper()
-	ctx := context.Background()
-	k, err := forward.MakeIntakeKey(deskID, day)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := in.Srv.Stores.Tips.AddIntakeKeys(ctx, member.ID, desk.KeyID, forward.SignPublic(deskID.String()),
-		[]pista.IntakeKey{{DeskID: desk.ID, DeskKeyID: desk.KeyID, Day: day, Recipient: k.Recipient, Signature: k.Signature, Sealed: k.Sealed}})
-	if err != nil || n != 1 {
-		t.Fatalf("AddIntakeKeys = %d, %v", n, err)
-	}
-	all, err := in.Srv.Stores.Tips.IntakeKeysFor(ctx, member.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := forward.Open(k.Sealed, deskID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range all {
-		if s.Recipient == k.Recipient {
-			return s, id
-		}
-	}
-	t.Fatalf("the intake key of day %d is not listed after AddIntakeKeys", day)
-	return pista.IntakeKey{}, nil
-}
-
 // opens reports whether the object key opens with id, and its plaintext.
 func opens(t *testing.T, in *pistatest.Instance, key string, id age.Identity) ([]byte, bool) {
 	t.Helper()
@@ -158,10 +125,10 @@ func TestFormUnderIntakeKey(t *testing.T) {
 	desk, deskID := in.DeskWithIdentity("americas", alice)
 	europe, europeID := in.DeskWithIdentity("europe", alice)
 	day := forward.Clock{}.Day(time.Now())
-	key, intakeID := addIntakeKey(t, in, alice, desk, deskID, day)
-	europeKey, _ := addIntakeKey(t, in, alice, europe, europeID, day)
+	key, intakeID := in.IntakeKey(alice, desk, deskID, day)
+	europeKey, _ := in.IntakeKey(alice, europe, europeID, day)
 	// Yesterday's key, destroyed: nothing waits under it.
-	old, _ := addIntakeKey(t, in, alice, desk, deskID, day-1)
+	old, _ := in.IntakeKey(alice, desk, deskID, day-1)
 	if n, err := in.Srv.Stores.Tips.DestroyIntakeKeys(ctx, day); err != nil || n != 1 {
 		t.Fatalf("DestroyIntakeKeys = %d, %v; want yesterday's destroyed", n, err)
 	}
@@ -299,8 +266,8 @@ func TestSealedTipDeclaresIntakeKey(t *testing.T) {
 	desk, deskID := in.DeskWithIdentity("americas", alice)
 	europe, europeID := in.DeskWithIdentity("europe", alice)
 	day := forward.Clock{}.Day(time.Now())
-	key, intakeID := addIntakeKey(t, in, alice, desk, deskID, day)
-	europeKey, _ := addIntakeKey(t, in, alice, europe, europeID, day)
+	key, intakeID := in.IntakeKey(alice, desk, deskID, day)
+	europeKey, _ := in.IntakeKey(alice, europe, europeID, day)
 
 	b := in.Browser()
 	send := func(deskSlug string, declared int64) *pistatest.Response {
@@ -343,7 +310,7 @@ func TestFormWithoutIntakeKey(t *testing.T) {
 	alice := in.Journalist("alice")
 	desk, deskID := in.DeskWithIdentity("americas", alice)
 	// A key of tomorrow is not today's.
-	_, tomorrowID := addIntakeKey(t, in, alice, desk, deskID, forward.Clock{}.Day(time.Now())+1)
+	_, tomorrowID := in.IntakeKey(alice, desk, deskID, forward.Clock{}.Day(time.Now())+1)
 
 	b := in.Browser()
 	landing := b.Get("/")

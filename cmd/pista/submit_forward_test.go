@@ -24,36 +24,6 @@ import (
 	"github.com/pista-tips/pista/server"
 )
 
-// storeIntakeKey stores desk's intake key of day as a member's client
-// makes it, and answers the stored key and its identity.
-func storeIntakeKey(t *testing.T, in *pistatest.Instance, member *pistatest.Journalist, desk pista.Desk, deskID *age.HybridIdentity, day int64) (pista.IntakeKey, *age.HybridIdentity) {
-	t.Helper()
-	ctx := context.Background()
-	k, err := forward.MakeIntakeKey(deskID, day)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, err := in.Srv.Stores.Tips.AddIntakeKeys(ctx, member.ID, desk.KeyID, forward.SignPublic(deskID.String()),
-		[]pista.IntakeKey{{DeskID: desk.ID, DeskKeyID: desk.KeyID, Day: day, Recipient: k.Recipient, Signature: k.Signature, Sealed: k.Sealed}}); err != nil || n != 1 {
-		t.Fatalf("AddIntakeKeys = %d, %v", n, err)
-	}
-	all, err := in.Srv.Stores.Tips.IntakeKeysFor(ctx, member.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := forward.Open(k.Sealed, deskID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range all {
-		if s.Recipient == k.Recipient {
-			return s, id
-		}
-	}
-	t.Fatalf("the intake key of day %d is not listed", day)
-	return pista.IntakeKey{}, nil
-}
-
 // deskItems answers the items of desk's conversations, oldest first, and
 // the conversations.
 func deskItems(t *testing.T, in *pistatest.Instance, j *pistatest.Journalist, desk pista.Desk) ([]pista.Item, []pista.Conversation) {
@@ -121,7 +91,7 @@ func TestSubmitUnderIntakeKey(t *testing.T) {
 	alice := in.Journalist("alice")
 	desk, deskID := in.DeskWithIdentity("americas", alice)
 	europe, europeID := in.DeskWithIdentity("europe", alice)
-	key, intakeID := storeIntakeKey(t, in, alice, desk, deskID, forward.Clock{}.Day(time.Now()))
+	key, intakeID := in.IntakeKey(alice, desk, deskID, forward.Clock{}.Day(time.Now()))
 	dir := t.TempDir()
 	msg := writeFile(t, filepath.Join(dir, "tip.txt"), []byte("The mayor's office is hiding the audit."))
 	scan := writeFile(t, filepath.Join(dir, "notes.xyz"), bytes.Repeat([]byte("ledger "), 20_000))
@@ -166,7 +136,7 @@ func TestSubmitForgedIntakeKey(t *testing.T) {
 	in := pistatest.New(t, server.Config{})
 	alice := in.Journalist("alice")
 	desk, deskID := in.DeskWithIdentity("americas", alice)
-	_, intakeID := storeIntakeKey(t, in, alice, desk, deskID, forward.Clock{}.Day(time.Now()))
+	_, intakeID := in.IntakeKey(alice, desk, deskID, forward.Clock{}.Day(time.Now()))
 
 	// In front of the server, a proxy that swaps the intake key for one
 	// of its own, signed by a key of its own.

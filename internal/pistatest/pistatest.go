@@ -38,6 +38,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/pista-tips/pista"
+	"github.com/pista-tips/pista/forward"
 	"github.com/pista-tips/pista/i18n"
 	"github.com/pista-tips/pista/intake"
 	"github.com/pista-tips/pista/keys"
@@ -593,4 +594,36 @@ func SealTo(t testing.TB, page string, data []byte) string {
 	w.Write(data)
 	w.Close()
 	return buf.String()
+}
+
+// IntakeKey stores desk's intake key of day as a member's client makes it
+// (forward.MakeIntakeKey, posted by member), and answers the stored key
+// and its identity.
+func (in *Instance) IntakeKey(member *Journalist, desk pista.Desk, deskID *age.HybridIdentity, day int64) (pista.IntakeKey, *age.HybridIdentity) {
+	t := in.T
+	t.Helper()
+	ctx := context.Background()
+	k, err := forward.MakeIntakeKey(deskID, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := in.Srv.Stores.Tips.AddIntakeKeys(ctx, member.ID, desk.KeyID, forward.SignPublic(deskID.String()),
+		[]pista.IntakeKey{{DeskID: desk.ID, DeskKeyID: desk.KeyID, Day: day, Recipient: k.Recipient, Signature: k.Signature, Sealed: k.Sealed}}); err != nil || n != 1 {
+		t.Fatalf("AddIntakeKeys = %d, %v", n, err)
+	}
+	all, err := in.Srv.Stores.Tips.IntakeKeysFor(ctx, member.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := forward.Open(k.Sealed, deskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range all {
+		if s.Recipient == k.Recipient {
+			return s, id
+		}
+	}
+	t.Fatalf("the intake key of day %d is not listed", day)
+	return pista.IntakeKey{}, nil
 }
