@@ -385,12 +385,16 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 	// An item of a conversation without a key cannot be swapped: skip it
 	// before copying its payload (a whole file) into an object that
 	// would only be deleted, however often a sorter sends it.
+	loaded := map[string]pista.Conversation{} // for the audit
 	for _, s := range todo {
 		id := s.item.ConversationID
 		if lost[id] || hasKey[id] {
 			continue
 		}
 		c, err := f.Tips.ConversationFor(ctx, j.ID, id)
+		if err == nil {
+			loaded[id] = c
+		}
 		switch {
 		case errors.Is(err, pista.ErrNotFound):
 			lost[id] = true
@@ -518,7 +522,7 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 		out.Previews++
 		previewsDone = append(previewsDone, p.Conversation)
 	}
-	f.auditSort(ctx, j, req.Keys, hasKey, done, todo, previewsDone)
+	f.auditSort(ctx, j, req.Keys, hasKey, done, todo, previewsDone, loaded)
 	if _, err := f.Tips.DestroyIntakeKeys(ctx, f.today()-forward.Grace); err != nil {
 		f.Log.Error("forward secrecy: destroying intake keys", "err", err)
 	}
@@ -593,7 +597,7 @@ var errPutStopped = errors.New("the object store stopped reading")
 // wrapped the wrong key (the items then open no more, as if deleted) from
 // one that did not, so the audit log says who sorted what.
 func (f *Forward) auditSort(ctx context.Context, j pista.Journalist, keys []FSConversationKey, hasKey map[string]bool,
-	done []pista.Sorted, todo []sortable, previews []string) {
+	done []pista.Sorted, todo []sortable, previews []string, loaded map[string]pista.Conversation) {
 	if f.Team == nil {
 		return
 	}
@@ -621,9 +625,12 @@ func (f *Forward) auditSort(ctx context.Context, j pista.Journalist, keys []FSCo
 		add(id, 0)
 	}
 	for _, id := range order {
-		c, err := f.Tips.ConversationFor(ctx, j.ID, id)
-		if err != nil {
-			c = pista.Conversation{ID: id}
+		c, ok := loaded[id]
+		if !ok {
+			var err error
+			if c, err = f.Tips.ConversationFor(ctx, j.ID, id); err != nil {
+				c = pista.Conversation{ID: id}
+			}
 		}
 		f.audit(ctx, pista.AuditEntry{ActorID: j.ID, ActorName: j.Name, Action: pista.AuditSort,
 			DeskID: c.DeskID, DeskSlug: c.DeskSlug, ConversationID: id, Subject: strconv.Itoa(count[id])})
