@@ -3,6 +3,7 @@ package pista
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -147,4 +148,31 @@ type Forwarder interface {
 	// key from, by preview (under the conversation's key); ErrNotFound if
 	// it is not (any longer) so.
 	SortPreview(ctx context.Context, journalistID int64, id string, from int64, preview []byte) error
+}
+
+// StoredSealing answers the sealing and received a store keeps for it: ""
+// is SealingDesk and ReceivedForward. An intake key goes with
+// SealingIntake and only with it; anything else is an error.
+func (it Item) StoredSealing() (sealing, received string, err error) {
+	sealing, received = it.Sealing, it.Received
+	if sealing == "" {
+		sealing = SealingDesk
+	}
+	if received == "" {
+		received = ReceivedForward
+	}
+	switch sealing {
+	case SealingDesk, SealingIntake, SealingConversation:
+	default:
+		return "", "", fmt.Errorf("item sealed to %q", sealing)
+	}
+	switch received {
+	case ReceivedLegacy, ReceivedForward, ReceivedNoForward:
+	default:
+		return "", "", fmt.Errorf("item received %q", received)
+	}
+	if (sealing == SealingIntake) != (it.IntakeKey != 0) {
+		return "", "", fmt.Errorf("item sealed to %q with intake key %d", sealing, it.IntakeKey)
+	}
+	return sealing, received, nil
 }

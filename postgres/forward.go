@@ -28,33 +28,6 @@ const (
 	maxSealedKey       = 64 << 10
 )
 
-// itemSealing answers the sealing and received stored for it: "" is
-// pista.SealingDesk and pista.ReceivedForward. An intake key goes with
-// SealingIntake and only with it.
-func itemSealing(it pista.Item) (sealing, received string, err error) {
-	sealing, received = it.Sealing, it.Received
-	if sealing == "" {
-		sealing = pista.SealingDesk
-	}
-	if received == "" {
-		received = pista.ReceivedForward
-	}
-	switch sealing {
-	case pista.SealingDesk, pista.SealingIntake, pista.SealingConversation:
-	default:
-		return "", "", fmt.Errorf("item sealed to %q", sealing)
-	}
-	switch received {
-	case pista.ReceivedLegacy, pista.ReceivedForward, pista.ReceivedNoForward:
-	default:
-		return "", "", fmt.Errorf("item received %q", received)
-	}
-	if (sealing == pista.SealingIntake) != (it.IntakeKey != 0) {
-		return "", "", fmt.Errorf("item sealed to %q with intake key %d", sealing, it.IntakeKey)
-	}
-	return sealing, received, nil
-}
-
 // intakeKeysOf lists the intake keys items (and a preview) are sealed to.
 func intakeKeysOf(r itemColumnsIn, preview int64) []int64 {
 	var ks []int64

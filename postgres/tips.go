@@ -237,7 +237,7 @@ func itemRows(items []pista.Item) (itemColumnsIn, []time.Time, error) {
 		if by == "" {
 			by = "server"
 		}
-		sealing, received, err := itemSealing(it)
+		sealing, received, err := it.StoredSealing()
 		if err != nil {
 			return r, nil, fmt.Errorf("postgres: %w", err)
 		}
@@ -286,7 +286,7 @@ func setItems(seal *sealedid.Sealer, items []pista.Item, conversationID string, 
 		if items[i].EncryptedBy == "" {
 			items[i].EncryptedBy = "server"
 		}
-		items[i].Sealing, items[i].Received, _ = itemSealing(items[i])
+		items[i].Sealing, items[i].Received, _ = items[i].StoredSealing()
 	}
 }
 

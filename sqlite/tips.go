@@ -196,7 +196,7 @@ func insertItems(ctx context.Context, tx *sql.Tx, conversationID string, deskID 
 		if it.Object == "" {
 			return nil, nil, errors.New("sqlite: item without an object")
 		}
-		sealing, received, err := itemSealing(it)
+		sealing, received, err := it.StoredSealing()
 		if err != nil {
 			return nil, nil, fmt.Errorf("sqlite: %w", err)
 		}
@@ -232,7 +232,7 @@ func setItems(seal *sealedid.Sealer, items []pista.Item, conversationID string, 
 		if items[i].EncryptedBy == "" {
 			items[i].EncryptedBy = "server"
 		}
-		items[i].Sealing, items[i].Received, _ = itemSealing(items[i])
+		items[i].Sealing, items[i].Received, _ = items[i].StoredSealing()
 	}
 }
 
