@@ -82,8 +82,24 @@ var (
 // MaxIntakeKeys bounds one AddIntakeKeys (a week ahead, with room).
 const MaxIntakeKeys = 31
 
-// MaxSortBatch bounds one Sort.
+// MaxSortBatch bounds one Sort, SetConversationKeys, SortItems,
+// SortConversations and SortPreviews.
 const MaxSortBatch = 1000
+
+// ConversationKey is a conversation's new key, made by a sorter.
+type ConversationKey struct {
+	Conversation string
+	Recipient    string
+	Sealed       []byte
+}
+
+// PreviewSort is a conversation's preview rewrapped from intake key From
+// to the conversation's key.
+type PreviewSort struct {
+	Conversation string
+	From         int64
+	Preview      []byte
+}
 
 // Forwarder keeps intake keys and conversation keys, and swaps sorted
 // items' objects. Every method taking a journalist applies the membership
@@ -132,11 +148,21 @@ type Forwarder interface {
 	// journalist's desks whose preview is under an intake key, by ID,
 	// with an ID above after.
 	UnsortedPreviews(ctx context.Context, journalistID int64, after string, limit int) ([]Conversation, error)
-	// SetConversationKey gives a conversation of the journalist's desks
-	// its key (recipient, and the secret sealed to the desk and archive
-	// keys) if it has none; ErrExists if it has one (another sorter was
-	// first: use that one).
-	SetConversationKey(ctx context.Context, journalistID int64, id, recipient string, sealed []byte) error
+	// SetConversationKeys gives conversations of the journalist's desks
+	// their keys (recipient, and the secret sealed to the desk and archive
+	// keys), at most MaxSortBatch, in one transaction. It answers an error
+	// for each key: nil if set, ErrExists if the conversation has one
+	// (another sorter was first: use that one), ErrNotFound if it is not
+	// one of the journalist's.
+	SetConversationKeys(ctx context.Context, journalistID int64, keys []ConversationKey) ([]error, error)
+	// SortItems answers, of the items ids (at most MaxSortBatch), those
+	// in the journalist's desks, in no set order; the others are left
+	// out.
+	SortItems(ctx context.Context, journalistID int64, ids []int64) ([]Item, error)
+	// SortConversations answers, of the conversations ids (at most
+	// MaxSortBatch) of the journalist's desks, what a sort needs: ID,
+	// DeskID, DeskSlug and KeyRecipient; the others are left out.
+	SortConversations(ctx context.Context, journalistID int64, ids []string) ([]Conversation, error)
 	// Sort swaps, in one transaction, the objects of the items of batch
 	// (at most MaxSortBatch) that are still as the sorter saw them: in
 	// the journalist's desks, not yet sorted, with the old object and
@@ -144,10 +170,11 @@ type Forwarder interface {
 	// IntakeKey 0. Others are skipped. It answers the swapped ones: the
 	// caller deletes their old objects, and the new objects of the rest.
 	Sort(ctx context.Context, journalistID int64, batch []Sorted) ([]Sorted, error)
-	// SortPreview replaces a conversation's preview, still under intake
-	// key from, by preview (under the conversation's key); ErrNotFound if
-	// it is not (any longer) so.
-	SortPreview(ctx context.Context, journalistID int64, id string, from int64, preview []byte) error
+	// SortPreviews replaces, in one transaction, conversations' previews
+	// still under intake key From by Preview (under the conversation's
+	// key); at most MaxSortBatch. It answers an error for each: nil if
+	// replaced, ErrNotFound if it is not (any longer) so.
+	SortPreviews(ctx context.Context, journalistID int64, previews []PreviewSort) ([]error, error)
 }
 
 // StoredSealing answers the sealing and received a store keeps for it: ""

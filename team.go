@@ -188,7 +188,8 @@ type TeamStore interface {
 	UpdateCredential(ctx context.Context, c WebAuthnCredential) error
 	DeleteCredential(ctx context.Context, journalistID int64, id []byte) error
 
-	AddAudit(ctx context.Context, e AuditEntry) error
+	// AddAudit adds entries to the audit log, in one transaction.
+	AddAudit(ctx context.Context, entries ...AuditEntry) error
 	Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
 	// DeleteAuditBefore deletes the audit entries created before before,
 	// and answers how many.

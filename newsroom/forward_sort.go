@@ -326,19 +326,29 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 	skipped := 0
 	var todo []sortable
 	seen := map[int64]bool{}
+	ids := make([]int64, len(req.Items))
 	for i, s := range req.Items {
 		if seen[s.ID] {
 			f.fail(w, r, badFS("item %d: item %d comes twice", i+1, s.ID))
 			return
 		}
 		seen[s.ID] = true
-		it, err := f.Tips.ItemFor(ctx, j.ID, s.ID)
-		if errors.Is(err, pista.ErrNotFound) {
+		ids[i] = s.ID
+	}
+	found, err := f.Tips.SortItems(ctx, j.ID, ids)
+	if err != nil {
+		f.fail(w, r, failedFS("loading items", err))
+		return
+	}
+	byID := make(map[int64]pista.Item, len(found))
+	for _, it := range found {
+		byID[it.ID] = it
+	}
+	for _, s := range req.Items {
+		it, ok := byID[s.ID]
+		if !ok {
 			skipped++ // deleted meanwhile, or none of the journalist's
 			continue
-		} else if err != nil {
-			f.fail(w, r, failedFS("loading an item", err))
-			return
 		}
 		n := f.stanzasOf(it)
 		if err := checkHeader(s.Header, n); err != nil {
@@ -367,44 +377,61 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 	out := FSSorted{Conflicts: []string{}}
 	lost := map[string]bool{}   // conversations whose items are skipped
 	hasKey := map[string]bool{} // conversations that have a key
-	for _, k := range req.Keys {
-		err := f.Tips.SetConversationKey(ctx, j.ID, k.Conversation, k.Recipient, k.Key)
-		switch {
-		case err == nil:
-			hasKey[k.Conversation] = true
-		case errors.Is(err, pista.ErrExists):
-			out.Conflicts = append(out.Conflicts, k.Conversation)
-			lost[k.Conversation] = true
-		case errors.Is(err, pista.ErrNotFound):
-			lost[k.Conversation] = true
-		case err != nil:
-			f.fail(w, r, failedFS("setting a conversation key", err))
+	if len(req.Keys) > 0 {
+		ks := make([]pista.ConversationKey, len(req.Keys))
+		for i, k := range req.Keys {
+			ks[i] = pista.ConversationKey{Conversation: k.Conversation, Recipient: k.Recipient, Sealed: k.Key}
+		}
+		errs, err := f.Tips.SetConversationKeys(ctx, j.ID, ks)
+		if err != nil {
+			f.fail(w, r, failedFS("setting conversation keys", err))
 			return
+		}
+		for i, k := range req.Keys {
+			switch err := errs[i]; {
+			case err == nil:
+				hasKey[k.Conversation] = true
+			case errors.Is(err, pista.ErrExists):
+				out.Conflicts = append(out.Conflicts, k.Conversation)
+				lost[k.Conversation] = true
+			default:
+				lost[k.Conversation] = true
+			}
 		}
 	}
 	// An item of a conversation without a key cannot be swapped: skip it
 	// before copying its payload (a whole file) into an object that
 	// would only be deleted, however often a sorter sends it.
-	loaded := map[string]pista.Conversation{} // for the audit
+	var ask []string
+	asked := map[string]bool{}
 	for _, s := range todo {
-		id := s.item.ConversationID
-		if lost[id] || hasKey[id] {
-			continue
+		if id := s.item.ConversationID; !lost[id] && !hasKey[id] && !asked[id] {
+			asked[id] = true
+			ask = append(ask, id)
 		}
-		c, err := f.Tips.ConversationFor(ctx, j.ID, id)
-		if err == nil {
-			loaded[id] = c
+	}
+	for _, p := range req.Previews {
+		if id := p.Conversation; !lost[id] && !hasKey[id] && !asked[id] && len(ask) < pista.MaxSortBatch {
+			asked[id] = true
+			ask = append(ask, id) // for the audit
 		}
-		switch {
-		case errors.Is(err, pista.ErrNotFound):
-			lost[id] = true
-		case err != nil:
-			f.fail(w, r, failedFS("loading a conversation", err))
+	}
+	loaded := map[string]pista.Conversation{} // for the audit
+	if len(ask) > 0 {
+		cs, err := f.Tips.SortConversations(ctx, j.ID, ask)
+		if err != nil {
+			f.fail(w, r, failedFS("loading conversations", err))
 			return
-		case c.KeyRecipient == "":
-			lost[id] = true
-		default:
+		}
+		for _, c := range cs {
+			loaded[c.ID] = c
+		}
+	}
+	for _, id := range ask {
+		if c, ok := loaded[id]; ok && c.KeyRecipient != "" {
 			hasKey[id] = true
+		} else {
+			lost[id] = true
 		}
 	}
 	var batch []pista.Sorted
@@ -508,19 +535,24 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 	out.Sorted = len(done)
 	out.Skipped = skipped + len(batch) - len(done)
 	var previewsDone []string
+	var sorts []pista.PreviewSort
 	for _, p := range req.Previews {
-		if lost[p.Conversation] {
-			continue
+		if !lost[p.Conversation] {
+			sorts = append(sorts, pista.PreviewSort{Conversation: p.Conversation, From: p.IntakeKey, Preview: p.Preview})
 		}
-		err := f.Tips.SortPreview(ctx, j.ID, p.Conversation, p.IntakeKey, p.Preview)
-		if errors.Is(err, pista.ErrNotFound) {
-			continue
-		} else if err != nil {
-			f.fail(w, r, failedFS("sorting a preview", err))
+	}
+	if len(sorts) > 0 {
+		errs, err := f.Tips.SortPreviews(ctx, j.ID, sorts)
+		if err != nil {
+			f.fail(w, r, failedFS("sorting previews", err))
 			return
 		}
-		out.Previews++
-		previewsDone = append(previewsDone, p.Conversation)
+		for i, p := range sorts {
+			if errs[i] == nil {
+				out.Previews++
+				previewsDone = append(previewsDone, p.Conversation)
+			}
+		}
 	}
 	f.auditSort(ctx, j, req.Keys, hasKey, done, todo, previewsDone, loaded)
 	if _, err := f.Tips.DestroyIntakeKeys(ctx, f.today()-forward.Grace); err != nil {
@@ -624,15 +656,37 @@ func (f *Forward) auditSort(ctx context.Context, j pista.Journalist, keys []FSCo
 	for _, id := range previews {
 		add(id, 0)
 	}
+	var missing []string
+	for _, id := range order {
+		if _, ok := loaded[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	for len(missing) > 0 {
+		n := min(len(missing), pista.MaxSortBatch)
+		cs, err := f.Tips.SortConversations(ctx, j.ID, missing[:n])
+		if err != nil {
+			f.Log.Error("forward secrecy: loading conversations for the audit", "err", err)
+		}
+		for _, c := range cs {
+			loaded[c.ID] = c
+		}
+		missing = missing[n:]
+	}
+	entries := make([]pista.AuditEntry, 0, len(order))
+	now := pista.Now()
 	for _, id := range order {
 		c, ok := loaded[id]
 		if !ok {
-			var err error
-			if c, err = f.Tips.ConversationFor(ctx, j.ID, id); err != nil {
-				c = pista.Conversation{ID: id}
-			}
+			c = pista.Conversation{ID: id}
 		}
-		f.audit(ctx, pista.AuditEntry{ActorID: j.ID, ActorName: j.Name, Action: pista.AuditSort,
+		entries = append(entries, pista.AuditEntry{Created: now, ActorID: j.ID, ActorName: j.Name, Action: pista.AuditSort,
 			DeskID: c.DeskID, DeskSlug: c.DeskSlug, ConversationID: id, Subject: strconv.Itoa(count[id])})
+	}
+	if len(entries) == 0 {
+		return
+	}
+	if err := f.Team.AddAudit(ctx, entries...); err != nil {
+		f.Log.Error("writing the audit log", "err", err, "action", pista.AuditSort, "journalist", j.Name, "entries", len(entries))
 	}
 }

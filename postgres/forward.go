@@ -353,29 +353,99 @@ const unsortedPreviewsQuery = `SELECT ` + conversationColumns + `, c.preview, c.
 	WHERE c.preview_intake IS NOT NULL AND c.id > $2
 	ORDER BY c.id LIMIT $3`
 
-// SetConversationKey gives a conversation of the journalist's desks its
-// key, unless it has one (pista.ErrExists).
-func (s *TipStore) SetConversationKey(ctx context.Context, journalistID int64, id, recipient string, sealed []byte) error {
-	switch {
-	case recipient == "" || len(recipient) > maxIntakeRecipient:
-		return fmt.Errorf("postgres: a conversation key's recipient of %d bytes", len(recipient))
-	case len(sealed) == 0 || len(sealed) > maxSealedKey:
-		return fmt.Errorf("postgres: a conversation key of %d bytes", len(sealed))
+// SetConversationKeys gives conversations of the journalist's desks
+// their keys, in one transaction; each unless it has one (pista.ErrExists).
+func (s *TipStore) SetConversationKeys(ctx context.Context, journalistID int64, keys []pista.ConversationKey) ([]error, error) {
+	if len(keys) > pista.MaxSortBatch {
+		return nil, fmt.Errorf("postgres: %d conversation keys, at most %d: %w", len(keys), pista.MaxSortBatch, pista.ErrTooMany)
 	}
-	return s.db.inTx(ctx, func(tx pgx.Tx) error {
-		if _, _, err := visible(ctx, tx, journalistID, id); err != nil {
-			return err
+	for _, k := range keys {
+		switch {
+		case k.Recipient == "" || len(k.Recipient) > maxIntakeRecipient:
+			return nil, fmt.Errorf("postgres: a conversation key's recipient of %d bytes", len(k.Recipient))
+		case len(k.Sealed) == 0 || len(k.Sealed) > maxSealedKey:
+			return nil, fmt.Errorf("postgres: a conversation key of %d bytes", len(k.Sealed))
 		}
-		tag, err := tx.Exec(ctx, `UPDATE conversations SET key_recipient = $1, key = $2 WHERE id = $3 AND key IS NULL`,
-			recipient, sealed, id)
-		if err != nil {
-			return fmt.Errorf("postgres: conversation key: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("conversation key: %w", pista.ErrExists)
+	}
+	errs := make([]error, len(keys))
+	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+		for i, k := range keys {
+			tag, err := tx.Exec(ctx, `UPDATE conversations SET key_recipient = $1, key = $2
+				WHERE id = $3 AND key IS NULL
+				AND desk_id IN (SELECT desk_id FROM desk_members WHERE journalist_id = $4)`,
+				k.Recipient, k.Sealed, k.Conversation, journalistID)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 1 {
+				continue
+			}
+			// Not set: one of theirs that has a key, or none of theirs.
+			if _, _, err := visible(ctx, tx, journalistID, k.Conversation); err != nil {
+				errs[i] = err
+			} else {
+				errs[i] = fmt.Errorf("conversation key: %w", pista.ErrExists)
+			}
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: conversation keys: %w", err)
+	}
+	return errs, nil
+}
+
+// SortItems answers those of the items ids in the journalist's desks.
+func (s *TipStore) SortItems(ctx context.Context, journalistID int64, ids []int64) ([]pista.Item, error) {
+	if len(ids) > pista.MaxSortBatch {
+		return nil, fmt.Errorf("postgres: %d items, at most %d: %w", len(ids), pista.MaxSortBatch, pista.ErrTooMany)
+	}
+	var numbers []int64
+	for _, id := range ids {
+		if n, ok := s.db.ids.Unseal(sealedid.Item, id); ok {
+			numbers = append(numbers, n)
+		}
+	}
+	if len(numbers) == 0 {
+		return nil, nil
+	}
+	items, err := queryItems(ctx, s.db.pool, s.db.ids, `SELECT `+itemColumns+`
+		FROM items i
+		JOIN conversations c ON c.id = i.conversation_id
+		JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = $1
+		WHERE i.id = ANY($2)`, journalistID, numbers)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: sort items: %w", storageErr(err))
+	}
+	return items, nil
+}
+
+// SortConversations answers the ID, desk and key recipient of those of
+// the conversations ids in the journalist's desks.
+func (s *TipStore) SortConversations(ctx context.Context, journalistID int64, ids []string) ([]pista.Conversation, error) {
+	if len(ids) > pista.MaxSortBatch {
+		return nil, fmt.Errorf("postgres: %d conversations, at most %d: %w", len(ids), pista.MaxSortBatch, pista.ErrTooMany)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := s.db.pool.Query(ctx, `SELECT c.id, c.desk_id, d.slug, coalesce(c.key_recipient, '')
+		FROM conversations c
+		JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = $1
+		JOIN desks d ON d.id = c.desk_id
+		WHERE c.id = ANY($2)`, journalistID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: sort conversations: %w", storageErr(err))
+	}
+	cs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (pista.Conversation, error) {
+		var c pista.Conversation
+		err := row.Scan(&c.ID, &c.DeskID, &c.DeskSlug, &c.KeyRecipient)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: sort conversations: %w", storageErr(err))
+	}
+	return cs, nil
 }
 
 // Sort swaps, in one statement, the objects of the items of batch that
@@ -439,27 +509,35 @@ const sortQuery = `UPDATE items i SET object = x.new_object, size = x.new_size, 
 		WHERE c.id = i.conversation_id AND c.key IS NOT NULL)
 	RETURNING i.id`
 
-// SortPreview replaces a conversation's preview still under intake key
-// from by one under the conversation's key.
-func (s *TipStore) SortPreview(ctx context.Context, journalistID int64, id string, from int64, preview []byte) error {
-	if len(preview) == 0 || len(preview) > pista.MaxPreviewSize {
-		return fmt.Errorf("postgres: a preview of %d bytes, at most %d", len(preview), pista.MaxPreviewSize)
+// SortPreviews replaces, in one transaction, conversations' previews
+// still under an intake key by ones under the conversations' keys.
+func (s *TipStore) SortPreviews(ctx context.Context, journalistID int64, previews []pista.PreviewSort) ([]error, error) {
+	if len(previews) > pista.MaxSortBatch {
+		return nil, fmt.Errorf("postgres: %d previews, at most %d: %w", len(previews), pista.MaxSortBatch, pista.ErrTooMany)
 	}
-	if from == 0 {
-		return fmt.Errorf("preview: %w", pista.ErrNotFound)
+	for _, p := range previews {
+		if len(p.Preview) == 0 || len(p.Preview) > pista.MaxPreviewSize {
+			return nil, fmt.Errorf("postgres: a preview of %d bytes, at most %d", len(p.Preview), pista.MaxPreviewSize)
+		}
 	}
-	return s.db.inTx(ctx, func(tx pgx.Tx) error {
-		if _, _, err := visible(ctx, tx, journalistID, id); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `UPDATE conversations SET preview = $1, preview_intake = NULL
-			WHERE id = $2 AND preview_intake = $3 AND key IS NOT NULL`, preview, id, from)
-		if err != nil {
-			return fmt.Errorf("postgres: sort preview: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("preview: %w", pista.ErrNotFound)
+	errs := make([]error, len(previews))
+	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+		for i, p := range previews {
+			tag, err := tx.Exec(ctx, `UPDATE conversations SET preview = $1, preview_intake = NULL
+				WHERE id = $2 AND preview_intake = $3 AND key IS NOT NULL
+				AND desk_id IN (SELECT desk_id FROM desk_members WHERE journalist_id = $4)`,
+				p.Preview, p.Conversation, p.From, journalistID)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				errs[i] = fmt.Errorf("preview: %w", pista.ErrNotFound)
+			}
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: sort previews: %w", err)
+	}
+	return errs, nil
 }

@@ -394,16 +394,26 @@ func (s *TeamStore) DeleteCredential(ctx context.Context, journalistID int64, id
 	return affected(tag, err, "delete credential")
 }
 
-// AddAudit appends an entry to the audit log.
-func (s *TeamStore) AddAudit(ctx context.Context, e pista.AuditEntry) error {
-	if e.ActorName == "" || e.Action == "" {
-		return errors.New("postgres: an audit entry needs an actor and an action")
+// AddAudit appends entries to the audit log, in one transaction.
+func (s *TeamStore) AddAudit(ctx context.Context, entries ...pista.AuditEntry) error {
+	for _, e := range entries {
+		if e.ActorName == "" || e.Action == "" {
+			return errors.New("postgres: an audit entry needs an actor and an action")
+		}
 	}
-	_, err := s.db.pool.Exec(ctx, `INSERT INTO audit (created, actor_id, actor_name, action, desk_id, conversation_id, subject)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, stamp(e.Created).Unix(), nullID(e.ActorID), e.ActorName, string(e.Action),
-		nullID(e.DeskID), e.ConversationID, e.Subject)
+	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+		for _, e := range entries {
+			_, err := tx.Exec(ctx, `INSERT INTO audit (created, actor_id, actor_name, action, desk_id, conversation_id, subject)
+				VALUES ($1, $2, $3, $4, $5, $6, $7)`, stamp(e.Created).Unix(), nullID(e.ActorID), e.ActorName, string(e.Action),
+				nullID(e.DeskID), e.ConversationID, e.Subject)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("postgres: audit: %w", storageErr(err))
+		return fmt.Errorf("postgres: audit: %w", err)
 	}
 	return nil
 }

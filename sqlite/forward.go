@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -306,35 +307,118 @@ const unsortedPreviewsQuery = `SELECT ` + conversationColumns + `, c.preview, c.
 	WHERE c.preview_intake IS NOT NULL AND c.id > ?2
 	ORDER BY c.id LIMIT ?3`
 
-// SetConversationKey gives a conversation of the journalist's desks its
-// key, unless it has one (pista.ErrExists).
-func (s *TipStore) SetConversationKey(ctx context.Context, journalistID int64, id, recipient string, sealed []byte) (err error) {
+// SetConversationKeys gives conversations of the journalist's desks
+// their keys, in one transaction; each unless it has one
+// (pista.ErrExists).
+func (s *TipStore) SetConversationKeys(ctx context.Context, journalistID int64, keys []pista.ConversationKey) (_ []error, err error) {
 	defer func() { err = storageErr(err) }()
-	switch {
-	case recipient == "" || len(recipient) > maxIntakeRecipient:
-		return fmt.Errorf("sqlite: a conversation key's recipient of %d bytes", len(recipient))
-	case len(sealed) == 0 || len(sealed) > maxSealedKey:
-		return fmt.Errorf("sqlite: a conversation key of %d bytes", len(sealed))
+	if len(keys) > pista.MaxSortBatch {
+		return nil, fmt.Errorf("sqlite: %d conversation keys, at most %d: %w", len(keys), pista.MaxSortBatch, pista.ErrTooMany)
+	}
+	for _, k := range keys {
+		switch {
+		case k.Recipient == "" || len(k.Recipient) > maxIntakeRecipient:
+			return nil, fmt.Errorf("sqlite: a conversation key's recipient of %d bytes", len(k.Recipient))
+		case len(k.Sealed) == 0 || len(k.Sealed) > maxSealedKey:
+			return nil, fmt.Errorf("sqlite: a conversation key of %d bytes", len(k.Sealed))
+		}
 	}
 	tx, err := s.db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer tx.Rollback()
-	if _, _, err := visible(ctx, tx, journalistID, id); err != nil {
-		return err
-	}
-	res, err := tx.ExecContext(ctx, `UPDATE conversations SET key_recipient = ?, key = ? WHERE id = ? AND key IS NULL`,
-		recipient, sealed, id)
+	set, err := tx.PrepareContext(ctx, `UPDATE conversations SET key_recipient = ?1, key = ?2
+		WHERE id = ?3 AND key IS NULL
+		AND desk_id IN (SELECT desk_id FROM desk_members WHERE journalist_id = ?4)`)
 	if err != nil {
-		return fmt.Errorf("sqlite: conversation key: %w", err)
+		return nil, fmt.Errorf("sqlite: conversation keys: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		return fmt.Errorf("conversation key: %w", pista.ErrExists)
+	defer set.Close()
+	errs := make([]error, len(keys))
+	for i, k := range keys {
+		res, err := set.ExecContext(ctx, k.Recipient, k.Sealed, k.Conversation, journalistID)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: conversation key: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, err
+		} else if n == 1 {
+			continue
+		}
+		// Not set: one of theirs that has a key, or none of theirs.
+		if _, _, err := visible(ctx, tx, journalistID, k.Conversation); err != nil {
+			errs[i] = err
+		} else {
+			errs[i] = fmt.Errorf("conversation key: %w", pista.ErrExists)
+		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// SortItems answers those of the items ids in the journalist's desks.
+func (s *TipStore) SortItems(ctx context.Context, journalistID int64, ids []int64) ([]pista.Item, error) {
+	if len(ids) > pista.MaxSortBatch {
+		return nil, fmt.Errorf("sqlite: %d items, at most %d: %w", len(ids), pista.MaxSortBatch, pista.ErrTooMany)
+	}
+	var numbers []int64
+	for _, id := range ids {
+		if n, ok := s.db.ids.Unseal(sealedid.Item, id); ok {
+			numbers = append(numbers, n)
+		}
+	}
+	if len(numbers) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(numbers)
+	if err != nil {
+		return nil, err
+	}
+	items, err := queryItems(ctx, s.db.read, s.db.ids, `SELECT `+itemColumns+`
+		FROM json_each(?2) AS x
+		CROSS JOIN items i ON i.id = x.value
+		JOIN conversations c ON c.id = i.conversation_id
+		JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = ?1`, journalistID, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: sort items: %w", storageErr(err))
+	}
+	return items, nil
+}
+
+// SortConversations answers the ID, desk and key recipient of those of
+// the conversations ids in the journalist's desks.
+func (s *TipStore) SortConversations(ctx context.Context, journalistID int64, ids []string) ([]pista.Conversation, error) {
+	if len(ids) > pista.MaxSortBatch {
+		return nil, fmt.Errorf("sqlite: %d conversations, at most %d: %w", len(ids), pista.MaxSortBatch, pista.ErrTooMany)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.read.QueryContext(ctx, `SELECT c.id, c.desk_id, d.slug, coalesce(c.key_recipient, '')
+		FROM json_each(?2) AS x
+		CROSS JOIN conversations c ON c.id = x.value
+		JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = ?1
+		JOIN desks d ON d.id = c.desk_id`, journalistID, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: sort conversations: %w", storageErr(err))
+	}
+	defer rows.Close()
+	var cs []pista.Conversation
+	for rows.Next() {
+		var c pista.Conversation
+		if err := rows.Scan(&c.ID, &c.DeskID, &c.DeskSlug, &c.KeyRecipient); err != nil {
+			return nil, fmt.Errorf("sqlite: sort conversations: %w", storageErr(err))
+		}
+		cs = append(cs, c)
+	}
+	return cs, storageErr(rows.Err())
 }
 
 // Sort swaps, in one transaction, the objects of the items of batch that
@@ -349,13 +433,18 @@ func (s *TipStore) Sort(ctx context.Context, journalistID int64, batch []pista.S
 		return nil, err
 	}
 	defer tx.Rollback()
+	swap, err := tx.PrepareContext(ctx, sortQuery)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: sort: %w", err)
+	}
+	defer swap.Close()
 	var done []pista.Sorted
 	for _, b := range batch {
 		n, ok := s.db.ids.Unseal(sealedid.Item, b.Item)
 		if !ok || b.OldObject == "" || b.NewObject == "" || (b.OldMeta == "") != (b.NewMeta == "") {
 			continue
 		}
-		res, err := tx.ExecContext(ctx, sortQuery, b.NewObject, b.NewSize, b.NewMeta, b.NewMetaSize,
+		res, err := swap.ExecContext(ctx, b.NewObject, b.NewSize, b.NewMeta, b.NewMetaSize,
 			n, b.OldObject, b.OldMeta, journalistID)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: sort: %w", err)
@@ -381,33 +470,48 @@ const sortQuery = `UPDATE items SET object = ?1, size = ?2, meta = ?3, meta_size
 		JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = ?8
 		WHERE c.id = items.conversation_id AND c.key IS NOT NULL)`
 
-// SortPreview replaces a conversation's preview still under intake key
-// from by one under the conversation's key.
-func (s *TipStore) SortPreview(ctx context.Context, journalistID int64, id string, from int64, preview []byte) (err error) {
+// SortPreviews replaces, in one transaction, conversations' previews
+// still under an intake key by ones under the conversations' keys.
+func (s *TipStore) SortPreviews(ctx context.Context, journalistID int64, previews []pista.PreviewSort) (_ []error, err error) {
 	defer func() { err = storageErr(err) }()
-	if len(preview) == 0 || len(preview) > pista.MaxPreviewSize {
-		return fmt.Errorf("sqlite: a preview of %d bytes, at most %d", len(preview), pista.MaxPreviewSize)
+	if len(previews) > pista.MaxSortBatch {
+		return nil, fmt.Errorf("sqlite: %d previews, at most %d: %w", len(previews), pista.MaxSortBatch, pista.ErrTooMany)
 	}
-	if from == 0 {
-		return fmt.Errorf("preview: %w", pista.ErrNotFound)
+	for _, p := range previews {
+		if len(p.Preview) == 0 || len(p.Preview) > pista.MaxPreviewSize {
+			return nil, fmt.Errorf("sqlite: a preview of %d bytes, at most %d", len(p.Preview), pista.MaxPreviewSize)
+		}
 	}
 	tx, err := s.db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer tx.Rollback()
-	if _, _, err := visible(ctx, tx, journalistID, id); err != nil {
-		return err
-	}
-	res, err := tx.ExecContext(ctx, `UPDATE conversations SET preview = ?, preview_intake = NULL
-		WHERE id = ? AND preview_intake = ? AND key IS NOT NULL`, preview, id, from)
+	set, err := tx.PrepareContext(ctx, `UPDATE conversations SET preview = ?1, preview_intake = NULL
+		WHERE id = ?2 AND preview_intake = ?3 AND key IS NOT NULL
+		AND desk_id IN (SELECT desk_id FROM desk_members WHERE journalist_id = ?4)`)
 	if err != nil {
-		return fmt.Errorf("sqlite: sort preview: %w", err)
+		return nil, fmt.Errorf("sqlite: sort previews: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		return fmt.Errorf("preview: %w", pista.ErrNotFound)
+	defer set.Close()
+	errs := make([]error, len(previews))
+	for i, p := range previews {
+		if p.From == 0 {
+			errs[i] = fmt.Errorf("preview: %w", pista.ErrNotFound)
+			continue
+		}
+		res, err := set.ExecContext(ctx, p.Preview, p.Conversation, p.From, journalistID)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: sort preview: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, err
+		} else if n == 0 {
+			errs[i] = fmt.Errorf("preview: %w", pista.ErrNotFound)
+		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return errs, nil
 }

@@ -303,8 +303,8 @@ func TestForwardSecretsLeaveTheFile(t *testing.T) {
 	if err := s.Tips.CreateTip(ctx, tip); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Tips.SetConversationKey(ctx, j.ID, "c", "age1pq1conv", convSecret); err != nil {
-		t.Fatal(err)
+	if errs, err := s.Tips.SetConversationKeys(ctx, j.ID, []pista.ConversationKey{{Conversation: "c", Recipient: "age1pq1conv", Sealed: convSecret}}); err != nil || errs[0] != nil {
+		t.Fatal(err, errs)
 	}
 	if _, err := db.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		t.Fatal(err)

@@ -433,12 +433,38 @@ func (s *TeamStore) DeleteCredential(ctx context.Context, journalistID int64, id
 	return affected(res, err, "delete credential")
 }
 
-// AddAudit appends an entry to the audit log.
-func (s *TeamStore) AddAudit(ctx context.Context, e pista.AuditEntry) (err error) {
+// AddAudit appends entries to the audit log, in one transaction.
+func (s *TeamStore) AddAudit(ctx context.Context, entries ...pista.AuditEntry) (err error) {
 	defer func() { err = storageErr(err) }()
-	if e.ActorName == "" || e.Action == "" {
-		return errors.New("sqlite: an audit entry needs an actor and an action")
+	for _, e := range entries {
+		if e.ActorName == "" || e.Action == "" {
+			return errors.New("sqlite: an audit entry needs an actor and an action")
+		}
 	}
+	const add = `INSERT INTO audit (created, actor_id, actor_name, action, desk_id, conversation_id, subject)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	if len(entries) == 1 {
+		_, err := s.db.write.ExecContext(ctx, add, auditArgs(entries[0])...)
+		if err != nil {
+			return fmt.Errorf("sqlite: audit: %w", err)
+		}
+		return nil
+	}
+	tx, err := s.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, e := range entries {
+		if _, err := tx.ExecContext(ctx, add, auditArgs(e)...); err != nil {
+			return fmt.Errorf("sqlite: audit: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// auditArgs are an audit entry's columns, in AddAudit's order.
+func auditArgs(e pista.AuditEntry) []any {
 	var actor, desk any
 	if e.ActorID != 0 {
 		actor = e.ActorID
@@ -446,12 +472,7 @@ func (s *TeamStore) AddAudit(ctx context.Context, e pista.AuditEntry) (err error
 	if e.DeskID != 0 {
 		desk = e.DeskID
 	}
-	_, err = s.db.write.ExecContext(ctx, `INSERT INTO audit (created, actor_id, actor_name, action, desk_id, conversation_id, subject)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, stamp(e.Created).Unix(), actor, e.ActorName, string(e.Action), desk, e.ConversationID, e.Subject)
-	if err != nil {
-		return fmt.Errorf("sqlite: audit: %w", err)
-	}
-	return nil
+	return []any{stamp(e.Created).Unix(), actor, e.ActorName, string(e.Action), desk, e.ConversationID, e.Subject}
 }
 
 // MaxAuditLimit bounds one page of the audit log.

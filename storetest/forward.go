@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -353,7 +355,7 @@ func testDestroyIntakeKeys(t *testing.T, s Stores) {
 	isNotFound(t, "IntakeKeyByID(the destroyed ID of a day made again)", err)
 
 	// Once sorted, nothing waits: they go too.
-	if err := s.Tips.SetConversationKey(ctx, n.alice.ID, "waiting", "age1pq1conv", []byte("sealed conv key")); err != nil {
+	if err := setKey(ctx, s, n.alice.ID, "waiting", "age1pq1conv", []byte("sealed conv key")); err != nil {
 		t.Fatal(err)
 	}
 	sorted, err := s.Tips.Sort(ctx, n.alice.ID, []pista.Sorted{{Item: tip.Items[0].ID, OldObject: tip.Items[0].Object, NewObject: "rewrapped", NewSize: 9}})
@@ -363,7 +365,7 @@ func testDestroyIntakeKeys(t *testing.T, s Stores) {
 	if got, _ := s.Tips.DestroyIntakeKeys(ctx, 13); got != 2 {
 		t.Errorf("DestroyIntakeKeys after the item was sorted: %d destroyed, want 2 (10, and 12 made again; the preview waits under 11)", got)
 	}
-	if err := s.Tips.SortPreview(ctx, n.bob.ID, "waiting", am[11], []byte("preview under the conversation key")); err != nil {
+	if err := sortPreview(ctx, s, n.bob.ID, "waiting", am[11], []byte("preview under the conversation key")); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.Tips.DestroyIntakeKeys(ctx, 13); got != 1 {
@@ -446,7 +448,7 @@ func testSort(t *testing.T, s Stores) {
 		t.Fatal(err)
 	}
 	other := n.tip(t, n.maghreb)
-	if err := s.Tips.SetConversationKey(ctx, n.carol.ID, other.Conversation.ID, "age1pq1maghreb", []byte("k")); err != nil {
+	if err := setKey(ctx, s, n.carol.ID, other.Conversation.ID, "age1pq1maghreb", []byte("k")); err != nil {
 		t.Fatal(err)
 	}
 	sorted := func(it pista.Item) pista.Sorted {
@@ -462,12 +464,12 @@ func testSort(t *testing.T, s Stores) {
 		t.Errorf("Sort before the conversation has a key = %+v, %v; want it skipped", got, err)
 	}
 
-	isNotFound(t, "SetConversationKey(not a member)", s.Tips.SetConversationKey(ctx, n.carol.ID, "to-sort", "age1pq1carol", []byte("c")))
-	isNotFound(t, "SetConversationKey(unknown)", s.Tips.SetConversationKey(ctx, n.alice.ID, "nowhere", "age1pq1x", []byte("x")))
-	if err := s.Tips.SetConversationKey(ctx, n.alice.ID, "to-sort", "age1pq1first", []byte("first sealed")); err != nil {
+	isNotFound(t, "SetConversationKey(not a member)", setKey(ctx, s, n.carol.ID, "to-sort", "age1pq1carol", []byte("c")))
+	isNotFound(t, "SetConversationKey(unknown)", setKey(ctx, s, n.alice.ID, "nowhere", "age1pq1x", []byte("x")))
+	if err := setKey(ctx, s, n.alice.ID, "to-sort", "age1pq1first", []byte("first sealed")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Tips.SetConversationKey(ctx, n.bob.ID, "to-sort", "age1pq1second", []byte("second sealed")); !errors.Is(err, pista.ErrExists) {
+	if err := setKey(ctx, s, n.bob.ID, "to-sort", "age1pq1second", []byte("second sealed")); !errors.Is(err, pista.ErrExists) {
 		t.Errorf("a second SetConversationKey: %v, want ErrExists", err)
 	}
 	c, err := s.Tips.ConversationFor(ctx, n.bob.ID, "to-sort")
@@ -528,6 +530,166 @@ func testSort(t *testing.T, s Stores) {
 	}
 }
 
+// setKey sets one conversation key, answering its error.
+func setKey(ctx context.Context, s Stores, journalistID int64, id, recipient string, sealed []byte) error {
+	errs, err := s.Tips.SetConversationKeys(ctx, journalistID, []pista.ConversationKey{{Conversation: id, Recipient: recipient, Sealed: sealed}})
+	if err != nil {
+		return err
+	}
+	if len(errs) != 1 {
+		return fmt.Errorf("SetConversationKeys answered %d errors for 1 key", len(errs))
+	}
+	return errs[0]
+}
+
+// sortPreview sorts one preview, answering its error.
+func sortPreview(ctx context.Context, s Stores, journalistID int64, id string, from int64, preview []byte) error {
+	errs, err := s.Tips.SortPreviews(ctx, journalistID, []pista.PreviewSort{{Conversation: id, From: from, Preview: preview}})
+	if err != nil {
+		return err
+	}
+	if len(errs) != 1 {
+		return fmt.Errorf("SortPreviews answered %d errors for 1 preview", len(errs))
+	}
+	return errs[0]
+}
+
+// testSortBatches: one SetConversationKeys, SortConversations and
+// SortPreviews answer for each of their entries, in order; a malformed
+// entry or too many refuse the whole call, which then changes nothing.
+func testSortBatches(t *testing.T, s Stores) {
+	ctx := context.Background()
+	n := newNewsroom(t, s)
+	am := n.intake(t, n.americas, n.alice, 10)
+	for _, id := range []string{"b-1", "b-2", "b-3"} {
+		tip := &pista.NewTip{
+			Conversation: pista.Conversation{ID: id, DeskID: n.americas.ID, Preview: []byte("under intake " + id), PreviewIntake: am[10]},
+			Source:       pista.Source{Lookup: []byte("lookup-" + id), Recipient: "age1pq1source"},
+			Items:        n.items(pista.KindMessage),
+		}
+		if err := s.Tips.CreateTip(ctx, tip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := n.tip(t, n.maghreb)
+	if err := setKey(ctx, s, n.alice.ID, "b-3", "age1pq1three", []byte("key of b-3")); err != nil {
+		t.Fatal(err)
+	}
+
+	// Items: the journalist's, with what ItemFor answers; not another
+	// desk's, nor an unknown ID.
+	mine := n.tip(t, n.americas, pista.KindMessage, pista.KindFile)
+	items, err := s.Tips.SortItems(ctx, n.alice.ID, []int64{mine.Items[1].ID, other.Items[0].ID, 12345, mine.Items[0].ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotItems := map[int64]pista.Item{}
+	for _, it := range items {
+		gotItems[it.ID] = it
+	}
+	if len(items) != 2 || len(gotItems) != 2 {
+		t.Errorf("SortItems(alice) = %v, want her two items", itemIDs(items))
+	}
+	for _, want := range mine.Items {
+		one, err := s.Tips.ItemFor(ctx, n.alice.ID, want.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := gotItems[want.ID]; !ok || !reflect.DeepEqual(got, one) {
+			t.Errorf("SortItems: item %d = %+v, want what ItemFor answers, %+v", want.ID, got, one)
+		}
+	}
+	if items, err := s.Tips.SortItems(ctx, n.carol.ID, []int64{mine.Items[0].ID}); err != nil || len(items) != 0 {
+		t.Errorf("SortItems(carol, americas' item) = %v, %v; want nothing", itemIDs(items), err)
+	}
+	if _, err := s.Tips.SortItems(ctx, n.alice.ID, make([]int64, pista.MaxSortBatch+1)); err == nil {
+		t.Errorf("SortItems took %d items", pista.MaxSortBatch+1)
+	}
+
+	// A malformed key refuses the whole batch.
+	if _, err := s.Tips.SetConversationKeys(ctx, n.alice.ID, []pista.ConversationKey{
+		{Conversation: "b-1", Recipient: "age1pq1one", Sealed: []byte("key of b-1")},
+		{Conversation: "b-2", Recipient: "age1pq1two"},
+	}); err == nil {
+		t.Error("SetConversationKeys took a key without its secret")
+	}
+	if _, err := s.Tips.SetConversationKeys(ctx, n.alice.ID, make([]pista.ConversationKey, pista.MaxSortBatch+1)); err == nil {
+		t.Errorf("SetConversationKeys took %d keys", pista.MaxSortBatch+1)
+	}
+	got, err := s.Tips.SortConversations(ctx, n.alice.ID, []string{"b-1", "b-3", other.Conversation.ID, "nowhere"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyOf := map[string]string{}
+	for _, c := range got {
+		if c.DeskID != n.americas.ID || c.DeskSlug != n.americas.Slug {
+			t.Errorf("SortConversations: %s in desk %d %q, want americas", c.ID, c.DeskID, c.DeskSlug)
+		}
+		keyOf[c.ID] = c.KeyRecipient
+	}
+	if want := map[string]string{"b-1": "", "b-3": "age1pq1three"}; !maps.Equal(keyOf, want) {
+		t.Errorf("SortConversations(alice) = %v, want %v (the refused batch set nothing; another desk's and unknown left out)", keyOf, want)
+	}
+	if _, err := s.Tips.SortConversations(ctx, n.alice.ID, make([]string, pista.MaxSortBatch+1)); err == nil {
+		t.Errorf("SortConversations took %d conversations", pista.MaxSortBatch+1)
+	}
+
+	errs, err := s.Tips.SetConversationKeys(ctx, n.alice.ID, []pista.ConversationKey{
+		{Conversation: "b-1", Recipient: "age1pq1one", Sealed: []byte("key of b-1")},
+		{Conversation: "b-3", Recipient: "age1pq1again", Sealed: []byte("again")},
+		{Conversation: other.Conversation.ID, Recipient: "age1pq1maghreb", Sealed: []byte("not hers")},
+		{Conversation: "b-2", Recipient: "age1pq1two", Sealed: []byte("key of b-2")},
+		{Conversation: "b-1", Recipient: "age1pq1twice", Sealed: []byte("twice")},
+	})
+	if err != nil || len(errs) != 5 {
+		t.Fatalf("SetConversationKeys = %v, %v", errs, err)
+	}
+	for i, want := range []error{nil, pista.ErrExists, pista.ErrNotFound, nil, pista.ErrExists} {
+		if (want == nil) != (errs[i] == nil) || (want != nil && !errors.Is(errs[i], want)) {
+			t.Errorf("SetConversationKeys: key %d answered %v, want %v", i+1, errs[i], want)
+		}
+	}
+	for id, want := range map[string]string{"b-1": "age1pq1one", "b-2": "age1pq1two", "b-3": "age1pq1three"} {
+		if c, err := s.Tips.ConversationFor(ctx, n.bob.ID, id); err != nil || c.KeyRecipient != want {
+			t.Errorf("%s's key: %q, %v; want %q", id, c.KeyRecipient, err, want)
+		}
+	}
+	if c, _ := s.Tips.ConversationFor(ctx, n.carol.ID, other.Conversation.ID); c.KeyRecipient != "" {
+		t.Errorf("another desk's conversation got a key: %q", c.KeyRecipient)
+	}
+
+	// Previews: one refused whole, then one answer each.
+	if _, err := s.Tips.SortPreviews(ctx, n.alice.ID, []pista.PreviewSort{
+		{Conversation: "b-1", From: am[10], Preview: []byte("sorted b-1")},
+		{Conversation: "b-2", From: am[10]},
+	}); err == nil {
+		t.Error("SortPreviews took an empty preview")
+	}
+	errs, err = s.Tips.SortPreviews(ctx, n.bob.ID, []pista.PreviewSort{
+		{Conversation: "b-2", From: am[10], Preview: []byte("sorted b-2")},
+		{Conversation: "b-1", From: am[10] + 1, Preview: []byte("wrong intake key")},
+		{Conversation: other.Conversation.ID, From: am[10], Preview: []byte("not his")},
+		{Conversation: "b-1", From: am[10], Preview: []byte("sorted b-1")},
+		{Conversation: "b-1", From: am[10], Preview: []byte("twice")},
+	})
+	if err != nil || len(errs) != 5 {
+		t.Fatalf("SortPreviews = %v, %v", errs, err)
+	}
+	for i, ok := range []bool{true, false, false, true, false} {
+		if ok != (errs[i] == nil) || (!ok && !errors.Is(errs[i], pista.ErrNotFound)) {
+			t.Errorf("SortPreviews: preview %d answered %v, want taken %v", i+1, errs[i], ok)
+		}
+	}
+	for id, want := range map[string]string{"b-1": "sorted b-1", "b-2": "sorted b-2", "b-3": "under intake b-3"} {
+		if c, err := s.Tips.ConversationFor(ctx, n.alice.ID, id); err != nil || string(c.Preview) != want {
+			t.Errorf("%s's preview: %q, %v; want %q", id, c.Preview, err, want)
+		}
+	}
+	if _, err := s.Tips.SortPreviews(ctx, n.alice.ID, make([]pista.PreviewSort, pista.MaxSortBatch+1)); err == nil {
+		t.Errorf("SortPreviews took %d previews", pista.MaxSortBatch+1)
+	}
+}
+
 // testSortPreview: a preview under an intake key is listed until a sorter
 // replaces it, once, under the conversation's key.
 func testSortPreview(t *testing.T, s Stores) {
@@ -575,16 +737,16 @@ func testSortPreview(t *testing.T, s Stores) {
 	}
 
 	c, _ := s.Tips.ConversationFor(ctx, n.alice.ID, "p-a")
-	isNotFound(t, "SortPreview(no conversation key yet)", s.Tips.SortPreview(ctx, n.alice.ID, "p-a", c.PreviewIntake, []byte("new")))
-	if err := s.Tips.SetConversationKey(ctx, n.alice.ID, "p-a", "age1pq1k", []byte("k")); err != nil {
+	isNotFound(t, "SortPreview(no conversation key yet)", sortPreview(ctx, s, n.alice.ID, "p-a", c.PreviewIntake, []byte("new")))
+	if err := setKey(ctx, s, n.alice.ID, "p-a", "age1pq1k", []byte("k")); err != nil {
 		t.Fatal(err)
 	}
-	isNotFound(t, "SortPreview(another intake key)", s.Tips.SortPreview(ctx, n.alice.ID, "p-a", c.PreviewIntake+1, []byte("new")))
-	isNotFound(t, "SortPreview(not a member)", s.Tips.SortPreview(ctx, n.carol.ID, "p-a", c.PreviewIntake, []byte("new")))
-	if err := s.Tips.SortPreview(ctx, n.bob.ID, "p-a", c.PreviewIntake, []byte("under the conversation key")); err != nil {
+	isNotFound(t, "SortPreview(another intake key)", sortPreview(ctx, s, n.alice.ID, "p-a", c.PreviewIntake+1, []byte("new")))
+	isNotFound(t, "SortPreview(not a member)", sortPreview(ctx, s, n.carol.ID, "p-a", c.PreviewIntake, []byte("new")))
+	if err := sortPreview(ctx, s, n.bob.ID, "p-a", c.PreviewIntake, []byte("under the conversation key")); err != nil {
 		t.Fatal(err)
 	}
-	isNotFound(t, "SortPreview(again)", s.Tips.SortPreview(ctx, n.alice.ID, "p-a", c.PreviewIntake, []byte("again")))
+	isNotFound(t, "SortPreview(again)", sortPreview(ctx, s, n.alice.ID, "p-a", c.PreviewIntake, []byte("again")))
 	c, err := s.Tips.ConversationFor(ctx, n.alice.ID, "p-a")
 	if err != nil || c.PreviewIntake != 0 || !bytes.Equal(c.Preview, []byte("under the conversation key")) {
 		t.Errorf("after SortPreview: preview %q under %d, %v", c.Preview, c.PreviewIntake, err)
@@ -593,7 +755,7 @@ func testSortPreview(t *testing.T, s Stores) {
 		t.Errorf("UnsortedPreviews after sorting p-a = %v", got)
 	}
 	// A sorter that made p-b's key and was cut short: the next finds it.
-	if err := s.Tips.SetConversationKey(ctx, n.bob.ID, "p-b", "age1pq1b", []byte("key of p-b")); err != nil {
+	if err := setKey(ctx, s, n.bob.ID, "p-b", "age1pq1b", []byte("key of p-b")); err != nil {
 		t.Fatal(err)
 	}
 	cs, err := s.Tips.UnsortedPreviews(ctx, n.alice.ID, "", 1)
@@ -624,7 +786,7 @@ func testConversationKeyDeleted(t *testing.T, s Stores) {
 		if err := s.Tips.CreateTip(ctx, tip); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Tips.SetConversationKey(ctx, n.alice.ID, id, "age1pq1"+id, []byte("key of "+id)); err != nil {
+		if err := setKey(ctx, s, n.alice.ID, id, "age1pq1"+id, []byte("key of "+id)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -632,7 +794,7 @@ func testConversationKeyDeleted(t *testing.T, s Stores) {
 		t.Helper()
 		_, err := s.Tips.ConversationFor(ctx, n.alice.ID, id)
 		isNotFound(t, "ConversationFor(deleted)", err)
-		isNotFound(t, "SetConversationKey(deleted)", s.Tips.SetConversationKey(ctx, n.alice.ID, id, "age1pq1again", []byte("again")))
+		isNotFound(t, "SetConversationKey(deleted)", setKey(ctx, s, n.alice.ID, id, "age1pq1again", []byte("again")))
 		if ps, _ := s.Tips.UnsortedPreviews(ctx, n.alice.ID, "", 100); slices.Contains(convIDs(ps), id) {
 			t.Errorf("UnsortedPreviews lists deleted %s", id)
 		}
@@ -669,7 +831,7 @@ func testConversationKeyDeleted(t *testing.T, s Stores) {
 	if err := s.Tips.CreateTip(ctx, tip); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Tips.SetConversationKey(ctx, n.alice.ID, "moved", "age1pq1moved", []byte("key of moved")); err != nil {
+	if err := setKey(ctx, s, n.alice.ID, "moved", "age1pq1moved", []byte("key of moved")); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.Tips.Sort(ctx, n.alice.ID, []pista.Sorted{{Item: items[1].ID, OldObject: items[1].Object, OldMeta: items[1].Meta,

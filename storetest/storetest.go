@@ -100,6 +100,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"Unsorted", testUnsorted},
 		{"Sort", testSort},
 		{"SortPreview", testSortPreview},
+		{"SortBatches", testSortBatches},
 		{"ConversationKeyDeleted", testConversationKeyDeleted},
 	}
 	for _, tt := range tests {

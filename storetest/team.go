@@ -375,6 +375,21 @@ func testAudit(t *testing.T, s Stores) {
 	if err := s.Team.AddAudit(ctx, pista.AuditEntry{Action: pista.AuditLogin}); err == nil {
 		t.Error("AddAudit without an actor succeeded")
 	}
+	// Several at once: all, or none if one is malformed.
+	if err := s.Team.AddAudit(ctx,
+		pista.AuditEntry{ActorID: n.bob.ID, ActorName: "bob", Action: pista.AuditSort, DeskID: n.americas.ID, ConversationID: "c2", Subject: "3"},
+		pista.AuditEntry{ActorName: "bob"}); err == nil {
+		t.Error("AddAudit took a batch with an entry without an action")
+	}
+	if err := s.Team.AddAudit(ctx,
+		pista.AuditEntry{ActorID: n.bob.ID, ActorName: "bob", Action: pista.AuditSort, DeskID: n.americas.ID, ConversationID: "c2", Subject: "3"},
+		pista.AuditEntry{ActorID: n.bob.ID, ActorName: "bob", Action: pista.AuditSort, DeskID: n.americas.ID, ConversationID: "c3", Subject: "0"}); err != nil {
+		t.Fatal(err)
+	}
+	now, err := s.Team.Audit(ctx, pista.AuditQuery{})
+	if err != nil || len(now) != 5 || now[0].ConversationID != "c3" || now[1].ConversationID != "c2" || now[1].Subject != "3" || now[2].ID != all[0].ID {
+		t.Errorf("Audit after a batch of two = %+v, %v; want the two, newest first, then the three before", now, err)
+	}
 }
 
 func testStatusAssigneeTags(t *testing.T, s Stores) {
