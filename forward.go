@@ -93,6 +93,19 @@ type ConversationKey struct {
 	Sealed       []byte
 }
 
+// SortConversation is what a sorter needs of a conversation: its desk,
+// its key (KeyRecipient "" and Key nil until a sorter made one), and its
+// source's public key (replies are also wrapped to it; "" if the source
+// was deleted).
+type SortConversation struct {
+	ID              string
+	DeskID          int64
+	DeskSlug        string
+	KeyRecipient    string
+	Key             []byte
+	SourceRecipient string
+}
+
 // PreviewSort is a conversation's preview rewrapped from intake key From
 // to the conversation's key.
 type PreviewSort struct {
@@ -160,9 +173,9 @@ type Forwarder interface {
 	// out.
 	SortItems(ctx context.Context, journalistID int64, ids []int64) ([]Item, error)
 	// SortConversations answers, of the conversations ids (at most
-	// MaxSortBatch) of the journalist's desks, what a sort needs: ID,
-	// DeskID, DeskSlug and KeyRecipient; the others are left out.
-	SortConversations(ctx context.Context, journalistID int64, ids []string) ([]Conversation, error)
+	// MaxSortBatch), those in the journalist's desks, in no set order;
+	// the others are left out.
+	SortConversations(ctx context.Context, journalistID int64, ids []string) ([]SortConversation, error)
 	// Sort swaps, in one transaction, the objects of the items of batch
 	// (at most MaxSortBatch) that are still as the sorter saw them: in
 	// the journalist's desks, not yet sorted, with the old object and

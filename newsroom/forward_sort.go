@@ -133,58 +133,81 @@ func (f *Forward) ListUnsorted(w http.ResponseWriter, r *http.Request, j pista.J
 		return
 	}
 	out := FSUnsorted{Items: []FSItem{}, Conversations: []FSConversation{}, Previews: []FSPreview{}}
-	convs := map[string]bool{}
-	conversation := func(c pista.Conversation) *fsError {
-		if convs[c.ID] {
-			return nil
+	// The conversations of the page's items and previews, in one query.
+	var ids []string
+	asked := map[string]bool{}
+	for _, id := range slices.Concat(itemConversations(items), convIDsOf(previews)) {
+		if !asked[id] {
+			asked[id] = true
+			ids = append(ids, id)
 		}
-		convs[c.ID] = true
-		src, err := f.Tips.SourceByID(ctx, c.SourceID)
-		if err != nil && !errors.Is(err, pista.ErrNotFound) {
-			return failedFS("loading a source", err)
-		}
-		out.Conversations = append(out.Conversations, FSConversation{ID: c.ID, DeskID: c.DeskID, KeyRecipient: c.KeyRecipient,
-			Key: c.Key, SourceRecipient: src.Recipient})
-		return nil
 	}
-	desks := map[string]int64{}
+	convs := map[string]pista.SortConversation{}
+	for chunk := range slices.Chunk(ids, pista.MaxSortBatch) {
+		cs, err := f.Tips.SortConversations(ctx, j.ID, chunk)
+		if err != nil {
+			f.fail(w, r, failedFS("loading conversations", err))
+			return
+		}
+		for _, c := range cs {
+			convs[c.ID] = c
+		}
+	}
+	listed := map[string]bool{}
+	conversation := func(c pista.SortConversation) {
+		if !listed[c.ID] {
+			listed[c.ID] = true
+			out.Conversations = append(out.Conversations, FSConversation{ID: c.ID, DeskID: c.DeskID, KeyRecipient: c.KeyRecipient,
+				Key: c.Key, SourceRecipient: c.SourceRecipient})
+		}
+	}
 	for _, it := range items {
 		out.Next = it.ID
-		if _, ok := desks[it.ConversationID]; !ok {
-			c, err := f.Tips.ConversationFor(ctx, j.ID, it.ConversationID)
-			if errors.Is(err, pista.ErrNotFound) {
-				continue // deleted meanwhile
-			} else if err != nil {
-				f.fail(w, r, failedFS("loading a conversation", err))
-				return
-			}
-			if e := conversation(c); e != nil {
-				f.fail(w, r, e)
-				return
-			}
-			desks[c.ID] = c.DeskID
+		c, ok := convs[it.ConversationID]
+		if !ok {
+			continue // deleted meanwhile
 		}
-		fi := FSItem{ID: it.ID, Conversation: it.ConversationID, DeskID: desks[it.ConversationID], Kind: it.Kind, Author: it.AuthorID,
+		conversation(c)
+		fi := FSItem{ID: it.ID, Conversation: it.ConversationID, DeskID: c.DeskID, Kind: it.Kind, Author: it.AuthorID,
 			Sealing: sealingOf(it), IntakeKey: it.IntakeKey, Received: receivedOf(it)}
-		var ok bool
-		if fi.Header, ok = f.header(ctx, it, it.Object); !ok {
+		var ok2 bool
+		if fi.Header, ok2 = f.header(ctx, it, it.Object); !ok2 {
 			continue
 		}
 		if it.Meta != "" {
-			if fi.MetaHeader, ok = f.header(ctx, it, it.Meta); !ok {
+			if fi.MetaHeader, ok2 = f.header(ctx, it, it.Meta); !ok2 {
 				continue
 			}
 		}
 		out.Items = append(out.Items, fi)
 	}
-	for _, c := range previews {
-		if e := conversation(c); e != nil {
-			f.fail(w, r, e)
-			return
+	for _, p := range previews {
+		c, ok := convs[p.ID]
+		if !ok {
+			continue // deleted meanwhile
 		}
-		out.Previews = append(out.Previews, FSPreview{Conversation: c.ID, IntakeKey: c.PreviewIntake, Preview: c.Preview})
+		conversation(c)
+		out.Previews = append(out.Previews, FSPreview{Conversation: p.ID, IntakeKey: p.PreviewIntake, Preview: p.Preview})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// itemConversations and convIDsOf are the conversation IDs of items and
+// of conversations.
+func itemConversations(items []pista.Item) []string {
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.ConversationID
+	}
+	return ids
+}
+
+func convIDsOf(cs []pista.Conversation) []string {
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	return ids
 }
 
 // header reads the age header of one of an item's objects; false, after
@@ -416,7 +439,7 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 			ask = append(ask, id) // for the audit
 		}
 	}
-	loaded := map[string]pista.Conversation{} // for the audit
+	loaded := map[string]pista.SortConversation{} // for the audit
 	if len(ask) > 0 {
 		cs, err := f.Tips.SortConversations(ctx, j.ID, ask)
 		if err != nil {
@@ -629,7 +652,7 @@ var errPutStopped = errors.New("the object store stopped reading")
 // wrapped the wrong key (the items then open no more, as if deleted) from
 // one that did not, so the audit log says who sorted what.
 func (f *Forward) auditSort(ctx context.Context, j pista.Journalist, keys []FSConversationKey, hasKey map[string]bool,
-	done []pista.Sorted, todo []sortable, previews []string, loaded map[string]pista.Conversation) {
+	done []pista.Sorted, todo []sortable, previews []string, loaded map[string]pista.SortConversation) {
 	if f.Team == nil {
 		return
 	}
@@ -676,10 +699,7 @@ func (f *Forward) auditSort(ctx context.Context, j pista.Journalist, keys []FSCo
 	entries := make([]pista.AuditEntry, 0, len(order))
 	now := pista.Now()
 	for _, id := range order {
-		c, ok := loaded[id]
-		if !ok {
-			c = pista.Conversation{ID: id}
-		}
+		c := loaded[id] // or none: deleted meanwhile
 		entries = append(entries, pista.AuditEntry{Created: now, ActorID: j.ID, ActorName: j.Name, Action: pista.AuditSort,
 			DeskID: c.DeskID, DeskSlug: c.DeskSlug, ConversationID: id, Subject: strconv.Itoa(count[id])})
 	}

@@ -422,24 +422,25 @@ func (s *TipStore) SortItems(ctx context.Context, journalistID int64, ids []int6
 
 // SortConversations answers the ID, desk and key recipient of those of
 // the conversations ids in the journalist's desks.
-func (s *TipStore) SortConversations(ctx context.Context, journalistID int64, ids []string) ([]pista.Conversation, error) {
+func (s *TipStore) SortConversations(ctx context.Context, journalistID int64, ids []string) ([]pista.SortConversation, error) {
 	if len(ids) > pista.MaxSortBatch {
 		return nil, fmt.Errorf("postgres: %d conversations, at most %d: %w", len(ids), pista.MaxSortBatch, pista.ErrTooMany)
 	}
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := s.db.pool.Query(ctx, `SELECT c.id, c.desk_id, d.slug, coalesce(c.key_recipient, '')
+	rows, err := s.db.pool.Query(ctx, `SELECT c.id, c.desk_id, d.slug, coalesce(c.key_recipient, ''), c.key, coalesce(src.recipient, '')
 		FROM conversations c
 		JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = $1
 		JOIN desks d ON d.id = c.desk_id
+		LEFT JOIN sources src ON src.id = c.source_id
 		WHERE c.id = ANY($2)`, journalistID, ids)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: sort conversations: %w", storageErr(err))
 	}
-	cs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (pista.Conversation, error) {
-		var c pista.Conversation
-		err := row.Scan(&c.ID, &c.DeskID, &c.DeskSlug, &c.KeyRecipient)
+	cs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (pista.SortConversation, error) {
+		var c pista.SortConversation
+		err := row.Scan(&c.ID, &c.DeskID, &c.DeskSlug, &c.KeyRecipient, &c.Key, &c.SourceRecipient)
 		return c, err
 	})
 	if err != nil {

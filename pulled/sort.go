@@ -461,6 +461,50 @@ func (s *sorter) conversationKey(c fsConv) (*convKey, error) {
 	if k, ok := s.convs[c.ID]; ok && (c.KeyRecipient == "" || k.recipient == c.KeyRecipient) {
 		return k, nil
 	}
+	k, err := s.newConversationKey(c)
+	if err != nil {
+		return nil, err
+	}
+	s.convs[c.ID] = k
+	return k, nil
+}
+
+// prepareKeys opens or makes, side by side, the keys of the page's
+// conversations that conversationKey does not know yet: each costs a
+// post-quantum key pair or a decapsulation. Those that fail are left to
+// conversationKey, which answers why.
+func (s *sorter) prepareKeys(cs []fsConv) {
+	var todo []fsConv
+	for _, c := range cs {
+		if k, ok := s.convs[c.ID]; !ok || (c.KeyRecipient != "" && k.recipient != c.KeyRecipient) {
+			todo = append(todo, c)
+		}
+	}
+	made := make([]*convKey, len(todo))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := range next {
+				made[i], _ = s.newConversationKey(todo[i])
+			}
+		})
+	}
+	for i := range todo {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, k := range made {
+		if k != nil {
+			s.convs[todo[i].ID] = k
+		}
+	}
+}
+
+// newConversationKey opens a conversation's key with the desk's keys, or
+// makes one if it has none. It only reads the sorter.
+func (s *sorter) newConversationKey(c fsConv) (*convKey, error) {
 	archive, ok := s.archive[c.DeskID]
 	desk := s.current[c.DeskID]
 	if !ok || desk == nil {
@@ -486,7 +530,6 @@ func (s *sorter) conversationKey(c fsConv) (*convKey, error) {
 		return nil, err
 	}
 	k.rs = rs
-	s.convs[c.ID] = k
 	return k, nil
 }
 
@@ -523,6 +566,7 @@ func (s *sorter) sortPage(ctx context.Context, p *poster, page fsUnsorted, previ
 	for _, c := range page.Conversations {
 		byID[c.ID] = c
 	}
+	s.prepareKeys(page.Conversations)
 	var jobs []*job
 	for i := range page.Items {
 		it := &page.Items[i]

@@ -390,7 +390,7 @@ func (s *TipStore) SortItems(ctx context.Context, journalistID int64, ids []int6
 
 // SortConversations answers the ID, desk and key recipient of those of
 // the conversations ids in the journalist's desks.
-func (s *TipStore) SortConversations(ctx context.Context, journalistID int64, ids []string) ([]pista.Conversation, error) {
+func (s *TipStore) SortConversations(ctx context.Context, journalistID int64, ids []string) ([]pista.SortConversation, error) {
 	if len(ids) > pista.MaxSortBatch {
 		return nil, fmt.Errorf("sqlite: %d conversations, at most %d: %w", len(ids), pista.MaxSortBatch, pista.ErrTooMany)
 	}
@@ -401,19 +401,20 @@ func (s *TipStore) SortConversations(ctx context.Context, journalistID int64, id
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.read.QueryContext(ctx, `SELECT c.id, c.desk_id, d.slug, coalesce(c.key_recipient, '')
+	rows, err := s.db.read.QueryContext(ctx, `SELECT c.id, c.desk_id, d.slug, coalesce(c.key_recipient, ''), c.key, coalesce(src.recipient, '')
 		FROM json_each(?2) AS x
 		CROSS JOIN conversations c ON c.id = x.value
 		JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = ?1
-		JOIN desks d ON d.id = c.desk_id`, journalistID, string(list))
+		JOIN desks d ON d.id = c.desk_id
+		LEFT JOIN sources src ON src.id = c.source_id`, journalistID, string(list))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: sort conversations: %w", storageErr(err))
 	}
 	defer rows.Close()
-	var cs []pista.Conversation
+	var cs []pista.SortConversation
 	for rows.Next() {
-		var c pista.Conversation
-		if err := rows.Scan(&c.ID, &c.DeskID, &c.DeskSlug, &c.KeyRecipient); err != nil {
+		var c pista.SortConversation
+		if err := rows.Scan(&c.ID, &c.DeskID, &c.DeskSlug, &c.KeyRecipient, &c.Key, &c.SourceRecipient); err != nil {
 			return nil, fmt.Errorf("sqlite: sort conversations: %w", storageErr(err))
 		}
 		cs = append(cs, c)

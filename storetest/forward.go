@@ -622,8 +622,11 @@ func testSortBatches(t *testing.T, s Stores) {
 	}
 	keyOf := map[string]string{}
 	for _, c := range got {
-		if c.DeskID != n.americas.ID || c.DeskSlug != n.americas.Slug {
-			t.Errorf("SortConversations: %s in desk %d %q, want americas", c.ID, c.DeskID, c.DeskSlug)
+		if c.DeskID != n.americas.ID || c.DeskSlug != n.americas.Slug || c.SourceRecipient != "age1pq1source" {
+			t.Errorf("SortConversations: %s in desk %d %q, source %q; want americas and its source's key", c.ID, c.DeskID, c.DeskSlug, c.SourceRecipient)
+		}
+		if want := map[string]string{"b-3": "key of b-3"}[c.ID]; string(c.Key) != want {
+			t.Errorf("SortConversations: %s's key %q, want %q", c.ID, c.Key, want)
 		}
 		keyOf[c.ID] = c.KeyRecipient
 	}
