@@ -86,15 +86,18 @@ const MaxIntakeKeys = 31
 // SortConversations and SortPreviews.
 const MaxSortBatch = 1000
 
-// ConversationKey is a conversation's new key, made by a sorter.
+// ConversationKey is a conversation's new key, made by a sorter, with
+// its desk signing key's signature (forward.ConversationStatement).
 type ConversationKey struct {
 	Conversation string
 	Recipient    string
 	Sealed       []byte
+	Signature    []byte
 }
 
 // SortConversation is what a sorter needs of a conversation: its desk,
-// its key (KeyRecipient "" and Key nil until a sorter made one), and its
+// its key (KeyRecipient "" and Key and KeySignature nil until a sorter
+// made one), and its
 // source's public key (replies are also wrapped to it; "" if the source
 // was deleted).
 type SortConversation struct {
@@ -103,6 +106,7 @@ type SortConversation struct {
 	DeskSlug        string
 	KeyRecipient    string
 	Key             []byte
+	KeySignature    []byte
 	SourceRecipient string
 }
 

@@ -101,7 +101,8 @@ func sortOverAPI(t testing.TB, b *pistatest.Browser, token string, deskKeyID int
 				t.Fatal(err)
 			}
 			convKeys[c.ID] = id
-			req.Keys = append(req.Keys, newsroom.FSConversationKey{Conversation: c.ID, Recipient: rec, Key: sealed})
+			req.Keys = append(req.Keys, newsroom.FSConversationKey{Conversation: c.ID, Recipient: rec, Key: sealed,
+				Signature: forward.SignConversationKey(desk, c.ID, rec)})
 		}
 	}
 	for _, it := range u.Items {

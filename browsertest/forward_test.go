@@ -408,3 +408,54 @@ func TestSorterRefusesAnotherSigningKey(t *testing.T) {
 		t.Errorf("the tip's items were sorted anyway: %v %v", items, err)
 	}
 }
+
+// TestSorterSkipsAnUnsignedConversationKey: a server that gives a
+// conversation a key of its own (sealed to the desk's public key, which
+// anyone can do, but not signed by the desk's signing key) gets nothing
+// wrapped to it: the inbox's sorter sorts the desk's other conversation
+// and leaves that one's items as they were.
+func TestSorterSkipsAnUnsignedConversationKey(t *testing.T) {
+	b := newBrowser(t)
+	in := pistatest.New(t, server.Config{})
+	ctx := context.Background()
+	carla := in.Journalist("carla")
+	desk, _ := in.DeskWithIdentity("americas", carla)
+
+	forged := in.StoreTip(desk)
+	honest := in.StoreTip(desk)
+	rec, sealed, _, err := forward.MakeConversationKey(desk.Recipient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	impostor, _ := age.GenerateHybridIdentity()
+	errs, err := in.Srv.Stores.Tips.SetConversationKeys(ctx, carla.ID, []pista.ConversationKey{{Conversation: forged.Conversation.ID,
+		Recipient: rec, Sealed: sealed, Signature: forward.SignConversationKey(impostor, forged.Conversation.ID, rec)}})
+	if err != nil || errs[0] != nil {
+		t.Fatal(err, errs)
+	}
+
+	tab := b.tab(t, true)
+	teamLogin(t, tab, byHostName(in.TS.URL), carla)
+	sorted := func(id string) bool {
+		items, err := in.Srv.Stores.Tips.ItemsOfConversation(ctx, id)
+		if err != nil || len(items) == 0 {
+			t.Fatalf("items of %s: %v %v", id, items, err)
+		}
+		return items[0].Sealing == pista.SealingConversation
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !sorted(honest.Conversation.ID) {
+		if time.Now().After(deadline) {
+			t.Fatal("the sorter did not sort the conversation without a key")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // the same round would have sorted the other by now
+	if sorted(forged.Conversation.ID) {
+		t.Error("the sorter wrapped a conversation's items to a key no desk key signed")
+	}
+	c, err := in.Srv.Stores.Tips.ConversationFor(ctx, carla.ID, forged.Conversation.ID)
+	if err != nil || c.KeyRecipient != rec {
+		t.Errorf("the forged conversation's key: %q, %v; want it left as it was", c.KeyRecipient, err)
+	}
+}

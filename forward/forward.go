@@ -216,6 +216,35 @@ func MakeConversationKey(recipients ...string) (recipient string, sealed []byte,
 	return id.Recipient().String(), sealed, id, nil
 }
 
+// ConversationStatement is what a desk's signing key signs for a
+// conversation key: the desk key generation that signs, the conversation
+// and the key's public half. A server that gave a conversation a key of
+// its own (sealed to the desk's public key, which anyone can do) cannot
+// sign it: sorters wrap only to a key signed by a desk key they hold.
+func ConversationStatement(deskRecipient, conversation, keyRecipient string) []byte {
+	return []byte("pista/v1/conversation-key\n" + deskRecipient + "\n" + conversation + "\n" + keyRecipient + "\n")
+}
+
+// SignConversationKey signs a conversation key with the signing key of the
+// desk generation desk.
+func SignConversationKey(desk *age.HybridIdentity, conversation, keyRecipient string) []byte {
+	return ed25519.Sign(SignKey(desk.String()), ConversationStatement(desk.Recipient().String(), conversation, keyRecipient))
+}
+
+// ErrBadConversationSignature: a conversation key is not signed by a key
+// of its desk.
+var ErrBadConversationSignature = errors.New("the conversation key is not signed by the desk's key: do not use it")
+
+// VerifyConversationKey checks a conversation key's signature by the
+// signing key of the desk generation deskRecipient (signPub, 32 bytes).
+func VerifyConversationKey(signPub []byte, deskRecipient, conversation, keyRecipient string, sig []byte) error {
+	if len(signPub) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize ||
+		!ed25519.Verify(ed25519.PublicKey(signPub), ConversationStatement(deskRecipient, conversation, keyRecipient), sig) {
+		return ErrBadConversationSignature
+	}
+	return nil
+}
+
 // MaxHeaderSize bounds an age header pista reads or writes: a hybrid
 // stanza takes about 1.6 KB, and no item has more than a few dozen.
 const MaxHeaderSize = 64 << 10

@@ -2,6 +2,7 @@ package forward
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"io"
 	"strings"
 	"testing"
@@ -52,6 +53,34 @@ func TestIntakeKeySignedAndSealed(t *testing.T) {
 	other, _ := age.GenerateHybridIdentity()
 	if _, err := Open(k.Sealed, other); err == nil {
 		t.Fatal("another key opened the sealed secret")
+	}
+}
+
+func TestConversationKeySigned(t *testing.T) {
+	desk, _ := age.GenerateHybridIdentity()
+	rec, _, _, err := MakeConversationKey(desk.Recipient().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := SignConversationKey(desk, "conv-1", rec)
+	signPub, deskRec := SignPublic(desk.String()), desk.Recipient().String()
+	if err := VerifyConversationKey(signPub, deskRec, "conv-1", rec, sig); err != nil {
+		t.Fatalf("a signed key does not verify: %v", err)
+	}
+	other, _ := age.GenerateHybridIdentity()
+	for name, err := range map[string]error{
+		"another conversation": VerifyConversationKey(signPub, deskRec, "conv-2", rec, sig),
+		"another desk key":     VerifyConversationKey(signPub, other.Recipient().String(), "conv-1", rec, sig),
+		"another key":          VerifyConversationKey(signPub, deskRec, "conv-1", other.Recipient().String(), sig),
+		"another signer":       VerifyConversationKey(SignPublic(other.String()), deskRec, "conv-1", rec, sig),
+		"no signature":         VerifyConversationKey(signPub, deskRec, "conv-1", rec, nil),
+		// An intake key's signature is not a conversation key's.
+		"an intake statement": VerifyConversationKey(signPub, deskRec, "conv-1", rec,
+			ed25519.Sign(SignKey(desk.String()), Statement(deskRec, 1, rec))),
+	} {
+		if err == nil {
+			t.Errorf("%s: the signature verified", name)
+		}
 	}
 }
 

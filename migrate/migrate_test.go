@@ -144,7 +144,7 @@ func intake(t *testing.T, in *pistatest.Instance, j *pistatest.Journalist, id st
 	if err != nil {
 		t.Fatal(err)
 	}
-	if errs, err := tips.SetConversationKeys(ctx, j.ID, []pista.ConversationKey{{Conversation: id, Recipient: "age1pq1conversation", Sealed: []byte("the conversation's key")}}); err != nil || errs[0] != nil {
+	if errs, err := tips.SetConversationKeys(ctx, j.ID, []pista.ConversationKey{{Conversation: id, Recipient: "age1pq1conversation", Sealed: []byte("the conversation's key"), Signature: bytes.Repeat([]byte{7}, 64)}}); err != nil || errs[0] != nil {
 		t.Fatal(err, errs)
 	}
 	obj, size, err := in.Srv.Stores.Blobs.Put(ctx, strings.NewReader("sealed to the intake key"))
@@ -396,6 +396,18 @@ func TestMigrate(t *testing.T) {
 	}
 	if !keyed || !sealed {
 		t.Errorf("after the move: a conversation with its key %v, an item under the intake key %v", keyed, sealed)
+	}
+	var ids []string
+	for _, c := range convs {
+		ids = append(ids, c.ID)
+	}
+	signed := false
+	sc, err := in.Srv.Stores.Tips.SortConversations(ctx, src.alice.ID, ids)
+	for _, c := range sc {
+		signed = signed || c.KeyRecipient == "age1pq1conversation" && bytes.Equal(c.KeySignature, bytes.Repeat([]byte{7}, 64))
+	}
+	if err != nil || !signed {
+		t.Errorf("after the move: the conversation key's signature carried %v, %v", signed, err)
 	}
 	for _, it := range items {
 		if it.Kind != pista.KindMessage || it.Sealing == pista.SealingIntake { // the intake key's is no age file

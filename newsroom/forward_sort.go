@@ -46,13 +46,16 @@ type FSItem struct {
 }
 
 // FSConversation is what a sorter needs of a conversation: its key
-// (KeyRecipient "" and Key nil until a sorter made one) and its source's
-// public key, which replies are also wrapped to.
+// (KeyRecipient "" and Key and KeySignature nil until a sorter made one)
+// and its source's public key, which replies are also wrapped to. A
+// sorter wraps to the key only if KeySignature is a signature of it by
+// one of the desk's signing keys (forward.VerifyConversationKey).
 type FSConversation struct {
 	ID              string `json:"id"`
 	DeskID          int64  `json:"desk_id"`
 	KeyRecipient    string `json:"key_recipient"`
 	Key             []byte `json:"key"`
+	KeySignature    []byte `json:"key_signature"`
 	SourceRecipient string `json:"source_recipient"`
 }
 
@@ -74,11 +77,13 @@ type FSSort struct {
 
 // FSConversationKey is a conversation key a sorter made
 // (forward.MakeConversationKey): sealed to the desk key and the archive
-// recipients.
+// recipients, and signed by the desk's current signing key
+// (forward.SignConversationKey).
 type FSConversationKey struct {
 	Conversation string `json:"conversation"`
 	Recipient    string `json:"recipient"`
 	Key          []byte `json:"key"`
+	Signature    []byte `json:"signature"`
 }
 
 // FSSortItem is an item's new headers, to the conversation's key (and
@@ -158,7 +163,7 @@ func (f *Forward) ListUnsorted(w http.ResponseWriter, r *http.Request, j pista.J
 		if !listed[c.ID] {
 			listed[c.ID] = true
 			out.Conversations = append(out.Conversations, FSConversation{ID: c.ID, DeskID: c.DeskID, KeyRecipient: c.KeyRecipient,
-				Key: c.Key, SourceRecipient: c.SourceRecipient})
+				Key: c.Key, KeySignature: c.KeySignature, SourceRecipient: c.SourceRecipient})
 		}
 	}
 	for _, it := range items {
@@ -292,7 +297,7 @@ type sortable struct {
 func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalist) {
 	ctx := r.Context()
 	var req FSSort
-	if e := decodeFS(w, r, MaxFSSortBody, &req, `{"keys": [{"conversation", "recipient", "key"}], "items": [{"id", "header", "meta_header"}], "previews": [{"conversation", "intake_key", "preview"}]}`); e != nil {
+	if e := decodeFS(w, r, MaxFSSortBody, &req, `{"keys": [{"conversation", "recipient", "key", "signature"}], "items": [{"id", "header", "meta_header"}], "previews": [{"conversation", "intake_key", "preview"}]}`); e != nil {
 		f.fail(w, r, e)
 		return
 	}
@@ -329,6 +334,10 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 			f.fail(w, r, e)
 			return
 		}
+	}
+	if e := f.checkKeySignatures(ctx, j, req.Keys); e != nil {
+		f.fail(w, r, e)
+		return
 	}
 	previewed := map[string]bool{}
 	for i, p := range req.Previews {
@@ -403,7 +412,7 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 	if len(req.Keys) > 0 {
 		ks := make([]pista.ConversationKey, len(req.Keys))
 		for i, k := range req.Keys {
-			ks[i] = pista.ConversationKey{Conversation: k.Conversation, Recipient: k.Recipient, Sealed: k.Key}
+			ks[i] = pista.ConversationKey{Conversation: k.Conversation, Recipient: k.Recipient, Sealed: k.Key, Signature: k.Signature}
 		}
 		errs, err := f.Tips.SetConversationKeys(ctx, j.ID, ks)
 		if err != nil {
@@ -586,6 +595,61 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 			"previews", out.Previews, "keys", len(req.Keys)-len(lost), "conflicts", len(out.Conflicts))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// checkKeySignatures checks that each new conversation key is signed by
+// the signing key recorded for its desk's current key generation, over
+// that generation's recipient, the conversation and the key
+// (forward.ConversationStatement): sorters refuse a key without such a
+// signature, so a member's client that sent one would stop them. A key
+// of a conversation that is not the journalist's is left to
+// SetConversationKeys, which skips it.
+func (f *Forward) checkKeySignatures(ctx context.Context, j pista.Journalist, keys []FSConversationKey) *fsError {
+	if len(keys) == 0 {
+		return nil
+	}
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.Conversation
+	}
+	cs, err := f.Tips.SortConversations(ctx, j.ID, ids)
+	if err != nil {
+		return failedFS("loading conversations", err)
+	}
+	deskOf := map[string]int64{}
+	for _, c := range cs {
+		deskOf[c.ID] = c.DeskID
+	}
+	desks, err := f.Desks.DesksOf(ctx, j.ID)
+	if err != nil {
+		return failedFS("listing the journalist's desks", err)
+	}
+	byID := map[int64]pista.Desk{}
+	for _, d := range desks {
+		byID[d.ID] = d
+	}
+	signKeys := map[int64][]byte{}
+	for i, k := range keys {
+		deskID, ok := deskOf[k.Conversation]
+		if !ok {
+			continue
+		}
+		d := byID[deskID]
+		sk, ok := signKeys[d.KeyID]
+		if !ok {
+			if sk, err = f.Tips.SignKey(ctx, d.KeyID); err != nil {
+				return failedFS("loading a signing key", err)
+			}
+			signKeys[d.KeyID] = sk
+		}
+		if sk == nil {
+			return refuseFS(http.StatusConflict, "no_sign_key", "key %d: desk %s has no signing key yet: post its intake keys (POST fs/keys) first", i+1, d.Slug)
+		}
+		if err := forward.VerifyConversationKey(sk, d.Recipient, k.Conversation, k.Recipient, k.Signature); err != nil {
+			return refuseFS(http.StatusBadRequest, "bad_signature", "key %d: the signature is not the desk's signing key's over its current key, the conversation and the recipient (forward.ConversationStatement)", i+1)
+		}
+	}
+	return nil
 }
 
 // rewriteConcurrency is how many new objects one sort request writes at

@@ -219,7 +219,8 @@ func (e *fsEnv) sorter(ks newsroom.FSKeys, u newsroom.FSUnsorted, made map[strin
 				t.Fatal(err)
 			}
 			made[c.ID] = id
-			req.Keys = append(req.Keys, newsroom.FSConversationKey{Conversation: c.ID, Recipient: rec, Key: sealed})
+			req.Keys = append(req.Keys, newsroom.FSConversationKey{Conversation: c.ID, Recipient: rec, Key: sealed,
+				Signature: forward.SignConversationKey(e.deskID, c.ID, rec)})
 		}
 	}
 	for _, it := range u.Items {
@@ -610,6 +611,14 @@ func testForwardSort(t *testing.T, cfg server.Config) {
 			s.Keys[0].Key, _ = forward.Seal(first[c.ID], e.desk.Recipient)
 		}, "malformed_key"},
 		{"a key's recipient that is not one", func(s *newsroom.FSSort) { s.Keys[0].Recipient = "age1notakey" }, "bad_request"},
+		{"a key without a signature", func(s *newsroom.FSSort) { s.Keys[0].Signature = nil }, "bad_signature"},
+		{"a key signed for another conversation", func(s *newsroom.FSSort) {
+			s.Keys[0].Signature = forward.SignConversationKey(e.deskID, "another", s.Keys[0].Recipient)
+		}, "bad_signature"},
+		{"a key signed by another desk key", func(s *newsroom.FSSort) {
+			other, _ := age.GenerateHybridIdentity()
+			s.Keys[0].Signature = forward.SignConversationKey(other, c.ID, s.Keys[0].Recipient)
+		}, "bad_signature"},
 		{"a preview to the conversation key only", func(s *newsroom.FSSort) {
 			rs, _ := keys.ParseRecipients(first[c.ID].Recipient().String())
 			s.Previews[0].Preview = encrypt(t, make([]byte, pista.PreviewBytes), rs)

@@ -365,15 +365,17 @@ func (s *TipStore) SetConversationKeys(ctx context.Context, journalistID int64, 
 			return nil, fmt.Errorf("postgres: a conversation key's recipient of %d bytes", len(k.Recipient))
 		case len(k.Sealed) == 0 || len(k.Sealed) > maxSealedKey:
 			return nil, fmt.Errorf("postgres: a conversation key of %d bytes", len(k.Sealed))
+		case len(k.Signature) != ed25519.SignatureSize:
+			return nil, fmt.Errorf("postgres: a conversation key's signature of %d bytes", len(k.Signature))
 		}
 	}
 	errs := make([]error, len(keys))
 	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
 		for i, k := range keys {
-			tag, err := tx.Exec(ctx, `UPDATE conversations SET key_recipient = $1, key = $2
+			tag, err := tx.Exec(ctx, `UPDATE conversations SET key_recipient = $1, key = $2, key_signature = $5
 				WHERE id = $3 AND key IS NULL
 				AND desk_id IN (SELECT desk_id FROM desk_members WHERE journalist_id = $4)`,
-				k.Recipient, k.Sealed, k.Conversation, journalistID)
+				k.Recipient, k.Sealed, k.Conversation, journalistID, k.Signature)
 			if err != nil {
 				return err
 			}
@@ -429,7 +431,7 @@ func (s *TipStore) SortConversations(ctx context.Context, journalistID int64, id
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := s.db.pool.Query(ctx, `SELECT c.id, c.desk_id, d.slug, coalesce(c.key_recipient, ''), c.key, coalesce(src.recipient, '')
+	rows, err := s.db.pool.Query(ctx, `SELECT c.id, c.desk_id, d.slug, coalesce(c.key_recipient, ''), c.key, c.key_signature, coalesce(src.recipient, '')
 		FROM conversations c
 		JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = $1
 		JOIN desks d ON d.id = c.desk_id
@@ -440,7 +442,7 @@ func (s *TipStore) SortConversations(ctx context.Context, journalistID int64, id
 	}
 	cs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (pista.SortConversation, error) {
 		var c pista.SortConversation
-		err := row.Scan(&c.ID, &c.DeskID, &c.DeskSlug, &c.KeyRecipient, &c.Key, &c.SourceRecipient)
+		err := row.Scan(&c.ID, &c.DeskID, &c.DeskSlug, &c.KeyRecipient, &c.Key, &c.KeySignature, &c.SourceRecipient)
 		return c, err
 	})
 	if err != nil {

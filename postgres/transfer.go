@@ -55,7 +55,7 @@ func (s *TipStore) TransferConversation(ctx context.Context, journalistID int64,
 		b := &pgx.Batch{}
 		b.Queue(`DELETE FROM items WHERE id = ANY($1)`, oldIDs)
 		queueItems(b, id, rows)
-		b.Queue(`UPDATE conversations SET desk_id = $1, preview = NULL, preview_intake = NULL, key_recipient = '', key = NULL,
+		b.Queue(`UPDATE conversations SET desk_id = $1, preview = NULL, preview_intake = NULL, key_recipient = '', key = NULL, key_signature = NULL,
 			last_item = (SELECT max(id) FROM items WHERE conversation_id = $2),
 			assignee_id = CASE WHEN EXISTS (SELECT 1 FROM desk_members m WHERE m.desk_id = $1 AND m.journalist_id = conversations.assignee_id)
 				THEN assignee_id END

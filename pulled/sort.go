@@ -3,6 +3,7 @@ package pulled
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"runtime"
@@ -109,6 +110,7 @@ type convKey struct {
 	id        *age.HybridIdentity
 	recipient string
 	sealed    []byte // set when made by this sorter and not yet taken
+	signature []byte // with sealed
 	rs        []age.Recipient
 }
 
@@ -403,7 +405,7 @@ func CheckUnsorted(page fsUnsorted, limit int) error {
 	}
 	conv := map[string]int64{}
 	for _, c := range page.Conversations {
-		if !conversationDir(c.ID) || c.DeskID <= 0 || len(c.Key) > forward.MaxSealedSize || (c.KeyRecipient == "") != (c.Key == nil) {
+		if !conversationDir(c.ID) || c.DeskID <= 0 || len(c.Key) > forward.MaxSealedSize || (c.KeyRecipient == "") != (c.Key == nil) || len(c.KeySignature) > ed25519.SignatureSize {
 			return fmt.Errorf("%w: conversation %q", ErrMalformed, apiclient.Printable(c.ID, 80))
 		}
 		conv[c.ID] = c.DeskID
@@ -519,11 +521,15 @@ func (s *sorter) newConversationKey(c fsConv) (*convKey, error) {
 		if k.recipient = k.id.Recipient().String(); k.recipient != c.KeyRecipient {
 			return nil, fmt.Errorf("%w: conversation %s's key is not its public key's", ErrServerLies, c.ID)
 		}
+		if !s.signedByDesk(c) {
+			return nil, fmt.Errorf("%w: conversation %s's key is not signed by its desk's key: whoever made it may hold it; do not trust this server's conversation keys, and tell your security team", ErrServerLies, apiclient.Printable(c.ID, 80))
+		}
 	} else {
 		var err error
 		if k.recipient, k.sealed, k.id, err = forward.MakeConversationKey(append([]string{desk.Recipient().String()}, archive...)...); err != nil {
 			return nil, err
 		}
+		k.signature = forward.SignConversationKey(desk, c.ID, k.recipient)
 	}
 	rs, err := keys.ParseRecipients(append([]string{k.recipient}, archive...)...)
 	if err != nil {
@@ -531,6 +537,20 @@ func (s *sorter) newConversationKey(c fsConv) (*convKey, error) {
 	}
 	k.rs = rs
 	return k, nil
+}
+
+// signedByDesk says whether a conversation's key is signed by the
+// signing key of one of its desk's generations this sorter holds: the
+// server can seal a key of its own to a desk's public key, but not sign
+// it.
+func (s *sorter) signedByDesk(c fsConv) bool {
+	for _, id := range s.byDesk[c.DeskID] {
+		g, ok := id.(*age.HybridIdentity)
+		if ok && forward.VerifyConversationKey(forward.SignPublic(g.String()), g.Recipient().String(), c.ID, c.KeyRecipient, c.KeySignature) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // job is one item or preview of a page to rewrap.
@@ -717,7 +737,7 @@ func (s *sorter) postKeys(ctx context.Context, jobs []*job, rep *SortReport) err
 				return err
 			}
 		}
-		req.Keys = append(req.Keys, fsSortKey{Conversation: conv, Recipient: k.recipient, Key: k.sealed})
+		req.Keys = append(req.Keys, fsSortKey{Conversation: conv, Recipient: k.recipient, Key: k.sealed, Signature: k.signature})
 		size += cost
 	}
 	return flush()

@@ -153,3 +153,79 @@ func TestForSourceTrustsTheHeaderNotTheServer(t *testing.T) {
 		}
 	}
 }
+
+// A server can seal a key of its own to a desk's public key, and name it
+// a conversation's key; it cannot sign it with the desk's signing key.
+// The sorter wraps to a conversation's key only if one of the desk's keys
+// signed it: otherwise it stops, says so, and sorts nothing.
+func TestSortRefusesAnUnsignedConversationKey(t *testing.T) {
+	me, _ := age.GenerateHybridIdentity()
+	desk, _ := age.GenerateHybridIdentity()
+	wrapped, err := keys.Wrap(desk, me.Recipient().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w, _ := age.Encrypt(&buf, desk.Recipient())
+	w.Write([]byte("a tip received without forward secrecy"))
+	w.Close()
+	header, err := forward.Header(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := age.GenerateHybridIdentity()
+	for _, tc := range []struct {
+		name string
+		sign func(rec string) []byte
+		lies bool
+	}{
+		{"signed by the desk", func(rec string) []byte { return forward.SignConversationKey(desk, liarConv, rec) }, false},
+		{"not signed", func(string) []byte { return nil }, true},
+		{"signed by another key", func(rec string) []byte { return forward.SignConversationKey(other, liarConv, rec) }, true},
+		{"signed for another conversation", func(rec string) []byte { return forward.SignConversationKey(desk, "another", rec) }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The server's own key, sealed to the desk's public key.
+			rec, sealed, _, err := forward.MakeConversationKey(desk.Recipient().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var listed, sorts atomic.Int64
+			l := &sortLiar{wrapped: wrapped, recipient: desk.Recipient().String(), desk: desk,
+				fsKeys: func(d *age.HybridIdentity) FSKeys {
+					return FSKeys{Day: 100, Ahead: forward.Ahead, Grace: forward.Grace, Desks: []FSDesk{{ID: 1, Slug: "americas", KeyID: 3,
+						Recipient: d.Recipient().String(), SignKey: forward.SignPublic(d.String())}}, Intake: []FSIntake{}}
+				}}
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case r.URL.Path == fsUnsortedPath && listed.Add(1) == 1:
+					writeJSONTo(w, fsUnsorted{
+						Items: []fsItem{{ID: 7, Conversation: liarConv, DeskID: 1, Kind: pista.KindMessage, Sealing: pista.SealingDesk,
+							Received: pista.ReceivedNoForward, Header: header}},
+						Conversations: []fsConv{{ID: liarConv, DeskID: 1, KeyRecipient: rec, Key: sealed, KeySignature: tc.sign(rec)}},
+						Previews:      []fsPreview{}, Next: 7})
+				case r.URL.Path == fsSortPath:
+					sorts.Add(1)
+					writeJSONTo(w, fsSortResponse{Sorted: 1, Conflicts: []string{}})
+				default:
+					l.ServeHTTP(w, r)
+				}
+			}))
+			defer ts.Close()
+			c, err := NewClient(ts.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Sort(context.Background(), []age.Identity{me})
+			if tc.lies {
+				if !errors.Is(err, ErrServerLies) || sorts.Load() != 0 {
+					t.Fatalf("Sort: %v after %d sort posts; want ErrServerLies and nothing sorted", err, sorts.Load())
+				}
+				return
+			}
+			if err != nil || sorts.Load() != 1 {
+				t.Fatalf("Sort: %v after %d sort posts; want the item sorted to the signed key", err, sorts.Load())
+			}
+		})
+	}
+}

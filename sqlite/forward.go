@@ -321,6 +321,8 @@ func (s *TipStore) SetConversationKeys(ctx context.Context, journalistID int64, 
 			return nil, fmt.Errorf("sqlite: a conversation key's recipient of %d bytes", len(k.Recipient))
 		case len(k.Sealed) == 0 || len(k.Sealed) > maxSealedKey:
 			return nil, fmt.Errorf("sqlite: a conversation key of %d bytes", len(k.Sealed))
+		case len(k.Signature) != ed25519.SignatureSize:
+			return nil, fmt.Errorf("sqlite: a conversation key's signature of %d bytes", len(k.Signature))
 		}
 	}
 	tx, err := s.db.write.BeginTx(ctx, nil)
@@ -328,7 +330,7 @@ func (s *TipStore) SetConversationKeys(ctx context.Context, journalistID int64, 
 		return nil, err
 	}
 	defer tx.Rollback()
-	set, err := tx.PrepareContext(ctx, `UPDATE conversations SET key_recipient = ?1, key = ?2
+	set, err := tx.PrepareContext(ctx, `UPDATE conversations SET key_recipient = ?1, key = ?2, key_signature = ?5
 		WHERE id = ?3 AND key IS NULL
 		AND desk_id IN (SELECT desk_id FROM desk_members WHERE journalist_id = ?4)`)
 	if err != nil {
@@ -337,7 +339,7 @@ func (s *TipStore) SetConversationKeys(ctx context.Context, journalistID int64, 
 	defer set.Close()
 	errs := make([]error, len(keys))
 	for i, k := range keys {
-		res, err := set.ExecContext(ctx, k.Recipient, k.Sealed, k.Conversation, journalistID)
+		res, err := set.ExecContext(ctx, k.Recipient, k.Sealed, k.Conversation, journalistID, k.Signature)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: conversation key: %w", err)
 		}
@@ -401,7 +403,7 @@ func (s *TipStore) SortConversations(ctx context.Context, journalistID int64, id
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.read.QueryContext(ctx, `SELECT c.id, c.desk_id, d.slug, coalesce(c.key_recipient, ''), c.key, coalesce(src.recipient, '')
+	rows, err := s.db.read.QueryContext(ctx, `SELECT c.id, c.desk_id, d.slug, coalesce(c.key_recipient, ''), c.key, c.key_signature, coalesce(src.recipient, '')
 		FROM json_each(?2) AS x
 		CROSS JOIN conversations c ON c.id = x.value
 		JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = ?1
@@ -414,7 +416,7 @@ func (s *TipStore) SortConversations(ctx context.Context, journalistID int64, id
 	var cs []pista.SortConversation
 	for rows.Next() {
 		var c pista.SortConversation
-		if err := rows.Scan(&c.ID, &c.DeskID, &c.DeskSlug, &c.KeyRecipient, &c.Key, &c.SourceRecipient); err != nil {
+		if err := rows.Scan(&c.ID, &c.DeskID, &c.DeskSlug, &c.KeyRecipient, &c.Key, &c.KeySignature, &c.SourceRecipient); err != nil {
 			return nil, fmt.Errorf("sqlite: sort conversations: %w", storageErr(err))
 		}
 		cs = append(cs, c)

@@ -60,7 +60,7 @@ func (s *TipStore) TransferConversation(ctx context.Context, journalistID int64,
 		args        []any
 	}{
 		{"move", `UPDATE conversations SET desk_id = ?1, last_item = ?2, preview = NULL, preview_intake = NULL,
-			key_recipient = '', key = NULL,
+			key_recipient = '', key = NULL, key_signature = NULL,
 			assignee_id = CASE WHEN EXISTS (SELECT 1 FROM desk_members m WHERE m.desk_id = ?1 AND m.journalist_id = conversations.assignee_id)
 				THEN assignee_id END
 			WHERE id = ?3`, []any{to, last, id}},

@@ -532,7 +532,7 @@ func testSort(t *testing.T, s Stores) {
 
 // setKey sets one conversation key, answering its error.
 func setKey(ctx context.Context, s Stores, journalistID int64, id, recipient string, sealed []byte) error {
-	errs, err := s.Tips.SetConversationKeys(ctx, journalistID, []pista.ConversationKey{{Conversation: id, Recipient: recipient, Sealed: sealed}})
+	errs, err := s.Tips.SetConversationKeys(ctx, journalistID, []pista.ConversationKey{{Conversation: id, Recipient: recipient, Sealed: sealed, Signature: convSig(id)}})
 	if err != nil {
 		return err
 	}
@@ -541,6 +541,10 @@ func setKey(ctx context.Context, s Stores, journalistID int64, id, recipient str
 	}
 	return errs[0]
 }
+
+// convSig is a conversation key's signature in these tests: any 64
+// bytes will do for a store.
+func convSig(id string) []byte { return bytes.Repeat([]byte(id[:1]), 64) }
 
 // sortPreview sorts one preview, answering its error.
 func sortPreview(ctx context.Context, s Stores, journalistID int64, id string, from int64, preview []byte) error {
@@ -608,10 +612,15 @@ func testSortBatches(t *testing.T, s Stores) {
 
 	// A malformed key refuses the whole batch.
 	if _, err := s.Tips.SetConversationKeys(ctx, n.alice.ID, []pista.ConversationKey{
-		{Conversation: "b-1", Recipient: "age1pq1one", Sealed: []byte("key of b-1")},
+		{Conversation: "b-1", Recipient: "age1pq1one", Sealed: []byte("key of b-1"), Signature: convSig("s")},
 		{Conversation: "b-2", Recipient: "age1pq1two"},
 	}); err == nil {
 		t.Error("SetConversationKeys took a key without its secret")
+	}
+	if _, err := s.Tips.SetConversationKeys(ctx, n.alice.ID, []pista.ConversationKey{
+		{Conversation: "b-1", Recipient: "age1pq1one", Sealed: []byte("key of b-1"), Signature: []byte("short")},
+	}); err == nil {
+		t.Error("SetConversationKeys took a key whose signature is not 64 bytes")
 	}
 	if _, err := s.Tips.SetConversationKeys(ctx, n.alice.ID, make([]pista.ConversationKey, pista.MaxSortBatch+1)); err == nil {
 		t.Errorf("SetConversationKeys took %d keys", pista.MaxSortBatch+1)
@@ -628,6 +637,9 @@ func testSortBatches(t *testing.T, s Stores) {
 		if want := map[string]string{"b-3": "key of b-3"}[c.ID]; string(c.Key) != want {
 			t.Errorf("SortConversations: %s's key %q, want %q", c.ID, c.Key, want)
 		}
+		if want := map[string][]byte{"b-3": convSig("b-3")}[c.ID]; !bytes.Equal(c.KeySignature, want) {
+			t.Errorf("SortConversations: %s's key signature %q, want %q", c.ID, c.KeySignature, want)
+		}
 		keyOf[c.ID] = c.KeyRecipient
 	}
 	if want := map[string]string{"b-1": "", "b-3": "age1pq1three"}; !maps.Equal(keyOf, want) {
@@ -638,11 +650,11 @@ func testSortBatches(t *testing.T, s Stores) {
 	}
 
 	errs, err := s.Tips.SetConversationKeys(ctx, n.alice.ID, []pista.ConversationKey{
-		{Conversation: "b-1", Recipient: "age1pq1one", Sealed: []byte("key of b-1")},
-		{Conversation: "b-3", Recipient: "age1pq1again", Sealed: []byte("again")},
-		{Conversation: other.Conversation.ID, Recipient: "age1pq1maghreb", Sealed: []byte("not hers")},
-		{Conversation: "b-2", Recipient: "age1pq1two", Sealed: []byte("key of b-2")},
-		{Conversation: "b-1", Recipient: "age1pq1twice", Sealed: []byte("twice")},
+		{Conversation: "b-1", Recipient: "age1pq1one", Sealed: []byte("key of b-1"), Signature: convSig("s")},
+		{Conversation: "b-3", Recipient: "age1pq1again", Sealed: []byte("again"), Signature: convSig("s")},
+		{Conversation: other.Conversation.ID, Recipient: "age1pq1maghreb", Sealed: []byte("not hers"), Signature: convSig("s")},
+		{Conversation: "b-2", Recipient: "age1pq1two", Sealed: []byte("key of b-2"), Signature: convSig("s")},
+		{Conversation: "b-1", Recipient: "age1pq1twice", Sealed: []byte("twice"), Signature: convSig("s")},
 	})
 	if err != nil || len(errs) != 5 {
 		t.Fatalf("SetConversationKeys = %v, %v", errs, err)

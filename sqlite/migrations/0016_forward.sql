@@ -37,10 +37,12 @@ CREATE INDEX items_unsorted ON items (id) WHERE sealing <> 'conv' AND received <
 CREATE INDEX items_intake ON items (intake_key) WHERE intake_key IS NOT NULL;
 
 -- A conversation's own key, made by the first sorter that meets it: its
--- public key, and its secret sealed to the desk's and the archive's keys.
+-- public key, and its secret sealed to the desk's and the archive's keys,
+-- and the desk signing key's signature of it (forward.ConversationStatement).
 -- And the intake key its preview is still encrypted to.
 ALTER TABLE conversations ADD COLUMN key_recipient TEXT NOT NULL DEFAULT '' CHECK (length(key_recipient) <= 8192);
 ALTER TABLE conversations ADD COLUMN key BLOB CHECK (key IS NULL OR length(key) <= 65536);
+ALTER TABLE conversations ADD COLUMN key_signature BLOB CHECK (key_signature IS NULL OR length(key_signature) = 64);
 ALTER TABLE conversations ADD COLUMN preview_intake INTEGER REFERENCES intake_keys (id);
 CREATE INDEX conversations_preview_intake ON conversations (preview_intake) WHERE preview_intake IS NOT NULL;
 CREATE INDEX conversations_unsorted_preview ON conversations (id) WHERE preview_intake IS NOT NULL;

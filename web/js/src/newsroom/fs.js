@@ -43,6 +43,29 @@ export function verifyIntake(signPub, deskRecipient, day, intakeRecipient, sig) 
   }
 }
 
+// conversationStatement is forward.ConversationStatement: what the
+// signing key signs for a conversation key.
+export function conversationStatement(deskRecipient, conversation, keyRecipient) {
+  return enc.encode("pista/v1/conversation-key\n" + deskRecipient + "\n" + conversation + "\n" + keyRecipient + "\n")
+}
+
+// signConversationKey signs a conversation key with sign (signKey of the
+// desk generation deskRecipient): forward.SignConversationKey.
+export function signConversationKey(sign, deskRecipient, conversation, keyRecipient) {
+  return ed25519.sign(conversationStatement(deskRecipient, conversation, keyRecipient), sign.seed)
+}
+
+// verifyConversationKey checks a conversation key's signature by signPub
+// (32 bytes), the signing key of desk generation deskRecipient.
+export function verifyConversationKey(signPub, deskRecipient, conversation, keyRecipient, sig) {
+  if (!(signPub instanceof Uint8Array) || signPub.length !== 32 || !(sig instanceof Uint8Array) || sig.length !== 64) return false
+  try {
+    return ed25519.verify(sig, conversationStatement(deskRecipient, conversation, keyRecipient), signPub)
+  } catch {
+    return false
+  }
+}
+
 // seal encrypts an identity string to recipients (forward.Seal).
 export async function seal(identity, recipients) {
   const e = new Encrypter()

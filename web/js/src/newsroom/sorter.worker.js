@@ -80,7 +80,7 @@ async function postJSON(path, body) {
 
 // Keys opened so far, kept while the inbox is open.
 const intakeIds = new Map() // intake key ID → {id: HybridIdentity, s: its identity string}
-const convKeys = new Map() // conversation ID → {recipient, r: HybridRecipient, state, sealed} (checked or made)
+const convKeys = new Map() // conversation ID → {recipient, r: HybridRecipient, state, sealed, signature} (checked or made)
 const signKeys = new Map() // desk key generation → {seed, publicKey}
 
 function signKeyOf(d) {
@@ -307,6 +307,10 @@ async function conversationKey(info, conv, archive) {
     } catch {
       return null
     }
+    // And only a key one of the desk's keys signed: the server can seal a
+    // key of its own to the desk's public key, not sign it.
+    const sig = conv.key_signature ? fs.b64decode(conv.key_signature) : null
+    if (!ks.some((k) => fs.verifyConversationKey(signKeyOf(k).publicKey, k.recipient, conv.id, conv.key_recipient, sig))) return null
     const k = { recipient: conv.key_recipient, r: new HybridRecipient(conv.key_recipient), state: "set" }
     convKeys.set(conv.id, k)
     return k
@@ -318,7 +322,8 @@ async function conversationKey(info, conv, archive) {
   if (!current) return null
   const k = await fs.newKey()
   const sealed = await fs.seal(k.identity, [current.recipient, ...archive])
-  const made = { recipient: k.recipient, r: new HybridRecipient(k.recipient), sealed, state: "new" }
+  const signature = fs.signConversationKey(signKeyOf(current), current.recipient, conv.id, k.recipient)
+  const made = { recipient: k.recipient, r: new HybridRecipient(k.recipient), sealed, signature, state: "new" }
   convKeys.set(conv.id, made)
   return made
 }
@@ -454,7 +459,12 @@ async function send(body) {
   const dropped = body.entries.length - entries.length
   if (entries.length === 0) return { sorted: 0, conflicts: 0, dropped }
   const json = {
-    keys: body.keys.map((e) => ({ conversation: e.conversation, recipient: e.key.recipient, key: fs.b64encode(e.key.sealed) })),
+    keys: body.keys.map((e) => ({
+      conversation: e.conversation,
+      recipient: e.key.recipient,
+      key: fs.b64encode(e.key.sealed),
+      signature: fs.b64encode(e.key.signature),
+    })),
     items: entries.filter((e) => e.kind === "item").map((e) => e.json),
     previews: entries.filter((e) => e.kind === "preview").map((e) => e.json),
   }
