@@ -110,6 +110,49 @@ type SortConversation struct {
 	SourceRecipient string
 }
 
+// Bounds of a conversation key as the stores keep it (their migrations'
+// CHECKs say the same).
+const (
+	MaxKeyRecipient = 8192
+	MaxSealedKey    = 64 << 10
+	// KeySignatureSize is an Ed25519 signature's.
+	KeySignatureSize = 64
+)
+
+// CheckConversationKeys checks a batch for SetConversationKeys: at most
+// MaxSortBatch keys, each with a recipient, a sealed secret and a
+// signature within bounds.
+func CheckConversationKeys(keys []ConversationKey) error {
+	if len(keys) > MaxSortBatch {
+		return fmt.Errorf("%d conversation keys, at most %d: %w", len(keys), MaxSortBatch, ErrTooMany)
+	}
+	for _, k := range keys {
+		switch {
+		case k.Recipient == "" || len(k.Recipient) > MaxKeyRecipient:
+			return fmt.Errorf("a conversation key's recipient of %d bytes", len(k.Recipient))
+		case len(k.Sealed) == 0 || len(k.Sealed) > MaxSealedKey:
+			return fmt.Errorf("a conversation key of %d bytes", len(k.Sealed))
+		case len(k.Signature) != KeySignatureSize:
+			return fmt.Errorf("a conversation key's signature of %d bytes", len(k.Signature))
+		}
+	}
+	return nil
+}
+
+// CheckPreviewSorts checks a batch for SortPreviews: at most
+// MaxSortBatch previews, each within MaxPreviewSize.
+func CheckPreviewSorts(previews []PreviewSort) error {
+	if len(previews) > MaxSortBatch {
+		return fmt.Errorf("%d previews, at most %d: %w", len(previews), MaxSortBatch, ErrTooMany)
+	}
+	for _, p := range previews {
+		if len(p.Preview) == 0 || len(p.Preview) > MaxPreviewSize {
+			return fmt.Errorf("a preview of %d bytes, at most %d", len(p.Preview), MaxPreviewSize)
+		}
+	}
+	return nil
+}
+
 // PreviewSort is a conversation's preview rewrapped from intake key From
 // to the conversation's key.
 type PreviewSort struct {

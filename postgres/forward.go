@@ -23,9 +23,9 @@ import (
 
 // Bounds of what the Forwarder stores; the migration's CHECKs say the same.
 const (
-	maxIntakeRecipient = 8192
+	maxIntakeRecipient = pista.MaxKeyRecipient
 	maxIntakeSignature = 256
-	maxSealedKey       = 64 << 10
+	maxSealedKey       = pista.MaxSealedKey
 )
 
 // intakeKeysOf lists the intake keys items (and a preview) are sealed to.
@@ -356,18 +356,8 @@ const unsortedPreviewsQuery = `SELECT ` + conversationColumns + `, c.preview, c.
 // SetConversationKeys gives conversations of the journalist's desks
 // their keys, in one transaction; each unless it has one (pista.ErrExists).
 func (s *TipStore) SetConversationKeys(ctx context.Context, journalistID int64, keys []pista.ConversationKey) ([]error, error) {
-	if len(keys) > pista.MaxSortBatch {
-		return nil, fmt.Errorf("postgres: %d conversation keys, at most %d: %w", len(keys), pista.MaxSortBatch, pista.ErrTooMany)
-	}
-	for _, k := range keys {
-		switch {
-		case k.Recipient == "" || len(k.Recipient) > maxIntakeRecipient:
-			return nil, fmt.Errorf("postgres: a conversation key's recipient of %d bytes", len(k.Recipient))
-		case len(k.Sealed) == 0 || len(k.Sealed) > maxSealedKey:
-			return nil, fmt.Errorf("postgres: a conversation key of %d bytes", len(k.Sealed))
-		case len(k.Signature) != ed25519.SignatureSize:
-			return nil, fmt.Errorf("postgres: a conversation key's signature of %d bytes", len(k.Signature))
-		}
+	if err := pista.CheckConversationKeys(keys); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	errs := make([]error, len(keys))
 	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
@@ -402,12 +392,7 @@ func (s *TipStore) SortItems(ctx context.Context, journalistID int64, ids []int6
 	if len(ids) > pista.MaxSortBatch {
 		return nil, fmt.Errorf("postgres: %d items, at most %d: %w", len(ids), pista.MaxSortBatch, pista.ErrTooMany)
 	}
-	var numbers []int64
-	for _, id := range ids {
-		if n, ok := s.db.ids.Unseal(sealedid.Item, id); ok {
-			numbers = append(numbers, n)
-		}
-	}
+	numbers := s.db.ids.UnsealAll(sealedid.Item, ids)
 	if len(numbers) == 0 {
 		return nil, nil
 	}
@@ -515,13 +500,8 @@ const sortQuery = `UPDATE items i SET object = x.new_object, size = x.new_size, 
 // SortPreviews replaces, in one transaction, conversations' previews
 // still under an intake key by ones under the conversations' keys.
 func (s *TipStore) SortPreviews(ctx context.Context, journalistID int64, previews []pista.PreviewSort) ([]error, error) {
-	if len(previews) > pista.MaxSortBatch {
-		return nil, fmt.Errorf("postgres: %d previews, at most %d: %w", len(previews), pista.MaxSortBatch, pista.ErrTooMany)
-	}
-	for _, p := range previews {
-		if len(p.Preview) == 0 || len(p.Preview) > pista.MaxPreviewSize {
-			return nil, fmt.Errorf("postgres: a preview of %d bytes, at most %d", len(p.Preview), pista.MaxPreviewSize)
-		}
+	if err := pista.CheckPreviewSorts(previews); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	errs := make([]error, len(previews))
 	err := s.db.inTx(ctx, func(tx pgx.Tx) error {

@@ -46,6 +46,20 @@ func (l *sortLiar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// sortWith runs a sort, as the journalist me, against a server that
+// answers as h does.
+func sortWith(t *testing.T, h http.Handler, me *age.HybridIdentity) error {
+	t.Helper()
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	c, err := NewClient(ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Sort(context.Background(), []age.Identity{me})
+	return err
+}
+
 // A server that lists a desk's signing key other than the one the desk
 // key derives is lying (someone without the desk key made its intake
 // keys): the sorter stops, says so, and posts nothing.
@@ -72,13 +86,7 @@ func TestSortRefusesAnotherSigningKey(t *testing.T) {
 					return FSKeys{Day: 100, Ahead: forward.Ahead, Grace: forward.Grace, Desks: []FSDesk{{ID: 1, Slug: "americas", KeyID: 3,
 						Recipient: d.Recipient().String(), SignKey: tc.sign(d), NeedDays: []int64{100, 101}}}, Intake: []FSIntake{}}
 				}}
-			ts := httptest.NewServer(l)
-			defer ts.Close()
-			c, err := NewClient(ts.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = c.Sort(context.Background(), []age.Identity{me})
+			err := sortWith(t, l, me)
 			if tc.lies {
 				if !errors.Is(err, ErrServerLies) || l.posts.Load() != 0 {
 					t.Fatalf("Sort: %v after %d posts; want ErrServerLies and nothing posted", err, l.posts.Load())
@@ -196,7 +204,7 @@ func TestSortRefusesAnUnsignedConversationKey(t *testing.T) {
 					return FSKeys{Day: 100, Ahead: forward.Ahead, Grace: forward.Grace, Desks: []FSDesk{{ID: 1, Slug: "americas", KeyID: 3,
 						Recipient: d.Recipient().String(), SignKey: forward.SignPublic(d.String())}}, Intake: []FSIntake{}}
 				}}
-			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				switch {
 				case r.URL.Path == fsUnsortedPath && listed.Add(1) == 1:
 					writeJSONTo(w, fsUnsorted{
@@ -210,13 +218,8 @@ func TestSortRefusesAnUnsignedConversationKey(t *testing.T) {
 				default:
 					l.ServeHTTP(w, r)
 				}
-			}))
-			defer ts.Close()
-			c, err := NewClient(ts.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = c.Sort(context.Background(), []age.Identity{me})
+			})
+			err = sortWith(t, h, me)
 			if tc.lies {
 				if !errors.Is(err, ErrServerLies) || sorts.Load() != 0 {
 					t.Fatalf("Sort: %v after %d sort posts; want ErrServerLies and nothing sorted", err, sorts.Load())

@@ -18,9 +18,9 @@ import (
 
 // Bounds of what the Forwarder stores; the migration's CHECKs say the same.
 const (
-	maxIntakeRecipient = 8192
+	maxIntakeRecipient = pista.MaxKeyRecipient
 	maxIntakeSignature = 256
-	maxSealedKey       = 64 << 10
+	maxSealedKey       = pista.MaxSealedKey
 )
 
 // checkIntake answers pista.ErrMoved unless intake is a live intake key
@@ -312,18 +312,8 @@ const unsortedPreviewsQuery = `SELECT ` + conversationColumns + `, c.preview, c.
 // (pista.ErrExists).
 func (s *TipStore) SetConversationKeys(ctx context.Context, journalistID int64, keys []pista.ConversationKey) (_ []error, err error) {
 	defer func() { err = storageErr(err) }()
-	if len(keys) > pista.MaxSortBatch {
-		return nil, fmt.Errorf("sqlite: %d conversation keys, at most %d: %w", len(keys), pista.MaxSortBatch, pista.ErrTooMany)
-	}
-	for _, k := range keys {
-		switch {
-		case k.Recipient == "" || len(k.Recipient) > maxIntakeRecipient:
-			return nil, fmt.Errorf("sqlite: a conversation key's recipient of %d bytes", len(k.Recipient))
-		case len(k.Sealed) == 0 || len(k.Sealed) > maxSealedKey:
-			return nil, fmt.Errorf("sqlite: a conversation key of %d bytes", len(k.Sealed))
-		case len(k.Signature) != ed25519.SignatureSize:
-			return nil, fmt.Errorf("sqlite: a conversation key's signature of %d bytes", len(k.Signature))
-		}
+	if err := pista.CheckConversationKeys(keys); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	tx, err := s.db.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -366,12 +356,7 @@ func (s *TipStore) SortItems(ctx context.Context, journalistID int64, ids []int6
 	if len(ids) > pista.MaxSortBatch {
 		return nil, fmt.Errorf("sqlite: %d items, at most %d: %w", len(ids), pista.MaxSortBatch, pista.ErrTooMany)
 	}
-	var numbers []int64
-	for _, id := range ids {
-		if n, ok := s.db.ids.Unseal(sealedid.Item, id); ok {
-			numbers = append(numbers, n)
-		}
-	}
+	numbers := s.db.ids.UnsealAll(sealedid.Item, ids)
 	if len(numbers) == 0 {
 		return nil, nil
 	}
@@ -477,13 +462,8 @@ const sortQuery = `UPDATE items SET object = ?1, size = ?2, meta = ?3, meta_size
 // still under an intake key by ones under the conversations' keys.
 func (s *TipStore) SortPreviews(ctx context.Context, journalistID int64, previews []pista.PreviewSort) (_ []error, err error) {
 	defer func() { err = storageErr(err) }()
-	if len(previews) > pista.MaxSortBatch {
-		return nil, fmt.Errorf("sqlite: %d previews, at most %d: %w", len(previews), pista.MaxSortBatch, pista.ErrTooMany)
-	}
-	for _, p := range previews {
-		if len(p.Preview) == 0 || len(p.Preview) > pista.MaxPreviewSize {
-			return nil, fmt.Errorf("sqlite: a preview of %d bytes, at most %d", len(p.Preview), pista.MaxPreviewSize)
-		}
+	if err := pista.CheckPreviewSorts(previews); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	tx, err := s.db.write.BeginTx(ctx, nil)
 	if err != nil {

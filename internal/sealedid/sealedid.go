@@ -99,6 +99,18 @@ func (s *Sealer) Unseal(domain byte, id int64) (int64, bool) {
 	return int64(l<<half|r) + 1, true
 }
 
+// UnsealAll returns the numbers of those of ids that are public IDs,
+// leaving out the others.
+func (s *Sealer) UnsealAll(domain byte, ids []int64) []int64 {
+	var ns []int64
+	for _, id := range ids {
+		if n, ok := s.Unseal(domain, id); ok {
+			ns = append(ns, n)
+		}
+	}
+	return ns
+}
+
 // Cursor unseals a cursor: 0 (from the start) stays 0, and anything that
 // is not a sealed ID is an error (ok false).
 func (s *Sealer) Cursor(domain byte, id int64) (int64, bool) {

@@ -28,6 +28,14 @@ func TestSealRoundTrip(t *testing.T) {
 	}
 }
 
+func TestUnsealAll(t *testing.T) {
+	s, _ := New(make([]byte, 32))
+	got := s.UnsealAll(Item, []int64{s.Seal(Item, 7), 5, s.Seal(Item, 3), 0, 2 * Base})
+	if len(got) != 2 || got[0] != 7 || got[1] != 3 {
+		t.Errorf("UnsealAll = %v, want [7 3]: the sealed IDs in order, the others left out", got)
+	}
+}
+
 // BenchmarkSeal is the cost of one sealed ID (a pull page of 1,000 items
 // seals 1,000).
 func BenchmarkSeal(b *testing.B) {
