@@ -686,6 +686,15 @@ type TipStore interface {
 	// meta): the orphan sweep's check, whose memory follows len(keys),
 	// not the number of items.
 	ObjectsInUse(ctx context.Context, keys []string) (map[string]bool, error)
+	// DoomedObjects lists up to limit keys of objects whose item (or
+	// index segment) was deleted or given another object: the store
+	// records them in the same transaction, so that a process killed
+	// before it deleted the objects leaves a record, not an object. The
+	// caller deletes each that ObjectsInUse does not name, then
+	// ForgetDoomed.
+	DoomedObjects(ctx context.Context, limit int) ([]string, error)
+	// ForgetDoomed drops keys from the record DoomedObjects reads.
+	ForgetDoomed(ctx context.Context, keys []string) error
 
 	RetentionStore
 	Transferer // transfer.go

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // objectsBatch bounds the keys one query of ObjectsInUse checks.
@@ -37,4 +39,30 @@ func (s *TipStore) ObjectsInUse(ctx context.Context, keys []string) (map[string]
 		}
 	}
 	return used, nil
+}
+
+// DoomedObjects lists up to limit keys the triggers of migration 0011
+// recorded.
+func (s *TipStore) DoomedObjects(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.db.pool.Query(ctx, `SELECT key FROM doomed_objects ORDER BY key LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: doomed objects: %w", storageErr(err))
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: doomed objects: %w", storageErr(err))
+	}
+	return keys, nil
+}
+
+// ForgetDoomed drops keys from the record of doomed objects.
+func (s *TipStore) ForgetDoomed(ctx context.Context, keys []string) error {
+	for len(keys) > 0 {
+		batch := keys[:min(len(keys), objectsBatch)]
+		keys = keys[len(batch):]
+		if _, err := s.db.pool.Exec(ctx, `DELETE FROM doomed_objects WHERE key = ANY($1)`, batch); err != nil {
+			return fmt.Errorf("postgres: forget doomed objects: %w", storageErr(err))
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/httpx"
@@ -476,3 +478,97 @@ func TestSweepOrphans(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestDoomedObjectsGoAfterACrash: a process killed after the commit that
+// deleted a conversation, or swapped a sorted item's object, and before
+// it deleted the old objects, leaves a record of them with the rows'
+// change; the next start deletes them, however old their hour (the
+// start-up sweep of orphans looks only at recent hours), and keeps what
+// rows still name.
+func TestDoomedObjectsGoAfterACrash(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	in := pistatest.New(t, server.Config{Data: data})
+	j := in.Journalist("ana")
+	desk := in.Desk("americas", j)
+
+	// Objects written a month ago (their key's hour says so), as the
+	// object store writes them.
+	month := time.Now().Add(-30 * 24 * time.Hour)
+	oldObject := func(content string) string {
+		t.Helper()
+		key := fmt.Sprintf("%08x%024x", month.Unix()/3600, rand.Uint64())
+		p := filepath.Join(data, "objects", key[:6], key[6:8], key)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return key
+	}
+	tipWith := func(id string, objects ...string) {
+		t.Helper()
+		tip := &pista.NewTip{
+			Conversation: pista.Conversation{ID: id, DeskID: desk.ID},
+			Source:       pista.Source{Lookup: []byte("lookup-" + id), Recipient: "age1pq1source"},
+			Items:        []pista.Item{{Kind: pista.KindMessage, Object: objects[0], Size: 1}},
+		}
+		if len(objects) > 1 {
+			tip.Items = append(tip.Items, pista.Item{Kind: pista.KindFile, Object: objects[1], Size: 1, Meta: objects[2], MetaSize: 1})
+		}
+		if err := in.Srv.Stores.Tips.CreateTip(ctx, tip); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A deleted conversation whose objects were not deleted.
+	deleted := []string{oldObject("message"), oldObject("file"), oldObject("name and type")}
+	tipWith("deleted", deleted...)
+	if _, err := in.Srv.Stores.Tips.DeleteConversation(ctx, j.ID, "deleted"); err != nil {
+		t.Fatal(err)
+	}
+	// A sorted item whose old object was not deleted.
+	before := oldObject("under the desk key")
+	tipWith("sorted", before)
+	errs, err := in.Srv.Stores.Tips.SetConversationKeys(ctx, j.ID, []pista.ConversationKey{{Conversation: "sorted",
+		Recipient: "age1pq1conversation", Sealed: []byte("sealed"), Signature: make([]byte, pista.KeySignatureSize)}})
+	if err != nil || errs[0] != nil {
+		t.Fatal(err, errs)
+	}
+	items, _ := in.Srv.Stores.Tips.ItemsOfConversation(ctx, "sorted")
+	after, size, err := in.Srv.Stores.Blobs.Put(ctx, strings.NewReader("under the conversation key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done, err := in.Srv.Stores.Tips.Sort(ctx, j.ID, []pista.Sorted{{Item: items[0].ID, OldObject: before, NewObject: after, NewSize: size}}); err != nil || len(done) != 1 {
+		t.Fatalf("Sort = %v, %v", done, err)
+	}
+	// And a live conversation, whose old object stays.
+	live := oldObject("a live tip")
+	tipWith("live", live)
+
+	in.TS.Close()
+	in.Srv.Close()
+	again := pistatest.New(t, server.Config{Data: data})
+	exists := func(key string) bool {
+		obj, err := again.Srv.Stores.Blobs.Open(ctx, key)
+		if err == nil {
+			obj.Close()
+		}
+		return err == nil
+	}
+	for _, k := range append(deleted, before) {
+		if exists(k) {
+			t.Errorf("object %s, whose row was deleted or swapped before a crash, survived the restart", k)
+		}
+	}
+	for _, k := range []string{after, live} {
+		if !exists(k) {
+			t.Errorf("object %s, which a row names, was deleted", k)
+		}
+	}
+	if left, err := again.Srv.Stores.Tips.DoomedObjects(ctx, 100); err != nil || len(left) != 0 {
+		t.Errorf("doomed objects left after the sweep: %v, %v", left, err)
+	}
+}

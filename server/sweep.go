@@ -138,12 +138,56 @@ func sweepKeys(ctx context.Context, tips pista.TipStore, blobs pista.BlobStore, 
 	return n, errors.Join(errs...)
 }
 
+// doomedBatch bounds the keys one round of SweepDoomed handles.
+const doomedBatch = 1000
+
+// SweepDoomed deletes the objects the store recorded when their rows
+// were deleted or given other objects (pista.TipStore.DoomedObjects),
+// unless a row names them again, and forgets them. The request that
+// changed the rows deleted most of them already; those it did not (it
+// was killed first) go now. It answers how many it deleted or found
+// gone.
+func SweepDoomed(ctx context.Context, tips pista.TipStore, blobs pista.BlobStore) (int, error) {
+	n := 0
+	for {
+		keys, err := tips.DoomedObjects(ctx, doomedBatch)
+		if err != nil || len(keys) == 0 {
+			return n, err
+		}
+		used, err := tips.ObjectsInUse(ctx, keys)
+		if err != nil {
+			return n, err
+		}
+		var done []string
+		var errs []error
+		for _, k := range keys {
+			if !used[k] {
+				if err := blobs.Delete(ctx, k); err != nil {
+					errs = append(errs, err) // kept: the next sweep tries again
+					continue
+				}
+				n++
+			}
+			done = append(done, k)
+		}
+		if err := tips.ForgetDoomed(ctx, done); err != nil {
+			return n, err
+		}
+		if len(errs) > 0 {
+			return n, errors.Join(errs...)
+		}
+	}
+}
+
 // sweeper sweeps a store's orphans in the background, as the comment
 // above says.
 type sweeper struct {
-	log   *slog.Logger
-	tips  pista.TipStore
-	blobs RecentKeyer
+	log  *slog.Logger
+	tips pista.TipStore
+	// objects is the object store, whatever it is (blobs is set only
+	// for pista's own stores).
+	objects pista.BlobStore
+	blobs   RecentKeyer
 	// held: the objects in the data folder when New listed it, before
 	// serving (nil for a bucket).
 	held  []string
@@ -157,7 +201,7 @@ type sweeper struct {
 // the objects a crash may have left (New calls it before serving), so
 // its cost is that of the recent hours' objects.
 func newSweeper(log *slog.Logger, tips pista.TipStore, blobs pista.BlobStore) (*sweeper, error) {
-	s := &sweeper{log: log, tips: tips, first: firstSweepAfter, swept: make(chan struct{})}
+	s := &sweeper{log: log, tips: tips, objects: blobs, first: firstSweepAfter, swept: make(chan struct{})}
 	recent, ok := blobs.(RecentKeyer)
 	if !ok {
 		// Not a store of pista's (tests): nothing to sweep.
@@ -193,6 +237,7 @@ func newSweeper(log *slog.Logger, tips pista.TipStore, blobs pista.BlobStore) (*
 
 // run sweeps until ctx ends.
 func (s *sweeper) run(ctx context.Context) {
+	s.sweepDoomed(ctx)
 	if s.blobs == nil {
 		return
 	}
@@ -221,6 +266,7 @@ func (s *sweeper) run(ctx context.Context) {
 				s.log.Info("aborted uploads left by an interrupted write", "count", n)
 			}
 		}
+		s.sweepDoomed(ctx)
 		if !to.Before(from) {
 			n, err := SweepRecentOrphans(ctx, s.tips, s.blobs, from, to)
 			if err != nil {
@@ -233,6 +279,17 @@ func (s *sweeper) run(ctx context.Context) {
 			}
 		}
 		wait.Reset(time.Hour)
+	}
+}
+
+// sweepDoomed runs SweepDoomed and logs what it did.
+func (s *sweeper) sweepDoomed(ctx context.Context) {
+	n, err := SweepDoomed(ctx, s.tips, s.objects)
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("deleting the objects of deleted rows", "err", err)
+	}
+	if n > 0 {
+		s.log.Info("deleted the objects of deleted or sorted items (most were gone already)", "count", n)
 	}
 }
 

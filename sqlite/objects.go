@@ -54,3 +54,39 @@ func (s *TipStore) ObjectsInUse(ctx context.Context, keys []string) (map[string]
 	}
 	return used, nil
 }
+
+// DoomedObjects lists up to limit keys the triggers of migration 0017
+// recorded.
+func (s *TipStore) DoomedObjects(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.db.read.QueryContext(ctx, `SELECT key FROM doomed_objects ORDER BY key LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: doomed objects: %w", err)
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("sqlite: doomed objects: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+// ForgetDoomed drops keys from the record of doomed objects.
+func (s *TipStore) ForgetDoomed(ctx context.Context, keys []string) (err error) {
+	defer func() { err = storageErr(err) }()
+	for len(keys) > 0 {
+		batch := keys[:min(len(keys), objectsBatch)]
+		keys = keys[len(batch):]
+		list, err := json.Marshal(batch)
+		if err != nil {
+			return err
+		}
+		if _, err := s.db.write.ExecContext(ctx, `DELETE FROM doomed_objects WHERE key IN (SELECT value FROM json_each(?))`, string(list)); err != nil {
+			return fmt.Errorf("sqlite: forget doomed objects: %w", err)
+		}
+	}
+	return nil
+}

@@ -61,3 +61,81 @@ func testObjectsInUse(t *testing.T, s Stores) {
 		t.Errorf("ObjectsInUse(nil) = %v, %v", used, err)
 	}
 }
+
+// DoomedObjects lists the objects of every item deleted (a reply, a
+// conversation and its items) or given another object (a sort), and of
+// every index segment replaced, from the transaction that did it;
+// nothing of a change that failed, nothing still named; ForgetDoomed
+// drops them.
+func testDoomedObjects(t *testing.T, s Stores) {
+	ctx := context.Background()
+	doomed := func() []string {
+		t.Helper()
+		keys, err := s.Tips.DoomedObjects(ctx, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(keys)
+		return keys
+	}
+	if got := doomed(); len(got) != 0 {
+		t.Fatalf("DoomedObjects of an empty store = %v", got)
+	}
+	n := newNewsroom(t, s)
+	gone := n.tip(t, n.americas, pista.KindMessage, pista.KindFile)
+	kept := n.tip(t, n.americas, pista.KindMessage)
+	if _, err := s.Tips.DeleteConversation(ctx, n.bob.ID, gone.Conversation.ID); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{gone.Items[0].Object, gone.Items[1].Object, gone.Items[1].Meta}
+	if gone.Items[1].Meta == "" {
+		t.Fatal("the file has no meta object")
+	}
+	// A refused deletion records nothing.
+	if _, err := s.Tips.DeleteConversation(ctx, n.carol.ID, kept.Conversation.ID); err == nil {
+		t.Fatal("carol deleted a conversation of a desk she is not in")
+	}
+	slices.Sort(want)
+	if got := doomed(); !slices.Equal(got, want) {
+		t.Errorf("DoomedObjects after deleting a conversation = %v, want its items' objects and meta %v", got, want)
+	}
+
+	// A sort's swap dooms the old object, not the new one.
+	if err := setKey(ctx, s, n.alice.ID, kept.Conversation.ID, "age1pq1kept", []byte("key of kept")); err != nil {
+		t.Fatal(err)
+	}
+	it := kept.Items[0]
+	if done, err := s.Tips.Sort(ctx, n.alice.ID, []pista.Sorted{{Item: it.ID, OldObject: it.Object, NewObject: "new-" + it.Object, NewSize: 1}}); err != nil || len(done) != 1 {
+		t.Fatalf("Sort = %v, %v", done, err)
+	}
+	want = append(want, it.Object)
+	slices.Sort(want)
+	if got := doomed(); !slices.Equal(got, want) {
+		t.Errorf("DoomedObjects after a sort = %v, want %v", got, want)
+	}
+
+	// A replaced index segment.
+	seg := pista.IndexSegment{DeskID: n.americas.ID, Object: "ffffffffffffffffffffffffffffff02", Size: 10, AuthorID: n.alice.ID}
+	if _, err := s.Tips.AddIndexSegment(ctx, n.alice.ID, &seg, nil); err != nil {
+		t.Fatal(err)
+	}
+	next := pista.IndexSegment{DeskID: n.americas.ID, Object: "ffffffffffffffffffffffffffffff03", Size: 10, AuthorID: n.alice.ID}
+	if _, err := s.Tips.AddIndexSegment(ctx, n.alice.ID, &next, []string{seg.ID}); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, seg.Object)
+	slices.Sort(want)
+	if got := doomed(); !slices.Equal(got, want) {
+		t.Errorf("DoomedObjects after a segment was replaced = %v, want %v", got, want)
+	}
+
+	if err := s.Tips.ForgetDoomed(ctx, want[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if got := doomed(); !slices.Equal(got, want[2:]) {
+		t.Errorf("DoomedObjects after forgetting two = %v, want %v", got, want[2:])
+	}
+	if got, err := s.Tips.DoomedObjects(ctx, 1); err != nil || len(got) != 1 {
+		t.Errorf("DoomedObjects(limit 1) = %v, %v", got, err)
+	}
+}

@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"SourceSessions", testSourceSessions},
 		{"ObjectKeys", testObjectKeys},
 		{"ObjectsInUse", testObjectsInUse},
+		{"DoomedObjects", testDoomedObjects},
 		{"TimesAreCoarse", testCoarseTimes},
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"DeskTexts", testDeskTexts},
