@@ -90,9 +90,12 @@ const MaxSortBatch = 1000
 // its desk signing key's signature (forward.ConversationStatement).
 type ConversationKey struct {
 	Conversation string
-	Recipient    string
-	Sealed       []byte
-	Signature    []byte
+	// DeskID is the desk the key was checked for: the key is set only
+	// while the conversation is there (ErrMoved otherwise).
+	DeskID    int64
+	Recipient string
+	Sealed    []byte
+	Signature []byte
 }
 
 // SortConversation is what a sorter needs of a conversation: its desk,
@@ -128,6 +131,8 @@ func CheckConversationKeys(keys []ConversationKey) error {
 	}
 	for _, k := range keys {
 		switch {
+		case k.DeskID <= 0:
+			return fmt.Errorf("a conversation key for no desk")
 		case k.Recipient == "" || len(k.Recipient) > MaxKeyRecipient:
 			return fmt.Errorf("a conversation key's recipient of %d bytes", len(k.Recipient))
 		case len(k.Sealed) == 0 || len(k.Sealed) > MaxSealedKey:
@@ -212,8 +217,9 @@ type Forwarder interface {
 	// their keys (recipient, and the secret sealed to the desk and archive
 	// keys), at most MaxSortBatch, in one transaction. It answers an error
 	// for each key: nil if set, ErrExists if the conversation has one
-	// (another sorter was first: use that one), ErrNotFound if it is not
-	// one of the journalist's.
+	// (another sorter was first: use that one), ErrMoved if it is no
+	// longer in the key's DeskID, ErrNotFound if it is not one of the
+	// journalist's.
 	SetConversationKeys(ctx context.Context, journalistID int64, keys []ConversationKey) ([]error, error)
 	// SortItems answers, of the items ids (at most MaxSortBatch), those
 	// in the journalist's desks, in no set order; the others are left

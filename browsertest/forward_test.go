@@ -428,7 +428,7 @@ func TestSorterSkipsAnUnsignedConversationKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	impostor, _ := age.GenerateHybridIdentity()
-	errs, err := in.Srv.Stores.Tips.SetConversationKeys(ctx, carla.ID, []pista.ConversationKey{{Conversation: forged.Conversation.ID,
+	errs, err := in.Srv.Stores.Tips.SetConversationKeys(ctx, carla.ID, []pista.ConversationKey{{Conversation: forged.Conversation.ID, DeskID: desk.ID,
 		Recipient: rec, Sealed: sealed, Signature: forward.SignConversationKey(impostor, forged.Conversation.ID, rec)}})
 	if err != nil || errs[0] != nil {
 		t.Fatal(err, errs)

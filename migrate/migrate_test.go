@@ -144,7 +144,7 @@ func intake(t *testing.T, in *pistatest.Instance, j *pistatest.Journalist, id st
 	if err != nil {
 		t.Fatal(err)
 	}
-	if errs, err := tips.SetConversationKeys(ctx, j.ID, []pista.ConversationKey{{Conversation: id, Recipient: "age1pq1conversation", Sealed: []byte("the conversation's key"), Signature: bytes.Repeat([]byte{7}, 64)}}); err != nil || errs[0] != nil {
+	if errs, err := tips.SetConversationKeys(ctx, j.ID, []pista.ConversationKey{{Conversation: id, DeskID: d.ID, Recipient: "age1pq1conversation", Sealed: []byte("the conversation's key"), Signature: bytes.Repeat([]byte{7}, 64)}}); err != nil || errs[0] != nil {
 		t.Fatal(err, errs)
 	}
 	obj, size, err := in.Srv.Stores.Blobs.Put(ctx, strings.NewReader("sealed to the intake key"))

@@ -334,8 +334,13 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 			f.fail(w, r, e)
 			return
 		}
+		if len(k.Signature) != pista.KeySignatureSize {
+			f.fail(w, r, badFS("key %d: the signature is %d bytes, not an Ed25519 signature's %d", i+1, len(k.Signature), pista.KeySignatureSize))
+			return
+		}
 	}
-	if e := f.checkKeySignatures(ctx, j, req.Keys); e != nil {
+	keyDesk, e := f.checkKeySignatures(ctx, j, req.Keys)
+	if e != nil {
 		f.fail(w, r, e)
 		return
 	}
@@ -409,21 +414,32 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 	out := FSSorted{Conflicts: []string{}}
 	lost := map[string]bool{}   // conversations whose items are skipped
 	hasKey := map[string]bool{} // conversations that have a key
-	if len(req.Keys) > 0 {
-		ks := make([]pista.ConversationKey, len(req.Keys))
-		for i, k := range req.Keys {
-			ks[i] = pista.ConversationKey{Conversation: k.Conversation, Recipient: k.Recipient, Sealed: k.Key, Signature: k.Signature}
+	var ks []pista.ConversationKey
+	for _, k := range req.Keys {
+		switch deskID := keyDesk[k.Conversation]; {
+		case deskID > 0:
+			ks = append(ks, pista.ConversationKey{Conversation: k.Conversation, DeskID: deskID, Recipient: k.Recipient, Sealed: k.Key, Signature: k.Signature})
+		case deskID < 0:
+			// Not signed for the conversation's desk as it is now (it
+			// moved, or the desk's key changed): the sorter loads it
+			// again, and signs for that.
+			out.Conflicts = append(out.Conflicts, k.Conversation)
+			lost[k.Conversation] = true
+		default:
+			lost[k.Conversation] = true // none of the journalist's
 		}
+	}
+	if len(ks) > 0 {
 		errs, err := f.Tips.SetConversationKeys(ctx, j.ID, ks)
 		if err != nil {
 			f.fail(w, r, failedFS("setting conversation keys", err))
 			return
 		}
-		for i, k := range req.Keys {
+		for i, k := range ks {
 			switch err := errs[i]; {
 			case err == nil:
 				hasKey[k.Conversation] = true
-			case errors.Is(err, pista.ErrExists):
+			case errors.Is(err, pista.ErrExists), errors.Is(err, pista.ErrMoved):
 				out.Conflicts = append(out.Conflicts, k.Conversation)
 				lost[k.Conversation] = true
 			default:
@@ -597,16 +613,20 @@ func (f *Forward) Sort(w http.ResponseWriter, r *http.Request, j pista.Journalis
 	writeJSON(w, http.StatusOK, out)
 }
 
-// checkKeySignatures checks that each new conversation key is signed by
-// the signing key recorded for its desk's current key generation, over
-// that generation's recipient, the conversation and the key
-// (forward.ConversationStatement): sorters refuse a key without such a
-// signature, so a member's client that sent one would stop them. A key
-// of a conversation that is not the journalist's is left to
-// SetConversationKeys, which skips it.
-func (f *Forward) checkKeySignatures(ctx context.Context, j pista.Journalist, keys []FSConversationKey) *fsError {
+// checkKeySignatures checks each new conversation key's signature by the
+// signing key recorded for its conversation's desk's current key
+// generation, over that generation's recipient, the conversation and the
+// key (forward.ConversationStatement): sorters refuse a key without such
+// a signature. It answers, by conversation, the desk the key was checked
+// for; -1 for a key whose signature is not that desk's (the conversation
+// moved since the sorter listed it, the desk's key changed, or a client
+// signed wrong) or whose desk has no signing key yet: those are answered
+// as conflicts, which the sorter loads again. A conversation that is not
+// the journalist's is left out.
+func (f *Forward) checkKeySignatures(ctx context.Context, j pista.Journalist, keys []FSConversationKey) (map[string]int64, *fsError) {
+	deskOf := map[string]int64{}
 	if len(keys) == 0 {
-		return nil
+		return deskOf, nil
 	}
 	ids := make([]string, len(keys))
 	for i, k := range keys {
@@ -614,22 +634,21 @@ func (f *Forward) checkKeySignatures(ctx context.Context, j pista.Journalist, ke
 	}
 	cs, err := f.Tips.SortConversations(ctx, j.ID, ids)
 	if err != nil {
-		return failedFS("loading conversations", err)
+		return nil, failedFS("loading conversations", err)
 	}
-	deskOf := map[string]int64{}
 	for _, c := range cs {
 		deskOf[c.ID] = c.DeskID
 	}
 	desks, err := f.Desks.DesksOf(ctx, j.ID)
 	if err != nil {
-		return failedFS("listing the journalist's desks", err)
+		return nil, failedFS("listing the journalist's desks", err)
 	}
 	byID := map[int64]pista.Desk{}
 	for _, d := range desks {
 		byID[d.ID] = d
 	}
 	signKeys := map[int64][]byte{}
-	for i, k := range keys {
+	for _, k := range keys {
 		deskID, ok := deskOf[k.Conversation]
 		if !ok {
 			continue
@@ -638,18 +657,15 @@ func (f *Forward) checkKeySignatures(ctx context.Context, j pista.Journalist, ke
 		sk, ok := signKeys[d.KeyID]
 		if !ok {
 			if sk, err = f.Tips.SignKey(ctx, d.KeyID); err != nil {
-				return failedFS("loading a signing key", err)
+				return nil, failedFS("loading a signing key", err)
 			}
 			signKeys[d.KeyID] = sk
 		}
-		if sk == nil {
-			return refuseFS(http.StatusConflict, "no_sign_key", "key %d: desk %s has no signing key yet: post its intake keys (POST fs/keys) first", i+1, d.Slug)
-		}
-		if err := forward.VerifyConversationKey(sk, d.Recipient, k.Conversation, k.Recipient, k.Signature); err != nil {
-			return refuseFS(http.StatusBadRequest, "bad_signature", "key %d: the signature is not the desk's signing key's over its current key, the conversation and the recipient (forward.ConversationStatement)", i+1)
+		if sk == nil || forward.VerifyConversationKey(sk, d.Recipient, k.Conversation, k.Recipient, k.Signature) != nil {
+			deskOf[k.Conversation] = -1
 		}
 	}
-	return nil
+	return deskOf, nil
 }
 
 // rewriteConcurrency is how many new objects one sort request writes at

@@ -611,14 +611,7 @@ func testForwardSort(t *testing.T, cfg server.Config) {
 			s.Keys[0].Key, _ = forward.Seal(first[c.ID], e.desk.Recipient)
 		}, "malformed_key"},
 		{"a key's recipient that is not one", func(s *newsroom.FSSort) { s.Keys[0].Recipient = "age1notakey" }, "bad_request"},
-		{"a key without a signature", func(s *newsroom.FSSort) { s.Keys[0].Signature = nil }, "bad_signature"},
-		{"a key signed for another conversation", func(s *newsroom.FSSort) {
-			s.Keys[0].Signature = forward.SignConversationKey(e.deskID, "another", s.Keys[0].Recipient)
-		}, "bad_signature"},
-		{"a key signed by another desk key", func(s *newsroom.FSSort) {
-			other, _ := age.GenerateHybridIdentity()
-			s.Keys[0].Signature = forward.SignConversationKey(other, c.ID, s.Keys[0].Recipient)
-		}, "bad_signature"},
+		{"a key without a signature", func(s *newsroom.FSSort) { s.Keys[0].Signature = nil }, "bad_request"},
 		{"a preview to the conversation key only", func(s *newsroom.FSSort) {
 			rs, _ := keys.ParseRecipients(first[c.ID].Recipient().String())
 			s.Previews[0].Preview = encrypt(t, make([]byte, pista.PreviewBytes), rs)
@@ -645,6 +638,28 @@ func testForwardSort(t *testing.T, cfg server.Config) {
 				t.Fatalf("a refused sort changed the items: %v", err)
 			}
 		})
+	}
+
+	// A key whose signature is not the desk's over it (signed for another
+	// conversation or by another key; or the conversation moved since it
+	// was listed) is a conflict: nothing of the conversation changes,
+	// and the sorter loads it again.
+	other, _ := age.GenerateHybridIdentity()
+	for name, sig := range map[string][]byte{
+		"signed for another conversation": forward.SignConversationKey(e.deskID, "another", sort1.Keys[0].Recipient),
+		"signed by another desk key":      forward.SignConversationKey(other, c.ID, sort1.Keys[0].Recipient),
+	} {
+		s := sort1
+		s.Keys = slices.Clone(sort1.Keys)
+		s.Keys[0].Signature = sig
+		var res newsroom.FSSorted
+		if r := e.call(http.MethodPost, "/newsroom/fs/sort", s, &res); r.Status != 200 || res.Sorted != 0 || !slices.Equal(res.Conflicts, []string{c.ID}) {
+			t.Fatalf("a key %s: %d %s, want 200, nothing sorted and a conflict", name, r.Status, r.Body)
+		}
+		e.in.CheckUnchanged(t, before, e.j)
+		if cv, err := e.in.Srv.Stores.Tips.ConversationFor(ctx, e.j.ID, c.ID); err != nil || cv.KeyRecipient != "" {
+			t.Fatalf("a key %s was set: %v %+v", name, err, cv)
+		}
 	}
 
 	// The first sorter's sort.

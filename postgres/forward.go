@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -363,20 +364,33 @@ func (s *TipStore) SetConversationKeys(ctx context.Context, journalistID int64, 
 	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
 		for i, k := range keys {
 			tag, err := tx.Exec(ctx, `UPDATE conversations SET key_recipient = $1, key = $2, key_signature = $5
-				WHERE id = $3 AND key IS NULL
+				WHERE id = $3 AND key IS NULL AND desk_id = $6
 				AND desk_id IN (SELECT desk_id FROM desk_members WHERE journalist_id = $4)`,
-				k.Recipient, k.Sealed, k.Conversation, journalistID, k.Signature)
+				k.Recipient, k.Sealed, k.Conversation, journalistID, k.Signature, k.DeskID)
 			if err != nil {
 				return err
 			}
 			if tag.RowsAffected() == 1 {
 				continue
 			}
-			// Not set: one of theirs that has a key, or none of theirs.
-			if _, _, err := visible(ctx, tx, journalistID, k.Conversation); err != nil {
-				errs[i] = err
-			} else {
+			// Not set: one of theirs that has a key or moved, or none of
+			// theirs.
+			var deskID int64
+			var hasKey bool
+			err = tx.QueryRow(ctx, `SELECT c.desk_id, c.key IS NOT NULL FROM conversations c
+				JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = $1
+				WHERE c.id = $2`, journalistID, k.Conversation).Scan(&deskID, &hasKey)
+			switch {
+			case err != nil && !errors.Is(err, pgx.ErrNoRows):
+				return err
+			case err != nil:
+				errs[i] = fmt.Errorf("conversation: %w", pista.ErrNotFound)
+			case deskID != k.DeskID:
+				errs[i] = fmt.Errorf("conversation key: %w", pista.ErrMoved)
+			case hasKey:
 				errs[i] = fmt.Errorf("conversation key: %w", pista.ErrExists)
+			default:
+				errs[i] = fmt.Errorf("conversation key: %w", pista.ErrNotFound)
 			}
 		}
 		return nil

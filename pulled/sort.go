@@ -433,11 +433,12 @@ func CheckUnsorted(page fsUnsorted, limit int) error {
 	return nil
 }
 
-// intakeIdentity opens an intake key's sealed secret (once).
-func (s *sorter) intakeIdentity(id int64) (*age.HybridIdentity, error) {
-	if k, ok := s.opened[id]; ok {
-		return k, nil
-	}
+// intakeIdentity opens the sealed secret of intake key id (once), for an
+// item or preview of desk deskID: the key must be of one of that desk's
+// generations. Otherwise a server that lies could have a tip received
+// on one desk sorted into a conversation of another, to a key that
+// desk's members hold.
+func (s *sorter) intakeIdentity(id, deskID int64) (*age.HybridIdentity, error) {
 	k, ok := s.intake[id]
 	if !ok {
 		return nil, fmt.Errorf("intake key %d is not listed", id)
@@ -445,6 +446,12 @@ func (s *sorter) intakeIdentity(id int64) (*age.HybridIdentity, error) {
 	desk := s.gens[k.DeskKeyID]
 	if desk == nil {
 		return nil, fmt.Errorf("intake key %d belongs to a desk key you do not hold", id)
+	}
+	if !slices.Contains(s.byDesk[deskID], age.Identity(desk)) {
+		return nil, fmt.Errorf("%w: intake key %d, of another desk's key, is listed for desk %d's items", ErrServerLies, id, deskID)
+	}
+	if k, ok := s.opened[id]; ok {
+		return k, nil
 	}
 	ik, err := forward.Open(k.Sealed, desk)
 	if err != nil {
@@ -614,7 +621,7 @@ func (s *sorter) sortPage(ctx context.Context, p *poster, page fsUnsorted, previ
 			j.to = append(slices.Clip(j.to), src...)
 		}
 		if it.Sealing == pista.SealingIntake {
-			ik, err := s.intakeIdentity(it.IntakeKey)
+			ik, err := s.intakeIdentity(it.IntakeKey, it.DeskID)
 			if err != nil {
 				if errors.Is(err, ErrServerLies) {
 					return err
@@ -638,7 +645,7 @@ func (s *sorter) sortPage(ctx context.Context, p *poster, page fsUnsorted, previ
 			}
 			continue
 		}
-		ik, err := s.intakeIdentity(pv.IntakeKey)
+		ik, err := s.intakeIdentity(pv.IntakeKey, c.DeskID)
 		if err != nil {
 			if errors.Is(err, ErrServerLies) {
 				return err

@@ -531,7 +531,7 @@ func TestDoomedObjectsGoAfterACrash(t *testing.T) {
 	// A sorted item whose old object was not deleted.
 	before := oldObject("under the desk key")
 	tipWith("sorted", before)
-	errs, err := in.Srv.Stores.Tips.SetConversationKeys(ctx, j.ID, []pista.ConversationKey{{Conversation: "sorted",
+	errs, err := in.Srv.Stores.Tips.SetConversationKeys(ctx, j.ID, []pista.ConversationKey{{Conversation: "sorted", DeskID: desk.ID,
 		Recipient: "age1pq1conversation", Sealed: []byte("sealed"), Signature: make([]byte, pista.KeySignatureSize)}})
 	if err != nil || errs[0] != nil {
 		t.Fatal(err, errs)

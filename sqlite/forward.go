@@ -321,7 +321,7 @@ func (s *TipStore) SetConversationKeys(ctx context.Context, journalistID int64, 
 	}
 	defer tx.Rollback()
 	set, err := tx.PrepareContext(ctx, `UPDATE conversations SET key_recipient = ?1, key = ?2, key_signature = ?5
-		WHERE id = ?3 AND key IS NULL
+		WHERE id = ?3 AND key IS NULL AND desk_id = ?6
 		AND desk_id IN (SELECT desk_id FROM desk_members WHERE journalist_id = ?4)`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: conversation keys: %w", err)
@@ -329,7 +329,7 @@ func (s *TipStore) SetConversationKeys(ctx context.Context, journalistID int64, 
 	defer set.Close()
 	errs := make([]error, len(keys))
 	for i, k := range keys {
-		res, err := set.ExecContext(ctx, k.Recipient, k.Sealed, k.Conversation, journalistID, k.Signature)
+		res, err := set.ExecContext(ctx, k.Recipient, k.Sealed, k.Conversation, journalistID, k.Signature, k.DeskID)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: conversation key: %w", err)
 		}
@@ -338,17 +338,32 @@ func (s *TipStore) SetConversationKeys(ctx context.Context, journalistID int64, 
 		} else if n == 1 {
 			continue
 		}
-		// Not set: one of theirs that has a key, or none of theirs.
-		if _, _, err := visible(ctx, tx, journalistID, k.Conversation); err != nil {
-			errs[i] = err
-		} else {
-			errs[i] = fmt.Errorf("conversation key: %w", pista.ErrExists)
-		}
+		errs[i] = keyNotSet(ctx, tx, journalistID, k)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
 	return errs, nil
+}
+
+// keyNotSet says why SetConversationKeys did not set k: the
+// conversation has a key (pista.ErrExists), moved to another desk
+// (pista.ErrMoved), or is none of the journalist's (pista.ErrNotFound).
+func keyNotSet(ctx context.Context, tx *sql.Tx, journalistID int64, k pista.ConversationKey) error {
+	var deskID int64
+	var hasKey bool
+	err := tx.QueryRowContext(ctx, `SELECT c.desk_id, c.key IS NOT NULL FROM conversations c
+		JOIN desk_members m ON m.desk_id = c.desk_id AND m.journalist_id = ?
+		WHERE c.id = ?`, journalistID, k.Conversation).Scan(&deskID, &hasKey)
+	switch {
+	case err != nil:
+		return fmt.Errorf("conversation: %w", notFound(err))
+	case deskID != k.DeskID:
+		return fmt.Errorf("conversation key: %w", pista.ErrMoved)
+	case hasKey:
+		return fmt.Errorf("conversation key: %w", pista.ErrExists)
+	}
+	return fmt.Errorf("conversation key: %w", pista.ErrNotFound)
 }
 
 // SortItems answers those of the items ids in the journalist's desks.

@@ -303,7 +303,7 @@ func TestForwardSecretsLeaveTheFile(t *testing.T) {
 	if err := s.Tips.CreateTip(ctx, tip); err != nil {
 		t.Fatal(err)
 	}
-	if errs, err := s.Tips.SetConversationKeys(ctx, j.ID, []pista.ConversationKey{{Conversation: "c", Recipient: "age1pq1conv", Sealed: convSecret, Signature: bytes.Repeat([]byte{7}, 64)}}); err != nil || errs[0] != nil {
+	if errs, err := s.Tips.SetConversationKeys(ctx, j.ID, []pista.ConversationKey{{Conversation: "c", DeskID: d.ID, Recipient: "age1pq1conv", Sealed: convSecret, Signature: bytes.Repeat([]byte{7}, 64)}}); err != nil || errs[0] != nil {
 		t.Fatal(err, errs)
 	}
 	if _, err := db.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {

@@ -530,9 +530,14 @@ func testSort(t *testing.T, s Stores) {
 	}
 }
 
-// setKey sets one conversation key, answering its error.
+// setKey sets one conversation key, for the desk the conversation is in
+// (any desk if it is none of the journalist's), answering its error.
 func setKey(ctx context.Context, s Stores, journalistID int64, id, recipient string, sealed []byte) error {
-	errs, err := s.Tips.SetConversationKeys(ctx, journalistID, []pista.ConversationKey{{Conversation: id, Recipient: recipient, Sealed: sealed, Signature: convSig(id)}})
+	deskID := int64(1)
+	if cs, err := s.Tips.SortConversations(ctx, journalistID, []string{id}); err == nil && len(cs) == 1 {
+		deskID = cs[0].DeskID
+	}
+	errs, err := s.Tips.SetConversationKeys(ctx, journalistID, []pista.ConversationKey{{Conversation: id, DeskID: deskID, Recipient: recipient, Sealed: sealed, Signature: convSig(id)}})
 	if err != nil {
 		return err
 	}
@@ -612,13 +617,13 @@ func testSortBatches(t *testing.T, s Stores) {
 
 	// A malformed key refuses the whole batch.
 	if _, err := s.Tips.SetConversationKeys(ctx, n.alice.ID, []pista.ConversationKey{
-		{Conversation: "b-1", Recipient: "age1pq1one", Sealed: []byte("key of b-1"), Signature: convSig("s")},
-		{Conversation: "b-2", Recipient: "age1pq1two"},
+		{Conversation: "b-1", DeskID: n.americas.ID, Recipient: "age1pq1one", Sealed: []byte("key of b-1"), Signature: convSig("s")},
+		{Conversation: "b-2", DeskID: n.americas.ID, Recipient: "age1pq1two"},
 	}); err == nil {
 		t.Error("SetConversationKeys took a key without its secret")
 	}
 	if _, err := s.Tips.SetConversationKeys(ctx, n.alice.ID, []pista.ConversationKey{
-		{Conversation: "b-1", Recipient: "age1pq1one", Sealed: []byte("key of b-1"), Signature: []byte("short")},
+		{Conversation: "b-1", DeskID: n.americas.ID, Recipient: "age1pq1one", Sealed: []byte("key of b-1"), Signature: []byte("short")},
 	}); err == nil {
 		t.Error("SetConversationKeys took a key whose signature is not 64 bytes")
 	}
@@ -650,11 +655,11 @@ func testSortBatches(t *testing.T, s Stores) {
 	}
 
 	errs, err := s.Tips.SetConversationKeys(ctx, n.alice.ID, []pista.ConversationKey{
-		{Conversation: "b-1", Recipient: "age1pq1one", Sealed: []byte("key of b-1"), Signature: convSig("s")},
-		{Conversation: "b-3", Recipient: "age1pq1again", Sealed: []byte("again"), Signature: convSig("s")},
-		{Conversation: other.Conversation.ID, Recipient: "age1pq1maghreb", Sealed: []byte("not hers"), Signature: convSig("s")},
-		{Conversation: "b-2", Recipient: "age1pq1two", Sealed: []byte("key of b-2"), Signature: convSig("s")},
-		{Conversation: "b-1", Recipient: "age1pq1twice", Sealed: []byte("twice"), Signature: convSig("s")},
+		{Conversation: "b-1", DeskID: n.americas.ID, Recipient: "age1pq1one", Sealed: []byte("key of b-1"), Signature: convSig("s")},
+		{Conversation: "b-3", DeskID: n.americas.ID, Recipient: "age1pq1again", Sealed: []byte("again"), Signature: convSig("s")},
+		{Conversation: other.Conversation.ID, DeskID: n.maghreb.ID, Recipient: "age1pq1maghreb", Sealed: []byte("not hers"), Signature: convSig("s")},
+		{Conversation: "b-2", DeskID: n.americas.ID, Recipient: "age1pq1two", Sealed: []byte("key of b-2"), Signature: convSig("s")},
+		{Conversation: "b-1", DeskID: n.americas.ID, Recipient: "age1pq1twice", Sealed: []byte("twice"), Signature: convSig("s")},
 	})
 	if err != nil || len(errs) != 5 {
 		t.Fatalf("SetConversationKeys = %v, %v", errs, err)
@@ -671,6 +676,20 @@ func testSortBatches(t *testing.T, s Stores) {
 	}
 	if c, _ := s.Tips.ConversationFor(ctx, n.carol.ID, other.Conversation.ID); c.KeyRecipient != "" {
 		t.Errorf("another desk's conversation got a key: %q", c.KeyRecipient)
+	}
+	// A key checked for another desk than the conversation's now (it
+	// moved after the check) is not set.
+	fresh := n.tip(t, n.americas)
+	key := pista.ConversationKey{Conversation: fresh.Conversation.ID, DeskID: n.maghreb.ID, Recipient: "age1pq1fresh", Sealed: []byte("k"), Signature: convSig("f")}
+	if errs, err := s.Tips.SetConversationKeys(ctx, n.alice.ID, []pista.ConversationKey{key}); err != nil || !errors.Is(errs[0], pista.ErrMoved) {
+		t.Errorf("SetConversationKeys for the desk it left = %v, %v; want ErrMoved", errs, err)
+	}
+	if c, _ := s.Tips.ConversationFor(ctx, n.alice.ID, fresh.Conversation.ID); c.KeyRecipient != "" {
+		t.Errorf("a key checked for another desk was set: %q", c.KeyRecipient)
+	}
+	key.DeskID = 0
+	if _, err := s.Tips.SetConversationKeys(ctx, n.alice.ID, []pista.ConversationKey{key}); err == nil {
+		t.Error("SetConversationKeys took a key for no desk")
 	}
 
 	// Previews: one refused whole, then one answer each.

@@ -79,7 +79,7 @@ async function postJSON(path, body) {
 }
 
 // Keys opened so far, kept while the inbox is open.
-const intakeIds = new Map() // intake key ID → {id: HybridIdentity, s: its identity string}
+const intakeIds = new Map() // intake key ID → {id: HybridIdentity, s: its identity string, keyId: its desk key generation}
 const convKeys = new Map() // conversation ID → {recipient, r: HybridRecipient, state, sealed, signature} (checked or made)
 const signKeys = new Map() // desk key generation → {seed, publicKey}
 
@@ -150,7 +150,7 @@ async function openIntake(info) {
       const s = await fs.open(fs.b64decode(k.sealed), ids)
       const id = new HybridIdentity(s)
       if ((await id.recipient()) !== k.recipient) continue // not the key it claims to be
-      intakeIds.set(k.id, { id, s })
+      intakeIds.set(k.id, { id, s, keyId: gen.length ? k.desk_key_id : null })
     } catch {
       // sealed to a key this device lacks
     }
@@ -189,7 +189,10 @@ function decrypterOf(key, ids) {
 function keysFor(info, sealing, intakeKey, deskID) {
   if (sealing === "intake") {
     const k = intakeIds.get(intakeKey)
-    if (!k) return null
+    // Only an intake key of one of the desk's generations: otherwise a
+    // lying server could have a tip of one desk sorted into a
+    // conversation of another.
+    if (!k || !deskKeysOf(deskSlug(info, deskID)).some((g) => g.keyId === k.keyId)) return null
     const name = "i" + intakeKey
     return { name, strings: [k.s], d: decrypterOf(name, [k.id]) }
   }
@@ -394,7 +397,7 @@ async function rewrapPage(info, archive, page, previews) {
       const pc = convs.get(p.conversation)
       if (pc && badDesks.has(pc.desk_id)) return
       const k = await keyOf(p.conversation)
-      const keys = keysFor(info, "intake", p.intake_key, 0)
+      const keys = pc ? keysFor(info, "intake", p.intake_key, pc.desk_id) : null
       if (!k || !keys) return
       const file = fs.b64decode(p.preview)
       const n = headerEnd(file)
