@@ -95,8 +95,10 @@ type FSSortItem struct {
 }
 
 // FSSorted answers POST fs/sort. Conflicts are the conversations that
-// already had a key when the sort brought one: their items were skipped,
-// and the sorter should load them again.
+// already had a key when the sort brought one, or whose new key is not
+// signed for the desk they are in now (they moved since they were
+// listed): their items were skipped, and the sorter should load them
+// again.
 type FSSorted struct {
 	Sorted    int      `json:"sorted"`
 	Skipped   int      `json:"skipped"`
@@ -289,8 +291,9 @@ type sortable struct {
 
 // Sort answers POST fs/sort for the journalist j. It checks everything
 // first and refuses the whole request if anything is malformed; then it
-// gives conversations their new keys (one another sorter gave first is a
-// conflict, whose items are skipped), writes each item's rewrapped
+// gives conversations their new keys (one another sorter gave first, or
+// one not signed for the conversation's desk as it is now, is a conflict,
+// whose items are skipped), writes each item's rewrapped
 // objects (the new header, then the stored payload: forward.Splice),
 // swaps them in (pista.Forwarder.Sort), deletes the objects that lost,
 // rewraps the previews, and destroys the intake keys that may go.
