@@ -233,15 +233,7 @@ const intakeKeysForQuery = `SELECT ` + intakeColumns + `, k.sealed
 func (s *TipStore) DestroyIntakeKeys(ctx context.Context, before int64) (int, error) {
 	var n int
 	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
-		// Locked first: whoever is sealing to one of them commits before
-		// the second statement looks (with a snapshot of its own) for
-		// what waits.
-		rows, err := tx.Query(ctx, `SELECT id FROM intake_keys
-			WHERE sealed IS NOT NULL AND day < $1 ORDER BY id FOR UPDATE`, before)
-		if err != nil {
-			return fmt.Errorf("postgres: destroy intake keys: %w", err)
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		ids, err := lockLiveIntakeKeys(ctx, tx, before)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
@@ -262,12 +254,7 @@ func (s *TipStore) DestroyIntakeKeys(ctx context.Context, before int64) (int, er
 func (s *TipStore) ExpireIntakeKeys(ctx context.Context, before int64) (int, error) {
 	var n int
 	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id FROM intake_keys
-			WHERE sealed IS NOT NULL AND day < $1 ORDER BY id FOR UPDATE`, before)
-		if err != nil {
-			return fmt.Errorf("postgres: expire intake keys: %w", err)
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		ids, err := lockLiveIntakeKeys(ctx, tx, before)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
@@ -283,6 +270,23 @@ func (s *TipStore) ExpireIntakeKeys(ctx context.Context, before int64) (int, err
 		return nil
 	})
 	return n, err
+}
+
+// lockLiveIntakeKeys locks, for the rest of tx, the live intake keys of
+// days before before, and answers their IDs: whoever is sealing a tip to
+// one of them commits first, so the statements after it (each with a
+// snapshot of its own) see what waits.
+func lockLiveIntakeKeys(ctx context.Context, tx pgx.Tx, before int64) ([]int64, error) {
+	rows, err := tx.Query(ctx, `SELECT id FROM intake_keys
+		WHERE sealed IS NOT NULL AND day < $1 ORDER BY id FOR UPDATE`, before)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: locking intake keys: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: locking intake keys: %w", err)
+	}
+	return ids, nil
 }
 
 // destroyIntakeQuery takes the IDs of the keys to destroy if nothing

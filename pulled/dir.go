@@ -102,6 +102,23 @@ func (d *dir) sub(name string, create bool) (*dir, error) {
 	return &dir{root: r, path: d.join(name)}, nil
 }
 
+// listSub opens the folder name of d and lists its entries, as sub and
+// entries do; a nil folder and no error if there is none.
+func (d *dir) listSub(name string) (*dir, []fs.DirEntry, error) {
+	sd, err := d.sub(name, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	entries, err := sd.entries()
+	if err != nil {
+		sd.Close()
+		return nil, nil, err
+	}
+	return sd, entries, nil
+}
+
 // entries lists d's entries; their types come from the folder itself,
 // without following links.
 func (d *dir) entries() ([]fs.DirEntry, error) {

@@ -224,17 +224,13 @@ func saveConversationKeys(d *dir, conv string, sealed [][]byte, budget *apiclien
 // not decrypted).
 func openIntakeKeys(desks []age.Identity, src *dir, rep *OpenReport) (map[int64]age.Identity, error) {
 	out := map[int64]age.Identity{}
-	kd, err := src.sub("intake", false)
-	if errors.Is(err, fs.ErrNotExist) {
-		return out, nil
-	} else if err != nil {
-		return nil, err
-	}
-	defer kd.Close()
-	entries, err := kd.entries()
+	kd, entries, err := src.listSub("intake")
 	if err != nil {
 		return nil, err
+	} else if kd == nil {
+		return out, nil // none
 	}
+	defer kd.Close()
 	for _, e := range entries {
 		m := intakeName.FindStringSubmatch(e.Name())
 		if m == nil {

@@ -116,17 +116,13 @@ func Open(ids []age.Identity, in, out string, opt Options) (OpenReport, error) {
 // unwrapKeys adds to ids the desk keys of keys/ that ids unwrap.
 func unwrapKeys(ids []age.Identity, src *dir, rep *OpenReport) ([]age.Identity, error) {
 	all := append([]age.Identity(nil), ids...)
-	kd, err := src.sub("keys", false)
-	if errors.Is(err, fs.ErrNotExist) {
-		return all, nil
-	} else if err != nil {
-		return nil, err
-	}
-	defer kd.Close()
-	entries, err := kd.entries()
+	kd, entries, err := src.listSub("keys")
 	if err != nil {
 		return nil, err
+	} else if kd == nil {
+		return all, nil // none
 	}
+	defer kd.Close()
 	for _, e := range entries {
 		if !strings.HasSuffix(e.Name(), ".age") {
 			continue

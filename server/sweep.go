@@ -138,8 +138,10 @@ func sweepKeys(ctx context.Context, tips pista.TipStore, blobs pista.BlobStore, 
 	return n, errors.Join(errs...)
 }
 
-// doomedBatch bounds the keys one round of SweepDoomed handles.
-const doomedBatch = 1000
+// doomedBatch bounds the keys one round of SweepDoomed handles: as many
+// as one scan of the items checks (ObjectsInUse reads the whole table
+// for each batch, whatever its size up to the stores' 10,000).
+const doomedBatch = 10000
 
 // SweepDoomed deletes the objects the store recorded when their rows
 // were deleted or given other objects (pista.TipStore.DoomedObjects),

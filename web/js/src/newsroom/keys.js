@@ -166,20 +166,9 @@ export function csrfToken() {
   return m ? m.content : ""
 }
 
-export function b64encode(bytes) {
-  let s = ""
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000))
-  }
-  return btoa(s)
-}
-
-export function b64decode(str) {
-  const s = atob(str)
-  const out = new Uint8Array(s.length)
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i)
-  return out
-}
+// b64encode and b64decode are fs.js's, for the inbox's other modules.
+export const b64encode = fs.b64encode
+export const b64decode = fs.b64decode
 
 // postForm posts fields as a urlencoded form (add csrf: csrfToken()) to a
 // newsroom route that answers JSON, keeping the page's ?lang= so that
