@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -229,10 +228,6 @@ func serve(ctx context.Context, e env, f serveFlags, ready func(addr string)) er
 	if err := setMemoryLimit(ctx, f.memoryLimit, srv.Stores); err != nil {
 		return err
 	}
-	// Start-up (package inits, migrations, parsing templates) leaves a few
-	// MiB of freed heap that the background scavenger would return to the
-	// system only slowly: return it now, once, so a small server idles small.
-	debug.FreeOSMemory()
 
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
