@@ -11,6 +11,7 @@ import (
 
 	"github.com/pista-tips/pista"
 	"github.com/pista-tips/pista/forward"
+	"github.com/pista-tips/pista/internal/pistatest"
 	"github.com/pista-tips/pista/smtp"
 )
 
@@ -18,30 +19,7 @@ import (
 // and answers the stored key and its identity.
 func (e *env) addIntakeKey(t *testing.T, d *desk, day int64) (pista.IntakeKey, *age.HybridIdentity) {
 	t.Helper()
-	ctx := context.Background()
-	k, err := forward.MakeIntakeKey(d.id, day)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, err := e.st.Tips.AddIntakeKeys(ctx, e.j.ID, d.KeyID, forward.SignPublic(d.id.String()),
-		[]pista.IntakeKey{{DeskID: d.ID, DeskKeyID: d.KeyID, Day: day, Recipient: k.Recipient, Signature: k.Signature, Sealed: k.Sealed}}); err != nil || n != 1 {
-		t.Fatalf("AddIntakeKeys = %d, %v", n, err)
-	}
-	all, err := e.st.Tips.IntakeKeysFor(ctx, e.j.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := forward.Open(k.Sealed, d.id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range all {
-		if s.Recipient == k.Recipient {
-			return s, id
-		}
-	}
-	t.Fatalf("the intake key of day %d is not listed", day)
-	return pista.IntakeKey{}, nil
+	return pistatest.AddIntakeKey(t, e.st.Tips, e.j.ID, d.Desk, d.id, day)
 }
 
 // opensWith reports whether the object key opens with id.

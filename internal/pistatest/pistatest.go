@@ -600,18 +600,24 @@ func SealTo(t testing.TB, page string, data []byte) string {
 // (forward.MakeIntakeKey, posted by member), and answers the stored key
 // and its identity.
 func (in *Instance) IntakeKey(member *Journalist, desk pista.Desk, deskID *age.HybridIdentity, day int64) (pista.IntakeKey, *age.HybridIdentity) {
-	t := in.T
+	in.T.Helper()
+	return AddIntakeKey(in.T, in.Srv.Stores.Tips, member.ID, desk, deskID, day)
+}
+
+// AddIntakeKey is Instance.IntakeKey on any store, for the journalist
+// memberID.
+func AddIntakeKey(t testing.TB, tips pista.TipStore, memberID int64, desk pista.Desk, deskID *age.HybridIdentity, day int64) (pista.IntakeKey, *age.HybridIdentity) {
 	t.Helper()
 	ctx := context.Background()
 	k, err := forward.MakeIntakeKey(deskID, day)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := in.Srv.Stores.Tips.AddIntakeKeys(ctx, member.ID, desk.KeyID, forward.SignPublic(deskID.String()),
+	if n, err := tips.AddIntakeKeys(ctx, memberID, desk.KeyID, forward.SignPublic(deskID.String()),
 		[]pista.IntakeKey{{DeskID: desk.ID, DeskKeyID: desk.KeyID, Day: day, Recipient: k.Recipient, Signature: k.Signature, Sealed: k.Sealed}}); err != nil || n != 1 {
 		t.Fatalf("AddIntakeKeys = %d, %v", n, err)
 	}
-	all, err := in.Srv.Stores.Tips.IntakeKeysFor(ctx, member.ID)
+	all, err := tips.IntakeKeysFor(ctx, memberID)
 	if err != nil {
 		t.Fatal(err)
 	}
