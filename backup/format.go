@@ -179,8 +179,8 @@ func readManifest(r io.Reader, entry func(Entry) error) (id string, c Counts, er
 		if entries > maxEntries {
 			return "", c, bad("too many entries")
 		}
-		size, err := strconv.ParseInt(args[1], 10, 64)
-		if err != nil || size < 0 || args[1] != strconv.FormatInt(size, 10) {
+		size, ok := parseCount(args[1])
+		if !ok {
 			return "", c, bad("an entry's size is not a number")
 		}
 		e := Entry{Name: args[0], Size: size}
@@ -197,8 +197,8 @@ func readManifest(r io.Reader, entry func(Entry) error) (id string, c Counts, er
 		return "", c, bad("want the counts")
 	}
 	for i, p := range []*int64{&c.Conversations, &c.Items, &c.Objects, &c.Bytes} {
-		n, err := strconv.ParseInt(args[i], 10, 64)
-		if err != nil || n < 0 {
+		n, ok := parseCount(args[i])
+		if !ok {
 			return "", c, bad("a count is not a number")
 		}
 		*p = n
@@ -210,6 +210,14 @@ func readManifest(r io.Reader, entry func(Entry) error) (id string, c Counts, er
 		return "", c, bad("text after the end")
 	}
 	return id, c, sc.Err()
+}
+
+// parseCount parses a size or count as writeManifest writes it: a
+// non-negative decimal without sign or leading zeros, so that a manifest
+// has one spelling and reads back as it was written.
+func parseCount(s string) (int64, bool) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n >= 0 && s == strconv.FormatInt(n, 10)
 }
 
 // validID reports whether s is a backup ID: 32 lowercase hex digits. So

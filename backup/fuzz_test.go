@@ -12,6 +12,9 @@ import (
 func FuzzReadManifest(f *testing.F) {
 	f.Add("pista-backup-manifest 1\nid 0123456789abcdef0123456789abcdef\nentry pista.db 4096 " + strings.Repeat("ab", 32) + "\ncounts 1 2 3 4\nend\n")
 	f.Add("pista-backup-manifest 1\nid 0123456789abcdef0123456789abcdef\ncounts 0 0 0 0\nend\n")
+	// Found by CI's fuzzing: a leading zero parsed and wrote back without it.
+	f.Add("pista-backup-manifest 1\nid 0123456789abcdef0123456789abcdef\ncounts 0 056 0 0\nend\n")
+	f.Add("pista-backup-manifest 1\nid 0123456789abcdef0123456789abcdef\nentry pista.db +4096 " + strings.Repeat("ab", 32) + "\ncounts 1 2 3 4\nend\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		var entries []Entry
 		id, c, err := readManifest(strings.NewReader(s), func(e Entry) error { entries = append(entries, e); return nil })
