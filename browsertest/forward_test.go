@@ -8,9 +8,17 @@ package browsertest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -457,5 +465,161 @@ func TestSorterSkipsAnUnsignedConversationKey(t *testing.T) {
 	c, err := in.Srv.Stores.Tips.ConversationFor(ctx, carla.ID, forged.Conversation.ID)
 	if err != nil || c.KeyRecipient != rec {
 		t.Errorf("the forged conversation's key: %q, %v; want it left as it was", c.KeyRecipient, err)
+	}
+}
+
+// TestSorterRefusesAnIntakeKeyOfAnotherDesk: a lying server (here a proxy
+// in front of a real one) lists a tip received on europe, under europe's
+// intake key, as an item of a conversation of americas. The inbox's
+// sorter, run by a member of both desks, sorts americas' own tip and
+// posts nothing of europe's: rewrapped to americas' conversation key, it
+// would be readable by americas' members.
+func TestSorterRefusesAnIntakeKeyOfAnotherDesk(t *testing.T) {
+	b := newBrowser(t)
+	in := pistatest.New(t, server.Config{})
+	ctx := context.Background()
+	carla := in.Journalist("carla")
+	americas, americasID := in.DeskWithIdentity("americas", carla)
+	europe, europeID := in.DeskWithIdentity("europe", carla)
+	today := forward.Clock{}.Day(time.Now())
+	in.IntakeKey(carla, americas, americasID, today)
+	in.IntakeKey(carla, europe, europeID, today)
+	convOf := map[int64]string{}
+	for _, d := range []pista.Desk{americas, europe} {
+		if r := in.Browser().Submit(d.Slug, "a tip for "+d.Slug); r.Status != http.StatusOK {
+			t.Fatalf("submitting to %s: %d", d.Slug, r.Status)
+		}
+	}
+	cs, err := in.Srv.Stores.Tips.ConversationsFor(ctx, carla.ID, pista.Page{Limit: 10})
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("conversations: %v %v", cs, err)
+	}
+	for _, c := range cs {
+		convOf[c.DeskID] = c.ID
+	}
+	europeItems, err := in.Srv.Stores.Tips.ItemsOfConversation(ctx, convOf[europe.ID])
+	if err != nil || len(europeItems) == 0 || europeItems[0].Sealing != pista.SealingIntake {
+		t.Fatalf("europe's tip: %v %v; want it under an intake key", europeItems, err)
+	}
+	europeItem := europeItems[0].ID
+
+	// The lie: europe's items and preview listed in americas' conversation.
+	var (
+		mu     sync.Mutex
+		lied   int
+		posted []string // what fs/sort was asked to take of europe's tip
+	)
+	target, _ := url.Parse(in.TS.URL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ModifyResponse = func(r *http.Response) error {
+		if r.Request.Method != http.MethodGet || r.Request.URL.Path != "/newsroom/fs/unsorted" || r.StatusCode != http.StatusOK {
+			return nil
+		}
+		var page map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&page); err != nil {
+			return err
+		}
+		r.Body.Close()
+		moved := func(list string, desk bool) {
+			rows, _ := page[list].([]any)
+			for _, row := range rows {
+				m := row.(map[string]any)
+				if m["conversation"] == convOf[europe.ID] {
+					m["conversation"] = convOf[americas.ID]
+					if desk {
+						m["desk_id"] = americas.ID
+					}
+					mu.Lock()
+					lied++
+					mu.Unlock()
+				}
+			}
+		}
+		moved("items", true)
+		moved("previews", false)
+		var convs []any
+		rows, _ := page["conversations"].([]any)
+		for _, row := range rows {
+			if row.(map[string]any)["id"] != convOf[europe.ID] {
+				convs = append(convs, row)
+			}
+		}
+		page["conversations"] = convs
+		body, _ := json.Marshal(page)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		return nil
+	}
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Del("Accept-Encoding") // so that the listing can be read and rewritten
+		if r.Method == http.MethodPost && r.URL.Path == "/newsroom/fs/sort" {
+			body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			var req struct {
+				Items []struct {
+					ID int64 `json:"id"`
+				} `json:"items"`
+				Previews []struct {
+					Conversation string `json:"conversation"`
+					IntakeKey    int64  `json:"intake_key"`
+				} `json:"previews"`
+			}
+			if err := json.Unmarshal(body, &req); err != nil {
+				t.Errorf("fs/sort's body: %v", err)
+			}
+			mu.Lock()
+			for _, it := range req.Items {
+				if it.ID == europeItem {
+					posted = append(posted, fmt.Sprintf("item %d", it.ID))
+				}
+			}
+			for _, p := range req.Previews {
+				if ik, err := in.Srv.Stores.Tips.IntakeKeysFor(ctx, carla.ID); err == nil {
+					for _, k := range ik {
+						if k.ID == p.IntakeKey && k.DeskID == europe.ID {
+							posted = append(posted, "preview under europe's intake key "+strconv.FormatInt(k.ID, 10))
+						}
+					}
+				}
+			}
+			mu.Unlock()
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+
+	tab := b.tab(t, true)
+	teamLogin(t, tab, byHostName(proxy.URL), carla)
+	sorted := func(id string) bool {
+		items, err := in.Srv.Stores.Tips.ItemsOfConversation(ctx, id)
+		if err != nil || len(items) == 0 {
+			t.Fatalf("items of %s: %v %v", id, items, err)
+		}
+		return items[0].Sealing == pista.SealingConversation
+	}
+	postedAny := func() bool { mu.Lock(); defer mu.Unlock(); return len(posted) > 0 }
+	deadline := time.Now().Add(30 * time.Second)
+	for !sorted(convOf[americas.ID]) && !postedAny() && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // the same round would have posted europe's by now
+	mu.Lock()
+	defer mu.Unlock()
+	if lied == 0 {
+		t.Fatal("the proxy never listed europe's tip in americas' conversation: the test tested nothing")
+	}
+	if len(posted) > 0 {
+		t.Errorf("the sorter rewrapped what arrived under europe's intake key for americas' conversation: %v", posted)
+	}
+	if !sorted(convOf[americas.ID]) {
+		t.Error("the sorter did not sort americas' own tip")
+	}
+	if sorted(convOf[europe.ID]) {
+		t.Error("europe's tip was sorted")
 	}
 }
