@@ -179,7 +179,11 @@ func submit(client *http.Client, base, marker string, file []byte) (bool, error)
 		mw.WriteField("csrf", string(m[1]))
 		mw.WriteField("desk", "americas")
 		mw.WriteField("message", marker+"\nThe ledger is attached.")
-		w, _ := mw.CreateFormFile("files", "ledger.bin")
+		w, err := mw.CreateFormFile("files", "ledger.bin")
+		if err != nil { // the request failed before the file began: the pipe is closed
+			pw.CloseWithError(err)
+			return
+		}
 		// In pieces, so that the server is killed mid-body too.
 		for rest := file; len(rest) > 0; {
 			n := min(len(rest), 64<<10)
